@@ -1,0 +1,64 @@
+"""Where things live: the lake path and the optional ``costlab.toml`` settings file.
+
+Lake path precedence: ``--lake DIR`` > ``$COSTLAB_LAKE`` > ``lake = "..."`` in ``costlab.toml``
+(current directory, or ``$COSTLAB_CONFIG``) > ``$COSTLAB_HOME/lake`` >
+``$XDG_DATA_HOME/costlab/lake`` (default ``~/.local/share/costlab/lake``).
+
+Stdlib only: imported by the CLI before any heavy library.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from costlab.errors import CostlabError
+
+CONFIG_NAME = "costlab.toml"
+
+
+def config_path() -> Path | None:
+    explicit = os.environ.get("COSTLAB_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    local = Path.cwd() / CONFIG_NAME
+    return local if local.is_file() else None
+
+
+def load_config(path: Path | None = None) -> dict[str, Any]:
+    """The parsed ``costlab.toml`` (empty when there is none)."""
+    path = path or config_path()
+    if path is None:
+        return {}
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise CostlabError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as ex:
+        raise CostlabError(f"{path}: not valid TOML ({ex})") from None
+
+
+def default_lake() -> Path:
+    home = os.environ.get("COSTLAB_HOME")
+    if home:
+        return Path(home).expanduser() / "lake"
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "costlab" / "lake"
+
+
+def resolve_lake(path: str | os.PathLike[str] | None = None) -> Path:
+    """The lake directory by the precedence in this module's docstring."""
+    if path:
+        return Path(path).expanduser().absolute()
+    env = os.environ.get("COSTLAB_LAKE")
+    if env:
+        return Path(env).expanduser().absolute()
+    cfg_file = config_path()
+    if cfg_file is not None:
+        cfg = load_config(cfg_file)
+        if cfg.get("lake"):
+            return (cfg_file.parent / Path(cfg["lake"]).expanduser()).absolute()
+    return default_lake().absolute()

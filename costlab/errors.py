@@ -1,0 +1,39 @@
+"""Errors shown to the user as one line, without a traceback (exit code 1)."""
+
+from __future__ import annotations
+
+
+class CostlabError(Exception):
+    """Base for errors the CLI prints as ``Error: <message>`` and exits 1."""
+
+
+class SourceError(CostlabError):
+    """A whole file cannot be read as the source it claims to be; nothing from it is written."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path, self.problem = path, problem
+        super().__init__(f"{path}: {problem}")
+
+
+class UnknownFormatError(SourceError):
+    """No registered source recognises the file."""
+
+
+class UnknownSourceError(CostlabError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name, self.known = name, known
+        super().__init__(f"unknown source {name!r}; known sources: {', '.join(known)}")
+
+
+class LakeLockedError(CostlabError):
+    """Another ingest holds the lake's write lock."""
+
+
+class ReadOnlyError(CostlabError):
+    """`costlab sql` was given a statement that writes, attaches or copies."""
+
+
+class QueryNotFoundError(CostlabError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name, self.known = name, known
+        super().__init__(f"no query named {name!r}; known queries: {', '.join(known)}")

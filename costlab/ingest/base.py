@@ -1,0 +1,163 @@
+"""What every source module implements, and the file sniffing used to detect formats.
+
+A source turns one file into canonical rows: ``parse`` yields ``(table, row)`` pairs whose keys are
+column names from `costlab.schema`, and `Bad` items for rows that go to quarantine. Every row
+carries ``row_key`` (the natural key, from `util.key`) and ``source_line``; the lake adds the rest of
+the lineage. A problem with the whole file is raised as `SourceError` and nothing from that file is
+written.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar
+
+HEAD_BYTES = 256 * 1024
+
+Row = tuple[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Bad:
+    """A row that cannot be normalised: it goes to `quarantine` with the reason."""
+
+    location: str
+    reason: str
+    raw: str = ""
+
+
+@dataclass
+class ParseContext:
+    """Options that reach every parser (from the CLI, `costlab.toml` or the library call)."""
+
+    keep_text: bool = False
+    redact: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+class Sniff:
+    """A cheap look at a file's head so sources can say whether they recognise it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name.lower()
+        self.gzipped = self.name.endswith(".gz")
+        base = self.name[:-3] if self.gzipped else self.name
+        self.suffix = Path(base).suffix
+
+    @cached_property
+    def head_bytes(self) -> bytes:
+        if self.suffix == ".parquet":
+            return b""
+        opener = gzip.open if self.gzipped else open
+        try:
+            with opener(self.path, "rb") as fh:
+                return fh.read(HEAD_BYTES)  # type: ignore[no-any-return]
+        except (OSError, EOFError):
+            return b""
+
+    @cached_property
+    def head(self) -> str:
+        """The first 256 KiB as text (BOM removed, undecodable bytes replaced)."""
+        return self.head_bytes.decode("utf-8-sig", errors="replace")
+
+    @cached_property
+    def kind(self) -> str:
+        """parquet, json (one document), jsonl (one document per line), csv or unknown."""
+        if self.suffix == ".parquet":
+            return "parquet"
+        text = self.head.lstrip()
+        if not text:
+            return "empty"
+        if text[0] in "{[":
+            first = text.split("\n", 1)[0].strip()
+            if first.startswith("{"):
+                try:
+                    json.loads(first)
+                    return "jsonl"
+                except ValueError:
+                    pass
+            return "json"
+        if "," in text.split("\n", 1)[0] or self.suffix in (".csv", ".tsv"):
+            return "csv"
+        return "unknown"
+
+    @cached_property
+    def columns(self) -> list[str]:
+        """CSV header names, Parquet column names, or the keys of the first JSON object."""
+        if self.kind == "parquet":
+            try:
+                import pyarrow.parquet as pq
+
+                return list(pq.read_schema(self.path).names)
+            except Exception:  # noqa: BLE001 - a corrupt file simply has no columns
+                return []
+        if self.kind == "csv":
+            import csv
+
+            line = self.head.split("\n", 1)[0]
+            try:
+                return [c.strip() for c in next(csv.reader([line]))]
+            except (csv.Error, StopIteration):
+                return []
+        obj = self.first_object
+        return list(obj) if isinstance(obj, dict) else []
+
+    @cached_property
+    def first_object(self) -> Any:
+        """The first JSON value: the first line of JSONL, or the document (if it fits the head)."""
+        if self.kind == "jsonl":
+            return json.loads(self.head.lstrip().split("\n", 1)[0])
+        if self.kind == "json":
+            try:
+                return json.loads(self.head)
+            except ValueError:
+                if len(self.head_bytes) < HEAD_BYTES:
+                    return None
+                return _load_json_document(self.path, self.gzipped)
+        return None
+
+    @cached_property
+    def column_set(self) -> frozenset[str]:
+        """Lower-cased column names, for case-insensitive checks."""
+        return frozenset(c.lower() for c in self.columns)
+
+
+def _load_json_document(path: Path, gzipped: bool) -> Any:
+    opener = gzip.open if gzipped else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace") as fh:
+            return json.load(fh)
+    except (OSError, ValueError, EOFError):
+        return None
+
+
+class Source:
+    """Base class of a registered source. Subclasses document, in their module docstring:
+    detect (how the file is recognised), parse, normalise, row key, and quirks."""
+
+    #: registry name, written as `source_format` on every row
+    name: ClassVar[str]
+    #: one line for `costlab sources`
+    title: ClassVar[str]
+    #: tables the source writes to
+    tables: ClassVar[tuple[str, ...]]
+    #: the natural key, in words (shown by `costlab sources`)
+    row_key: ClassVar[str]
+    #: True for billing lines: two rows with the same natural key in one file are both real and
+    #: are kept apart by an occurrence number. False for traces: the later one replaces the earlier.
+    distinct_duplicates: ClassVar[bool] = True
+    #: detection tie-break: when several sources accept a file, the highest priority wins
+    priority: ClassVar[int] = 0
+
+    @classmethod
+    def detect(cls, sniff: Sniff) -> bool:
+        raise NotImplementedError
+
+    def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
+        raise NotImplementedError

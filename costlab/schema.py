@@ -1,0 +1,255 @@
+"""Canonical lake tables: column names and types (the contract in SCHEMA.md).
+
+Types are written as DuckDB type names; `arrow_schema(table)` derives the pyarrow schema used to
+write Parquet. Money is DECIMAL(38,12), tokens BIGINT, times TIMESTAMPTZ (UTC). `source_format` and
+`day` are hive partition columns: they live in the directory names, not inside the files.
+
+No heavy imports at module level: this module is imported by the CLI.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+MONEY = "DECIMAL(38,12)"
+MONEY_SCALE = 12
+TS = "TIMESTAMPTZ"
+TAGS = "MAP(VARCHAR, VARCHAR)"
+
+#: Lineage written on every row of every data table.
+LINEAGE: list[tuple[str, str]] = [
+    ("source_file", "VARCHAR"),
+    ("source_line", "BIGINT"),
+    ("run_id", "VARCHAR"),
+    ("ingested_at", TS),
+    ("row_key", "VARCHAR"),
+    # A complete re-delivery unit (e.g. "account|day"): a later ingest that brings rows with the
+    # same scope replaces every earlier row of that scope, not just matching keys (restated CUR
+    # months, Azure month-to-date exports, actual vs amortized). NULL: key replacement only.
+    ("replace_scope", "VARCHAR"),
+    # Files of one run sharing a scope are one delivery when this matches (CUR parts of one
+    # assembly); otherwise the later file wins that scope. NULL means "this file".
+    ("delivery", "VARCHAR"),
+]
+
+#: Hive partition columns (directory levels under each table).
+PARTITIONS: list[tuple[str, str]] = [("source_format", "VARCHAR"), ("day", "DATE")]
+
+CHARGES: list[tuple[str, str]] = [
+    ("billed_cost", MONEY),
+    ("effective_cost", MONEY),
+    ("list_cost", MONEY),
+    ("contracted_cost", MONEY),
+    ("billing_currency", "VARCHAR"),
+    ("pricing_currency", "VARCHAR"),
+    ("charge_period_start", TS),
+    ("charge_period_end", TS),
+    ("billing_period_start", TS),
+    ("billing_period_end", TS),
+    ("charge_category", "VARCHAR"),
+    ("charge_class", "VARCHAR"),
+    ("charge_description", "VARCHAR"),
+    ("charge_frequency", "VARCHAR"),
+    ("pricing_category", "VARCHAR"),
+    ("service_provider_name", "VARCHAR"),
+    ("host_provider_name", "VARCHAR"),
+    ("invoice_issuer_name", "VARCHAR"),
+    ("invoice_id", "VARCHAR"),
+    ("billing_account_id", "VARCHAR"),
+    ("billing_account_name", "VARCHAR"),
+    ("sub_account_id", "VARCHAR"),
+    ("sub_account_name", "VARCHAR"),
+    ("service_name", "VARCHAR"),
+    ("service_category", "VARCHAR"),
+    ("service_subcategory", "VARCHAR"),
+    ("region_id", "VARCHAR"),
+    ("resource_id", "VARCHAR"),
+    ("resource_name", "VARCHAR"),
+    ("resource_type", "VARCHAR"),
+    ("sku_id", "VARCHAR"),
+    ("sku_price_id", "VARCHAR"),
+    ("sku_meter", "VARCHAR"),
+    ("list_unit_price", MONEY),
+    ("contracted_unit_price", MONEY),
+    ("consumed_quantity", MONEY),
+    ("consumed_unit", "VARCHAR"),
+    ("pricing_quantity", MONEY),
+    ("pricing_unit", "VARCHAR"),
+    ("commitment_discount_id", "VARCHAR"),
+    ("commitment_discount_type", "VARCHAR"),
+    ("tags", TAGS),
+    # LLM extensions
+    ("model", "VARCHAR"),
+    ("model_raw", "VARCHAR"),
+    ("token_type", "VARCHAR"),
+    ("tokens", "BIGINT"),
+    ("service_tier", "VARCHAR"),
+    ("project_id", "VARCHAR"),
+    ("api_key_id", "VARCHAR"),
+    ("principal", "VARCHAR"),
+    ("compute_kind", "VARCHAR"),
+    ("workflow", "VARCHAR"),
+    # which flavour of export the row came from: billed (actual), amortized, focus, api
+    ("cost_dataset", "VARCHAR"),
+    ("export_time", TS),
+]
+
+USAGE: list[tuple[str, str]] = [
+    ("period_start", TS),
+    ("period_end", TS),
+    ("provider", "VARCHAR"),
+    ("usage_kind", "VARCHAR"),
+    ("model", "VARCHAR"),
+    ("model_raw", "VARCHAR"),
+    ("project_id", "VARCHAR"),
+    ("api_key_id", "VARCHAR"),
+    ("principal", "VARCHAR"),
+    ("service_tier", "VARCHAR"),
+    ("batch", "BOOLEAN"),
+    ("requests", "BIGINT"),
+    ("input_tokens", "BIGINT"),
+    ("cache_read_tokens", "BIGINT"),
+    ("cache_write_tokens", "BIGINT"),
+    ("cache_write_5m_tokens", "BIGINT"),
+    ("cache_write_1h_tokens", "BIGINT"),
+    ("output_tokens", "BIGINT"),
+    ("reasoning_tokens", "BIGINT"),
+    ("input_audio_tokens", "BIGINT"),
+    ("output_audio_tokens", "BIGINT"),
+    ("quantity", MONEY),
+    ("quantity_unit", "VARCHAR"),
+    ("attributes", TAGS),
+]
+
+SPANS: list[tuple[str, str]] = [
+    ("trace_id", "VARCHAR"),
+    ("span_id", "VARCHAR"),
+    ("parent_span_id", "VARCHAR"),
+    ("workflow", "VARCHAR"),
+    ("step", "VARCHAR"),
+    ("session_id", "VARCHAR"),
+    ("user_id", "VARCHAR"),
+    ("span_kind", "VARCHAR"),
+    ("operation", "VARCHAR"),
+    ("name", "VARCHAR"),
+    ("start_time", TS),
+    ("end_time", TS),
+    ("status", "VARCHAR"),
+    ("provider", "VARCHAR"),
+    ("model", "VARCHAR"),
+    ("request_model", "VARCHAR"),
+    ("service_tier", "VARCHAR"),
+    ("input_tokens", "BIGINT"),
+    ("cache_read_tokens", "BIGINT"),
+    ("cache_write_tokens", "BIGINT"),
+    ("cache_write_5m_tokens", "BIGINT"),
+    ("cache_write_1h_tokens", "BIGINT"),
+    ("output_tokens", "BIGINT"),
+    ("reasoning_tokens", "BIGINT"),
+    ("usage_scope", "VARCHAR"),
+    ("usage_source", "VARCHAR"),
+    ("reported_cost", MONEY),
+    ("reported_cost_currency", "VARCHAR"),
+    ("request_id", "VARCHAR"),
+    ("prompt_hash", "VARCHAR"),
+    ("prefix_hashes", "VARCHAR[]"),
+    ("prefix_block_tokens", "BIGINT"),
+    ("message_tokens", "BIGINT[]"),
+    ("prompt_text", "VARCHAR"),
+    ("completion_text", "VARCHAR"),
+    ("tags", TAGS),
+    ("attributes", "VARCHAR"),
+]
+
+QUARANTINE: list[tuple[str, str]] = [
+    ("run_id", "VARCHAR"),
+    ("source_file", "VARCHAR"),
+    ("location", "VARCHAR"),
+    ("reason", "VARCHAR"),
+    ("raw", "VARCHAR"),
+    ("ingested_at", TS),
+]
+
+RUNS: list[tuple[str, str]] = [
+    ("run_id", "VARCHAR"),
+    ("source_format", "VARCHAR"),
+    ("started_at", TS),
+    ("finished_at", TS),
+    ("files", "VARCHAR[]"),
+    ("rows_read", "BIGINT"),
+    ("rows_written", "BIGINT"),
+    ("rows_duplicate", "BIGINT"),
+    ("rows_quarantined", "BIGINT"),
+    ("rows_replaced", "BIGINT"),
+    ("files_failed", "BIGINT"),
+    ("status", "VARCHAR"),
+    ("message", "VARCHAR"),
+]
+
+#: Data tables written by ingestors (lineage appended).
+DATA_TABLES: dict[str, list[tuple[str, str]]] = {
+    "charges": CHARGES,
+    "usage": USAGE,
+    "spans": SPANS,
+}
+
+#: Every stored table and its full column list (without partition columns).
+TABLES: dict[str, list[tuple[str, str]]] = {
+    **{name: cols + LINEAGE for name, cols in DATA_TABLES.items()},
+    "quarantine": QUARANTINE,
+    "runs": RUNS,
+}
+
+#: The column each table's `day` partition is derived from.
+DAY_COLUMN: dict[str, str] = {
+    "charges": "charge_period_start",
+    "usage": "period_start",
+    "spans": "start_time",
+    "quarantine": "ingested_at",
+    "runs": "started_at",
+}
+
+#: Partition columns per table (runs has no source_format level: one run spans formats).
+TABLE_PARTITIONS: dict[str, list[tuple[str, str]]] = {
+    "charges": PARTITIONS,
+    "usage": PARTITIONS,
+    "spans": PARTITIONS,
+    "quarantine": PARTITIONS,
+    "runs": [("day", "DATE")],
+}
+
+
+def columns(table: str) -> list[str]:
+    """Column names of `table` as stored in Parquet (partition columns excluded)."""
+    return [name for name, _ in TABLES[table]]
+
+
+def arrow_type(duck: str) -> pa.DataType:
+    """pyarrow type for a DuckDB type name used in this module."""
+    import pyarrow as pa
+
+    simple = {
+        "VARCHAR": pa.string(),
+        "BIGINT": pa.int64(),
+        "BOOLEAN": pa.bool_(),
+        "DATE": pa.date32(),
+        TS: pa.timestamp("us", tz="UTC"),
+        MONEY: pa.decimal128(38, MONEY_SCALE),
+        TAGS: pa.map_(pa.string(), pa.string()),
+    }
+    if duck in simple:
+        return simple[duck]
+    if duck.endswith("[]"):
+        return pa.list_(arrow_type(duck[:-2]))
+    raise ValueError(f"no arrow type for {duck}")
+
+
+def arrow_schema(table: str, extra: list[tuple[str, str]] | None = None) -> pa.Schema:
+    """pyarrow schema of `table` (plus `extra` columns, e.g. partition columns)."""
+    import pyarrow as pa
+
+    cols = TABLES[table] + (extra or [])
+    return pa.schema([pa.field(name, arrow_type(typ)) for name, typ in cols])
