@@ -213,7 +213,7 @@ def open_text(path: Path) -> IO[str]:
     """Open a text file, gunzipping ``.gz``, dropping a UTF-8 BOM; falls back to cp1252 when the
     head is not UTF-8 (Excel-saved exports)."""
     gz = path.name.lower().endswith(".gz")
-    raw: IO[bytes] = gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115
+    raw: Any = gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115
     head = raw.peek(65536)[:65536] if hasattr(raw, "peek") else b""
     encoding = "utf-8-sig"
     try:
@@ -224,7 +224,7 @@ def open_text(path: Path) -> IO[str]:
     return io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
 
 
-def csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str | None]] | tuple[int, str]]:
+def csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]] | tuple[int, str]]:
     """Rows of a CSV file as ``(line, {header: value})``; a malformed row yields ``(line, reason)``.
 
     Header names are stripped; a row with more or fewer fields than the header is malformed.

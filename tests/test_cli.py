@@ -1,0 +1,142 @@
+"""The CLI through its real entry point (subprocess for start-up cost, CliRunner elsewhere)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from toysource import write
+from typer.testing import CliRunner
+
+from costlab.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    r = runner.invoke(app, list(args))
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_help_does_not_import_heavy_libraries() -> None:
+    code = (
+        "import sys, runpy; sys.argv=['costlab','--help'];\n"
+        "try:\n    runpy.run_module('costlab', run_name='__main__')\nexcept SystemExit: pass\n"
+        "heavy=[m for m in ('duckdb','polars','pyarrow','tiktoken','jinja2') if m in sys.modules]\n"
+        "print('HEAVY', heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "Usage: costlab" in out
+    assert "HEAVY []" in out
+
+
+def test_console_script_and_module_entry_points() -> None:
+    exe = Path(sys.executable).with_name("costlab")
+    for cmd in ([str(exe), "--help"], [sys.executable, "-m", "costlab", "--help"]):
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        assert r.returncode == 0 and "ingest" in r.stdout
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    for name in ("ingest", "sql", "query", "report"):
+        code, out, _ = run(name, "--help")
+        assert code == 0 and "Example" in out, name
+
+
+def test_ingest_sql_formats_and_exit_codes(tmp_path: Path) -> None:
+    lake = str(tmp_path / "lake")
+    write(tmp_path / "a.csv", [(1, "1.10", "2024-01-01"), (2, "0.000000000003", "2024-01-02")])
+    code, out, err = run("ingest", str(tmp_path / "a.csv"), "--lake", lake)
+    assert code == 0, err
+    assert "1 files ingested" in out and "2 rows written" in out
+    code, out, _ = run("sql", "select sum(billed_cost) as total, count(*) as n from charges", "--lake", lake, "-f", "json")
+    assert code == 0
+    assert json.loads(out) == [{"total": 1.100000000003, "n": 2}]
+    assert '"total": 1.100000000003' in out  # exact digits, not a float round trip
+    code, out, _ = run("sql", "select billing_currency, billed_cost from charges order by 2", "--lake", lake, "-f", "csv")
+    assert out.splitlines() == ["billing_currency,billed_cost", "USD,0.000000000003", "USD,1.1"]
+    code, out, _ = run("sql", "select count(*) as n from charges", "--lake", lake)
+    assert code == 0 and "2" in out
+
+
+def test_bad_file_is_one_line_error_exit_1_and_others_ingested(tmp_path: Path) -> None:
+    lake = str(tmp_path / "lake")
+    write(tmp_path / "a.csv", [(1, "1", "2024-01-01")])
+    (tmp_path / "junk.json").write_text("{not json")
+    code, out, err = run("ingest", str(tmp_path), "--lake", lake)
+    assert code == 1
+    lines = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and "junk.json" in lines[0]
+    assert "Traceback" not in err + out
+    code, out, _ = run("sql", "select count(*) from charges", "--lake", lake, "-f", "csv")
+    assert out.splitlines()[1] == "1"
+
+
+def test_quarantine_warns_and_strict_fails(tmp_path: Path) -> None:
+    lake = str(tmp_path / "lake")
+    f = tmp_path / "a.csv"
+    f.write_text("toy_id,cost,day\n1,1,2024-01-01\n2,oops,2024-01-01\n")
+    code, _, err = run("ingest", str(f), "--lake", lake)
+    assert code == 0 and "1 rows quarantined" in err
+    code, _, _ = run("ingest", str(f), "--lake", lake, "--force", "--strict")
+    assert code == 1
+    code, out, _ = run("quarantine", "--lake", lake, "-f", "json")
+    rows = json.loads(out)
+    assert rows[0]["reason"] == "not a number: 'oops'" and rows[0]["location"] == "3"
+
+
+def test_sql_is_read_only(tmp_path: Path) -> None:
+    for stmt in ("drop view charges", "copy (select 1) to 'x.csv'", "attach 'x.db'", "install httpfs",
+                 "create table t as select 1", "select 1; delete from charges", "set threads = 1"):
+        code, _, err = run("sql", stmt, "--lake", str(tmp_path / "lake"))
+        assert code == 1 and "read-only" in err, stmt
+
+
+def test_sql_error_is_one_line(tmp_path: Path) -> None:
+    code, _, err = run("sql", "select nope from charges", "--lake", str(tmp_path / "lake"))
+    assert code == 1 and err.startswith("Error: query failed") and err.count("\n") == 1
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert run("nonsense")[0] == 2
+    assert run("sql", "select 1", "--format")[0] == 2
+
+
+def test_unknown_source_and_format(tmp_path: Path) -> None:
+    write(tmp_path / "a.csv", [(1, "1", "2024-01-01")])
+    code, _, err = run("ingest", str(tmp_path / "a.csv"), "--source", "nope", "--lake", str(tmp_path / "l"))
+    assert code == 1 and "unknown source 'nope'" in err
+    code, _, err = run("sql", "select 1", "-f", "xml", "--lake", str(tmp_path / "l"))
+    assert code == 1 and "unknown format" in err
+
+
+def test_lake_location_precedence(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from costlab.config import resolve_lake
+
+    monkeypatch.setenv("COSTLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert resolve_lake() == tmp_path / "home" / "lake"
+    (tmp_path / "costlab.toml").write_text('lake = "from-toml"\n')
+    assert resolve_lake() == tmp_path / "from-toml"
+    monkeypatch.setenv("COSTLAB_LAKE", str(tmp_path / "env"))
+    assert resolve_lake() == tmp_path / "env"
+    assert resolve_lake(tmp_path / "flag") == tmp_path / "flag"
+
+
+def test_runs_and_report(tmp_path: Path) -> None:
+    lake = str(tmp_path / "lake")
+    write(tmp_path / "a.csv", [(1, "2.5", "2024-01-01")])
+    run("ingest", str(tmp_path / "a.csv"), "--lake", lake)
+    code, out, _ = run("runs", "--lake", lake, "-f", "json")
+    assert code == 0 and json.loads(out)[0]["rows_written"] == 1
+    code, out, _ = run("report", "--lake", lake, "-f", "json")
+    data = json.loads(out)
+    spend = data["sections"]["Billed money by provider and month"]
+    assert spend == [{"provider": "(unknown)", "month": "2024-01", "currency": "USD", "billed_cost": 2.5,
+                      "effective_cost": None, "lines": 1, "sources": ["toy"]}]
+    code, out, _ = run("report", "--lake", lake, "--since", "2024-02-01", "-f", "json")
+    assert json.loads(out)["sections"]["Billed money by provider and month"] == []
+    code, _, err = run("report", "--lake", lake, "--since", "last tuesday")
+    assert code == 1 and "cannot read date" in err
