@@ -112,7 +112,9 @@ def ts(value: Any) -> datetime | None:
             return datetime(int(yr), int(mo), int(dy), hour, int(mi or 0), int(ss or 0), tzinfo=UTC)
         except ValueError:
             raise ValueError(f"not a date: {text!r}") from None
-    iso = text.replace(" UTC", "Z").replace(" ", "T", 1) if "T" not in text else text
+    iso = text.replace(" UTC", "Z")
+    if re.match(r"\d{4}-\d{2}-\d{2} ", iso):
+        iso = iso.replace(" ", "T", 1)
     if iso.endswith(("z", "Z")):
         iso = iso[:-1] + "+00:00"
     # fromisoformat accepts at most 6 fractional digits: trim nanoseconds
@@ -255,22 +257,27 @@ def csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]] | tuple[int, str
             yield reader.line_num, dict(zip(header, values, strict=True))
 
 
-def json_lines(path: Path) -> Iterator[tuple[int, Any] | tuple[int, Exception]]:
-    """Objects of a JSONL file as ``(line, value)``; an unparsable line yields ``(line, error)``."""
+def json_lines(
+    path: Path, exact: bool = False
+) -> Iterator[tuple[int, Any] | tuple[int, Exception]]:
+    """Objects of a JSONL file as ``(line, value)``; an unparsable line yields ``(line, error)``.
+    ``exact`` reads non-integer numbers as Decimal (money must not pass through float)."""
+    loads = json.JSONDecoder(parse_float=Decimal).decode if exact else json.loads
     with open_text(path) as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                yield n, json.loads(line)
+                yield n, loads(line)
             except ValueError as ex:
                 yield n, ex
 
 
-def load_json(path: Path) -> Any:
-    """One JSON document (raises ValueError with the position when it is not valid JSON)."""
+def load_json(path: Path, exact: bool = False) -> Any:
+    """One JSON document (raises ValueError with the position when it is not valid JSON).
+    ``exact`` reads non-integer numbers as Decimal."""
     with open_text(path) as fh:
-        return json.load(fh)
+        return json.load(fh, parse_float=Decimal) if exact else json.load(fh)
 
 
 def raw_text(obj: Any, limit: int = 2000) -> str:
