@@ -110,7 +110,10 @@ def rows(names: Sequence[str], data: Sequence[Sequence[Any]], fmt: str, title: s
             table.add_column(n, overflow="fold")
         for r in data:
             table.add_row(*[_cell(v) for v in r])
-        Console(soft_wrap=False).print(table)
+        console = Console(soft_wrap=False)
+        if not console.is_terminal:
+            console = Console(soft_wrap=False, width=200)  # logs and pipes: don't squeeze columns
+        console.print(table)
 
 
 def frame(df: pl.DataFrame, fmt: str) -> None:
@@ -138,11 +141,16 @@ def ingest_summary(result: IngestResult, fmt: str) -> None:
         f"{result.rows_replaced} replaced, {result.rows_duplicate} duplicates, "
         f"{result.rows_quarantined} quarantined (run {result.run_id}, lake {result.lake})\n"
     )
-    ingested = result.ingested
-    if ingested and fmt == "table":
+    per_source: dict[str, list[int]] = {}
+    for f in result.ingested:
+        agg = per_source.setdefault(f.source or "?", [0, 0, 0])
+        agg[0] += 1
+        agg[1] += f.rows
+        agg[2] += f.quarantined
+    if per_source and fmt == "table":
         rows(
-            ["file", "source", "rows", "quarantined"],
-            [(f.path, f.source, f.rows, f.quarantined) for f in ingested],
+            ["source", "files", "rows", "quarantined"],
+            [(name, *agg) for name, agg in sorted(per_source.items())],
             "table",
         )
 
