@@ -75,7 +75,7 @@ class Sniff:
         if not text:
             return "empty"
         if text[0] in "{[":
-            first = text.split("\n", 1)[0].strip()
+            first = self.first_line.strip()
             if first.startswith("{"):
                 try:
                     json.loads(first)
@@ -86,6 +86,23 @@ class Sniff:
         if "," in text.split("\n", 1)[0] or self.suffix in (".csv", ".tsv"):
             return "csv"
         return "unknown"
+
+    @cached_property
+    def first_line(self) -> str:
+        """The first non-blank line, read in full even when it is longer than the head (a
+        Claude Code record with a pasted image can be megabytes)."""
+        text = self.head.lstrip()
+        if "\n" in text or len(self.head_bytes) < HEAD_BYTES:
+            return text.split("\n", 1)[0]
+        opener = gzip.open if self.gzipped else open
+        try:
+            with opener(self.path, "rt", encoding="utf-8-sig", errors="replace") as fh:
+                for line in fh:
+                    if line.strip():
+                        return line
+        except (OSError, EOFError):
+            pass
+        return text
 
     @cached_property
     def columns(self) -> list[str]:
@@ -112,7 +129,7 @@ class Sniff:
     def first_object(self) -> Any:
         """The first JSON value: the first line of JSONL, or the document (if it fits the head)."""
         if self.kind == "jsonl":
-            return json.loads(self.head.lstrip().split("\n", 1)[0])
+            return json.loads(self.first_line)
         if self.kind == "json":
             try:
                 return json.loads(self.head)
