@@ -140,6 +140,7 @@ SPANS: list[tuple[str, str]] = [
     ("status", "VARCHAR"),
     ("provider", "VARCHAR"),
     ("model", "VARCHAR"),
+    ("model_raw", "VARCHAR"),
     ("request_model", "VARCHAR"),
     ("service_tier", "VARCHAR"),
     ("input_tokens", "BIGINT"),
