@@ -1,0 +1,820 @@
+"""Langfuse traces and observations: the UI "download trace" JSON (``{"trace", "observations"}``),
+``GET /api/public/traces/{id}`` (a trace with embedded observation objects), observation pages
+from ``/api/public/observations`` (v1, ``meta.page``) and ``/v2/observations`` (``meta.cursor``),
+trace pages, and the batch / blob-storage exports of observations or traces (JSON, JSONL or CSV;
+camelCase or snake_case columns, nested values as JSON text in CSV).
+
+Detect: a JSON document, JSONL line or CSV header holding Langfuse observations (``id``,
+``traceId``/``trace_id``, ``startTime``/``start_time``, ``type`` in SPAN, GENERATION, EVENT, AGENT,
+TOOL, CHAIN, RETRIEVER, EVALUATOR, EMBEDDING, GUARDRAIL) or traces (``id``, ``timestamp``, ``name``
+and Langfuse trace fields such as ``sessionId``, ``projectId``, ``htmlPath``, ``bookmarked``).
+Parse: JSON with ``parse_float=Decimal``; two passes (index, then rows) so rollups and the
+workflow name are known before a row is written; only the index is held in memory for JSONL/CSV.
+Normalise: one span per observation; GENERATION -> llm, EMBEDDING -> embedding, AGENT -> agent,
+TOOL -> tool, CHAIN -> chain, RETRIEVER -> retrieval; SPAN/EVENT are refined by the original OTel
+``openinference.span.kind`` / ``gen_ai.operation.name`` / ``langsmith.span.kind`` (else ``other``).
+Tokens from ``usageDetails``: Langfuse keys are disjoint (``input`` excludes cache reads and
+writes, ``output`` excludes reasoning), so input_tokens = ``input`` + every ``input_*`` key and
+output_tokens = ``output`` + every ``output_*`` key. reported_cost = ``costDetails.total`` (else
+the sum of its keys, else ``calculatedTotalCost``/``totalCost``), USD, exact. provider and models
+come from the original OTel attributes kept in ``metadata`` (JSON text or object), normalised with
+`costlab.models`. workflow = a configured attribute (``workflow_attributes``, default
+``gen_ai.workflow.name``, ``traceloop.workflow.name``, ``workflow``) or a ``workflow:<name>`` tag >
+trace name > root observation name; step = observation name; session/user/tags from the trace,
+else the first ``session.id``/``user.id`` among its observations (one trace, one session); status
+``error`` for level ERROR; request_id = ``gen_ai.response.id``. A trace record with no observations in the file becomes one ``chain`` span (its ``totalCost`` is
+a rollup). Prompt features (hash, per-message tokens, prefix blocks) via `costlab.tokens`; text
+only with ``ctx.keep_text``; content-bearing OTel attributes are dropped from ``attributes``.
+Row key: (trace id, observation id); a re-exported observation replaces the earlier one. No
+replace_scope: exports are filtered slices, never complete re-deliveries.
+Quirks:
+- A span whose descendants carry usage is ``usage_scope='rollup'`` (agno ``OpenAIChat.invoke``,
+  MS Agent Framework ``invoke_agent``; research/trace_formats.md §11.1); else ``self``.
+- Older Langfuse kept raw OpenInference keys (``prompt_details.cache_read``,
+  ``completion_details.reasoning``) which are subsets of input/output; ``total`` decides when a
+  key family is ambiguous (total = input+output -> subsets; = sum of all -> disjoint) (§5.2).
+- Langfuse tokenizes prompts itself when no usage was sent: OTel-ingested observations whose raw
+  attributes hold no usage keys (or whose ``providedUsageDetails`` is empty) are ``estimated``.
+- Gemini ``total`` includes thinking tokens that OpenInference's vertexai instrumentation leaves
+  out of ``completion``: the gap is added to output and reasoning, ``usage_source='derived'``;
+  Langfuse's cost was priced without them, so it moves to ``attributes`` (reported_cost NULL).
+- The v1 API fills usage/cost with zeros on every observation: zeros on a non-LLM span are no
+  usage (NULL), not a measured 0.
+- Legacy ``usage`` with a unit other than TOKENS (characters, images, seconds) is not tokens.
+- MS Agent Framework writes the previous response id as ``gen_ai.conversation.id`` (§11.4): a
+  ``resp_``/``chatcmpl-``/``msg_`` value there is not a session.
+- ``trace.observations`` may be a Python-repr string (google-gemini sample): the top-level
+  ``observations`` array is used instead (§5.1).
+- An LLM span without usage but with a prompt gets a tokenizer estimate (``estimated``); without a
+  prompt it stays NULL (``missing``).
+
+The ``_`` helpers above the Langfuse section are shared with `costlab.ingest.langsmith`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from costlab.errors import SourceError
+from costlab.ingest import register
+from costlab.ingest import util as u
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+
+TYPES = frozenset(
+    "SPAN GENERATION EVENT AGENT TOOL CHAIN RETRIEVER EVALUATOR EMBEDDING GUARDRAIL".split()
+)
+_KIND = {"GENERATION": "llm", "EMBEDDING": "embedding", "AGENT": "agent", "TOOL": "tool"}
+_KIND |= {"CHAIN": "chain", "RETRIEVER": "retrieval"}
+_REFINE = {"llm": "llm", "chat": "llm", "text_completion": "llm", "generate_content": "llm"}
+_REFINE |= {"embedding": "embedding", "embeddings": "embedding", "tool": "tool", "agent": "agent"}
+_REFINE |= {"execute_tool": "tool", "invoke_agent": "agent", "create_agent": "agent"}
+_REFINE |= {"chain": "chain", "invoke_workflow": "chain", "retriever": "retrieval"}
+_REFINE |= {"retrieval": "retrieval", "reranker": "retrieval"}
+_TRACE_HINTS = frozenset(
+    "sessionid session_id userid user_id htmlpath projectid project_id bookmarked public".split()
+)
+_OBS_HINTS = frozenset(
+    "usagedetails usage_details parentobservationid parent_observation_id costdetails "
+    "cost_details modelparameters model_parameters provided_model_name completionstarttime "
+    "completion_start_time level".split()
+)
+_USAGE_ATTR = re.compile(r"usage|token_count|^ai\.usage")
+#: raw attributes kept in ``attributes`` without keep_text: ids, models, usage, costs, settings.
+#: Everything else may hold prompts, outputs or tool payloads (pydantic-ai ``final_result``).
+_KEEP_ATTR = re.compile(
+    r"^(gen_ai\.(operation|provider|system$|request\.|response\.(id|model|finish)|usage\.|agent\."
+    r"(id|name)|workflow\.|tool\.(name|type|call\.id)|data_source|output\.type|embeddings)|llm\."
+    r"(provider|system|model_name|token_count|cost|request\.type|is_streaming|response\.model)|"
+    r"openinference\.span\.kind|langsmith\.(span\.kind|trace\.(name|session)|metadata\.ls_)|ls_|"
+    r"traceloop\.(span\.kind|workflow\.name|entity\.name)|server\.|operation\.cost|model_name$|"
+    r"agent_name$|langfuse\.(observation\.(type|model|usage|cost)|environment|release|version)|"
+    r"ai\.(model|usage|settings|telemetry\.functionId)|openai\.|aws\.bedrock\.|error\.type)"
+)
+_READ = re.compile(r"cache_?read|cached")
+_WRITE = re.compile(r"cache_?(creation|write)")
+_REASON = re.compile(r"reasoning|thought")
+_OUT_SIDE = re.compile(r"output|completion|reasoning|thought|candidates")
+_TIERS = {"default": "standard", "auto": "standard", "standard": "standard", "flex": "flex"}
+_TIERS |= {"priority": "priority", "scale": "provisioned", "batch": "batch"}
+DEFAULT_WORKFLOW_KEYS = ("gen_ai.workflow.name", "traceloop.workflow.name", "workflow")
+
+
+# -- helpers shared with the LangSmith source ------------------------------------------------------
+
+
+def _get(obj: dict[str, Any], *names: str) -> Any:
+    """The first non-null of several spellings of a field."""
+    for n in names:
+        v = obj.get(n)
+        if v is not None:
+            return v
+    return None
+
+
+def _attrs(meta: dict[str, Any], key: str = "attributes") -> dict[str, Any]:
+    """A nested object field (``metadata.attributes``), {} when absent or not an object."""
+    value = meta.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _obj(value: Any) -> Any:
+    """A JSON value that may arrive as JSON text (CSV cells, double-encoded fields)."""
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value, parse_float=Decimal)
+        except ValueError:
+            return value
+    return value
+
+
+def _load(path: Path) -> Any:
+    try:
+        with u.open_text(path) as fh:
+            return json.load(fh, parse_float=Decimal)
+    except ValueError as ex:
+        raise SourceError(str(path), f"not valid JSON: {ex}") from None
+
+
+def _lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """JSONL as ``(line, value)``; a broken line yields ``(line, ValueError)``."""
+    with u.open_text(path) as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    yield n, json.loads(line, parse_float=Decimal)
+                except ValueError as ex:
+                    yield n, ex
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+def _clean_attrs(attrs: dict[str, Any], keep_text: bool) -> dict[str, Any]:
+    """Raw attributes for re-mapping: all with keep_text, else the allowlisted non-content ones."""
+    if keep_text:
+        return dict(attrs)
+    return {
+        k: v[:200] if isinstance(v, str) else v
+        for k, v in attrs.items()
+        if _KEEP_ATTR.search(k) and not isinstance(v, (dict, list))
+    }
+
+
+def _tag_map(tags: Any) -> dict[str, str] | None:
+    tags = _obj(tags)
+    if isinstance(tags, list):
+        return {str(t): "" for t in tags if t is not None} or None
+    return u.tags(tags) if tags else None
+
+
+def _workflow_keys(ctx: ParseContext) -> tuple[str, ...]:
+    keys = ctx.config.get("workflow_attributes")
+    if isinstance(keys, str):
+        return (keys,)
+    return tuple(keys) if keys else DEFAULT_WORKFLOW_KEYS
+
+
+def _tier(value: Any) -> str | None:
+    text = u.nullish(value)
+    return _TIERS.get(text.lower(), text.lower()) if text else None
+
+
+#: provider spellings seen in real traces that `costlab.models` does not map (yet)
+_PROVIDER_ALIASES = {
+    "google-gla": "google",
+    "google-vertex": "google",
+    "gcp.vertex.agent": "google",
+}
+_PROVIDER_ALIASES |= {"google_vertexai": "google", "google_anthropic_vertex": "google"}
+
+
+def _provider(raw: Any, model: Any = None) -> str | None:
+    """Canonical provider; a Vertex resource path as model names Google when nothing else does."""
+    from costlab.models import normalise_provider
+
+    text = u.nullish(raw)
+    if text is None and isinstance(model, str) and "/publishers/google/" in model:
+        text = "google"
+    return normalise_provider(_PROVIDER_ALIASES.get(text.lower(), text) if text else None)
+
+
+def _model(provider: str | None, raw: Any, ctx: ParseContext) -> str | None:
+    from costlab.models import normalise_model
+
+    text = u.nullish(raw)
+    if text is None or not isinstance(raw, str):
+        return None
+    return normalise_model(provider, text, ctx.config.get("azure_deployments"))
+
+
+_LC_ROLES = {"HumanMessage": "user", "AIMessage": "assistant", "SystemMessage": "system"}
+_LC_ROLES |= {"ToolMessage": "tool", "FunctionMessage": "tool", "ChatMessage": "user"}
+
+
+def _messages(value: Any) -> list[Any] | None:
+    """Chat messages from the many prompt shapes (OpenAI/OTel lists, LangChain-serialised and
+    nested lists, ``{"messages"}``, Gemini ``{"contents", "config.system_instruction"}``,
+    ``{"prompts"}``, ``{"args"}``, plain text); None when there is no prompt."""
+    value = _obj(value)
+    if value is None or value == "" or value == [] or value == {}:
+        return None
+    if isinstance(value, str):
+        return [{"role": "user", "content": value}]
+    if isinstance(value, list):
+        if all(isinstance(m, list) for m in value):  # LangChain batches: [[msg, ...]]
+            value = [m for batch in value for m in batch]
+        return [_lc_message(m) for m in value] or None
+    if isinstance(value, dict):
+        if "messages" in value:
+            msgs = _messages(value["messages"]) or []
+            system = value.get("system")  # Anthropic puts the system prompt beside messages
+            return ([{"role": "system", "content": system}] if system else []) + msgs or None
+        if "contents" in value:
+            cfg = _attrs(value, "config")
+            system = _get(cfg, "system_instruction", "systemInstruction") or value.get(
+                "system_instruction"
+            )
+            msgs = _messages(value["contents"]) or []
+            return ([{"role": "system", "content": system}] if system else []) + msgs or None
+        for key in ("prompts", "prompt", "args", "input"):
+            if key in value:
+                return _messages(value[key])
+        if {"role", "content", "parts"} & value.keys() or value.get("lc"):
+            return [_lc_message(value)]
+        return [{"role": "user", "content": _dumps(value)}]
+    return [{"role": "user", "content": str(value)}]
+
+
+def _lc_message(m: Any) -> Any:
+    """LangChain's serialised message (``{"lc":1,"id":[...,"HumanMessage"],"kwargs":{...}}``) as
+    an OpenAI-style message; other shapes pass through to `costlab.tokens`."""
+    if isinstance(m, dict) and m.get("lc") and isinstance(m.get("kwargs"), dict):
+        kw = m["kwargs"]
+        ids = m.get("id")
+        cls = str(ids[-1]) if isinstance(ids, list) and ids else ""
+        msg = {"role": kw.get("role") or _LC_ROLES.get(cls, "user"), "content": kw.get("content")}
+        if kw.get("tool_calls"):
+            msg["tool_calls"] = kw["tool_calls"]
+        return msg
+    if isinstance(m, dict) and "data" in m and m.get("type") in ("human", "ai", "system", "tool"):
+        return {**m["data"], "role": m["type"]}  # messages_to_dict() shape
+    return m
+
+
+def _part_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(_part_text(c) for c in content)
+    if isinstance(content, dict):
+        text = _get(content, "text", "content")
+        return _part_text(text) if text is not None else _dumps(content)
+    return "" if content is None else str(content)
+
+
+def _text(value: Any) -> str | None:
+    """Plain text of a completion (for keep_text and output estimates)."""
+    value = _obj(value)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("choices"), list):
+        value = [c.get("message", c) for c in value["choices"] if isinstance(c, dict)]
+    elif isinstance(value, dict) and isinstance(value.get("generations"), list):
+        gens = [g for b in value["generations"] for g in (b if isinstance(b, list) else [b])]
+        return "\n".join(str(g.get("text", "")) for g in gens if isinstance(g, dict)) or None
+    msgs = _messages(value) or []
+    parts = [m.get("content", m.get("parts")) if isinstance(m, dict) else m for m in msgs]
+    return "\n".join(_part_text(p) for p in parts) or None
+
+
+def _prompt(
+    row: dict[str, Any],
+    prompt: Any,
+    completion: Any,
+    model: str | None,
+    ctx: ParseContext,
+    estimate: bool,
+) -> tuple[int | None, int | None]:
+    """Fill prompt features (and text with keep_text); with ``estimate``, return tokenizer
+    counts of the prompt and completion (None without a prompt)."""
+    from costlab import tokens
+
+    msgs = _messages(prompt)
+    est_in = est_out = None
+    if msgs:
+        f = tokens.prompt_features(msgs, model=model)
+        row.update(
+            prompt_hash=f["prompt_hash"],
+            message_tokens=f["message_tokens"],
+            prefix_hashes=f["prefix_hashes"],
+            prefix_block_tokens=f["prefix_block_tokens"],
+        )
+        if estimate:
+            est_in = f["input_tokens_estimate"]
+            done = _text(completion)
+            est_out = tokens.count(done, model) if done else None
+    if ctx.keep_text:
+        row["prompt_text"] = _dumps(msgs) if msgs else None
+        row["completion_text"] = _text(completion)
+    return est_in, est_out
+
+
+def _rollups(parents: dict[Any, Any], with_usage: set[Any]) -> set[Any]:
+    """Nodes with a descendant carrying usage (their own usage is an aggregate)."""
+    out: set[Any] = set()
+    for node in with_usage:
+        seen = {node}
+        p = parents.get(node)
+        while p is not None and p not in seen:
+            out.add(p)
+            seen.add(p)
+            p = parents.get(p)
+    return out
+
+
+def _usage_columns(inp: int | None, out: int | None, parts: dict[str, int]) -> dict[str, Any]:
+    """Token columns from an inclusive input/output and named breakdown parts."""
+
+    def pick(rx: re.Pattern[str], extra: str = "") -> int | None:
+        vals = [v for k, v in parts.items() if rx.search(k) and extra in k]
+        return sum(vals) if vals else None
+
+    return {
+        "input_tokens": inp,
+        "output_tokens": out,
+        "cache_read_tokens": pick(_READ),
+        "cache_write_tokens": pick(_WRITE),
+        "cache_write_5m_tokens": pick(_WRITE, "5m"),
+        "cache_write_1h_tokens": pick(_WRITE, "1h"),
+        "reasoning_tokens": pick(_REASON),
+    }
+
+
+# -- Langfuse ------------------------------------------------------------------------------------
+
+
+def _is_obs(d: Any) -> bool:
+    return (
+        isinstance(d, dict)
+        and "id" in d
+        and str(d.get("type", "")).upper() in TYPES
+        and ("traceId" in d or "trace_id" in d or "startTime" in d or "start_time" in d)
+        and "run_type" not in d
+    )
+
+
+def _is_trace(d: Any) -> bool:
+    return (
+        isinstance(d, dict)
+        and "id" in d
+        and "timestamp" in d
+        and "name" in d
+        and "type" not in d
+        and bool({k.lower() for k in d} & _TRACE_HINTS)
+    )
+
+
+def _units(value: Any, outer: dict[str, Any] | None = None) -> Iterator[tuple[dict | None, Any]]:
+    """(enclosing trace, record) for every observation or trace in a document or line."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _units(item, outer)
+    elif (
+        isinstance(value, dict) and isinstance(value.get("trace"), dict) and "observations" in value
+    ):
+        yield None, value["trace"]
+        for o in value["observations"] if isinstance(value["observations"], list) else []:
+            yield value["trace"], o
+    elif isinstance(value, dict) and isinstance(value.get("data"), list) and "meta" in value:
+        yield from _units(value["data"])
+    elif _is_trace(value) and isinstance(value.get("observations"), list):
+        yield None, value
+        for o in value["observations"]:
+            if isinstance(o, dict):
+                yield value, o
+    else:
+        yield outer, value
+
+
+def _usage(o: dict[str, Any], is_llm: bool, model: str | None) -> tuple[dict[str, Any] | None, str]:
+    """Canonical token columns of an observation and how they were obtained."""
+    vals: dict[str, int] = {}
+    raw = _obj(_get(o, "usageDetails", "usage_details"))
+    if isinstance(raw, dict):
+        for k, v in raw.items():
+            n = u.integer(v) if not isinstance(v, (dict, list)) else None
+            if n is not None:
+                vals[str(k)] = n
+    if raw is None:  # older exports: legacy usage, OpenAI-style or convenience fields
+        legacy = _obj(o.get("usage"))
+        names = [("promptTokens", "completionTokens", "totalTokens")]
+        names.append(("inputUsage", "outputUsage", "totalUsage"))
+        if isinstance(legacy, dict) and str(legacy.get("unit") or "TOKENS").upper() == "TOKENS":
+            names.insert(0, ("input", "output", "total"))
+        for group in names:
+            src = legacy if group[0] == "input" else o
+            got = [u.integer(src.get(n)) for n in group]
+            vals = {
+                k: n
+                for k, n in zip(("input", "output", "total"), got, strict=True)
+                if n is not None
+            }
+            if vals:
+                break
+        if not any(vals.values()):  # the v1 API fills these with 0 on every observation
+            return None, "missing"
+    if not vals or (not is_llm and not any(vals.values())):
+        return None, "missing"
+    inp, out, total = vals.pop("input", None), vals.pop("output", None), vals.pop("total", None)
+    own = {k: v for k, v in vals.items() if k.startswith(("input", "output"))}
+    other = {k: v for k, v in vals.items() if k not in own}
+    if inp is not None or any(k.startswith("input") for k in own):
+        inp = (inp or 0) + sum(v for k, v in own.items() if k.startswith("input"))
+    if out is not None or any(k.startswith("output") for k in own):
+        out = (out or 0) + sum(v for k, v in own.items() if k.startswith("output"))
+    o_in = {k: v for k, v in other.items() if not _OUT_SIDE.search(k)}
+    o_out = {k: v for k, v in other.items() if _OUT_SIDE.search(k)}
+    base, sub = (inp or 0) + (out or 0), sum(other.values())
+    if total is not None:
+        disjoint = bool(sub) and total == base + sub and total != base
+    else:  # raw Anthropic names (cache_read_input_tokens) are disjoint; dotted OTel ones subsets
+        disjoint = bool(other) and all("." not in k and "details" not in k for k in other)
+    disjoint = disjoint or any(v > (inp or 0) for v in o_in.values())
+    if disjoint:
+        inp = (inp or 0) + sum(o_in.values()) if o_in or inp is not None else None
+        out = (out or 0) + sum(o_out.values()) if o_out or out is not None else None
+    parts = {**own, **other}
+    source = "reported"
+    if total is not None and inp is not None and out is not None and total > inp + out:
+        if model and "gemini" in model.lower():  # thoughts sit in total, not in completion
+            gap = total - inp - out
+            out += gap
+            parts["derived_reasoning"] = parts.get("derived_reasoning", 0) + gap
+            source = "derived"
+    if inp is None and out is None:
+        return None, "missing"
+    return _usage_columns(inp, out, parts), source
+
+
+_RESPONSE_ID = re.compile(r"^(resp_|chatcmpl-|msg_)")
+
+
+def _session(o: dict[str, Any], attrs: dict[str, Any]) -> str | None:
+    """An observation's session: its own field, else OTel session attributes. A
+    ``gen_ai.conversation.id`` that is a provider response id (MS Agent Framework chains
+    ``previous_response_id`` there, §11.4) changes on every call and is not a session."""
+    conv = u.nullish(attrs.get("gen_ai.conversation.id"))
+    return (
+        u.nullish(_get(o, "sessionId", "session_id"))
+        or u.nullish(_get(attrs, "session.id", "langfuse.session.id"))
+        or (conv if conv and not _RESPONSE_ID.match(conv) else None)
+    )
+
+
+def _user(o: dict[str, Any], attrs: dict[str, Any]) -> str | None:
+    return u.nullish(_get(o, "userId", "user_id")) or u.nullish(
+        _get(attrs, "user.id", "langfuse.user.id")
+    )
+
+
+def _inferred(o: dict[str, Any], meta: dict[str, Any]) -> bool:
+    """True when Langfuse tokenized the prompt itself (no usage was ingested)."""
+    provided = _obj(_get(o, "providedUsageDetails", "provided_usage_details"))
+    if isinstance(provided, dict):
+        return not provided
+    attrs, scope = meta.get("attributes"), meta.get("scope")
+    scope_name = scope.get("name") if isinstance(scope, dict) else None
+    if isinstance(attrs, dict) and attrs and scope_name != "langfuse-sdk":
+        return not any(_USAGE_ATTR.search(k) for k in attrs)
+    return False
+
+
+def _cost(o: dict[str, Any], has_usage: bool) -> Decimal | None:
+    details = _obj(_get(o, "costDetails", "cost_details"))
+    cost = None
+    if isinstance(details, dict) and details:
+        if details.get("total") is not None:
+            cost = u.money(details["total"])
+        else:
+            vals = [u.money(v) for v in details.values() if v is not None]
+            cost = sum((v for v in vals if v is not None), Decimal(0))
+    if cost is None:
+        cost = u.money(_get(o, "calculatedTotalCost", "totalCost", "total_cost"))
+    if cost is not None and cost == 0 and not has_usage:
+        return None  # the v1 API's zero filler, not a price
+    return cost
+
+
+def _meta(value: Any) -> dict[str, Any]:
+    meta = _obj(value)
+    return meta if isinstance(meta, dict) else {}
+
+
+class _Index:
+    """Pass one: the observation tree, the spans with usage and each trace's context."""
+
+    def __init__(self) -> None:
+        self.parents: dict[tuple[str, str], tuple[str, str] | None] = {}
+        self.with_usage: set[tuple[str, str]] = set()
+        self.traces: dict[str, dict[str, Any]] = {}
+        self.root_name: dict[str, tuple[str, str]] = {}
+        self.explicit: dict[str, str] = {}
+        self.obs_traces: set[str] = set()
+        self.session: dict[str, str] = {}
+        self.user: dict[str, str] = {}
+
+
+@register
+class LangfuseExport(Source):
+    name = "langfuse"
+    title = "Langfuse traces and observations (trace JSON, API pages, batch export JSON/JSONL/CSV)"
+    tables = ("spans",)
+    row_key = "trace id, observation id (a re-exported observation replaces the earlier one)"
+    distinct_duplicates = False
+    priority = 20
+
+    @classmethod
+    def detect(cls, sniff: Sniff) -> bool:
+        if sniff.kind == "csv":
+            cols = sniff.column_set
+            obs = {"id", "type"} <= cols and bool({"traceid", "trace_id"} & cols)
+            if obs and ({"starttime", "start_time"} & cols) and (_OBS_HINTS & cols):
+                return True
+            return {"id", "timestamp", "name"} <= cols and len(_TRACE_HINTS & cols) >= 2
+        if sniff.kind not in ("json", "jsonl"):
+            return False
+        first = next(iter(_units(sniff.first_object)), (None, None))[1]
+        return _is_obs(first) or _is_trace(first)
+
+    @staticmethod
+    def _source(path: Path) -> Callable[[], Iterator[tuple[int, Any]]]:
+        """A re-readable ``(location, value)`` stream: CSV/JSONL lines, or one JSON document's
+        records numbered from 1."""
+        kind = Sniff(path).kind
+        if kind == "csv":
+
+            def rows() -> Iterator[tuple[int, Any]]:
+                for line, row in u.csv_rows(path):
+                    yield line, row if isinstance(row, dict) else ValueError(row)
+
+            return rows
+        if kind == "jsonl":
+            return lambda: _lines(path)
+        doc = _load(path)
+        return lambda: ((n, rec) for n, rec in enumerate(_units(doc), 1))
+
+    @staticmethod
+    def _records(read: Callable[[], Iterator[tuple[int, Any]]]) -> Iterator[tuple[int, Any, Any]]:
+        """(location, enclosing trace, record) for every record of the file."""
+        for loc, value in read():
+            if isinstance(value, tuple):  # already split by _units (JSON document)
+                yield loc, value[0], value[1]
+            elif isinstance(value, Exception):
+                yield loc, None, value
+            else:
+                for outer, rec in _units(value):
+                    yield loc, outer, rec
+
+    def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
+        read = self._source(path)
+        idx, seen, known = _Index(), 0, 0
+        wf_keys = _workflow_keys(ctx)
+        for _, outer, rec in self._records(read):
+            seen += 1
+            if _is_trace(rec) and outer is None:
+                known += 1
+                idx.traces[str(rec["id"])] = rec
+                self._explicit(
+                    idx, str(rec["id"]), _meta(rec.get("metadata")), rec.get("tags"), wf_keys
+                )
+            elif _is_obs(rec):
+                known += 1
+                try:
+                    self._index(idx, rec, outer, wf_keys)
+                except ValueError:
+                    continue  # reported as Bad in pass two
+        if seen and not known:
+            raise SourceError(str(path), "no Langfuse traces or observations found")
+        rollups = _rollups(dict(idx.parents), idx.with_usage)  # type: ignore[arg-type]
+        for loc, outer, rec in self._records(read):
+            if isinstance(rec, Exception):
+                yield Bad(str(loc), f"unreadable record: {rec}")
+            elif _is_obs(rec):
+                try:
+                    yield "spans", self._row(rec, outer, idx, rollups, ctx, loc)
+                except (ValueError, TypeError, AttributeError) as ex:
+                    yield Bad(str(loc), f"bad observation: {ex}", u.raw_text(rec))
+            elif _is_trace(rec) and outer is None:
+                if str(rec["id"]) not in idx.obs_traces:
+                    try:
+                        yield "spans", self._trace_row(rec, idx, ctx, loc)
+                    except (ValueError, TypeError, AttributeError) as ex:
+                        yield Bad(str(loc), f"bad trace: {ex}", u.raw_text(rec))
+            else:
+                yield Bad(str(loc), "not a Langfuse observation or trace", u.raw_text(rec))
+
+    @staticmethod
+    def _explicit(
+        idx: _Index, tid: str, meta: dict[str, Any], tags: Any, keys: tuple[str, ...]
+    ) -> None:
+        if tid in idx.explicit:
+            return
+        attrs = _attrs(meta)
+        for k in keys:
+            v = u.nullish(_get(attrs, k) if attrs else None) or u.nullish(meta.get(k))
+            if v and not isinstance(meta.get(k), (dict, list)):
+                idx.explicit[tid] = v
+                return
+        for t in _obj(tags) if isinstance(_obj(tags), list) else []:
+            if isinstance(t, str) and t.lower().startswith("workflow:") and t[9:].strip():
+                idx.explicit[tid] = t[9:].strip()
+                return
+
+    def _index(
+        self, idx: _Index, o: dict[str, Any], outer: dict | None, keys: tuple[str, ...]
+    ) -> None:
+        tid = str(_get(o, "traceId", "trace_id") or (outer or {}).get("id"))
+        oid, parent = (
+            str(o["id"]),
+            u.nullish(_get(o, "parentObservationId", "parent_observation_id")),
+        )
+        idx.obs_traces.add(tid)
+        idx.parents[(tid, oid)] = (tid, parent) if parent else None
+        kind = self._kind(o, _meta(o.get("metadata")))
+        if _usage(o, kind in ("llm", "embedding"), None)[0] is not None:
+            idx.with_usage.add((tid, oid))
+        start = str(_get(o, "startTime", "start_time") or "")
+        if not parent and start:
+            if tid not in idx.root_name or start < idx.root_name[tid][0]:
+                idx.root_name[tid] = (start, str(o.get("name") or ""))
+        meta = _meta(o.get("metadata"))
+        self._explicit(idx, tid, meta, o.get("traceTags"), keys)
+        session, user = _session(o, _attrs(meta)), _user(o, _attrs(meta))
+        if session:
+            idx.session.setdefault(tid, session)
+        if user:
+            idx.user.setdefault(tid, user)
+
+    @staticmethod
+    def _kind(o: dict[str, Any], meta: dict[str, Any]) -> str:
+        typ = str(o.get("type", "")).upper()
+        if typ in _KIND:
+            return _KIND[typ]
+        attrs = _attrs(meta)
+        for key in ("openinference.span.kind", "gen_ai.operation.name", "langsmith.span.kind"):
+            v = str(attrs.get(key) or "").lower()
+            if v in _REFINE:
+                return _REFINE[v]
+        return "other"
+
+    def _row(
+        self,
+        o: dict[str, Any],
+        outer: dict[str, Any] | None,
+        idx: _Index,
+        rollups: set[Any],
+        ctx: ParseContext,
+        loc: int,
+    ) -> dict[str, Any]:
+        tid = u.nullish(_get(o, "traceId", "trace_id") or (outer or {}).get("id"))
+        oid = u.nullish(o.get("id"))
+        start = u.ts(_get(o, "startTime", "start_time"))
+        if not tid or not oid or start is None:
+            raise ValueError("observation needs id, traceId and startTime")
+        trace = outer or idx.traces.get(tid) or {}
+        meta = _meta(o.get("metadata"))
+        attrs = _attrs(meta)
+        look = {**meta, **attrs}
+        kind = self._kind(o, meta)
+        params = _obj(_get(o, "modelParameters", "model_parameters"))
+        params = params if isinstance(params, dict) else {}
+        raw_model = _get(o, "model", "providedModelName", "provided_model_name") or _get(
+            look, "gen_ai.response.model", "llm.response.model_name", "llm.model_name"
+        )
+        provider = _provider(
+            _get(look, "gen_ai.provider.name", "llm.provider", "gen_ai.system", "llm.system")
+            or _get(look, "ls_provider", "langsmith.metadata.ls_provider", "ai.model.provider"),
+            raw_model,
+        )
+        raw_request = (
+            _get(look, "gen_ai.request.model", "llm.request.model_name")
+            or _get(params, "model")
+            or _get(look, "ls_model_name", "langsmith.metadata.ls_model_name")
+        )
+        model = _model(provider, raw_model or raw_request, ctx)
+        is_llm = kind in ("llm", "embedding")
+        usage, source = _usage(o, is_llm, model)
+        if usage is not None and source == "reported" and _inferred(o, meta):
+            source = "estimated"
+        key = (tid, oid)
+        scope = "rollup" if usage is not None and key in rollups else "self" if usage else "none"
+        level = str(o.get("level") or "").upper()
+        row: dict[str, Any] = {
+            "trace_id": tid,
+            "span_id": oid,
+            "parent_span_id": u.nullish(_get(o, "parentObservationId", "parent_observation_id")),
+            "workflow": self._workflow(idx, tid, trace, o, attrs, ctx),
+            "step": u.nullish(o.get("name")),
+            "session_id": u.nullish(_get(trace, "sessionId", "session_id")) or idx.session.get(tid),
+            "user_id": u.nullish(_get(trace, "userId", "user_id")) or idx.user.get(tid),
+            "span_kind": kind,
+            "operation": u.nullish(attrs.get("gen_ai.operation.name"))
+            or str(o.get("type")).lower(),
+            "name": u.nullish(o.get("name")),
+            "start_time": start,
+            "end_time": u.ts(_get(o, "endTime", "end_time")),
+            "status": "error" if level == "ERROR" else "ok",
+            "provider": provider if is_llm or raw_model or raw_request else None,
+            "model": model,
+            "request_model": _model(provider, raw_request, ctx),
+            "service_tier": _tier(
+                _get(look, "openai.response.service_tier", "gen_ai.openai.response.service_tier")
+                or _get(look, "openai.request.service_tier", "gen_ai.openai.request.service_tier")
+            ),
+            **(usage or {}),
+            "usage_scope": scope,
+            "usage_source": source if usage else ("missing" if is_llm else None),
+            "request_id": u.nullish(
+                _get(look, "gen_ai.response.id", "llm.response.id", "response_id")
+            ),
+            "tags": _tag_map(trace.get("tags") if trace else o.get("traceTags")),
+            "row_key": u.key(tid, oid),
+            "source_line": loc,
+        }
+        cost = _cost(o, usage is not None)
+        if cost is not None and source != "derived":
+            row["reported_cost"], row["reported_cost_currency"] = cost, "USD"
+        if is_llm:
+            need = usage is None and key not in rollups
+            est_in, est_out = _prompt(row, o.get("input"), o.get("output"), model, ctx, need)
+            if est_in is not None:
+                row.update(input_tokens=est_in, output_tokens=est_out)
+                row.update(usage_scope="self", usage_source="estimated")
+        note = {
+            "langfuse_type": o.get("type"),
+            "model_raw": raw_model,
+            "level": o.get("level"),
+            "status_message": u.nullish(_get(o, "statusMessage", "status_message")),
+            "environment": o.get("environment") or trace.get("environment"),
+            "usage_details": _obj(_get(o, "usageDetails", "usage_details")),
+            "cost_details": _obj(_get(o, "costDetails", "cost_details")),
+            "langfuse_cost_excluded": cost if source == "derived" else None,
+            "scope": (meta.get("scope") or {}).get("name")
+            if isinstance(meta.get("scope"), dict)
+            else None,
+            "otel": _clean_attrs(attrs, ctx.keep_text) or None,
+        }
+        row["attributes"] = _dumps({k: v for k, v in note.items() if v not in (None, {}, "")})
+        return row
+
+    @staticmethod
+    def _workflow(
+        idx: _Index, tid: str, trace: dict, o: dict, attrs: dict, ctx: ParseContext
+    ) -> str | None:
+        for k in _workflow_keys(ctx):
+            if u.nullish(attrs.get(k)):
+                return u.nullish(attrs.get(k))
+        return (
+            idx.explicit.get(tid)
+            or u.nullish(trace.get("name") if trace else None)
+            or u.nullish(_get(o, "traceName", "trace_name"))
+            or u.nullish(idx.root_name.get(tid, ("", ""))[1])
+        )
+
+    def _trace_row(
+        self, t: dict[str, Any], idx: _Index, ctx: ParseContext, loc: int
+    ) -> dict[str, Any]:
+        tid = str(t["id"])
+        start = u.ts(t.get("timestamp"))
+        if start is None:
+            raise ValueError("trace has no timestamp")
+        cost = u.money(_get(t, "totalCost", "total_cost"))
+        latency = u.dec(t.get("latency"))
+        row: dict[str, Any] = {
+            "trace_id": tid,
+            "span_id": tid,
+            "workflow": idx.explicit.get(tid) or u.nullish(t.get("name")),
+            "step": u.nullish(t.get("name")),
+            "session_id": u.nullish(_get(t, "sessionId", "session_id")),
+            "user_id": u.nullish(_get(t, "userId", "user_id")),
+            "span_kind": "chain",
+            "operation": "trace",
+            "name": u.nullish(t.get("name")),
+            "start_time": start,
+            "usage_scope": "rollup" if cost else "none",
+            "tags": _tag_map(t.get("tags")),
+            "row_key": u.key(tid, tid),
+            "source_line": loc,
+            "attributes": _dumps({"langfuse_type": "TRACE", "latency_s": latency}),
+        }
+        if cost:
+            row["reported_cost"], row["reported_cost_currency"] = cost, "USD"
+        return row

@@ -1,0 +1,465 @@
+"""LangSmith runs: the run create/update payloads the SDKs send (``{"post": [...], "patch": [...]}``
+batch bodies, or a list of ``{"post"|"patch": run}`` / ``{"operation", "run"}`` operations), and run
+exports (``Client.list_runs`` dumped as a JSON list or JSONL, ``/runs/query`` pages ``{"runs"}``,
+RunTrees with nested ``child_runs``).
+
+Detect: JSON/JSONL whose first object is such a batch, page or list, or a run: ``run_type`` with
+``id``/``trace_id``/``dotted_order``, or a patch body (``dotted_order`` with ``outputs`` or
+``end_time``). Langfuse observations (``type``) and OTLP (``resourceSpans``) are not runs.
+Parse: the whole file (``parse_float=Decimal``); operations are merged per run id in file order
+(posts before patches in a batch body), then each run becomes one span.
+Normalise: run_type llm -> llm, embedding -> embedding, tool -> tool, retriever -> retrieval,
+chain -> chain, prompt/parser -> other. Tokens from ``outputs.usage_metadata`` (input_tokens
+already includes cache reads/writes, output_tokens includes reasoning; breakdown from
+``input_token_details.cache_read/cache_creation/ephemeral_5m|1h_input_tokens`` and
+``output_token_details.reasoning``), else the provider usage the run returned
+(``outputs.llm_output.token_usage``, ``outputs.usage``, LangChain generation ``usage_metadata``:
+OpenAI ``prompt_tokens`` is inclusive, Anthropic ``input_tokens`` is not and gets its cache parts
+added), else the server's ``prompt_tokens``/``completion_tokens`` (+ ``*_token_details``).
+reported_cost = ``usage_metadata.total_cost`` or the run's ``total_cost`` (USD). model = response
+model (``outputs.model``, ``llm_output.model_name``, ``response_metadata.model_name``) else
+``extra.invocation_params.model`` / ``extra.metadata.ls_model_name`` / ``inputs.model``; provider
+``extra.metadata.ls_provider``; both via `costlab.models`. trace_id = ``trace_id`` (else the root of
+``dotted_order``), parent = ``parent_run_id`` (else the previous ``dotted_order`` segment).
+session = ``extra.metadata`` ``thread_id``/``session_id``/``conversation_id`` (LangSmith's own
+``session_id`` is the project, kept in ``attributes``); workflow = a configured metadata key
+(``workflow_attributes``) > root run name; step = run name; tags from ``tags``.
+Row key: the run id; a later post/patch or export of the run replaces the earlier one. No
+replace_scope (exports are filtered slices).
+Quirks:
+- ``prompt_tokens``/``total_tokens``/``total_cost`` and ``usage_metadata`` on non-LLM runs are
+  rolled up by the backend from child runs (langsmith-sdk PR #3119; research/trace_formats.md §6):
+  ``usage_scope='rollup'``; an llm run with llm descendants carrying usage is a rollup too (PR #1825).
+- JS SDK times are epoch milliseconds, Python's ISO with microseconds (§11.6); a run without
+  ``start_time`` takes it from its ``dotted_order`` segment (``%Y%m%dT%H%M%S%fZ`` + run id).
+- JS patch bodies carry no ``id`` (it is in the URL): the id is the tail of ``dotted_order``.
+- A patch without its post (another file) has no ``run_type``: ``ls_model_type``/``ls_provider``
+  metadata mark it ``llm``; post and patch merge only within one file.
+- Streaming without ``stream_options.include_usage`` returns no usage (``*_stream_no_usage``):
+  the prompt is counted with `costlab.tokens` (``usage_source='estimated'``); with no prompt the
+  tokens stay NULL (``missing``), never 0.
+- A cache breakdown larger than the input total means the provider reported input exclusive of
+  cache (Anthropic): the parts are added (§11.2 defensive check).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from costlab.errors import SourceError
+from costlab.ingest import register
+from costlab.ingest import util as u
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.langfuse import (
+    _dumps,
+    _get,
+    _lines,
+    _load,
+    _model,
+    _obj,
+    _prompt,
+    _provider,
+    _rollups,
+    _tag_map,
+    _tier,
+    _workflow_keys,
+)
+
+_KIND = {"llm": "llm", "embedding": "embedding", "tool": "tool", "retriever": "retrieval"}
+_KIND |= {"chain": "chain", "prompt": "other", "parser": "other"}
+_SEGMENT = re.compile(r"^(\d{8}T\d{12}Z)(.+)$")
+_OPS = {"post": "post", "create": "post", "patch": "patch", "update": "patch"}
+_STATUS = {"success": "ok", "error": "error", "pending": "unset"}
+
+
+def _is_run(d: Any) -> bool:
+    if not isinstance(d, dict) or "resourceSpans" in d or "type" in d and "run_type" not in d:
+        return False
+    if "run_type" in d:
+        return bool({"id", "trace_id", "dotted_order"} & d.keys())
+    return "dotted_order" in d and bool({"outputs", "end_time", "id"} & d.keys())
+
+
+def _ops(value: Any) -> Iterator[Any]:
+    """Run payloads in merge order: batch bodies, pages, operation lists, runs and child runs."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _ops(item)
+    elif isinstance(value, dict) and ({"post", "patch"} & value.keys()) and not _is_run(value):
+        for key in ("post", "patch"):
+            items = value.get(key) or []
+            yield from _ops(items if isinstance(items, list) else [items])
+    elif isinstance(value, dict) and isinstance(value.get("runs"), list):
+        yield from _ops(value["runs"])
+    elif isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _OPS:
+        yield from _ops(next(iter(value.values())))
+    elif isinstance(value, dict) and str(_get(value, "operation", "action")).lower() in _OPS:
+        yield from _ops(_get(value, "run", "item", "body", "data"))
+    elif _is_run(value):
+        children = value.get("child_runs")
+        yield {k: v for k, v in value.items() if k != "child_runs"}
+        if isinstance(children, list):
+            yield from _ops(children)
+    else:
+        yield value
+
+
+def _segments(run: dict[str, Any]) -> list[tuple[str, str]]:
+    """``dotted_order`` as [(timestamp, run id)] from the root down to this run."""
+    out = []
+    for seg in str(run.get("dotted_order") or "").split("."):
+        m = _SEGMENT.match(seg)
+        if m:
+            out.append((m.group(1), m.group(2)))
+    return out
+
+
+def _run_id(op: dict[str, Any]) -> str | None:
+    segs = _segments(op)
+    return u.nullish(op.get("id")) or (segs[-1][1] if segs else None)
+
+
+def _merge(run: dict[str, Any], op: dict[str, Any]) -> None:
+    for k, v in op.items():
+        if v is None or v == {} and run.get(k):
+            continue
+        if k == "extra" and isinstance(v, dict) and isinstance(run.get(k), dict):
+            merged = {**run[k], **v}
+            for sub in ("metadata", "invocation_params"):
+                if isinstance(run[k].get(sub), dict) and isinstance(v.get(sub), dict):
+                    merged[sub] = {**run[k][sub], **v[sub]}
+            run[k] = merged
+        else:
+            run[k] = v
+
+
+def _d(value: Any) -> dict[str, Any]:
+    value = _obj(value)
+    return value if isinstance(value, dict) else {}
+
+
+def _int(d: dict[str, Any], key: str) -> int | None:
+    return u.integer(d.get(key)) if not isinstance(d.get(key), (dict, list)) else None
+
+
+def _cols(
+    inp: int | None,
+    out: int | None,
+    read: int | None = None,
+    write: int | None = None,
+    w5: int | None = None,
+    w1: int | None = None,
+    reasoning: int | None = None,
+    exclusive: bool = False,
+) -> dict[str, Any] | None:
+    """Canonical token columns; ``exclusive`` input (or a cache breakdown larger than the input,
+    which can only mean the same) gets the cache parts added."""
+    if inp is not None and (exclusive or (read or 0) + (write or 0) > inp):
+        inp += (read or 0) + (write or 0)
+    if inp is None and out is None:
+        return None
+    if write is None and (w5 is not None or w1 is not None):
+        write = (w5 or 0) + (w1 or 0)
+    return {
+        "input_tokens": inp,
+        "output_tokens": out,
+        "cache_read_tokens": read,
+        "cache_write_tokens": write,
+        "cache_write_5m_tokens": w5,
+        "cache_write_1h_tokens": w1,
+        "reasoning_tokens": reasoning,
+    }
+
+
+def _from_usage_metadata(um: dict[str, Any]) -> dict[str, Any] | None:
+    itd, otd = _d(um.get("input_token_details")), _d(um.get("output_token_details"))
+    return _cols(
+        _int(um, "input_tokens"),
+        _int(um, "output_tokens"),
+        read=_int(itd, "cache_read"),
+        write=_int(itd, "cache_creation"),
+        w5=_int(itd, "ephemeral_5m_input_tokens"),
+        w1=_int(itd, "ephemeral_1h_input_tokens"),
+        reasoning=_int(otd, "reasoning"),
+    )
+
+
+def _from_provider(d: dict[str, Any]) -> dict[str, Any] | None:
+    """OpenAI chat/Responses or Anthropic usage objects as returned by the provider."""
+    if "prompt_tokens" in d or "completion_tokens" in d:  # OpenAI chat: prompt is inclusive
+        ptd, ctd = _d(d.get("prompt_tokens_details")), _d(d.get("completion_tokens_details"))
+        return _cols(
+            _int(d, "prompt_tokens"),
+            _int(d, "completion_tokens"),
+            read=_int(ptd, "cached_tokens"),
+            write=_int(d, "cache_creation_input_tokens"),
+            reasoning=_int(ctd, "reasoning_tokens"),
+        )
+    if {"cache_read_input_tokens", "cache_creation_input_tokens", "cache_creation"} & d.keys():
+        split = _d(d.get("cache_creation"))  # Anthropic: input_tokens excludes the cache parts
+        return _cols(
+            _int(d, "input_tokens"),
+            _int(d, "output_tokens"),
+            read=_int(d, "cache_read_input_tokens"),
+            write=_int(d, "cache_creation_input_tokens"),
+            w5=_int(split, "ephemeral_5m_input_tokens"),
+            w1=_int(split, "ephemeral_1h_input_tokens"),
+            exclusive=True,
+        )
+    if "input_tokens" in d or "output_tokens" in d:  # OpenAI Responses: inclusive
+        itd, otd = _d(d.get("input_tokens_details")), _d(d.get("output_tokens_details"))
+        return _cols(
+            _int(d, "input_tokens"),
+            _int(d, "output_tokens"),
+            read=_int(itd, "cached_tokens"),
+            reasoning=_int(otd, "reasoning_tokens"),
+        )
+    return None
+
+
+def _generations(outputs: dict[str, Any]) -> list[dict[str, Any]]:
+    gens = outputs.get("generations")
+    flat = (
+        [g for b in gens for g in (b if isinstance(b, list) else [b])]
+        if isinstance(gens, list)
+        else []
+    )
+    return [g for g in flat if isinstance(g, dict)]
+
+
+def _message_kwargs(gen: dict[str, Any]) -> dict[str, Any]:
+    msg = _d(gen.get("message"))
+    return _d(msg.get("kwargs")) or msg
+
+
+def _usage(run: dict[str, Any]) -> tuple[dict[str, Any] | None, Decimal | None]:
+    """Token columns and reported cost of a merged run."""
+    outputs = _d(run.get("outputs"))
+    um = _d(outputs.get("usage_metadata"))
+    cost = u.money(_get(um, "total_cost")) if um else None
+    cols = _from_usage_metadata(um) if um else None
+    llm_output = _d(outputs.get("llm_output"))
+    for cand in (
+        _d(llm_output.get("token_usage")),
+        _d(llm_output.get("usage")),
+        _d(outputs.get("usage")),
+    ):
+        if cols is None and cand:
+            cols = _from_provider(cand)
+    if cols is None:
+        per_gen = [_d(_message_kwargs(g).get("usage_metadata")) for g in _generations(outputs)]
+        found = [c for um_ in per_gen if (c := _from_usage_metadata(um_))]
+        if found:
+            cols = {k: _sum(c.get(k) for c in found) for k in found[0]}
+    if cols is None and (
+        run.get("prompt_tokens") is not None or run.get("completion_tokens") is not None
+    ):
+        ptd, ctd = _d(run.get("prompt_token_details")), _d(run.get("completion_token_details"))
+        um2 = {
+            "input_tokens": run.get("prompt_tokens"),
+            "output_tokens": run.get("completion_tokens"),
+        }
+        cols = _from_usage_metadata(
+            {**um2, "input_token_details": ptd, "output_token_details": ctd}
+        )
+    if cost is None:
+        cost = u.money(run.get("total_cost"))
+        if cost is None and (
+            run.get("prompt_cost") is not None or run.get("completion_cost") is not None
+        ):
+            cost = (u.money(run.get("prompt_cost")) or Decimal(0)) + (
+                u.money(run.get("completion_cost")) or Decimal(0)
+            )
+    return cols, cost
+
+
+def _sum(values: Any) -> int | None:
+    vals = [v for v in values if v is not None]
+    return sum(vals) if vals else None
+
+
+def _request_id(
+    outputs: dict[str, Any], resp_md: dict[str, Any], gen: dict[str, Any]
+) -> str | None:
+    """The provider's response id; LangChain's own ``run-...`` message ids are not one."""
+    for value in (outputs.get("id"), resp_md.get("id"), gen.get("id")):
+        text = u.nullish(value) if isinstance(value, str) else None
+        if text and not text.startswith(("run-", "lc_run")):
+            return text
+    return None
+
+
+def _start(run: dict[str, Any]) -> datetime | None:
+    start = u.ts(run.get("start_time"))
+    segs = _segments(run)
+    if start is None and segs:
+        start = datetime.strptime(segs[-1][0], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+    return start
+
+
+@register
+class LangSmithRuns(Source):
+    name = "langsmith"
+    title = "LangSmith runs (SDK post/patch payloads, list_runs / runs-query exports)"
+    tables = ("spans",)
+    row_key = "run id (a later post/patch or export of the run replaces the earlier one)"
+    distinct_duplicates = False
+    priority = 20
+
+    @classmethod
+    def detect(cls, sniff: Sniff) -> bool:
+        if sniff.kind not in ("json", "jsonl"):
+            return False
+        first = next(_ops(sniff.first_object), None)
+        return _is_run(first)
+
+    def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
+        if Sniff(path).kind == "jsonl":
+            values: Iterator[tuple[int, Any]] = _lines(path)
+        else:
+            values = iter([(0, _load(path))])
+        runs: dict[str, dict[str, Any]] = {}
+        first: dict[str, int] = {}
+        n = 0
+        for line, value in values:
+            if isinstance(value, Exception):
+                yield Bad(str(line), f"unreadable line: {value}")
+                continue
+            for op in _ops(value):
+                n += 1
+                loc = line or n
+                rid = _run_id(op) if _is_run(op) else None
+                if rid is None:
+                    yield Bad(
+                        str(loc), "not a LangSmith run (no id or dotted_order)", u.raw_text(op)
+                    )
+                    continue
+                first.setdefault(rid, loc)
+                _merge(runs.setdefault(rid, {"id": rid}), op)
+        if n and not runs:
+            raise SourceError(str(path), "no LangSmith runs found")
+        parents = {rid: self._parent(r) for rid, r in runs.items()}
+        usage = {}
+        for rid, r in runs.items():
+            try:
+                usage[rid] = _usage(r)
+            except ValueError as ex:
+                usage[rid] = ex  # type: ignore[assignment]
+        rollups = _rollups(parents, {k for k, v in usage.items() if isinstance(v, tuple) and v[0]})
+        for rid, run in runs.items():
+            try:
+                got = usage[rid]
+                if isinstance(got, Exception):
+                    raise got
+                yield "spans", self._row(rid, run, got, runs, parents, rollups, ctx, first[rid])
+            except (ValueError, TypeError, AttributeError) as ex:
+                yield Bad(str(first[rid]), f"bad run: {ex}", u.raw_text(run))
+
+    @staticmethod
+    def _parent(run: dict[str, Any]) -> str | None:
+        parent = u.nullish(run.get("parent_run_id"))
+        segs = _segments(run)
+        return parent or (segs[-2][1] if len(segs) > 1 else None)
+
+    def _row(
+        self,
+        rid: str,
+        run: dict[str, Any],
+        got: tuple[dict[str, Any] | None, Decimal | None],
+        runs: dict[str, dict[str, Any]],
+        parents: dict[str, str | None],
+        rollups: set[Any],
+        ctx: ParseContext,
+        loc: int,
+    ) -> dict[str, Any]:
+        start = _start(run)
+        if start is None:
+            raise ValueError("run has no start_time")
+        segs = _segments(run)
+        trace_id = u.nullish(run.get("trace_id")) or (segs[0][1] if segs else rid)
+        extra = _d(run.get("extra"))
+        md, inv = _d(extra.get("metadata")), _d(extra.get("invocation_params"))
+        outputs, inputs = _d(run.get("outputs")), _d(run.get("inputs"))
+        run_type = u.nullish(run.get("run_type"))
+        if run_type is None and (md.get("ls_model_type") or md.get("ls_provider")):
+            run_type = "llm"  # a patch body alone (its post in another file) has no run_type
+        kind = _KIND.get(str(run_type or "").lower(), "other")
+        is_llm = kind in ("llm", "embedding")
+        gen = _message_kwargs(_generations(outputs)[0]) if _generations(outputs) else {}
+        resp_md = _d(gen.get("response_metadata")) or _d(outputs.get("response_metadata"))
+        llm_output = _d(outputs.get("llm_output"))
+        raw_model = _get(outputs, "model") or _get(llm_output, "model_name", "model")
+        raw_model = raw_model or _get(resp_md, "model_name", "model")
+        raw_request = _get(inv, "model", "model_name") or _get(md, "ls_model_name")
+        raw_request = raw_request or inputs.get("model")
+        lc_type = str(inv.get("_type") or "").split("-")[0] or None  # "openai-chat" -> openai
+        provider = _provider(_get(md, "ls_provider") or lc_type, raw_model or raw_request)
+        model = _model(provider, raw_model or raw_request, ctx)
+        cols, cost = got
+        scope = "none" if not cols else "rollup" if (not is_llm or rid in rollups) else "self"
+        root, seen = rid, {rid}
+        while (up := parents.get(root)) in runs and up not in seen:
+            root = up  # type: ignore[assignment]
+            seen.add(root)
+        root_md = _d(_d(runs[root].get("extra")).get("metadata"))
+        workflow = None
+        for key in _workflow_keys(ctx):
+            workflow = workflow or u.nullish(md.get(key)) or u.nullish(root_md.get(key))
+        status = _STATUS.get(str(run.get("status") or "").lower())
+        status = status or (
+            "error" if run.get("error") else "ok" if run.get("end_time") else "unset"
+        )
+        row: dict[str, Any] = {
+            "trace_id": trace_id,
+            "span_id": rid,
+            "parent_span_id": parents.get(rid),
+            "workflow": workflow or u.nullish(runs[root].get("name")),
+            "step": u.nullish(run.get("name")),
+            "session_id": u.nullish(_get(md, "thread_id", "session_id", "conversation_id")),
+            "user_id": u.nullish(_get(md, "user_id", "user")),
+            "span_kind": kind,
+            "operation": u.nullish(run.get("run_type")),
+            "name": u.nullish(run.get("name")),
+            "start_time": start,
+            "end_time": u.ts(run.get("end_time")),
+            "status": status,
+            "provider": provider if is_llm or raw_model or raw_request else None,
+            "model": model,
+            "request_model": _model(provider, raw_request, ctx),
+            "service_tier": _tier(_get(outputs, "service_tier") or _get(inv, "service_tier")),
+            **(cols or {}),
+            "usage_scope": scope,
+            "usage_source": "reported" if cols else ("missing" if is_llm else None),
+            "request_id": _request_id(outputs, resp_md, gen) if is_llm else None,
+            "tags": _tag_map(run.get("tags")),
+            "row_key": u.key(rid),
+            "source_line": loc,
+        }
+        if cost is not None:
+            row["reported_cost"], row["reported_cost_currency"] = cost, "USD"
+        if is_llm:
+            need = not cols and rid not in rollups
+            est_in, est_out = _prompt(row, inputs or None, outputs or None, model, ctx, need)
+            if est_in is not None:
+                row.update(input_tokens=est_in, output_tokens=est_out)
+                row.update(usage_scope="self", usage_source="estimated")
+        note = {
+            "run_type": run.get("run_type"),
+            "project": _get(run, "session_name", "session_id"),
+            "model_raw": raw_model,
+            "dotted_order": run.get("dotted_order"),
+            "metadata": {k: v for k, v in md.items() if str(k).startswith("ls_")},
+            "sdk": " ".join(
+                str(_d(extra.get("runtime")).get(k) or "") for k in ("sdk", "sdk_version")
+            ).strip(),
+            "error": str(run["error"])[:300] if run.get("error") else None,
+            "first_token_time": run.get("first_token_time"),
+            "total_tokens": run.get("total_tokens"),
+        }
+        row["attributes"] = _dumps({k: v for k, v in note.items() if v not in (None, {}, "")})
+        return row
