@@ -185,15 +185,6 @@ def _tier(value: Any) -> str | None:
     return _TIERS.get(text.lower(), text.lower()) if text else None
 
 
-#: provider spellings seen in real traces that `costlab.models` does not map (yet)
-_PROVIDER_ALIASES = {
-    "google-gla": "google",
-    "google-vertex": "google",
-    "gcp.vertex.agent": "google",
-}
-_PROVIDER_ALIASES |= {"google_vertexai": "google", "google_anthropic_vertex": "google"}
-
-
 def _provider(raw: Any, model: Any = None) -> str | None:
     """Canonical provider; a Vertex resource path as model names Google when nothing else does."""
     from costlab.models import normalise_provider
@@ -201,7 +192,7 @@ def _provider(raw: Any, model: Any = None) -> str | None:
     text = u.nullish(raw)
     if text is None and isinstance(model, str) and "/publishers/google/" in model:
         text = "google"
-    return normalise_provider(_PROVIDER_ALIASES.get(text.lower(), text) if text else None)
+    return normalise_provider(text)
 
 
 def _model(provider: str | None, raw: Any, ctx: ParseContext) -> str | None:
