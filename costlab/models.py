@@ -114,8 +114,10 @@ def normalise_model(
     """The canonical model id for ``raw`` as written by ``provider`` (rules in the module doc)."""
     name = raw.strip()
     prov = normalise_provider(provider)
-    if azure_deployments and prov in ("azure", None) and name in azure_deployments:
-        return str(azure_deployments[name]).strip()
+    if azure_deployments:
+        bare = name[6:] if name.lower().startswith("azure/") else name  # LiteLLM "azure/<dep>"
+        if (prov in ("azure", None) or bare != name) and bare in azure_deployments:
+            return str(azure_deployments[bare]).strip()
     if name.startswith("arn:"):
         name = name.rsplit("/", 1)[-1]
     elif "/" in name:
