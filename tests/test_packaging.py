@@ -17,10 +17,11 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.slow
 def test_wheel_ships_queries_and_runs_a_named_query(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
-    subprocess.run(
+    built = subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(ROOT)],
-        check=True, capture_output=True,
+        capture_output=True, text=True,
     )
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
     wheel = next(dist.glob("costlab-*.whl"))
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)

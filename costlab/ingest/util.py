@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from costlab.schema import MONEY_SCALE
 
+_GROUPED = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d*)?")
 NULLS = frozenset({"", "null", "none", "nan", "n/a", "na", "-", "<null>"})
 _QUANT = Decimal(1).scaleb(-MONEY_SCALE)
 _MAX_MONEY = Decimal(10) ** (38 - MONEY_SCALE)
@@ -50,9 +51,11 @@ def dec(value: Any) -> Decimal | None:
         if text is None:
             return None
         try:
-            d = Decimal(text.replace(",", "") if re.fullmatch(r"-?[\d,]+(\.\d*)?", text) else text)
+            d = Decimal(text)
         except InvalidOperation:
-            raise ValueError(f"not a number: {text[:40]!r}") from None
+            if not _GROUPED.fullmatch(text):  # "1,234.5": thousands separators
+                raise ValueError(f"not a number: {text[:40]!r}") from None
+            d = Decimal(text.replace(",", ""))
     if not d.is_finite():
         raise ValueError(f"not a finite number: {value!r}")
     return d
@@ -83,6 +86,7 @@ def integer(value: Any) -> int | None:
     return n
 
 
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AP]M)?)?$", re.I)
 
 
@@ -100,8 +104,14 @@ def ts(value: Any) -> datetime | None:
     text = nullish(value)
     if text is None:
         return None
-    if re.fullmatch(r"-?\d+(\.\d+)?", text):
+    if _NUMBER.fullmatch(text):
         return epoch(Decimal(text))
+    if len(text) >= 10 and text[4] == "-":  # fast path for ISO 8601 (the common case)
+        try:
+            dt = datetime.fromisoformat(text)
+            return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+        except ValueError:
+            pass
     m = _US_DATE.match(text)
     if m:
         mo, dy, yr, hh, mi, ss, ampm = m.groups()
