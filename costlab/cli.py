@@ -253,6 +253,35 @@ def report(
 
 
 @app.command()
+def prices(
+    model: Annotated[str, typer.Argument(help="Model id as your calls name it, e.g. gpt-4o-mini.")],
+    at: Annotated[str | None, typer.Option("--at", help="Only prices valid on this date (YYYY-MM-DD).")] = None,
+    provider: Annotated[str | None, typer.Option("--provider", help="Provider, when a name is ambiguous.")] = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Show what costlab would charge for a model: per-MTok prices by tier, dates and source.
+
+    Prices come from the installed genai-prices data (no network) plus the overrides file named
+    by `[prices] overrides` in costlab.toml.
+
+    Examples:
+
+      costlab prices claude-sonnet-4-5
+
+      costlab prices o3 --at 2025-06-01
+    """
+    from costlab.periods import parse_date
+    from costlab.pricing import describe
+    from costlab.render import rows
+
+    data = describe(model, at=parse_date(at), provider=provider)
+    if not data:
+        raise CostlabError(f"no prices for {model!r} valid at {at}")
+    names = list(data[0])
+    rows(names, [tuple(d[n] for n in names) for d in data], fmt)
+
+
+@app.command()
 def version() -> None:
     """Print the costlab version."""
     from costlab import __version__

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     import duckdb
     import polars as pl
 
+    from costlab.pricing import PriceBook
+
 MANIFEST = "_manifest.json"
 LOCK = ".lock"
 STAGING = "_staging"
@@ -184,13 +186,16 @@ class Lake:
         return manifest
 
     # -- reading ---------------------------------------------------------------------------
-    def connect(self, read_only_files: bool = True) -> duckdb.DuckDBPyConnection:
-        """An in-memory DuckDB connection with a view per table over the committed files."""
+    def connect(
+        self, read_only_files: bool = True, prices: PriceBook | None = None
+    ) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB connection with a view per table over the committed files, and the
+        price tables ``calls`` joins (from ``prices``; default `PriceBook.load()`)."""
         import duckdb
 
         con = duckdb.connect(":memory:")
         con.execute("SET TimeZone = 'UTC'")
-        create_views(con, self.path, self.manifest())
+        create_views(con, self.path, self.manifest(), prices)
         return con
 
     def query(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -227,7 +232,7 @@ class Lake:
         return self.table("quarantine")
 
 
-VIEWS = ("charges", "usage", "spans", "calls", "quarantine", "runs")
+VIEWS = ("charges", "usage", "spans", "calls", "prices", "quarantine", "runs")
 
 
 def _typed_select(table: str, present: set[str] | None) -> str:
@@ -241,8 +246,10 @@ def _typed_select(table: str, present: set[str] | None) -> str:
     return ", ".join(parts)
 
 
-def create_views(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest) -> None:
-    """Create the stored-table views, then the derived views (``calls``)."""
+def create_views(
+    con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest, prices: PriceBook | None = None
+) -> None:
+    """Create the stored-table views, the price tables, then the derived views (``calls``)."""
     for table in schema.TABLES:
         files = [str(root / rel) for rel in manifest.tables.get(table, [])]
         if not files:
@@ -255,8 +262,10 @@ def create_views(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest)
         )
         present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
         con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT {_typed_select(table, present)} FROM {scan}")
+    from costlab.pricing import register
     from costlab.sql import load_sql
 
+    register(con, prices)  # prices, model_prices, price_grid
     con.execute(f"CREATE OR REPLACE VIEW calls AS {load_sql('views/calls')}")
 
 

@@ -140,3 +140,16 @@ def test_runs_and_report(tmp_path: Path) -> None:
     assert json.loads(out)["sections"]["Billed money by provider and month"] == []
     code, _, err = run("report", "--lake", lake, "--since", "last tuesday")
     assert code == 1 and "cannot read date" in err
+
+
+def test_prices_command() -> None:
+    code, out, _ = run("prices", "o3", "--at", "2025-06-01", "-f", "json")
+    assert code == 0
+    rows = {(r["service_tier"], r["price_type"]): r["price"] for r in __import__("json").loads(out)}
+    # genai-prices 0.2.3: o3 was $10 / $40 per MTok until 2025-06-10 (then $2 / $8)
+    assert rows[("standard", "input_uncached")] == 10 and rows[("standard", "output")] == 40
+    code, out, _ = run("prices", "o3", "--at", "2025-07-01", "-f", "json")
+    rows = {(r["service_tier"], r["price_type"]): r["price"] for r in __import__("json").loads(out)}
+    assert rows[("standard", "input_uncached")] == 2 and rows[("standard", "output")] == 8
+    code, _, err = run("prices", "no-such-model-xyz")
+    assert code == 1 and err.startswith("Error: no price for model")

@@ -473,9 +473,13 @@ def test_lake_end_to_end(lake_dir: Path) -> None:
         88361 + 1700 + 3120,
         2505 + 439 + 175,
     )
-    assert lake.query("SELECT sum(cost), any_value(cost_currency) FROM calls") == [
+    # the one reply with costUSD keeps it beside the computed price (prices: tests/test_pricing.py)
+    assert lake.query("SELECT sum(reported_cost), any_value(reported_cost_currency) FROM calls") == [
         (Decimal("0.0123"), "USD")
     ]
+    assert lake.query(
+        "SELECT cost_source, count(*) FROM calls GROUP BY 1 ORDER BY 1"
+    ) == [("computed", 24), ("unpriced", 1)]  # unpriced: the Artifact reply without usage
     assert lake.query("SELECT count(*) FROM calls WHERE input_tokens IS NULL") == [
         (1,)
     ]  # Artifact reply

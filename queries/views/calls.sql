@@ -1,22 +1,118 @@
--- calls: the billable LLM calls, each counted once.
+-- calls: the billable LLM calls, each counted once, priced at the prices valid when they ran.
 -- purpose: spans that are LLM or embedding calls carrying their own usage (usage_scope = 'self'),
 --          de-duplicated across files and sources: one row per provider request id (a streamed
 --          Claude Code reply written as several lines sharing message.id is one call; the row with
 --          the highest output count wins), else per (source_format, trace_id, span_id).
--- parameters: none (a view over `spans`).
+-- parameters: none (a view over `spans`, `model_prices` and `price_grid`; see costlab/pricing.py).
 -- grain: one row per billable call.
--- cost: the trace's reported cost when present (cost_source = 'reported'); otherwise the call is
---       'unpriced' and its cost is NULL, never zero, until prices are joined.
+-- cost precedence: cost = computed_cost when the call can be priced, else reported_cost, else NULL.
+--   cost_source is 'computed', 'reported' or 'unpriced' (cost NULL: listed, never costed at zero).
+--   Computed wins because re-pricing history is the point: the same tokens priced with one
+--   effective-dated table (and the user's negotiated discounts) are comparable across sources and
+--   time, while trace-reported costs come from each SDK's own, possibly stale, price list. The
+--   reported cost stays beside it in reported_cost / reported_cost_currency.
+-- computed_cost (DECIMAL(38,12), currency of the prices; genai-prices is USD):
+--   model_prices maps the call's (provider, model) to a price model (matched in Python over the
+--   DISTINCT pairs); price_grid holds that model's disjoint cells (valid_from <= start_time <
+--   valid_to, UTC time of day, input band), so each call joins at most one cell.
+--   Tokens follow SCHEMA.md: input_tokens is inclusive, output_tokens includes reasoning.
+--     uncached input = input_tokens - cache_read - cache_write       x p_uncached
+--     cache read                                                      x p_cache_read
+--     cache write 1h = cache_write_1h_tokens                          x p_cache_write_1h
+--     cache write 5m = cache_write - 1h (a write without a split is 5m) x p_cache_write_5m
+--     output - reasoning                                              x p_output
+--     reasoning (only priced apart when the model has a reasoning price) x p_reasoning
+--     + p_request (per-request fee, usually 0)
+--   A missing cache/reasoning part (NULL) counts as 0, i.e. priced as plain input/output.
+--   Long-context tiers: the cell's input band is chosen on the inclusive input_tokens (cliff
+--   pricing: crossing the threshold prices every token at the tier rate, as genai-prices does).
+--   Service tier: price_tier is the call's tier (batch, flex, priority; Anthropic speed=fast or
+--   OpenAI 'fast') when the price model has prices for it, else standard (genai-prices' rule);
+--   'provisioned' calls are not token-priced (PTU is billed by the hour).
+--   computed_cost is NULL (unpriced) when: no usage (usage_source 'missing' or NULL input/output
+--   tokens; an embedding's NULL output counts as 0), no matching model or cell, a part with tokens has no price, or the parts are
+--   inconsistent (cache tokens exceeding input, reasoning exceeding output).
+WITH dedup AS (
+    SELECT s.*
+    FROM spans AS s
+    WHERE s.span_kind IN ('llm', 'embedding')
+      AND s.usage_scope = 'self'
+    QUALIFY row_number() OVER (
+        PARTITION BY coalesce(s.provider, ''),
+                     coalesce(s.request_id, s.source_format || '/' || s.trace_id || '/' || s.span_id)
+        ORDER BY s.output_tokens DESC NULLS LAST, s.ingested_at DESC, s.source_line DESC
+    ) = 1
+),
+parts AS (
+    SELECT
+        d.*,
+        m.price_provider,
+        m.price_model,
+        CASE
+            WHEN m.price_model IS NULL OR d.service_tier = 'provisioned' THEN NULL
+            WHEN d.tags['speed'] = 'fast' AND list_contains(m.price_tiers, 'fast') THEN 'fast'
+            WHEN list_contains(m.price_tiers, d.service_tier) THEN d.service_tier
+            ELSE 'standard'
+        END AS price_tier,
+        coalesce(d.cache_read_tokens, 0) AS _read,
+        coalesce(d.cache_write_tokens,
+                 coalesce(d.cache_write_5m_tokens, 0) + coalesce(d.cache_write_1h_tokens, 0)) AS _write,
+        coalesce(d.cache_write_1h_tokens, 0) AS _write_1h,
+        coalesce(d.reasoning_tokens, 0) AS _reasoning,
+        -- an embedding has no output: NULL output tokens there mean zero
+        CASE WHEN d.span_kind = 'embedding' THEN coalesce(d.output_tokens, 0)
+             ELSE d.output_tokens END AS _output
+    FROM dedup AS d
+    LEFT JOIN model_prices AS m
+        ON m.provider IS NOT DISTINCT FROM d.provider AND m.model = d.model
+),
+priced AS (
+    SELECT
+        p.*,
+        g.currency AS _price_currency,
+        g.source AS price_source,
+        CASE
+            WHEN g.price_model IS NULL
+              OR coalesce(p.usage_source, 'missing') = 'missing'
+              OR p.input_tokens IS NULL OR p._output IS NULL
+              OR p.input_tokens - p._read - p._write < 0
+              OR p._write - p._write_1h < 0
+              OR p._output - p._reasoning < 0
+            THEN NULL
+            ELSE CAST(
+                  CASE WHEN p.input_tokens - p._read - p._write = 0 THEN 0
+                       ELSE (p.input_tokens - p._read - p._write) * g.p_uncached END
+                + CASE WHEN p._read = 0 THEN 0 ELSE p._read * g.p_cache_read END
+                + CASE WHEN p._write - p._write_1h = 0 THEN 0
+                       ELSE (p._write - p._write_1h) * g.p_cache_write_5m END
+                + CASE WHEN p._write_1h = 0 THEN 0 ELSE p._write_1h * g.p_cache_write_1h END
+                + CASE WHEN p._output - p._reasoning = 0 THEN 0
+                       ELSE (p._output - p._reasoning) * g.p_output END
+                + CASE WHEN p._reasoning = 0 THEN 0 ELSE p._reasoning * g.p_reasoning END
+                + g.p_request
+                AS DECIMAL(38, 12))
+        END AS computed_cost
+    FROM parts AS p
+    LEFT JOIN price_grid AS g
+        ON g.price_provider = p.price_provider
+       AND g.price_model = p.price_model
+       AND g.price_tier = p.price_tier
+       AND (g.valid_from IS NULL OR p.start_time >= g.valid_from)
+       AND (g.valid_to IS NULL OR p.start_time < g.valid_to)
+       AND (g.time_of_day_from IS NULL
+            OR CAST(timezone('UTC', p.start_time) AS TIME) >= g.time_of_day_from)
+       AND (g.time_of_day_to IS NULL
+            OR CAST(timezone('UTC', p.start_time) AS TIME) < g.time_of_day_to)
+       AND (g.input_tokens_above IS NULL OR p.input_tokens > g.input_tokens_above)
+       AND (g.input_tokens_upto IS NULL OR p.input_tokens <= g.input_tokens_upto)
+)
 SELECT
-    s.*,
-    s.reported_cost AS cost,
-    s.reported_cost_currency AS cost_currency,
-    CASE WHEN s.reported_cost IS NOT NULL THEN 'reported' ELSE 'unpriced' END AS cost_source
-FROM spans AS s
-WHERE s.span_kind IN ('llm', 'embedding')
-  AND s.usage_scope = 'self'
-QUALIFY row_number() OVER (
-    PARTITION BY coalesce(s.provider, ''),
-                 coalesce(s.request_id, s.source_format || '/' || s.trace_id || '/' || s.span_id)
-    ORDER BY s.output_tokens DESC NULLS LAST, s.ingested_at DESC, s.source_line DESC
-) = 1
+    * EXCLUDE (_read, _write, _write_1h, _reasoning, _output, _price_currency, price_source),
+    CASE WHEN computed_cost IS NOT NULL THEN price_source END AS price_source,
+    coalesce(computed_cost, reported_cost) AS cost,
+    CASE WHEN computed_cost IS NOT NULL THEN _price_currency
+         WHEN reported_cost IS NOT NULL THEN reported_cost_currency END AS cost_currency,
+    CASE WHEN computed_cost IS NOT NULL THEN 'computed'
+         WHEN reported_cost IS NOT NULL THEN 'reported'
+         ELSE 'unpriced' END AS cost_source
+FROM priced
