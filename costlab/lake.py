@@ -269,8 +269,13 @@ def create_views(
     con.execute(f"CREATE OR REPLACE VIEW calls AS {load_sql('views/calls')}")
 
 
+def _q(text: str) -> str:
+    """Text as the inside of a SQL string literal (paths only; values go as parameters)."""
+    return text.replace("'", "''")
+
+
 def _sql_list(items: list[str]) -> str:
-    return "[" + ", ".join("'" + i.replace("'", "''") + "'" for i in items) + "]"
+    return "[" + ", ".join(f"'{_q(i)}'" for i in items) + "]"
 
 
 def _read_holder(path: Path) -> str:

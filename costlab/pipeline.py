@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from costlab import schema
 from costlab.errors import CostlabError, SourceError
-from costlab.lake import STAGING, Lake, Manifest
+from costlab.lake import STAGING, Lake, Manifest, _q, _sql_list
 
 if TYPE_CHECKING:
     import duckdb
@@ -408,12 +408,10 @@ class _Run:
                 QUALIFY row_number() OVER (PARTITION BY row_key ORDER BY _file DESC, _seq DESC) = 1
                 """
             )
-            total = con.execute(f"SELECT count(*) FROM {scan}").fetchone()[0]  # type: ignore[index]
         else:
             con.execute(f"CREATE TEMP TABLE {new} AS SELECT * FROM {scan}")
-            total = None
         kept = con.execute(f"SELECT source_format, count(*) FROM {new} GROUP BY 1").fetchall()
-        if keyed and total is not None:
+        if keyed:
             staged_counts = dict(
                 con.execute(f"SELECT source_format, count(*) FROM {scan} GROUP BY 1").fetchall()
             )
@@ -580,9 +578,3 @@ def _redact(row: dict[str, Any]) -> None:
     redact_row(row)
 
 
-def _sql_list(items: list[str]) -> str:
-    return "[" + ", ".join(f"'{_q(i)}'" for i in items) + "]"
-
-
-def _q(text: str) -> str:
-    return text.replace("'", "''")
