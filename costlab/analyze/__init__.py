@@ -1,0 +1,1 @@
+"""Analyzers: recommendations with evidence and honest savings (see `costlab.analyze.base`)."""

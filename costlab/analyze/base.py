@@ -1,0 +1,152 @@
+"""What every analyzer returns, and how savings from several findings combine.
+
+A `Finding` is one recommendation with its evidence and a savings band. Two rules keep the
+numbers honest (analyzers.md; inferopt keeps "zero-risk" apart from "needs validation"):
+
+* **Validated vs potential.** ``monthly_savings_usd`` holds only savings the evidence supports
+  (``validated=True``: e.g. cache replay on the actual log, or a non-inferiority test passed).
+  A saving that needs a shadow evaluation first goes to ``potential_savings_usd`` and is never
+  added to the validated total.
+* **Combine, never add.** Each finding states the *fraction* of its scope's cost it removes
+  (``fraction_low``/``fraction_high``) on ``base_monthly_cost_usd``. `combine` applies findings on
+  the same scope in analyzer order (caching, trimming, downgrade, batch) to the cost that remains
+  after the earlier ones: savings = base x (1 - prod(1 - f_i)), so trimming tokens that caching
+  already discounted saves little, and the total can never exceed the cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from costlab.lake import Lake
+
+CENT = Decimal("0.01")
+ORDER = ("caching", "trimming", "downgrade", "batch")
+
+
+@dataclass
+class Savings:
+    low: Decimal
+    high: Decimal
+
+    def to_dict(self) -> dict[str, Decimal]:
+        return {"low": self.low, "high": self.high}
+
+
+@dataclass
+class Finding:
+    analyzer: str  # "caching" | "trimming" | "downgrade" | "batch"
+    workflow: str | None
+    step: str | None
+    title: str  # one line: what is wrong
+    action: str  # one line: what to change
+    evidence: dict[str, Any]  # the numbers behind it (tokens, calls, hit rates, p-values, ...)
+    monthly_savings_usd: Savings  # validated savings (zero when not validated)
+    confidence: str  # "high" | "medium" | "low"
+    validated: bool
+    base_monthly_cost_usd: Decimal = Decimal(0)  # cost of the scope the fractions apply to
+    fraction_low: float = 0.0
+    fraction_high: float = 0.0
+    potential_savings_usd: Savings | None = None  # needs validation first; never in totals
+    kind: str = "savings"  # "savings" | "candidate" (e.g. near-duplicate prompts) | "info"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["monthly_savings_usd"] = self.monthly_savings_usd.to_dict()
+        out["potential_savings_usd"] = (
+            self.potential_savings_usd.to_dict() if self.potential_savings_usd else None
+        )
+        return out
+
+
+@dataclass
+class AnalyzerResult:
+    analyzer: str
+    summary: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "analyzer": self.analyzer,
+            "summary": self.summary,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+AnalyzerFn = Callable[..., AnalyzerResult]
+ANALYZERS: dict[str, AnalyzerFn] = {}
+
+
+def analyzer(name: str) -> Callable[[AnalyzerFn], AnalyzerFn]:
+    """Register ``fn(lake, *, since=None, until=None, config=None) -> AnalyzerResult``."""
+
+    def wrap(fn: AnalyzerFn) -> AnalyzerFn:
+        ANALYZERS[name] = fn
+        return fn
+
+    return wrap
+
+
+def money(x: Decimal | float) -> Decimal:
+    return Decimal(str(x)).quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def combine(findings: Iterable[Finding]) -> Savings:
+    """Total validated monthly savings, combined per scope on the remaining cost (module doc).
+
+    Scopes are (workflow, step); a finding with ``step=None`` covers the whole workflow and is
+    applied to the workflow's remaining cost after its step findings. Only ``validated`` savings
+    findings count.
+    """
+    by_scope: dict[tuple[str | None, str | None], list[Finding]] = {}
+    for f in findings:
+        if f.validated and f.kind == "savings" and f.base_monthly_cost_usd > 0:
+            by_scope.setdefault((f.workflow, f.step), []).append(f)
+    low = high = Decimal(0)
+    for items in by_scope.values():
+        items.sort(key=lambda f: ORDER.index(f.analyzer) if f.analyzer in ORDER else len(ORDER))
+        base = max(f.base_monthly_cost_usd for f in items)
+        keep_low = keep_high = Decimal(1)
+        for f in items:
+            keep_low *= Decimal(1) - Decimal(str(min(max(f.fraction_low, 0.0), 1.0)))
+            keep_high *= Decimal(1) - Decimal(str(min(max(f.fraction_high, 0.0), 1.0)))
+        low += base * (1 - keep_low)
+        high += base * (1 - keep_high)
+    return Savings(money(low), money(high))
+
+
+def findings_frame(results: Iterable[AnalyzerResult]) -> pl.DataFrame:
+    """All findings as one polars DataFrame (for notebooks)."""
+    import polars as pl
+
+    rows = []
+    for r in results:
+        for f in r.findings:
+            d = f.to_dict()
+            d["savings_low_usd"] = d["monthly_savings_usd"]["low"]
+            d["savings_high_usd"] = d["monthly_savings_usd"]["high"]
+            pot = d.pop("potential_savings_usd")
+            d["potential_low_usd"] = pot["low"] if pot else None
+            d["potential_high_usd"] = pot["high"] if pot else None
+            d["evidence"] = str(d["evidence"])
+            del d["monthly_savings_usd"]
+            rows.append(d)
+    return pl.DataFrame(rows, strict=False)
+
+
+def run(lake: Lake, names: Iterable[str] = ORDER, **kwargs: Any) -> list[AnalyzerResult]:
+    """Run the named analyzers in `ORDER` (imports them so they register)."""
+    import importlib
+
+    wanted = list(names)
+    for name in wanted:
+        importlib.import_module(f"costlab.analyze.{name}")
+    return [ANALYZERS[n](lake, **kwargs) for n in ORDER if n in wanted] + [
+        ANALYZERS[n](lake, **kwargs) for n in wanted if n not in ORDER
+    ]

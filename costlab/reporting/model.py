@@ -1,0 +1,124 @@
+"""The report as plain data: what every renderer (terminal, JSON, Markdown, CSV, HTML) and the
+notebook API share.
+
+A `Report` is a list of `Section` tables with stable keys (the JSON shape is documented in the
+README and pinned by golden files), the headline totals per currency, the alerts (budgets,
+anomalies) and the analyzers' findings. Values are plain Python: str, int, Decimal (money, exact),
+date/datetime (UTC) or None (unknown; never rendered as 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import polars as pl
+
+SCHEMA_ID = "costlab.report/1"
+
+
+@dataclass
+class Section:
+    """One table of the report. ``key`` is stable (JSON, CSV file names, HTML anchors)."""
+
+    key: str
+    title: str
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    note: str | None = None
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, r, strict=True)) for r in self.rows]
+
+    def frame(self) -> pl.DataFrame:
+        import polars as pl
+
+        data = {c: [r[i] for r in self.rows] for i, c in enumerate(self.columns)}
+        return pl.DataFrame(data, strict=False)
+
+
+@dataclass
+class Headline:
+    """Totals for one currency over the report period."""
+
+    currency: str
+    billed: Decimal | None  # sum of charges.billed_cost (None when no billing data)
+    attributed: Decimal | None  # billed money allocated to a workflow
+    unattributed: Decimal | None  # billed - attributed (explicit bucket, never hidden)
+    traced_cost: Decimal | None  # sum of calls.cost (computed or reported)
+    traced_calls: int
+    unpriced_calls: int  # calls with no cost: listed in the `unpriced` section
+    coverage: Decimal | None  # share of billed LLM money the traces explain (0..1), None if unknown
+
+
+@dataclass
+class Alert:
+    """A budget breach or a cost anomaly; each gives a distinct exit code (see costlab.cli)."""
+
+    kind: str  # "budget" | "anomaly"
+    scope: str  # "total" | "workflow" | "team" | ...
+    name: str | None  # workflow / team name; None for total
+    period: str  # "2026-10" (budget month) or "2026-10-21" (anomaly day)
+    currency: str
+    amount: Decimal  # spend in the period
+    threshold: Decimal  # budget limit, or the anomaly threshold
+    baseline: Decimal | None  # anomaly: trailing median; budget: None
+    message: str  # one clear line, printed as is
+
+
+@dataclass
+class Report:
+    lake: str
+    generated_at: datetime
+    since: datetime | None
+    until: datetime | None
+    headline: list[Headline] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)  # policy, budgets, metrics file, ...
+    version: str = ""
+
+    def section(self, key: str) -> Section | None:
+        return next((s for s in self.sections if s.key == key), None)
+
+    @property
+    def frames(self) -> dict[str, pl.DataFrame]:
+        """Every section as a polars DataFrame, by key (for notebooks)."""
+        return {s.key: s.frame() for s in self.sections}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON shape (schema ``costlab.report/1``)."""
+        return {
+            "schema": SCHEMA_ID,
+            "costlab_version": self.version,
+            "lake": self.lake,
+            "generated_at": self.generated_at,
+            "period": {"since": self.since, "until": self.until},
+            "options": self.options,
+            "headline": [vars(h) for h in self.headline],
+            "alerts": [vars(a) for a in self.alerts],
+            "sections": {
+                s.key: {"title": s.title, "note": s.note, "columns": s.columns, "rows": s.records()}
+                for s in self.sections
+            },
+            "findings": self.findings,
+        }
+
+    # -- notebooks -----------------------------------------------------------------------------
+    def _repr_html_(self) -> str:
+        from costlab.reporting.html import render_html
+
+        return render_html(self, standalone=False)
+
+    def _repr_markdown_(self) -> str:
+        from costlab.reporting.markdown import render_markdown
+
+        return render_markdown(self)
+
+
+def period_label(value: date | datetime | None) -> str:
+    return "" if value is None else value.date().isoformat() if isinstance(value, datetime) else value.isoformat()
