@@ -1,0 +1,136 @@
+"""`charges` written as a FinOps FOCUS 1.2 dataset (CSV, CSV.gz or Parquet) for FinOps tools.
+
+The mapping is the named query ``queries/export_focus.sql``: every FOCUS 1.2 column in PascalCase
+(alphabetical), then costlab's LLM extensions and lineage as ``x_`` columns. This module only picks
+the file format, formats values the way FOCUS writes them and replaces the output atomically, so a
+reader never sees half a file and a failed export leaves the previous file in place.
+
+Formatting (FOCUS 1.2 attributes): date/times are UTC ``YYYY-MM-DDTHH:MM:SSZ`` text in CSV and
+UTC timestamps in Parquet; money and quantities stay DECIMAL(38,12), so CSV digits are exact and
+never pass through a float; Tags are JSON object text; NULL is an empty CSV field.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from costlab.errors import CostlabError
+from costlab.periods import parse_date
+
+if TYPE_CHECKING:
+    from costlab.lake import Lake
+
+#: The FOCUS 1.2 cost-and-usage columns (FOCUS_Spec v1.2; focus-validator model-1.2.0.1.json).
+FOCUS_1_2_COLUMNS: tuple[str, ...] = (
+    "AvailabilityZone", "BilledCost", "BillingAccountId", "BillingAccountName",
+    "BillingAccountType", "BillingCurrency", "BillingPeriodEnd", "BillingPeriodStart",
+    "CapacityReservationId", "CapacityReservationStatus", "ChargeCategory", "ChargeClass",
+    "ChargeDescription", "ChargeFrequency", "ChargePeriodEnd", "ChargePeriodStart",
+    "CommitmentDiscountCategory", "CommitmentDiscountId", "CommitmentDiscountName",
+    "CommitmentDiscountQuantity", "CommitmentDiscountStatus", "CommitmentDiscountType",
+    "CommitmentDiscountUnit", "ConsumedQuantity", "ConsumedUnit", "ContractedCost",
+    "ContractedUnitPrice", "EffectiveCost", "InvoiceId", "InvoiceIssuerName", "ListCost",
+    "ListUnitPrice", "PricingCategory", "PricingCurrency", "PricingCurrencyContractedUnitPrice",
+    "PricingCurrencyEffectiveCost", "PricingCurrencyListUnitPrice", "PricingQuantity",
+    "PricingUnit", "ProviderName", "PublisherName", "RegionId", "RegionName", "ResourceId",
+    "ResourceName", "ResourceType", "ServiceCategory", "ServiceName", "ServiceSubcategory",
+    "SkuId", "SkuMeter", "SkuPriceDetails", "SkuPriceId", "SubAccountId", "SubAccountName",
+    "SubAccountType", "Tags",
+)  # fmt: skip
+
+FORMATS = {".csv": "csv", ".csv.gz": "csv.gz", ".parquet": "parquet"}
+VERSIONS = ("1.2",)
+_ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@dataclass
+class ExportResult:
+    rows: int
+    path: Path
+    columns: list[str] = field(default_factory=list)
+
+
+def output_format(path: Path) -> str:
+    """csv, csv.gz or parquet from the file name; anything else is a one-line error."""
+    name = path.name.lower()
+    for suffix in sorted(FORMATS, key=len, reverse=True):
+        if name.endswith(suffix):
+            return FORMATS[suffix]
+    raise CostlabError(
+        f"{path}: unknown output format; name the file .csv, .csv.gz or .parquet"
+    )
+
+
+def export_focus(
+    lake: Lake | str | os.PathLike[str] | None,
+    output: Path | str,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    version: str = "1.2",
+) -> ExportResult:
+    """Write the lake's `charges` (ChargePeriodStart in [since, until)) to ``output`` as FOCUS."""
+    import duckdb
+
+    from costlab.lake import Lake
+    from costlab.sql import load_sql
+
+    if version not in VERSIONS:
+        raise CostlabError(f"FOCUS version {version!r} is not supported; use {', '.join(VERSIONS)}")
+    out = Path(output).expanduser()
+    fmt = output_format(out)
+    if out.is_dir():
+        raise CostlabError(f"{out}: is a directory; give a file name such as focus.csv")
+    lk = lake if isinstance(lake, Lake) else Lake(lake)
+    params = {"since": _when(since), "until": _when(until)}
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise CostlabError(f"{out}: folder {parent} does not exist; create it first")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent)
+    except OSError as ex:
+        raise CostlabError(f"{out}: cannot write there ({ex.strerror}); choose another path") from None
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with lk.connect() as con:
+            try:
+                con.execute(f"CREATE TEMP TABLE focus_export AS {load_sql('export_focus')}", params)
+                rows = con.execute("SELECT count(*) FROM focus_export").fetchone()[0]  # type: ignore[index]
+                if rows == 0:
+                    window = "" if since is None and until is None else " in the chosen period"
+                    raise CostlabError(
+                        f"lake {lk.path}: no charges{window} to export; ingest billing exports first "
+                        "(`costlab ingest`) or widen --since/--until"
+                    )
+                columns = [d[0] for d in con.execute("SELECT * FROM focus_export LIMIT 0").description or []]
+                con.execute(_copy_sql(con, fmt, str(tmp)))
+            except duckdb.Error as ex:
+                raise CostlabError(f"{out}: export failed: {str(ex).splitlines()[0]}") from None
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return ExportResult(rows=int(rows), path=out, columns=columns)
+
+
+def _when(value: str | datetime | None) -> datetime | None:
+    return value if isinstance(value, datetime) or value is None else parse_date(value)
+
+
+def _copy_sql(con: object, fmt: str, target: str) -> str:
+    """COPY statement for the temp table: CSV gets ISO 8601 'Z' text for every timestamp."""
+    quoted = "'" + target.replace("'", "''") + "'"
+    if fmt == "parquet":
+        return f"COPY focus_export TO {quoted} (FORMAT parquet, COMPRESSION zstd)"
+    types = con.execute("DESCRIBE focus_export").fetchall()  # type: ignore[attr-defined]
+    stamps = [name for name, typ, *_ in types if str(typ).startswith("TIMESTAMP")]
+    replace = ", ".join(f'strftime("{c}" AT TIME ZONE \'UTC\', \'{_ISO}\') AS "{c}"' for c in stamps)
+    select = f"SELECT * REPLACE ({replace}) FROM focus_export" if stamps else "SELECT * FROM focus_export"
+    gzip = ", COMPRESSION gzip" if fmt == "csv.gz" else ""
+    return f"COPY ({select}) TO {quoted} (FORMAT csv, HEADER true{gzip})"
