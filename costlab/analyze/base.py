@@ -104,21 +104,38 @@ def combine(findings: Iterable[Finding]) -> Savings:
     applied to the workflow's remaining cost after its step findings. Only ``validated`` savings
     findings count.
     """
-    by_scope: dict[tuple[str | None, str | None], list[Finding]] = {}
+    by_workflow: dict[str | None, dict[str | None, list[Finding]]] = {}
     for f in findings:
         if f.validated and f.kind == "savings" and f.base_monthly_cost_usd > 0:
-            by_scope.setdefault((f.workflow, f.step), []).append(f)
+            by_workflow.setdefault(f.workflow, {}).setdefault(f.step, []).append(f)
     low = high = Decimal(0)
-    for items in by_scope.values():
-        items.sort(key=lambda f: ORDER.index(f.analyzer) if f.analyzer in ORDER else len(ORDER))
-        base = max(f.base_monthly_cost_usd for f in items)
-        keep_low = keep_high = Decimal(1)
-        for f in items:
-            keep_low *= Decimal(1) - Decimal(str(min(max(f.fraction_low, 0.0), 1.0)))
-            keep_high *= Decimal(1) - Decimal(str(min(max(f.fraction_high, 0.0), 1.0)))
-        low += base * (1 - keep_low)
-        high += base * (1 - keep_high)
+    for steps in by_workflow.values():
+        step_low = step_high = Decimal(0)
+        for step, items in steps.items():
+            if step is None:
+                continue
+            saved = _apply(items, max(f.base_monthly_cost_usd for f in items))
+            step_low += saved[0]
+            step_high += saved[1]
+        low += step_low
+        high += step_high
+        whole = steps.get(None)
+        if whole:
+            base = max(f.base_monthly_cost_usd for f in whole)
+            # a workflow-wide finding applies to what the step findings left of the workflow
+            low += _apply(whole, max(base - step_low, Decimal(0)))[0]
+            high += _apply(whole, max(base - step_high, Decimal(0)))[1]
     return Savings(money(low), money(high))
+
+
+def _apply(items: list[Finding], base: Decimal) -> tuple[Decimal, Decimal]:
+    """Savings (low, high) of findings on one scope applied in `ORDER` to a cost base."""
+    items = sorted(items, key=lambda f: ORDER.index(f.analyzer) if f.analyzer in ORDER else len(ORDER))
+    keep_low = keep_high = Decimal(1)
+    for f in items:
+        keep_low *= Decimal(1) - Decimal(str(min(max(f.fraction_low, 0.0), 1.0)))
+        keep_high *= Decimal(1) - Decimal(str(min(max(f.fraction_high, 0.0), 1.0)))
+    return base * (1 - keep_low), base * (1 - keep_high)
 
 
 def findings_frame(results: Iterable[AnalyzerResult]) -> pl.DataFrame:
