@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from costlab.pricing import PriceBook
+    from costlab.reporting.model import Report
 
 MANIFEST = "_manifest.json"
 LOCK = ".lock"
@@ -231,8 +232,24 @@ class Lake:
     def quarantine(self) -> pl.DataFrame:
         return self.table("quarantine")
 
+    def report(self, since: str | None = None, until: str | None = None, **options: Any) -> Report:
+        """The report as plain data (renders itself in Jupyter; ``.frames`` gives polars
+        DataFrames). ``options`` are `ReportOptions` fields; costlab.toml fills the rest."""
+        from costlab.config import config_path, load_config
+        from costlab.reporting.build import ReportOptions, build_report
 
-VIEWS = ("charges", "usage", "spans", "calls", "prices", "quarantine", "runs")
+        cfg_file = config_path()
+        opts = ReportOptions.from_config(
+            load_config(cfg_file),
+            base=cfg_file.parent if cfg_file else None,
+            since=since,
+            until=until,
+            **options,
+        )
+        return build_report(self, opts)
+
+
+VIEWS = ("charges", "usage", "spans", "calls", "prices", "quarantine", "runs", "usage_priced", "charges_llm")
 
 
 def _typed_select(table: str, present: set[str] | None) -> str:
@@ -267,6 +284,8 @@ def create_views(
 
     register(con, prices)  # prices, model_prices, price_grid
     con.execute(f"CREATE OR REPLACE VIEW calls AS {load_sql('views/calls')}")
+    for view in ("usage_priced", "charges_llm", "reconciliation_facts"):  # reconciliation inputs
+        con.execute(f"CREATE OR REPLACE VIEW {view} AS {load_sql(f'views/{view}')}")
 
 
 def _q(text: str) -> str:

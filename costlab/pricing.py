@@ -839,12 +839,23 @@ def _cached_book(path: str | None, mtime_ns: int, size: int) -> PriceBook:
 # -- DuckDB ---------------------------------------------------------------------------------------
 def register(con: duckdb.DuckDBPyConnection, book: PriceBook | None = None) -> None:
     """Create ``prices``, ``model_prices`` (the (provider, model) pairs of the lake's calls and
-    where each gets its prices) and ``price_grid`` (the cells those models need) on ``con``.
-    Needs the ``spans`` view; call before creating ``calls``."""
+    provider usage, and where each gets its prices) and ``price_grid`` (the cells those models
+    need) on ``con``. Needs the ``spans`` and ``usage`` views; call before creating ``calls`` and
+    ``usage_priced``."""
     book = book or PriceBook.load()
+    found = con.execute(
+        "SELECT count(*) FROM (SELECT view_name AS n FROM duckdb_views() "
+        "UNION ALL SELECT table_name FROM duckdb_tables()) WHERE n = 'usage'"
+    ).fetchone()
+    usage = (  # a connection with only ``spans`` (tests, notebooks) has no usage to price
+        " UNION SELECT DISTINCT provider, model FROM usage WHERE model IS NOT NULL"
+        if found and found[0]
+        else ""
+    )
     pairs = con.execute(
         "SELECT DISTINCT provider, model FROM spans "
         "WHERE span_kind IN ('llm', 'embedding') AND usage_scope = 'self' AND model IS NOT NULL"
+        + usage
     ).fetchall()
     mapping = book.mapping_table(pairs)
     keys = {

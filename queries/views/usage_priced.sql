@@ -1,0 +1,106 @@
+-- usage_priced: provider-side token usage (the `usage` table) priced with the prices valid when it
+--          happened, so a bill can be checked against "what this usage should have cost".
+-- purpose: every `usage` row with cost, cost_currency and cost_source ('computed' or 'unpriced';
+--          usage carries no money of its own, so there is no 'reported').
+-- parameters: none (a view over `usage`, `model_prices` and `price_grid`; see costlab/pricing.py).
+-- grain: one row per `usage` row (a provider's bucket: hour or day, per model / project / key / tier).
+-- The cost formula is the one of queries/views/calls.sql (keep the two in step; the test
+--   tests/test_reconciliation.py::test_usage_priced_equals_calls_for_same_tokens checks it):
+--     uncached input = input_tokens - cache_read - cache_write       x p_uncached
+--     cache read                                                      x p_cache_read
+--     cache write 1h = cache_write_1h_tokens                          x p_cache_write_1h
+--     cache write 5m = cache_write - 1h (a write without a split is 5m) x p_cache_write_5m
+--     output - reasoning                                              x p_output
+--     reasoning (only priced apart when the model has a reasoning price) x p_reasoning
+--     + p_request (per-request fee, usually 0), here once per bucket row: usage rows are
+--       aggregates and genai-prices 0.2.3 has no per-request token-model fee, so this is 0.
+--   Price time: period_start, the bucket's start (buckets are 1h or 1d): a price change inside a
+--   bucket prices the whole bucket at the earlier price, and a time-of-day price (DeepSeek
+--   off-peak) is the one at period_start, so a daily bucket gets the 00:00 UTC price. Long-context tiers choose the input band on the bucket's inclusive
+--   input_tokens exactly as for a call; for a bucket that is an approximation (a day of small
+--   calls is not one long call): Anthropic reports long-context usage as its own bucket
+--   (attributes['context_window'] = '200k-1M'), and that bucket does price at the tier rate.
+--   Service tier: batch = TRUE or service_tier 'batch' prices as batch, 'fast' speed
+--   (attributes['speed']) as fast, else the row's service_tier when the price model has it,
+--   else standard; 'provisioned' is not token-priced.
+--   cost is NULL (unpriced) when: no model or no matching price, no input or output count
+--   (an embeddings/moderations bucket's NULL output counts as 0), a part with tokens has no
+--   price, or the parts are inconsistent (cache tokens exceeding input, reasoning exceeding output).
+--   Non-token usage (images, audio seconds, vector storage, tool calls) is listed unpriced.
+WITH parts AS (
+    SELECT
+        u.*,
+        m.price_provider,
+        m.price_model,
+        CASE WHEN u.batch THEN 'batch' ELSE u.service_tier END AS _tier,
+        coalesce(u.cache_read_tokens, 0) AS _read,
+        coalesce(u.cache_write_tokens,
+                 coalesce(u.cache_write_5m_tokens, 0) + coalesce(u.cache_write_1h_tokens, 0)) AS _write,
+        coalesce(u.cache_write_1h_tokens, 0) AS _write_1h,
+        coalesce(u.reasoning_tokens, 0) AS _reasoning,
+        -- embeddings and moderations have no output: NULL output tokens there mean zero
+        CASE WHEN u.usage_kind IN ('embeddings', 'moderations') THEN coalesce(u.output_tokens, 0)
+             ELSE u.output_tokens END AS _output,
+        m.price_tiers AS _price_tiers
+    FROM usage AS u
+    LEFT JOIN model_prices AS m
+        ON m.provider IS NOT DISTINCT FROM u.provider AND m.model = u.model
+),
+tiered AS (
+    SELECT
+        p.*,
+        CASE
+            WHEN p.price_model IS NULL OR p._tier = 'provisioned' THEN NULL
+            WHEN p.attributes['speed'] = 'fast' AND list_contains(p._price_tiers, 'fast') THEN 'fast'
+            WHEN list_contains(p._price_tiers, p._tier) THEN p._tier
+            ELSE 'standard'
+        END AS price_tier
+    FROM parts AS p
+),
+priced AS (
+    SELECT
+        p.*,
+        g.currency AS _price_currency,
+        g.source AS _price_source,
+        CASE
+            WHEN g.price_model IS NULL
+              OR p.input_tokens IS NULL OR p._output IS NULL
+              OR p.input_tokens - p._read - p._write < 0
+              OR p._write - p._write_1h < 0
+              OR p._output - p._reasoning < 0
+            THEN NULL
+            ELSE CAST(
+                  CASE WHEN p.input_tokens - p._read - p._write = 0 THEN 0
+                       ELSE (p.input_tokens - p._read - p._write) * g.p_uncached END
+                + CASE WHEN p._read = 0 THEN 0 ELSE p._read * g.p_cache_read END
+                + CASE WHEN p._write - p._write_1h = 0 THEN 0
+                       ELSE (p._write - p._write_1h) * g.p_cache_write_5m END
+                + CASE WHEN p._write_1h = 0 THEN 0 ELSE p._write_1h * g.p_cache_write_1h END
+                + CASE WHEN p._output - p._reasoning = 0 THEN 0
+                       ELSE (p._output - p._reasoning) * g.p_output END
+                + CASE WHEN p._reasoning = 0 THEN 0 ELSE p._reasoning * g.p_reasoning END
+                + g.p_request
+                AS DECIMAL(38, 12))
+        END AS cost
+    FROM tiered AS p
+    LEFT JOIN price_grid AS g
+        ON g.price_provider = p.price_provider
+       AND g.price_model = p.price_model
+       AND g.price_tier = p.price_tier
+       AND (g.valid_from IS NULL OR p.period_start >= g.valid_from)
+       AND (g.valid_to IS NULL OR p.period_start < g.valid_to)
+       AND (g.time_of_day_from IS NULL
+            OR CAST(timezone('UTC', p.period_start) AS TIME) >= g.time_of_day_from)
+       AND (g.time_of_day_to IS NULL
+            OR CAST(timezone('UTC', p.period_start) AS TIME) < g.time_of_day_to)
+       AND (g.input_tokens_above IS NULL OR p.input_tokens > g.input_tokens_above)
+       AND (g.input_tokens_upto IS NULL OR p.input_tokens <= g.input_tokens_upto)
+)
+SELECT
+    * EXCLUDE (_tier, _read, _write, _write_1h, _reasoning, _output, _price_tiers,
+               _price_currency, _price_source, cost),
+    CASE WHEN cost IS NOT NULL THEN _price_source END AS price_source,
+    cost,
+    CASE WHEN cost IS NOT NULL THEN _price_currency END AS cost_currency,
+    CASE WHEN cost IS NOT NULL THEN 'computed' ELSE 'unpriced' END AS cost_source
+FROM priced
