@@ -16,10 +16,11 @@
 --       aggregates and genai-prices 0.2.3 has no per-request token-model fee, so this is 0.
 --   Price time: period_start, the bucket's start (buckets are 1h or 1d): a price change inside a
 --   bucket prices the whole bucket at the earlier price, and a time-of-day price (DeepSeek
---   off-peak) is the one at period_start, so a daily bucket gets the 00:00 UTC price. Long-context tiers choose the input band on the bucket's inclusive
---   input_tokens exactly as for a call; for a bucket that is an approximation (a day of small
---   calls is not one long call): Anthropic reports long-context usage as its own bucket
---   (attributes['context_window'] = '200k-1M'), and that bucket does price at the tier rate.
+--   off-peak) is the one at period_start, so a daily bucket gets the 00:00 UTC price.
+--   Long-context tiers: a bucket's summed input says nothing about its requests (a day of small
+--   calls is not one long call), so buckets price in the base band, except those the provider
+--   marks as long-context usage (Anthropic: attributes['context_window'] = '200k-1M'), which
+--   price at the tier rate.
 --   Service tier: batch = TRUE or service_tier 'batch' prices as batch, 'fast' speed
 --   (attributes['speed']) as fast, else the row's service_tier when the price model has it,
 --   else standard; 'provisioned' is not token-priced.
@@ -41,7 +42,12 @@ WITH parts AS (
         -- embeddings and moderations have no output: NULL output tokens there mean zero
         CASE WHEN u.usage_kind IN ('embeddings', 'moderations') THEN coalesce(u.output_tokens, 0)
              ELSE u.output_tokens END AS _output,
-        m.price_tiers AS _price_tiers
+        m.price_tiers AS _price_tiers,
+        -- the long-context band is chosen per request, not on a bucket's summed input: a bucket
+        -- is priced in the base band unless the provider marks it as long-context usage
+        CASE WHEN u.attributes['context_window'] IS NOT NULL
+                  AND u.attributes['context_window'] NOT IN ('0-200k', '')
+             THEN CAST(9223372036854775807 AS BIGINT) ELSE 0 END AS _band_tokens
     FROM usage AS u
     LEFT JOIN model_prices AS m
         ON m.provider IS NOT DISTINCT FROM u.provider AND m.model = u.model
@@ -93,11 +99,11 @@ priced AS (
             OR CAST(timezone('UTC', p.period_start) AS TIME) >= g.time_of_day_from)
        AND (g.time_of_day_to IS NULL
             OR CAST(timezone('UTC', p.period_start) AS TIME) < g.time_of_day_to)
-       AND (g.input_tokens_above IS NULL OR p.input_tokens > g.input_tokens_above)
-       AND (g.input_tokens_upto IS NULL OR p.input_tokens <= g.input_tokens_upto)
+       AND (g.input_tokens_above IS NULL OR p._band_tokens > g.input_tokens_above)
+       AND (g.input_tokens_upto IS NULL OR p._band_tokens <= g.input_tokens_upto)
 )
 SELECT
-    * EXCLUDE (_tier, _read, _write, _write_1h, _reasoning, _output, _price_tiers,
+    * EXCLUDE (_tier, _read, _write, _write_1h, _reasoning, _output, _price_tiers, _band_tokens,
                _price_currency, _price_source, cost),
     CASE WHEN cost IS NOT NULL THEN _price_source END AS price_source,
     cost,
