@@ -131,13 +131,16 @@ def test_runs_and_report(tmp_path: Path) -> None:
     run("ingest", str(tmp_path / "a.csv"), "--lake", lake)
     code, out, _ = run("runs", "--lake", lake, "-f", "json")
     assert code == 0 and json.loads(out)[0]["rows_written"] == 1
-    code, out, _ = run("report", "--lake", lake, "-f", "json")
+    code, out, _ = run("report", "--lake", lake, "-f", "json", "--no-findings")
     data = json.loads(out)
-    spend = data["sections"]["Billed money by provider and month"]
-    assert spend == [{"provider": "(unknown)", "month": "2024-01", "currency": "USD", "billed_cost": 2.5,
-                      "effective_cost": None, "lines": 1, "sources": ["toy"]}]
-    code, out, _ = run("report", "--lake", lake, "--since", "2024-02-01", "-f", "json")
-    assert json.loads(out)["sections"]["Billed money by provider and month"] == []
+    spend = data["sections"]["spend_by_day"]["rows"]
+    # the toy source bills 2.5 USD on 2024-01-01 with no provider name and no effective cost
+    assert spend == [{"day": "2024-01-01", "provider": "(none)", "currency": "USD",
+                      "billed_cost": 2.5, "effective_cost": None}]
+    # no workflow on the charge and no traced calls: the whole bill is unattributed, exactly
+    assert data["headline"][0]["billed"] == 2.5 and data["headline"][0]["unattributed"] == 2.5
+    code, out, _ = run("report", "--lake", lake, "--since", "2024-02-01", "-f", "json", "--no-findings")
+    assert json.loads(out)["sections"]["spend_by_day"]["rows"] == []
     code, _, err = run("report", "--lake", lake, "--since", "last tuesday")
     assert code == 1 and "cannot read date" in err
 

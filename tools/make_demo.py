@@ -28,7 +28,7 @@ import json
 import random
 import re
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -932,11 +932,42 @@ def build() -> dict[str, bytes]:
                   **cur_file(by_provider["aws.bedrock"], gpu)}  # fmt: skip
     files.update({k: v.encode("utf-8") for k, v in text_files.items()})
     files["costlab.toml"] = CONFIG.encode("utf-8")
+    files["metrics.csv"] = business_metrics(by_flow).encode("utf-8")
     return dict(sorted(files.items()))
 
 
-CONFIG = f"""# Attribution for the Northwind demo (written by tools/make_demo.py). Use it with
-#   COSTLAB_CONFIG=sample_data/demo/costlab.toml costlab report --lake .costlab/lake
+def business_metrics(by_flow: dict[str, list[Trace]]) -> str:
+    """The unit-cost denominators (costlab/metrics.py format): conversations the support
+    assistant resolved (9 in 10 of its conversations; the rest go to a human) and tickets the
+    triage step closed, per day."""
+    support = Counter(tr.root.start.date() for tr in by_flow["support-chat"])
+    triage = Counter(tr.root.start.date() for tr in by_flow["ticket-triage"])
+    lines = ["day,metric,value,workflow"]
+    for day in DAYS:
+        lines.append(f"{day.isoformat()},conversations_resolved,{support[day] * 9 // 10},support-chat")
+        lines.append(f"{day.isoformat()},tickets_closed,{triage[day]},")
+    return "\n".join(lines) + "\n"
+
+
+CONFIG = f"""# Settings for the Northwind demo (written by tools/make_demo.py). Use it with
+#   costlab --config sample_data/demo/costlab.toml ingest sample_data --lake .costlab/lake
+#   costlab --config sample_data/demo/costlab.toml report --lake .costlab/lake
+[ingest]
+exclude = ["metrics.csv"]           # business metrics for unit costs, not an export
+
+[report]
+metrics = "metrics.csv"             # conversations resolved, tickets closed per day
+
+[budgets]
+total = 150                         # USD a month of traced LLM spend
+[budgets.workflow]
+"ticket-triage" = 12                # the retry loop on 2026-10-21 pushes triage over this
+
+[alerts]
+# The demo prints its alerts and exits 0. Cron jobs keep the default, budget,anomaly:
+# exit 3 when a budget is exceeded, 4 on a cost anomaly.
+fail_on = "none"
+
 # Bills name projects and workspaces, not workflows: this maps them, so the untraced cron script
 # and the sandbox get a name in the allocation instead of "unattributed" (they stay untraced).
 [attribution.projects]

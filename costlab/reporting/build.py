@@ -1,0 +1,332 @@
+"""Build a `Report` from a lake: one DuckDB connection, the named queries, plain data out.
+
+Options come from ``costlab.toml`` and are overridden by the command line (`ReportOptions`);
+notebooks call `build_report` (or ``Lake.report``) with the same options.
+
+Period: ``--since``/``--until`` are ``[since, until)`` in UTC. Without ``--until`` the report
+runs to the end of the data. Top movers compare the last 7 days of the period with the 7 days
+before (or two halves of a shorter period).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from costlab.errors import CostlabError
+from costlab.periods import parse_date
+from costlab.reporting.model import Alert, Headline, Report, Section
+from costlab.sql import load_sql
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from costlab.alerts import Budget
+    from costlab.lake import Lake
+
+POLICIES = ("proportional", "even", "tag", "none")
+TOKEN_POLICIES = ("traced", "proportional")
+GRAINS = ("month", "day")
+
+
+@dataclass
+class ReportOptions:
+    """Everything that shapes a report; each field has a costlab.toml key and a CLI flag."""
+
+    since: str | None = None
+    until: str | None = None
+    policy: str = "proportional"  # [allocation] policy / --policy: non-token charges
+    token_policy: str = "traced"  # [allocation] tokens / --token-policy
+    grain: str = "month"  # [allocation] grain / --grain: conservation period
+    budgets: list[Budget] = field(default_factory=list)  # [budgets] / --budget
+    metrics: Path | None = None  # [report] metrics / --metrics
+    prices: Path | None = None  # [prices] overrides / --prices
+    top: int = 15  # [report] top / --top: rows per "by" section in text formats
+    findings: bool = True  # [report] findings / --no-findings
+    anomaly: dict[str, Any] = field(default_factory=dict)  # [anomaly] / --anomaly KEY=VALUE
+    fail_on: frozenset[str] = frozenset({"budget", "anomaly"})  # [alerts] fail_on / --fail-on
+    warnings: list[str] = field(default_factory=list)  # filled while building (bad budget names)
+    attribution: dict[str, Any] = field(default_factory=dict)  # [attribution]
+    config_dir: Path | None = None
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], base: Path | None = None, **cli: Any) -> ReportOptions:
+        """Options from a parsed costlab.toml, then every CLI value that is not None."""
+        from costlab.alerts import merge_budgets, parse_budgets, parse_fail_on
+
+        alloc = _section(cfg, "allocation")
+        rep = _section(cfg, "report")
+        prices = _section(cfg, "prices")
+
+        def rel(v: Any) -> Path | None:
+            if not v:
+                return None
+            p = Path(str(v)).expanduser()
+            return p if p.is_absolute() or base is None else base / p
+
+        opts = cls(
+            policy=str(alloc.get("policy", "proportional")),
+            token_policy=str(alloc.get("tokens", "traced")),
+            grain=str(alloc.get("grain", "month")),
+            budgets=parse_budgets(cfg),
+            metrics=rel(rep.get("metrics")),
+            prices=rel(prices.get("overrides")),
+            top=int(rep.get("top", 15)),
+            findings=bool(rep.get("findings", True)),
+            anomaly=dict(_section(cfg, "anomaly")),
+            fail_on=parse_fail_on(_section(cfg, "alerts").get("fail_on")),
+            attribution=_section(cfg, "attribution"),
+            config_dir=base,
+        )
+        for key, value in cli.items():
+            if value is None:
+                continue
+            if key == "budgets":
+                opts.budgets = merge_budgets(opts.budgets, value)
+            elif key == "anomaly":
+                opts.anomaly.update(value)
+            else:
+                setattr(opts, key, value)
+        opts.validate()
+        return opts
+
+    def validate(self) -> None:
+        for name, value, allowed in (
+            ("policy", self.policy, POLICIES),
+            ("token policy", self.token_policy, TOKEN_POLICIES),
+            ("grain", self.grain, GRAINS),
+        ):
+            if value not in allowed:
+                raise CostlabError(f"unknown allocation {name} {value!r}; use one of {', '.join(allowed)}")
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "allocation_policy": self.policy,
+            "token_policy": self.token_policy,
+            "grain": self.grain,
+            "budgets": [vars(b) for b in self.budgets],
+            "metrics": str(self.metrics) if self.metrics else None,
+            "prices": str(self.prices) if self.prices else None,
+        }
+
+
+def _section(cfg: dict[str, Any], name: str) -> dict[str, Any]:
+    value = cfg.get(name, {})
+    if not isinstance(value, dict):
+        raise CostlabError(f"costlab.toml: [{name}] must be a table")
+    return value
+
+
+def _now() -> datetime:
+    """Wall clock, or ``$SOURCE_DATE_EPOCH`` for reproducible output (golden files)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        return datetime.fromtimestamp(int(epoch), UTC)
+    return datetime.now(UTC)
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    sql = load_sql(name)
+    used = {k: v for k, v in params.items() if f"${k}" in sql}
+    cur = con.execute(sql, used)
+    return [d[0] for d in cur.description or []], cur.fetchall()
+
+
+def build_report(lake: Lake, options: ReportOptions | None = None) -> Report:
+    """The full report over ``[since, until)`` (see `ReportOptions`)."""
+    from costlab import __version__
+    from costlab.pricing import PriceBook
+
+    opts = options or ReportOptions()
+    opts.validate()
+    since, until = parse_date(opts.since), parse_date(opts.until)
+    if since and until and since >= until:
+        raise CostlabError(f"--since {since.date()} is not before --until {until.date()}")
+    book = PriceBook.load(opts.prices) if opts.prices else None
+    report = Report(
+        lake=str(lake.path),
+        generated_at=_now(),
+        since=since,
+        until=until,
+        options=opts.describe(),
+        version=__version__,
+    )
+    with lake.connect(prices=book) as con:
+        _prepare(con, opts)
+        params: dict[str, Any] = {
+            "since": since,
+            "until": until,
+            "grain": opts.grain,
+            "policy": opts.policy,
+            "token_policy": opts.token_policy,
+        }
+        for key, title, query, note in SECTIONS:
+            cols, rows = _fetch(con, query, params)
+            if key in NARROW:  # the documented columns; the named query has more
+                keep = [i for i, c in enumerate(cols) if c in NARROW[key]]
+                cols, rows = [cols[i] for i in keep], [tuple(r[i] for i in keep) for r in rows]
+            report.sections.append(Section(key, title, cols, rows, note))
+        report.sections.insert(7, _movers(con, since, until))
+        report.headline = _headline(con, report, params)
+        report.alerts = _alerts(con, opts, since, until)
+    if opts.findings:
+        report.findings = _findings(lake, opts)
+    return report
+
+
+SECTIONS: tuple[tuple[str, str, str, str | None], ...] = (
+    ("spend_by_day", "Billed money by day", "spend_by_day", "From the billing exports (charges)."),
+    ("traced_by_day", "Traced call cost by day", "traced_by_day", "From the application traces (calls)."),
+    ("cost_by_workflow", "Cost by workflow", "cost_by_workflow", None),
+    ("cost_by_step", "Cost by workflow step and model", "cost_by_step", None),
+    ("cost_by_model", "Cost by model", "cost_by_model", None),
+    ("cost_by_team", "Cost by team", "cost_by_team", None),
+    ("cost_by_user", "Cost by user", "cost_by_user", None),
+    (
+        "allocation",
+        "Allocation of the bill to workflows",
+        "allocation",
+        "Every billed line goes to a workflow or to the explicit 'unattributed' bucket.",
+    ),
+    (
+        "allocation_check",
+        "Conservation: attributed + unattributed = billed",
+        "allocation_check",
+        None,
+    ),
+    ("unit_costs", "Unit costs", "unit_costs", None),
+    (
+        "reconciliation",
+        "Reconciliation: bill vs provider usage vs traces",
+        "reconciliation_summary",
+        "coverage = traced / billed: the share of the bill the traces explain.",
+    ),
+    (
+        "unpriced",
+        "Unpriced calls (not in any total)",
+        "unpriced_calls",
+        "Listed with their tokens, never costed at zero; add a price override to cost them.",
+    ),
+)
+
+
+NARROW = {
+    "reconciliation": (
+        "provider", "model", "currency", "billed", "usage_priced", "traced", "coverage", "gap",
+        "verdict", "traced_calls", "unpriced_calls", "billing_source",
+    ),
+}
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, opts: ReportOptions) -> None:
+    """Tables the queries join: attribution rules, metrics."""
+    from costlab import attribution, metrics
+
+    # Price and de-duplicate the calls once: a dozen queries read them (the view would redo the
+    # window de-duplication and the price join each time). Views bind by name, so the rest of
+    # the queries (and calls_attributed) read the materialised rows.
+    con.execute("CREATE TABLE _report_calls AS SELECT * FROM calls")
+    con.execute("CREATE OR REPLACE VIEW calls AS SELECT * FROM _report_calls")
+    attribution.register(con, attribution.AttributionRules.from_config({"attribution": opts.attribution}))
+    metrics.register(con, metrics.load_metrics(opts.metrics) if opts.metrics else [])
+
+
+def _movers(con: duckdb.DuckDBPyConnection, since: datetime | None, until: datetime | None) -> Section:
+    end = until
+    if end is None:
+        last = con.execute("SELECT max(start_time) FROM calls").fetchone()
+        if last is None or last[0] is None:
+            return Section("top_movers", "Top movers", ["workflow", "currency", "previous", "current", "change", "change_pct"], [])
+        day = last[0].astimezone(UTC).date()
+        end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    window = timedelta(days=7)
+    if since is not None and end - since < 2 * window:
+        window = max((end - since) / 2, timedelta(days=1))
+    params = {"prev_start": end - 2 * window, "cur_start": end - window, "cur_end": end}
+    cols, rows = _fetch(con, "top_movers", params)
+    days = window.days or 1
+    note = (
+        f"Traced cost in the last {days} days ({(end - window).date()} to {(end - timedelta(days=1)).date()}) "
+        f"against the {days} days before."
+    )
+    return Section("top_movers", "Top movers", cols, rows, note)
+
+
+def _headline(con: duckdb.DuckDBPyConnection, report: Report, params: dict[str, Any]) -> list[Headline]:
+    def col(section: str, key: str, value: str) -> dict[str, Any]:
+        sec = report.section(section)
+        out: dict[str, Any] = {}
+        if sec is None or not sec.rows:
+            return out
+        i, j = sec.columns.index(key), sec.columns.index(value)
+        for r in sec.rows:
+            if r[i] is not None and r[j] is not None:
+                out[r[i]] = out.get(r[i], Decimal(0)) + r[j]
+        return out
+
+    billed = col("allocation_check", "currency", "billed")
+    attributed = col("allocation_check", "currency", "attributed")
+    unattributed = col("allocation_check", "currency", "unattributed")
+    traced = col("traced_by_day", "currency", "cost")
+    calls = col("traced_by_day", "currency", "calls")
+    recon = report.section("reconciliation")
+    llm_billed = col("reconciliation", "currency", "billed") if recon else {}
+    llm_traced = col("reconciliation", "currency", "traced") if recon else {}
+    unpriced = con.execute(
+        "SELECT count(*) FROM calls WHERE cost_source = 'unpriced' "
+        "AND (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ)) "
+        "AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))",
+        {"since": params["since"], "until": params["until"]},
+    ).fetchone()
+    unpriced_n = int(unpriced[0]) if unpriced else 0
+    out = []
+    for cur in sorted(set(billed) | set(traced)):
+        b = llm_billed.get(cur)
+        coverage = None
+        if b:
+            coverage = (llm_traced.get(cur, Decimal(0)) / b).quantize(Decimal("0.0001"))
+        out.append(
+            Headline(
+                currency=cur,
+                billed=billed.get(cur),
+                attributed=attributed.get(cur),
+                unattributed=unattributed.get(cur),
+                traced_cost=traced.get(cur),
+                traced_calls=int(calls.get(cur, 0)),
+                unpriced_calls=0,
+                coverage=coverage,
+            )
+        )
+    if out:
+        out[0].unpriced_calls = unpriced_n  # unpriced calls have no currency: shown once
+    elif unpriced_n:
+        out.append(Headline("USD", None, None, None, None, 0, unpriced_n, None))
+    return out
+
+
+def _alerts(
+    con: duckdb.DuckDBPyConnection, opts: ReportOptions, since: datetime | None, until: datetime | None
+) -> list[Alert]:
+    from costlab import alerts
+
+    settings = alerts.anomaly_settings(opts.anomaly)
+    start = alerts.history_start(since, settings["window"])  # month start or anomaly look-back
+    daily = con.cursor().sql(load_sql("daily_cost_by_scope"), params={"since": start, "until": until}).pl()
+    opts.warnings.extend(alerts.budget_warnings(daily, opts.budgets))
+    out = alerts.check_budgets(daily, opts.budgets, since, until)
+    out += alerts.detect_anomalies(daily, since, until, **settings)
+    return out
+
+
+def _findings(lake: Lake, opts: ReportOptions) -> list[dict[str, Any]]:
+    from costlab.analyze import base
+
+    results = base.run(lake, since=opts.since, until=opts.until)
+    out: list[dict[str, Any]] = []
+    for r in results:
+        out.extend(f.to_dict() for f in r.findings)
+    return out

@@ -1,0 +1,253 @@
+"""The report as GitHub-flavoured Markdown (chat, pull requests, `Report._repr_markdown_`).
+
+Also home of the display rules every human-facing renderer shares (terminal, Markdown, HTML), so
+a number looks the same everywhere: money with thousands separators and 2 decimals (4 for
+``*_per_*`` unit costs; a non-zero amount under a cent keeps 2 significant digits, so it is never
+shown as 0.00), unknown as an em dash (never 0), ``coverage``/``*_share``/``*_rate``
+fractions and ``*_pct`` percents as %.
+Machine formats (JSON, CSV) keep every digit instead.
+
+Data is escaped so a workflow called ``<script>`` or ``a|b`` stays inert text in a table cell.
+The output is deterministic for a given report (golden files pin it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from costlab.reporting.model import Report, Section
+
+DASH = "—"
+COUNT_COLUMNS = {"units", "calls", "runs", "tokens", "requests", "count"}
+
+
+# -- display rules (shared) --------------------------------------------------------------------
+def is_percent(column: str) -> bool:
+    """Already in percent units (``change_pct`` = 12.5 means 12.5 %)."""
+    return column.endswith("_pct") or column == "pct"
+
+
+def is_fraction(column: str) -> bool:
+    """A 0..1 share shown as a percentage (``coverage`` = 0.8734 is 87.3 %)."""
+    return column in {"coverage", "share", "rate"} or column.endswith(("_share", "_rate", "_coverage"))
+
+
+def is_count(column: str) -> bool:
+    return column in COUNT_COLUMNS or column.endswith(("_tokens", "_calls", "_runs", "_units"))
+
+
+def is_unit_cost(column: str) -> bool:
+    """``cost_per_call``, ``cost_per_unit``: small amounts that need more than 2 decimals."""
+    return "_per_" in column
+
+
+def money_text(d: Decimal, places: int = 2) -> str:
+    """'1,234.50' (half-up, as people round); a non-zero amount under a cent keeps two
+    significant digits ('0.0023', '0.00042'), so it is neither 0.00 nor a lone digit."""
+    if not d.is_finite():
+        return str(d)
+    step = Decimal(1).scaleb(-places)
+    if d != 0 and abs(d) < Decimal("0.01"):
+        tiny = Decimal(1).scaleb(d.adjusted() - 1)  # two significant digits
+        return format(d.quantize(tiny, rounding=ROUND_HALF_UP), "f")
+    return f"{d.quantize(step, rounding=ROUND_HALF_UP):,.{places}f}"
+
+
+def _grouped(d: Decimal) -> str:
+    from costlab.render import dec_text
+
+    text = dec_text(d)
+    whole, _, frac = text.partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    return f"{sign}{int(whole.lstrip('-')):,}" + (f".{frac}" if frac else "")
+
+
+def _float_text(v: float) -> str:
+    """A measured quantity (seconds, ratios): four significant digits, never an exponent."""
+    if v == 0 or abs(v) >= 1000 or not math.isfinite(v):
+        return f"{v:,.0f}" if math.isfinite(v) else str(v)
+    d = Decimal(repr(v))
+    return format(d.quantize(Decimal(1).scaleb(d.adjusted() - 3), rounding=ROUND_HALF_UP).normalize(), "f")
+
+
+def display(column: str, value: Any) -> str:
+    """One cell as people read it (see the module doc)."""
+    if value is None:
+        return DASH
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, (Decimal, float)):
+        if isinstance(value, float) and value != value:  # NaN: unknown
+            return DASH
+        if is_percent(column):
+            return f"{Decimal(str(value)):,.1f}%"
+        if is_fraction(column):
+            return f"{Decimal(str(value)) * 100:,.1f}%"
+        if isinstance(value, float):
+            return _float_text(value)
+        if is_count(column):
+            return _grouped(value)
+        return money_text(value, 4 if is_unit_cost(column) else 2)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (dict, list, tuple)):
+        from costlab.render import to_json
+
+        return to_json(value, indent=None)
+    return str(value)
+
+
+def is_numeric_column(rows: Sequence[Sequence[Any]], index: int) -> bool:
+    """Right-align a column whose known values are numbers."""
+    seen = False
+    for r in rows:
+        v = r[index]
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float, Decimal)):
+            return False
+        seen = True
+    return seen
+
+
+def more_rows_line(hidden: int) -> str:
+    return f"… {hidden:,} more rows (use --format csv)"
+
+
+def finding_scope(f: dict[str, Any]) -> str:
+    parts = [str(f[k]) for k in ("workflow", "step") if f.get(k) is not None]
+    return " / ".join(parts) if parts else "all workflows"
+
+
+def savings_text(s: Any) -> str:
+    """'12.00–30.00' from {'low', 'high'}; em dash when absent."""
+    if not isinstance(s, dict):
+        return DASH
+    low, high = s.get("low"), s.get("high")
+    if low is None and high is None:
+        return DASH
+    lo = display("savings", low) if low is not None else DASH
+    hi = display("savings", high) if high is not None else DASH
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
+def _evidence_value(key: str, v: Any) -> str:
+    if isinstance(v, dict):
+        if set(v) == {"low", "high"}:
+            lo, hi = display(key, v["low"]), display(key, v["high"])
+            return lo if lo == hi else f"{lo}–{hi}"
+        return "{" + ", ".join(f"{k}: {display(str(k), x)}" for k, x in v.items()) + "}"
+    return display(key, v)
+
+
+def evidence_text(evidence: Any, limit: int = 8) -> str:
+    """The first ``limit`` evidence items as 'key=value' (the JSON has them all)."""
+    if not isinstance(evidence, dict) or not evidence:
+        return ""
+    items = list(evidence.items())
+    text = ", ".join(f"{k}={_evidence_value(str(k), v)}" for k, v in items[:limit])
+    return text + (f", … ({len(items) - limit} more)" if len(items) > limit else "")
+
+
+def period_text(report: Report) -> str:
+    from costlab.reporting.model import period_label
+
+    start = period_label(report.since) or "start of data"
+    end = period_label(report.until) or "now"
+    return f"{start} to {end} (end excluded)"
+
+
+# -- Markdown ----------------------------------------------------------------------------------
+_MD_BACKSLASH = str.maketrans({c: "\\" + c for c in "\\`*[]|~"})
+
+
+def md_escape(value: str) -> str:
+    """Inert inline text: Markdown punctuation backslashed, HTML characters as entities."""
+    text = value.translate(_MD_BACKSLASH)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
+
+
+def md_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    align = ["---:" if is_numeric_column(rows, i) else "---" for i in range(len(columns))]
+    out = ["| " + " | ".join(md_escape(c) for c in columns) + " |", "| " + " | ".join(align) + " |"]
+    for r in rows:
+        out.append("| " + " | ".join(md_escape(display(c, v)) for c, v in zip(columns, r, strict=True)) + " |")
+    return out
+
+
+def _section(sec: Section, top: int | None) -> list[str]:
+    out = [f"## {md_escape(sec.title)}", ""]
+    if sec.note:
+        out += [md_escape(sec.note), ""]
+    if not sec.rows:
+        return [*out, "Nothing in this period.", ""]
+    shown = sec.rows if top is None else sec.rows[:top]
+    out += md_table(sec.columns, shown)
+    if len(shown) < len(sec.rows):
+        out += ["", more_rows_line(len(sec.rows) - len(shown))]
+    return [*out, ""]
+
+
+def _findings(findings: Sequence[dict[str, Any]]) -> list[str]:
+    out = ["## Findings", ""]
+    if not findings:
+        return [*out, "No findings.", ""]
+    for i, f in enumerate(findings, 1):
+        head = f"{i}. **{md_escape(str(f.get('title', '')))}** ({md_escape(str(f.get('analyzer', '?')))}; {md_escape(finding_scope(f))})"
+        out.append(head)
+        if f.get("action"):
+            out.append(f"   - Action: {md_escape(str(f['action']))}")
+        validated = "validated" if f.get("validated") else "not validated"
+        out.append(
+            f"   - Savings per month (USD): {md_escape(savings_text(f.get('monthly_savings_usd')))} "
+            f"({validated}; confidence {md_escape(str(f.get('confidence', DASH)))})"
+        )
+        if f.get("potential_savings_usd"):
+            out.append(
+                f"   - Potential, needs validation first (USD): {md_escape(savings_text(f['potential_savings_usd']))}"
+            )
+        ev = evidence_text(f.get("evidence"))
+        if ev:
+            out.append(f"   - Evidence: {md_escape(ev)}")
+    return [*out, ""]
+
+
+def render_markdown(report: Report, top: int | None = 15) -> str:
+    """The whole report as Markdown; ``top`` rows per section (None: all)."""
+    out = [
+        "# costlab report",
+        "",
+        f"Period {md_escape(period_text(report))}; lake {md_escape(report.lake)}; generated "
+        f"{report.generated_at.strftime('%Y-%m-%d %H:%M UTC')}"
+        + (f" by costlab {md_escape(report.version)}" if report.version else "")
+        + ".",
+        "",
+    ]
+    if report.alerts:
+        out += ["## Alerts", ""]
+        out += [f"- **{md_escape(a.kind)}**: {md_escape(a.message)}" for a in report.alerts]
+        out.append("")
+    if report.headline:
+        cols = ["currency", "billed", "attributed", "unattributed", "traced", "coverage", "traced calls", "unpriced calls"]
+        rows = [
+            (h.currency, h.billed, h.attributed, h.unattributed, h.traced_cost, h.coverage, h.traced_calls, h.unpriced_calls)
+            for h in report.headline
+        ]
+        out += ["## Headline", ""] + md_table(cols, rows) + [""]
+    for sec in report.sections:
+        out += _section(sec, top)
+    if report.findings or report.section("findings") is None:
+        out += _findings(report.findings)
+    while out and out[-1] == "":
+        out.pop()
+    return "\n".join(out) + "\n"

@@ -1,0 +1,71 @@
+-- Unit costs: cost per workflow run, per call, and per business unit from the metrics file.
+-- purpose: turn "we spent $X" into "$Y per ticket resolved" (costlab/metrics.py: the CSV format).
+-- parameters: $since, $until TIMESTAMPTZ or NULL ([since, until) on start_time / day).
+--   Needs the `metrics` table (day, metric, value, workflow); empty when no file is given.
+-- grain: metric (or '(per run)' / '(per call)'), workflow, currency.
+-- basis: a metric tied to a workflow divides that workflow's traced call cost on the metric's
+--   days; a metric without a workflow divides all traced call cost on its days ('(all)').
+--   Only days the metric covers count, so a metric kept since mid-month is not diluted.
+--   Unpriced calls add no cost (they are listed in the `unpriced` section), so a unit cost with
+--   unpriced calls behind it is a lower bound: `unpriced_calls` says how many.
+WITH c AS (
+    SELECT
+        coalesce(workflow, '(none)') AS workflow,
+        CAST(timezone('UTC', start_time) AS DATE) AS day,
+        trace_id,
+        cost,
+        -- an unpriced call counts in its workflow's currency (it adds no cost, only the count)
+        coalesce(cost_currency,
+                 max(cost_currency) OVER (PARTITION BY coalesce(workflow, '(none)'))) AS currency
+    FROM calls
+    WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
+      AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
+),
+per_workflow AS (
+    SELECT '(per run)' AS metric, workflow, currency,
+           CAST(count(DISTINCT trace_id) AS DECIMAL(38, 12)) AS units,
+           sum(cost) AS cost, count(*) FILTER (WHERE cost IS NULL) AS unpriced_calls
+    FROM c
+    GROUP BY ALL
+    UNION ALL
+    -- per call divides by priced calls only: an unpriced call is not a $0 call
+    SELECT '(per call)', workflow, currency, CAST(count(cost) AS DECIMAL(38, 12)), sum(cost),
+           count(*) FILTER (WHERE cost IS NULL)
+    FROM c
+    GROUP BY ALL
+),
+m AS (
+    SELECT metric, workflow, day, sum(value) AS value
+    FROM metrics
+    WHERE (CAST($since AS TIMESTAMPTZ) IS NULL
+           OR day >= CAST(timezone('UTC', CAST($since AS TIMESTAMPTZ)) AS DATE))
+      AND (CAST($until AS TIMESTAMPTZ) IS NULL
+           OR day < CAST(timezone('UTC', CAST($until AS TIMESTAMPTZ)) AS DATE))
+    GROUP BY ALL
+),
+u AS (SELECT metric, workflow, sum(value) AS units FROM m GROUP BY ALL),
+per_metric AS (
+    SELECT
+        m.metric,
+        coalesce(m.workflow, '(all)') AS workflow,
+        c.currency,
+        any_value(u.units) AS units,
+        sum(c.cost) AS cost,
+        count(*) FILTER (WHERE c.cost IS NULL) AS unpriced_calls
+    FROM m
+    JOIN u ON u.metric = m.metric AND u.workflow IS NOT DISTINCT FROM m.workflow
+    JOIN c ON c.day = m.day AND (m.workflow IS NULL OR c.workflow = m.workflow)
+    GROUP BY m.metric, m.workflow, c.currency
+)
+SELECT
+    metric,
+    workflow,
+    currency,
+    units,
+    cost,
+    CASE WHEN units > 0 AND cost IS NOT NULL THEN CAST(cost / units AS DECIMAL(38, 6)) END
+        AS cost_per_unit,
+    unpriced_calls
+FROM (SELECT * FROM per_workflow UNION ALL SELECT * FROM per_metric)
+WHERE currency IS NOT NULL
+ORDER BY metric = '(per call)', metric = '(per run)', metric, workflow, currency;
