@@ -1,0 +1,156 @@
+"""Who a cost belongs to: the ``[attribution]`` rules and the attributed views.
+
+Traces name their workflow; bills mostly do not. A billed line (``charges``) is given a workflow
+by, in order: its own ``workflow`` column, the first tag key of ``tag_keys`` present on it
+(keys compare case-insensitively, AWS ``user:`` / ``resourceTags/user:`` and GCP ``tag:``
+prefixes ignored), then ``projects`` (``project_id`` first, then ``sub_account_id`` -> workflow).
+A team comes from the first ``team_tag_keys`` tag, else ``teams`` (workflow -> team).
+
+``costlab.toml``::
+
+    [attribution]
+    tag_keys = ["workflow", "costlab.workflow", "app"]
+    team_tag_keys = ["team"]
+    [attribution.projects]          # OpenAI project, Anthropic workspace, GCP project, Azure RG,
+    proj_abc = "support-bot"        # AWS account id ...
+    [attribution.teams]
+    support-bot = "customer-care"
+
+`register` writes the rules to a small table ``attribution_rules(kind, key, value)`` and creates
+the views ``charges_attributed`` and ``calls_attributed`` (queries/views/) and the table macro
+``allocation_rows`` behind queries/allocation.sql. Stdlib only at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from costlab.errors import CostlabError
+
+if TYPE_CHECKING:
+    import duckdb
+    import polars as pl
+
+    from costlab.lake import Lake
+
+DEFAULT_TAG_KEYS = ("workflow", "costlab.workflow", "app")
+DEFAULT_TEAM_TAG_KEYS = ("team",)
+
+#: Named queries that read the attributed views (run them with `query`).
+ATTRIBUTED_QUERIES = (
+    "cost_by_workflow",
+    "cost_by_step",
+    "cost_by_model",
+    "cost_by_team",
+    "cost_by_user",
+    "cost_by_session",
+    "cost_by_day",
+    "allocation",
+    "allocation_check",
+)
+
+
+@dataclass(frozen=True)
+class AttributionRules:
+    """How bills and calls map to workflows and teams (see the module docstring)."""
+
+    tag_keys: tuple[str, ...] = DEFAULT_TAG_KEYS
+    projects: Mapping[str, str] = field(default_factory=dict)
+    teams: Mapping[str, str] = field(default_factory=dict)
+    team_tag_keys: tuple[str, ...] = DEFAULT_TEAM_TAG_KEYS
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> AttributionRules:
+        """Rules from a parsed costlab.toml (its ``[attribution]`` table; absent keys default)."""
+        section = cfg.get("attribution", {})
+        if not isinstance(section, Mapping):
+            raise CostlabError("costlab.toml: [attribution] must be a table")
+        unknown = set(section) - {"tag_keys", "projects", "teams", "team_tag_keys"}
+        if unknown:
+            raise CostlabError(
+                f"costlab.toml: unknown key(s) in [attribution]: {', '.join(sorted(unknown))}; "
+                "use tag_keys, team_tag_keys, projects, teams"
+            )
+        return cls(
+            tag_keys=_keys(section, "tag_keys", DEFAULT_TAG_KEYS),
+            projects=_mapping(section, "projects"),
+            teams=_mapping(section, "teams"),
+            team_tag_keys=_keys(section, "team_tag_keys", DEFAULT_TEAM_TAG_KEYS),
+        )
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """The rules as ``(kind, key, value)`` rows; tag keys carry their precedence as value."""
+        out = [("tag_key", k.lower(), str(i)) for i, k in enumerate(self.tag_keys)]
+        out += [("team_tag_key", k.lower(), str(i)) for i, k in enumerate(self.team_tag_keys)]
+        out += [("project", k, v) for k, v in sorted(self.projects.items())]
+        out += [("team", k, v) for k, v in sorted(self.teams.items())]
+        return out
+
+
+def _keys(section: Mapping[str, Any], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    value = section.get(name, list(default))
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise CostlabError(f"costlab.toml: [attribution] {name} must be a list of tag names")
+    return tuple(v.strip() for v in value)
+
+
+def _mapping(section: Mapping[str, Any], name: str) -> dict[str, str]:
+    value = section.get(name, {})
+    if not isinstance(value, Mapping) or not all(
+        isinstance(v, str) and v.strip() for v in value.values()
+    ):
+        raise CostlabError(
+            f'costlab.toml: [attribution.{name}] must map names to names, e.g. "key" = "workflow"'
+        )
+    return {str(k): v.strip() for k, v in value.items()}
+
+
+def register(con: duckdb.DuckDBPyConnection, rules: AttributionRules | None = None) -> None:
+    """Create ``attribution_rules``, the attributed views and the ``allocation_rows`` macro on a
+    connection from `Lake.connect()` (which provides ``charges`` and ``calls``)."""
+    from costlab.sql import load_sql
+
+    rules = rules or AttributionRules()
+    con.execute(
+        "CREATE OR REPLACE TABLE attribution_rules (kind VARCHAR, key VARCHAR, value VARCHAR)"
+    )
+    rows = rules.rows()
+    if rows:
+        con.executemany("INSERT INTO attribution_rules VALUES (?, ?, ?)", rows)
+    con.execute(
+        f"CREATE OR REPLACE VIEW charges_attributed AS {load_sql('views/charges_attributed')}"
+    )
+    con.execute(f"CREATE OR REPLACE VIEW calls_attributed AS {load_sql('views/calls_attributed')}")
+    con.execute(load_sql("views/allocation_rows"))
+
+
+def connect(lake: Lake, rules: AttributionRules | None = None) -> duckdb.DuckDBPyConnection:
+    """`Lake.connect()` with the attribution rules registered (rules default: costlab.toml)."""
+    if rules is None:
+        from costlab.config import load_config
+
+        rules = AttributionRules.from_config(load_config())
+    con = lake.connect()
+    register(con, rules)
+    return con
+
+
+def query(
+    lake: Lake,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    rules: AttributionRules | None = None,
+) -> pl.DataFrame:
+    """Run a named query that reads the attributed views; only the ``$params`` it uses are
+    passed (``since``/``until`` default to NULL)."""
+    from costlab.sql import load_sql
+
+    sql = load_sql(name)
+    given = {"since": None, "until": None, **(params or {})}
+    used = {k: v for k, v in given.items() if f"${k}" in sql}
+    with connect(lake, rules) as con:
+        return con.sql(sql, params=used).pl() if used else con.sql(sql).pl()

@@ -1,0 +1,36 @@
+-- Traced cost by end user (spans.user_id).
+-- grain: user, currency. sessions = distinct session_id; runs = distinct trace_id.
+--   cost_per_call = cost / priced calls; cost_per_run = cost / runs, NULL when any call of the
+--   group is unpriced (the run total would be short). Ratios are DOUBLE rounded to DECIMAL(38,12).
+-- Unpriced calls (cost NULL) are counted in calls and unpriced_calls and never costed at zero:
+--   they join their group's currency when the group has exactly one, else form a row with a NULL
+--   currency and NULL cost. NULL dimensions show as '(none)'.
+-- params: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on start_time.
+-- Needs costlab.attribution.register() (view calls_attributed).
+WITH g AS (
+    SELECT coalesce(user_id, '(none)') AS "user", *
+    FROM calls_attributed
+    WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
+      AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
+),
+c AS (
+    SELECT g.*, CASE WHEN g.cost_currency IS NULL AND min(g.cost_currency) OVER w = max(g.cost_currency) OVER w
+             THEN min(g.cost_currency) OVER w ELSE g.cost_currency END AS currency
+    FROM g WINDOW w AS (PARTITION BY g."user")
+)
+SELECT
+    g."user",
+    g.currency,
+    count(DISTINCT g.session_id) AS sessions,
+    count(DISTINCT g.trace_id) + count(*) FILTER (WHERE g.trace_id IS NULL) AS runs,
+    count(*) AS calls,
+    CAST(sum(g.input_tokens) AS BIGINT) AS input_tokens,
+    CAST(sum(g.output_tokens) AS BIGINT) AS output_tokens,
+    sum(g.cost) AS cost,
+    count(*) FILTER (WHERE g.cost IS NULL) AS unpriced_calls,
+    CASE WHEN count(*) FILTER (WHERE g.cost IS NULL) = 0
+         THEN CAST(sum(g.cost) / (count(DISTINCT g.trace_id) + count(*) FILTER (WHERE g.trace_id IS NULL)) AS DECIMAL(38, 12)) END AS cost_per_run,
+    CAST(sum(g.cost) / nullif(count(g.cost), 0) AS DECIMAL(38, 12)) AS cost_per_call
+FROM c AS g
+GROUP BY g."user", g.currency
+ORDER BY cost DESC NULLS LAST, calls DESC, g."user", g.currency NULLS LAST;
