@@ -101,3 +101,23 @@ def test_output_file_with_date_is_written_atomically(demo: Path, tmp_path: Path,
     # a rerun the same day replaces the file (idempotent)
     assert report(demo, "--no-findings", "-o", str(target), monkeypatch=monkeypatch)[0] == 0
     assert written.read_text(encoding="utf-8") == html
+
+
+def test_notebook_api_gives_the_same_report(demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import polars as pl
+
+    import costlab
+
+    monkeypatch.setenv("COSTLAB_CONFIG", str(CONFIG))
+    rep = costlab.Lake(demo).report(since="2026-10-01", until="2026-11-01", findings=False)
+    wf = rep.frames["cost_by_workflow"]
+    assert isinstance(wf, pl.DataFrame)
+    costs = dict(zip(wf["workflow"].to_list(), wf["cost"].to_list(), strict=True))
+    # the five demo workflows; the self-hosted eval harness is unpriced (None, never 0)
+    assert set(costs) == {"nightly-digest", "support-chat", "ticket-triage", "kb-search", "eval-harness"}
+    assert costs["eval-harness"] is None
+    assert rep.headline[0].billed == Decimal("191.1971095795")
+    assert "<svg" in rep._repr_html_() and rep._repr_markdown_().startswith("# costlab report")
+    # options from the notebook call override costlab.toml, as the CLI flags do
+    assert costlab.Lake(demo).report(since="2026-10-01", until="2026-11-01", findings=False,
+                                     policy="tag").options["allocation_policy"] == "tag"
