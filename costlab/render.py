@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     import polars as pl
 
     from costlab.pipeline import IngestResult
-    from costlab.summary import Summary
 
 FORMATS = ("table", "json", "csv")
 
@@ -153,34 +152,6 @@ def ingest_summary(result: IngestResult, fmt: str) -> None:
             [(name, *agg) for name, agg in sorted(per_source.items())],
             "table",
         )
-
-
-def summary(s: Summary, fmt: str) -> None:
-    if fmt == "json":
-        payload = {
-            "lake": s.lake,
-            "since": s.since,
-            "until": s.until,
-            "runs": s.runs,
-            "quarantined_rows": s.quarantined,
-            "sections": {
-                sec.title: [dict(zip(sec.columns, r, strict=True)) for r in sec.rows] for sec in s.sections
-            },
-        }
-        sys.stdout.write(to_json(payload) + "\n")
-        return
-    if fmt != "table":
-        raise CostlabError(f"unknown format {fmt!r} for this report; use table or json")
-    period = f"{s.since.date() if s.since else 'start'} to {s.until.date() if s.until else 'now'}"
-    sys.stdout.write(f"costlab summary of {s.lake} ({period}; {s.runs} ingest runs)\n\n")
-    for sec in s.sections:
-        if sec.rows:
-            rows(sec.columns, sec.rows, "table", title=sec.title)
-            sys.stdout.write("\n")
-        else:
-            sys.stdout.write(f"{sec.title}: nothing in this period\n\n")
-    if s.quarantined:
-        sys.stdout.write(f"{s.quarantined} rows are in quarantine: `costlab quarantine` lists them\n")
 
 
 @contextmanager
