@@ -1,6 +1,8 @@
 """Time every analyzer over a synthetic lake of N calls and report peak memory.
 
-Budget (issue 5): all analyzers over 1M calls in <= 60 s and <= 4 GiB on 2 cores.
+Budget (issue 5): all analyzers over 1M calls in <= 60 s and <= 4 GiB on 2 cores. The four share
+one materialized copy of the calls per process (`costlab.analyze.stats.connect`), so "all" costs
+much less than the sum of the single runs (each of which builds it).
 
     .venv/bin/python benchmarks/analyzers.py --calls 1000000 --lake /tmp/bench-lake
 
@@ -90,13 +92,17 @@ def run_one(lake: Path, names: list[str]) -> dict[str, object]:
     from costlab.lake import Lake
 
     out: dict[str, object] = {}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for name in names:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         res = base.run(Lake(lake), [name], config={})
         out[name] = {"seconds": round(time.perf_counter() - t, 2),
+                     "cpu_seconds": round(time.process_time() - c, 2),
                      "findings": sum(len(r.findings) for r in res)}  # fmt: skip
     out["total_seconds"] = round(time.perf_counter() - t0, 2)
+    # CPU (user + sys, all threads) is the figure the budget is judged on when the machine is
+    # shared: wall time then mostly measures the other jobs.
+    out["total_cpu_seconds"] = round(time.process_time() - c0, 2)
     out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return out
 

@@ -6,11 +6,12 @@
 --          batch-like pattern: off hours (UTC hour outside 08-20) or within +-1 h of the
 --          workflow's busiest UTC hour.
 -- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive).
--- grain: workflow, step, price_provider, price_model (NULL workflow/step as '(none)').
+-- grain: workflow, step, provider (as the calls carry it, e.g. aws.bedrock), price_provider,
+--        price_model (NULL workflow/step as '(none)').
 WITH c AS (
     SELECT
         coalesce(workflow, '(none)') AS workflow, coalesce(step, '(none)') AS step,
-        price_provider, price_model, service_tier, cost,
+        provider, price_provider, price_model, service_tier, cost,
         hour(timezone('UTC', start_time)) AS hr,
         (input_tokens - read_tokens - write_tokens) * p_uncached AS c_uncached,
         read_tokens * p_cache_read AS c_read,
@@ -33,7 +34,7 @@ eligible AS (
     FROM c JOIN top AS t USING (workflow)
 )
 SELECT
-    workflow, step, price_provider, price_model,
+    workflow, step, provider, price_provider, price_model,
     count(*) AS calls,
     sum(cost) AS cost,
     sum(cost) FILTER (WHERE service_tier IN ('batch', 'flex')) AS batch_cost,
@@ -55,4 +56,4 @@ SELECT
                                AND service_tier IS DISTINCT FROM 'flex') AS c_reasoning
 FROM eligible
 GROUP BY ALL
-ORDER BY workflow, step, price_provider, price_model;
+ORDER BY workflow, step, provider, price_provider, price_model;

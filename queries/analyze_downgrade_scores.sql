@@ -7,7 +7,12 @@
 --            (`$.attributes` for OTLP, `$.otel` for Langfuse) score that span when it is a call,
 --            else its parent (an evaluation span under the call);
 --          a score whose target is not a call is a trace-level score and is credited to every
---          call of that trace. Scores are assumed to be "higher is better".
+--          call of that trace. Langfuse scores and LangSmith feedback are ingested as such
+--          evaluation spans (`$.attributes`, span_kind 'other', parent = the scored observation
+--          or run). An aggregate row (`$.score_aggregate_n` set: LangSmith feedback_stats, an
+--          average of n scores counted here as one) is dropped where individual scores with the
+--          same trace, target and name exist. Direction: raw values; the analyzer flips the
+--          names configured as lower-is-better (costlab/analyze/downgrade.py).
 -- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive);
 --             the window applies to the scored calls.
 -- grain: workflow, step, price_model, score_name (n, mean, sample variance, all-binary flag).
@@ -19,7 +24,8 @@ WITH s AS (
 ev AS (
     SELECT s.trace_id, s.span_id AS target,
            e ->> '$.attributes."gen_ai.evaluation.name"' AS score_name,
-           TRY_CAST(e ->> '$.attributes."gen_ai.evaluation.score.value"' AS DOUBLE) AS score
+           TRY_CAST(e ->> '$.attributes."gen_ai.evaluation.score.value"' AS DOUBLE) AS score,
+           FALSE AS agg
     FROM s, unnest(from_json(coalesce(json_extract(s.attributes, '$.events'), '[]'), '["json"]')) AS t(e)
     WHERE e ->> '$.name' = 'gen_ai.evaluation.result'
 ),
@@ -30,13 +36,23 @@ own AS (
            coalesce(attributes ->> '$.attributes."gen_ai.evaluation.name"',
                     attributes ->> '$.otel."gen_ai.evaluation.name"') AS score_name,
            TRY_CAST(coalesce(attributes ->> '$.attributes."gen_ai.evaluation.score.value"',
-                             attributes ->> '$.otel."gen_ai.evaluation.score.value"') AS DOUBLE) AS score
+                             attributes ->> '$.otel."gen_ai.evaluation.score.value"') AS DOUBLE) AS score,
+           (attributes ->> '$.score_aggregate_n') IS NOT NULL AS agg
     FROM s
 ),
-scores AS (
-    SELECT trace_id, target, coalesce(score_name, 'score') AS score_name, score
+scored AS (
+    SELECT trace_id, target, coalesce(score_name, 'score') AS score_name, score, agg
     FROM (SELECT * FROM ev UNION ALL SELECT * FROM own)
     WHERE score IS NOT NULL AND isfinite(score)
+),
+scores AS (
+    SELECT a.trace_id, a.target, a.score_name, a.score
+    FROM scored AS a
+    WHERE NOT a.agg OR NOT EXISTS (
+        SELECT 1 FROM scored AS b
+        WHERE NOT b.agg AND b.trace_id = a.trace_id AND b.target = a.target
+          AND b.score_name = a.score_name
+    )
 ),
 c AS (
     SELECT trace_id, span_id, coalesce(workflow, '(none)') AS workflow,

@@ -50,7 +50,8 @@ SELECT
     sum(cost) AS cost,
     count(*) FILTER (WHERE featured) AS featured_calls,
     count(*) FILTER (WHERE in_tpl) AS tpl_calls,
-    median(m0) FILTER (WHERE in_tpl) AS tpl_tokens,
+    -- cast: DuckDB keeps the DECIMAL(18,3) of m0, other engines return DOUBLE (portable)
+    CAST(median(m0) FILTER (WHERE in_tpl) AS DECIMAL(18, 3)) AS tpl_tokens,
     count(*) FILTER (WHERE in_tpl AND has_text) AS text_calls,
     count(*) FILTER (WHERE in_tpl AND first_role IN ('system', 'developer')) AS system_calls,
     sum(r0) FILTER (WHERE in_tpl) AS tpl_cached_tokens,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 from costlab.analyze.base import Finding, Savings, combine
+from costlab.lake import Lake
 
 
 def _f(analyzer: str, step: str | None, base: str, lo: float, hi: float, validated: bool = True) -> Finding:
@@ -37,3 +39,21 @@ def test_workflow_finding_applies_after_step_findings_and_unvalidated_never_coun
 def test_total_never_exceeds_the_cost() -> None:
     found = [_f(a, "A", "50", 1.0, 1.0) for a in ("caching", "trimming", "downgrade", "batch")]
     assert combine(found) == Savings(Decimal("50.00"), Decimal("50.00"))
+
+
+def test_report_findings_accepts_date_text_and_returns_the_combined_total(tmp_path: Path) -> None:
+    """`costlab report` passes --since/--until as text; the total is `combine`, not a sum."""
+    from costlab.analyze.base import combine, report_findings
+    from costlab.pipeline import ingest
+
+    fix = Path(__file__).resolve().parent / "fixtures" / "analyze" / "litellm_steps.jsonl"
+    ingest([fix], lake=tmp_path / "lake", keep_text=True)
+    lake = Lake(tmp_path / "lake")
+    found, total = report_findings(lake, since="2025-06-04", until="2025-06-05", config={})
+    assert found and all({"analyzer", "title", "monthly_savings_usd"} <= set(f) for f in found)
+    same, _ = report_findings(lake, config={})  # the fixture lies inside that day
+    assert [f["title"] for f in found] == [f["title"] for f in same]
+    # the caching findings alone: 13.13 (block 0 moved) + 0.12 (exact repeats), combined per step
+    assert total.low >= Decimal("13.25")
+    empty, none = report_findings(lake, since="2025-07-01", until="2025-07-02", config={})
+    assert empty == [] and none == combine([])

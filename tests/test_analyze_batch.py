@@ -72,3 +72,26 @@ def test_already_batch_calls_are_not_eligible(tmp_path: Path) -> None:
 def test_empty_lake(tmp_path: Path) -> None:
     res = batch.analyze(Lake(tmp_path / "none"), config={})
     assert res.findings == [] and res.summary["workflows"] == 0
+
+
+def test_bedrock_claude_uses_the_rule_table(tmp_path: Path) -> None:
+    """genai-prices 0.2.3 has no Bedrock batch tier: batch_rules.toml's aws.bedrock row (50%,
+    AWS docs) supplies it, matched on the calls' own provider, not the price provider 'aws'."""
+    t = Trace()
+    for d in range(10):  # ten nights at 02:00 UTC, five calls each, no sessions or users
+        for m in range(5):
+            t.add(Call(datetime(2026, 10, 1 + d, 2, m), "nightly-digest", "summarise-batch",
+                       "claude-haiku-4-5-20251001", 60_000, 1_000, provider="aws.bedrock"))  # fmt: skip
+    ingest([t.write(tmp_path / "b.jsonl")], lake=tmp_path / "lake")
+    lake = Lake(tmp_path / "lake")
+    res = batch.analyze(lake, config={})
+    (f,) = res.findings
+    assert (f.workflow, f.confidence, f.validated) == ("nightly-digest", "high", True)
+    assert "Amazon Bedrock batch inference" in f.action
+    assert any("aws.amazon.com" in b for b in f.evidence["discount_basis"])
+    # every part at half price: saving = 50% of the 50 calls' cost, 10-day window -> x 30 / 10
+    (cost,) = lake.query("SELECT sum(cost) FROM calls")[0]
+    assert cost > 0
+    want = (cost * Decimal("0.5") * 30 / 10).quantize(Decimal("0.01"))
+    assert f.monthly_savings_usd.low == f.monthly_savings_usd.high == want
+    assert f.evidence["effective_discount"] == 0.5

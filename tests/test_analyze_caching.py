@@ -296,3 +296,46 @@ def test_replay_bounds_and_monotone_ttl(trace: tuple[pl.DataFrame, pl.DataFrame]
         assert r["cached"] % 128 == 0
         assert 0 <= r["written"] <= r["I"] - r["cached"]
         assert r["units"] <= r["I"] * 1.25 + 1e-9
+
+
+# -- block 0 differs and no text was kept ---------------------------------------------------------
+
+
+def test_timestamp_first_without_text_estimates_from_the_first_message(tmp_path: Path) -> None:
+    """The same `answer` step ingested without --keep-text: only hashes and message_tokens. The
+    finding names block 0 and sizes the stable remainder from the first message (2,786 tokens on
+    every call: a template), as a potential saving (an estimate, never validated)."""
+    res = analyze(_lake(tmp_path, FIX / "analyze" / "litellm_steps.jsonl"), config={})
+    f = next(x for x in res.findings if x.step == "answer")
+    assert "first 128-token block never repeats" in f.title
+    assert "timestamp or id before the stable part" in f.title
+    ev = f.evidence
+    assert ev["divergence_block"] == 0 and ev["distinct_first_blocks"] == 60
+    assert ev["first_message_tokens"]["m0_p50"] == 2786
+    assert ev["stable_remainder_tokens_estimate"] == 2786 - 128
+    assert not f.validated and f.confidence == "medium"
+    assert f.monthly_savings_usd.high == 0
+    # as test_timestamp_first_names_block_zero_and_the_money with S = 2,658:
+    # (59 x 0.9 - 0.25) x 2658 x 3e-6 x 30 = 12.6428 -> $12.64
+    assert f.potential_savings_usd is not None
+    assert f.potential_savings_usd.low == f.potential_savings_usd.high == Decimal("12.64")
+
+
+def test_block_zero_differs_without_message_sizes_is_an_upper_bound(tmp_path: Path) -> None:
+    """A Mooncake-format trace (hash ids only, no message sizes, no model: unpriced) whose first
+    block is new on every request while the rest repeats: the finding still names block 0 and says
+    its estimate is an upper bound; no money without prices."""
+    path = tmp_path / "trace.jsonl"
+    rows = [
+        {"timestamp": i * 1000, "input_length": 4 * 512, "output_length": 10,
+         "hash_ids": [1000 + i, 1, 2, 3]}
+        for i in range(20)
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = analyze(_lake(tmp_path, path), config={})
+    (f,) = [x for x in res.findings if x.evidence.get("divergence_block") == 0]
+    assert "first 512-token block never repeats" in f.title
+    assert f.evidence["distinct_first_blocks"] == 20
+    assert f.evidence["estimate"].startswith("upper bound")
+    assert not f.validated and f.confidence == "low" and f.potential_savings_usd is None
+    assert res.summary["shareable_prefix_tokens"] == 0  # chained: nothing after block 0 matches

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from fixtures.analyze_h.build import Call, Trace
@@ -110,6 +111,49 @@ def test_summary(result: dict) -> None:  # type: ignore[type-arg]
     (s,) = result[("summary", "")]
     assert (s["validated_findings"], s["failed_tests"], s["shadow_evaluations_proposed"]) == (1, 1, 1)
     assert s["window_days"] == 10
+
+
+def test_lower_is_better_score_is_flipped(tmp_path: Path) -> None:
+    """Toxicity is lower-is-better (default ``lower_is_better``): a cheaper model with LOWER
+    toxicity is not worse. chat/reply: gpt-4o (400 calls, 2,000 in / 100 out, toxicity 0.1 or 0.3)
+    and gpt-4o-mini (400 calls, 80 out, toxicity 0.05 or 0.25)."""
+    t = Trace()
+    for model, out, (lo, hi) in (("gpt-4o", 100, (0.1, 0.3)), ("gpt-4o-mini", 80, (0.05, 0.25))):
+        for k in range(400):
+            t.add(Call(_at(k), "chat", "reply", model, 2_000, out,
+                       scores={"toxicity": lo if k % 2 else hi}))  # fmt: skip
+    ingest([t.write(tmp_path / "calls.jsonl")], lake=tmp_path / "lake")
+    lake = Lake(tmp_path / "lake")
+    try:
+        (f,) = downgrade.analyze(lake, config={}).findings
+        off = {"analyze": {"downgrade": {"lower_is_better": []}}}
+        (g,) = downgrade.analyze(lake, config=off).findings
+    finally:
+        stats.release()
+    # flipped (1 - score): current mean 1 - 0.2 = 0.8, candidate 1 - 0.15 = 0.85, diff +0.05;
+    # var 400 x 0.1^2 / 399 = 0.0100251 each, SE 0.0070799, t_0.95,798 = 1.646765:
+    # lower = 0.05 - 0.011659 = 0.038341 > -0.02 and 400 >= 310 per arm -> validated.
+    assert f.validated and f.evidence["score_name"] == "toxicity"
+    assert f.evidence["difference"] == pytest.approx(0.05, abs=1e-9)
+    assert f.evidence["ci_lower"] == pytest.approx(0.038341, abs=1e-6)
+    assert f.evidence["score_direction"] == "lower is better (tested as 1 - score)"
+    # same prices and token counts as triage/classify above: $6.77 .. $6.78 a month
+    assert (f.monthly_savings_usd.low, f.monthly_savings_usd.high) == (
+        Decimal("6.77"), Decimal("6.78"))  # fmt: skip
+    # read as higher-is-better, the lower toxicity looks like a 0.05 loss:
+    # lower = -0.05 - 0.011659 = -0.061659 <= -0.02 -> fails, no saving
+    assert not g.validated and g.kind == "info"
+    assert g.evidence["ci_lower"] == pytest.approx(-0.061659, abs=1e-6)
+    assert g.evidence["score_direction"] == "higher is better"
+
+
+def test_lower_is_better_globs() -> None:
+    pats = downgrade.DEFAULTS["lower_is_better"]
+    assert downgrade.lower_is_better("Toxicity", pats) and downgrade.lower_is_better("latency", pats)
+    assert not downgrade.lower_is_better("toxicity_free", pats)
+    assert not downgrade.lower_is_better("correctness", pats)
+    assert downgrade.lower_is_better("toxicity_v2", ["toxicity*"])
+    assert downgrade.lower_is_better("cost", "cost")  # a single string from costlab.toml
 
 
 # -- stats: hand-checked against published values ----------------------------------------------

@@ -167,3 +167,20 @@ def run(lake: Lake, names: Iterable[str] = ORDER, **kwargs: Any) -> list[Analyze
     return [ANALYZERS[n](lake, **kwargs) for n in ORDER if n in wanted] + [
         ANALYZERS[n](lake, **kwargs) for n in wanted if n not in ORDER
     ]
+
+
+def report_findings(
+    lake: Lake, since: Any = None, until: Any = None, config: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], Savings]:
+    """Every analyzer's findings as plain dicts (`Finding.to_dict`) and their combined validated
+    monthly total (`combine`: on the remaining cost, never a plain sum), for ``costlab report``.
+    ``since``/``until`` may be datetimes or text ('2026-10-01', '7d'; `costlab.periods`). The shared
+    analyzer connection is released afterwards (a report runs the analyzers once)."""
+    from costlab.analyze import stats
+
+    try:
+        results = run(lake, since=since, until=until, config=config)
+    finally:
+        stats.release()
+    findings = [f for r in results for f in r.findings]
+    return [f.to_dict() for f in findings], combine(findings)

@@ -19,7 +19,7 @@ reported as potential savings only.
 Savings: each token part of the eligible calls times (1 - batch/standard unit-price ratio) of
 the model's latest genai-prices batch tier, so cache reads that stay full price in batch (OpenAI
 before GPT-5, Vertex) save nothing; without a batch tier the provider rule in batch_rules.toml
-(50%). high = all eligible cost; low = only calls in the batch-like pattern (off hours or near the
+(50%; e.g. Claude on Amazon Bedrock, which genai-prices 0.2.3 prices for on-demand only). high = all eligible cost; low = only calls in the batch-like pattern (off hours or near the
 busiest hour). Savings over the observed window are scaled to 30 days.
 
 Refuses to claim: anything for interactive workflows, calls already on batch/flex, unpriced or
@@ -62,10 +62,29 @@ _GRID_COL = {
 }
 
 
-def rules() -> dict[str, dict[str, Any]]:
-    """Fallback batch discounts by provider (batch_rules.toml)."""
+def rules() -> list[dict[str, Any]]:
+    """Fallback batch discounts (batch_rules.toml)."""
     text = resources.files("costlab.analyze").joinpath("batch_rules.toml").read_text("utf-8")
-    return {r["provider"]: r for r in tomllib.loads(text)["rule"]}
+    return list(tomllib.loads(text)["rule"])
+
+
+def rule_for(table: list[dict[str, Any]], provider: str | None, price_provider: str | None,
+             price_model: str | None) -> dict[str, Any] | None:  # fmt: skip
+    """The fallback rule for a call: its own provider (``aws.bedrock``) before its price provider
+    (``aws``), then the longest matching ``model_glob``."""
+    import fnmatch
+
+    model = (price_model or "").lower()
+    for prov in (provider, price_provider):
+        if not prov:
+            continue
+        hits = [
+            r for r in table
+            if r["provider"] == prov.lower() and fnmatch.fnmatchcase(model, r.get("model_glob", "*"))
+        ]  # fmt: skip
+        if hits:
+            return max(hits, key=lambda r: len(r.get("model_glob", "*")))
+    return None
 
 
 def _ratios(con: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Decimal]]:
@@ -92,6 +111,21 @@ def _ratios(con: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict
             for part, bp, sp in zip(PARTS, b, s, strict=True)
         }
     return out
+
+
+_HOW = {
+    "openai": "OpenAI's Batch API (or service_tier=\"flex\" if it must stay synchronous)",
+    "azure": "Azure OpenAI's Global Batch deployments",
+    "anthropic": "Anthropic's Message Batches API",
+    "aws.bedrock": "Amazon Bedrock batch inference (CreateModelInvocationJob, JSONL in S3)",
+    "google": "the Gemini Batch API",
+    "google.vertex": "Vertex AI batch prediction",
+}
+
+
+def _action(providers: set[str]) -> str:
+    how = "; ".join(_HOW.get(p, f"{p}'s batch API") for p in sorted(providers))
+    return f"send these calls through {how}; results can take up to 24 h"
 
 
 def _classify(sig: dict[str, Any], cfg: dict[str, Any]) -> tuple[bool, str, list[str], dict[str, Any]]:
@@ -142,7 +176,7 @@ def analyze(
     """Batch-eligible workflows and the provider batch discount on them (module docstring)."""
     cfg = stats.settings(config, "batch", DEFAULTS)
     lo_t, hi_t = stats.as_ts(since), stats.as_ts(until)
-    con = stats.connect(lake)
+    con = stats.connect(lake, config)
     sig = stats.frame(con, "analyze_batch_workflows", lo_t, hi_t)
     costs = stats.frame(con, "analyze_batch_costs", lo_t, hi_t)
     keys = sorted({(r["price_provider"], r["price_model"]) for r in costs.iter_rows(named=True)})
@@ -167,7 +201,8 @@ def analyze(
         for r in by_wf.get(s["workflow"], []):
             st = steps.setdefault(r["step"], {"cost": Decimal(0), "save": Decimal(0),
                                               "pattern_save": Decimal(0), "models": set(),
-                                              "basis": set(), "eligible": Decimal(0)})  # fmt: skip
+                                              "basis": set(), "eligible": Decimal(0),
+                                              "providers": set()})  # fmt: skip
             st["cost"] += stats.money_of(r["cost"])
             elig = stats.money_of(r["eligible_cost"])
             if elig <= 0:
@@ -179,8 +214,7 @@ def analyze(
                     Decimal(0),
                 )
                 st["basis"].add("genai-prices batch tier")
-            elif r["price_provider"] in fallback:
-                rule = fallback[r["price_provider"]]
+            elif rule := rule_for(fallback, r["provider"], r["price_provider"], r["price_model"]):
                 d = Decimal(str(rule["discount"]))
                 base = elig if rule["discount_cache_reads"] else elig - stats.money_of(r["c_read"])
                 save = base * d
@@ -191,6 +225,7 @@ def analyze(
             st["eligible"] += elig
             st["pattern_save"] += save * stats.money_of(r["pattern_cost"]) / elig
             st["models"].add(r["price_model"])
+            st["providers"].add(r["provider"] or r["price_provider"])
         findings = []
         for step, st in sorted(steps.items()):
             if st["save"] <= 0:
@@ -211,10 +246,7 @@ def analyze(
                         f"workflow {s['workflow']} looks latency-insensitive "
                         f"({'; '.join(signals)}) but runs at interactive prices"
                     ),
-                    action=(
-                        "send these calls through the provider's Batch API (results within 24 h; "
-                        "OpenAI flex tier if it must stay synchronous)"
-                    ),
+                    action=_action(st["providers"]),
                     evidence={
                         **ev,
                         **win.evidence(),

@@ -15,6 +15,20 @@ cached well shows little left; the actual cost uses the logged cache reads and w
 token-units x the call's own effective-dated uncached price, in Decimal, scaled to 30 days over
 the observed span (at least one day: a one-hour sample is not multiplied by 720).
 
+Actual vs achievable: a call's logged cache reads are known when it carries them or when other
+calls of the same provider and source format do (OTel exporters omit a zero attribute, so NULL
+there means 0); only when nobody reports them is a step "actual cache reads not logged".
+
+Block 0 differs (a timestamp first): chained hashes then differ at every later block too, so from
+hashes alone only "block 0 never repeats" is visible. With kept text the changing text and the
+stable text after it are shown and the fix is replayed (validated); without, the stable remainder
+is estimated from the first message's size (``message_tokens``: the same size on every call means
+a template) or, lacking that, bounded by all input after block 0 (potential savings only).
+
+Scale: the calls come from the analyzers' shared materialized table (`stats.connect`), the prefix
+blocks are replayed as numpy arrays (`costlab.analyze.replay`), and where a step's calls diverge is
+measured on at most 2,000 calls per step.
+
 Calls without hashes cannot be replayed; when they report cache reads (Claude Code), a
 session-history estimate (each call could read the previous call's prompt of the same session and
 model within the TTL) says whether anything is left. Exact prompt repeats (same ``prompt_hash``
@@ -56,13 +70,17 @@ class Context:
 
 
 def load_calls(con: Any, since: datetime | None, until: datetime | None) -> pl.DataFrame:
-    """The analyzer's input (queries/analyze_caching_calls.sql) read on a `Lake.connect()`
-    connection, with idx (time order), t (s) and null-safe token columns."""
+    """The analyzer's input (queries/analyze_caching_calls.sql on the shared analyzer connection)
+    numbered in time order (idx; ties by workflow, step and a hash of row_key, so reruns agree),
+    with t (s) and null-safe token columns."""
     import polars as pl
 
     from costlab.sql import load_sql
 
     df = con.sql(load_sql("analyze_caching_calls"), params={"since": since, "until": until}).pl()
+    df = df.with_columns(
+        wf=pl.col("workflow").fill_null("(none)"), st=pl.col("step").fill_null("(none)")
+    ).sort("start_time", "wf", "st", "rk")
     return df.with_row_index("idx").with_columns(
         pl.col("idx").cast(pl.Int64),
         t=pl.col("start_time").dt.epoch("us").cast(pl.Float64) / 1e6,
@@ -71,8 +89,28 @@ def load_calls(con: Any, since: datetime | None, until: datetime | None) -> pl.D
         W=pl.col("cache_write_tokens").fill_null(0).cast(pl.Int64),
         W1h=pl.col("cache_write_1h_tokens").fill_null(0).cast(pl.Int64),
         B=pl.col("prefix_block_tokens").fill_null(0).cast(pl.Int64),
-        wf=pl.col("workflow").fill_null("(none)"),
-        st=pl.col("step").fill_null("(none)"),
+    )
+
+
+def load_blocks(con: Any, df: pl.DataFrame, since: datetime | None, until: datetime | None
+                ) -> pl.DataFrame:  # fmt: skip
+    """(idx, pos, key) per prefix block of the loaded calls (queries/analyze_caching_hashes.sql):
+    key is the block's chained hash within the call's cache scope, as UInt64; rows in (idx, pos)
+    order. Calls are matched by rid (a gather, not a join)."""
+    import numpy as np
+    import polars as pl
+
+    from costlab.sql import load_sql
+
+    lists = con.sql(load_sql("analyze_caching_hashes"), params={"since": since, "until": until}).pl()
+    rid = df["rid"].to_numpy()
+    to_idx = np.full(int(rid.max()) + 1 if len(rid) else 0, -1, dtype=np.int64)
+    to_idx[rid] = df["idx"].to_numpy()
+    lists = lists.with_columns(idx=pl.Series(to_idx[lists["rid"].to_numpy()])).sort("idx")
+    return (
+        lists.select("idx", "key", pos=pl.int_ranges(0, pl.col("key").list.len(), dtype=pl.Int32))
+        .explode("key", "pos")
+        .with_columns(pl.col("key").cast(pl.UInt64))
     )
 
 
@@ -139,28 +177,20 @@ def _utc() -> Any:
     return UTC
 
 
-def prepare(df: pl.DataFrame, hashes: pl.DataFrame) -> Prepared:
-    """Replay frames from the loaded calls and their (idx, prefix_hashes), kept apart so joins on
-    the calls never copy the hash lists (`costlab.analyze.replay.prepare`)."""
+def prepare(df: pl.DataFrame, blocks: pl.DataFrame) -> Prepared:
+    """Replay inputs from the loaded calls and their blocks (`costlab.analyze.replay.prepare`)."""
     import polars as pl
 
     from costlab.analyze import replay
 
     df_ids = df.with_columns(
-        scope_id=pl.col("cache_scope").rank("dense").cast(pl.Int64),
+        scope_id=pl.col("scope_key").rank("dense").cast(pl.Int64),
         step_id=pl.struct("wf", "st").rank("dense").cast(pl.Int64),
     )
     calls = df_ids.select(
         "idx", "t", "scope_id", "step_id", "I", "B", "min_tok", "gran", "rho", "w_short",
         "w_long", "ttl_pess", "ttl_typ", "ttl_long", "lag", "rpm",
     )  # fmt: skip
-    blocks = (
-        hashes.filter(pl.col("prefix_hashes").list.len() > 0)
-        .select("idx", h=pl.col("prefix_hashes"))
-        .with_columns(pos=pl.int_ranges(0, pl.col("h").list.len()))
-        .explode("h", "pos")
-        .with_columns(pl.col("h").cast(pl.UInt64), pl.col("pos").cast(pl.Int64))
-    )
     return replay.prepare(calls, blocks)
 
 
@@ -177,9 +207,11 @@ def simulate(df: pl.DataFrame, p: Prepared) -> pl.DataFrame:
 
     from costlab.analyze import replay
 
-    out = df.join(replay.shareable(p), on="idx", how="left").join(
-        p.calls.select("idx", "nb", "scope_id", "step_id"), on="idx", how="left"
-    )
+    # every frame here is in idx order (rows 0..n-1), so columns are attached, never joined
+    out = df.with_columns(
+        replay.shareable(p)["shareable"],
+        p.calls["nb"], p.calls["scope_id"], p.calls["step_id"],
+    )  # fmt: skip
     actual = (
         pl.col("I") - pl.col("R") - pl.col("W")
         + pl.col("R") * pl.col("rho")
@@ -189,15 +221,10 @@ def simulate(df: pl.DataFrame, p: Prepared) -> pl.DataFrame:
     out = out.with_columns(units_actual=actual)
     for name, ttl, w, lag, overflow, policy in SCENARIOS:
         r = replay.run(p, replay.Scenario(name, ttl, w, lag, overflow, policy))
-        out = out.join(
-            r.select(
-                "idx",
-                pl.col("cached").alias(f"cached_{name}"),
-                pl.col("units").alias(f"units_{name}"),
-                pl.col("reason").alias(f"reason_{name}"),
-            ),
-            on="idx",
-            how="left",
+        out = out.with_columns(
+            r["cached"].alias(f"cached_{name}"),
+            r["units"].alias(f"units_{name}"),
+            r["reason"].alias(f"reason_{name}"),
         )
     # calls without hashes cannot be replayed: their simulated cost is their actual cost
     has = pl.col("nb") > 0
@@ -217,13 +244,36 @@ def simulate(df: pl.DataFrame, p: Prepared) -> pl.DataFrame:
 DIVERGENCE_BLOCKS = 256  # look for the divergence in the first 256 blocks (32k tokens at 128)
 
 
+DIVERGENCE_SAMPLE = 2000  # calls per step the divergence is measured on (every k-th in time)
+
+
 def divergence(p: Prepared) -> dict[int, tuple[int, int, int]]:
     """step_id -> (first block index where the step's calls stop sharing one hash, calls with
     hashes, distinct hashes at that block). A block "is shared" when its most common hash covers at
-    least half the step's calls that reach that block (and at least two calls do)."""
+    least half the step's calls that reach that block (and at least two calls do).
+
+    Measured on at most `DIVERGENCE_SAMPLE` calls per step (every k-th call in time order), over
+    the first `DIVERGENCE_BLOCKS` blocks: it describes where a template stops, and grouping every
+    block of a 1M-call log by hash cost ~6 s and 1 GiB for the same answer. Counts are of the
+    sampled calls.
+    """
+    import numpy as np
     import polars as pl
 
-    b = p.blocks.filter(pl.col("pos") < DIVERGENCE_BLOCKS).select("step_id", "pos", "key")
+    c = p.calls.select("idx", "step_id", "nb").filter(pl.col("nb") > 0)
+    c = c.with_columns(
+        r=pl.int_range(pl.len()).over("step_id"), every=(pl.len() / DIVERGENCE_SAMPLE).ceil()
+        .over("step_id").cast(pl.Int64),
+    ).filter(pl.col("r") % pl.col("every") == 0)  # fmt: skip
+    keep = np.zeros(p.n, dtype=bool)
+    keep[c["idx"].to_numpy()] = True
+    step = np.zeros(p.n, dtype=np.int32)
+    step[c["idx"].to_numpy()] = c["step_id"].to_numpy()
+    at = p.blocks["idx"]
+    rows = np.flatnonzero(keep[at] & (p.blocks["pos"] < DIVERGENCE_BLOCKS))
+    b = pl.DataFrame(
+        {"step_id": step[at[rows]], "pos": p.blocks["pos"][rows], "key": p.blocks["key"][rows]}
+    )
     counts = b.group_by("step_id", "pos", "key").agg(n=pl.len())
     del b
     per = counts.group_by("step_id", "pos").agg(
@@ -270,14 +320,14 @@ def _money_by_step(sim: pl.DataFrame, cols: list[str]) -> dict[tuple[str, str], 
 def _steps(sim: pl.DataFrame) -> list[dict[str, Any]]:
     import polars as pl
 
-    gaps = sim.sort("idx").with_columns(
-        gap=(pl.col("t") - pl.col("t").shift(1)).over("cache_scope", "wf", "st")
+    gaps = sim.with_columns(  # sim is in idx (time) order
+        gap=(pl.col("t") - pl.col("t").shift(1)).over("scope_id", "step_id")
     )
     usd = pl.col("cost_currency") == "USD"
     agg = gaps.group_by("wf", "st", "step_id").agg(
         calls=pl.len(),
         calls_hashed=(pl.col("nb") > 0).sum(),
-        cache_reported=pl.col("cache_read_tokens").is_not_null().all(),
+        cache_reported=pl.col("cache_reported").all(),
         I=pl.col("I").sum(),
         I_hashed=pl.col("I").filter(pl.col("nb") > 0).sum(),
         R=pl.col("R").sum(),
@@ -493,18 +543,22 @@ def text_divergence(texts: list[str]) -> dict[str, Any] | None:
 
 
 def _fix_savings(
-    sim: pl.DataFrame, s: dict[str, Any], stable: int, ctx: Context
+    sim: pl.DataFrame, s: dict[str, Any], stable: int | pl.Expr, ctx: Context
 ) -> tuple[Savings, Decimal]:
-    """Monthly savings if ``stable`` tokens became a cached prefix of every call of the step:
-    replay one entry per (scope, step): a hit when the previous call came within the TTL."""
+    """Monthly savings if ``stable`` tokens (a number, or a per-call expression) became a cached
+    prefix of every call of the step: replay one entry per (scope, step): a hit when the previous
+    call came within the TTL. The prefix is rounded down to the provider's granularity and counts
+    only at or above its minimum."""
     import polars as pl
 
     rows = sim.filter((pl.col("wf") == s["wf"]) & (pl.col("st") == s["st"])).sort("idx")
+    size = pl.lit(stable) if isinstance(stable, int) else stable
+    size = pl.min_horizontal(size, pl.col("I"))
+    size = (size // pl.col("gran")) * pl.col("gran")
     rows = rows.with_columns(
-        gap=(pl.col("t") - pl.col("t").shift(1)).over("cache_scope"),
-        nxt=(pl.col("t").shift(-1) - pl.col("t")).over("cache_scope"),
-        S=pl.when((pl.col("I") >= stable) & (pl.lit(stable) >= pl.col("min_tok")))
-        .then(pl.lit(stable)).otherwise(0),
+        gap=(pl.col("t") - pl.col("t").shift(1)).over("scope_id"),
+        nxt=(pl.col("t").shift(-1) - pl.col("t")).over("scope_id"),
+        S=pl.when((pl.col("I") >= size) & (size >= pl.col("min_tok"))).then(size).otherwise(0),
     )  # fmt: skip
 
     def units(ttl: str, w: str, lag: bool, oracle: bool) -> pl.Expr:
@@ -533,29 +587,63 @@ def _fix_savings(
     ]
 
 
+TEMPLATE_SPREAD = 0.05  # first-message sizes within +-5% of the median: one template
+
+
+def first_messages(
+    con: Any, steps: list[tuple[str, str]], since: datetime | None, until: datetime | None
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (workflow, step): sizes of the first message (``message_tokens[1]``, calibrated to the
+    provider's input count as in analyze_trimming_prefix.sql) of the loaded calls, from `spans`
+    by row_key (queries/analyze_caching_first_message.sql). Only for the steps asked about."""
+    from costlab.sql import load_sql
+
+    if not steps:
+        return {}
+    keys = [f"{w}\x1f{s}" for w, s in steps]
+    rows = con.execute(
+        load_sql("analyze_caching_first_message"), {"steps": keys, "since": since, "until": until}
+    ).fetchall()
+    names = ["wf", "st", "calls", "multi", "m0_p10", "m0_p50", "m0_p90", "input_p50"]
+    return {(r[0], r[1]): dict(zip(names, r, strict=True)) for r in rows}
+
+
 def _broken_finding(
     sim: pl.DataFrame, s: dict[str, Any], div: tuple[int, int, int], texts: list[tuple[str, str]],
-    ctx: Context,
+    first: dict[str, Any] | None, ctx: Context,
 ) -> Finding:  # fmt: skip
+    """Block 0 differs between calls. With kept text: where, and the stable text after it (the
+    saving is replayed on it, validated). Without: chained hashes cannot show what follows block 0,
+    so the stable remainder is estimated from message sizes: a first message of the same size on
+    every call is a template whose first block holds something volatile (remainder = its size - one
+    block, confidence medium); else everything after block 0 (an upper bound, confidence low).
+    Estimates are potential savings, never validated."""
+    import polars as pl
+
     from costlab import tokens
 
     where = f"{s['wf']}/{s['st']}"
+    B = int(s["B"])
     evidence: dict[str, Any] = {
         "divergence_block": 0,
-        "block_tokens": s["B"],
+        "block_tokens": B,
         "calls": s["calls"],
         "calls_replayed": s["calls_hashed"],
+        "sampled_calls_at_block_0": div[1],
         "distinct_first_blocks": div[2],
         "input_tokens": s["I"],
         "actual_cached_tokens": s["R"] if s["cache_reported"] else None,
     }
     band = Savings(ZERO, ZERO)
+    potential: Savings | None = None
     base = s["cost"] * ctx.factor
     info = text_divergence([t for t, _ in texts]) if texts else None
-    action = (
-        "Move whatever changes per call (timestamps, ids, user names) after the stable "
-        "instructions, then cache the stable prefix. Ingest with --keep-text to size the saving."
+    never = "never repeats" if div[2] >= div[1] else "almost never repeats"
+    title = (
+        f"{where}: the prompt's first {B}-token block {never}: a timestamp or id before the "
+        "stable part breaks the cache"
     )
+    confidence = "low"
     if info:
         stable_text = info.pop("stable_text")
         stable = tokens.count(stable_text, texts[0][1]) if stable_text else 0
@@ -568,14 +656,46 @@ def _broken_finding(
         )
         if stable:
             band, _ = _fix_savings(sim, s, stable, ctx)
+            confidence = "medium"
+    else:
+        template = bool(
+            first and first["m0_p50"] and first["multi"] * 2 >= first["calls"]
+            and first["m0_p50"] >= 2 * B
+            and first["m0_p90"] - first["m0_p10"] <= TEMPLATE_SPREAD * first["m0_p50"]
+        )  # fmt: skip
+        if template and first:
+            stable_est: int | pl.Expr = int(first["m0_p50"]) - B
+            evidence |= {
+                "first_message_tokens": {k: round(first[k]) for k in ("m0_p10", "m0_p50", "m0_p90")},
+                "stable_remainder_tokens_estimate": stable_est,
+                "estimate": "first message is the same size on every call (a template): its "
+                "tokens after block 0 priced as cache reads",
+            }
+            confidence = "medium"
+            what = f"the ~{stable_est:,} tokens of the first message after its first block"
+        else:
+            stable_est = (pl.col("I") - B).clip(0, None)
+            evidence["estimate"] = (
+                "upper bound: every input token after block 0 priced as a cache read (no text or "
+                "per-message sizes to tell the stable part from the per-call part)"
+            )
+            what = "the stable instructions"
+        potential, _ = _fix_savings(sim, s, stable_est, ctx)
+        evidence["estimated_savings_usd"] = potential.to_dict()
+        action = (
+            "Move whatever changes per call (timestamps, ids, user names) out of the start of the "
+            f"prompt, after {what}, and cache that prefix. Ingest with --keep-text to see the "
+            "changing text and validate the saving."
+        )
+        if potential.high <= 0:
+            potential = None
     lo, hi = _fractions(band, base)
     return Finding(
-        analyzer=NAME, workflow=s["wf"], step=s["st"],
-        title=f"{where}: prompts differ from the first block (block 0 of {s['B']} tokens), so "
-        "nothing can be cached",
+        analyzer=NAME, workflow=s["wf"], step=s["st"], title=title,
         action=action, evidence=evidence, monthly_savings_usd=band,
-        confidence="medium" if band.high > 0 else "low", validated=band.high > 0,
+        confidence=confidence, validated=band.high > 0,
         base_monthly_cost_usd=base, fraction_low=lo, fraction_high=hi,
+        potential_savings_usd=potential,
     )  # fmt: skip
 
 
@@ -587,10 +707,10 @@ def _history_findings(sim: pl.DataFrame, ctx: Context) -> list[Finding]:
     (written at its end) if it came within the longest TTL; compare with the logged reads."""
     import polars as pl
 
-    rows = sim.filter((pl.col("nb") == 0) & pl.col("cache_read_tokens").is_not_null())
+    rows = sim.filter((pl.col("nb") == 0) & pl.col("cache_reported"))
     if rows.is_empty():
         return []
-    key = [pl.coalesce("session_id", pl.col("wf") + "/" + pl.col("st")), "cache_scope"]
+    key = [pl.coalesce("session_id", pl.col("wf") + "/" + pl.col("st")), "scope_id"]
     rows = rows.sort("idx").with_columns(
         _gap=(pl.col("t") - pl.col("t").shift(1)).over(key),
         _prev=pl.col("I").shift(1).over(key),
@@ -749,30 +869,30 @@ def analyze(
         config = load_config()
     cfg = dict((config.get("analyze") or {}).get("caching") or {})
     rules = load_rules(cfg.get("rules"))
+    from costlab.analyze import stats
     from costlab.analyze.stats import as_ts
 
     lo, hi = as_ts(since), as_ts(until)
-    with lake.connect() as con:
-        df = load_calls(con, lo, hi)
-        tdf = con.sql(
-            load_sql("analyze_caching_texts"),
-            params={"limit": int(cfg.get("text_limit", TEXT_LIMIT)), "since": lo, "until": hi},
-        ).pl()
+    con = stats.connect(lake, config)  # the shared analyzer connection (materialized calls)
+    df = load_calls(con, lo, hi)
+    tdf = con.sql(
+        load_sql("analyze_caching_texts"),
+        params={"limit": int(cfg.get("text_limit", TEXT_LIMIT)), "since": lo, "until": hi},
+    ).pl()
     if progress:
         progress(1, 4, "loaded calls")
     if df.is_empty():
-        ctx = _context(df, lo, hi, rules, cfg)
         return AnalyzerResult(NAME, {"calls": 0, "input_tokens": 0, "shareable_prefix_tokens": 0,
                                      "shareable_prefix_ratio": None}, [])  # fmt: skip
-    hashes = df.select("idx", "prefix_hashes")
-    df = attach_rules(df.drop("prefix_hashes"), rules, cfg)
-    p = prepare(df, hashes)
-    del hashes
+    df = attach_rules(df, rules, cfg)
+    p = prepare(df, load_blocks(con, df, lo, hi))
     sim = simulate(df, p)
+    del df
     if progress:
         progress(2, 4, "replayed caches")
     ctx = _context(sim, lo, hi, rules, cfg)
     div = divergence(p)
+    del p
     steps = _steps(sim)
     money_cols = ["units_actual", "units_pess", "units_typ", "units_long"]
     by_money = _money_by_step(sim, money_cols)
@@ -781,13 +901,22 @@ def analyze(
         texts.setdefault((wf, st), []).append((text, model or ""))
     if progress:
         progress(3, 4, "findings")
+    broken = [
+        s for s in steps
+        if s["calls_hashed"] >= 2 and (d := div.get(s["step_id"])) is not None and d[0] == 0
+    ]  # fmt: skip
+    broken_ids = {s["step_id"] for s in broken}
+    firsts = first_messages(
+        con, [(s["wf"], s["st"]) for s in broken if (s["wf"], s["st"]) not in texts], lo, hi
+    )
     findings: list[Finding] = []
     for s in steps:
         if not s["calls_hashed"]:
             continue
         d = div.get(s["step_id"])
-        if d and d[0] == 0 and s["calls_hashed"] >= 2 and s["shareable"] == 0:
-            findings.append(_broken_finding(sim, s, d, texts.get((s["wf"], s["st"]), []), ctx))
+        if s["step_id"] in broken_ids and d:
+            key = (s["wf"], s["st"])
+            findings.append(_broken_finding(sim, s, d, texts.get(key, []), firsts.get(key), ctx))
             continue
         f = _step_finding(s, by_money.get((s["wf"], s["st"]), {}), d, ctx)
         if f:

@@ -3,7 +3,16 @@
 Looks at, per workflow step: the model carrying most of its cost ("current"), the cheaper rungs
 for it in downgrade_ladder.toml (same provider), and quality scores in the spans
 (queries/analyze_downgrade_scores.sql: OTel ``gen_ai.evaluation.result`` events or evaluation
-spans with ``gen_ai.evaluation.score.value``; higher is better).
+spans with ``gen_ai.evaluation.score.value``, which is how Langfuse scores and LangSmith feedback
+are ingested).
+
+Direction: higher is better, except score names matching ``lower_is_better`` (case-insensitive
+globs; default toxicity, hallucination, harmfulness, latency), which enter as ``1 - score``. For
+the Welch test that is the same as ``-score`` (the constant cancels in the difference, the variance
+is unchanged), so the margin keeps its meaning as an absolute loss in the score's own units
+(0.02 more toxicity on a 0..1 scale; 0.02 s for a latency in seconds - set ``margin`` to suit). For
+0/1 scores it is the complement pass rate (1 = "not toxic"), still 0/1, so Newcombe's interval and
+the p(1 - p) sample size apply unchanged; ``-score`` would have lost that.
 
 Evidence tiers (research/analyzers.md §5.2):
 * **Tier 1** - both models carry the same score on the step: a non-inferiority test
@@ -49,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "verbosity_high": 1.3,
     "verbosity_slack": 0.2,
     "min_monthly_usd": 0.0,
+    "lower_is_better": ["toxicity", "hallucination", "harmfulness", "latency"],
 }
 NOT_MEASURED = ["latency", "tool-use ability", "language coverage", "long-input behaviour"]
 _SUITED = ("classif", "extract", "route", "label", "format", "tag", "parse", "detect", "score")
@@ -121,6 +131,12 @@ class Prices:
         return None
 
 
+def lower_is_better(name: str, patterns: Any) -> bool:
+    """True when score ``name`` matches a ``lower_is_better`` glob (case-insensitive)."""
+    pats = [patterns] if isinstance(patterns, str) else list(patterns or [])
+    return any(fnmatch.fnmatchcase(name.lower(), str(p).lower()) for p in pats)
+
+
 def _d(x: float) -> Decimal:
     return Decimal(str(round(x, 6)))
 
@@ -180,7 +196,7 @@ def analyze(
     """Cheaper-model candidates per step, validated only by the user's own scores (module doc)."""
     cfg = stats.settings(config, "downgrade", DEFAULTS)
     lo_t, hi_t = stats.as_ts(since), stats.as_ts(until)
-    con = stats.connect(lake)
+    con = stats.connect(lake, config)
     result = AnalyzerResult("downgrade")
     steps = stats.frame(con, "analyze_downgrade_steps", lo_t, hi_t)
     scores = stats.frame(con, "analyze_downgrade_scores", lo_t, hi_t)
@@ -195,9 +211,12 @@ def analyze(
         groups.setdefault((r["workflow"], r["step"]), []).append(r)
     score_idx: dict[tuple[str, str], dict[tuple[str, str], tuple[stats.Sample, bool]]] = {}
     for r in scores.iter_rows(named=True):
+        mean = float(r["mean"])
+        if lower_is_better(r["score_name"], cfg["lower_is_better"]):
+            mean = 1.0 - mean  # module doc: same test as -score, keeps 0/1 scores 0/1
         score_idx.setdefault((r["workflow"], r["step"]), {})[
             (r["price_model"], r["score_name"])
-        ] = (stats.Sample(int(r["n"]), float(r["mean"]), float(r["var"])), bool(r["binary"]))
+        ] = (stats.Sample(int(r["n"]), mean, float(r["var"])), bool(r["binary"]))
     counts = {"validated": 0, "failed": 0, "shadow": 0}
     for (wf, step), rows in sorted(groups.items()):
         f = _step(con, wf, step, rows, score_idx.get((wf, step), {}), prices, cfg, win)
@@ -284,7 +303,14 @@ def _step(
             test = stats.noninferior_samples(
                 s_cur, s_cand, b1 and b2, cfg["margin"], cfg["alpha"], cfg["power"]
             )
-            ev |= {"score_name": name, **test.evidence()}
+            flipped = lower_is_better(name, cfg["lower_is_better"])
+            ev |= {
+                "score_name": name,
+                "score_direction": "lower is better (tested as 1 - score)"
+                if flipped
+                else "higher is better",
+                **test.evidence(),
+            }
             v = v_obs if v_obs is not None else 1.0
             high_c = _reprice(cur_rows, cand, provider, prices, tau, v)
             low_c = _reprice(cur_rows, cand, provider, prices, tau * (1 + tau_band),

@@ -61,77 +61,89 @@ class Scenario:
 
 @dataclass
 class Prepared:
-    """Per-call and per-block frames the scenarios run on.
+    """Per-call frame and per-block arrays the scenarios run on.
 
-    calls: idx (time order), t (s), scope_id, step_id, I, B, nb, min_tok, gran, rho, elig (I >=
-    min_tok), plus the rule columns named
-    by scenarios. blocks (in idx, pos order): idx, pos, key (scope x hash), btok (tokens in the
-    block, capped at input), gap (s since the hash's last eligible use), gap_any (s since any use),
-    next_gap (s to its next eligible use), the call's step_id and elig. Narrow types: a 1M-call
-    log has ~20M blocks.
+    calls (polars, rows = idx 0..n-1 in time order): idx, t (s), scope_id, step_id, I, B, nb,
+    min_tok, gran, rho, elig (I >= min_tok), plus the rule columns named by scenarios.
+    blocks (numpy arrays of equal length, rows in (idx, pos) order): idx, pos, key (scope x hash),
+    btok (tokens in the block, capped at input), gap (s since the key's last eligible use),
+    seen (the key was used before), next_gap (s to its next eligible use; NaN = none), first (rows
+    of position 0). Numpy, not
+    polars: a 1M-call log has ~16M blocks, and the scenarios only need masks, gathers and
+    bincounts over them (no joins, no per-group windows).
     """
 
     calls: pl.DataFrame
-    blocks: pl.DataFrame
+    blocks: dict[str, np.ndarray]
+
+    @property
+    def n(self) -> int:
+        return self.calls.height
 
 
 def prepare(calls: pl.DataFrame, blocks: pl.DataFrame) -> Prepared:
     """``calls`` needs idx, t, scope_id, step_id, I, B, min_tok (+ rule columns); ``blocks`` needs
-    idx, pos, h (UInt64). Both are sorted here; idx must be time order."""
+    idx, pos and either ``key`` (UInt64, already scoped) or ``h`` (UInt64, hashed here with the
+    call's scope_id). Both are sorted here; idx must be time order."""
+    import numpy as np
     import polars as pl
 
-    calls = calls.sort("idx").with_columns(
-        elig=pl.col("I") >= pl.col("min_tok"),
-    )
+    calls = calls.sort("idx").with_columns(elig=pl.col("I") >= pl.col("min_tok"))
     if calls.height and (calls["idx"][0] != 0 or calls["idx"][-1] != calls.height - 1):
         raise ValueError("calls.idx must be 0..n-1 in time order")
-    nb = blocks.group_by("idx").agg(nb=pl.len())
-    calls = calls.join(nb, on="idx", how="left").with_columns(pl.col("nb").fill_null(0))
     if not blocks["idx"].is_sorted():  # exploded hash lists already come in (idx, pos) order
         blocks = blocks.sort("idx", "pos")
-    at = blocks["idx"]  # calls are rows 0..n-1: per-call values reach blocks by gather
-    key = pl.DataFrame({"s": calls["scope_id"].gather(at), "h": blocks["h"]}).hash_rows(7)
-    btok = (
-        (calls["I"].gather(at) - blocks["pos"] * calls["B"].gather(at))
-        .clip(0, None)
-        .clip(None, calls["B"].gather(at))
-    )
-    gaps = _gaps(key.to_numpy(), calls["t"].to_numpy()[at.to_numpy()],
-                 calls["elig"].to_numpy()[at.to_numpy()])  # fmt: skip
-    b = pl.DataFrame(
-        {
-            "idx": at,
-            "pos": blocks["pos"].cast(pl.Int32),
-            "key": key,
-            "btok": btok.cast(pl.Int32),
-            **{name: pl.Series(name, arr, nan_to_null=True) for name, arr in gaps.items()},
-            "step_id": calls["step_id"].cast(pl.Int32).gather(at),
-            "elig": calls["elig"].gather(at),
-        }
-    )
+    at = blocks["idx"].cast(pl.Int64).to_numpy()
+    n = calls.height
+    nb = np.bincount(at, minlength=n).astype(np.int64) if len(at) else np.zeros(n, np.int64)
+    calls = calls.with_columns(nb=pl.Series("nb", nb))
+    if "key" in blocks.columns:
+        key = blocks["key"].cast(pl.UInt64).to_numpy()
+    else:
+        sc = calls["scope_id"].gather(blocks["idx"])
+        key = pl.DataFrame({"s": sc, "h": blocks["h"]}).hash_rows(7).to_numpy()
+    pos = blocks["pos"].cast(pl.Int32).to_numpy()
+    del blocks
+    ic, bc = calls["I"].to_numpy(), calls["B"].to_numpy()
+    btok = np.clip(ic[at] - pos.astype(np.int64) * bc[at], 0, bc[at]).astype(np.int32)
+    elig = calls["elig"].to_numpy()
+    gaps = _gaps(key, calls["t"].to_numpy(), elig, at)
+    b = {"idx": at, "pos": pos, "key": key, "btok": btok, "first": np.flatnonzero(pos == 0), **gaps}
     return Prepared(calls=calls, blocks=b)
 
 
-def _gaps(key: np.ndarray, t: np.ndarray, elig: np.ndarray) -> dict[str, np.ndarray]:
+def _gaps(key: np.ndarray, t_call: np.ndarray, elig_call: np.ndarray, at: np.ndarray
+          ) -> dict[str, np.ndarray]:  # fmt: skip
     """Per block (rows in time order): seconds since the same key's last eligible use (gap),
-    since its last use of any kind (gap_any), and until its next eligible use (next_gap); NaN
-    when there is none. One stable argsort by key, then running max/min over row numbers inside
-    each key's run, in numpy: no per-group windows (millions of tiny groups are slow) and only a
-    few arrays alive at a time (memory at 20M blocks)."""
+    whether the key was used before at all (seen), and seconds until its next eligible use
+    (next_gap); NaN when there is none. One stable sort by key (polars: multi-threaded, ~2x
+    numpy's; it returns the sorted keys too), then running max/min over row numbers inside each
+    key's run, in numpy: no per-group windows (millions of tiny groups are slow) and only a few
+    arrays alive at a time (memory at 16M blocks)."""
     import numpy as np
+    import polars as pl
 
     n = len(key)
-    out = {name: np.full(n, np.nan, dtype=np.float32) for name in ("gap", "gap_any", "next_gap")}
+    out: dict[str, np.ndarray] = {
+        "gap": np.full(n, np.nan, dtype=np.float32),
+        "next_gap": np.full(n, np.nan, dtype=np.float32),
+        "seen": np.zeros(n, dtype=bool),
+    }
     if n == 0:
         return out
-    perm = np.argsort(key, kind="stable").astype(np.int32)
-    ks, ts, es = key[perm], t[perm], elig[perm]
-    del key
+    srt = pl.DataFrame({"k": key}).with_row_index("r").sort("k", maintain_order=True)
+    perm = srt["r"].to_numpy()
+    ks = srt["k"].to_numpy()
+    del srt
+    ap = at[perm]
+    ts, es = t_call[ap], elig_call[ap]
+    del ap
     row = np.arange(n, dtype=np.int32)
     new = np.empty(n, dtype=bool)
     new[0] = True
     np.not_equal(ks[1:], ks[:-1], out=new[1:])
     del ks
+    out["seen"][perm] = ~new
     start = np.maximum.accumulate(np.where(new, row, np.int32(0)))
     prev_e = np.empty(n, dtype=np.int32)
     prev_e[0] = -1
@@ -139,10 +151,7 @@ def _gaps(key: np.ndarray, t: np.ndarray, elig: np.ndarray) -> dict[str, np.ndar
     ok = prev_e >= start
     vals = np.where(ok, ts - ts[np.maximum(prev_e, 0)], np.nan).astype(np.float32)
     out["gap"][perm] = vals
-    del prev_e, start, ok
-    prev_any = np.where(new, np.nan, ts - np.r_[ts[:1], ts[:-1]]).astype(np.float32)
-    out["gap_any"][perm] = prev_any
-    del prev_any
+    del prev_e, start, ok, vals
     last = np.empty(n, dtype=bool)
     last[-1] = True
     last[:-1] = new[1:]
@@ -157,45 +166,62 @@ def _gaps(key: np.ndarray, t: np.ndarray, elig: np.ndarray) -> dict[str, np.ndar
     return out
 
 
+def _leading(p: Prepared, dead: np.ndarray) -> np.ndarray:
+    """Per call, the number of leading blocks before the first ``dead`` one (all: nb)."""
+    import numpy as np
+
+    k = p.calls["nb"].to_numpy().copy()
+    d = np.flatnonzero(dead)
+    if d.size:
+        di = p.blocks["idx"][d]
+        first = np.empty(d.size, dtype=bool)
+        first[0] = True
+        np.not_equal(di[1:], di[:-1], out=first[1:])
+        k[di[first]] = p.blocks["pos"][d[first]]
+    return k
+
+
 def shareable(p: Prepared) -> pl.DataFrame:
     """Per call: tokens in leading blocks whose hash appeared earlier in the log (unbounded cache,
     no minimum, no granularity): the SCHEMA.md ``shareable_prefix_tokens``."""
     import polars as pl
 
-    k = _leading(p, pl.col("gap_any").is_not_null())
-    return p.calls.select("idx", "I", "B").join(k, on="idx", how="left").select(
-        "idx",
-        shareable=(pl.col("k").fill_null(0) * pl.col("B")).clip(None, pl.col("I")),
+    k = _leading(p, ~p.blocks["seen"])
+    return p.calls.select("idx", "I", "B").select(
+        "idx", shareable=(pl.lit(pl.Series(k)) * pl.col("B")).clip(None, pl.col("I"))
     )
 
 
-def _leading(p: Prepared, alive: pl.Expr, blocks: pl.DataFrame | None = None) -> pl.DataFrame:
-    """idx -> k, the number of leading blocks for which ``alive`` holds."""
-    import polars as pl
+def first_block(p: Prepared, name: str) -> np.ndarray:
+    """Per call: block array ``name`` at position 0 (NaN / False for calls without blocks)."""
+    import numpy as np
 
-    first_dead = (
-        (p.blocks if blocks is None else blocks).filter(~alive.fill_null(False)).group_by("idx").agg(k=pl.col("pos").min())
-    )
-    return (
-        p.calls.select("idx", "nb")
-        .join(first_dead, on="idx", how="left")
-        .select("idx", k=pl.coalesce("k", "nb"))
-    )
+    arr = p.blocks[name]
+    out = np.zeros(p.n, dtype=bool) if arr.dtype == bool else np.full(p.n, np.nan, np.float32)
+    rows = p.blocks["first"]
+    out[p.blocks["idx"][rows]] = arr[rows]
+    return out
 
 
 def run(p: Prepared, s: Scenario) -> pl.DataFrame:
     """Per call: cached, written and units under scenario ``s``, and the miss reason."""
+    import numpy as np
     import polars as pl
 
     c = p.calls
-    ttl = c.select("idx", _ttl=pl.col(s.ttl), _lag=pl.col(s.lag) if s.lag else pl.lit(0.0))
-    at = p.blocks["idx"]  # calls are rows 0..n-1: per-call values reach blocks by gather
-    b = p.blocks.select("idx", "pos", "gap", "next_gap", "btok", "elig").with_columns(
-        _ttl=ttl["_ttl"].cast(pl.Float32).gather(at), _lag=ttl["_lag"].cast(pl.Float32).gather(at)
-    )
-    alive = (pl.col("gap") <= pl.col("_ttl")) & (pl.col("gap") >= pl.col("_lag"))
-    k = _leading(p, alive, b)
-    out = c.join(k, on="idx", how="left").join(ttl, on="idx", how="left")
+    b = p.blocks
+    ttl_c = c[s.ttl].cast(pl.Float32).to_numpy()
+    lag_c = c[s.lag].cast(pl.Float32).to_numpy() if s.lag else np.zeros(p.n, np.float32)
+    at = b["idx"]
+    ttl_b = ttl_c[at]
+    gap = b["gap"]
+    with np.errstate(invalid="ignore"):
+        alive = gap <= ttl_b
+        if s.lag:
+            alive &= gap >= lag_c[at]
+    k = _leading(p, ~alive)
+    del alive
+    out = c.with_columns(k=pl.Series(k), _ttl=pl.Series(ttl_c), _lag=pl.Series(lag_c))
     raw = (pl.col("k") * pl.col("B")).clip(None, pl.col("I"))
     gran = (raw // pl.col("gran")) * pl.col("gran")
     out = out.with_columns(
@@ -208,35 +234,37 @@ def run(p: Prepared, s: Scenario) -> pl.DataFrame:
         out = out.with_columns(_overflowed=pl.lit(False))
     # writes
     if s.policy == "oracle":
-        reused = (
-            b.filter((pl.col("next_gap") <= pl.col("_ttl")) & pl.col("elig"))
-            .join(out.select("idx", "k", "cached", "B"), on="idx")
-            .filter(pl.col("pos") * pl.col("B") >= pl.col("cached"))
-            .group_by("idx")
-            .agg(_w=pl.col("btok").sum())
-        )
-        out = out.join(reused, on="idx", how="left").with_columns(
-            written=pl.col("_w").fill_null(0).clip(None, pl.col("I") - pl.col("cached"))
+        cached = out["cached"].to_numpy()
+        elig_c = c["elig"].to_numpy()
+        bc = c["B"].to_numpy()
+        with np.errstate(invalid="ignore"):
+            m = b["next_gap"] <= ttl_b
+        m &= elig_c[at]
+        m &= b["pos"].astype(np.int64) * bc[at] >= cached[at]
+        w = np.bincount(at[m], weights=b["btok"][m], minlength=p.n)
+        out = out.with_columns(
+            written=pl.lit(pl.Series(w)).cast(pl.Int64).clip(None, pl.col("I") - pl.col("cached"))
         )
     else:
         out = out.with_columns(
             written=pl.when(pl.col("elig")).then(pl.col("I") - pl.col("cached")).otherwise(0)
         )
-    w = pl.col(s.write_mult)
+    del ttl_b
+    wm = pl.col(s.write_mult)
     out = out.with_columns(
         units=pl.col("cached") * pl.col("rho")
-        + pl.col("written") * w
+        + pl.col("written") * wm
         + (pl.col("I") - pl.col("cached") - pl.col("written")),
+        gap=pl.Series(first_block(p, "gap"), nan_to_null=True),
+        seen=pl.Series(first_block(p, "seen")),
     )
-    first = p.blocks.filter(pl.col("pos") == 0).select("idx", "gap", "gap_any")
-    out = out.join(first, on="idx", how="left")
     reason = (
         pl.when(pl.col("nb") == 0).then(pl.lit("no_hashes"))
         .when(pl.col("cached") > 0).then(pl.lit("hit"))
         .when(pl.col("_overflowed")).then(pl.lit("overflow"))
         .when(pl.col("_ttl") < 0).then(pl.lit("best_effort"))
         .when(~pl.col("elig") | (pl.col("_raw") > 0)).then(pl.lit("below_minimum"))
-        .when(pl.col("gap_any").is_null()).then(pl.lit("first_use"))
+        .when(~pl.col("seen")).then(pl.lit("first_use"))
         .when(pl.col("gap").is_null()).then(pl.lit("below_minimum"))
         .when(pl.col("gap") < pl.col("_lag")).then(pl.lit("visibility_lag"))
         .otherwise(pl.lit("ttl_expiry"))
@@ -245,37 +273,45 @@ def run(p: Prepared, s: Scenario) -> pl.DataFrame:
 
 
 def _overflow(p: Prepared, out: pl.DataFrame) -> pl.DataFrame:
-    """Turn the first ``m - 1`` hits of each burst per (scope, first block) into misses."""
+    """Turn the first ``m - 1`` hits of each burst per (scope, first block) into misses: ``m`` is
+    the machines the busiest minute of that prefix needs (ceil(calls / rpm)); a burst is a run of
+    uses no more than a TTL apart. Numpy over the first blocks sorted by key (stable: time order
+    within a key)."""
+    import numpy as np
     import polars as pl
 
-    rpm = p.calls.select("idx", _rpm=pl.col("rpm"))
-    first = (
-        p.blocks.filter((pl.col("pos") == 0) & pl.col("elig"))
-        .select("idx", "key")
-        .join(p.calls.select("idx", "t"), on="idx")
-        .join(rpm, on="idx")
-        .join(out.select("idx", "_ttl"), on="idx")
-        .filter(pl.col("_rpm") > 0)
-        .sort("key", "idx")
-    )
-    if first.is_empty():
-        return out.with_columns(_overflowed=pl.lit(False))
-    first = first.with_columns(minute=(pl.col("t") // 60).cast(pl.Int64))
-    per_min = first.group_by("key", "minute").agg(n=pl.len(), rpm=pl.col("_rpm").first())
-    machines = per_min.group_by("key").agg(
-        m=((pl.col("n") / pl.col("rpm")).ceil()).max().cast(pl.Int64)
-    )
-    first = first.join(machines, on="key").with_columns(
-        burst=(
-            (pl.col("t") - pl.col("t").shift(1)).over("key").fill_null(float("inf"))
-            > pl.col("_ttl")
-        ).cum_sum().over("key")
-    )
-    first = first.with_columns(rank=pl.col("idx").rank("ordinal").over("key", "burst"))
-    cold = first.filter((pl.col("m") > 1) & (pl.col("rank") >= 2) & (pl.col("rank") <= pl.col("m")))
-    out = out.join(cold.select("idx", _cold=pl.lit(True)), on="idx", how="left")
-    hit = pl.col("cached") > 0
+    rows = p.blocks["first"]
+    idx = p.blocks["idx"][rows]
+    rpm = p.calls["rpm"].to_numpy()[idx]
+    keep = p.calls["elig"].to_numpy()[idx] & (rpm > 0)
+    idx, rpm = idx[keep], rpm[keep]
+    cold = np.zeros(p.n, dtype=bool)
+    if idx.size:
+        srt = pl.DataFrame({"k": p.blocks["key"][rows][keep]}).with_row_index("r").sort(
+            "k", maintain_order=True
+        )
+        perm = srt["r"].to_numpy()
+        ks = srt["k"].to_numpy()
+        idx, rpm = idx[perm], rpm[perm]
+        ts = p.calls["t"].to_numpy()[idx]
+        ttl = out["_ttl"].to_numpy()[idx]
+        n = idx.size
+        new = np.r_[True, ks[1:] != ks[:-1]]
+        keyid = np.cumsum(new) - 1
+        minute = np.floor(ts / 60)
+        newm = new | np.r_[True, minute[1:] != minute[:-1]]
+        run = np.cumsum(newm) - 1
+        need = np.ceil(np.bincount(run) / rpm[newm]).astype(np.int64)
+        m = np.zeros(int(keyid[-1]) + 1, dtype=np.int64)
+        np.maximum.at(m, keyid[newm], need)
+        gap = np.r_[np.inf, ts[1:] - ts[:-1]]
+        newb = new | (gap > ttl)
+        starts = np.flatnonzero(newb)
+        rank = np.arange(n) - starts[np.cumsum(newb) - 1] + 1
+        mk = m[keyid]
+        cold[idx[(mk > 1) & (rank >= 2) & (rank <= mk)]] = True
+    c = pl.lit(pl.Series("_cold", cold))
     return out.with_columns(
-        _overflowed=pl.col("_cold").fill_null(False) & hit,
-        cached=pl.when(pl.col("_cold").fill_null(False)).then(0).otherwise(pl.col("cached")),
-    ).drop("_cold")
+        _overflowed=c & (pl.col("cached") > 0),
+        cached=pl.when(c).then(0).otherwise(pl.col("cached")),
+    )

@@ -3,7 +3,7 @@
 Why separate from prompt caching: a response cache skips the call entirely, so its saving is the
 whole repeated call's cost, and it is only safe for deterministic steps without side effects
 (research/analyzers.md §3). Exact repeats share ``prompt_hash`` (sha256 of the normalised
-messages) on the same model within 24 h; near-duplicates are found by SimHash over the part of a
+messages; compared as its 64-bit hash ``prompt_key``) on the same model within 24 h; near-duplicates are found by SimHash over the part of a
 step's prompts that varies and are never counted as savings.
 """
 
@@ -32,11 +32,12 @@ def repeat_findings(sim: pl.DataFrame, factor: Decimal) -> list[Finding]:
     """Exact repeats: the same prompt_hash on the same model within 24 h of its last use."""
     import polars as pl
 
-    rows = sim.filter(pl.col("prompt_hash").is_not_null())
+    rows = sim.select("idx", "t", "scope_id", "prompt_key", "wf", "st", "cost", "cost_currency")
+    rows = rows.filter(pl.col("prompt_key").is_not_null())
     if rows.is_empty():
         return []
-    rows = rows.sort("idx").with_columns(
-        gap=(pl.col("t") - pl.col("t").shift(1)).over("cache_scope", "prompt_hash")
+    rows = rows.with_columns(  # sim is in idx (time) order
+        gap=(pl.col("t") - pl.col("t").shift(1)).over("scope_id", "prompt_key")
     )
     rep = rows.filter(pl.col("gap") <= RESPONSE_WINDOW_S)
     if rep.is_empty():
@@ -45,7 +46,7 @@ def repeat_findings(sim: pl.DataFrame, factor: Decimal) -> list[Finding]:
     cost = rows.group_by("wf", "st").agg(cost=pl.col("cost").filter(usd).sum(), calls=pl.len())
     agg = rep.group_by("wf", "st").agg(
         repeats=pl.len(),
-        prompts=pl.col("prompt_hash").n_unique(),
+        prompts=pl.col("prompt_key").n_unique(),
         repeat_cost=pl.col("cost").filter(usd).sum(),
         unpriced=pl.col("cost").is_null().sum(),
     ).join(cost, on=["wf", "st"])

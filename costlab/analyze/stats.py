@@ -328,18 +328,23 @@ def as_ts(value: Any) -> datetime | None:
     return parse_date(str(value))
 
 
-# -- lake plumbing shared by the trimming, downgrade and batch analyzers ---------------------------
+# -- lake plumbing shared by the four analyzers ---------------------------
 
 
 _SHARED: dict[tuple[str, int], Any] = {}
+#: DuckDB memory cap of the shared analyzer connection (``[analyze] memory_limit`` in costlab.toml
+#: overrides it). The analyzers' own frames live in polars/numpy beside it; 4 GiB is the budget.
+MEMORY_LIMIT = "1GB"
 
 
-def connect(lake: Any) -> Any:
-    """A lake connection with ``analyze_calls`` materialized once (queries/views/analyze_calls.sql).
+def connect(lake: Any, config: dict[str, Any] | None = None) -> Any:
+    """A lake connection with ``analyze_base`` materialized once (queries/views/analyze_base.sql)
+    and ``analyze_calls`` (its priced USD rows) as a view over it.
 
-    Shared by the trimming, downgrade and batch analyzers of one process (keyed by lake path and
-    manifest version), because building the priced `calls` view is most of their cost on a large
-    lake (~10-16 s per 1M calls on 2 cores). Only the latest lake is kept; `release` frees it.
+    Shared by all four analyzers of one process (keyed by lake path and manifest version), because
+    building the priced, de-duplicated `calls` view is most of their cost on a large lake; only
+    the latest lake is kept, `release` frees it. Memory is capped (`MEMORY_LIMIT`) and DuckDB
+    keeps no insertion order it does not need.
     """
     from costlab.sql import load_sql
 
@@ -347,10 +352,27 @@ def connect(lake: Any) -> Any:
     con = _SHARED.get(key)
     if con is None:
         release()
+        limit = ((config or {}).get("analyze") or {}).get("memory_limit") or MEMORY_LIMIT
         con = lake.connect()
-        con.execute(f"CREATE TEMP TABLE analyze_calls AS {load_sql('views/analyze_calls')}")
+        con.execute(f"SET memory_limit = '{_size(str(limit))}'")
+        con.execute("SET preserve_insertion_order = false")
+        con.execute(f"CREATE TEMP TABLE analyze_base AS {load_sql('views/analyze_base')}")
+        con.execute(f"CREATE TEMP VIEW analyze_calls AS {load_sql('views/analyze_calls')}")
         _SHARED[key] = con
     return con
+
+
+def _size(text: str) -> str:
+    """A DuckDB memory size like ``1GB`` / ``512MB`` (checked: it is pasted into SQL)."""
+    import re
+
+    from costlab.errors import CostlabError
+
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)", text.strip(), re.IGNORECASE):
+        raise CostlabError(
+            f"costlab.toml [analyze] memory_limit: {text!r} is not a size; use e.g. '1GB'"
+        )
+    return text.strip()
 
 
 def prompts(con: Any) -> None:

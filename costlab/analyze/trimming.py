@@ -215,7 +215,7 @@ def analyze(
     """Oversized repeated prompts, history replay and few-shot blocks (module docstring)."""
     cfg = stats.settings(config, "trimming", DEFAULTS)
     lo_t, hi_t = stats.as_ts(since), stats.as_ts(until)
-    con = stats.connect(lake)
+    con = stats.connect(lake, config)
     result = AnalyzerResult("trimming")
     stats.prompts(con)
     pre = stats.frame(con, "analyze_trimming_prefix", lo_t, hi_t,

@@ -52,6 +52,7 @@ class ReportOptions:
     warnings: list[str] = field(default_factory=list)  # filled while building (bad budget names)
     attribution: dict[str, Any] = field(default_factory=dict)  # [attribution]
     config_dir: Path | None = None
+    engine: str | None = None  # [engine] name / --engine: duckdb (default) or spark
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any], base: Path | None = None, **cli: Any) -> ReportOptions:
@@ -155,7 +156,9 @@ def build_report(lake: Lake, options: ReportOptions | None = None) -> Report:
         options=opts.describe(),
         version=__version__,
     )
-    with lake.connect(prices=book) as con:
+    from costlab import engines
+
+    with engines.connect(lake, opts.engine, prices=book) as con:
         _prepare(con, opts)
         params: dict[str, Any] = {
             "since": since,
@@ -174,7 +177,7 @@ def build_report(lake: Lake, options: ReportOptions | None = None) -> Report:
         report.headline = _headline(con, report, params)
         report.alerts = _alerts(con, opts, since, until)
     if opts.findings:
-        report.findings = _findings(lake, opts)
+        report.findings, report.savings = _findings(lake, opts)
     return report
 
 
@@ -224,12 +227,20 @@ NARROW = {
 
 def _prepare(con: duckdb.DuckDBPyConnection, opts: ReportOptions) -> None:
     """Tables the queries join: attribution rules, metrics."""
-    from costlab import attribution, metrics
+    from costlab import attribution, engines, metrics
 
+    if engines.is_spark(con):  # same steps on Spark (costlab/engines/spark.py)
+        rules = attribution.AttributionRules.from_config({"attribution": opts.attribution})
+        spark: Any = con
+        spark.prepare_report(rules, metrics.load_metrics(opts.metrics) if opts.metrics else [])
+        return
     # Price and de-duplicate the calls once: a dozen queries read them (the view would redo the
     # window de-duplication and the price join each time). Views bind by name, so the rest of
     # the queries (and calls_attributed) read the materialised rows.
-    con.execute("CREATE TABLE _report_calls AS SELECT * FROM calls")
+    con.execute(
+        "CREATE TABLE _report_calls AS SELECT * EXCLUDE "
+        "(prefix_hashes, message_tokens, prompt_text, completion_text, attributes) FROM calls"
+    )
     con.execute("CREATE OR REPLACE VIEW calls AS SELECT * FROM _report_calls")
     attribution.register(con, attribution.AttributionRules.from_config({"attribution": opts.attribution}))
     metrics.register(con, metrics.load_metrics(opts.metrics) if opts.metrics else [])
@@ -322,11 +333,10 @@ def _alerts(
     return out
 
 
-def _findings(lake: Lake, opts: ReportOptions) -> list[dict[str, Any]]:
+def _findings(lake: Lake, opts: ReportOptions) -> tuple[list[dict[str, Any]], dict[str, Decimal]]:
+    """The analyzers' findings and their combined validated monthly savings (USD; combined on
+    the remaining cost, never summed: costlab.analyze.base.combine)."""
     from costlab.analyze import base
 
-    results = base.run(lake, since=opts.since, until=opts.until)
-    out: list[dict[str, Any]] = []
-    for r in results:
-        out.extend(f.to_dict() for f in r.findings)
-    return out
+    findings, total = base.report_findings(lake, since=opts.since, until=opts.until)
+    return findings, total.to_dict()

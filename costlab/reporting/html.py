@@ -122,6 +122,7 @@ def context(report: Report, standalone: bool = True, top: int | None = 200, char
         "headline": headline,
         "sections": sections,
         "findings": findings,
+        "savings": savings_text(report.savings) if report.savings else None,
         "show_findings": bool(report.findings) or report.section("findings") is None,
     }
 

@@ -198,8 +198,11 @@ def _section(sec: Section, top: int | None) -> list[str]:
     return [*out, ""]
 
 
-def _findings(findings: Sequence[dict[str, Any]]) -> list[str]:
+def _findings(findings: Sequence[dict[str, Any]], savings: Any = None) -> list[str]:
     out = ["## Findings", ""]
+    if savings:
+        out += [f"Validated savings per month (USD): {md_escape(savings_text(savings))}, combined on the "
+                "remaining cost (never summed); potential savings need validation first.", ""]
     if not findings:
         return [*out, "No findings.", ""]
     for i, f in enumerate(findings, 1):
@@ -247,7 +250,7 @@ def render_markdown(report: Report, top: int | None = 15) -> str:
     for sec in report.sections:
         out += _section(sec, top)
     if report.findings or report.section("findings") is None:
-        out += _findings(report.findings)
+        out += _findings(report.findings, report.savings)
     while out and out[-1] == "":
         out.pop()
     return "\n".join(out) + "\n"

@@ -79,6 +79,8 @@ class Report:
     sections: list[Section] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
+    # validated monthly savings of all findings, combined on the remaining cost (never a sum)
+    savings: dict[str, Decimal] | None = None
     options: dict[str, Any] = field(default_factory=dict)  # policy, budgets, metrics file, ...
     version: str = ""
 
@@ -106,6 +108,7 @@ class Report:
                 for s in self.sections
             },
             "findings": self.findings,
+            "savings_usd": self.savings,
         }
 
     # -- notebooks -----------------------------------------------------------------------------

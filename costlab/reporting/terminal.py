@@ -72,11 +72,16 @@ def _table(sec: Section, top: int | None) -> tuple[RenderableType, int]:
     return table, len(sec.rows) - len(shown)
 
 
-def _findings(findings: list[dict[str, Any]]) -> RenderableType:
+def _findings(findings: list[dict[str, Any]], savings: Any = None) -> RenderableType:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text("Findings", style="bold"), title_justify="left", show_edge=False, header_style="bold")
+    caption = (
+        f"validated savings per month (USD): {savings_text(savings)}, combined on the remaining cost"
+        if savings else None
+    )
+    table = Table(title=Text("Findings", style="bold"), title_justify="left", show_edge=False,
+                  header_style="bold", caption=caption, caption_justify="left")
     for name, justify in (
         ("#", "right"),
         ("analyzer", "left"),
@@ -134,4 +139,4 @@ def render_terminal(report: Report, console: Console, top: int | None = 15) -> N
             console.print(Text(sec.note, style="dim"))
     if report.findings:
         console.print()
-        console.print(_findings(report.findings))
+        console.print(_findings(report.findings, report.savings))

@@ -1,0 +1,26 @@
+-- Prefix-block hashes of the caching analyzer's calls, as 64-bit cache keys.
+-- purpose: the replay's input (costlab.analyze.replay): block i of a call is key_i =
+--          hash(scope, prefix_hashes[i]) (DuckDB's 64-bit hash), so equal keys mean the same
+--          chained prefix within one provider cache (scope as in analyze_caching_calls.sql).
+--          Fetched from `spans` by row_key for the rows of the materialized `analyze_base` table
+--          instead of being carried through the `calls` de-duplication.
+-- params: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive): the same
+--         filter as analyze_caching_calls.sql.
+-- grain: one row per call with at least one prefix hash, in no particular order; rid = the row's
+--        rowid in `analyze_base`; key = list of UBIGINT in prefix order.
+WITH c AS (
+    SELECT
+        rowid AS rid, row_key,
+        coalesce(provider, '') || '|' || coalesce(model, '') || '|'
+            || coalesce(CAST(prefix_block_tokens AS VARCHAR), '')
+            || CASE WHEN source_format = 'mooncake_trace' THEN '|' || trace_id ELSE '' END AS scope
+    FROM analyze_base
+    WHERE span_kind = 'llm'
+      AND input_tokens IS NOT NULL
+      AND (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
+      AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
+)
+SELECT c.rid, list_transform(s.prefix_hashes, lambda x: hash(c.scope, x)) AS key
+FROM c
+JOIN spans AS s USING (row_key)
+WHERE len(s.prefix_hashes) > 0
