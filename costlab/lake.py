@@ -194,9 +194,14 @@ class Lake:
         price tables ``calls`` joins (from ``prices``; default `PriceBook.load()`)."""
         import duckdb
 
+        from costlab import attribution
+        from costlab.config import load_config
+
         con = duckdb.connect(":memory:")
         con.execute("SET TimeZone = 'UTC'")
         create_views(con, self.path, self.manifest(), prices)
+        # charges_attributed / calls_attributed for `costlab sql` and notebooks (costlab.toml rules)
+        attribution.register(con, attribution.AttributionRules.from_config(load_config()))
         return con
 
     def query(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> list[tuple[Any, ...]]:

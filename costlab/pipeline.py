@@ -16,13 +16,15 @@ Nothing is visible until step 6 commits, so a killed run changes nothing and a r
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +40,9 @@ if TYPE_CHECKING:
 
     from costlab.ingest.base import Bad, ParseContext, Source
 
+WORKERS_ENV = "COSTLAB_INGEST_WORKERS"  # parser processes (default: CPU count; 1 = none)
+PARALLEL_MIN_BYTES = 32 << 20  # less input than this is parsed in-process (no worker start-up)
+PARALLEL_MAX_FILE = 256 << 20  # bigger files are parsed in-process, streamed in chunks
 DATA_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".parquet")
 CHUNK_ROWS = 50_000
 Progress = Callable[[int, int, str], None]
@@ -78,13 +83,18 @@ class IngestResult:
 
 
 def discover(
-    paths: Iterable[str | os.PathLike[str]], exclude: Path | None = None
+    paths: Iterable[str | os.PathLike[str]],
+    exclude: Path | None = None,
+    ignore: Iterable[str] = (),
 ) -> tuple[list[Path], list[FileResult]]:
     """Files to consider, in a stable order, and results for paths that do not exist.
 
-    Folders are walked for data files (``DATA_SUFFIXES``, optionally ``.gz``); hidden files and
-    the lake itself (``exclude``) are skipped. A file named explicitly is always tried.
+    Folders are walked for data files (``DATA_SUFFIXES``, optionally ``.gz``); hidden files, the
+    lake itself (``exclude``) and files matching an ``ignore`` glob (``[ingest] exclude`` /
+    ``--exclude``: matched against the name and the path relative to the folder, e.g.
+    ``metrics*.csv`` or ``drafts/*``) are skipped. A file named explicitly is always tried.
     """
+    patterns = list(ignore)
     found: list[Path] = []
     missing: list[FileResult] = []
     for raw in paths:
@@ -95,6 +105,9 @@ def discover(
                 if any(part.startswith(".") for part in rel_parts) or not f.is_file():
                     continue
                 if exclude is not None and f.absolute().is_relative_to(exclude):
+                    continue
+                rel = "/".join(rel_parts)
+                if any(fnmatch.fnmatch(f.name, pat) or fnmatch.fnmatch(rel, pat) for pat in patterns):
                     continue
                 name = f.name.lower()
                 base = name[:-3] if name.endswith(".gz") else name
@@ -144,7 +157,10 @@ def ingest(
         get_source(source)  # unknown names fail before any work
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     result = IngestResult(run_id=run_id, lake=str(lk.path))
-    files, missing = discover(paths, exclude=lk.path)
+    ignore = ctx.config.get("exclude", [])
+    if isinstance(ignore, str):
+        ignore = [ignore]
+    files, missing = discover(paths, exclude=lk.path, ignore=[str(p) for p in ignore])
     result.files.extend(missing)
     with lk.write_lock(wait=wait, on_wait=on_wait):
         manifest = lk.collect_garbage(lk.manifest())
@@ -169,6 +185,11 @@ class _Run:
         self.started = datetime.now(UTC)
         self.stage_dir = lake.path / STAGING / self.run_id
         self.staged: dict[str, list[Path]] = defaultdict(list)
+        # small files' rows wait here (as Arrow) and are staged together: one Parquet file per
+        # ~CHUNK_ROWS rows, not per source file (thousands of session logs). Only rows of files
+        # that parsed completely are pending, so a failed file's rollback never touches them.
+        self.pending: dict[str, list[pa.Table]] = defaultdict(list)
+        self.pending_rows: dict[str, int] = defaultdict(int)
         self.index_updates: dict[str, dict[str, Any]] = {}
         self.reread: dict[str, set[str]] = defaultdict(set)  # source_format -> re-read files
         self.per_format: dict[str | None, dict[str, Any]] = {}
@@ -176,10 +197,17 @@ class _Run:
     # -- orchestration ----------------------------------------------------------------------
     def execute(self, files: list[Path]) -> None:
         todo = self._changed(files)
-        for n, path in enumerate(todo):
-            if self.progress:
-                self.progress(n, len(todo), path.name)
-            self._ingest_file(n, path)
+        remote = self._remote_results(todo)
+        try:
+            for n, path in enumerate(todo):
+                if self.progress:
+                    self.progress(n, len(todo), path.name)
+                if n in remote.jobs:
+                    self._take_remote(n, path, next(remote.results))
+                else:
+                    self._ingest_file(n, path)
+        finally:
+            remote.close()
         if self.progress:
             self.progress(len(todo), len(todo), "")
         self._finish()
@@ -217,14 +245,8 @@ class _Run:
             cls = get_source(self.source) if self.source else detect(path)
             fr.source = cls.name
             rows, bad = self._parse(ordinal, path, cls)
-        except SourceError as ex:
-            fr.error = str(ex)
-        except CostlabError as ex:
-            fr.error = f"{path}: {ex}"
-        except OSError as ex:
-            fr.error = f"{path}: {ex.strerror or ex}"
         except Exception as ex:  # noqa: BLE001 - a parser bug must not abort the run
-            fr.error = f"{path}: internal error in {fr.source or 'detection'}: {type(ex).__name__}: {ex}"
+            fr.error = _error_text(path, ex, fr.source)
         if fr.error is not None:
             for table, n in list(self.staged.items()):
                 for f in n[staged_before.get(table, 0) :]:
@@ -233,23 +255,77 @@ class _Run:
             self._stats(fr.source)["files_failed"] += 1
             self._stats(fr.source)["files"].append(str(path))
             return
+        self._ingested(fr, path, cls.name, (st.st_size, st.st_mtime_ns, digest), rows, bad)
+
+    def _ingested(
+        self, fr: FileResult, path: Path, fmt: str, ident: tuple[int, int, str], rows: int, bad: int
+    ) -> None:
+        size, mtime_ns, digest = ident
         fr.status, fr.rows, fr.quarantined = "ingested", rows, bad
-        stats = self._stats(cls.name)
+        stats = self._stats(fmt)
         stats["files"].append(str(path))
         stats["rows_read"] += rows + bad
         stats["rows_quarantined"] += bad
         self.result.rows_read += rows + bad
         self.result.rows_quarantined += bad
         if str(path) in self.manifest.files:
-            self.reread[cls.name].add(str(path))
+            self.reread[fmt].add(str(path))
         self.index_updates[str(path)] = {
-            "size": st.st_size,
-            "mtime_ns": st.st_mtime_ns,
+            "size": size,
+            "mtime_ns": mtime_ns,
             "sha256": digest,
-            "source_format": cls.name,
+            "source_format": fmt,
             "run_id": self.run_id,
             "rows": rows,
         }
+
+    # -- parallel parsing --------------------------------------------------------------------
+    def _remote_results(self, todo: list[Path]) -> _Remote:
+        """Parse the small files in worker processes (one per CPU) when there is enough work;
+        results come back in order, as Arrow tables. Big files stay in this process, streamed."""
+        workers = _workers()
+        sizes = {}
+        for n, path in enumerate(todo):
+            try:
+                size = path.stat().st_size
+            except OSError:
+                continue
+            if size <= PARALLEL_MAX_FILE:
+                sizes[n] = size
+        forced = bool(os.environ.get(WORKERS_ENV))
+        if workers < 2 or len(sizes) < 2 or (sum(sizes.values()) < PARALLEL_MIN_BYTES and not forced):
+            return _Remote()
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # fork: spawn and forkserver re-import the caller's __main__ in every worker, which runs
+        # an unguarded script (`costlab.ingest(...)` at its top level) again. Workers only parse
+        # files (no DuckDB, no polars), so threads the caller holds do not matter to them.
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        jobs = [
+            (n, str(todo[n]), self.source, self.ctx, self.run_id, self.started) for n in sorted(sizes)
+        ]
+        return _Remote(set(sizes), pool.map(_parse_remote, jobs, chunksize=4), pool)
+
+    def _take_remote(self, ordinal: int, path: Path, out: _FileOut) -> None:
+        fr = FileResult(str(path), "failed", out.source)
+        self.result.files.append(fr)
+        if out.error is not None:
+            fr.error = out.error
+            self._stats(fr.source)["files_failed"] += 1
+            self._stats(fr.source)["files"].append(str(path))
+            return
+        assert out.source is not None and out.ident is not None
+        good = 0
+        for table, tbl, final in out.tables:
+            good += tbl.num_rows
+            if final:
+                self._add_pending(table, tbl, ordinal)
+            elif tbl.num_rows:
+                self._write_stage(table, ordinal, tbl)
+        if out.bad:
+            self._stage_quarantine(ordinal, path, out.source, out.bad)
+        self._ingested(fr, path, out.source, out.ident, good, len(out.bad))
 
     def _stats(self, fmt: str | None) -> dict[str, Any]:
         return self.per_format.setdefault(
@@ -267,70 +343,55 @@ class _Run:
 
     # -- parsing and staging ------------------------------------------------------------------
     def _parse(self, ordinal: int, path: Path, cls: type[Source]) -> tuple[int, int]:
-        from costlab.ingest.base import Bad
-
-        buffers: dict[str, list[dict[str, Any]]] = defaultdict(list)
         bad: list[Bad] = []
-        good = seq = 0
-        common = {
-            "source_file": str(path),
-            "run_id": self.run_id,
-            "ingested_at": self.started,
-            "source_format": cls.name,
-            "_file": ordinal,
-            "_distinct": cls.distinct_duplicates,
-        }
-        for item in cls().parse(path, self.ctx):
-            if isinstance(item, Bad):
-                bad.append(item)
-                continue
-            table, row = item
-            problem = _check_row(table, row, cls.name)
-            if problem:
-                bad.append(Bad(str(row.get("source_line", "")), problem, _raw(row)))
-                continue
-            if self.ctx.redact:
-                _redact(row)
-            seq += 1
-            row.update(common)
-            row["_seq"] = seq
-            buf = buffers[table]
-            buf.append(row)
-            if len(buf) >= CHUNK_ROWS:
+        good = 0
+        common = _common(path, cls, self.run_id, self.started, ordinal)
+        for table, buf, final in _row_chunks(path, cls, self.ctx, common, bad):
+            if not final:
                 good += self._stage(table, ordinal, buf, bad)
-                buffers[table] = []
-        for table, buf in buffers.items():
-            if buf:
-                good += self._stage(table, ordinal, buf, bad)
+                continue
+            tbl = _to_arrow(table, buf, bad)
+            good += tbl.num_rows
+            self._add_pending(table, tbl, ordinal)
         if bad:
             self._stage_quarantine(ordinal, path, cls.name, bad)
         return good, len(bad)
 
+    def _add_pending(self, table: str, tbl: pa.Table, ordinal: int) -> None:
+        if tbl.num_rows:
+            self.pending[table].append(tbl)
+            self.pending_rows[table] += tbl.num_rows
+            if self.pending_rows[table] >= CHUNK_ROWS:
+                self._flush_pending(table, ordinal)
+
     def _stage(self, table: str, ordinal: int, rows: list[dict[str, Any]], bad: list[Bad]) -> int:
+        tbl = _to_arrow(table, rows, bad)
+        if tbl.num_rows:
+            self._write_stage(table, ordinal, tbl)
+        return tbl.num_rows
+
+    def _flush_pending(self, table: str, ordinal: int) -> None:
         import pyarrow as pa
+
+        tables = self.pending.pop(table, [])
+        self.pending_rows[table] = 0
+        if tables:
+            self._write_stage(table, ordinal, pa.concat_tables(tables))
+
+    def _write_stage(self, table: str, ordinal: int, tbl: pa.Table) -> None:
         import pyarrow.parquet as pq
 
-        sch = _staging_schema(table)
-        try:
-            tbl = pa.Table.from_pylist(rows, schema=sch)
-        except (pa.ArrowException, TypeError, ValueError, OverflowError):
-            ok = []
-            for row in rows:
-                try:
-                    pa.Table.from_pylist([row], schema=sch)
-                    ok.append(row)
-                except (pa.ArrowException, TypeError, ValueError, OverflowError) as ex:
-                    bad.append(Bad(str(row.get("source_line", "")), f"invalid value: {ex}", _raw(row)))
-            tbl = pa.Table.from_pylist(ok, schema=sch)
-        if tbl.num_rows == 0:
-            return 0
         out = self.stage_dir / table / f"f{ordinal:07d}-{len(self.staged[table]):05d}.parquet"
         out.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(tbl, out, compression="zstd")
         self.staged[table].append(out)
-        return tbl.num_rows
 
     def _stage_quarantine(self, ordinal: int, path: Path, fmt: str, bad: list[Bad]) -> None:
+        if self.ctx.redact:  # raw lines and reasons quote values: no identities there either
+            from costlab.ingest.base import Bad as _Bad
+            from costlab.redact import redact_text
+
+            bad = [_Bad(b.location, redact_text(b.reason), redact_text(b.raw or "")) for b in bad]
         rows = [
             {
                 "run_id": self.run_id,
@@ -355,6 +416,8 @@ class _Run:
 
         manifest = self.manifest
         replaced: list[str] = []
+        for table in list(self.pending):
+            self._flush_pending(table, len(self.result.files))
         con = duckdb.connect(":memory:")
         try:
             con.execute("SET TimeZone = 'UTC'")
@@ -535,6 +598,137 @@ class _Run:
         ).fetchone()
         live = self.manifest.tables.setdefault("runs", [])
         live.extend(Path(f).relative_to(self.lake.path).as_posix() for f in (out[1] if out else []))
+
+
+def _to_arrow(table: str, rows: list[dict[str, Any]], bad: list[Bad]) -> pa.Table:
+    """Rows as an Arrow table; a row that does not fit the schema goes to ``bad``."""
+    import pyarrow as pa
+
+    from costlab.ingest.base import Bad
+
+    sch = _staging_schema(table)
+    try:
+        tbl = pa.Table.from_pylist(rows, schema=sch)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        ok = []
+        for row in rows:
+            try:
+                pa.Table.from_pylist([row], schema=sch)
+                ok.append(row)
+            except (pa.ArrowException, TypeError, ValueError, OverflowError) as ex:
+                bad.append(Bad(str(row.get("source_line", "")), f"invalid value: {ex}", _raw(row)))
+        tbl = pa.Table.from_pylist(ok, schema=sch)
+    return tbl
+
+
+def _error_text(path: Path, ex: Exception, source: str | None) -> str:
+    """The one-line reason a file failed as a whole."""
+    if isinstance(ex, SourceError):
+        return str(ex)
+    if isinstance(ex, CostlabError):
+        return f"{path}: {ex}"
+    if isinstance(ex, OSError):
+        return f"{path}: {ex.strerror or ex}"
+    if isinstance(ex, RecursionError):  # JSON nested deeper than Python reads, where a source did not say
+        return f"{path}: data nested too deeply to read; flatten or remove that record"
+    return f"{path}: internal error in {source or 'detection'}: {type(ex).__name__}: {ex}"
+
+
+def _workers() -> int:
+    raw = os.environ.get(WORKERS_ENV, "")
+    if not hasattr(os, "fork") or sys.platform == "darwin":  # fork is unsafe on macOS
+        return 1
+    try:
+        return max(1, int(raw)) if raw else min(os.cpu_count() or 1, 8)
+    except ValueError:
+        raise CostlabError(f"{WORKERS_ENV}={raw!r}: not a number; set a count of processes, e.g. 2") from None
+
+
+@dataclass
+class _FileOut:
+    """What a worker sends back for one file (all picklable)."""
+
+    source: str | None = None
+    error: str | None = None
+    ident: tuple[int, int, str] | None = None  # size, mtime_ns, sha256
+    tables: list[tuple[str, pa.Table, bool]] = field(default_factory=list)
+    bad: list[Bad] = field(default_factory=list)
+
+
+@dataclass
+class _Remote:
+    jobs: set[int] = field(default_factory=set)
+    results: Iterator[_FileOut] = field(default_factory=lambda: iter(()))
+    pool: Any = None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _parse_remote(job: tuple[int, str, str | None, ParseContext, str, datetime]) -> _FileOut:
+    """Worker: hash, detect and parse one file into Arrow tables (same steps as `_Run._ingest_file`)."""
+    from costlab.ingest import detect, get_source
+
+    ordinal, name, source, ctx, run_id, started = job
+    path = Path(name)
+    out = _FileOut()
+    try:
+        st = path.stat()
+        digest = file_sha256(path)
+        cls = get_source(source) if source else detect(path)
+        out.source = cls.name
+        common = _common(path, cls, run_id, started, ordinal)
+        for table, buf, final in _row_chunks(path, cls, ctx, common, out.bad):
+            out.tables.append((table, _to_arrow(table, buf, out.bad), final))
+        out.ident = (st.st_size, st.st_mtime_ns, digest)
+    except Exception as ex:  # noqa: BLE001 - reported like the in-process path does
+        return _FileOut(source=out.source, error=_error_text(path, ex, out.source))
+    return out
+
+
+def _common(path: Path, cls: type[Source], run_id: str, started: datetime, ordinal: int) -> dict[str, Any]:
+    return {
+        "source_file": str(path),
+        "run_id": run_id,
+        "ingested_at": started,
+        "source_format": cls.name,
+        "_file": ordinal,
+        "_distinct": cls.distinct_duplicates,
+    }
+
+
+def _row_chunks(
+    path: Path, cls: type[Source], ctx: ParseContext, common: dict[str, Any], bad: list[Bad]
+) -> Iterator[tuple[str, list[dict[str, Any]], bool]]:
+    """Checked rows of one file in per-table chunks of CHUNK_ROWS, then each table's rest
+    (``final``); rows that cannot be stored go to ``bad``."""
+    from costlab.ingest.base import Bad
+
+    buffers: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    seq = 0
+    for item in cls().parse(path, ctx):
+        if isinstance(item, Bad):
+            bad.append(item)
+            continue
+        table, row = item
+        problem = _check_row(table, row, cls.name)
+        if problem:
+            bad.append(Bad(str(row.get("source_line", "")), problem, _raw(row)))
+            continue
+        if ctx.redact:
+            _redact(row)
+        seq += 1
+        row.update(common)
+        row["_seq"] = seq
+        buf = buffers[table]
+        buf.append(row)
+        if len(buf) >= CHUNK_ROWS:
+            yield table, buf, False
+            buffers[table] = []
+    for table, buf in buffers.items():
+        if buf:
+            yield table, buf, True
 
 
 _STAGING_SCHEMAS: dict[str, pa.Schema] = {}

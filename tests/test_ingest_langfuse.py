@@ -33,6 +33,7 @@ class Exp:
     rollups: list[str] = field(default_factory=list)
     estimated: int = 0
     reasoning: int = 0
+    scores: int = 0
 
 
 # Expected values per real file, computed independently of costlab from the raw JSON with a
@@ -50,6 +51,10 @@ class Exp:
 #   estimated  = calls whose metadata.attributes exist (scope not langfuse-sdk) but hold no
 #                usage/token_count key: Langfuse tokenized them itself
 #   reasoning  = sum of usageDetails keys containing 'reasoning'
+#   scores     = len(trace['scores']) (all NUMERIC: one evaluation span each); counted with
+#                python -c "json.load(f)['trace'].get('scores')": beeai 2, claude-agent 3, crewai 2,
+#                google-adk 2, google-gemini 2, langgraph-js 2, langgraph-python 2,
+#                microsoft-agent 3, vertex-ai 2 = 20; the others [] or no key
 # Exceptions written out where they apply (beeai: no output key at all; vertex-ai: Gemini gap).
 EXPECTED: dict[str, Exp] = {
     "agno-2025-06-11": Exp(
@@ -64,28 +69,34 @@ EXPECTED: dict[str, Exp] = {
     "autogen-2025-06-06": Exp(2, 1, 41, 3, D("0.000025"), D("0.000025")),
     # beeai: usageDetails {'input', 'total'} only -> output NULL on all 3 calls (0 in the sum)
     "beeai-2025-08-01": Exp(
-        29, 3, 1988 + 2359 + 1195, 0, D("0.00083130"), D("0.00083130"), estimated=3
+        29, 3, 1988 + 2359 + 1195, 0, D("0.00083130"), D("0.00083130"), estimated=3, scores=2
     ),
     "claude-agent-2025-12-22": Exp(
-        7, 4, 5 + 5 + 5 + 19, 94 + 56 + 53 + 29, D("0.003582"), D("0.003582"), estimated=4
+        7, 4, 5 + 5 + 5 + 19, 94 + 56 + 53 + 29, D("0.003582"), D("0.003582"), estimated=4,
+        scores=3,
     ),
-    "crewai-2025-07-11": Exp(6, 1, 190, 164, D("0.0001269"), D("0.0001269")),
+    "crewai-2025-07-11": Exp(6, 1, 190, 164, D("0.0001269"), D("0.0001269"), scores=2),
     "csharp-agent-with-gemini-2026-03-09": Exp(
         8, 3, 3004 + 2546 + 2497, 167 + 47 + 200, D("0.0034491"), D("0.0034491")
     ),
-    "google-adk-2025-08-28": Exp(5, 2, 39 + 28, 6 + 3, D("0.0000103"), D("0.0000103")),
+    "google-adk-2025-08-28": Exp(
+        5, 2, 39 + 28, 6 + 3, D("0.0000103"), D("0.0000103"), scores=2
+    ),
     # OpenInference completion (2055) already includes completion_details.reasoning (1104):
     # total 2061 = 6 + 2055
     "google-gemini-2025-08-01": Exp(
-        1, 1, 6, 2055, D("0.005139299999"), D("0.005139299999"), reasoning=1104
+        1, 1, 6, 2055, D("0.005139299999"), D("0.005139299999"), reasoning=1104, scores=2
     ),
     "google-vertex-tools-langchain-2025-09-19": Exp(1, 1, 1200, 15, D("0.00011"), D("0.00011")),
     "koog-2025-08-26": Exp(11, 2, 168 + 47, 19 + 106, D("0.0017875"), D("0.0017875"), estimated=2),
     # input 179+0(audio)+0(cache_read); output 35+0(audio)+64(reasoning); total 278
     "langgraph-js-2025-10-30": Exp(
-        20, 2, 179 + 142, 35 + 64 + 24, D("0.00032625"), D("0.00032625"), reasoning=64
+        20, 2, 179 + 142, 35 + 64 + 24, D("0.00032625"), D("0.00032625"), reasoning=64,
+        scores=2,
     ),
-    "langgraph-python-2025-08-22": Exp(9, 2, 60 + 108, 15 + 51, D("0.000234"), D("0.000234")),
+    "langgraph-python-2025-08-22": Exp(
+        9, 2, 60 + 108, 15 + 51, D("0.000234"), D("0.000234"), scores=2
+    ),
     "llamaindex-2025-06-05": Exp(2, 1, 13, 81, D("0.000842499999"), D("0.000842499999")),
     "microsoft-agent-2025-12-17": Exp(
         4,
@@ -95,6 +106,7 @@ EXPECTED: dict[str, Exp] = {
         D("0.00065625"),
         D("0.00028525"),
         ["invoke_agent 171105b7-59dd-49c0-9677-0b95395aa46a"],
+        scores=3,
     ),
     "openai-assistants-2024-05-29": Exp(4, 1, 49, 40, D("0.00387"), D("0.00387")),
     "pydantic-ai-2025-06-06": Exp(3, 1, 31, 96, D("0.0010375"), D("0.0010375")),
@@ -105,14 +117,18 @@ EXPECTED: dict[str, Exp] = {
     "pydantic-ai-with-gemini-2025-12-24": Exp(1, 1, 40, 159, D("0.0004095"), D("0.0004095")),
     # total 2023 > 5 + 845: Gemini thinking tokens (1173) are in total, not in completion. The
     # file's cost (0.00085) was priced without them: kept in attributes, not reported_cost.
-    "vertex-ai-2025-08-01": Exp(1, 1, 5, 845 + (2023 - 5 - 845), D(0), D(0), reasoning=1173),
+    "vertex-ai-2025-08-01": Exp(
+        1, 1, 5, 845 + (2023 - 5 - 845), D(0), D(0), reasoning=1173, scores=2
+    ),
 }
 
 
-def spans(path: Path, **ctx: Any) -> list[dict[str, Any]]:
+def spans(path: Path, scores: bool = False, **ctx: Any) -> list[dict[str, Any]]:
+    """The file's span rows; score rows (operation 'evaluation') only with ``scores``."""
     parsed = parse_file(path, ctx=ParseContext(**ctx) if ctx else None)
     assert parsed.source == "langfuse"
-    return parsed.table("spans")
+    rows = parsed.table("spans")
+    return rows if scores else [r for r in rows if r["operation"] != "evaluation"]
 
 
 def calls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -143,7 +159,8 @@ def test_real_sample(name: str) -> None:
     parsed = parse_file(path)
     rows = parsed.table("spans")
     assert parsed.bad == []
-    assert len(rows) == exp.spans
+    assert len(rows) == exp.spans + exp.scores
+    assert sum(r["operation"] == "evaluation" for r in rows) == exp.scores
     billable = calls(rows)
     assert len(billable) == exp.calls
     assert total(billable, "input_tokens") == exp.input
@@ -520,7 +537,7 @@ def test_end_to_end_lake(tmp_path: Path) -> None:
     res = ingest(files, lake=tmp_path)
     assert res.rows_quarantined == 0 and not [f for f in res.files if f.error]
     # pydantic-ai-2025-06-06 and pydantic-ai-tools-2025-06-06 are one trace (same ids): kept once
-    assert res.rows_written == sum(e.spans for e in EXPECTED.values()) - 3
+    assert res.rows_written == sum(e.spans + e.scores for e in EXPECTED.values()) - 3
     # the files' money (vertex-ai's excluded cost is already 0 in EXPECTED), minus the duplicate
     # pydantic-ai trace (0.0010375) that the lake keeps once
     file_money = sum((e.cost_all for e in EXPECTED.values()), D(0)) - D("0.0010375")
@@ -533,3 +550,123 @@ def test_end_to_end_lake(tmp_path: Path) -> None:
     again = ingest(files, lake=tmp_path, force=True)
     assert again.rows_written == res.rows_written
     assert lake.query(q) == [(file_money, res.rows_written)]
+
+
+# -- scores -> evaluation spans (the downgrade analyzer's quality signal) --------------------------
+
+
+def test_trace_scores_become_evaluation_spans() -> None:
+    rows = spans(REAL / "vertex-ai-2025-08-01.trace.json", scores=True)
+    # trace 0298935e...: scores hallucination 0.1 (06cedde7..., 12:31:42.621Z) and toxicity 0
+    # (3fc56590..., 12:31:41.163Z), both NUMERIC, source EVAL, observationId null
+    hall = by_name(rows, "score:hallucination")
+    assert (hall["trace_id"], hall["span_id"], hall["parent_span_id"]) == (
+        "0298935e31d66d7de9487cac935d7d99",
+        "06cedde7-c555-4096-b69b-4e29d55f2d65",
+        None,
+    )
+    assert (hall["span_kind"], hall["operation"], hall["step"]) == (
+        "other",
+        "evaluation",
+        "score:hallucination",
+    )
+    assert hall["start_time"].isoformat() == "2025-08-01T12:31:42.621000+00:00"
+    assert (hall["usage_scope"], hall["usage_source"]) == ("none", "missing")
+    assert all(hall.get(c) is None for c in ("input_tokens", "output_tokens", "reported_cost"))
+    assert hall["workflow"] == by_name(rows, "generate_content")["workflow"] == "generate_content"
+    assert json.loads(hall["attributes"])["attributes"] == {
+        "gen_ai.evaluation.name": "hallucination",
+        "gen_ai.evaluation.score.value": 0.1,
+        "gen_ai.evaluation.source": "EVAL",
+    }
+    tox = json.loads(by_name(rows, "score:toxicity")["attributes"])["attributes"]
+    assert tox["gen_ai.evaluation.score.value"] == 0
+    assert len(calls(rows)) == 1  # scores are never calls
+    assert "comment" not in json.loads(hall["attributes"])  # the judge's text: keep_text only
+    kept = by_name(
+        spans(REAL / "vertex-ai-2025-08-01.trace.json", scores=True, keep_text=True), hall["name"]
+    )
+    assert "plausible description" in json.loads(kept["attributes"])["comment"]
+
+
+def test_trace_scores_inherit_session_user_tags(tmp_path: Path) -> None:
+    doc = json.loads((REAL / "autogen-2025-06-06.trace.json").read_text())
+    doc["trace"]["scores"] = [
+        {"id": "s-1", "name": "relevance", "value": 0.5, "dataType": "NUMERIC", "source": "API",
+         "traceId": doc["trace"]["id"], "observationId": "83517f9062f5ada4",
+         "timestamp": "2025-06-06T11:32:00.000Z", "stringValue": None},
+    ]  # fmt: skip
+    path = tmp_path / "scored.json"
+    path.write_text(json.dumps(doc))
+    rows = spans(path, scores=True)
+    ev = by_name(rows, "score:relevance")
+    gen = by_name(rows, "chat gpt-4o")
+    for col in ("workflow", "session_id", "user_id", "tags", "trace_id"):
+        assert ev[col] == gen[col]
+    assert (ev["session_id"], ev["user_id"]) == ("session_abc", "user_123")
+    assert ev["parent_span_id"] == gen["span_id"] == "83517f9062f5ada4"
+
+
+def test_scores_api_page() -> None:
+    """v2 scores page (constructed): 7 scores -> 3 spans (NUMERIC on the generation, BOOLEAN and
+    NUMERIC on the trace), 3 skipped (CATEGORICAL, CORRECTION, session score), 1 quarantined."""
+    path = CON / "scores_v2_page.json"
+    assert detect(path).name == "langfuse"
+    parsed = parse_file(path)
+    rows = parsed.table("spans")
+    assert [(r["name"], r["parent_span_id"]) for r in rows] == [
+        ("score:correctness", "83517f9062f5ada4"),
+        ("score:is_helpful", None),
+        ("score:toxicity", None),
+    ]
+    values = [json.loads(r["attributes"])["attributes"] for r in rows]
+    assert [v["gen_ai.evaluation.score.value"] for v in values] == [0.75, 1.0, 0.05]
+    assert values[1]["gen_ai.evaluation.score.label"] == "True"  # BOOLEAN -> 0/1
+    assert [v["gen_ai.evaluation.source"] for v in values] == ["EVAL", "ANNOTATION", "API"]
+    assert {r["user_id"] for r in rows} == {"user_123"}  # the page's nested trace.userId
+    assert [(b.location, b.reason) for b in parsed.bad] == [
+        ("6", "bad score: NUMERIC score 'toxicity' has no numeric value")
+    ]
+    assert len({r["row_key"] for r in rows}) == 3
+
+
+def test_otel_evaluation_attributes_survive_without_keep_text(tmp_path: Path) -> None:
+    """An OTel evaluation span ingested by Langfuse keeps its score keys in ``otel`` (the path
+    the analyzer's SQL reads for Langfuse observations); the explanation (content) does not."""
+    doc = json.loads((REAL / "autogen-2025-06-06.trace.json").read_text())
+    ev = dict(doc["observations"][0], id="e1", type="SPAN", name="judge",
+              parentObservationId="83517f9062f5ada4", usageDetails={}, costDetails={})  # fmt: skip
+    ev["metadata"] = {"attributes": {"gen_ai.evaluation.name": "relevance",
+                                     "gen_ai.evaluation.score.value": "0.9",
+                                     "gen_ai.evaluation.explanation": "secret reasoning"}}  # fmt: skip
+    doc["observations"].append(ev)
+    path = tmp_path / "otel_eval.json"
+    path.write_text(json.dumps(doc))
+    otel = json.loads(by_name(spans(path), "judge")["attributes"])["otel"]
+    assert otel == {"gen_ai.evaluation.name": "relevance", "gen_ai.evaluation.score.value": "0.9"}
+
+
+def test_scores_reach_the_downgrade_query(tmp_path: Path) -> None:
+    """Lake: the real autogen trace (one gpt-4o call, step 'chat gpt-4o') plus the constructed
+    scores page: the downgrade query credits the observation score to the call and the trace
+    scores to every call of the trace (here the one call)."""
+    from costlab.analyze import stats
+    from costlab.lake import Lake
+    from costlab.pipeline import ingest
+
+    res = ingest([REAL / "autogen-2025-06-06.trace.json", CON / "scores_v2_page.json"], lake=tmp_path)
+    assert res.rows_quarantined == 1
+    lake = Lake(tmp_path)
+    assert lake.query("select count(*) from calls") == [(1,)]  # scores add no calls
+    con = stats.connect(lake)
+    try:
+        got = stats.frame(con, "analyze_downgrade_scores", None, None).rows()
+    finally:
+        stats.release()
+    # (workflow, step, price_model, name, n, mean, var, binary)
+    assert [(r[3], r[4], r[5], r[7]) for r in got] == [
+        ("correctness", 1, 0.75, False),
+        ("is_helpful", 1, 1.0, True),
+        ("toxicity", 1, 0.05, False),
+    ]
+    assert {(r[0], r[1], r[2]) for r in got} == {("autogen-chat-trace", "chat gpt-4o", "gpt-4o")}

@@ -350,3 +350,107 @@ def test_end_to_end_lake(tmp_path: Path) -> None:
     assert ingest(files, lake=tmp_path).rows_written == 0
     again = ingest(files, lake=tmp_path, force=True)
     assert again.rows_written == res.rows_written and lake.query(q) == expected
+
+
+# -- feedback -> evaluation spans (the downgrade analyzer's quality signal) ------------------------
+
+RUN_A = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"  # qa_pipeline (chain root of the trace)
+RUN_B = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"  # ChatOpenAI with feedback_stats
+
+
+def _evals(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {r["name"]: r for r in rows if r["operation"] == "evaluation"}
+
+
+def _value(row: dict[str, Any]) -> Any:
+    return json.loads(row["attributes"])["attributes"]["gen_ai.evaluation.score.value"]
+
+
+def test_feedback_stats_become_evaluation_spans() -> None:
+    # feedback_runs.json: 3 runs; feedback_stats user_score (root, n 1, avg 1.0), correctness
+    # (n 1, 0.8), helpfulness (n 3, avg 0.6667), toxicity (n 1, 0.0), tone (no avg: skipped)
+    # -> 3 + 4 = 7 rows
+    rows = spans(CON / "feedback_runs.json")
+    assert len(rows) == 7
+    ev = _evals(rows)
+    assert sorted(ev) == [
+        "feedback:correctness", "feedback:helpfulness", "feedback:toxicity", "feedback:user_score"
+    ]  # fmt: skip
+    assert [_value(ev[n]) for n in sorted(ev)] == [0.8, pytest.approx(2 / 3), 0.0, 1.0]
+    helpful = ev["feedback:helpfulness"]
+    assert json.loads(helpful["attributes"])["score_aggregate_n"] == 3
+    assert (helpful["parent_span_id"], helpful["trace_id"]) == (RUN_B, RUN_A)
+    assert helpful["span_id"] == f"{RUN_B}:feedback:helpfulness"
+    assert helpful["start_time"] == datetime(2025, 7, 6, 8, 0, 1, 500000, tzinfo=UTC)  # run end
+    assert ev["feedback:user_score"]["parent_span_id"] == RUN_A
+    for r in ev.values():
+        assert (r["span_kind"], r["usage_scope"], r["usage_source"]) == ("other", "none", "missing")
+        assert (r["workflow"], r["session_id"], r["user_id"]) == ("faq-bot", "t-1", "u-9")
+        assert r.get("input_tokens") is None and r.get("reported_cost") is None
+    assert sorted(r["span_id"] for r in calls(rows)) == [
+        RUN_B, "cccccccc-cccc-4ccc-8ccc-cccccccccccc"
+    ]  # fmt: skip
+
+
+def test_feedback_records() -> None:
+    # feedback.jsonl: helpfulness 1, 0.5, 0.5 on run B; thumbs True on the root; a text-only
+    # "note" (skipped); correctness 0.9 for a run not in the file and no trace_id (quarantined)
+    path = CON / "feedback.jsonl"
+    assert detect(path).name == "langsmith"
+    parsed = parse_file(path)
+    rows = parsed.table("spans")
+    assert [(r["name"], _value(r), r["parent_span_id"]) for r in rows] == [
+        ("feedback:helpfulness", 1.0, RUN_B),
+        ("feedback:helpfulness", 0.5, RUN_B),
+        ("feedback:helpfulness", 0.5, RUN_B),
+        ("feedback:thumbs", 1.0, RUN_A),  # bool -> 1
+    ]
+    assert {r["trace_id"] for r in rows} == {RUN_A}
+    srcs = [json.loads(r["attributes"])["attributes"]["gen_ai.evaluation.source"] for r in rows]
+    assert srcs == ["api", "api", "model", "app"]
+    assert [(b.location, b.reason) for b in parsed.bad] == [
+        ("6", "bad feedback: no trace_id and its run is not in this file; export it with its runs")
+    ]
+
+
+def test_feedback_records_win_over_stats_in_one_file(tmp_path: Path) -> None:
+    doc = json.loads((CON / "feedback_runs.json").read_text())
+    recs = [json.loads(line) for line in (CON / "feedback.jsonl").read_text().splitlines()][:3]
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps(doc["runs"] + recs))
+    rows = spans(path)
+    helpful = [r for r in rows if r["name"] == "feedback:helpfulness"]
+    # the aggregate (n 3) is skipped: its 3 records are here; the records take the run's context
+    assert sorted(_value(r) for r in helpful) == [0.5, 0.5, 1.0]
+    assert {r["workflow"] for r in helpful} == {"faq-bot"}
+    assert len(rows) == 7 - 1 + 3
+
+
+def test_feedback_reaches_the_downgrade_query(tmp_path: Path) -> None:
+    """Lake with both files: records replace the helpfulness aggregate (SQL drops aggregates with
+    individual scores beside them); root-level feedback is credited to both calls."""
+    from costlab.analyze import stats
+    from costlab.lake import Lake
+    from costlab.pipeline import ingest
+
+    ingest([CON / "feedback_runs.json", CON / "feedback.jsonl"], lake=tmp_path)
+    lake = Lake(tmp_path)
+    assert lake.query("select count(*) from calls") == [(2,)]  # feedback adds no calls
+    con = stats.connect(lake)
+    try:
+        got = stats.frame(con, "analyze_downgrade_scores", None, None).rows()
+    finally:
+        stats.release()
+    assert {(r[0], r[1], r[2]) for r in got} == {("faq-bot", "ChatOpenAI", "gpt-4o-mini")}
+    # (name, n, mean, binary):
+    #   correctness: aggregate 0.8 on call B (no records) -> n 1
+    #   helpfulness: records 1, 0.5, 0.5 on call B -> n 3, mean 2/3 (aggregate dropped)
+    #   thumbs (root, True) and user_score (root aggregate 1.0): trace-level -> both calls, n 2
+    #   toxicity: aggregate 0.0 on call B -> n 1, binary
+    assert [(r[3], r[4], pytest.approx(r[5]), r[7]) for r in got] == [
+        ("correctness", 1, 0.8, False),
+        ("helpfulness", 3, 2 / 3, False),
+        ("thumbs", 2, 1.0, True),
+        ("toxicity", 1, 0.0, True),
+        ("user_score", 2, 1.0, True),
+    ]

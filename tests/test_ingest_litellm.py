@@ -76,6 +76,8 @@ def test_detect_claims_no_other_file() -> None:
         for f in root.rglob("*"):
             if not f.is_file() or f.suffix in (".md", ".txt", ".py") or f.parent == LL:
                 continue
+            if f.parent.name in ("allocation", "analyze"):  # LiteLLM spend logs by design
+                continue
             assert not cls.detect(Sniff(f)), f
 
 

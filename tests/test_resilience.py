@@ -109,3 +109,41 @@ def test_two_ingests_and_a_report_at_once(tmp_path: Path, corpus: tuple[Path, Pa
     assert spawn(data, ref).wait() == 0
     assert state(lake) == state(ref)
     assert all(s in (state(before_lake), state(ref)) for s in seen)
+
+
+def report_total(lake: Path) -> tuple[Decimal, int]:
+    """`costlab report -f json` in its own process: (sum of billed_cost over spend_by_day, rows
+    of spend_by_day's day set). Any error fails the test."""
+    import json
+
+    exe = Path(sys.executable).with_name("costlab")
+    r = subprocess.run(
+        [str(exe), "report", "--lake", str(lake), "-f", "json", "--no-fail", "--no-findings"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0 and not r.stderr.strip(), r.stderr
+    rows = json.loads(r.stdout, parse_float=Decimal)["sections"]["spend_by_day"]["rows"]
+    return sum((Decimal(str(x["billed_cost"])) for x in rows), Decimal(0)), len({x["day"] for x in rows})
+
+
+@pytest.mark.slow
+def test_report_while_ingesting_sees_before_or_after(tmp_path: Path, corpus: tuple[Path, Path]) -> None:
+    """`costlab report` running alongside an ingest reads one committed snapshot: its totals are
+    the lake's before or after state, never a mix, and it never fails."""
+    data, before_lake = corpus
+    ref = tmp_path / "ref"
+    shutil.copytree(before_lake, ref)
+    assert spawn(data, ref).wait() == 0
+    before, after = report_total(before_lake), report_total(ref)
+    assert before[0] == state(before_lake)[0] and after[0] == state(ref)[0] and before != after
+    lake = tmp_path / "busy"
+    shutil.copytree(before_lake, lake)
+    writer = spawn(data, lake)
+    seen = [report_total(lake)]
+    while writer.poll() is None:
+        seen.append(report_total(lake))
+    assert writer.returncode == 0
+    seen.append(report_total(lake))
+    assert all(s in (before, after) for s in seen), seen
+    assert seen[-1] == after

@@ -158,15 +158,22 @@ def findings_frame(results: Iterable[AnalyzerResult]) -> pl.DataFrame:
 
 
 def run(lake: Lake, names: Iterable[str] = ORDER, **kwargs: Any) -> list[AnalyzerResult]:
-    """Run the named analyzers in `ORDER` (imports them so they register)."""
+    """Run the named analyzers in `ORDER` (imports them so they register). They share one
+    materialised calls table (`stats.connect`) for this run; it is released at the end, so a
+    second run in the same process (a notebook, a test) starts clean and sees new data."""
     import importlib
+
+    from costlab.analyze import stats
 
     wanted = list(names)
     for name in wanted:
         importlib.import_module(f"costlab.analyze.{name}")
-    return [ANALYZERS[n](lake, **kwargs) for n in ORDER if n in wanted] + [
-        ANALYZERS[n](lake, **kwargs) for n in wanted if n not in ORDER
-    ]
+    try:
+        return [ANALYZERS[n](lake, **kwargs) for n in ORDER if n in wanted] + [
+            ANALYZERS[n](lake, **kwargs) for n in wanted if n not in ORDER
+        ]
+    finally:
+        stats.release()
 
 
 def report_findings(

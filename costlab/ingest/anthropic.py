@@ -113,15 +113,16 @@ def _read_pages(path: Path) -> Iterator[tuple[str, Any]]:
         text = fh.read()
     try:
         doc = json.loads(text, parse_float=Decimal)
-    except ValueError as whole:
+    except (ValueError, RecursionError) as whole:  # RecursionError: nested deeper than Python reads
         lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
         parsed: list[tuple[str, Any]] = []
         for n, line in lines:
             try:
                 parsed.append((f"line {n}", json.loads(line, parse_float=Decimal)))
-            except ValueError as ex:
-                parsed.append((f"line {n}", ex))
-        if len(lines) < 2 or not isinstance(parsed[0][1], dict):  # not JSONL: a broken document
+            except (ValueError, RecursionError) as ex:
+                parsed.append((f"line {n}", ValueError(str(ex))))
+        objects = sum(isinstance(v, dict) for _, v in parsed)
+        if len(lines) < 2 or 2 * objects < len(lines):  # not JSONL (most lines): a broken document
             raise SourceError(str(path), f"not a JSON report page: {whole}") from None
         yield from parsed
         return

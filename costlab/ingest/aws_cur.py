@@ -128,7 +128,7 @@ def _as_map(value: Any) -> dict[str, str]:
         text = u.nullish(value) or "{}"
         try:
             obj = json.loads(text) or {}
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ValueError(f"map column is not JSON: {text[:60]!r}") from None
     if isinstance(obj, list):
         try:

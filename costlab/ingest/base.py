@@ -76,15 +76,19 @@ class Sniff:
             return "empty"
         if text[0] in "{[":
             first = self.first_line.strip()
-            if first.startswith("{"):
-                try:
-                    json.loads(first)
+            try:
+                if isinstance(json.loads(first), dict):
                     return "jsonl"
-                except ValueError:
-                    pass
+                return "json"  # a complete one-line document (an array of pages, say)
+            except (ValueError, RecursionError):  # nested too deep for Python is bad input
+                pass
+            if first not in ("{", "[") and self._later_object is not None:  # a broken 1st line
+                return "jsonl"
             return "json"
         if "," in text.split("\n", 1)[0] or self.suffix in (".csv", ".tsv"):
             return "csv"
+        if self._later_object is not None:  # JSONL whose first line is not an object
+            return "jsonl"
         return "unknown"
 
     @cached_property
@@ -129,14 +133,33 @@ class Sniff:
     def first_object(self) -> Any:
         """The first JSON value: the first line of JSONL, or the document (if it fits the head)."""
         if self.kind == "jsonl":
-            return json.loads(self.first_line)
+            try:
+                obj = json.loads(self.first_line)
+            except (ValueError, RecursionError):
+                obj = None
+            return obj if isinstance(obj, dict) else self._later_object
         if self.kind == "json":
             try:
                 return json.loads(self.head)
-            except ValueError:
+            except (ValueError, RecursionError):
                 if len(self.head_bytes) < HEAD_BYTES:
                     return None
                 return _load_json_document(self.path, self.gzipped)
+        return None
+
+    @cached_property
+    def _later_object(self) -> dict[str, Any] | None:
+        """The first JSON object on a line of its own (starting at column 0) after the first line
+        of the head: JSONL whose first line is damaged is still JSONL. Pretty-printed documents
+        indent their inner objects, so they do not match."""
+        for line in self.head.lstrip().split("\n")[1:50]:
+            if line.startswith("{"):
+                try:
+                    obj = json.loads(line)
+                except (ValueError, RecursionError):
+                    continue
+                if isinstance(obj, dict):
+                    return obj
         return None
 
     @cached_property
@@ -150,7 +173,7 @@ def _load_json_document(path: Path, gzipped: bool) -> Any:
     try:
         with opener(path, "rt", encoding="utf-8-sig", errors="replace") as fh:
             return json.load(fh)
-    except (OSError, ValueError, EOFError):
+    except (OSError, ValueError, EOFError, RecursionError):
         return None
 
 

@@ -43,9 +43,11 @@ Quirks:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -64,6 +66,8 @@ ID_KEYS = frozenset({"sessionId", "uuid", "parentUuid", "leafUuid", "messageId"}
 SYNTHETIC = "<synthetic>"
 _Result = tuple[datetime | None, bool, int, dict[str, Any]]  # end time, is_error, chars, subagent
 TIERS = ("standard", "batch", "priority", "flex", "provisioned")
+_PARENT = ("trace_id", "workflow", "step", "session_id", "tags", "span_id")
+_SHARED = frozenset({"sessionId", "cwd", "gitBranch", "version", "agentId", "userType"})
 _KEPT = (
     *("sessionId", "uuid", "parentUuid", "requestId", "cwd", "gitBranch", "version", "agentId"),
     *("userType", "isApiErrorMessage"),
@@ -71,7 +75,7 @@ _KEPT = (
 
 
 def _head_objects(sniff: Sniff, limit: int = 50) -> Iterator[Any]:
-    for line in sniff.head.splitlines()[:limit]:
+    for line in sniff.head.split("\n", limit)[:limit]:  # not splitlines(): the head is 256 KiB
         line = line.strip()
         if line:
             try:
@@ -155,7 +159,7 @@ def _usage(usage: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@dataclass
+@dataclass(slots=True)
 class _Line:
     line: int
     ts: datetime
@@ -165,12 +169,48 @@ class _Line:
     sidechain: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class _Reply:
-    lines: list[_Line] = field(default_factory=list)
+    """One reply's streamed lines, folded as they arrive: only the lines the row needs are kept
+    (the best by `_rank`, the first and last of the main thread and of all), so memory stays
+    per reply, not per line (a multi-GB session file)."""
+
+    n: int = 0
+    best_usage: _Line | None = None  # max _rank among lines with usage
+    best_any: _Line | None = None  # max _rank among all lines
+    first_main: _Line | None = None  # min (ts, line) / max ts among non-sidechain lines
+    end_main: datetime | None = None
+    first_all: _Line | None = None  # the same among all lines
+    end_all: datetime | None = None
+    model: str | None = None  # first non-null model in line order
+    cost: Decimal | None = None  # last non-null costUSD in line order
+    all_sidechain: bool = True
+    error: bool = False
     texts: list[str] = field(default_factory=list)
     blocks: list[str] = field(default_factory=list)
     tools: list[str] = field(default_factory=list)
+
+    def add(self, ln: _Line) -> None:
+        self.n += 1
+        rank = _rank(ln)
+        if ln.usage is not None and (self.best_usage is None or rank > _rank(self.best_usage)):
+            self.best_usage = ln
+        if self.best_any is None or rank > _rank(self.best_any):
+            self.best_any = ln
+        if not ln.sidechain:
+            self.all_sidechain = False
+            if self.first_main is None or (ln.ts, ln.line) < (self.first_main.ts, self.first_main.line):
+                self.first_main = ln
+            self.end_main = ln.ts if self.end_main is None else max(self.end_main, ln.ts)
+        if self.first_all is None or (ln.ts, ln.line) < (self.first_all.ts, self.first_all.line):
+            self.first_all = ln
+        self.end_all = ln.ts if self.end_all is None else max(self.end_all, ln.ts)
+        if self.model is None:
+            self.model = u.nullish(ln.obj["message"].get("model"))
+        if ln.cost is not None:
+            self.cost = ln.cost
+        if ln.obj.get("isApiErrorMessage") is True:
+            self.error = True
 
 
 def _text_size(content: Any) -> int:
@@ -186,6 +226,104 @@ def _rank(ln: _Line) -> tuple[int, bool, int]:
     return (-1 if out is None else out, not ln.sidechain, ln.line)
 
 
+_decode = json.JSONDecoder(parse_float=Decimal).decode
+_CR = re.compile(rb"(?<=\r)(?!\n)")
+_BOM = b"\xef\xbb\xbf"
+Line = bytes | str
+
+
+def _raw(raw: Line) -> str:
+    return u.raw_text(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)
+
+
+def _lines(path: Path, binary: bool) -> Iterator[tuple[int, Line]]:
+    """Numbered lines: bytes when the file is UTF-8 (for the fast decoder), else text.
+
+    Lines end at LF, CRLF or a bare CR, as in `u.open_text` (``newline=""``), so numbers agree.
+    """
+    fh = u.open_utf8_bytes(path) if binary else None
+    if fh is None:
+        with u.open_text(path) as text:
+            yield from enumerate(text, 1)
+        return
+    with fh:
+        n = 0
+        for line in fh:
+            if n == 0 and line.startswith(_BOM):
+                line = line[len(_BOM) :]
+            cr = line.find(b"\r")
+            if cr != -1 and cr < len(line) - 2:  # a bare CR inside: split there too
+                for part in _CR.split(line):
+                    n += 1
+                    yield n, part
+                continue
+            n += 1
+            yield n, line
+
+
+@functools.cache
+def _fast_decoder(keep_text: bool) -> Callable[[bytes], dict[str, Any] | None] | None:
+    """A msgspec decoder that materialises only the fields this parser reads and skips the rest
+    (message text, tool inputs and outputs, images) without building Python objects: the bulk
+    of a session log. It returns the same dict ``json`` would give for those fields (floats as
+    Decimal, absent keys absent), or None for anything unusual (bad JSON, unexpected types,
+    invalid UTF-8), which then takes the exact ``json`` path. Without msgspec: None."""
+    try:
+        import msgspec
+    except ImportError:
+        return None
+    from msgspec import UNSET, UnsetType, defstruct
+
+    def struct(name: str, fields: list[tuple[str, Any]]) -> Any:
+        # defstruct, not class syntax: these annotations must be real types, and
+        # `from __future__ import annotations` would make them unresolvable local names
+        return defstruct(name, [(f, t, UNSET) for f, t in fields])
+
+    unset: Any = UnsetType
+    present = struct("Present", [])  # any object, contents skipped: only presence matters
+    inp = struct("Input", [("subagent_type", Any)])
+    block_fields = [
+        *(("type", Any), ("id", Any), ("name", Any), ("input", inp | None | unset)),
+        *(("tool_use_id", Any), ("is_error", Any), ("content", Any)),
+    ]
+    block = struct("Block", block_fields + ([("text", Any)] if keep_text else []))
+    message = struct(
+        "Message",
+        [
+            *(("id", Any), ("role", Any), ("model", Any), ("stop_reason", Any), ("usage", Any)),
+            ("content", list[block] | str | None | unset),  # type: ignore[valid-type]
+        ],
+    )
+    tool_use_result = struct(
+        "ToolUseResult", [("agentId", Any), ("totalDurationMs", Any), ("totalToolUseCount", Any)]
+    )
+    record = struct(
+        "Record",
+        [
+            ("type", Any),
+            ("message", message | None | unset),
+            *((k, Any) for k in ("timestamp", "leafUuid", "messageId", "isSidechain")),
+            *((k, Any) for k in _KEPT),
+            ("costUSD", Decimal | None | unset),
+            ("toolUseResult", tool_use_result | str | None | unset),
+            ("payload", present | unset),
+            ("resourceSpans", present | unset),
+        ],
+    )
+
+    decoder = msgspec.json.Decoder(record, float_hook=Decimal)
+    miss = (msgspec.MsgspecError, UnicodeDecodeError)
+    to_builtins = msgspec.to_builtins
+
+    def decode(raw: bytes) -> dict[str, Any] | None:
+        try:  # to_builtins: structs to dicts without the UNSET (absent) fields, Decimal kept
+            return to_builtins(decoder.decode(raw), builtin_types=(Decimal,))  # type: ignore[no-any-return]
+        except miss:
+            return None
+
+    return decode
+
+
 @register
 class ClaudeCodeSession(Source):
     name = "claude_code"
@@ -199,6 +337,9 @@ class ClaudeCodeSession(Source):
     def detect(cls, sniff: Sniff) -> bool:
         if sniff.kind != "jsonl":
             return False
+        if '"payload"' not in sniff.head and '"resourceSpans"' not in sniff.head:
+            # no line can be Codex/OTLP, so the first Claude Code record decides (cheap on big heads)
+            return any(_is_claude_record(obj) for obj in _head_objects(sniff))
         seen = False
         for obj in _head_objects(sniff):
             if isinstance(obj, dict) and ("payload" in obj or "resourceSpans" in obj):
@@ -213,39 +354,42 @@ class ClaudeCodeSession(Source):
         bad: list[Bad] = []
         recognised = 0
         in_subagents = "subagents" in path.parts
-        with u.open_text(path) as fh:
-            for n, text in enumerate(fh, 1):
+        fast = _fast_decoder(ctx.keep_text)
+        for n, raw in _lines(path, fast is not None):
+            obj = fast(raw) if fast is not None and type(raw) is bytes else None
+            if obj is None:  # no msgspec, not UTF-8, or anything unusual: the exact json path
+                text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
                 if not text.strip():
                     continue
                 try:
-                    obj = json.loads(text, parse_float=Decimal)
+                    obj = _decode(text)
                 except ValueError as ex:
                     bad.append(Bad(str(n), f"invalid JSON: {ex}", u.raw_text(text)))
                     continue
                 if not isinstance(obj, dict):
                     bad.append(Bad(str(n), "not a JSON object", u.raw_text(text)))
                     continue
-                kind = obj.get("type")
-                msg = obj.get("message")
-                if kind in RECORD_TYPES or (kind is None and isinstance(msg, dict)):
-                    recognised += 1
-                elif ID_KEYS & obj.keys() and "payload" not in obj:
-                    recognised += 1  # a record type newer than this parser: nothing billable
-                    continue
-                else:
-                    reason = f"not a Claude Code record (type {kind!r}, no sessionId/uuid/message)"
-                    bad.append(Bad(str(n), reason, u.raw_text(text)))
-                    continue
-                assistant = kind == "assistant" or (
-                    kind is None and isinstance(msg, dict) and msg.get("role") == "assistant"
-                )
-                try:
-                    if assistant:
-                        self._assistant(n, obj, msg, in_subagents, ctx.keep_text, replies, tools)
-                    elif kind == "user" and isinstance(msg, dict):
-                        self._results(obj, msg, results)
-                except ValueError as ex:
-                    bad.append(Bad(str(n), str(ex), u.raw_text(text)))
+            kind = obj.get("type")
+            msg = obj.get("message")
+            if kind in RECORD_TYPES or (kind is None and isinstance(msg, dict)):
+                recognised += 1
+            elif ID_KEYS & obj.keys() and "payload" not in obj:
+                recognised += 1  # a record type newer than this parser: nothing billable
+                continue
+            else:
+                reason = f"not a Claude Code record (type {kind!r}, no sessionId/uuid/message)"
+                bad.append(Bad(str(n), reason, _raw(raw)))
+                continue
+            assistant = kind == "assistant" or (
+                kind is None and isinstance(msg, dict) and msg.get("role") == "assistant"
+            )
+            try:
+                if assistant:
+                    self._assistant(n, obj, msg, in_subagents, ctx.keep_text, replies, tools)
+                elif kind == "user" and isinstance(msg, dict):
+                    self._results(obj, msg, results)
+            except ValueError as ex:
+                bad.append(Bad(str(n), str(ex), _raw(raw)))
         if recognised == 0:
             raise SourceError(
                 str(path),
@@ -253,11 +397,13 @@ class ClaudeCodeSession(Source):
             )
         yield from bad
         fallback_session = path.stem
+        # tools need only these fields of their reply's row: keep those, not the rows, and free
+        # each reply once its row is out (memory stays bounded on multi-GB session files)
         spans: dict[str, dict[str, Any]] = {}
-        for key, reply in replies.items():
-            row = self._reply_row(key, reply, path, ctx, fallback_session)
-            spans[key] = row
+        for key in list(replies):
+            row = self._reply_row(key, replies.pop(key), path, ctx, fallback_session)
             yield "spans", row
+            spans[key] = {k: row[k] for k in _PARENT}  # read after the consumer's changes, as before
         for tool_id, tool in tools.items():
             parent = spans.get(tool.pop("_reply"))
             if parent is None:
@@ -312,8 +458,11 @@ class ClaudeCodeSession(Source):
         reply = replies.setdefault(key, _Reply())
         sidechain = bool(obj.get("isSidechain")) or in_subagents
         slim = {k: obj.get(k) for k in _KEPT}  # keep only what the row needs, not the content
+        for k in _SHARED:  # the same few values on every line: one copy each
+            if type(v := slim[k]) is str:
+                slim[k] = sys.intern(v)
         slim["message"] = {k: msg.get(k) for k in ("id", "model", "stop_reason")}
-        reply.lines.append(_Line(n, ts, slim, usage, cost, sidechain))
+        reply.add(_Line(n, ts, slim, usage, cost, sidechain))
         content = msg.get("content")
         for block in content if isinstance(content, list) else []:
             if not isinstance(block, dict):
@@ -380,30 +529,24 @@ class ClaudeCodeSession(Source):
     def _reply_row(
         self, key: str, reply: _Reply, path: Path, ctx: ParseContext, fallback_session: str
     ) -> dict[str, Any]:
-        lines = reply.lines
-        with_usage = [ln for ln in lines if ln.usage is not None]
         # highest output wins; on ties a main-thread copy beats a sidechain replay, then the later line
-        kept = max(with_usage or lines, key=_rank)
-        home = [ln for ln in lines if not ln.sidechain] or lines  # a sidechain replay keeps no time
-        first = min(home, key=lambda ln: (ln.ts, ln.line))
+        kept = reply.best_usage or reply.best_any
+        assert kept is not None and reply.first_all is not None
+        # a sidechain replay keeps no time: first and end come from the main thread if it has lines
+        first = reply.first_main or reply.first_all
+        end = reply.end_main or reply.end_all
         obj, msg = kept.obj, kept.obj["message"]
         usage = kept.usage or {}
-        model = u.nullish(msg.get("model")) or next(
-            (m for ln in lines if (m := u.nullish(ln.obj["message"].get("model")))), None
-        )
+        model = u.nullish(msg.get("model")) or reply.model
         synthetic = model == SYNTHETIC
-        cost = (
-            kept.cost
-            if kept.cost is not None
-            else next((ln.cost for ln in reversed(lines) if ln.cost is not None), None)
-        )
-        sidechain = all(ln.sidechain for ln in lines)
+        cost = kept.cost if kept.cost is not None else reply.cost
+        sidechain = reply.all_sidechain
         session = u.nullish(obj.get("sessionId")) or fallback_session
         cwd = u.nullish(obj.get("cwd"))
         agent_id = u.nullish(obj.get("agentId"))
         if agent_id is None and sidechain and path.stem.startswith("agent-"):
             agent_id = path.stem[len("agent-") :]
-        error = any(ln.obj.get("isApiErrorMessage") is True for ln in lines)
+        error = reply.error
         tags = {
             k: v
             for k, v in {
@@ -418,7 +561,7 @@ class ClaudeCodeSession(Source):
         attrs = {
             "request_id": obj.get("requestId"),
             "uuid": first.obj.get("uuid"),
-            "lines": len(lines),
+            "lines": reply.n,
             "stop_reason": msg.get("stop_reason"),
             "content": reply.blocks,
             "tools": reply.tools,
@@ -446,7 +589,7 @@ class ClaudeCodeSession(Source):
             "operation": None if synthetic else "chat",
             "name": "synthetic" if synthetic else f"chat {model or 'unknown'}",
             "start_time": first.ts,
-            "end_time": max(ln.ts for ln in home),
+            "end_time": end,
             "status": "error" if error else "ok",
             "provider": "anthropic",
             "model": model,

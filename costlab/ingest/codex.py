@@ -169,7 +169,7 @@ class CodexRollout(Source):
                     continue
                 try:
                     obj = json.loads(text, parse_float=Decimal)
-                except ValueError as ex:
+                except (ValueError, RecursionError) as ex:  # too deep for Python is bad input too
                     yield Bad(str(n), f"invalid JSON: {ex}", u.raw_text(text))
                     continue
                 kind = obj.get("type") if isinstance(obj, dict) else None

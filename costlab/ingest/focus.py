@@ -197,7 +197,7 @@ def _records(path: Path, kind: str) -> Iterator[tuple[int, dict[str, Any] | str]
                     continue
                 try:
                     obj = json.loads(text, parse_float=Decimal)
-                except ValueError as ex:
+                except (ValueError, RecursionError) as ex:  # too deep for Python is bad input too
                     yield n, f"invalid JSON: {ex}"
                     continue
                 yield n, u.lower_keys(obj) if isinstance(obj, dict) else "not a JSON object"

@@ -87,7 +87,10 @@ _SCI = re.compile(r"^-?\d+(\.\d+)?[eE][+-]?\d+$")
 
 
 def _dec_json(text: str) -> Any:
-    return json.loads(text, parse_float=Decimal)
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except RecursionError:  # nested deeper than Python reads: bad input, not a crash
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _get(rec: dict[str, Any], *path: str) -> Any:
@@ -323,7 +326,7 @@ class GcpBilling(Source):
             try:
                 with u.open_text(path) as fh:
                     doc = json.load(fh, parse_float=Decimal)
-            except ValueError as ex:
+            except (ValueError, RecursionError) as ex:
                 raise SourceError(str(path), f"not valid JSON: {ex}") from None
             rows = doc if isinstance(doc, list) else [doc]
             yield from enumerate(rows, 1)

@@ -84,7 +84,7 @@ def _json(value: Any) -> Any:
     for candidate in (text, text.replace('""', '"')):
         try:
             return json.loads(candidate, parse_float=Decimal)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
     raise ValueError(f"not valid JSON: {text[:60]!r}")
 

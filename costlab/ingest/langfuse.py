@@ -1,13 +1,15 @@
 """Langfuse traces and observations: the UI "download trace" JSON (``{"trace", "observations"}``),
 ``GET /api/public/traces/{id}`` (a trace with embedded observation objects), observation pages
 from ``/api/public/observations`` (v1, ``meta.page``) and ``/v2/observations`` (``meta.cursor``),
-trace pages, and the batch / blob-storage exports of observations or traces (JSON, JSONL or CSV;
-camelCase or snake_case columns, nested values as JSON text in CSV).
+trace pages, score pages (``/api/public/v2/scores``), and the batch / blob-storage exports of
+observations, traces or scores (JSON, JSONL or CSV; camelCase or snake_case columns, nested values
+as JSON text in CSV). Scores also arrive embedded in a trace (``trace.scores``).
 
 Detect: a JSON document, JSONL line or CSV header holding Langfuse observations (``id``,
 ``traceId``/``trace_id``, ``startTime``/``start_time``, ``type`` in SPAN, GENERATION, EVENT, AGENT,
 TOOL, CHAIN, RETRIEVER, EVALUATOR, EMBEDDING, GUARDRAIL) or traces (``id``, ``timestamp``, ``name``
-and Langfuse trace fields such as ``sessionId``, ``projectId``, ``htmlPath``, ``bookmarked``).
+and Langfuse trace fields such as ``sessionId``, ``projectId``, ``htmlPath``, ``bookmarked``) or
+scores (``id``, ``name``, ``value``/``stringValue``, ``traceId`` and ``dataType`` or ``source``).
 Parse: JSON with ``parse_float=Decimal``; two passes (index, then rows) so rollups and the
 workflow name are known before a row is written; only the index is held in memory for JSONL/CSV.
 Normalise: one span per observation; GENERATION -> llm, EMBEDDING -> embedding, AGENT -> agent,
@@ -25,8 +27,16 @@ else the first ``session.id``/``user.id`` among its observations (one trace, one
 ``error`` for level ERROR; request_id = ``gen_ai.response.id``. A trace record with no observations in the file becomes one ``chain`` span (its ``totalCost`` is
 a rollup). Prompt features (hash, per-message tokens, prefix blocks) via `costlab.tokens`; text
 only with ``ctx.keep_text``; content-bearing OTel attributes are dropped from ``attributes``.
-Row key: (trace id, observation id); a re-exported observation replaces the earlier one. No
-replace_scope: exports are filtered slices, never complete re-deliveries.
+Scores (quality signals for the downgrade analyzer): one ``other`` span per NUMERIC or BOOLEAN
+score, operation ``evaluation``, name ``score:<name>``, span id = score id, parent =
+``observationId`` (NULL for a trace-level score), start = score ``timestamp``, no tokens
+(usage_scope ``none``, usage_source ``missing``), workflow/session/user/tags from its trace like
+any span; ``attributes.attributes`` holds ``gen_ai.evaluation.name`` / ``.score.value`` (a number,
+BOOLEAN as 0/1) / ``.source`` (EVAL, API, ANNOTATION), the keys
+queries/analyze_downgrade_scores.sql reads. The judge's ``comment`` is kept only with keep_text.
+Row key: (trace id, observation id); a score's is ("score", score id). A re-exported observation or
+score replaces the earlier one. No replace_scope: exports are filtered slices, never complete
+re-deliveries.
 Quirks:
 - A span whose descendants carry usage is ``usage_scope='rollup'`` (agno ``OpenAIChat.invoke``,
   MS Agent Framework ``invoke_agent``; research/trace_formats.md §11.1); else ``self``.
@@ -47,6 +57,12 @@ Quirks:
   ``observations`` array is used instead (§5.1).
 - An LLM span without usage but with a prompt gets a tokenizer estimate (``estimated``); without a
   prompt it stays NULL (``missing``).
+- CATEGORICAL scores (a ``stringValue`` label, no order) are skipped without quarantine: not a
+  number to compare. So are scores with no ``traceId`` (session or dataset-run scores): nothing to
+  attach them to. A NUMERIC score without a numeric value is quarantined. The 20 scores of the real
+  samples are all NUMERIC, trace-level (``observationId`` null), from ``EVAL`` (LLM-as-judge:
+  hallucination, toxicity, correctness).
+- ``trace.scores`` in the traces *list* API holds score ids (strings), not scores: ignored.
 
 The ``_`` helpers above the Langfuse section are shared with `costlab.ingest.langsmith`.
 """
@@ -93,7 +109,8 @@ _KEEP_ATTR = re.compile(
     r"openinference\.span\.kind|langsmith\.(span\.kind|trace\.(name|session)|metadata\.ls_)|ls_|"
     r"traceloop\.(span\.kind|workflow\.name|entity\.name)|server\.|operation\.cost|model_name$|"
     r"agent_name$|langfuse\.(observation\.(type|model|usage|cost)|environment|release|version)|"
-    r"ai\.(model|usage|settings|telemetry\.functionId)|openai\.|aws\.bedrock\.|error\.type)"
+    r"ai\.(model|usage|settings|telemetry\.functionId)|openai\.|aws\.bedrock\.|error\.type|"
+    r"gen_ai\.evaluation\.(name|score\.(value|label)))"
 )
 _READ = re.compile(r"cache_?read|cached")
 _WRITE = re.compile(r"cache_?(creation|write)")
@@ -127,7 +144,7 @@ def _obj(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in "{[":
         try:
             return json.loads(value, parse_float=Decimal)
-        except ValueError:
+        except (ValueError, RecursionError):
             return value
     return value
 
@@ -136,7 +153,7 @@ def _load(path: Path) -> Any:
     try:
         with u.open_text(path) as fh:
             return json.load(fh, parse_float=Decimal)
-    except ValueError as ex:
+    except (ValueError, RecursionError) as ex:  # nesting too deep for Python is bad input too
         raise SourceError(str(path), f"not valid JSON: {ex}") from None
 
 
@@ -147,8 +164,8 @@ def _lines(path: Path) -> Iterator[tuple[int, Any]]:
             if line.strip():
                 try:
                     yield n, json.loads(line, parse_float=Decimal)
-                except ValueError as ex:
-                    yield n, ex
+                except (ValueError, RecursionError) as ex:
+                    yield n, ValueError(str(ex))
 
 
 def _dumps(value: Any) -> str:
@@ -370,7 +387,28 @@ def _is_trace(d: Any) -> bool:
         and "name" in d
         and "type" not in d
         and bool({k.lower() for k in d} & _TRACE_HINTS)
+        and not _is_score(d)
     )
+
+
+def _is_score(d: Any) -> bool:
+    """A Langfuse score (trace download ``scores``, scores API page, batch export row)."""
+    return (
+        isinstance(d, dict)
+        and {"id", "name"} <= d.keys()
+        and "type" not in d
+        and "observations" not in d
+        and bool({"value", "stringValue", "string_value"} & d.keys())
+        and bool({"traceId", "trace_id"} & d.keys())
+        and bool({"dataType", "data_type", "source"} & d.keys())
+    )
+
+
+def _scores(trace: dict[str, Any], scores: Any) -> Iterator[tuple[dict | None, Any]]:
+    """(trace, score) for the score objects of a trace (the list API gives ids: skipped)."""
+    for sc in scores if isinstance(scores, list) else []:
+        if isinstance(sc, dict):
+            yield trace, sc
 
 
 def _units(value: Any, outer: dict[str, Any] | None = None) -> Iterator[tuple[dict | None, Any]]:
@@ -384,6 +422,7 @@ def _units(value: Any, outer: dict[str, Any] | None = None) -> Iterator[tuple[di
         yield None, value["trace"]
         for o in value["observations"] if isinstance(value["observations"], list) else []:
             yield value["trace"], o
+        yield from _scores(value["trace"], value["trace"].get("scores") or value.get("scores"))
     elif isinstance(value, dict) and isinstance(value.get("data"), list) and "meta" in value:
         yield from _units(value["data"])
     elif _is_trace(value) and isinstance(value.get("observations"), list):
@@ -391,8 +430,11 @@ def _units(value: Any, outer: dict[str, Any] | None = None) -> Iterator[tuple[di
         for o in value["observations"]:
             if isinstance(o, dict):
                 yield value, o
+        yield from _scores(value, value.get("scores"))
     else:
         yield outer, value
+        if _is_trace(value):
+            yield from _scores(value, value.get("scores"))
 
 
 def _usage(o: dict[str, Any], is_llm: bool, model: str | None) -> tuple[dict[str, Any] | None, str]:
@@ -539,11 +581,14 @@ class LangfuseExport(Source):
             obs = {"id", "type"} <= cols and bool({"traceid", "trace_id"} & cols)
             if obs and ({"starttime", "start_time"} & cols) and (_OBS_HINTS & cols):
                 return True
+            score = {"id", "name", "value"} <= cols and bool({"traceid", "trace_id"} & cols)
+            if score and {"datatype", "data_type", "source"} & cols and "type" not in cols:
+                return True
             return {"id", "timestamp", "name"} <= cols and len(_TRACE_HINTS & cols) >= 2
         if sniff.kind not in ("json", "jsonl"):
             return False
         first = next(iter(_units(sniff.first_object)), (None, None))[1]
-        return _is_obs(first) or _is_trace(first)
+        return _is_obs(first) or _is_trace(first) or _is_score(first)
 
     @staticmethod
     def _source(path: Path) -> Callable[[], Iterator[tuple[int, Any]]]:
@@ -592,8 +637,10 @@ class LangfuseExport(Source):
                     self._index(idx, rec, outer, wf_keys)
                 except ValueError:
                     continue  # reported as Bad in pass two
+            elif _is_score(rec):
+                known += 1
         if seen and not known:
-            raise SourceError(str(path), "no Langfuse traces or observations found")
+            raise SourceError(str(path), "no Langfuse traces, observations or scores found")
         rollups = _rollups(dict(idx.parents), idx.with_usage)  # type: ignore[arg-type]
         for loc, outer, rec in self._records(read):
             if isinstance(rec, Exception):
@@ -603,6 +650,14 @@ class LangfuseExport(Source):
                     yield "spans", self._row(rec, outer, idx, rollups, ctx, loc)
                 except (ValueError, TypeError, AttributeError) as ex:
                     yield Bad(str(loc), f"bad observation: {ex}", u.raw_text(rec))
+            elif _is_score(rec):
+                try:
+                    score = self._score_row(rec, outer, idx, ctx, loc)
+                except (ValueError, TypeError, AttributeError) as ex:
+                    yield Bad(str(loc), f"bad score: {ex}", u.raw_text(rec))
+                    continue
+                if score is not None:
+                    yield "spans", score
             elif _is_trace(rec) and outer is None:
                 if str(rec["id"]) not in idx.obs_traces:
                     try:
@@ -610,7 +665,7 @@ class LangfuseExport(Source):
                     except (ValueError, TypeError, AttributeError) as ex:
                         yield Bad(str(loc), f"bad trace: {ex}", u.raw_text(rec))
             else:
-                yield Bad(str(loc), "not a Langfuse observation or trace", u.raw_text(rec))
+                yield Bad(str(loc), "not a Langfuse observation, trace or score", u.raw_text(rec))
 
     @staticmethod
     def _explicit(
@@ -779,6 +834,72 @@ class LangfuseExport(Source):
             or u.nullish(_get(o, "traceName", "trace_name"))
             or u.nullish(idx.root_name.get(tid, ("", ""))[1])
         )
+
+    def _score_row(
+        self, sc: dict[str, Any], outer: dict | None, idx: _Index, ctx: ParseContext, loc: int
+    ) -> dict[str, Any] | None:
+        """An evaluation span for a NUMERIC/BOOLEAN score; None for scores that are not numbers
+        or belong to no trace (module doc)."""
+        dtype = str(_get(sc, "dataType", "data_type") or "").upper()
+        label = u.nullish(_get(sc, "stringValue", "string_value"))
+        raw = sc.get("value")
+        if dtype not in ("", "NUMERIC", "BOOLEAN") or (not dtype and raw is None and label):
+            return None  # CATEGORICAL (or a newer non-numeric type): no order to compare
+        tid = u.nullish(_get(sc, "traceId", "trace_id") or (outer or {}).get("id"))
+        if tid is None:
+            return None  # a session or dataset-run score: no call to credit it to
+        sid, name = u.nullish(sc.get("id")), u.nullish(sc.get("name"))
+        start = u.ts(_get(sc, "timestamp", "createdAt", "created_at"))
+        if not sid or not name or start is None:
+            raise ValueError("score needs id, name and timestamp")
+        value: Decimal | None
+        if isinstance(raw, bool):
+            value = Decimal(int(raw))
+        elif raw is None and dtype == "BOOLEAN" and label and label.lower() in ("true", "false"):
+            value = Decimal(label.lower() == "true")
+        else:
+            value = u.dec(raw)
+        if value is None:
+            raise ValueError(f"{dtype or 'NUMERIC'} score {name!r} has no numeric value")
+        trace = outer or idx.traces.get(tid) or {}
+        nested = _attrs(sc, "trace")  # v2 scores API: {"trace": {"userId", "tags", ...}}
+        source = u.nullish(sc.get("source"))
+        attrs = {
+            "gen_ai.evaluation.name": name,
+            "gen_ai.evaluation.score.value": float(value),
+            "gen_ai.evaluation.score.label": label,
+            "gen_ai.evaluation.source": source,
+        }
+        note = {
+            "langfuse_type": "SCORE",
+            "data_type": dtype or None,
+            "environment": sc.get("environment") or trace.get("environment"),
+            "config_id": sc.get("configId") or sc.get("config_id"),
+            "comment": u.nullish(sc.get("comment")) if ctx.keep_text else None,
+            "attributes": {k: v for k, v in attrs.items() if v is not None},
+        }
+        return {
+            "trace_id": tid,
+            "span_id": sid,
+            "parent_span_id": u.nullish(_get(sc, "observationId", "observation_id")),
+            "workflow": self._workflow(idx, tid, trace, sc, {}, ctx),
+            "step": f"score:{name}",
+            "session_id": u.nullish(_get(trace, "sessionId", "session_id")) or idx.session.get(tid),
+            "user_id": u.nullish(_get(trace, "userId", "user_id"))
+            or idx.user.get(tid)
+            or u.nullish(_get(nested, "userId", "user_id")),
+            "span_kind": "other",
+            "operation": "evaluation",
+            "name": f"score:{name}",
+            "start_time": start,
+            "status": "ok",
+            "usage_scope": "none",
+            "usage_source": "missing",
+            "tags": _tag_map(trace.get("tags") if trace else nested.get("tags")),
+            "row_key": u.key("score", sid),
+            "source_line": loc,
+            "attributes": _dumps({k: v for k, v in note.items() if v not in (None, {}, "")}),
+        }
 
     def _trace_row(
         self, t: dict[str, Any], idx: _Index, ctx: ParseContext, loc: int

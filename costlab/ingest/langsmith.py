@@ -1,11 +1,14 @@
 """LangSmith runs: the run create/update payloads the SDKs send (``{"post": [...], "patch": [...]}``
 batch bodies, or a list of ``{"post"|"patch": run}`` / ``{"operation", "run"}`` operations), and run
 exports (``Client.list_runs`` dumped as a JSON list or JSONL, ``/runs/query`` pages ``{"runs"}``,
-RunTrees with nested ``child_runs``).
+RunTrees with nested ``child_runs``), and feedback (``Client.list_feedback`` / ``GET /feedback``
+records, alone or mixed with runs; ``feedback_stats`` on exported runs).
 
 Detect: JSON/JSONL whose first object is such a batch, page or list, or a run: ``run_type`` with
 ``id``/``trace_id``/``dotted_order``, or a patch body (``dotted_order`` with ``outputs`` or
-``end_time``). Langfuse observations (``type``) and OTLP (``resourceSpans``) are not runs.
+``end_time``), or a feedback record (``id``, ``key``, ``run_id``/``trace_id`` and ``score``/
+``value``/``feedback_source``). Langfuse observations (``type``) and OTLP (``resourceSpans``) are
+not runs.
 Parse: the whole file (``parse_float=Decimal``); operations are merged per run id in file order
 (posts before patches in a batch body), then each run becomes one span.
 Normalise: run_type llm -> llm, embedding -> embedding, tool -> tool, retriever -> retrieval,
@@ -24,8 +27,23 @@ model (``outputs.model``, ``llm_output.model_name``, ``response_metadata.model_n
 session = ``extra.metadata`` ``thread_id``/``session_id``/``conversation_id`` (LangSmith's own
 ``session_id`` is the project, kept in ``attributes``); workflow = a configured metadata key
 (``workflow_attributes``) > root run name; step = run name; tags from ``tags``.
-Row key: the run id; a later post/patch or export of the run replaces the earlier one. No
-replace_scope (exports are filtered slices).
+Feedback (quality signals for the downgrade analyzer): one ``other`` span per numeric feedback,
+operation ``evaluation``, name ``feedback:<key>``, parent = the run it scores, no tokens
+(usage_scope ``none``, usage_source ``missing``), workflow/session/user/tags from that run when it
+is in the file; ``attributes.attributes`` holds ``gen_ai.evaluation.name`` (the key),
+``.score.value`` and ``.source`` as queries/analyze_downgrade_scores.sql reads them.
+* a feedback record: span id = feedback id, start = ``created_at``, value = ``score`` (bool ->
+  0/1), else a numeric ``value``; trace = its ``trace_id``, else its run's.
+* ``feedback_stats`` ``{key: {n, avg, ...}}`` on a run: one span per key with ``avg`` as the
+  value and ``n`` kept as ``score_aggregate_n``, span id ``<run id>:feedback:<key>``, start = the
+  run's end (else start). Limitation: the analyzer counts one row as one observation, so a key
+  with n > 1 enters as a single averaged score (its spread is lost) - export the feedback records
+  for exact evidence. Where records exist for the same run and key (this file or another), the
+  records win: the file skips the aggregate, and the analyzer's query drops aggregates that have
+  individual scores beside them.
+Row key: the run id; ("feedback", id) for a feedback record, ("feedback_stats", run id, key) for an
+aggregate. A later post/patch or export replaces the earlier one. No replace_scope (exports are
+filtered slices).
 Quirks:
 - ``prompt_tokens``/``total_tokens``/``total_cost`` and ``usage_metadata`` on non-LLM runs are
   rolled up by the backend from child runs (langsmith-sdk PR #3119; research/trace_formats.md §6):
@@ -40,6 +58,9 @@ Quirks:
   tokens stay NULL (``missing``), never 0.
 - A cache breakdown larger than the input total means the provider reported input exclusive of
   cache (Anthropic): the parts are added (§11.2 defensive check).
+- Feedback without a number (a categorical or freeform ``value``, a ``correction``) is skipped
+  without quarantine; feedback with no ``trace_id`` whose run is not in the file has nothing to
+  attach to and is quarantined (export it with its runs, or with ``trace_id``).
 """
 
 from __future__ import annotations
@@ -75,6 +96,27 @@ _KIND |= {"chain": "chain", "prompt": "other", "parser": "other"}
 _SEGMENT = re.compile(r"^(\d{8}T\d{12}Z)(.+)$")
 _OPS = {"post": "post", "create": "post", "patch": "patch", "update": "patch"}
 _STATUS = {"success": "ok", "error": "error", "pending": "unset"}
+
+
+def _is_feedback(d: Any) -> bool:
+    """A LangSmith feedback record (schemas.Feedback)."""
+    return (
+        isinstance(d, dict)
+        and {"id", "key"} <= d.keys()
+        and "run_type" not in d
+        and "type" not in d
+        and bool({"run_id", "trace_id"} & d.keys())
+        and bool({"score", "value", "feedback_source"} & d.keys())
+    )
+
+
+def _number(value: Any) -> Decimal | None:
+    """A feedback score as a number: bool -> 0/1, numbers as they are, anything else None."""
+    if isinstance(value, bool):
+        return Decimal(int(value))
+    if isinstance(value, (int, float, Decimal)):
+        return u.dec(value)
+    return None
 
 
 def _is_run(d: Any) -> bool:
@@ -316,7 +358,7 @@ class LangSmithRuns(Source):
         if sniff.kind not in ("json", "jsonl"):
             return False
         first = next(_ops(sniff.first_object), None)
-        return _is_run(first)
+        return _is_run(first) or _is_feedback(first)
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
         if Sniff(path).kind == "jsonl":
@@ -325,6 +367,7 @@ class LangSmithRuns(Source):
             values = iter([(0, _load(path))])
         runs: dict[str, dict[str, Any]] = {}
         first: dict[str, int] = {}
+        feedback: list[tuple[int, dict[str, Any]]] = []
         n = 0
         for line, value in values:
             if isinstance(value, Exception):
@@ -333,6 +376,9 @@ class LangSmithRuns(Source):
             for op in _ops(value):
                 n += 1
                 loc = line or n
+                if _is_feedback(op):
+                    feedback.append((loc, op))
+                    continue
                 rid = _run_id(op) if _is_run(op) else None
                 if rid is None:
                     yield Bad(
@@ -341,8 +387,8 @@ class LangSmithRuns(Source):
                     continue
                 first.setdefault(rid, loc)
                 _merge(runs.setdefault(rid, {"id": rid}), op)
-        if n and not runs:
-            raise SourceError(str(path), "no LangSmith runs found")
+        if n and not runs and not feedback:
+            raise SourceError(str(path), "no LangSmith runs or feedback found")
         parents = {rid: self._parent(r) for rid, r in runs.items()}
         usage = {}
         for rid, r in runs.items():
@@ -351,14 +397,37 @@ class LangSmithRuns(Source):
             except ValueError as ex:
                 usage[rid] = ex  # type: ignore[assignment]
         rollups = _rollups(parents, {k for k, v in usage.items() if isinstance(v, tuple) and v[0]})
+        done: dict[str, dict[str, Any]] = {}
+        recorded = {
+            (str(f.get("run_id")), str(f.get("key"))) for _, f in feedback if f.get("run_id")
+        }
         for rid, run in runs.items():
             try:
                 got = usage[rid]
                 if isinstance(got, Exception):
                     raise got
-                yield "spans", self._row(rid, run, got, runs, parents, rollups, ctx, first[rid])
+                row = self._row(rid, run, got, runs, parents, rollups, ctx, first[rid])
             except (ValueError, TypeError, AttributeError) as ex:
                 yield Bad(str(first[rid]), f"bad run: {ex}", u.raw_text(run))
+                continue
+            done[rid] = row
+            yield "spans", row
+            try:
+                stats = list(self._stats_rows(rid, run, row, recorded))
+            except (ValueError, TypeError, AttributeError) as ex:
+                raw = u.raw_text(run.get("feedback_stats"))
+                yield Bad(str(first[rid]), f"bad feedback_stats of run {rid}: {ex}", raw)
+                continue
+            for r in stats:
+                yield "spans", r
+        for loc, fb in feedback:
+            try:
+                got_fb = self._feedback_row(fb, done, ctx, loc)
+            except (ValueError, TypeError, AttributeError) as ex:
+                yield Bad(str(loc), f"bad feedback: {ex}", u.raw_text(fb))
+                continue
+            if got_fb is not None:
+                yield "spans", got_fb
 
     @staticmethod
     def _parent(run: dict[str, Any]) -> str | None:
@@ -463,3 +532,89 @@ class LangSmithRuns(Source):
         }
         row["attributes"] = _dumps({k: v for k, v in note.items() if v not in (None, {}, "")})
         return row
+
+    @staticmethod
+    def _eval_row(
+        run_row: dict[str, Any] | None, key: str, value: Decimal, source: str | None
+    ) -> dict[str, Any]:
+        """The columns every feedback span shares (context inherited from the scored run)."""
+        ctx_cols = ("workflow", "session_id", "user_id", "tags")
+        base = {c: run_row.get(c) for c in ctx_cols} if run_row else {}
+        attrs = {
+            "gen_ai.evaluation.name": key,
+            "gen_ai.evaluation.score.value": float(value),
+            "gen_ai.evaluation.source": source,
+        }
+        return {
+            **base,
+            "step": f"feedback:{key}",
+            "span_kind": "other",
+            "operation": "evaluation",
+            "name": f"feedback:{key}",
+            "status": "ok",
+            "usage_scope": "none",
+            "usage_source": "missing",
+            "_attrs": {k: v for k, v in attrs.items() if v is not None},
+        }
+
+    def _stats_rows(
+        self, rid: str, run: dict[str, Any], row: dict[str, Any], recorded: set[tuple[str, str]]
+    ) -> Iterator[dict[str, Any]]:
+        """One evaluation span per ``feedback_stats`` key with an average (module doc)."""
+        for key, st in _d(run.get("feedback_stats")).items():
+            if not isinstance(st, dict) or (rid, str(key)) in recorded:
+                continue
+            avg, n = _number(st.get("avg")), u.integer(st.get("n"))
+            if avg is None or not n:
+                continue  # categorical feedback has only ``values``; n 0 is no feedback
+            out = self._eval_row(row, str(key), avg, "feedback_stats")
+            attrs = out.pop("_attrs")
+            note = {"langsmith_type": "feedback_stats", "score_aggregate_n": n}
+            stdev = _number(st.get("stdev"))
+            note |= {"stdev": float(stdev) if stdev is not None else None, "attributes": attrs}
+            out |= {
+                "trace_id": row["trace_id"],
+                "span_id": f"{rid}:feedback:{key}",
+                "parent_span_id": rid,
+                "start_time": row.get("end_time") or row["start_time"],
+                "row_key": u.key("feedback_stats", rid, key),
+                "source_line": row["source_line"],
+                "attributes": _dumps({k: v for k, v in note.items() if v is not None}),
+            }
+            yield out
+
+    def _feedback_row(
+        self, fb: dict[str, Any], done: dict[str, dict[str, Any]], ctx: ParseContext, loc: int
+    ) -> dict[str, Any] | None:
+        """An evaluation span for a numeric feedback record; None when it holds no number."""
+        value = _number(fb.get("score"))
+        if value is None:
+            value = _number(fb.get("value"))
+        if value is None:
+            return None
+        fid, key = u.nullish(fb.get("id")), u.nullish(fb.get("key"))
+        run_id = u.nullish(fb.get("run_id"))
+        run_row = done.get(run_id) if run_id else None
+        trace_id = u.nullish(fb.get("trace_id")) or (run_row or {}).get("trace_id")
+        start = u.ts(_get(fb, "created_at", "start_time", "modified_at"))
+        if not fid or not key or start is None:
+            raise ValueError("feedback needs id, key and created_at")
+        if trace_id is None:
+            raise ValueError("no trace_id and its run is not in this file; export it with its runs")
+        source = u.nullish(_d(fb.get("feedback_source")).get("type"))
+        out = self._eval_row(run_row, key, value, source)
+        note = {
+            "langsmith_type": "feedback",
+            "comment": u.nullish(fb.get("comment")) if ctx.keep_text else None,
+            "attributes": out.pop("_attrs"),
+        }
+        out |= {
+            "trace_id": trace_id,
+            "span_id": fid,
+            "parent_span_id": run_id,
+            "start_time": start,
+            "row_key": u.key("feedback", fid),
+            "source_line": loc,
+            "attributes": _dumps({k: v for k, v in note.items() if v is not None}),
+        }
+        return out

@@ -101,7 +101,7 @@ def _obj(value: Any) -> Any:
         if text[0] in "{[":
             try:
                 return json.loads(text, parse_float=Decimal)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise ValueError(f"not valid JSON: {text[:60]!r}") from None
         return text
     return value
@@ -143,7 +143,7 @@ def records(path: Path, sniff: Sniff) -> Iterator[tuple[int, dict[str, Any] | st
                     continue
                 try:
                     obj = json.loads(text, parse_float=Decimal)
-                except ValueError as ex:
+                except (ValueError, RecursionError) as ex:  # too deep for Python is bad input too
                     yield n, f"invalid JSON: {ex}"
                     continue
                 yield n, obj if isinstance(obj, dict) else "not a JSON object"
@@ -151,7 +151,7 @@ def records(path: Path, sniff: Sniff) -> Iterator[tuple[int, dict[str, Any] | st
     try:
         with u.open_text(path) as fh:
             doc = json.load(fh, parse_float=Decimal)
-    except ValueError as ex:
+    except (ValueError, RecursionError) as ex:
         raise SourceError(str(path), f"not valid JSON: {ex}") from None
     rows = doc.get("data") if isinstance(doc, dict) else doc
     if not isinstance(rows, list):

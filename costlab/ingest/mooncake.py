@@ -109,7 +109,7 @@ class MooncakeTrace(Source):
                     if not isinstance(obj, dict):
                         raise ValueError("not a JSON object")
                     row = self._row(n, obj, base, stem, workflow, provider, model)
-                except ValueError as ex:
+                except (ValueError, RecursionError) as ex:  # too deep for Python is bad input
                     bad.append(Bad(str(n), str(ex), u.raw_text(text)))
                     continue
                 good += 1

@@ -105,13 +105,13 @@ def _pages(path: Path) -> Iterator[tuple[str, Any]]:
                 if line.strip():
                     try:
                         yield f"line {n}", json.loads(line, parse_float=Decimal)
-                    except ValueError as ex:
-                        yield f"line {n}", ex
+                    except (ValueError, RecursionError) as ex:  # too deep is bad input too
+                        yield f"line {n}", ValueError(str(ex))
         return
     try:
         with u.open_text(path) as fh:
             doc = json.load(fh, parse_float=Decimal)
-    except ValueError as ex:
+    except (ValueError, RecursionError) as ex:
         raise SourceError(str(path), f"not valid JSON: {ex}") from None
     if isinstance(doc, list):
         for i, page in enumerate(doc, 1):

@@ -195,7 +195,7 @@ def tags(value: Any) -> dict[str, str] | None:
             text = "{" + text + "}"
         try:
             obj = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ValueError(f"tags are not a JSON object: {text[:60]!r}") from None
         if isinstance(obj, list):
             return tags(obj)
@@ -234,6 +234,21 @@ def open_text(path: Path) -> IO[str]:
         if ex.start < len(head) - 4:  # not just a multibyte char cut at the end of the peek
             encoding = "cp1252"
     return io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
+
+
+def open_utf8_bytes(path: Path) -> IO[bytes] | None:
+    """The file as bytes (gunzipped) when `open_text` would read it as UTF-8, else None: for
+    parsers that decode bytes directly. The caller strips a BOM."""
+    gz = path.name.lower().endswith(".gz")
+    raw: Any = gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115
+    head = raw.peek(65536)[:65536] if hasattr(raw, "peek") else b""
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as ex:
+        if ex.start < len(head) - 4:
+            raw.close()
+            return None
+    return raw  # type: ignore[no-any-return]
 
 
 def csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]] | tuple[int, str]]:
@@ -281,13 +296,18 @@ def json_lines(
                 yield n, loads(line)
             except ValueError as ex:
                 yield n, ex
+            except RecursionError:  # nested deeper than Python reads: a bad line, not a crash
+                yield n, ValueError("JSON nested too deeply")
 
 
 def load_json(path: Path, exact: bool = False) -> Any:
     """One JSON document (raises ValueError with the position when it is not valid JSON).
     ``exact`` reads non-integer numbers as Decimal."""
     with open_text(path) as fh:
-        return json.load(fh, parse_float=Decimal) if exact else json.load(fh)
+        try:
+            return json.load(fh, parse_float=Decimal) if exact else json.load(fh)
+        except RecursionError:
+            raise ValueError(f"{path}: JSON nested too deeply") from None
 
 
 def raw_text(obj: Any, limit: int = 2000) -> str:
