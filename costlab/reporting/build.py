@@ -338,5 +338,7 @@ def _findings(lake: Lake, opts: ReportOptions) -> tuple[list[dict[str, Any]], di
     the remaining cost, never summed: costlab.analyze.base.combine)."""
     from costlab.analyze import base
 
+    from costlab.reporting.model import _stable
+
     findings, total = base.report_findings(lake, since=opts.since, until=opts.until)
-    return findings, total.to_dict()
+    return [_stable(f) for f in findings], total.to_dict()

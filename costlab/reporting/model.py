@@ -107,7 +107,7 @@ class Report:
                 s.key: {"title": s.title, "note": s.note, "columns": s.columns, "rows": s.records()}
                 for s in self.sections
             },
-            "findings": self.findings,
+            "findings": [_stable(f) for f in self.findings],
             "savings_usd": self.savings,
         }
 
@@ -121,6 +121,20 @@ class Report:
         from costlab.reporting.markdown import render_markdown
 
         return render_markdown(self)
+
+
+def _stable(value: Any, depth: int = 0) -> Any:
+    """A finding made reproducible: nested dicts with sorted keys (evidence built from group-bys
+    has no inherent order) and floats (ratios, never money) rounded to 6 decimals."""
+    if isinstance(value, dict):
+        items = value.items() if depth == 0 else sorted(value.items(), key=lambda kv: str(kv[0]))
+        return {k: _stable(v, depth + 1) for k, v in items}
+    if isinstance(value, list):
+        return [_stable(v, depth + 1) for v in value]
+    if isinstance(value, float):
+        # ratios from parallel float sums differ in the last bits between runs; money is Decimal
+        return round(value, 6)
+    return value
 
 
 def period_label(value: date | datetime | None) -> str:
