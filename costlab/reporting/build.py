@@ -337,7 +337,6 @@ def _findings(lake: Lake, opts: ReportOptions) -> tuple[list[dict[str, Any]], di
     """The analyzers' findings and their combined validated monthly savings (USD; combined on
     the remaining cost, never summed: costlab.analyze.base.combine)."""
     from costlab.analyze import base
-
     from costlab.reporting.model import _stable
 
     findings, total = base.report_findings(lake, since=opts.since, until=opts.until)
