@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,6 +45,23 @@ app = typer.Typer(
     "Example:\n\n  costlab ingest exports/ traces/\n\n  costlab report --since 7d",
 )
 
+@app.callback()
+def _main(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Settings file (default: ./costlab.toml, or $COSTLAB_CONFIG).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    if config is not None:
+        if not config.is_file():
+            raise typer.BadParameter(f"{config}: no such file", param_hint="--config")
+        os.environ["COSTLAB_CONFIG"] = str(config.absolute())
+
+
 LakeOpt = Annotated[
     Path | None,
     typer.Option(
@@ -52,6 +71,16 @@ LakeOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option("--engine", help="duckdb (default) or spark; default from [engine] name in costlab.toml."),
+]
+
+
+def _engine(engine: str | None) -> str:
+    from costlab.engines import settings
+
+    return settings(engine)[0]
 
 
 def _error(message: str) -> None:
@@ -81,6 +110,17 @@ def ingest(
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for another ingest's lock.")] = 0.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", help="Summary as table or json.")] = "table",
+    workflow_attribute: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--workflow-attribute",
+            help="Span attribute / tag naming the workflow, repeatable (costlab.toml [ingest] workflow_attributes).",
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", help="Skip files matching this glob inside folders, repeatable (e.g. 'metrics*.csv').")
+    ] = None,
 ) -> None:
     """Read billing exports and trace logs into the lake.
 
@@ -98,6 +138,11 @@ def ingest(
     from costlab.render import ingest_summary, progress_bar
 
     config = load_config()
+    ingest_cfg = dict(config.get("ingest", {}))
+    if workflow_attribute:
+        ingest_cfg["workflow_attributes"] = list(workflow_attribute)
+    if exclude:
+        ingest_cfg["exclude"] = [*ingest_cfg.get("exclude", []), *exclude]
     with progress_bar(enabled=_interactive() and not quiet, label="ingesting") as progress:
         result = run_ingest(
             paths,
@@ -106,7 +151,7 @@ def ingest(
             force=force,
             keep_text=keep_text,
             redact=redact,
-            config=config.get("ingest", {}),
+            config=ingest_cfg,
             wait=wait,
             progress=progress,
             on_wait=lambda holder: None if quiet else _warn(f"waiting for the lake lock ({holder})"),
@@ -128,6 +173,7 @@ def sql(
     query: Annotated[str, typer.Argument(help="A read-only SQL query over the lake's views.")],
     lake: LakeOpt = None,
     fmt: FormatOpt = "table",
+    engine: EngineOpt = None,
 ) -> None:
     """Run read-only SQL over the lake (tables: charges, usage, spans, calls, runs, quarantine).
 
@@ -139,18 +185,15 @@ def sql(
     """
     from costlab.lake import Lake
     from costlab.render import rows
-    from costlab.sql import check_read_only
+    from costlab.sql import run_read_only
 
-    check_read_only(query)
-    import duckdb
+    if _engine(engine) == "spark":
+        from costlab.engines import run_read_only_spark
 
-    try:
-        with Lake(lake).connect() as con:
-            cur = con.execute(query)
-            names = [d[0] for d in cur.description or []]
-            data = cur.fetchall()
-    except duckdb.Error as ex:
-        raise CostlabError(f"query failed: {str(ex).splitlines()[0]}") from None
+        names, data = run_read_only_spark(Lake(lake), query, engine)
+        rows(names, data, fmt)
+        return
+    names, data = run_read_only(Lake(lake), query)  # refuses writes; no files outside the lake
     rows(names, data, fmt)
 
 
@@ -162,6 +205,7 @@ def query(
     ] = None,
     lake: LakeOpt = None,
     fmt: FormatOpt = "table",
+    engine: EngineOpt = None,
 ) -> None:
     """Run a named query from queries/ (parameters are bound, never formatted into SQL).
 
@@ -179,6 +223,11 @@ def query(
             raise typer.BadParameter(f"expected name=value, got {p!r}", param_hint="--param")
         k, v = p.split("=", 1)
         params[k] = v
+    if _engine(engine) == "spark":
+        from costlab.engines import run_named
+
+        frame(run_named(Lake(lake), name, params, engine), fmt)
+        return
     frame(run_query(Lake(lake), name, params), fmt)
 
 
@@ -231,25 +280,164 @@ def sources() -> None:
     rows(["source", "format", "tables", "row key"], data, "table")
 
 
+REPORT_FORMATS = ("table", "json", "markdown", "html", "csv")
+_EXT_FORMAT = {".html": "html", ".htm": "html", ".md": "markdown", ".json": "json", ".csv": "csv", ".txt": "table"}
+
+
 @app.command()
 def report(
     lake: LakeOpt = None,
-    since: Annotated[str | None, typer.Option(help="Start date (YYYY-MM-DD, yesterday, 7d).")] = None,
-    until: Annotated[str | None, typer.Option(help="End date, exclusive.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    since: Annotated[str | None, typer.Option(help="Start (YYYY-MM-DD, today, yesterday, 7d, 2w).")] = None,
+    until: Annotated[str | None, typer.Option(help="End, exclusive (same forms as --since).")] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="table, json, markdown, html or csv (default: from --output's extension, else table)."),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="Write to this file; {date}, {since} and {until} are filled in, e.g. reports/{date}.html."),
+    ] = None,
+    policy: Annotated[
+        str | None, typer.Option(help="Allocation of non-token charges: proportional, even, tag or none.")
+    ] = None,
+    token_policy: Annotated[
+        str | None, typer.Option("--token-policy", help="Token charges without a workflow: traced or proportional.")
+    ] = None,
+    grain: Annotated[str | None, typer.Option(help="Conservation period: month or day.")] = None,
+    budget: Annotated[
+        list[str] | None,
+        typer.Option("--budget", help="A monthly budget, repeatable: total=5000, workflow:support-chat=1200, team:ops=300EUR."),
+    ] = None,
+    metrics: Annotated[
+        Path | None, typer.Option("--metrics", help="CSV of business metrics (day,metric,value[,workflow]) for unit costs.")
+    ] = None,
+    prices: Annotated[Path | None, typer.Option("--prices", help="Price override file (TOML).")] = None,
+    top: Annotated[int | None, typer.Option("--top", help="Rows per table in table/markdown output.")] = None,
+    no_findings: Annotated[bool, typer.Option("--no-findings", help="Skip the analyzers.")] = False,
+    anomaly: Annotated[
+        list[str] | None,
+        typer.Option("--anomaly", help="Anomaly setting KEY=VALUE, repeatable: window=28, k=4, min_history=7, min_abs=1, min_rel=1."),
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option("--fail-on", help="Alerts that set the exit code: budget, anomaly, budget,anomaly (default) or none."),
+    ] = None,
+    no_fail: Annotated[bool, typer.Option("--no-fail", help="Same as --fail-on none.")] = False,
+    engine: EngineOpt = None,
 ) -> None:
-    """Summarise what the lake holds: billed money per provider and currency, provider usage,
-    and traced calls per workflow.
+    """Where the money went: bill, attribution, unit costs, reconciliation, alerts and findings.
 
-    Example:
+    Exit codes: 0 ok, 1 error, 2 usage, 3 a budget was exceeded, 4 a cost anomaly
+    (a budget breach wins when both). `--fail-on none` always exits 0 after a report.
+
+    Examples:
 
       costlab report --since 30d
+
+      costlab report --since yesterday --format html --output reports/{date}.html
+
+      costlab report --budget total=5000 --budget workflow:support-chat=1200 --fail-on budget
+    """
+    from costlab.alerts import exit_code, parse_anomaly_option, parse_budget_option, parse_fail_on
+    from costlab.config import config_path, load_config
+    from costlab.lake import Lake
+    from costlab.reporting.build import ReportOptions, build_report
+    from costlab.reporting.output import write_report
+
+    fmt = _report_format(fmt, output)
+    cfg_file = config_path()
+    opts = ReportOptions.from_config(
+        load_config(cfg_file),
+        base=cfg_file.parent if cfg_file else None,
+        since=since,
+        until=until,
+        policy=policy,
+        token_policy=token_policy,
+        grain=grain,
+        budgets=[parse_budget_option(b) for b in budget or []],
+        anomaly=dict(parse_anomaly_option(a) for a in anomaly or []) or None,
+        fail_on=frozenset() if no_fail else parse_fail_on(fail_on) if fail_on else None,
+        metrics=metrics,
+        prices=prices,
+        top=top,
+        findings=False if no_findings else None,
+        engine=_engine(engine),
+    )
+    with _status(f"building report ({fmt})"):
+        result = build_report(Lake(lake), opts)
+    written = write_report(result, fmt, output, top=opts.top, console_width=None if sys.stdout.isatty() else 200)
+    if written:
+        _note(f"wrote {written}")
+    for w in opts.warnings:
+        _warn(w)
+    for a in result.alerts:
+        sys.stderr.write(a.message + "\n")
+    code = exit_code(result.alerts, opts.fail_on)
+    if code:
+        raise typer.Exit(code)
+
+
+def _report_format(fmt: str | None, output: str | None) -> str:
+    if fmt is None:
+        fmt = _EXT_FORMAT.get(Path(output).suffix.lower(), "table") if output else "table"
+    fmt = fmt.lower()
+    if fmt == "md":
+        fmt = "markdown"
+    if fmt not in REPORT_FORMATS:
+        raise typer.BadParameter(f"{fmt!r}; use one of {', '.join(REPORT_FORMATS)}", param_hint="--format")
+    return fmt
+
+
+def _note(message: str) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write(message + "\n")
+
+
+@contextmanager
+def _status(label: str) -> Iterator[None]:
+    """A spinner on a terminal; nothing in cron."""
+    if not _interactive():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(label):
+        yield
+
+
+@app.command()
+def reconcile(
+    lake: LakeOpt = None,
+    since: Annotated[str | None, typer.Option(help="Start (YYYY-MM-DD, yesterday, 7d).")] = None,
+    until: Annotated[str | None, typer.Option(help="End, exclusive.")] = None,
+    grain: Annotated[str, typer.Option(help="summary (provider, model) or day.")] = "summary",
+    fmt: FormatOpt = "table",
+) -> None:
+    """Can you trust your traces? Billed money vs provider usage priced vs traced calls priced,
+    per provider and model (and day), with coverage = traced / billed and the gap in money.
+
+    Examples:
+
+      costlab reconcile --since 2026-10-01 --until 2026-11-01
+
+      costlab reconcile --grain day -f csv > reconciliation.csv
     """
     from costlab.lake import Lake
-    from costlab.render import summary
-    from costlab.summary import build_summary
+    from costlab.reconcile import reconcile as run_reconcile
+    from costlab.render import frame
 
-    summary(build_summary(Lake(lake), since=since, until=until), fmt)
+    if grain not in ("day", "summary"):
+        raise typer.BadParameter(f"{grain!r}; use summary or day", param_hint="--grain")
+    df = run_reconcile(Lake(lake), since=since, until=until, grain="day" if grain == "day" else "summary")
+    if fmt == "table":  # the core columns; json and csv keep every column
+        df = df.select([c for c in RECONCILE_COLUMNS if c in df.columns])
+    frame(df, fmt)
+
+
+RECONCILE_COLUMNS = (
+    "day", "provider", "model", "currency", "billed", "usage_priced", "traced", "coverage", "gap",
+    "verdict", "traced_calls", "unpriced_calls", "billing_source",
+)
 
 
 @app.command()
@@ -279,6 +467,109 @@ def prices(
         raise CostlabError(f"no prices for {model!r} valid at {at}")
     names = list(data[0])
     rows(names, [tuple(d[n] for n in names) for d in data], fmt)
+
+
+@app.command()
+def analyze(
+    which: Annotated[
+        str, typer.Argument(help="caching, trimming, downgrade, batch or all.")
+    ] = "all",
+    since: Annotated[str | None, typer.Option(help="Start date (YYYY-MM-DD, yesterday, 7d).")] = None,
+    until: Annotated[str | None, typer.Option(help="End date, exclusive.")] = None,
+    lake: LakeOpt = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """Recommend what to change, with evidence and a monthly savings band per finding.
+
+    `all` runs every analyzer and combines their savings on the remaining cost (caching first,
+    then trimming, downgrade, batch), so the total never counts a dollar twice.
+
+    Examples:
+
+      costlab analyze caching --since 30d
+
+      costlab analyze all --format json > findings.json
+    """
+    from costlab.analyze import base
+    from costlab.analyze.report import FORMATS, render
+    from costlab.config import load_config
+    from costlab.lake import Lake
+    from costlab.periods import parse_date
+    from costlab.render import progress_bar
+
+    names = list(base.ORDER) if which == "all" else [which]
+    if which != "all" and which not in base.ORDER:
+        raise typer.BadParameter(f"use one of: {', '.join(base.ORDER)}, all", param_hint="WHICH")
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"use one of: {', '.join(FORMATS)}", param_hint="--format")
+    config = load_config()
+    the_lake = Lake(lake)
+    results = []
+    with progress_bar(enabled=_interactive(), label="analyzing") as progress:
+        for i, name in enumerate(names):
+            if progress:
+                progress(i, len(names), name)
+            results += base.run(
+                the_lake, [name], since=parse_date(since), until=parse_date(until), config=config
+            )
+    render(results, fmt)
+
+
+export_app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Write lake data in standard formats for other tools.\n\nExample:\n\n"
+    "  costlab export focus -o focus.csv.gz",
+)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("focus")
+def export_focus_cmd(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="File to write: .csv, .csv.gz or .parquet.")
+    ],
+    since: Annotated[str | None, typer.Option(help="First charge date (YYYY-MM-DD, yesterday, 7d).")] = None,
+    until: Annotated[str | None, typer.Option(help="End date, exclusive.")] = None,
+    lake: LakeOpt = None,
+) -> None:
+    """Write `charges` as a FinOps FOCUS 1.2 dataset (PascalCase columns, costlab's LLM
+    columns and lineage as x_ columns); the file is replaced atomically.
+
+    Example:
+
+      costlab export focus --output focus-2025-06.parquet --since 2025-06-01 --until 2025-07-01
+    """
+    from costlab.export import export_focus
+
+    result = export_focus(lake, output, since=since, until=until)
+    typer.echo(f"{result.rows} rows written to {result.path} (FOCUS 1.2, {len(result.columns)} columns)")
+
+
+@export_app.command("sql")
+def export_sql_cmd(
+    dialect: Annotated[str, typer.Option("--dialect", help="spark, databricks, trino, bigquery or snowflake.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder for one .sql file per query (default: print).")
+    ] = None,
+) -> None:
+    """Write costlab's queries in another SQL dialect, with the lake's table definitions, to
+    run the attribution where the billing data already is (Athena/Trino, BigQuery, Snowflake,
+    Databricks).
+
+    Example:
+
+      costlab export sql --dialect bigquery --output costlab-bigquery/
+    """
+    from costlab.engines.export import export_sql
+
+    files = export_sql(dialect, output)
+    if output is None:
+        for name, text in files.items():
+            typer.echo(f"-- ===== {name}\n{text}")
+    else:
+        typer.echo(f"{len(files)} files written to {output} ({dialect})")
 
 
 @app.command()

@@ -43,7 +43,7 @@ WITH facts AS (
         billing_account_id,
         source_format
     FROM charges_llm
-    UNION ALL BY NAME
+    UNION ALL  -- positional (same columns, same order): portable beyond DuckDB's BY NAME
     SELECT
         'usage' AS kind,
         period_start AS starts_at,
@@ -52,10 +52,15 @@ WITH facts AS (
         model AS model_raw,
         cost_currency AS currency,
         cost AS amount,
+        CAST(NULL AS VARCHAR) AS charge_category,
+        CAST(NULL AS BOOLEAN) AS counted,
+        CAST(NULL AS VARCHAR) AS billing_source,
+        CAST(NULL AS VARCHAR) AS superseded_by,
+        CAST(NULL AS VARCHAR) AS billing_account_id,
         source_format
     FROM usage_priced
     WHERE input_tokens IS NOT NULL OR output_tokens IS NOT NULL
-    UNION ALL BY NAME
+    UNION ALL  -- positional (same columns, same order): portable beyond DuckDB's BY NAME
     SELECT
         'traced' AS kind,
         start_time AS starts_at,
@@ -64,6 +69,11 @@ WITH facts AS (
         model AS model_raw,
         cost_currency AS currency,
         cost AS amount,
+        CAST(NULL AS VARCHAR) AS charge_category,
+        CAST(NULL AS BOOLEAN) AS counted,
+        CAST(NULL AS VARCHAR) AS billing_source,
+        CAST(NULL AS VARCHAR) AS superseded_by,
+        CAST(NULL AS VARCHAR) AS billing_account_id,
         source_format
     FROM calls
 )
