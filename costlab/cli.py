@@ -423,6 +423,7 @@ def reconcile(
       costlab reconcile --grain day -f csv > reconciliation.csv
     """
     from costlab.lake import Lake
+    from costlab.reconcile import CORE_COLUMNS
     from costlab.reconcile import reconcile as run_reconcile
     from costlab.render import frame
 
@@ -430,14 +431,9 @@ def reconcile(
         raise typer.BadParameter(f"{grain!r}; use summary or day", param_hint="--grain")
     df = run_reconcile(Lake(lake), since=since, until=until, grain="day" if grain == "day" else "summary")
     if fmt == "table":  # the core columns; json and csv keep every column
-        df = df.select([c for c in RECONCILE_COLUMNS if c in df.columns])
+        df = df.select([c for c in ("day", *CORE_COLUMNS) if c in df.columns])
     frame(df, fmt)
 
-
-RECONCILE_COLUMNS = (
-    "day", "provider", "model", "currency", "billed", "usage_priced", "traced", "coverage", "gap",
-    "verdict", "traced_calls", "unpriced_calls", "billing_source",
-)
 
 
 @app.command()

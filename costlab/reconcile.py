@@ -27,6 +27,14 @@ Grain = Literal["day", "summary"]
 QUERIES: dict[str, str] = {"day": "reconciliation", "summary": "reconciliation_summary"}
 
 
+#: The documented reconciliation columns (report section, `costlab reconcile` table); the named
+#: queries carry more (credits, exclusions, grain), kept in JSON/CSV from `reconcile`.
+CORE_COLUMNS = (
+    "provider", "model", "currency", "billed", "usage_priced", "traced", "coverage", "gap",
+    "verdict", "traced_calls", "unpriced_calls", "billing_source",
+)
+
+
 def reconcile(
     lake: Lake,
     since: str | date | datetime | None = None,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from costlab.errors import CostlabError
 from costlab.periods import parse_date
+from costlab.reconcile import CORE_COLUMNS as RECONCILIATION_COLUMNS
 from costlab.reporting.model import Alert, Headline, Report, Section
 from costlab.sql import load_sql
 
@@ -174,7 +175,7 @@ def build_report(lake: Lake, options: ReportOptions | None = None) -> Report:
                 cols, rows = [cols[i] for i in keep], [tuple(r[i] for i in keep) for r in rows]
             report.sections.append(Section(key, title, cols, rows, note))
         report.sections.insert(7, _movers(con, since, until))
-        report.headline = _headline(con, report, params)
+        report.headline = _headline(report)
         report.alerts = _alerts(con, opts, since, until)
     if opts.findings:
         report.findings, report.savings = _findings(lake, opts)
@@ -217,12 +218,7 @@ SECTIONS: tuple[tuple[str, str, str, str | None], ...] = (
 )
 
 
-NARROW = {
-    "reconciliation": (
-        "provider", "model", "currency", "billed", "usage_priced", "traced", "coverage", "gap",
-        "verdict", "traced_calls", "unpriced_calls", "billing_source",
-    ),
-}
+NARROW = {"reconciliation": RECONCILIATION_COLUMNS}
 
 
 def _prepare(con: duckdb.DuckDBPyConnection, opts: ReportOptions) -> None:
@@ -267,7 +263,8 @@ def _movers(con: duckdb.DuckDBPyConnection, since: datetime | None, until: datet
     return Section("top_movers", "Top movers", cols, rows, note)
 
 
-def _headline(con: duckdb.DuckDBPyConnection, report: Report, params: dict[str, Any]) -> list[Headline]:
+def _headline(report: Report) -> list[Headline]:
+    """Totals per currency, derived from the sections already computed."""
     def col(section: str, key: str, value: str) -> dict[str, Any]:
         sec = report.section(section)
         out: dict[str, Any] = {}
@@ -284,16 +281,14 @@ def _headline(con: duckdb.DuckDBPyConnection, report: Report, params: dict[str, 
     unattributed = col("allocation_check", "currency", "unattributed")
     traced = col("traced_by_day", "currency", "cost")
     calls = col("traced_by_day", "currency", "calls")
-    recon = report.section("reconciliation")
-    llm_billed = col("reconciliation", "currency", "billed") if recon else {}
-    llm_traced = col("reconciliation", "currency", "traced") if recon else {}
-    unpriced = con.execute(
-        "SELECT count(*) FROM calls WHERE cost_source = 'unpriced' "
-        "AND (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ)) "
-        "AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))",
-        {"since": params["since"], "until": params["until"]},
-    ).fetchone()
-    unpriced_n = int(unpriced[0]) if unpriced else 0
+    llm_billed = col("reconciliation", "currency", "billed")
+    llm_traced = col("reconciliation", "currency", "traced")
+    # unpriced calls have no currency: counted over every traced_by_day row, shown once
+    by_day = report.section("traced_by_day")
+    unpriced_n = 0
+    if by_day is not None:
+        i = by_day.columns.index("unpriced_calls")
+        unpriced_n = sum(int(r[i] or 0) for r in by_day.rows)
     out = []
     for cur in sorted(set(billed) | set(traced)):
         b = llm_billed.get(cur)
@@ -313,7 +308,7 @@ def _headline(con: duckdb.DuckDBPyConnection, report: Report, params: dict[str, 
             )
         )
     if out:
-        out[0].unpriced_calls = unpriced_n  # unpriced calls have no currency: shown once
+        out[0].unpriced_calls = unpriced_n
     elif unpriced_n:
         out.append(Headline("USD", None, None, None, None, 0, unpriced_n, None))
     return out
