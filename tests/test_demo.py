@@ -40,14 +40,8 @@ def sql(lake: str, query: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = str(tmp_path_factory.mktemp("demo") / "lake")
-    # as the README's quick start: the demo's costlab.toml skips metrics.csv (not an export)
-    r = runner.invoke(app, ["--config", str(SAMPLE / "demo" / "costlab.toml"), "ingest", str(SAMPLE), "--lake", path])
-    assert r.exit_code == 0, r.stderr
-    assert "0 failed" in r.stdout and "0 quarantined" in r.stdout, r.stdout
-    assert "Error" not in r.stderr and "Warning" not in r.stderr, r.stderr
-    return path
+def lake(demo_lake: Path) -> str:
+    return str(demo_lake)
 
 
 # --------------------------------------------------------------------------- the files, by hand

@@ -29,11 +29,8 @@ EPOCH = "1793412000"  # 2026-10-31T02:00:00Z: a fixed "generated_at"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    lake = tmp_path_factory.mktemp("demo-report") / "lake"
-    r = CliRunner().invoke(app, ["--config", str(CONFIG), "ingest", str(ROOT / "sample_data"), "--lake", str(lake), "-q"])
-    assert r.exit_code == 0, r.output
-    return lake
+def demo(demo_lake: Path) -> Path:
+    return demo_lake
 
 
 def report(lake: Path, *args: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
