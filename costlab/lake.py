@@ -67,8 +67,8 @@ class Manifest:
                 "files": self.files,
                 "trash": self.trash,
             },
-            indent=1,
             sort_keys=True,
+            separators=(",", ":"),  # no indent: the C encoder (thousands of file entries)
         )
 
     @classmethod
@@ -174,7 +174,7 @@ class Lake:
             else:
                 keep_trash.append((rel, since))
         trash = {p for p, _ in keep_trash}
-        for table in schema.TABLES:
+        for table in [*schema.TABLES, *schema.DERIVED_TABLES]:
             root = self.path / table
             if not root.is_dir():
                 continue
@@ -188,10 +188,13 @@ class Lake:
 
     # -- reading ---------------------------------------------------------------------------
     def connect(
-        self, read_only_files: bool = True, prices: PriceBook | None = None
+        self, read_only_files: bool = True, prices: PriceBook | None = None, fast: bool = False
     ) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB connection with a view per table over the committed files, and the
-        price tables ``calls`` joins (from ``prices``; default `PriceBook.load()`)."""
+        price tables ``calls`` joins (from ``prices``; default `PriceBook.load()`).
+
+        ``fast``: ``calls`` over the stored de-duplicated calls (see `create_views`): what the
+        report uses; without the text and per-block columns the analyzers need."""
         import duckdb
 
         from costlab import attribution
@@ -199,7 +202,8 @@ class Lake:
 
         con = duckdb.connect(":memory:")
         con.execute("SET TimeZone = 'UTC'")
-        create_views(con, self.path, self.manifest(), prices)
+        con.execute("SET enable_progress_bar = false")  # DuckDB's own bar: noise in cron mail
+        create_views(con, self.path, self.manifest(), prices, fast=fast)
         # charges_attributed / calls_attributed for `costlab sql` and notebooks (costlab.toml rules)
         attribution.register(con, attribution.AttributionRules.from_config(load_config()))
         return con
@@ -257,6 +261,46 @@ class Lake:
 VIEWS = ("charges", "usage", "spans", "calls", "prices", "quarantine", "runs", "usage_priced", "charges_llm")
 
 
+def create_call_views(con: Any, stored: str | None = None) -> None:
+    """``call_keys``, ``call_facts`` and the priced ``calls`` on ``con`` (DuckDB or Spark), over
+    its ``spans`` and price tables; ``call_facts`` is ``stored`` (a SELECT) when given."""
+    from costlab.sql import load_sql
+
+    if stored is None:
+        con.execute(f"CREATE OR REPLACE VIEW call_keys AS {load_sql('views/call_keys')}")
+        con.execute(f"CREATE OR REPLACE VIEW call_facts AS {load_sql('views/call_facts')}")
+    else:
+        con.execute(f"CREATE OR REPLACE VIEW call_facts AS {stored}")
+    con.execute(f"CREATE OR REPLACE VIEW calls AS {load_sql('views/calls')}")
+
+
+def table_select(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> str:
+    """A typed SELECT of ``table``'s columns over ``files`` (absolute paths; columns a file lacks
+    read as NULL; no files: no rows)."""
+    if not files:
+        return f"SELECT {_typed_select(table, None)} WHERE false"
+    hive = ", ".join(f"'{n}': {t}" for n, t in schema.TABLE_PARTITIONS[table])
+    scan = (
+        f"read_parquet({_sql_list(files)}, hive_partitioning = true, "
+        f"union_by_name = true, hive_types = {{{hive}}})"
+    )
+    present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+    return f"SELECT {_typed_select(table, present)} FROM {scan}"
+
+
+def stored_call_facts(root: Path, manifest: Manifest) -> str:
+    """A SELECT over the lake's stored ``call_facts`` files (typed; empty when there are none)."""
+    cols = schema.DERIVED_TABLES["call_facts"] + schema.DERIVED_PARTITIONS["call_facts"]
+    files = [str(root / rel) for rel in manifest.tables.get("call_facts", [])]
+    if not files:
+        return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in cols) + " WHERE false"
+    typed = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in cols)
+    return (
+        f"SELECT {typed} FROM read_parquet({_sql_list(files)}, hive_partitioning = true, "
+        "union_by_name = true, hive_types = {'day': DATE})"
+    )
+
+
 def _typed_select(table: str, present: set[str] | None) -> str:
     cols = schema.TABLES[table] + schema.TABLE_PARTITIONS[table]
     parts = []
@@ -269,26 +313,30 @@ def _typed_select(table: str, present: set[str] | None) -> str:
 
 
 def create_views(
-    con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest, prices: PriceBook | None = None
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    manifest: Manifest,
+    prices: PriceBook | None = None,
+    fast: bool = False,
 ) -> None:
-    """Create the stored-table views, the price tables, then the derived views (``calls``)."""
+    """Create the stored-table views, the price tables, then the derived views (``calls``).
+
+    ``fast``: ``call_facts`` reads the lake's stored copy (kept by ingest; no prompt text, prefix
+    hashes, message tokens or attributes) instead of de-duplicating every span again. Lakes
+    written before that copy existed fall back to the full view.
+    """
     for table in schema.TABLES:
         files = [str(root / rel) for rel in manifest.tables.get(table, [])]
-        if not files:
-            con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT {_typed_select(table, None)} WHERE false")
-            continue
-        hive = ", ".join(f"'{n}': {t}" for n, t in schema.TABLE_PARTITIONS[table])
-        scan = (
-            f"read_parquet({_sql_list(files)}, hive_partitioning = true, "
-            f"union_by_name = true, hive_types = {{{hive}}})"
-        )
-        present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
-        con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT {_typed_select(table, present)} FROM {scan}")
+        con.execute(f"CREATE OR REPLACE VIEW {table} AS {table_select(con, table, files)}")
     from costlab.pricing import register
+
+    stored = fast and "call_facts" in manifest.tables
+    if stored:  # the prices read the calls' models from it
+        con.execute(f"CREATE OR REPLACE VIEW call_facts AS {stored_call_facts(root, manifest)}")
+    register(con, prices, calls_from="call_facts" if stored else "spans")  # prices, model_prices, price_grid
+    create_call_views(con, stored_call_facts(root, manifest) if stored else None)
     from costlab.sql import load_sql
 
-    register(con, prices)  # prices, model_prices, price_grid
-    con.execute(f"CREATE OR REPLACE VIEW calls AS {load_sql('views/calls')}")
     for view in ("usage_priced", "charges_llm", "reconciliation_facts"):  # reconciliation inputs
         con.execute(f"CREATE OR REPLACE VIEW {view} AS {load_sql(f'views/{view}')}")
 

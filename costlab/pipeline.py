@@ -100,19 +100,7 @@ def discover(
     for raw in paths:
         p = Path(raw).expanduser()
         if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                rel_parts = f.relative_to(p).parts
-                if any(part.startswith(".") for part in rel_parts) or not f.is_file():
-                    continue
-                if exclude is not None and f.absolute().is_relative_to(exclude):
-                    continue
-                rel = "/".join(rel_parts)
-                if any(fnmatch.fnmatch(f.name, pat) or fnmatch.fnmatch(rel, pat) for pat in patterns):
-                    continue
-                name = f.name.lower()
-                base = name[:-3] if name.endswith(".gz") else name
-                if base.endswith(DATA_SUFFIXES):
-                    found.append(f.absolute())
+            found += _walk(p, exclude, patterns)
         elif p.is_file():
             found.append(p.absolute())
         else:
@@ -120,6 +108,32 @@ def discover(
     seen: set[Path] = set()
     unique = [f for f in found if not (f in seen or seen.add(f))]  # type: ignore[func-returns-value]
     return unique, missing
+
+
+def _walk(top: Path, exclude: Path | None, patterns: list[str]) -> list[Path]:
+    """Data files under ``top`` in path order (os.walk: a nightly run lists thousands of files,
+    and pathlib's per-file objects cost more than the listing)."""
+    root = str(top.absolute())
+    skip = str(exclude.absolute()) if exclude is not None else None
+    if skip is not None and (root == skip or root.startswith(skip + os.sep)):
+        return []  # inside the lake
+    out: list[tuple[list[str], str]] = []
+    for here, dirs, names in os.walk(root):  # symlinked folders are not followed (as rglob)
+        dirs[:] = [d for d in dirs if not d.startswith(".") and os.path.join(here, d) != skip]
+        rel_dir = os.path.relpath(here, root)
+        for name in names:
+            low = name.lower()
+            base = low[:-3] if low.endswith(".gz") else low
+            if name.startswith(".") or not base.endswith(DATA_SUFFIXES):
+                continue
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            if any(fnmatch.fnmatch(name, pat) or fnmatch.fnmatch(rel, pat) for pat in patterns):
+                continue
+            full = os.path.join(here, name)
+            if os.path.isfile(full):
+                out.append((rel.split("/"), full))
+    out.sort(key=lambda t: t[0])
+    return [Path(full) for _, full in out]
 
 
 def file_sha256(path: Path) -> str:
@@ -418,18 +432,35 @@ class _Run:
         replaced: list[str] = []
         for table in list(self.pending):
             self._flush_pending(table, len(self.result.files))
+        from costlab import calls_store
+
+        spans_before = set(manifest.tables.get("spans", []))
         con = duckdb.connect(":memory:")
         try:
             con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET enable_progress_bar = false")
+            # bounded: merging a multi-GB file's rows spills to the staging folder instead of
+            # growing with the file (COSTLAB_INGEST_MEMORY, e.g. "4GB", to give it more)
+            limit = os.environ.get("COSTLAB_INGEST_MEMORY", "1GB")
+            try:
+                con.execute("SET memory_limit = ?", [limit])
+            except duckdb.Error:
+                raise CostlabError(f"COSTLAB_INGEST_MEMORY={limit!r}: not a size; use e.g. 2GB") from None
+            con.execute("SET preserve_insertion_order = false")
             con.execute(f"SET temp_directory = '{_q(str(self.stage_dir / 'tmp'))}'")
             for table, files in self.staged.items():
                 if files:
                     replaced += self._merge_table(con, table, files)
+            spans_now = set(manifest.tables.get("spans", []))
+            facts_replaced, facts_changed = calls_store.update(
+                con, self.lake.path, manifest, self.run_id, sorted(spans_now ^ spans_before)
+            )
+            replaced += facts_replaced
             self._write_runs(con)
         finally:
             con.close()
         manifest.files.update(self.index_updates)
-        if self.index_updates or self.staged:
+        if self.index_updates or self.staged or facts_changed:
             now = time.time()
             manifest.trash.extend((rel, now) for rel in replaced)
             self.lake.commit(manifest)

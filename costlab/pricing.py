@@ -837,11 +837,12 @@ def _cached_book(path: str | None, mtime_ns: int, size: int) -> PriceBook:
 
 
 # -- DuckDB ---------------------------------------------------------------------------------------
-def register(con: duckdb.DuckDBPyConnection, book: PriceBook | None = None) -> None:
+def register(con: duckdb.DuckDBPyConnection, book: PriceBook | None = None, calls_from: str = "spans") -> None:
     """Create ``prices``, ``model_prices`` (the (provider, model) pairs of the lake's calls and
     provider usage, and where each gets its prices) and ``price_grid`` (the cells those models
     need) on ``con``. Needs the ``spans`` and ``usage`` views; call before creating ``calls`` and
-    ``usage_priced``."""
+    ``usage_priced``. ``calls_from``: where the calls' models are read (``call_facts`` when
+    the lake's stored copy is registered: fewer rows than ``spans``)."""
     book = book or PriceBook.load()
     found = con.execute(
         "SELECT count(*) FROM (SELECT view_name AS n FROM duckdb_views() "
@@ -853,7 +854,7 @@ def register(con: duckdb.DuckDBPyConnection, book: PriceBook | None = None) -> N
         else ""
     )
     pairs = con.execute(
-        "SELECT DISTINCT provider, model FROM spans "
+        f"SELECT DISTINCT provider, model FROM {calls_from} "
         "WHERE span_kind IN ('llm', 'embedding') AND usage_scope = 'self' AND model IS NOT NULL"
         + usage
     ).fetchall()

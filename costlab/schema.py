@@ -223,6 +223,20 @@ TABLE_PARTITIONS: dict[str, list[tuple[str, str]]] = {
 }
 
 
+#: Columns of the spans kept out of the lake's copy of ``call_facts`` (text and per-block
+#: detail: the analyzers read them from ``spans``; reports never do).
+CALL_FACTS_DROPPED = ("prompt_text", "completion_text", "prefix_hashes", "message_tokens", "attributes")
+
+#: Tables ingest derives from the data tables and keeps in step with them in the same commit.
+#: ``call_facts``: one row per billable call (queries/views/call_facts.sql), partitioned by day
+#: only (a call's duplicates may come from several formats).
+DERIVED_TABLES: dict[str, list[tuple[str, str]]] = {
+    "call_facts": [c for c in TABLES["spans"] if c[0] not in CALL_FACTS_DROPPED]
+    + [("source_format", "VARCHAR"), ("call_key", "VARCHAR")],
+}
+DERIVED_PARTITIONS: dict[str, list[tuple[str, str]]] = {"call_facts": [("day", "DATE")]}
+
+
 def columns(table: str) -> list[str]:
     """Column names of `table` as stored in Parquet (partition columns excluded)."""
     return [name for name, _ in TABLES[table]]

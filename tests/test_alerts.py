@@ -31,6 +31,7 @@ from costlab.alerts import (
     parse_budgets,
 )
 from costlab.errors import CostlabError
+from costlab.lake import create_call_views
 from costlab.pricing import PriceBook, register
 from costlab.reporting.model import Alert
 from costlab.sql import load_sql
@@ -425,7 +426,7 @@ def _calls(book: PriceBook, rows: list[dict[str, Any]]) -> duckdb.DuckDBPyConnec
     con.register("_in", table)
     con.execute("CREATE TABLE spans AS SELECT * FROM _in")
     register(con, book)
-    con.execute(f"CREATE VIEW calls AS {load_sql('views/calls')}")
+    create_call_views(con)
     charges = ", ".join(f'"{n}" {t}' for n, t in schema.TABLES["charges"] + schema.TABLE_PARTITIONS["charges"])
     con.execute(f"CREATE TABLE charges ({charges})")  # empty: attribution.register views it too
     attribution.register(con)  # calls_attributed: team = tags['team'] by default

@@ -21,6 +21,7 @@ import pytest
 
 from costlab import schema
 from costlab.errors import CostlabError
+from costlab.lake import create_call_views
 from costlab.pricing import (
     SOURCE,
     PriceBook,
@@ -28,7 +29,6 @@ from costlab.pricing import (
     load_overrides,
     register,
 )
-from costlab.sql import load_sql
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 M = Decimal(1_000_000)
@@ -61,7 +61,7 @@ def calls(book: PriceBook, rows: list[dict[str, Any]]) -> duckdb.DuckDBPyConnect
     con.register("_in", table)
     con.execute("CREATE TABLE spans AS SELECT * FROM _in")
     register(con, book)
-    con.execute(f"CREATE VIEW calls AS {load_sql('views/calls')}")
+    create_call_views(con)
     return con
 
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from costlab import schema
 from costlab.errors import CostlabError
-from costlab.lake import Lake
+from costlab.lake import Lake, create_call_views
 from costlab.pipeline import ingest
 from costlab.pricing import PriceBook, register
 from costlab.reconcile import reconcile
@@ -304,7 +304,8 @@ def views(book: PriceBook, charges: Rows | None = None, usage: Rows | None = Non
                            "usage_source": "reported", "source_format": "test", "source_line": i, **s}
                           for i, s in enumerate(spans or [])])  # fmt: skip
     register(con, book)
-    for view in ("calls", "usage_priced", "charges_llm", "reconciliation_facts"):
+    create_call_views(con)
+    for view in ("usage_priced", "charges_llm", "reconciliation_facts"):
         con.execute(f"CREATE VIEW {view} AS {load_sql(f'views/{view}')}")
     return con
 

@@ -52,11 +52,12 @@ def settings(engine: str | None = None, cfg: Mapping[str, Any] | None = None) ->
     return name, dict(section)
 
 
-def connect(lake: Lake, engine: str | None = None, prices: PriceBook | None = None) -> Any:
-    """A connection with the lake's views on ``engine`` (see `settings`)."""
+def connect(lake: Lake, engine: str | None = None, prices: PriceBook | None = None, fast: bool = False) -> Any:
+    """A connection with the lake's views on ``engine`` (see `settings`); ``fast``: DuckDB reads
+    the lake's stored call_facts (`costlab.lake.Lake.connect`)."""
     name, section = settings(engine)
     if name == "duckdb":
-        return lake.connect(prices=prices)
+        return lake.connect(prices=prices, fast=fast)
     from costlab.engines.spark import SparkConnection
 
     return SparkConnection(lake, section, prices)

@@ -20,6 +20,8 @@ from costlab.engines.transpile import DIALECTS, Macro, transpile
 from costlab.errors import CostlabError
 
 VIEWS = (
+    "call_keys",
+    "call_facts",
     "calls",
     "usage_priced",
     "charges_llm",

@@ -154,9 +154,10 @@ class SparkConnection:
         self.lake = lake
         self._create_tables(lake)
         self._register_prices(prices)
+        from costlab.lake import create_call_views
         from costlab.sql import load_sql
 
-        self.execute(f"CREATE OR REPLACE VIEW calls AS {load_sql('views/calls')}")
+        create_call_views(self)
         for view in ("usage_priced", "charges_llm", "reconciliation_facts"):
             self.execute(f"CREATE OR REPLACE VIEW {view} AS {load_sql(f'views/{view}')}")
 

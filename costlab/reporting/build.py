@@ -159,8 +159,8 @@ def build_report(lake: Lake, options: ReportOptions | None = None) -> Report:
     )
     from costlab import engines
 
-    with engines.connect(lake, opts.engine, prices=book) as con:
-        _prepare(con, opts)
+    with engines.connect(lake, opts.engine, prices=book, fast=True) as con:
+        _prepare(con, opts, since, until)
         params: dict[str, Any] = {
             "since": since,
             "until": until,
@@ -221,25 +221,52 @@ SECTIONS: tuple[tuple[str, str, str, str | None], ...] = (
 NARROW = {"reconciliation": RECONCILIATION_COLUMNS}
 
 
-def _prepare(con: duckdb.DuckDBPyConnection, opts: ReportOptions) -> None:
-    """Tables the queries join: attribution rules, metrics."""
-    from costlab import attribution, engines, metrics
+def _prepare(
+    con: duckdb.DuckDBPyConnection, opts: ReportOptions, since: datetime | None, until: datetime | None
+) -> None:
+    """Tables the queries join: the report's calls, attribution rules, metrics."""
+    from costlab import alerts, attribution, engines, metrics
 
     if engines.is_spark(con):  # same steps on Spark (costlab/engines/spark.py)
         rules = attribution.AttributionRules.from_config({"attribution": opts.attribution})
         spark: Any = con
         spark.prepare_report(rules, metrics.load_metrics(opts.metrics) if opts.metrics else [])
         return
-    # Price and de-duplicate the calls once: a dozen queries read them (the view would redo the
-    # window de-duplication and the price join each time). Views bind by name, so the rest of
-    # the queries (and calls_attributed) read the materialised rows.
+    # Price the calls once: a dozen queries read them (the view would redo the price join each
+    # time). Views bind by name, so the rest of the queries (and calls_attributed) read the
+    # materialised rows. Only the days the report looks at: [since's month start or anomaly
+    # look-back, until); the day bounds let DuckDB skip the other days' files.
+    # Only the columns the report's SQL mentions: copying all forty costs more than the queries.
+    lo = alerts.history_start(since, alerts.anomaly_settings(opts.anomaly)["window"])
+    have, words = [r[0] for r in con.execute("DESCRIBE calls").fetchall()], _report_words()
+    cols = ", ".join(c for c in have if c in words)
     con.execute(
-        "CREATE TABLE _report_calls AS SELECT * EXCLUDE "
-        "(prefix_hashes, message_tokens, prompt_text, completion_text, attributes) FROM calls"
+        f"CREATE TABLE _report_calls AS SELECT {cols} FROM calls "
+        "WHERE ($lo IS NULL OR (day >= CAST($lo AS DATE) AND start_time >= $lo)) "
+        "AND ($hi IS NULL OR (day <= CAST($hi AS DATE) AND start_time < $hi))",
+        {"lo": lo, "hi": until},
     )
     con.execute("CREATE OR REPLACE VIEW calls AS SELECT * FROM _report_calls")
     attribution.register(con, attribution.AttributionRules.from_config({"attribution": opts.attribution}))
+    # Resolve each call's team once too (tag lookups per row), then let both views read that.
+    con.execute("CREATE TABLE _report_calls_attributed AS SELECT * FROM calls_attributed")
+    con.execute("DROP TABLE _report_calls")
+    con.execute("CREATE OR REPLACE VIEW calls AS SELECT * EXCLUDE (team) FROM _report_calls_attributed")
+    con.execute("CREATE OR REPLACE VIEW calls_attributed AS SELECT * FROM _report_calls_attributed")
     metrics.register(con, metrics.load_metrics(opts.metrics) if opts.metrics else [])
+
+
+def _report_words() -> set[str]:
+    """Every identifier in the SQL a report runs over ``calls`` (its named queries and the views
+    built on calls): a superset of the calls columns it reads."""
+    import re
+
+    from costlab.sql import queries_root
+
+    names = [q for _, _, q, _ in SECTIONS] + ["top_movers", "daily_cost_by_scope"]
+    views = [f.name[:-4] for f in queries_root().joinpath("views").iterdir() if f.name.endswith(".sql")]
+    names += [f"views/{v}" for v in views if not v.startswith(("call", "analyze"))] + ["views/calls_attributed"]
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", " ".join(load_sql(n) for n in names)))
 
 
 def _movers(con: duckdb.DuckDBPyConnection, since: datetime | None, until: datetime | None) -> Section:

@@ -1,9 +1,7 @@
 -- calls: the billable LLM calls, each counted once, priced at the prices valid when they ran.
--- purpose: spans that are LLM or embedding calls carrying their own usage (usage_scope = 'self'),
---          de-duplicated across files and sources: one row per provider request id (a streamed
---          Claude Code reply written as several lines sharing message.id is one call; the row with
---          the highest output count wins), else per (source_format, trace_id, span_id).
--- parameters: none (a view over `spans`, `model_prices` and `price_grid`; see costlab/pricing.py).
+-- purpose: `call_facts` (the de-duplicated billable calls: views/call_facts.sql, or the copy
+--          ingest keeps in the lake) priced with the effective-dated price tables.
+-- parameters: none (a view over `call_facts`, `model_prices` and `price_grid`; see costlab/pricing.py).
 -- grain: one row per billable call.
 -- cost precedence: cost = computed_cost when the call can be priced, else reported_cost, else NULL.
 --   cost_source is 'computed', 'reported' or 'unpriced' (cost NULL: listed, never costed at zero).
@@ -32,18 +30,7 @@
 --   computed_cost is NULL (unpriced) when: no usage (usage_source 'missing' or NULL input/output
 --   tokens; an embedding's NULL output counts as 0), no matching model or cell, a part with tokens has no price, or the parts are
 --   inconsistent (cache tokens exceeding input, reasoning exceeding output).
-WITH dedup AS (
-    SELECT s.*
-    FROM spans AS s
-    WHERE s.span_kind IN ('llm', 'embedding')
-      AND s.usage_scope = 'self'
-    QUALIFY row_number() OVER (
-        PARTITION BY coalesce(s.provider, ''),
-                     coalesce(s.request_id, s.source_format || '/' || s.trace_id || '/' || s.span_id)
-        ORDER BY s.output_tokens DESC NULLS LAST, s.ingested_at DESC, s.source_line DESC
-    ) = 1
-),
-parts AS (
+WITH parts AS (
     SELECT
         d.*,
         m.price_provider,
@@ -62,7 +49,7 @@ parts AS (
         -- an embedding has no output: NULL output tokens there mean zero
         CASE WHEN d.span_kind = 'embedding' THEN coalesce(d.output_tokens, 0)
              ELSE d.output_tokens END AS _output
-    FROM dedup AS d
+    FROM call_facts AS d
     LEFT JOIN model_prices AS m
         ON m.provider IS NOT DISTINCT FROM d.provider AND m.model = d.model
 ),

@@ -1,0 +1,130 @@
+"""The lake's stored call_facts always equal the full de-duplication over spans (costlab/calls_store.py).
+
+Each ingest updates the stored copy incrementally; these tests compare, after every step, the
+priced ``calls`` read from that copy (``Lake.connect(fast=True)``, what reports use) with the
+``calls`` the full view derives from every span. Steps: a first ingest, a new day, a file cut
+short (its calls disappear), a file copied to a second path (every call duplicated across files:
+still counted once), a streamed reply's later line with more output arriving in another file (the
+winner changes), and a lake written before the copy existed.
+
+Corpus: Claude Code sessions generated from the real record templates in
+tests/fixtures/claude_code/records by benchmarks/corpus.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from costlab import schema
+from costlab.lake import MANIFEST, Lake
+from costlab.pipeline import ingest
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORDS = ROOT / "tests" / "fixtures" / "claude_code" / "records"
+COLS = [n for n, _ in schema.DERIVED_TABLES["call_facts"]] + ["day", "cost", "cost_currency", "cost_source"]
+
+
+def _corpus() -> Any:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import corpus
+    finally:
+        sys.path.pop(0)
+    return corpus
+
+
+def _write_days(out: Path, first: int, days: int) -> None:
+    corpus = _corpus()
+    t = corpus.Templates.load(RECORDS)
+    for d in range(first, first + days):
+        for s in corpus.claude_code_day(t, 11, d, 40_000):
+            p = out / f"{s.sid}.jsonl"
+            p.write_text("\n".join(s.lines) + "\n")
+
+
+def _calls(lake: Path, fast: bool) -> list[tuple[Any, ...]]:
+    with Lake(lake).connect(fast=fast) as con:
+        rows = con.execute(f"SELECT {', '.join(COLS)} FROM calls").fetchall()
+    return sorted(rows, key=repr)
+
+
+def _check(lake: Path) -> int:
+    """Stored == full, one stored row per call_key; returns the number of calls."""
+    assert "call_facts" in Lake(lake).manifest().tables
+    stored, full = _calls(lake, True), _calls(lake, False)
+    assert stored == full
+    keys = [r[COLS.index("call_key")] for r in stored]
+    assert len(keys) == len(set(keys))
+    return len(stored)
+
+
+def test_stored_calls_follow_every_kind_of_change(tmp_path: Path) -> None:
+    src, lake = tmp_path / "logs", tmp_path / "lake"
+    src.mkdir()
+    _write_days(src, 0, 2)
+    ingest([src], lake=lake)
+    n0 = _check(lake)
+    assert n0 > 20
+
+    _write_days(src, 2, 1)  # a new day
+    ingest([src], lake=lake)
+    n1 = _check(lake)
+    assert n1 > n0
+
+    victim = sorted(src.glob("*.jsonl"))[0]  # cut short: the file is re-read, its lost calls go
+    lines = victim.read_text().splitlines()
+    victim.write_text("\n".join(lines[: len(lines) // 3]) + "\n")
+    ingest([src], lake=lake)
+    n2 = _check(lake)
+    assert n2 < n1
+
+    other = sorted(src.glob("*.jsonl"))[1]  # the same requests in a second file: counted once
+    shutil.copy(other, src / "copy-of-session.jsonl")
+    ingest([src], lake=lake)
+    assert _check(lake) == n2
+
+    # a later line of a streamed reply with more output, in a new file: it wins (same key)
+    line = next(x for x in other.read_text().splitlines() if '"type":"assistant"' in x.replace(" ", ""))
+    rec = json.loads(line)
+    before = rec["message"]["usage"]["output_tokens"]
+    rec["message"]["usage"]["output_tokens"] = before + 1000
+    rec["uuid"] = "00000000-0000-4000-8000-000000000001"
+    (src / "late-line.jsonl").write_text(json.dumps(rec) + "\n")
+    ingest([src], lake=lake)
+    assert _check(lake) == n2
+    with Lake(lake).connect(fast=True) as con:
+        got = con.execute("SELECT output_tokens FROM calls WHERE request_id = ?", [rec["message"]["id"]]).fetchall()
+    assert got == [(before + 1000,)]
+
+
+def test_a_lake_without_the_copy_gets_it_on_the_next_ingest(tmp_path: Path) -> None:
+    src, lake = tmp_path / "logs", tmp_path / "lake"
+    src.mkdir()
+    _write_days(src, 0, 1)
+    ingest([src], lake=lake)
+    n = _check(lake)
+    m = json.loads((lake / MANIFEST).read_text())  # as an older costlab left it
+    del m["tables"]["call_facts"]
+    (lake / MANIFEST).write_text(json.dumps(m))
+    assert _calls(lake, True) == _calls(lake, False)  # fast falls back to the full view
+    ingest([src], lake=lake)  # nothing new to read, but the copy is built and committed
+    assert _check(lake) == n
+
+
+def test_demo_lake_stored_calls_equal_full(demo_lake: Path) -> None:
+    n = _check(demo_lake)
+    assert n > 1000  # the demo's OTLP traces plus the real samples
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_empty_lake_has_no_calls(tmp_path: Path, fast: bool) -> None:
+    lake = tmp_path / "lake"
+    ingest([ROOT / "tests" / "fixtures" / "focus"], lake=lake)  # billing only: no spans
+    assert _calls(lake, fast) == []
+    assert Lake(lake).manifest().tables["call_facts"] == []
