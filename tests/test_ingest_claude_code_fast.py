@@ -113,3 +113,51 @@ def test_parallel_ingest_equals_serial(tmp_path: Path, monkeypatch: pytest.Monke
     assert lakes["1"] == lakes["2"]
     assert lakes["1"][1][1] > 0 and lakes["1"][1][3] > 0  # rows written and rows quarantined
     shutil.rmtree(tmp_path)
+
+
+def _generated_session(tmp_path: Path) -> Path:
+    """One long stream of Claude Code sessions built from the real record templates."""
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    try:
+        from benchmarks import corpus
+    finally:
+        sys.path.pop(0)
+    t = corpus.Templates.load(CC / "records")
+    out = tmp_path / "stream.jsonl"
+    with out.open("w") as fh:
+        for s in corpus.claude_code_day(t, 5, 0, 900_000):
+            fh.write("\n".join(s.lines) + "\n")
+    return out
+
+
+def _canon(rows: list[dict[str, Any]]) -> list[str]:
+    return sorted(json.dumps(r, default=str, sort_keys=True) for r in rows)
+
+
+def test_window_closes_replies_early_with_the_same_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Closing replies after WINDOW quiet lines (bounded memory on multi-GB files) yields the same
+    rows as folding the whole file, when a reply's lines and its tool results lie within the
+    window, as Claude Code writes them."""
+    path = _generated_session(tmp_path)
+    n_lines = len(path.read_text().splitlines())
+    whole = parse_file(path, "claude_code")
+    assert n_lines < cc.ClaudeCodeSession.WINDOW  # so the default folds the file whole
+    monkeypatch.setattr(cc.ClaudeCodeSession, "WINDOW", 25)
+    held: list[int] = []
+    close = cc.ClaudeCodeSession._close
+
+    def spy(self: Any, before: Any, path: Any, ctx: Any, fb: Any, replies: Any, tools: Any, results: Any, spans: Any) -> Any:
+        held.append(len(replies) + len(tools) + len(results) + len(spans))
+        return close(self, before, path, ctx, fb, replies, tools, results, spans)
+
+    monkeypatch.setattr(cc.ClaudeCodeSession, "_close", spy)
+    windowed = parse_file(path, "claude_code")
+    spans = whole.rows["spans"]
+    assert len(spans) > 250 and any(r["span_kind"] == "tool" and r["status"] for r in spans)
+    assert _canon(windowed.rows["spans"]) == _canon(spans)
+    assert windowed.bad == whole.bad
+    # the state held between closes stays near the window, not the file
+    assert len(held) >= n_lines // 25 and max(held[:-1]) < 60

@@ -6,8 +6,9 @@ Detect: JSONL whose head holds Claude Code records: ``type`` in user/assistant/s
 file-history-snapshot/queue-operation with Claude Code ids (``sessionId``, ``uuid``, ``parentUuid``,
 ``leafUuid``, ``messageId``) or a ``message`` object, or a ``sessionId`` + ``message`` record
 (ccusage's fixtures). Lines carrying ``payload`` (Codex) or ``resourceSpans`` (OTLP) are not ours.
-Parse: line by line (``parse_float=Decimal``); one file is one session, so streamed lines are
-merged in memory (only compact per-reply data is kept) and rows are yielded at the end.
+Parse: line by line (``parse_float=Decimal``); streamed lines are merged in memory (only compact
+per-reply data is kept) and a reply's row is yielded once no line of it has come for
+``WINDOW`` (50,000) lines, or at the end of the file, so memory follows the window, not the file.
 Normalise: one ``llm`` span per assistant API reply. Anthropic usage is disjoint, so
 ``input_tokens = input + cache_read + cache_creation``; ``cache_write_tokens =
 cache_creation_input_tokens`` with the 5m/1h split from ``usage.cache_creation``;
@@ -37,6 +38,9 @@ Quirks:
 - An assistant reply without ``usage`` is a call with unknown usage: tokens NULL,
   ``usage_source='missing'`` (never 0).
 - Usage without cache fields (before prompt caching existed) counts the cache parts as 0.
+- In a file longer than ``WINDOW`` lines, lines of one reply more than ``WINDOW`` lines apart
+  are folded as two replies with the same row key; the later one replaces the earlier (the
+  lake keeps the last row per key). Claude Code writes a reply's lines together.
 - ``speed`` ("fast", premium price), ``server_tool_use.web_search_requests`` and ``requestId`` go to
   ``tags``/``attributes`` for pricing.
 """
@@ -176,6 +180,7 @@ class _Reply:
     per reply, not per line (a multi-GB session file)."""
 
     n: int = 0
+    last: int = 0  # line number of its latest line (a reply quiet for WINDOW lines is closed)
     best_usage: _Line | None = None  # max _rank among lines with usage
     best_any: _Line | None = None  # max _rank among all lines
     first_main: _Line | None = None  # min (ts, line) / max ts among non-sidechain lines
@@ -192,6 +197,7 @@ class _Reply:
 
     def add(self, ln: _Line) -> None:
         self.n += 1
+        self.last = ln.line
         rank = _rank(ln)
         if ln.usage is not None and (self.best_usage is None or rank > _rank(self.best_usage)):
             self.best_usage = ln
@@ -347,15 +353,25 @@ class ClaudeCodeSession(Source):
             seen = seen or _is_claude_record(obj)
         return seen
 
+    #: A reply with no line for this many lines is complete: its row (and its tools' rows) are
+    #: yielded then, so memory follows this window, not the file (one multi-GB stream). Files
+    #: shorter than the window are folded whole, exactly as before.
+    WINDOW = 50_000
+
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
         replies: dict[str, _Reply] = {}
         tools: dict[str, dict[str, Any]] = {}
         results: dict[str, _Result] = {}
+        spans: dict[str, dict[str, Any]] = {}  # closed replies' fields their tools copy
         bad: list[Bad] = []
         recognised = 0
         in_subagents = "subagents" in path.parts
         fast = _fast_decoder(ctx.keep_text)
+        fallback_session = path.stem
+        window = self.WINDOW
         for n, raw in _lines(path, fast is not None):
+            if n % window == 0:
+                yield from self._close(n - window, path, ctx, fallback_session, replies, tools, results, spans)
             obj = fast(raw) if fast is not None and type(raw) is bytes else None
             if obj is None:  # no msgspec, not UTF-8, or anything unusual: the exact json path
                 text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
@@ -396,21 +412,39 @@ class ClaudeCodeSession(Source):
                 "no Claude Code records (expected JSONL with sessionId/uuid/type/message keys)",
             )
         yield from bad
-        fallback_session = path.stem
-        # tools need only these fields of their reply's row: keep those, not the rows, and free
-        # each reply once its row is out (memory stays bounded on multi-GB session files)
-        spans: dict[str, dict[str, Any]] = {}
-        for key in list(replies):
+        yield from self._close(None, path, ctx, fallback_session, replies, tools, results, spans)
+
+    def _close(
+        self,
+        before: int | None,
+        path: Path,
+        ctx: ParseContext,
+        fallback_session: str,
+        replies: dict[str, _Reply],
+        tools: dict[str, dict[str, Any]],
+        results: dict[str, _Result],
+        spans: dict[str, dict[str, Any]],
+    ) -> Iterator[Row]:
+        """Yield the rows of replies whose last line is before line ``before`` (None: all, at
+        the end of the file), then the rows of their tools whose result has arrived (or whose
+        tool_use is before ``before``), and forget what no later line can need."""
+        for key in [k for k, r in replies.items() if before is None or r.last < before]:
             row = self._reply_row(key, replies.pop(key), path, ctx, fallback_session)
             yield "spans", row
             spans[key] = {k: row[k] for k in _PARENT}  # read after the consumer's changes, as before
-        for tool_id, tool in tools.items():
-            parent = spans.get(tool.pop("_reply"))
-            if parent is None:
+        for tool_id in list(tools):
+            tool = tools[tool_id]
+            parent = spans.get(tool["_reply"])
+            if parent is None:  # its reply is still open
                 continue
-            end, is_error, size, subagent = results.get(tool_id, (None, False, 0, {}))
+            found = tool_id in results
+            if before is not None and not found and tool["source_line"] >= before:
+                continue  # its result may still come
+            del tools[tool_id]
+            tool.pop("_reply")
+            end, is_error, size, subagent = results.pop(tool_id, (None, False, 0, {}))
             attrs = {
-                "result_chars": size if tool_id in results else None,
+                "result_chars": size if found else None,
                 **tool.pop("_attrs"),
                 **subagent,
             }
@@ -425,11 +459,17 @@ class ClaudeCodeSession(Source):
                     "span_kind": "tool",
                     "operation": "execute_tool",
                     "end_time": end if end is not None and end >= tool["start_time"] else None,
-                    "status": None if tool_id not in results else ("error" if is_error else "ok"),
+                    "status": None if not found else ("error" if is_error else "ok"),
                     "usage_scope": "none",
                     "attributes": json.dumps(attrs, default=str, sort_keys=True),
                 },
             )
+        if before is not None:  # keep only what pending tools still need
+            pending = {t["_reply"] for t in tools.values()}
+            for key in [k for k in spans if k not in pending]:
+                del spans[key]
+            for tool_id in [t for t in results if t not in tools]:
+                del results[tool_id]  # its tool is out, or in another file
 
     # -- records -------------------------------------------------------------------------------
 

@@ -141,7 +141,7 @@ class CodexRollout(Source):
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:
-        if sniff.kind != "jsonl":
+        if sniff.kind != "jsonl" or '"payload"' not in sniff.head:  # cheap: skip json.loads
             return False
         for line in sniff.head.splitlines()[:50]:
             try:
