@@ -379,9 +379,9 @@ def prompts(con: Any) -> None:
     """Materialize ``analyze_prompts`` (queries/views/analyze_prompts.sql) on ``con`` once."""
     from costlab.sql import load_sql
 
-    have = con.execute(
+    have = con.execute(  # fetchall: duckdb 2 keeps a half-fetched result open on the connection
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'analyze_prompts'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not have:
         con.execute(f"CREATE TEMP TABLE analyze_prompts AS {load_sql('views/analyze_prompts')}")
 

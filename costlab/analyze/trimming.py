@@ -9,6 +9,10 @@ Looks at (per workflow step, priced USD calls; token counts and hashes, text onl
   turn (full-history replay); tokens beyond the last ``keep_turns`` (6) turns.
 * **Few-shot examples** (kept text only): identical user/assistant pairs between the system prompt
   and the final user message in >= 90% of sampled calls.
+* **Tool schemas** (queries/analyze_trimming_tools.sql, costlab/analyze/trimming_tools.py; from
+  the ``costlab.tools`` counts, tokens and hashes ingest stores with or without text): tools
+  declared in a step's calls but never called (validated once their use is observed in >= 300
+  calls), else a tool block of >= 1,500 tokens a call on average.
 
 Savings: trimmed tokens x the *effective* price of their positions in the prompt: the part of the
 prefix that was read from cache is priced at the cache-read price, cache writes at the write
@@ -19,8 +23,9 @@ replaces the rest). Few-shot: low 50%, high 100% of the example tokens (an ablat
 Window savings are scaled to 30 days.
 
 Validation rule: every one of these is a *content edit* that can change answers, so each is
-``validated=False`` with the band in ``potential_savings_usd`` and zero validated savings until
-the user's evals pass on the trimmed prompt (confidence medium when the repeated block is
+``validated=False`` (except never-called tools observed often enough: trimming_tools.py) with the
+band in ``potential_savings_usd`` and zero validated savings until the user's evals pass on the
+trimmed prompt (confidence medium when the repeated block is
 unambiguous, else low). Refuses to claim: ``max_tokens`` slack (billing counts generated tokens,
 not the cap), compression ratios from papers (LLMLingua etc. need a model), and anything for
 calls without per-message token counts. Trimming or truncating a cached prefix also breaks the
@@ -35,7 +40,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from costlab.analyze import stats
+from costlab.analyze import stats, trimming_tools
 from costlab.analyze.base import AnalyzerResult, Finding, Savings, analyzer, money
 
 DEFAULTS: dict[str, Any] = {
@@ -49,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "fewshot_low": 0.5,
     "fewshot_high": 1.0,
     "sample": 200,
+    **trimming_tools.DEFAULTS,
 }
 _MARKERS = re.compile(r"(?im)^\s*(example|input|output|q|a)\s*\d*\s*:|<example>")
 _ZERO = Savings(Decimal("0.00"), Decimal("0.00"))
@@ -222,6 +228,7 @@ def analyze(
                       target_tokens=int(cfg["target_tokens"]))  # fmt: skip
     hist = stats.frame(con, "analyze_trimming_history", lo_t, hi_t,
                        keep_turns=int(cfg["keep_turns"]))  # fmt: skip
+    tools = stats.frame(con, "analyze_trimming_tools", lo_t, hi_t)
     if pre.is_empty():
         result.summary = {"steps": 0}
         return result
@@ -241,12 +248,22 @@ def analyze(
         h = _history(r, cfg, to_m, costs.get((r["workflow"], r["step"]), Decimal(0)), win)
         if h:
             result.findings.append(h)
+    blocks: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in tools.iter_rows(named=True):
+        blocks.setdefault((r["workflow"], r["step"]), []).append(r)
+    step_calls = {(r["workflow"], r["step"]): int(r["calls"]) for r in pre.iter_rows(named=True)}
+    for key, rows in blocks.items():
+        t = trimming_tools.finding(rows, cfg, costs.get(key, Decimal(0)), step_calls.get(key, 0),
+                                   to_m, win)  # fmt: skip
+        if t:
+            result.findings.append(t)
     featured = int(pre["featured_calls"].sum())
     calls = int(pre["calls"].sum())
     result.summary = {
         "steps": pre.height,
         "calls": calls,
         "calls_with_message_tokens": featured,
+        "calls_with_tool_definitions": int(tools["calls"].sum()) if tools.height else 0,
         "findings": len(result.findings),
         "note": "trimming savings are potential until evals pass on the trimmed prompt; "
         "max_tokens slack is not a saving (billing counts generated tokens)",

@@ -69,11 +69,14 @@ _CONTENT_KEYS = frozenset(
     "ai.value ai.values ai.embedding ai.embeddings ai.toolCall.args ai.toolCall.result "
     "traceloop.entity.input traceloop.entity.output gen_ai.tool.call.arguments "
     "gen_ai.tool.call.result gen_ai.retrieval.query.text gen_ai.retrieval.documents "
-    "llm.prompt_template.variables tool.parameters content message body gen_ai.event.content".split()
+    "llm.prompt_template.variables tool.parameters content message body gen_ai.event.content "
+    # tool schemas: summarised as costlab.tools.* (costlab/ingest/_tools.py), kept only with text
+    "gen_ai.tool.definitions llm.tools ai.prompt.tools model_request_parameters".split()
 )
 _CONTENT_PREFIXES = (
     "llm.input_messages.", "llm.output_messages.", "gen_ai.prompt.", "gen_ai.completion.",
     "llm.prompts.", "llm.choices.", "embedding.embeddings.", "retrieval.documents.", "reranker.",
+    "gen_ai.tool.definitions.", "llm.tools.", "llm.request.functions.",
 )  # fmt: skip
 
 

@@ -27,6 +27,8 @@ else the first ``session.id``/``user.id`` among its observations (one trace, one
 ``error`` for level ERROR; request_id = ``gen_ai.response.id``. A trace record with no observations in the file becomes one ``chain`` span (its ``totalCost`` is
 a rollup). Prompt features (hash, per-message tokens, prefix blocks) via `costlab.tokens`; text
 only with ``ctx.keep_text``; content-bearing OTel attributes are dropped from ``attributes``.
+An llm observation that declares tools (raw OTel attributes, ``input.tools``, ``modelParameters``,
+``toolDefinitions``) gets the ``costlab.tools`` summary of `costlab.ingest._tools`.
 Scores (quality signals for the downgrade analyzer): one ``other`` span per NUMERIC or BOOLEAN
 score, operation ``evaluation``, name ``score:<name>``, span id = score id, parent =
 ``observationId`` (NULL for a trace-level score), start = score ``timestamp``, no tokens
@@ -77,7 +79,7 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
+from costlab.ingest import _tools, register
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 
@@ -818,8 +820,30 @@ class LangfuseExport(Source):
             else None,
             "otel": _clean_attrs(attrs, ctx.keep_text) or None,
         }
+        if kind == "llm":
+            note |= self._tools(o, attrs, params, model, ctx)
         row["attributes"] = _dumps({k: v for k, v in note.items() if v not in (None, {}, "")})
         return row
+
+    @staticmethod
+    def _tools(
+        o: dict[str, Any], attrs: dict[str, Any], params: dict[str, Any], model: str | None,
+        ctx: ParseContext,
+    ) -> dict[str, Any]:
+        """``costlab.tools`` (costlab/ingest/_tools.py): the raw OTel attributes first (full
+        schemas), then the request body or model parameters, then Langfuse's ``toolDefinitions``."""
+        defs = (
+            _tools.definitions(attrs)
+            or _tools.from_request(o.get("input"), params)
+            or _tools.from_langfuse(_get(o, "toolDefinitions", "tool_definitions"))
+        )
+        if not defs:
+            return {}
+        seen = _tools.called(
+            o.get("output"), _get(o, "toolCalls", "tool_calls"),
+            _get(o, "toolCallNames", "tool_call_names"),
+        )  # fmt: skip
+        return _tools.summary(defs, model, ctx.keep_text, seen)
 
     @staticmethod
     def _workflow(

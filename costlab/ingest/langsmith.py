@@ -26,7 +26,9 @@ model (``outputs.model``, ``llm_output.model_name``, ``response_metadata.model_n
 ``dotted_order``), parent = ``parent_run_id`` (else the previous ``dotted_order`` segment).
 session = ``extra.metadata`` ``thread_id``/``session_id``/``conversation_id`` (LangSmith's own
 ``session_id`` is the project, kept in ``attributes``); workflow = a configured metadata key
-(``workflow_attributes``) > root run name; step = run name; tags from ``tags``.
+(``workflow_attributes``) > root run name; step = run name; tags from ``tags``. An llm run whose
+request declares tools (``inputs.tools`` / ``functions``, ``extra.invocation_params.tools``) gets
+the ``costlab.tools`` summary of `costlab.ingest._tools` in ``attributes``.
 Feedback (quality signals for the downgrade analyzer): one ``other`` span per numeric feedback,
 operation ``evaluation``, name ``feedback:<key>``, parent = the run it scores, no tokens
 (usage_scope ``none``, usage_source ``missing``), workflow/session/user/tags from that run when it
@@ -73,7 +75,7 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
+from costlab.ingest import _tools, register
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 from costlab.ingest.langfuse import (
@@ -530,6 +532,10 @@ class LangSmithRuns(Source):
             "first_token_time": run.get("first_token_time"),
             "total_tokens": run.get("total_tokens"),
         }
+        if kind == "llm":  # tool schemas (costlab/ingest/_tools.py): request tools, bind_tools
+            defs = _tools.from_request(inputs, inv)
+            hit = _tools.called(outputs or None) if defs else None
+            note |= _tools.summary(defs, model, ctx.keep_text, hit)
         row["attributes"] = _dumps({k: v for k, v in note.items() if v not in (None, {}, "")})
         return row
 

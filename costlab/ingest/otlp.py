@@ -22,7 +22,9 @@ reasoning per SCHEMA.md, models via `costlab.models`, prompt and completion). Pe
   nearest ancestor's, else any span's in the trace.
 - ``attributes``: JSON ``{attributes, resource, scope, kind, events, status_message}``; prompt and
   completion payloads are dropped from it, and ``prompt_text`` / ``completion_text`` left NULL,
-  unless keep_text. ``tags``: user metadata, service name. ``model_raw``: the name as found.
+  unless keep_text (tool schemas too: an llm call that declares tools gets the ``costlab.tools``
+  counts, tokens and hashes of `costlab.ingest._tools` instead). ``tags``: user metadata, service
+  name. ``model_raw``: the name as found.
 Config: ``workflow_attributes`` (keys), ``azure_deployments`` (deployment -> model),
 ``prefix_block_tokens`` (default `costlab.tokens.DEFAULT_BLOCK_TOKENS`).
 Row key: (trace_id, span_id): a span re-sent by an exporter retry or in overlapping rotated files
@@ -52,7 +54,7 @@ from typing import Any
 from costlab import tokens
 from costlab.errors import SourceError
 from costlab.ingest import _genai as g
-from costlab.ingest import register
+from costlab.ingest import _tools, register
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 
@@ -304,7 +306,9 @@ class OtlpJson(Source):
         self._prompt_fields(row, msgs, answer, kind)
         row["model_raw"] = model_raw
         row["tags"] = g.tags(attrs, resource) or None
-        row["attributes"] = self._attributes_json(span, attrs, events, resource, scope)
+        row["attributes"] = self._attributes_json(
+            span, attrs, events, resource, scope, self._tools(attrs, answer, kind, row)
+        )
         configured = ctx.config.get("workflow_attributes") or ()
         configured = [configured] if isinstance(configured, str) else list(configured)
         row["_inherit"] = {
@@ -345,6 +349,16 @@ class OtlpJson(Source):
             row["prompt_text"] = json.dumps(normalised, ensure_ascii=False) if normalised else None
             row["completion_text"] = row["_output_text"]
 
+    def _tools(self, attrs: dict[str, Any], answer: Any, kind: str, row: dict[str, Any]) -> dict[str, Any]:
+        """``costlab.tools`` of an llm call that declares tools (costlab/ingest/_tools.py)."""
+        if kind != "llm":
+            return {}
+        defs = _tools.definitions(attrs)
+        if not defs:
+            return {}
+        seen = _tools.called(answer, attrs.get("ai.response.toolCalls"))
+        return _tools.summary(defs, row["_model_for_tokens"], self.ctx.keep_text, seen)
+
     def _attributes_json(
         self,
         span: dict[str, Any],
@@ -352,6 +366,7 @@ class OtlpJson(Source):
         events: list[tuple[str, dict[str, Any]]],
         resource: dict[str, Any],
         scope: dict[str, Any],
+        extra: dict[str, Any] | None = None,
     ) -> str:
         keep = self.ctx.keep_text
 
@@ -365,6 +380,7 @@ class OtlpJson(Source):
             "kind": span.get("kind"),
             "events": [{"name": n, "attributes": clean(a)} for n, a in events],
             "status_message": (span.get("status") or {}).get("message") or None,
+            **(extra or {}),
         }
         return json.dumps(doc, ensure_ascii=False, default=str)
 
