@@ -6,11 +6,12 @@
 --          instead of being carried through the `calls` de-duplication.
 -- params: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive): the same
 --         filter as analyze_caching_calls.sql.
--- grain: one row per call with at least one prefix hash, in no particular order; rid = the row's
---        rowid in `analyze_base`; key = list of UBIGINT in prefix order.
+-- grain: one row per call with at least one prefix hash, in no particular order; rid = the call's
+--        number in row_key order among the filtered calls, as in analyze_caching_calls.sql;
+--        key = list of UBIGINT in prefix order.
 WITH c AS (
     SELECT
-        rowid AS rid, row_key,
+        row_number() OVER (ORDER BY row_key) AS rid, row_key,
         coalesce(provider, '') || '|' || coalesce(model, '') || '|'
             || coalesce(CAST(prefix_block_tokens AS VARCHAR), '')
             || CASE WHEN source_format = 'mooncake_trace' THEN '|' || trace_id ELSE '' END AS scope
@@ -23,4 +24,4 @@ WITH c AS (
 SELECT c.rid, list_transform(s.prefix_hashes, lambda x: hash(c.scope, x)) AS key
 FROM c
 JOIN spans AS s USING (row_key)
-WHERE len(s.prefix_hashes) > 0
+WHERE array_length(s.prefix_hashes) > 0

@@ -10,7 +10,9 @@ The queries stay in one dialect (DuckDB's). This module turns a query into anoth
   point division in DuckDB (DECIMAL / DECIMAL gives DOUBLE), so both operands are cast to DOUBLE;
   ``avg`` likewise; ``timezone('UTC', ts)`` (the UTC wall clock of a TIMESTAMPTZ) becomes a cast
   to TIMESTAMP_NTZ on Spark, whose session time zone is UTC; ``hash`` becomes the 64-bit
-  ``xxhash64`` (Spark's ``hash`` is 32 bits: too many collisions for prompt-prefix ids).
+  ``xxhash64`` (Spark's ``hash`` is 32 bits: too many collisions for prompt-prefix ids);
+  DuckDB's ``from_json(text, '["json"]')`` (a JSON array as a list of JSON values) gets the
+  target's own spelling (`_from_json`).
 
 ``Spark4`` is sqlglot's Spark dialect with what Spark 4.x has natively: ``QUALIFY`` and ``TIME``.
 """
@@ -149,6 +151,8 @@ def _semantics(node: exp.Expression, dialect: str) -> Any:
     if isinstance(node, exp.Avg):
         node.set("this", _double(node.this))
         return node
+    if isinstance(node, exp.FromJson):
+        return _from_json(node, dialect)
     if dialect == "spark":
         inner = _is_utc_clock(node)
         if inner is not None:
@@ -192,6 +196,46 @@ def _semantics(node: exp.Expression, dialect: str) -> Any:
             node.set("modifiers", None)
         if isinstance(node, exp.PercentileCont) and node.expression is not None:
             return exp.func("percentile", node.this, node.expression)
+    return node
+
+
+def _json_shape(shape: Any, json_as: str) -> exp.DataType:
+    """A DuckDB ``from_json`` structure (``"json"``, a type name, ``[shape]``, ``{key: shape}``)
+    as a SQL type; a JSON value becomes ``json_as`` (Spark: STRING, which holds the value's JSON
+    text)."""
+    if isinstance(shape, str):
+        return exp.DataType.build(json_as if shape.lower() == "json" else shape, dialect="duckdb")
+    if isinstance(shape, list) and len(shape) == 1:
+        return exp.DataType(this=exp.DType.ARRAY, expressions=[_json_shape(shape[0], json_as)], nested=True)
+    if isinstance(shape, dict) and shape:
+        fields = [exp.ColumnDef(this=exp.to_identifier(k), kind=_json_shape(v, json_as)) for k, v in shape.items()]
+        return exp.DataType(this=exp.DType.STRUCT, expressions=fields, nested=True)
+    raise ValueError(shape)
+
+
+def _from_json(node: exp.FromJson, dialect: str) -> Any:
+    """DuckDB's ``from_json(text, structure)`` in ``dialect``: Spark's ``from_json`` takes a DDL
+    schema (``'["json"]'`` -> ``'ARRAY<STRING>'``: each element's JSON text, as Spark renders a
+    non-string value read as STRING); Trino casts the parsed JSON (``ARRAY(JSON)``); BigQuery has
+    ``JSON_EXTRACT_ARRAY`` for a list of JSON. Anything else is marked for review."""
+    import json
+
+    shape = node.expression
+    try:
+        structure = json.loads(shape.this) if isinstance(shape, exp.Literal) and shape.is_string else None
+        spark_type = _json_shape(structure, "STRING") if structure is not None else None
+    except (ValueError, sqlglot.errors.ParseError):
+        structure = spark_type = None
+    if spark_type is not None and dialect in ("spark", "databricks"):
+        node.set("expression", exp.Literal.string(spark_type.sql(dialect=Spark4)))
+        return node
+    if structure is not None and dialect == "trino":
+        return exp.cast(exp.ParseJSON(this=node.this), _json_shape(structure, "JSON"))
+    if structure == ["json"] and dialect == "bigquery":
+        return exp.Anonymous(this="JSON_EXTRACT_ARRAY", expressions=[node.this])
+    if dialect == "spark":
+        raise CostlabError(f"from_json with structure {shape.sql()} does not transpile to Spark")
+    node.add_comments([f"costlab: review: DuckDB from_json(.., {shape.sql()}) has no {dialect} form here"])
     return node
 
 
