@@ -64,12 +64,17 @@ def _check(lake: Path) -> int:
     return len(stored)
 
 
-def test_stored_calls_follow_every_kind_of_change(tmp_path: Path) -> None:
+def _ingested(tmp_path: Path, days: int) -> tuple[Path, Path, int]:
+    """Logs of ``days`` days ingested into a new lake: (logs, lake, calls)."""
     src, lake = tmp_path / "logs", tmp_path / "lake"
     src.mkdir()
-    _write_days(src, 0, 2)
+    _write_days(src, 0, days)
     ingest([src], lake=lake)
-    n0 = _check(lake)
+    return src, lake, _check(lake)
+
+
+def test_stored_calls_follow_every_kind_of_change(tmp_path: Path) -> None:
+    src, lake, n0 = _ingested(tmp_path, 2)
     assert n0 > 20
 
     _write_days(src, 2, 1)  # a new day
@@ -104,11 +109,7 @@ def test_stored_calls_follow_every_kind_of_change(tmp_path: Path) -> None:
 
 
 def test_a_lake_without_the_copy_gets_it_on_the_next_ingest(tmp_path: Path) -> None:
-    src, lake = tmp_path / "logs", tmp_path / "lake"
-    src.mkdir()
-    _write_days(src, 0, 1)
-    ingest([src], lake=lake)
-    n = _check(lake)
+    src, lake, n = _ingested(tmp_path, 1)
     m = json.loads((lake / MANIFEST).read_text())  # as an older costlab left it
     del m["tables"]["call_facts"]
     (lake / MANIFEST).write_text(json.dumps(m))
