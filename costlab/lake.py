@@ -194,7 +194,8 @@ class Lake:
         price tables ``calls`` joins (from ``prices``; default `PriceBook.load()`).
 
         ``fast``: ``calls`` over the stored de-duplicated calls (see `create_views`): what the
-        report uses; without the text and per-block columns the analyzers need."""
+        report uses; without the text and per-block columns the analyzers need, nor span ids and
+        lineage (`costlab.schema.CALL_FACTS_DROPPED`)."""
         import duckdb
 
         from costlab import attribution
@@ -321,8 +322,8 @@ def create_views(
 ) -> None:
     """Create the stored-table views, the price tables, then the derived views (``calls``).
 
-    ``fast``: ``call_facts`` reads the lake's stored copy (kept by ingest; no prompt text, prefix
-    hashes, message tokens or attributes) instead of de-duplicating every span again. Lakes
+    ``fast``: ``call_facts`` reads the lake's stored copy (kept by ingest; without the columns in
+    `costlab.schema.CALL_FACTS_DROPPED`) instead of de-duplicating every span again. Lakes
     written before that copy existed fall back to the full view.
     """
     for table in schema.TABLES:

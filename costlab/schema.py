@@ -223,9 +223,14 @@ TABLE_PARTITIONS: dict[str, list[tuple[str, str]]] = {
 }
 
 
-#: Columns of the spans kept out of the lake's copy of ``call_facts`` (text and per-block
-#: detail: the analyzers read them from ``spans``; reports never do).
-CALL_FACTS_DROPPED = ("prompt_text", "completion_text", "prefix_hashes", "message_tokens", "attributes")
+#: Columns of the spans kept out of the lake's copy of ``call_facts``: text and per-block detail
+#: (the analyzers read them from ``spans``), and the per-span ids and lineage, which reports
+#: never read and which are most of the bytes (random ids do not compress).
+CALL_FACTS_DROPPED = (
+    "prompt_text", "completion_text", "prefix_hashes", "message_tokens", "attributes",
+    "span_id", "parent_span_id", "request_id", "prompt_hash", "prefix_block_tokens",
+    "source_file", "source_line", "run_id", "ingested_at", "row_key", "replace_scope", "delivery",
+)  # fmt: skip
 
 #: Tables ingest derives from the data tables and keeps in step with them in the same commit.
 #: ``call_facts``: one row per billable call (queries/views/call_facts.sql), partitioned by day

@@ -104,7 +104,8 @@ def test_stored_calls_follow_every_kind_of_change(tmp_path: Path) -> None:
     ingest([src], lake=lake)
     assert _check(lake) == n2
     with Lake(lake).connect(fast=True) as con:
-        got = con.execute("SELECT output_tokens FROM calls WHERE request_id = ?", [rec["message"]["id"]]).fetchall()
+        key = "anthropic\x1f" + rec["message"]["id"]  # provider, chr(31), request id
+        got = con.execute("SELECT output_tokens FROM calls WHERE call_key = ?", [key]).fetchall()
     assert got == [(before + 1000,)]
 
 

@@ -2,7 +2,7 @@
 -- purpose: one row per call_key (views/call_keys.sql). Of a key's spans the one with the highest
 --          output count wins (a streamed reply's last line), then the latest ingested, then the
 --          last line of its file. Ingest keeps a copy of these rows in the lake (table
---          call_facts, without prompt text, prefix hashes, message tokens and attributes), so
+--          call_facts, without text, per-block detail, span ids and lineage: schema.CALL_FACTS_DROPPED), so
 --          reports need not redo this window over every span; the lake reads that copy when
 --          asked for the fast path (Lake.connect(fast=True)).
 -- parameters: none (a view over `call_keys`).
