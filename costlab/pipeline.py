@@ -436,17 +436,18 @@ class _Run:
 
         spans_before = set(manifest.tables.get("spans", []))
         con = duckdb.connect(":memory:")
+        # bounded: merging a multi-GB file's rows spills to the staging folder instead of
+        # growing with the file (COSTLAB_INGEST_MEMORY, e.g. "4GB", to give it more)
+        limit = os.environ.get("COSTLAB_INGEST_MEMORY", "1GB")
         try:
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET enable_progress_bar = false")
-            # bounded: merging a multi-GB file's rows spills to the staging folder instead of
-            # growing with the file (COSTLAB_INGEST_MEMORY, e.g. "4GB", to give it more)
-            limit = os.environ.get("COSTLAB_INGEST_MEMORY", "1GB")
             try:
                 con.execute("SET memory_limit = ?", [limit])
             except duckdb.Error:
                 raise CostlabError(f"COSTLAB_INGEST_MEMORY={limit!r}: not a size; use e.g. 2GB") from None
             con.execute("SET preserve_insertion_order = false")
+            (self.stage_dir / "tmp").mkdir(parents=True, exist_ok=True)  # spills go here (none staged: absent)
             con.execute(f"SET temp_directory = '{_q(str(self.stage_dir / 'tmp'))}'")
             for table, files in self.staged.items():
                 if files:
@@ -457,6 +458,11 @@ class _Run:
             )
             replaced += facts_replaced
             self._write_runs(con)
+        except duckdb.OutOfMemoryException:
+            raise CostlabError(
+                f"{self.lake.path}: merging this run needs more memory than COSTLAB_INGEST_MEMORY={limit} "
+                "allows; nothing was committed. Rerun with a larger limit, e.g. COSTLAB_INGEST_MEMORY=4GB"
+            ) from None
         finally:
             con.close()
         manifest.files.update(self.index_updates)

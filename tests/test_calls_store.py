@@ -130,3 +130,34 @@ def test_empty_lake_has_no_calls(tmp_path: Path, fast: bool) -> None:
     ingest([ROOT / "tests" / "fixtures" / "focus"], lake=lake)  # billing only: no spans
     assert _calls(lake, fast) == []
     assert Lake(lake).manifest().tables["call_facts"] == []
+
+
+def test_out_of_memory_is_one_line_and_commits_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A merge that does not fit COSTLAB_INGEST_MEMORY says so in one line (exit 1) and leaves the
+    lake as it was; with the default limit the same work succeeds."""
+    from typer.testing import CliRunner
+
+    from costlab.cli import app
+
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks.run import make_calls_lake
+    finally:
+        sys.path.pop(0)
+    lake = tmp_path / "lake"
+    make_calls_lake(lake, 200_000)
+    m = json.loads((lake / MANIFEST).read_text())
+    del m["tables"]["call_facts"]  # the next ingest must derive all 200,000 calls
+    (lake / MANIFEST).write_text(json.dumps(m))
+    before = (lake / MANIFEST).read_text()
+    empty = tmp_path / "nothing-new"
+    empty.mkdir()
+    monkeypatch.setenv("COSTLAB_INGEST_MEMORY", "16MB")
+    r = CliRunner().invoke(app, ["ingest", str(empty), "--lake", str(lake), "-q"])
+    assert r.exit_code == 1
+    assert r.stderr.count("\n") == 1 and "COSTLAB_INGEST_MEMORY=16MB" in r.stderr and "Traceback" not in r.stderr
+    assert (lake / MANIFEST).read_text() == before
+    monkeypatch.delenv("COSTLAB_INGEST_MEMORY")
+    r = CliRunner().invoke(app, ["ingest", str(empty), "--lake", str(lake), "-q"])
+    assert r.exit_code == 0, r.stderr
+    assert _check(lake) == 200_000
