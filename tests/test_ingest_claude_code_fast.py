@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from costlab.ingest import claude_code as cc
@@ -77,6 +77,7 @@ _PATHS = [
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(where=st.sampled_from(_PATHS), value=_VALUES, raw=st.sampled_from(["", "\r", "\ufeff", "\x00"]))
+@example(where=("costUSD",), value="100000000000000000000000000", raw="")  # reason once named the type
 def test_fast_path_equals_json_path_on_odd_values(
     where: tuple[str, ...], value: Any, raw: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -66,8 +66,8 @@ def money(value: Any) -> Decimal | None:
     d = dec(value)
     if d is None:
         return None
-    if abs(d) >= _MAX_MONEY:
-        raise ValueError(f"amount out of range: {value!r}")
+    if abs(d) >= _MAX_MONEY:  # the number, not how it was typed (text, float or Decimal)
+        raise ValueError(f"amount out of range: {d}")
     if d.as_tuple().exponent < -MONEY_SCALE:  # type: ignore[operator]
         return d.quantize(_QUANT)
     return d
