@@ -339,16 +339,12 @@ def report(
       costlab report --budget total=5000 --budget workflow:support-chat=1200 --fail-on budget
     """
     from costlab.alerts import exit_code, parse_anomaly_option, parse_budget_option, parse_fail_on
-    from costlab.config import config_path, load_config
     from costlab.lake import Lake
     from costlab.reporting.build import ReportOptions, build_report
     from costlab.reporting.output import write_report
 
     fmt = _report_format(fmt, output)
-    cfg_file = config_path()
-    opts = ReportOptions.from_config(
-        load_config(cfg_file),
-        base=cfg_file.parent if cfg_file else None,
+    opts = ReportOptions.configured(
         since=since,
         until=until,
         policy=policy,

@@ -245,17 +245,9 @@ class Lake:
     def report(self, since: str | None = None, until: str | None = None, **options: Any) -> Report:
         """The report as plain data (renders itself in Jupyter; ``.frames`` gives polars
         DataFrames). ``options`` are `ReportOptions` fields; costlab.toml fills the rest."""
-        from costlab.config import config_path, load_config
         from costlab.reporting.build import ReportOptions, build_report
 
-        cfg_file = config_path()
-        opts = ReportOptions.from_config(
-            load_config(cfg_file),
-            base=cfg_file.parent if cfg_file else None,
-            since=since,
-            until=until,
-            **options,
-        )
+        opts = ReportOptions.configured(since=since, until=until, **options)
         return build_report(self, opts)
 
 

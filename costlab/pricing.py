@@ -837,6 +837,28 @@ def _cached_book(path: str | None, mtime_ns: int, size: int) -> PriceBook:
 
 
 # -- DuckDB ---------------------------------------------------------------------------------------
+def price_tables(
+    book: PriceBook, pairs: Iterable[tuple[str | None, str | None]]
+) -> list[tuple[str, pa.Table, tuple[tuple[str, str], ...]]]:
+    """(name, Arrow table, columns) of ``prices``, ``model_prices`` for the (provider, model)
+    ``pairs`` and the ``price_grid`` cells their price models need (both engines load these)."""
+    mapping = book.mapping_table(pairs)
+    keys = {
+        (p, m)
+        for p, m in zip(
+            mapping.column("price_provider").to_pylist(),
+            mapping.column("price_model").to_pylist(),
+            strict=True,
+        )
+        if m is not None
+    }
+    return [
+        ("prices", book.prices_table(), tuple(_PRICE_COLUMNS)),
+        ("model_prices", mapping, tuple(_MAP_COLUMNS)),
+        ("price_grid", book.grid_table(keys), tuple(_GRID_COLUMNS)),
+    ]
+
+
 def register(con: duckdb.DuckDBPyConnection, book: PriceBook | None = None, calls_from: str = "spans") -> None:
     """Create ``prices``, ``model_prices`` (the (provider, model) pairs of the lake's calls and
     provider usage, and where each gets its prices) and ``price_grid`` (the cells those models
@@ -858,21 +880,7 @@ def register(con: duckdb.DuckDBPyConnection, book: PriceBook | None = None, call
         "WHERE span_kind IN ('llm', 'embedding') AND usage_scope = 'self' AND model IS NOT NULL"
         + usage
     ).fetchall()
-    mapping = book.mapping_table(pairs)
-    keys = {
-        (p, m)
-        for p, m in zip(
-            mapping.column("price_provider").to_pylist(),
-            mapping.column("price_model").to_pylist(),
-            strict=True,
-        )
-        if m is not None
-    }
-    for name, table, cols in (
-        ("prices", book.prices_table(), _PRICE_COLUMNS),
-        ("model_prices", mapping, _MAP_COLUMNS),
-        ("price_grid", book.grid_table(keys), _GRID_COLUMNS),
-    ):
+    for name, table, cols in price_tables(book, pairs):
         con.register("_costlab_arrow", table)
         select = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in cols)
         con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {select} FROM _costlab_arrow")

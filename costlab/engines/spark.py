@@ -271,7 +271,7 @@ class SparkConnection:
     def _register_prices(self, book: PriceBook | None) -> None:
         """``prices``, ``model_prices``, ``price_grid`` as in `costlab.pricing.register`, from the
         same Arrow tables."""
-        from costlab.pricing import _GRID_COLUMNS, _MAP_COLUMNS, _PRICE_COLUMNS, PriceBook
+        from costlab.pricing import PriceBook, price_tables
 
         book = book or PriceBook.load()
         pairs = self.execute(
@@ -279,19 +279,8 @@ class SparkConnection:
             "WHERE span_kind IN ('llm', 'embedding') AND usage_scope = 'self' AND model IS NOT NULL "
             "UNION SELECT DISTINCT provider, model FROM usage WHERE model IS NOT NULL"
         ).fetchall()
-        mapping = book.mapping_table([(p, m) for p, m in pairs])
-        keys = {
-            (p, m)
-            for p, m in zip(
-                mapping.column("price_provider").to_pylist(),
-                mapping.column("price_model").to_pylist(),
-                strict=True,
-            )
-            if m is not None
-        }
-        self.register_arrow("prices", book.prices_table(), _PRICE_COLUMNS)
-        self.register_arrow("model_prices", mapping, _MAP_COLUMNS)
-        self.register_arrow("price_grid", book.grid_table(keys), _GRID_COLUMNS)
+        for name, table, cols in price_tables(book, [(p, m) for p, m in pairs]):
+            self.register_arrow(name, table, cols)
 
     def prepare_report(self, rules: Any, metric_rows: Sequence[Any]) -> None:
         """What the report builder's ``_prepare`` does on DuckDB: calls computed once, the

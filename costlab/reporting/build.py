@@ -56,6 +56,14 @@ class ReportOptions:
     engine: str | None = None  # [engine] name / --engine: duckdb (default) or spark
 
     @classmethod
+    def configured(cls, **cli: Any) -> ReportOptions:
+        """`from_config` over the costlab.toml in effect (paths in it relative to its folder)."""
+        from costlab.config import config_path, load_config
+
+        cfg_file = config_path()
+        return cls.from_config(load_config(cfg_file), base=cfg_file.parent if cfg_file else None, **cli)
+
+    @classmethod
     def from_config(cls, cfg: dict[str, Any], base: Path | None = None, **cli: Any) -> ReportOptions:
         """Options from a parsed costlab.toml, then every CLI value that is not None."""
         from costlab.alerts import merge_budgets, parse_budgets, parse_fail_on
