@@ -1,9 +1,14 @@
-"""DuckDB vs local Spark on the same generated lake: the report's named queries, timed.
+"""DuckDB vs local Spark on the same generated lake: ``costlab report`` timed step by step.
 
-    python benchmarks/spark_vs_duckdb.py --calls 10000000 --lake /tmp/bench-lake [--engines duckdb,spark]
+    python benchmarks/spark_vs_duckdb.py --calls 100000000 --lake /tmp/bench-lake [--engines duckdb,spark]
 
-The lake is written directly (DuckDB generates the rows and the Parquet files, one file per
-(source_format, day) partition, and the manifest lists them), so the benchmark measures the
+Each engine builds the report ``costlab report --format json --no-findings`` builds (the same
+library call), over the lake's stored call_facts; the output gives the seconds of each step and
+a digest of the report JSON, equal on both engines when they agree. Run one engine per process
+to read its peak memory (``--engines duckdb`` then ``--engines spark --reuse``).
+
+The lake is written directly (DuckDB streams the rows to Parquet, one folder per (source_format,
+day), derives call_facts as ingest does, and commits the manifest), so the benchmark measures the
 query engines, not ingest. Calls: 6 workflows, 4 models with genai-prices prices, 1-20k input
 tokens, over 31 days; charges: one billed token line per (day, model) without a workflow plus a
 tagged and an untagged platform fee per day, so the allocation has pools to split.
@@ -14,22 +19,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 MODELS = (("openai", "gpt-4.1-mini"), ("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4-5"), ("anthropic", "claude-haiku-4-5"))
 WORKFLOWS = ("support-chat", "ticket-triage", "kb-search", "nightly-digest", "eval-harness", None)
-QUERIES = ("traced_by_day", "cost_by_workflow", "cost_by_model", "allocation", "allocation_check", "reconciliation_summary")
 
 
 def generate_lake(path: Path, calls: int, days: int = 31, seed: int = 7) -> Path:
     """A lake of ``calls`` spans (LLM calls) and a month of charges, written by DuckDB."""
     import duckdb
 
-    from costlab import schema
+    from costlab import calls_store, schema
     from costlab.lake import Lake, Manifest
 
+    if path.exists() and any(path.iterdir()):
+        if not (path / "_manifest.json").is_file():
+            raise SystemExit(f"{path} is not empty and not a lake; give a new folder")
+        shutil.rmtree(path)  # an earlier generated lake
     path.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -59,9 +70,20 @@ def generate_lake(path: Path, calls: int, days: int = 31, seed: int = 7) -> Path
     }
     cols = schema.TABLES["spans"]
     select = ", ".join(f"CAST({gen.get(n, 'NULL')} AS {t}) AS {n}" for n, t in cols)
+    # streamed straight to Parquet (nothing held in memory: 100M calls are ~30 GB as a table)
+    tmp = path / "_tmp"
+    con.execute(f"SET temp_directory = '{tmp}'")
+    con.execute("SET preserve_insertion_order = false")
+    out = con.execute(
+        f"COPY (SELECT *, 'otlp_json' AS source_format, CAST(timezone('UTC', start_time) AS DATE) AS day "
+        f"FROM (SELECT {select} FROM range({calls}) r(i))) TO '{path / 'spans'}' (FORMAT parquet, "
+        "PARTITION_BY (source_format, day), FILENAME_PATTERN 'run-bench-{i}', ROW_GROUP_SIZE 1000000, "
+        "RETURN_FILES true)"
+    ).fetchone()
+    span_files = sorted(Path(f).relative_to(path).as_posix() for f in (out[1] if out else []))
     con.execute(
-        f"CREATE TABLE s AS SELECT *, 'otlp_json' AS source_format, "
-        f"CAST(timezone('UTC', start_time) AS DATE) AS day FROM (SELECT {select} FROM range({calls}) r(i))"
+        "CREATE VIEW s AS SELECT start_time, provider, model FROM read_parquet("
+        f"{[str(path / f) for f in span_files]!r}, hive_partitioning = false)"
     )
     ch_gen = {
         "billed_cost": "amount", "effective_cost": "amount", "billing_currency": "'USD'",
@@ -83,41 +105,83 @@ def generate_lake(path: Path, calls: int, days: int = 31, seed: int = 7) -> Path
               UNION ALL SELECT DISTINCT date_trunc('day', timezone('UTC', start_time)) AT TIME ZONE 'UTC', 'openai', NULL,
                      CAST(3.25 AS DECIMAL(38, 12)), 'platform', 'kb-search' FROM s)"""
     )
-    manifest = Manifest()
-    for table, src in (("spans", "s"), ("charges", "c")):
-        out = path / table
-        con.execute(
-            f"COPY {src} TO '{out}' (FORMAT parquet, PARTITION_BY (source_format, day), OVERWRITE_OR_IGNORE, "
-            "FILENAME_PATTERN 'run-bench-{i}', ROW_GROUP_SIZE 1000000)"
-        )
-        manifest.tables[table] = sorted(p.relative_to(path).as_posix() for p in out.rglob("*.parquet"))
+    manifest = Manifest(tables={"spans": span_files})
+    out = path / "charges"
+    con.execute(
+        f"COPY c TO '{out}' (FORMAT parquet, PARTITION_BY (source_format, day), OVERWRITE_OR_IGNORE, "
+        "FILENAME_PATTERN 'run-bench-{i}')"
+    )
+    manifest.tables["charges"] = sorted(p.relative_to(path).as_posix() for p in out.rglob("*.parquet"))
+    calls_store.update(con, path, manifest, "bench", span_files)  # what ingest derives in the same commit
+    shutil.rmtree(tmp, ignore_errors=True)
     Lake(path).commit(manifest)
     return path
 
 
 def run(lake: Path, engine: str) -> dict[str, Any]:
-    """Seconds to connect, then for each query in `QUERIES` (the report's heaviest)."""
-    from costlab import engines
-    from costlab.attribution import AttributionRules
-    from costlab.lake import Lake
-    from costlab.sql import load_sql
+    """``costlab report --format json --no-findings`` on ``engine``, as the CLI builds it, with the
+    seconds of each step: the engine's start, pricing and attributing the calls (``_prepare``),
+    each section's named query, and the total; plus a digest of the report JSON (the same on
+    both engines when they agree)."""
+    import hashlib
 
-    params = {"since": None, "until": None, "grain": "month", "policy": "proportional", "token_policy": "traced"}
+    from costlab import engines
+    from costlab.lake import Lake
+    from costlab.reporting import build
+    from costlab.reporting.output import render
+
     times: dict[str, Any] = {}
     t0 = time.perf_counter()
-    with engines.connect(Lake(lake), engine) as con:
-        con.execute("CREATE TABLE _b AS SELECT * FROM calls")
-        con.execute("CREATE OR REPLACE VIEW calls AS SELECT * FROM _b")
-        engines.register_attribution(con, AttributionRules())
-        times["connect+price calls"] = round(time.perf_counter() - t0, 2)
-        for q in QUERIES:
-            sql = load_sql(q)
-            t = time.perf_counter()
-            rows = con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql}).fetchall()
-            times[q] = round(time.perf_counter() - t, 2)
-            times[f"{q} rows"] = len(rows)
+    if engine == "spark":  # the JVM's start, apart from the report (a notebook pays it once)
+        engines.connect(Lake(lake), "spark").close()
+        times["start engine"] = round(time.perf_counter() - t0, 2)
+    fetch, prepare = build._fetch, build._prepare
+
+    def timed_fetch(con: Any, name: str, params: dict[str, Any]) -> Any:
+        t = time.perf_counter()
+        try:
+            return fetch(con, name, params)
+        finally:
+            times[name] = round(time.perf_counter() - t, 2)
+
+    def timed_prepare(*args: Any) -> None:
+        t = time.perf_counter()
+        prepare(*args)
+        times["price + attribute calls"] = round(time.perf_counter() - t, 2)
+
+    build._fetch, build._prepare = timed_fetch, timed_prepare  # type: ignore[assignment]
+    try:
+        t = time.perf_counter()
+        report = build.build_report(Lake(lake), build.ReportOptions(engine=engine, findings=False))
+        times["report"] = round(time.perf_counter() - t, 2)
+    finally:
+        build._fetch, build._prepare = fetch, prepare  # type: ignore[assignment]
+    report.generated_at = datetime(2000, 1, 1, tzinfo=UTC)  # the digest is of the numbers
+    text = render(report, "json")
+    times["report json sha256"] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    (lake / f"_report-{engine}.json").write_text(text)  # to diff when the digests differ
     times["total"] = round(time.perf_counter() - t0, 2)
+    times.update(_peaks())
     return times
+
+
+def _peaks() -> dict[str, float]:
+    """Peak resident memory (GiB) of this process and of its live children (Spark's JVM)."""
+    def hwm(pid: str) -> float:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 2**20, 2)
+        return 0.0
+
+    peaks = {"peak GiB python": hwm("self")}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == os.getpid():
+                peaks["peak GiB jvm"] = max(peaks.get("peak GiB jvm", 0.0), hwm(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return peaks
 
 
 def main() -> None:

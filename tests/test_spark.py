@@ -264,3 +264,22 @@ def test_spark_sql_is_read_only(lakes: dict[str, Path]) -> None:
         app, ["sql", "SELECT * FROM parquet.`/etc/passwd`", "--lake", str(lakes["generated"]), "--engine", "spark"]
     )
     assert files.exit_code == 1
+
+
+@pytest.mark.parametrize("which", ["demo", "generated"])
+def test_spark_reads_the_stored_calls_as_duckdb_derives_them(lakes: dict[str, Path], which: str) -> None:
+    # the report reads the lake's stored call_facts on both engines (fast=True); the named-query
+    # test above derives them from the spans on both: one against the other here
+    from costlab.engines.spark import SparkConnection
+
+    lake = Lake(lakes[which])
+    assert "call_facts" in lake.manifest().tables
+    q = ("SELECT provider, model, workflow, count(*) AS n, sum(cost) AS cost, sum(input_tokens) AS i, "
+         "sum(output_tokens) AS o, count(DISTINCT trace_id) AS traces FROM calls GROUP BY ALL")  # fmt: skip
+    derived = lake.connect().execute(q).fetchall()
+    with SparkConnection(lake, fast=True) as spark:
+        stored = spark.execute(q).fetchall()
+        # calls is over the stored copy, not the window over spans
+        assert spark.execute("SELECT count(*) FROM _stored_call_facts").fetchall() == [(sum(r[3] for r in stored),)]
+    assert len(derived) >= 4
+    assert sorted(map(repr, stored)) == sorted(map(repr, derived))

@@ -53,14 +53,14 @@ def settings(engine: str | None = None, cfg: Mapping[str, Any] | None = None) ->
 
 
 def connect(lake: Lake, engine: str | None = None, prices: PriceBook | None = None, fast: bool = False) -> Any:
-    """A connection with the lake's views on ``engine`` (see `settings`); ``fast``: DuckDB reads
-    the lake's stored call_facts (`costlab.lake.Lake.connect`)."""
+    """A connection with the lake's views on ``engine`` (see `settings`); ``fast``: ``calls``
+    reads the lake's stored call_facts (`costlab.lake.Lake.connect`), on either engine."""
     name, section = settings(engine)
     if name == "duckdb":
         return lake.connect(prices=prices, fast=fast)
     from costlab.engines.spark import SparkConnection
 
-    return SparkConnection(lake, section, prices)
+    return SparkConnection(lake, section, prices, fast=fast)
 
 
 def is_spark(con: Any) -> bool:

@@ -47,6 +47,7 @@ SESSION_CONF = {
 #: Launch settings for a local master (ignored by a remote session).
 LOCAL_CONF = {
     "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",  # stage bars on stderr: noise in cron mail
     "spark.sql.shuffle.partitions": "4",
     "spark.driver.memory": "4g",
     "spark.sql.warehouse.dir": "/tmp/costlab-spark-warehouse",
@@ -142,7 +143,9 @@ class SparkConnection:
 
     name = "spark"
 
-    def __init__(self, lake: Lake, settings: Mapping[str, Any] | None = None, prices: PriceBook | None = None) -> None:
+    def __init__(
+        self, lake: Lake, settings: Mapping[str, Any] | None = None, prices: PriceBook | None = None, fast: bool = False
+    ) -> None:
         self.settings = dict(settings or {})
         self.spark = session(self.settings).newSession()
         for k, v in SESSION_CONF.items():
@@ -152,12 +155,19 @@ class SparkConnection:
                 pass
         self.macros: dict[str, Macro] = {}
         self.lake = lake
+        manifest = lake.manifest()
         self._create_tables(lake)
-        self._register_prices(prices)
+        # fast: the lake's stored call_facts (as `costlab.lake.create_views`), not a window
+        # over every span; lakes without the stored copy fall back to the full view
+        stored = fast and "call_facts" in manifest.tables
+        if stored:
+            self._read_parquet("call_facts", schema.DERIVED_TABLES["call_facts"] + schema.DERIVED_PARTITIONS["call_facts"],
+                               manifest.tables["call_facts"])  # fmt: skip
+        self._register_prices(prices, "_stored_call_facts" if stored else "spans")
         from costlab.lake import create_call_views
         from costlab.sql import load_sql
 
-        create_call_views(self)
+        create_call_views(self, "SELECT * FROM _stored_call_facts" if stored else None)
         for view in ("usage_priced", "charges_llm", "reconciliation_facts"):
             self.execute(f"CREATE OR REPLACE VIEW {view} AS {load_sql(f'views/{view}')}")
 
@@ -248,51 +258,49 @@ class SparkConnection:
 
     def _create_tables(self, lake: Lake) -> None:
         manifest = lake.manifest()
-        root = self._root(lake)
         for table in schema.TABLES:
-            cols = schema.TABLES[table] + schema.TABLE_PARTITIONS[table]
-            files = [f"{root}/{rel}" for rel in manifest.tables.get(table, [])]
-            if not files:
-                nulls = ", ".join(f"CAST(NULL AS {spark_type(t)}) AS {n}" for n, t in cols)
-                self.spark.sql(f"SELECT {nulls} WHERE false").createOrReplaceTempView(table)
-                continue
-            df = (
-                self.spark.read.option("basePath", f"{root}/{table}")
-                .option("mergeSchema", "true")
-                .parquet(*files)
-            )
-            present = set(df.columns)
-            df.createOrReplaceTempView(f"_raw_{table}")
-            select = ", ".join(
-                f"CAST({n if n in present else 'NULL'} AS {spark_type(t)}) AS {n}" for n, t in cols
-            )
-            self.spark.sql(f"SELECT {select} FROM _raw_{table}").createOrReplaceTempView(table)
+            self._read_parquet(table, schema.TABLES[table] + schema.TABLE_PARTITIONS[table], manifest.tables.get(table, []))
 
-    def _register_prices(self, book: PriceBook | None) -> None:
+    def _read_parquet(self, table: str, cols: Sequence[tuple[str, str]], files: Sequence[str]) -> None:
+        """Temp view ``table`` (``_stored_<table>`` for a derived table) over the lake-relative
+        ``files``, columns typed as ``cols``; a column a file lacks reads as NULL."""
+        root = self._root(self.lake)
+        view = table if table in schema.TABLES else f"_stored_{table}"
+        if not files:
+            nulls = ", ".join(f"CAST(NULL AS {spark_type(t)}) AS {n}" for n, t in cols)
+            self.spark.sql(f"SELECT {nulls} WHERE false").createOrReplaceTempView(view)
+            return
+        df = (
+            self.spark.read.option("basePath", f"{root}/{table}")
+            .option("mergeSchema", "true")
+            .parquet(*[f"{root}/{rel}" for rel in files])
+        )
+        present = set(df.columns)
+        df.createOrReplaceTempView(f"_raw_{table}")
+        select = ", ".join(f"CAST({n if n in present else 'NULL'} AS {spark_type(t)}) AS {n}" for n, t in cols)
+        self.spark.sql(f"SELECT {select} FROM _raw_{table}").createOrReplaceTempView(view)
+
+    def _register_prices(self, book: PriceBook | None, calls_from: str) -> None:
         """``prices``, ``model_prices``, ``price_grid`` as in `costlab.pricing.register`, from the
         same Arrow tables."""
         from costlab.pricing import PriceBook, price_tables
 
         book = book or PriceBook.load()
         pairs = self.execute(
-            "SELECT DISTINCT provider, model FROM spans "
+            f"SELECT DISTINCT provider, model FROM {calls_from} "
             "WHERE span_kind IN ('llm', 'embedding') AND usage_scope = 'self' AND model IS NOT NULL "
             "UNION SELECT DISTINCT provider, model FROM usage WHERE model IS NOT NULL"
         ).fetchall()
         for name, table, cols in price_tables(book, [(p, m) for p, m in pairs]):
             self.register_arrow(name, table, cols)
 
-    def prepare_report(self, rules: Any, metric_rows: Sequence[Any]) -> None:
-        """What the report builder's ``_prepare`` does on DuckDB: calls computed once, the
-        attribution rules and views, the ``allocation_rows`` macro, the metrics table."""
-        self.execute("CREATE TABLE _report_calls AS SELECT * FROM calls")
-        self.execute("CREATE OR REPLACE VIEW calls AS SELECT * FROM _report_calls")
-        self.register_attribution(rules)
-        # Spark inlines every CTE and view (no MATERIALIZED): the allocation reads these about
-        # ten times, so store them once (tests/test_spark.py: 177 scans -> 39 on the demo)
-        for view in ("charges_attributed", "calls_attributed"):
-            self.execute(f"CREATE TABLE _report_{view} AS SELECT * FROM {view}")
-            self.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM _report_{view}")
+    def finish_report(self, metric_rows: Sequence[Any]) -> None:
+        """The Spark-only end of the report builder's ``_prepare``: the attributed charges
+        stored, and the metrics table."""
+        # Spark inlines every CTE and view (no MATERIALIZED): the allocation reads this about
+        # ten times (tests/test_spark.py: 177 scans -> 39 on the demo with both stored)
+        self.execute("CREATE TABLE _report_charges_attributed AS SELECT * FROM charges_attributed")
+        self.execute("CREATE OR REPLACE VIEW charges_attributed AS SELECT * FROM _report_charges_attributed")
         self.register_rows(
             "metrics",
             [("day", "DATE"), ("metric", "VARCHAR"), ("value", "DECIMAL(38,12)"), ("workflow", "VARCHAR")],

@@ -232,36 +232,40 @@ NARROW = {"reconciliation": RECONCILIATION_COLUMNS}
 def _prepare(
     con: duckdb.DuckDBPyConnection, opts: ReportOptions, since: datetime | None, until: datetime | None
 ) -> None:
-    """Tables the queries join: the report's calls, attribution rules, metrics."""
+    """Tables the queries join: the report's calls, attribution rules, metrics; the same steps
+    on both engines."""
     from costlab import alerts, attribution, engines, metrics
 
-    if engines.is_spark(con):  # same steps on Spark (costlab/engines/spark.py)
-        rules = attribution.AttributionRules.from_config({"attribution": opts.attribution})
-        spark: Any = con
-        spark.prepare_report(rules, metrics.load_metrics(opts.metrics) if opts.metrics else [])
-        return
+    spark = engines.is_spark(con)
     # Price the calls once: a dozen queries read them (the view would redo the price join each
     # time). Views bind by name, so the rest of the queries (and calls_attributed) read the
     # materialised rows. Only the days the report looks at: [since's month start or anomaly
-    # look-back, until); the day bounds let DuckDB skip the other days' files.
+    # look-back, until); the day bounds let the engine skip the other days' files.
     # Only the columns the report's SQL mentions: copying all forty costs more than the queries.
     lo = alerts.history_start(since, alerts.anomaly_settings(opts.anomaly)["window"])
-    have, words = [r[0] for r in con.execute("DESCRIBE calls").fetchall()], _report_words()
+    have, words = [d[0] for d in con.execute("SELECT * FROM calls LIMIT 0").description], _report_words()
     cols = ", ".join(c for c in have if c in words)
+    # Spark: a view, read once below (a stored copy would be one more pass over every call)
     con.execute(
-        f"CREATE TABLE _report_calls AS SELECT {cols} FROM calls "
+        f"CREATE {'VIEW' if spark else 'TABLE'} _report_calls AS SELECT {cols} FROM calls "
         "WHERE ($lo IS NULL OR (day >= CAST($lo AS DATE) AND start_time >= $lo)) "
         "AND ($hi IS NULL OR (day <= CAST($hi AS DATE) AND start_time < $hi))",
         {"lo": lo, "hi": until},
     )
     con.execute("CREATE OR REPLACE VIEW calls AS SELECT * FROM _report_calls")
-    attribution.register(con, attribution.AttributionRules.from_config({"attribution": opts.attribution}))
+    engines.register_attribution(con, attribution.AttributionRules.from_config({"attribution": opts.attribution}))
     # Resolve each call's team once too (tag lookups per row), then let both views read that.
     con.execute("CREATE TABLE _report_calls_attributed AS SELECT * FROM calls_attributed")
-    con.execute("DROP TABLE _report_calls")
+    if not spark:
+        con.execute("DROP TABLE _report_calls")
     con.execute("CREATE OR REPLACE VIEW calls AS SELECT * EXCLUDE (team) FROM _report_calls_attributed")
     con.execute("CREATE OR REPLACE VIEW calls_attributed AS SELECT * FROM _report_calls_attributed")
-    metrics.register(con, metrics.load_metrics(opts.metrics) if opts.metrics else [])
+    rows = metrics.load_metrics(opts.metrics) if opts.metrics else []
+    if spark:  # plus the attributed charges, stored (costlab/engines/spark.py)
+        spark_con: Any = con
+        spark_con.finish_report(rows)
+    else:
+        metrics.register(con, rows)
 
 
 def _report_words() -> set[str]:
