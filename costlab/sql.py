@@ -35,13 +35,26 @@ def list_queries() -> list[str]:
 
 
 def load_sql(name: str) -> str:
-    """Text of ``queries/<name>.sql`` (``name`` may contain ``/``, e.g. ``views/calls``)."""
+    """Text of ``queries/<name>.sql`` (``name`` may contain ``/``, e.g. ``views/calls``).
+
+    A line ``-- include: fragments/<name>`` is replaced by that fragment's SQL (without its
+    header comment): how the cost formula is written once for calls and provider usage."""
     node: Traversable = queries_root()
     for part in f"{name}.sql".split("/"):
         node = node.joinpath(part)
     if not node.is_file():
         raise QueryNotFoundError(name, list_queries())
-    return node.read_text(encoding="utf-8")
+    lines = node.read_text(encoding="utf-8").splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith(INCLUDE):
+            fragment = load_sql(line.split(INCLUDE, 1)[1].strip()).splitlines(keepends=True)
+            while fragment and fragment[0].startswith("--"):
+                fragment.pop(0)
+            lines[i] = "".join(fragment)
+    return "".join(lines)
+
+
+INCLUDE = "-- include:"
 
 
 def header(name: str) -> str:

@@ -478,3 +478,18 @@ def test_monthly_bill_and_other_verdicts(book: PriceBook) -> None:
     mini = daily.filter(pl.col("model") == "gpt-4o-mini").sort("day")
     assert mini.select("day", "billed", "traced").rows() == [
         (datetime(2025, 5, 1).date(), D("0.3"), None), (datetime(2025, 5, 20).date(), None, D("0.3"))]
+
+
+def test_cost_formula_is_written_once_and_included_in_both_views() -> None:
+    from costlab.errors import QueryNotFoundError
+    from costlab.sql import INCLUDE, load_sql, queries_root
+
+    body = load_sql("fragments/token_cost").split("\nCASE", 1)[1]  # past the header comment
+    for view in ("views/calls", "views/usage_priced"):
+        text = load_sql(view)
+        assert body in text and INCLUDE not in text, view
+        assert "-- token_cost:" not in text  # the fragment's header is not copied in
+    raw = [f for f in queries_root().joinpath("views").iterdir() if INCLUDE in f.read_text()]
+    assert sorted(f.name for f in raw) == ["calls.sql", "usage_priced.sql"]
+    with pytest.raises(QueryNotFoundError):
+        load_sql("fragments/no_such_fragment")

@@ -58,27 +58,9 @@ priced AS (
         p.*,
         g.currency AS _price_currency,
         g.source AS price_source,
-        CASE
-            WHEN g.price_model IS NULL
-              OR coalesce(p.usage_source, 'missing') = 'missing'
-              OR p.input_tokens IS NULL OR p._output IS NULL
-              OR p.input_tokens - p._read - p._write < 0
-              OR p._write - p._write_1h < 0
-              OR p._output - p._reasoning < 0
-            THEN NULL
-            ELSE CAST(
-                  CASE WHEN p.input_tokens - p._read - p._write = 0 THEN 0
-                       ELSE (p.input_tokens - p._read - p._write) * g.p_uncached END
-                + CASE WHEN p._read = 0 THEN 0 ELSE p._read * g.p_cache_read END
-                + CASE WHEN p._write - p._write_1h = 0 THEN 0
-                       ELSE (p._write - p._write_1h) * g.p_cache_write_5m END
-                + CASE WHEN p._write_1h = 0 THEN 0 ELSE p._write_1h * g.p_cache_write_1h END
-                + CASE WHEN p._output - p._reasoning = 0 THEN 0
-                       ELSE (p._output - p._reasoning) * g.p_output END
-                + CASE WHEN p._reasoning = 0 THEN 0 ELSE p._reasoning * g.p_reasoning END
-                + g.p_request
-                AS DECIMAL(38, 12))
-        END AS computed_cost
+        CASE WHEN coalesce(p.usage_source, 'missing') = 'missing' THEN NULL ELSE (
+-- include: fragments/token_cost
+        ) END AS computed_cost
     FROM parts AS p
     LEFT JOIN price_grid AS g
         ON g.price_provider = p.price_provider

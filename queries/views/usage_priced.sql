@@ -4,8 +4,8 @@
 --          usage carries no money of its own, so there is no 'reported').
 -- parameters: none (a view over `usage`, `model_prices` and `price_grid`; see costlab/pricing.py).
 -- grain: one row per `usage` row (a provider's bucket: hour or day, per model / project / key / tier).
--- The cost formula is the one of queries/views/calls.sql (keep the two in step; the test
---   tests/test_reconciliation.py::test_usage_priced_equals_calls_for_same_tokens checks it):
+-- The cost formula is queries/fragments/token_cost.sql, included in views/calls.sql too
+--   (tests/test_reconciliation.py::test_usage_priced_equals_calls_for_same_tokens):
 --     uncached input = input_tokens - cache_read - cache_write       x p_uncached
 --     cache read                                                      x p_cache_read
 --     cache write 1h = cache_write_1h_tokens                          x p_cache_write_1h
@@ -68,26 +68,9 @@ priced AS (
         p.*,
         g.currency AS _price_currency,
         g.source AS _price_source,
-        CASE
-            WHEN g.price_model IS NULL
-              OR p.input_tokens IS NULL OR p._output IS NULL
-              OR p.input_tokens - p._read - p._write < 0
-              OR p._write - p._write_1h < 0
-              OR p._output - p._reasoning < 0
-            THEN NULL
-            ELSE CAST(
-                  CASE WHEN p.input_tokens - p._read - p._write = 0 THEN 0
-                       ELSE (p.input_tokens - p._read - p._write) * g.p_uncached END
-                + CASE WHEN p._read = 0 THEN 0 ELSE p._read * g.p_cache_read END
-                + CASE WHEN p._write - p._write_1h = 0 THEN 0
-                       ELSE (p._write - p._write_1h) * g.p_cache_write_5m END
-                + CASE WHEN p._write_1h = 0 THEN 0 ELSE p._write_1h * g.p_cache_write_1h END
-                + CASE WHEN p._output - p._reasoning = 0 THEN 0
-                       ELSE (p._output - p._reasoning) * g.p_output END
-                + CASE WHEN p._reasoning = 0 THEN 0 ELSE p._reasoning * g.p_reasoning END
-                + g.p_request
-                AS DECIMAL(38, 12))
-        END AS cost
+        (
+-- include: fragments/token_cost
+        ) AS cost
     FROM tiered AS p
     LEFT JOIN price_grid AS g
         ON g.price_provider = p.price_provider
