@@ -118,7 +118,7 @@ def generate_lake(path: Path, calls: int, days: int = 31, seed: int = 7) -> Path
     return path
 
 
-def run(lake: Path, engine: str) -> dict[str, Any]:
+def run(lake: Path, engine: str, spark_conf: dict[str, str] | None = None) -> dict[str, Any]:
     """``costlab report --format json --no-findings`` on ``engine``, as the CLI builds it, with the
     seconds of each step: the engine's start, pricing and attributing the calls (``_prepare``),
     each section's named query, and the total; plus a digest of the report JSON (the same on
@@ -133,6 +133,9 @@ def run(lake: Path, engine: str) -> dict[str, Any]:
     times: dict[str, Any] = {}
     t0 = time.perf_counter()
     if engine == "spark":  # the JVM's start, apart from the report (a notebook pays it once)
+        from costlab.engines.spark import session
+
+        session({"spark_conf": spark_conf or {}})  # created once: the report's connection reuses it
         engines.connect(Lake(lake), "spark").close()
         times["start engine"] = round(time.perf_counter() - t0, 2)
     fetch, prepare = build._fetch, build._prepare
@@ -190,13 +193,16 @@ def main() -> None:
     ap.add_argument("--lake", type=Path, default=Path("/tmp/costlab-bench-lake"))
     ap.add_argument("--engines", default="duckdb,spark")
     ap.add_argument("--reuse", action="store_true", help="keep an existing generated lake")
+    ap.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                    help="a Spark setting for the local session, e.g. spark.driver.memory=16g")  # fmt: skip
     a = ap.parse_args()
     if not (a.reuse and (a.lake / "_manifest.json").exists()):
         t = time.perf_counter()
         generate_lake(a.lake, a.calls)
         print(f"generated {a.calls:,} calls in {time.perf_counter() - t:.1f}s", flush=True)
     for engine in a.engines.split(","):
-        print(json.dumps({"engine": engine, "calls": a.calls, **run(a.lake, engine)}), flush=True)
+        conf = dict(kv.split("=", 1) for kv in a.spark_conf)
+        print(json.dumps({"engine": engine, "calls": a.calls, **run(a.lake, engine, conf)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ before (or two halves of a shorter period).
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -167,8 +168,11 @@ def build_report(lake: Lake, options: ReportOptions | None = None) -> Report:
     )
     from costlab import engines
 
-    with engines.connect(lake, opts.engine, prices=book, fast=True) as con:
-        _prepare(con, opts, since, until)
+    with (
+        tempfile.TemporaryDirectory(prefix="costlab-report-") as scratch,
+        engines.connect(lake, opts.engine, prices=book, fast=True) as con,
+    ):
+        _prepare(con, opts, since, until, Path(scratch))
         params: dict[str, Any] = {
             "since": since,
             "until": until,
@@ -230,34 +234,44 @@ NARROW = {"reconciliation": RECONCILIATION_COLUMNS}
 
 
 def _prepare(
-    con: duckdb.DuckDBPyConnection, opts: ReportOptions, since: datetime | None, until: datetime | None
+    con: duckdb.DuckDBPyConnection,
+    opts: ReportOptions,
+    since: datetime | None,
+    until: datetime | None,
+    scratch: Path,
 ) -> None:
     """Tables the queries join: the report's calls, attribution rules, metrics; the same steps
-    on both engines."""
+    on both engines. ``scratch``: a folder for DuckDB's copy of the calls, deleted after."""
     from costlab import alerts, attribution, engines, metrics
 
     spark = engines.is_spark(con)
-    # Price the calls once: a dozen queries read them (the view would redo the price join each
-    # time). Views bind by name, so the rest of the queries (and calls_attributed) read the
-    # materialised rows. Only the days the report looks at: [since's month start or anomaly
-    # look-back, until); the day bounds let the engine skip the other days' files.
-    # Only the columns the report's SQL mentions: copying all forty costs more than the queries.
+    # Price and attribute the calls once: a dozen queries read them (the views would redo the
+    # price join and the team lookups each time). Only the days the report looks at: [since's
+    # month start or anomaly look-back, until); the day bounds let the engine skip the other
+    # days' files. Only the columns the report's SQL mentions: copying all forty costs more
+    # than the queries. The bounds are typed literals of datetimes built here, not user text.
     lo = alerts.history_start(since, alerts.anomaly_settings(opts.anomaly)["window"])
     have, words = [d[0] for d in con.execute("SELECT * FROM calls LIMIT 0").description], _report_words()
     cols = ", ".join(c for c in have if c in words)
-    # Spark: a view, read once below (a stored copy would be one more pass over every call)
+    bounds = []
+    if lo is not None:
+        bounds.append(f"day >= DATE '{lo.astimezone(UTC).date()}' AND start_time >= {_utc_literal(lo)}")
+    if until is not None:
+        bounds.append(f"day <= DATE '{until.astimezone(UTC).date()}' AND start_time < {_utc_literal(until)}")
+    # calls_attributed reads `calls`: the report's calls replace it (the priced calls inlined,
+    # since views bind by name)
     con.execute(
-        f"CREATE {'VIEW' if spark else 'TABLE'} _report_calls AS SELECT {cols} FROM calls "
-        "WHERE ($lo IS NULL OR (day >= CAST($lo AS DATE) AND start_time >= $lo)) "
-        "AND ($hi IS NULL OR (day <= CAST($hi AS DATE) AND start_time < $hi))",
-        {"lo": lo, "hi": until},
+        f"CREATE OR REPLACE VIEW _report_calls AS SELECT {cols} FROM ({load_sql('views/calls')}) AS c"
+        + (f" WHERE {' AND '.join(bounds)}" if bounds else "")
     )
     con.execute("CREATE OR REPLACE VIEW calls AS SELECT * FROM _report_calls")
     engines.register_attribution(con, attribution.AttributionRules.from_config({"attribution": opts.attribution}))
-    # Resolve each call's team once too (tag lookups per row), then let both views read that.
-    con.execute("CREATE TABLE _report_calls_attributed AS SELECT * FROM calls_attributed")
-    if not spark:
-        con.execute("DROP TABLE _report_calls")
+    if spark:  # kept by Spark (memory, then its local disk)
+        con.execute("CREATE TABLE _report_calls_attributed AS SELECT * FROM calls_attributed")
+    else:  # a Parquet file, not a table: 100M calls are ~40 GB as a DuckDB table, ~3 GB here
+        path = scratch / "calls_attributed.parquet"
+        con.execute(f"COPY (SELECT * FROM calls_attributed) TO '{_sql_text(str(path))}' (FORMAT parquet)")
+        con.execute(f"CREATE VIEW _report_calls_attributed AS SELECT * FROM read_parquet('{_sql_text(str(path))}')")
     con.execute("CREATE OR REPLACE VIEW calls AS SELECT * EXCLUDE (team) FROM _report_calls_attributed")
     con.execute("CREATE OR REPLACE VIEW calls_attributed AS SELECT * FROM _report_calls_attributed")
     rows = metrics.load_metrics(opts.metrics) if opts.metrics else []
@@ -266,6 +280,14 @@ def _prepare(
         spark_con.finish_report(rows)
     else:
         metrics.register(con, rows)
+
+
+def _utc_literal(value: datetime) -> str:
+    return f"TIMESTAMPTZ '{value.astimezone(UTC).isoformat()}'"
+
+
+def _sql_text(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def _report_words() -> set[str]:
