@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,11 +147,13 @@ def run(lake: Path, engine: str, spark_conf: dict[str, str] | None = None) -> di
             return fetch(con, name, params)
         finally:
             times[name] = round(time.perf_counter() - t, 2)
+            print(f"  {engine} {name}: {times[name]} s", file=sys.stderr, flush=True)  # partial runs keep these
 
     def timed_prepare(*args: Any) -> None:
         t = time.perf_counter()
         prepare(*args)
         times["price + attribute calls"] = round(time.perf_counter() - t, 2)
+        print(f"  {engine} price + attribute calls: {times['price + attribute calls']} s", file=sys.stderr, flush=True)
 
     build._fetch, build._prepare = timed_fetch, timed_prepare  # type: ignore[assignment]
     try:

@@ -22,6 +22,7 @@ Partition columns come from the hive paths (``source_format=.../day=...``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from costlab import schema
@@ -293,6 +294,20 @@ class SparkConnection:
         ).fetchall()
         for name, table, cols in price_tables(book, [(p, m) for p, m in pairs]):
             self.register_arrow(name, table, cols)
+
+    def store(self, name: str, select: str, scratch: Path) -> None:
+        """Temp view ``name`` over the rows of ``select`` (DuckDB dialect), computed once.
+
+        A local session writes them as Parquet under ``scratch`` (columnar, compressed, and each
+        query reads only its columns); a cluster keeps them in its executors (localCheckpoint:
+        ``scratch`` is the driver's disk, which executors cannot read)."""
+        local = not self.settings.get("spark_remote") and str(self.settings.get("spark_master") or "local").startswith("local")
+        if not local:
+            self.execute(f"CREATE TABLE {name} AS {select}")
+            return
+        path = (scratch / name).as_uri()
+        self.dataframe(select).write.mode("overwrite").parquet(path)
+        self.spark.read.parquet(path).createOrReplaceTempView(name)
 
     def finish_report(self, metric_rows: Sequence[Any]) -> None:
         """The Spark-only end of the report builder's ``_prepare``: the attributed charges

@@ -266,8 +266,9 @@ def _prepare(
     )
     con.execute("CREATE OR REPLACE VIEW calls AS SELECT * FROM _report_calls")
     engines.register_attribution(con, attribution.AttributionRules.from_config({"attribution": opts.attribution}))
-    if spark:  # kept by Spark (memory, then its local disk)
-        con.execute("CREATE TABLE _report_calls_attributed AS SELECT * FROM calls_attributed")
+    if spark:  # Parquet too on a local session (costlab/engines/spark.py)
+        spark_con: Any = con
+        spark_con.store("_report_calls_attributed", "SELECT * FROM calls_attributed", scratch)
     else:  # a Parquet file, not a table: 100M calls are ~40 GB as a DuckDB table, ~3 GB here
         path = scratch / "calls_attributed.parquet"
         con.execute(f"COPY (SELECT * FROM calls_attributed) TO '{_sql_text(str(path))}' (FORMAT parquet)")
@@ -276,7 +277,6 @@ def _prepare(
     con.execute("CREATE OR REPLACE VIEW calls_attributed AS SELECT * FROM _report_calls_attributed")
     rows = metrics.load_metrics(opts.metrics) if opts.metrics else []
     if spark:  # plus the attributed charges, stored (costlab/engines/spark.py)
-        spark_con: Any = con
         spark_con.finish_report(rows)
     else:
         metrics.register(con, rows)
