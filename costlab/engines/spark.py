@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
 
-    from costlab.lake import Lake
+    from costlab.lake import Lake, Manifest
     from costlab.pricing import PriceBook
 
 #: SQL settings the answers depend on (see the module docstring).
@@ -157,7 +157,7 @@ class SparkConnection:
         self.macros: dict[str, Macro] = {}
         self.lake = lake
         manifest = lake.manifest()
-        self._create_tables(lake)
+        self._create_tables(manifest)
         # fast: the lake's stored call_facts (as `costlab.lake.create_views`), not a window
         # over every span; lakes without the stored copy fall back to the full view
         stored = fast and "call_facts" in manifest.tables
@@ -257,8 +257,7 @@ class SparkConnection:
         uri = self.settings.get("lake_uri")
         return str(uri).rstrip("/") if uri else str(lake.path)
 
-    def _create_tables(self, lake: Lake) -> None:
-        manifest = lake.manifest()
+    def _create_tables(self, manifest: Manifest) -> None:
         for table in schema.TABLES:
             self._read_parquet(table, schema.TABLES[table] + schema.TABLE_PARTITIONS[table], manifest.tables.get(table, []))
 

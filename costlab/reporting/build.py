@@ -243,6 +243,7 @@ def _prepare(
     """Tables the queries join: the report's calls, attribution rules, metrics; the same steps
     on both engines. ``scratch``: a folder for DuckDB's copy of the calls, deleted after."""
     from costlab import alerts, attribution, engines, metrics
+    from costlab.lake import _q
 
     spark = engines.is_spark(con)
     # Price and attribute the calls once: a dozen queries read them (the views would redo the
@@ -271,8 +272,8 @@ def _prepare(
         spark_con.store("_report_calls_attributed", "SELECT * FROM calls_attributed", scratch)
     else:  # a Parquet file, not a table: 100M calls are ~40 GB as a DuckDB table, ~3 GB here
         path = scratch / "calls_attributed.parquet"
-        con.execute(f"COPY (SELECT * FROM calls_attributed) TO '{_sql_text(str(path))}' (FORMAT parquet)")
-        con.execute(f"CREATE VIEW _report_calls_attributed AS SELECT * FROM read_parquet('{_sql_text(str(path))}')")
+        con.execute(f"COPY (SELECT * FROM calls_attributed) TO '{_q(str(path))}' (FORMAT parquet)")
+        con.execute(f"CREATE VIEW _report_calls_attributed AS SELECT * FROM read_parquet('{_q(str(path))}')")
     con.execute("CREATE OR REPLACE VIEW calls AS SELECT * EXCLUDE (team) FROM _report_calls_attributed")
     con.execute("CREATE OR REPLACE VIEW calls_attributed AS SELECT * FROM _report_calls_attributed")
     rows = metrics.load_metrics(opts.metrics) if opts.metrics else []
@@ -284,10 +285,6 @@ def _prepare(
 
 def _utc_literal(value: datetime) -> str:
     return f"TIMESTAMPTZ '{value.astimezone(UTC).isoformat()}'"
-
-
-def _sql_text(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def _report_words() -> set[str]:
