@@ -670,3 +670,38 @@ def test_scores_reach_the_downgrade_query(tmp_path: Path) -> None:
         ("toxicity", 1, 0.05, False),
     ]
     assert {(r[0], r[1], r[2]) for r in got} == {("autogen-chat-trace", "chat gpt-4o", "gpt-4o")}
+
+
+def test_rollup_shapes() -> None:
+    """Issue 13 §4: a leaf generation with usage is always a call; a parent with a call below it is
+    a rollup whatever its numbers equal. constructed/rollup_shapes.json, one trace per shape:
+      1 AGENT 1200/80 = its first GENERATION (1200/80); second GENERATION 1500/200; a TOOL
+      2 SPAN 300/30 = the sum of GENERATIONs 100/10 and 200/20
+      3 GENERATION 500/50 over a GENERATION 500/50: the child is the call
+      4 GENERATION 40/4 whose parent is not in the file: a call
+      5 GENERATION 60/6 over a GENERATION without usage but with a prompt: the wrapper's usage is
+        the call's; the child is not estimated again (it was: 2 calls)"""
+    rows = spans(CON / "rollup_shapes.json")
+    per_trace: dict[str, tuple[int, int, int]] = {}
+    for r in calls(rows):
+        n, i, o = per_trace.get(r["trace_id"][-1], (0, 0, 0))
+        per_trace[r["trace_id"][-1]] = (n + 1, i + r["input_tokens"], o + r["output_tokens"])
+    assert per_trace == {
+        "1": (2, 1200 + 1500, 80 + 200),
+        "2": (2, 100 + 200, 10 + 20),
+        "3": (1, 500, 50),
+        "4": (1, 40, 4),
+        "5": (1, 60, 6),
+    }
+    assert sorted(r["name"] for r in rows if r["usage_scope"] == "rollup") == [
+        "ChatOpenAI",  # trace 3
+        "invoke_agent planner",
+        "pipeline",
+    ]
+    (wrapped,) = [r for r in rows if r["span_id"] == "a500000000000002"]
+    assert (wrapped["usage_scope"], wrapped["usage_source"], wrapped.get("input_tokens")) == (
+        "none",
+        None,
+        None,
+    )
+    assert wrapped["prompt_hash"] is not None  # prompt features kept, only no second estimate

@@ -454,3 +454,36 @@ def test_feedback_reaches_the_downgrade_query(tmp_path: Path) -> None:
         ("toxicity", 1, 0.0, True),
         ("user_score", 2, 1.0, True),
     ]
+
+
+def test_rollup_shapes() -> None:
+    """Issue 13 §4 (constructed/rollup_shapes.json, one trace per shape, runs listed there):
+      a chain 1200/80 = its first llm child (1200/80); second llm 1500/200
+      b chain 300/30 = the sum of llm runs 100/10 and 200/20
+      c a LangChain llm run (token_usage 500/50) over a ChatModel llm run 500/50: child is the call
+      d an llm run 40/4 whose parent is not in the export: a call
+      e a traceable llm wrapper 60/6 over a wrapped client streamed without usage: the wrapper's
+        usage is the call's, the child is not estimated again (it was: 2 calls)"""
+    rows = spans(CON / "rollup_shapes.json")
+    per_trace: dict[str, tuple[int, int, int]] = {}
+    for r in calls(rows):
+        n, i, o = per_trace.get(r["trace_id"][0], (0, 0, 0))
+        per_trace[r["trace_id"][0]] = (n + 1, i + r["input_tokens"], o + r["output_tokens"])
+    assert per_trace == {
+        "a": (2, 1200 + 1500, 80 + 200),
+        "b": (2, 100 + 200, 10 + 20),
+        "c": (1, 500, 50),
+        "d": (1, 40, 4),
+        "e": (1, 60, 6),
+    }
+    assert sorted(r["name"] for r in rows if r["usage_scope"] == "rollup") == [
+        "LLMChain-llm",
+        "agent",
+        "pipeline",
+    ]
+    (wrapped,) = [r for r in rows if r["span_id"].startswith("eeee") and r["name"] == "ChatOpenAI"]
+    assert (wrapped["usage_scope"], wrapped["usage_source"], wrapped.get("input_tokens")) == (
+        "none",
+        None,
+        None,
+    )
