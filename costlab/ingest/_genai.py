@@ -9,7 +9,9 @@ Token convention (SCHEMA.md): ``input`` includes cache reads and writes, ``outpu
 reasoning. OTel >= 1.40, OpenInference (Anthropic since 2025-03-25) and OpenLLMetry current already
 report inclusive counts (§11.2); AI SDK <= 5 passes the provider's own number through, which for
 Anthropic and Bedrock excludes cache (vercel/ai ``anthropic-messages-language-model.ts``:
-``inputTokens: usage.input_tokens``), while AI SDK 6 is inclusive and writes
+``inputTokens: usage.input_tokens``) and for Gemini and xAI excludes reasoning, and keeps the cache
+and reasoning counts in ``ai.response.providerMetadata`` per provider (`_META_KEYS`; sources in the
+`costlab.ingest.otlp` quirks), while AI SDK 6 is inclusive and writes
 ``ai.usage.inputTokenDetails.*``. Exclusive counts are detected and made inclusive (see `usage`).
 """
 
@@ -167,32 +169,101 @@ def _sub(obj: Mapping[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _provider_usage(attrs: Mapping[str, Any]) -> tuple[int | None, int | None]:
-    """Cache read/write from Vercel's ``ai.response.providerMetadata`` (AI SDK <= 5 keeps the
-    Anthropic/Bedrock cache counts only there)."""
+@dataclass
+class _MetaUsage:
+    """Token counts an AI SDK provider keeps in ``ai.response.providerMetadata``."""
+
+    read: int | None = None
+    write: int | None = None
+    reasoning: int | None = None
+    total: int | None = None  # the provider's own total (Gemini totalTokenCount, OpenRouter)
+    raw_input: int | None = None  # the provider's own cache-exclusive input (Anthropic usage)
+    input_exclusive: bool = False  # the SDK's input count leaves cache out (Anthropic, Bedrock)
+    output_exclusive: bool = False  # the SDK's output count leaves reasoning out (Gemini, xAI)
+
+
+#: (path inside one provider's metadata, field) for every key the AI SDK providers write. OpenAI
+#: style keys sit under the provider's own name for every openai-compatible provider (xai, ...).
+_META_KEYS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("cachedPromptTokens",), "read"),  # openai, azure, openai-compatible (AI SDK 4)
+    (("reasoningTokens",), "reasoning"),
+    (("promptCacheHitTokens",), "read"),  # deepseek
+    (("cacheReadInputTokens",), "read"),  # anthropic (AI SDK 4)
+    (("cacheCreationInputTokens",), "write"),  # anthropic
+    (("usage", "cache_read_input_tokens"), "read"),  # anthropic raw usage (AI SDK 5, 6)
+    (("usage", "cache_creation_input_tokens"), "write"),
+    (("usage", "input_tokens"), "raw_input"),
+    (("usage", "cacheReadInputTokens"), "read"),  # amazon-bedrock
+    (("usage", "cacheWriteInputTokens"), "write"),
+    (("usage", "prompt_cache_hit_tokens"), "read"),  # deepseek raw usage
+    (("usage", "promptTokensDetails", "cachedTokens"), "read"),  # openrouter
+    (("usage", "completionTokensDetails", "reasoningTokens"), "reasoning"),
+    (("usage", "totalTokens"), "total"),
+    (("usageMetadata", "cachedContentTokenCount"), "read"),  # google, vertex (AI SDK 5, 6)
+    (("usageMetadata", "thoughtsTokenCount"), "reasoning"),
+    (("usageMetadata", "totalTokenCount"), "total"),
+)
+_META_EXCLUSIVE_INPUT = frozenset(
+    {"cacheReadInputTokens", "cacheCreationInputTokens", "cache_read_input_tokens",
+     "cache_creation_input_tokens", "cacheWriteInputTokens"}
+)  # fmt: skip
+_META_EXCLUSIVE_OUTPUT = ("usageMetadata", "thoughtsTokenCount")
+
+
+def _dig(obj: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    return obj
+
+
+def _provider_usage(attrs: Mapping[str, Any]) -> _MetaUsage:
+    """Cache and reasoning counts from Vercel's ``ai.response.providerMetadata`` (AI SDK <= 5
+    keeps most of them only there; module doc of `costlab.ingest.otlp` lists the sources). The
+    first provider entry carrying a field wins."""
     meta = _json(attrs.get("ai.response.providerMetadata"))
+    out = _MetaUsage()
     if not isinstance(meta, dict):
-        return None, None
-    ant, bed = _sub(meta, "anthropic"), _sub(meta, "bedrock")
-    raw, bed_usage = _sub(ant, "usage"), _sub(bed, "usage")
-    read = _int(raw, "cache_read_input_tokens")
-    write = _int(ant, "cacheCreationInputTokens")
-    write = write if write is not None else _int(raw, "cache_creation_input_tokens")
-    if read is None:
-        read = _int(bed_usage, "cacheReadInputTokens")
-    if write is None:
-        write = _int(bed_usage, "cacheWriteInputTokens")
-    return read, write
+        return out
+    for name, entry in meta.items():
+        if not isinstance(entry, dict):
+            continue
+        for path, field in _META_KEYS:
+            value = _dig(entry, path)
+            if getattr(out, field) is not None or value is None or isinstance(value, (dict, list)):
+                continue
+            setattr(out, field, u.integer(value))
+            out.input_exclusive |= path[-1] in _META_EXCLUSIVE_INPUT
+            out.output_exclusive |= path == _META_EXCLUSIVE_OUTPUT or (
+                field == "reasoning" and str(name).lower() == "xai"
+            )
+    return out
+
+
+def _vercel_exclusive_input(
+    attrs: Mapping[str, Any], inp: int | None, cache: int, meta: _MetaUsage
+) -> bool:
+    """Whether an AI SDK <= 5 (or early 6) input count leaves the cache out. The provider's raw
+    cache-exclusive count beside it decides when present (AI SDK 6 writes the inclusive total under
+    the same ``promptTokens`` name); else Anthropic/Bedrock metadata or provider name."""
+    if meta.raw_input is not None and inp is not None and cache:
+        if inp == meta.raw_input + cache:
+            return False
+        if inp == meta.raw_input:
+            return True
+    provider = str(attrs.get("ai.model.provider") or "").lower()
+    return meta.input_exclusive or "anthropic" in provider or "bedrock" in provider
 
 
 def usage(attrs: Mapping[str, Any]) -> Usage | None:
     """Token counts normalised to the inclusive convention, or None when the span reports none.
 
-    Input is treated as cache-exclusive (and cache read + write are added) when: the span is AI SDK
-    <= 5 (no ``ai.usage.inputTokenDetails.*``) for an Anthropic/Bedrock model; or cache read + write
-    exceed the input (§11.2 defensive check); or a reported total equals input + cache + output.
-    Output gets reasoning added when reasoning exceeds it or the total says so (AI SDK <= 5 Gemini
-    reports ``thoughtsTokenCount`` apart from ``candidatesTokenCount``)."""
+    AI SDK spans without ``ai.usage.inputTokenDetails.*`` take the missing cache, reasoning and
+    total counts from ``ai.response.providerMetadata`` (`_provider_usage`). Input is treated as
+    cache-exclusive (and cache read + write are added) when: such a span's provider counts input
+    without cache (`_vercel_exclusive_input`); or cache read + write exceed the input (§11.2
+    defensive check); or a reported total equals input + cache + output. Output gets reasoning added
+    when the provider counts it apart (Gemini ``thoughtsTokenCount``, xAI), when reasoning exceeds it,
+    or when the total says so."""
     vercel = is_vercel(attrs)
     inp = _int(
         attrs, "ai.usage.inputTokens", "ai.usage.promptTokens", "llm.token_count.prompt",
@@ -222,14 +293,15 @@ def usage(attrs: Mapping[str, Any]) -> Usage | None:
         "llm.usage.total_tokens",
     )  # fmt: skip
     v6 = any(k.startswith("ai.usage.inputTokenDetails.") for k in attrs)
-    vercel_provider = str(attrs.get("ai.model.provider") or "").lower()
-    exclusive_sdk = (
-        vercel and not v6 and ("anthropic" in vercel_provider or "bedrock" in vercel_provider)
-    )
+    exclusive_sdk = out_exclusive_sdk = False
     if vercel and not v6:
-        meta_read, meta_write = _provider_usage(attrs)
-        read = read if read is not None else meta_read
-        write = write if write is not None else meta_write
+        meta = _provider_usage(attrs)
+        read = read if read is not None else meta.read
+        write = write if write is not None else meta.write
+        reasoning = reasoning if reasoning is not None else meta.reasoning
+        total = total if total is not None else meta.total
+        exclusive_sdk = _vercel_exclusive_input(attrs, inp, (read or 0) + (write or 0), meta)
+        out_exclusive_sdk = meta.output_exclusive
     derived = False
     if inp is None and out is not None and total is not None and total >= out:
         inp, derived = total - out, True
@@ -238,7 +310,7 @@ def usage(attrs: Mapping[str, Any]) -> Usage | None:
     cache = (read or 0) + (write or 0)
     r = reasoning or 0
     in_excl = inp is not None and not derived and (exclusive_sdk or cache > inp)
-    out_excl = out is not None and r > out
+    out_excl = out is not None and (out_exclusive_sdk or r > out)
     if total is not None and inp is not None and out is not None and not derived:
         # the reading of the counts that reproduces the reported total (least exclusive first)
         for ie, oe in ((False, False), (True, False), (False, True), (True, True)):

@@ -40,8 +40,15 @@ Row key: (trace id, observation id); a score's is ("score", score id). A re-expo
 score replaces the earlier one. No replace_scope: exports are filtered slices, never complete
 re-deliveries.
 Quirks:
-- A span whose descendants carry usage is ``usage_scope='rollup'`` (agno ``OpenAIChat.invoke``,
-  MS Agent Framework ``invoke_agent``; research/trace_formats.md §11.1); else ``self``.
+- ``usage_scope`` by `costlab.ingest.util.usage_tree`: an observation is ``rollup`` whenever a
+  descendant GENERATION/EMBEDDING carries usage (agno ``OpenAIChat.invoke``, MS Agent Framework
+  ``invoke_agent``, an AGENT whose usage copies one child, a GENERATION over a GENERATION;
+  research/trace_formats.md §11.1), whatever its numbers equal; else ``self`` if it has usage. No
+  usage values are compared. A GENERATION without usage is estimated only when it is the call: not
+  under a GENERATION reporting usage (the wrapper is the call; its usage_source stays NULL) and not
+  over one. Trees are per file: an observations export split over pages or files keeps a parent
+  and its children apart only if the pages are ingested as separate files; concatenate them (JSONL)
+  to keep the tree whole.
 - Older Langfuse kept raw OpenInference keys (``prompt_details.cache_read``,
   ``completion_details.reasoning``) which are subsets of input/output; ``total`` decides when a
   key family is ambiguous (total = input+output -> subsets; = sum of all -> disjoint) (§5.2).
@@ -337,19 +344,6 @@ def _prompt(
     return est_in, est_out
 
 
-def _rollups(parents: dict[Any, Any], with_usage: set[Any]) -> set[Any]:
-    """Nodes with a descendant carrying usage (their own usage is an aggregate)."""
-    out: set[Any] = set()
-    for node in with_usage:
-        seen = {node}
-        p = parents.get(node)
-        while p is not None and p not in seen:
-            out.add(p)
-            seen.add(p)
-            p = parents.get(p)
-    return out
-
-
 def _usage_columns(inp: int | None, out: int | None, parts: dict[str, int]) -> dict[str, Any]:
     """Token columns from an inclusive input/output and named breakdown parts."""
 
@@ -558,7 +552,8 @@ class _Index:
 
     def __init__(self) -> None:
         self.parents: dict[tuple[str, str], tuple[str, str] | None] = {}
-        self.with_usage: set[tuple[str, str]] = set()
+        self.calls: set[tuple[str, str]] = set()  # llm/embedding observations with usage
+        self.estimable: set[tuple[str, str]] = set()  # llm/embedding without usage, with a prompt
         self.traces: dict[str, dict[str, Any]] = {}
         self.root_name: dict[str, tuple[str, str]] = {}
         self.explicit: dict[str, str] = {}
@@ -643,13 +638,13 @@ class LangfuseExport(Source):
                 known += 1
         if seen and not known:
             raise SourceError(str(path), "no Langfuse traces, observations or scores found")
-        rollups = _rollups(dict(idx.parents), idx.with_usage)  # type: ignore[arg-type]
+        tree = u.usage_tree(idx.parents, idx.calls, idx.estimable)
         for loc, outer, rec in self._records(read):
             if isinstance(rec, Exception):
                 yield Bad(str(loc), f"unreadable record: {rec}")
             elif _is_obs(rec):
                 try:
-                    yield "spans", self._row(rec, outer, idx, rollups, ctx, loc)
+                    yield "spans", self._row(rec, outer, idx, tree, ctx, loc)
                 except (ValueError, TypeError, AttributeError) as ex:
                     yield Bad(str(loc), f"bad observation: {ex}", u.raw_text(rec))
             elif _is_score(rec):
@@ -697,8 +692,11 @@ class LangfuseExport(Source):
         idx.obs_traces.add(tid)
         idx.parents[(tid, oid)] = (tid, parent) if parent else None
         kind = self._kind(o, _meta(o.get("metadata")))
-        if _usage(o, kind in ("llm", "embedding"), None)[0] is not None:
-            idx.with_usage.add((tid, oid))
+        if kind in ("llm", "embedding"):
+            if _usage(o, True, None)[0] is not None:
+                idx.calls.add((tid, oid))
+            elif _messages(o.get("input")):
+                idx.estimable.add((tid, oid))
         start = str(_get(o, "startTime", "start_time") or "")
         if not parent and start:
             if tid not in idx.root_name or start < idx.root_name[tid][0]:
@@ -728,7 +726,7 @@ class LangfuseExport(Source):
         o: dict[str, Any],
         outer: dict[str, Any] | None,
         idx: _Index,
-        rollups: set[Any],
+        tree: u.UsageTree,
         ctx: ParseContext,
         loc: int,
     ) -> dict[str, Any]:
@@ -763,7 +761,7 @@ class LangfuseExport(Source):
         if usage is not None and source == "reported" and _inferred(o, meta):
             source = "estimated"
         key = (tid, oid)
-        scope = "rollup" if usage is not None and key in rollups else "self" if usage else "none"
+        scope = u.usage_scope(key, usage is not None, tree)
         level = str(o.get("level") or "").upper()
         row: dict[str, Any] = {
             "trace_id": tid,
@@ -789,7 +787,7 @@ class LangfuseExport(Source):
             ),
             **(usage or {}),
             "usage_scope": scope,
-            "usage_source": source if usage else ("missing" if is_llm else None),
+            "usage_source": source if usage else u.absent_usage_source(key, is_llm, tree),
             "request_id": u.nullish(
                 _get(look, "gen_ai.response.id", "llm.response.id", "response_id")
             ),
@@ -801,7 +799,7 @@ class LangfuseExport(Source):
         if cost is not None and source != "derived":
             row["reported_cost"], row["reported_cost_currency"] = cost, "USD"
         if is_llm:
-            need = usage is None and key not in rollups
+            need = key in tree.estimated
             est_in, est_out = _prompt(row, o.get("input"), o.get("output"), model, ctx, need)
             if est_in is not None:
                 row.update(input_tokens=est_in, output_tokens=est_out)

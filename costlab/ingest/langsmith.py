@@ -47,9 +47,15 @@ Row key: the run id; ("feedback", id) for a feedback record, ("feedback_stats", 
 aggregate. A later post/patch or export replaces the earlier one. No replace_scope (exports are
 filtered slices).
 Quirks:
-- ``prompt_tokens``/``total_tokens``/``total_cost`` and ``usage_metadata`` on non-LLM runs are
-  rolled up by the backend from child runs (langsmith-sdk PR #3119; research/trace_formats.md §6):
-  ``usage_scope='rollup'``; an llm run with llm descendants carrying usage is a rollup too (PR #1825).
+- ``prompt_tokens``/``total_tokens``/``total_cost`` and ``usage_metadata`` on chain runs are rolled
+  up by the backend from child runs (langsmith-sdk PR #3119; research/trace_formats.md §6). The
+  rule is `costlab.ingest.util.usage_tree`: any run with an llm/embedding descendant carrying usage
+  is ``usage_scope='rollup'`` (a chain whose total copies one child, a LangChain llm run over a
+  ChatModel run, a Vercel ``ai.generateText`` llm run over ``doGenerate``: PR #1825), whatever its
+  numbers equal; a run with usage and no such descendant is ``self`` (a chain exported without its
+  llm runs is ``self`` but never a call: it is no llm run). An llm run without usage is estimated
+  only when it is the call (not under an llm run reporting usage, not over one). Trees are per
+  file: export a trace's runs together.
 - JS SDK times are epoch milliseconds, Python's ISO with microseconds (§11.6); a run without
   ``start_time`` takes it from its ``dotted_order`` segment (``%Y%m%dT%H%M%S%fZ`` + run id).
 - JS patch bodies carry no ``id`` (it is in the URL): the id is the tail of ``dotted_order``.
@@ -87,7 +93,6 @@ from costlab.ingest.langfuse import (
     _obj,
     _prompt,
     _provider,
-    _rollups,
     _tag_map,
     _tier,
     _workflow_keys,
@@ -392,25 +397,21 @@ class LangSmithRuns(Source):
         if n and not runs and not feedback:
             raise SourceError(str(path), "no LangSmith runs or feedback found")
         parents = {rid: self._parent(r) for rid, r in runs.items()}
-        usage = {}
-        for rid, r in runs.items():
+        built: dict[str, dict[str, Any] | Bad] = {}
+        for rid, run in runs.items():
             try:
-                usage[rid] = _usage(r)
-            except ValueError as ex:
-                usage[rid] = ex  # type: ignore[assignment]
-        rollups = _rollups(parents, {k for k, v in usage.items() if isinstance(v, tuple) and v[0]})
+                built[rid] = self._row(rid, run, _usage(run), runs, parents, ctx, first[rid])
+            except (ValueError, TypeError, AttributeError) as ex:
+                built[rid] = Bad(str(first[rid]), f"bad run: {ex}", u.raw_text(run))
+        self._settle({rid: r for rid, r in built.items() if isinstance(r, dict)}, parents)
         done: dict[str, dict[str, Any]] = {}
         recorded = {
             (str(f.get("run_id")), str(f.get("key"))) for _, f in feedback if f.get("run_id")
         }
         for rid, run in runs.items():
-            try:
-                got = usage[rid]
-                if isinstance(got, Exception):
-                    raise got
-                row = self._row(rid, run, got, runs, parents, rollups, ctx, first[rid])
-            except (ValueError, TypeError, AttributeError) as ex:
-                yield Bad(str(first[rid]), f"bad run: {ex}", u.raw_text(run))
+            row = built[rid]
+            if isinstance(row, Bad):
+                yield row
                 continue
             done[rid] = row
             yield "spans", row
@@ -437,6 +438,25 @@ class LangSmithRuns(Source):
         segs = _segments(run)
         return parent or (segs[-2][1] if len(segs) > 1 else None)
 
+    @staticmethod
+    def _settle(rows: dict[str, dict[str, Any]], parents: dict[str, str | None]) -> None:
+        """usage_scope by the `costlab.ingest.util.usage_tree` rule; an estimate that is not a call
+        (a run under an llm run reporting its usage, or over one that is a call) is dropped."""
+        is_call = {rid: r["span_kind"] in ("llm", "embedding") for rid, r in rows.items()}
+        calls = [rid for rid, r in rows.items() if is_call[rid] and r["usage_source"] == "reported"]
+        guesses = [rid for rid, r in rows.items() if r["usage_source"] == "estimated"]
+        tree = u.usage_tree(parents, calls, guesses)
+        for rid in guesses:
+            if rid not in tree.estimated:
+                row = rows[rid]
+                row.update(input_tokens=None, output_tokens=None)
+                row["usage_source"] = u.absent_usage_source(rid, True, tree)
+        for rid, row in rows.items():
+            if row["usage_source"] == "missing":
+                row["usage_source"] = u.absent_usage_source(rid, is_call[rid], tree)
+            has = row["usage_source"] in ("reported", "estimated")
+            row["usage_scope"] = u.usage_scope(rid, has, tree)
+
     def _row(
         self,
         rid: str,
@@ -444,10 +464,10 @@ class LangSmithRuns(Source):
         got: tuple[dict[str, Any] | None, Decimal | None],
         runs: dict[str, dict[str, Any]],
         parents: dict[str, str | None],
-        rollups: set[Any],
         ctx: ParseContext,
         loc: int,
     ) -> dict[str, Any]:
+        """The run's span; usage_scope and estimates are settled over the tree (`_settle`)."""
         start = _start(run)
         if start is None:
             raise ValueError("run has no start_time")
@@ -472,7 +492,6 @@ class LangSmithRuns(Source):
         provider = _provider(_get(md, "ls_provider") or lc_type, raw_model or raw_request)
         model = _model(provider, raw_model or raw_request, ctx)
         cols, cost = got
-        scope = "none" if not cols else "rollup" if (not is_llm or rid in rollups) else "self"
         root, seen = rid, {rid}
         while (up := parents.get(root)) in runs and up not in seen:
             root = up  # type: ignore[assignment]
@@ -504,7 +523,7 @@ class LangSmithRuns(Source):
             "request_model": _model(provider, raw_request, ctx),
             "service_tier": _tier(_get(outputs, "service_tier") or _get(inv, "service_tier")),
             **(cols or {}),
-            "usage_scope": scope,
+            "usage_scope": None,
             "usage_source": "reported" if cols else ("missing" if is_llm else None),
             "request_id": _request_id(outputs, resp_md, gen) if is_llm else None,
             "tags": _tag_map(run.get("tags")),
@@ -513,12 +532,10 @@ class LangSmithRuns(Source):
         }
         if cost is not None:
             row["reported_cost"], row["reported_cost_currency"] = cost, "USD"
-        if is_llm:
-            need = not cols and rid not in rollups
-            est_in, est_out = _prompt(row, inputs or None, outputs or None, model, ctx, need)
+        if is_llm:  # every llm run without usage is estimated here; `_settle` keeps the calls
+            est_in, est_out = _prompt(row, inputs or None, outputs or None, model, ctx, not cols)
             if est_in is not None:
-                row.update(input_tokens=est_in, output_tokens=est_out)
-                row.update(usage_scope="self", usage_source="estimated")
+                row.update(input_tokens=est_in, output_tokens=est_out, usage_source="estimated")
         note = {
             "run_type": run.get("run_type"),
             "project": _get(run, "session_name", "session_id"),

@@ -4,17 +4,23 @@ with GenAI spans from OTel GenAI semconv, OpenInference, OpenLLMetry/Traceloop o
 
 Detect: JSON Lines whose first object has ``resourceSpans``, or a JSON document that starts with it.
 Parse: batch by batch; each span keeps its resource and scope. Usage scope, workflow and inherited
-session/user need the span tree, so a file's spans are held until its end (trees are per file: a
-parent whose children sit in another rotated file cannot see them).
+session/user need the span tree, so a file's spans are held until its end. Trees are per file: when a
+rotated file holds a parent whose children sit in another file, the parent cannot see them and its
+usage counts as its own (a Vercel ``ai.generateText`` would then be counted beside its
+``doGenerate`` steps). Children end before their parents, so the Collector writes them first; a
+split needs a rotation between the two. Ingest such files concatenated into one.
 Normalise: AnyValue attributes to Python values; ids to lower-case hex; ``*UnixNano`` to UTC.
 `costlab.ingest._genai` maps the attribute dialects (kind, tokens made inclusive of cache and
 reasoning per SCHEMA.md, models via `costlab.models`, prompt and completion). Per trace:
-- ``usage_scope``: ``self`` if the span carries usage and no llm/embedding descendant does;
-  ``rollup`` if one does (Vercel ``ai.generateText`` over ``.doGenerate``, agent spans; §11.1);
-  ``none`` without usage.
+- ``usage_scope`` by `costlab.ingest.util.usage_tree`: a span is ``rollup`` whenever an
+  llm/embedding descendant carries usage (Vercel ``ai.generateText``/``ai.streamText``/``ai.embedMany``
+  over their ``.do*`` steps, ``invoke_agent``, OpenInference AGENT/CHAIN, an LLM span over an LLM
+  span; §11.1), whatever its numbers equal (one child's, the sum); ``self`` if it carries usage and
+  no such descendant; ``none`` without usage. No usage values are compared.
 - ``usage_source``: ``reported`` (``derived`` when input = total - output). An llm/embedding call
   without usage is ``estimated`` with `costlab.tokens` from its prompt (and completion) text, unless an
-  enclosing llm span reports the usage (then NULL: the wrapper is the call); without text ``missing``.
+  enclosing llm span reports the usage (then NULL: the wrapper is the call) or a descendant is the
+  call; without text ``missing``.
 - workflow: configured ``workflow_attributes`` > gen_ai.workflow.name > traceloop.workflow.name >
   ai.telemetry.functionId (on the span or nearest ancestor) > trace name (langfuse.trace.name) >
   root span name. step: traceloop.entity.name (for llm/embedding calls also the nearest ancestor's,
@@ -38,6 +44,33 @@ Quirks:
   traceId/spanId/start time is Bad; the rest of the file is kept.
 - Indexed attributes are ordered numerically, gaps allowed (``...messages.10`` after ``.9``; §11.7).
 - ``gen_ai.client.inference.operation.details`` span events carry span-level keys (§1.3): merged.
+- Vercel AI SDK <= 5 ``doGenerate``/``doStream`` spans write only ``ai.usage.promptTokens`` /
+  ``completionTokens``; the cache and reasoning counts sit in ``ai.response.providerMetadata`` (JSON
+  text), keyed by provider (`costlab.ingest._genai._META_KEYS`). Read from the vercel/ai sources:
+  https://github.com/vercel/ai/blob/main/packages/ai/src/generate-text/generate-text.ts (attributes),
+  https://github.com/vercel/ai/blob/65e042afde6aad4da9d7a62526ece839eb34f9a5/packages/openai/src/openai-chat-language-model.ts
+  and .../packages/openai/src/responses/openai-responses-language-model.ts (``openai.cachedPromptTokens``
+  inside prompt_tokens, ``reasoningTokens`` inside completion_tokens; Azure reuses them),
+  https://github.com/vercel/ai/blob/main/packages/openai-compatible/src/openai-compatible-chat-language-model.ts
+  (the same keys under the provider's own name: ``xai``, ``togetherai``, ...),
+  https://github.com/vercel/ai/blob/main/packages/xai/src/convert-xai-chat-usage.ts (xAI's
+  completion_tokens exclude reasoning: added),
+  https://github.com/vercel/ai/blob/main/packages/deepseek/src/deepseek-metadata-extractor.ts
+  (``deepseek.promptCacheHitTokens`` inside prompt_tokens),
+  https://github.com/vercel/ai/blob/65e042afde6aad4da9d7a62526ece839eb34f9a5/packages/anthropic/src/anthropic-messages-language-model.ts,
+  https://github.com/vercel/ai/blob/main/packages/anthropic/src/anthropic-message-metadata.ts and
+  https://github.com/vercel/ai/blob/main/packages/anthropic/src/convert-anthropic-messages-usage.ts
+  (``anthropic.cacheReadInputTokens``/``cacheCreationInputTokens``, raw ``usage``; promptTokens is
+  input_tokens without cache in AI SDK 4/5 and the inclusive total in 6: the raw ``usage.input_tokens``
+  beside it tells which),
+  https://github.com/vercel/ai/blob/main/packages/google/src/convert-google-generative-ai-usage.ts
+  (``google.usageMetadata.cachedContentTokenCount`` inside promptTokenCount, ``thoughtsTokenCount``
+  outside candidatesTokenCount: added),
+  https://github.com/vercel/ai/blob/65e042afde6aad4da9d7a62526ece839eb34f9a5/packages/amazon-bedrock/src/bedrock-chat-language-model.ts
+  (``bedrock.usage.cacheReadInputTokens``/``cacheWriteInputTokens``, inputTokens without cache), and
+  https://github.com/OpenRouterTeam/ai-sdk-provider/blob/main/src/chat/index.ts
+  (``openrouter.usage.promptTokensDetails.cachedTokens``). AI SDK 5 puts OpenAI's and Bedrock's cache
+  reads into ``usage`` only, which its ``doGenerate`` spans do not write: they stay unknown there.
 """
 
 from __future__ import annotations
@@ -71,6 +104,7 @@ _USAGE_COLUMNS = (
     "usage_source", "reported_cost_currency", "prompt_hash", "message_tokens", "prefix_hashes",
     "prefix_block_tokens", "prompt_text", "completion_text",
 )  # fmt: skip
+_CALLS = ("llm", "embedding")
 _FEATURES = ("prompt_hash", "message_tokens", "prefix_hashes", "prefix_block_tokens")
 _HEX = re.compile(r"^(0x)?([0-9a-fA-F]+)$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -415,39 +449,28 @@ class OtlpJson(Source):
             yield "spans", row
 
     def _tree(self, spans: dict[str, dict[str, Any]]) -> None:
-        """Usage scope, estimation, workflow/step/session/user over one trace's span tree."""
-
-        def ancestors(row: dict[str, Any]) -> Iterator[dict[str, Any]]:
-            seen = {row["span_id"]}
-            cur = row["parent_span_id"]
-            while cur in spans and cur not in seen:
-                seen.add(cur)
-                yield spans[cur]
-                cur = spans[cur]["parent_span_id"]
-
-        calls = ("llm", "embedding")
-        covered: set[str] = set()  # spans with an llm/embedding descendant that has usage
-        for row in spans.values():
-            if row["span_kind"] in calls and row.get("usage_source"):
-                covered.update(a["span_id"] for a in ancestors(row))
-        depth = {sid: sum(1 for _ in ancestors(r)) for sid, r in spans.items()}
-        # deepest first, so a wrapper around an estimated call is not estimated again
-        for sid in sorted(spans, key=lambda s: -depth[s]):
+        """Usage scope and estimation (the `costlab.ingest.util.usage_tree` rule), then
+        workflow/step/session/user, over one trace's span tree."""
+        calls = [s for s, r in spans.items() if r["span_kind"] in _CALLS and r["usage_source"]]
+        estimable = [
+            s
+            for s, r in spans.items()
+            if r["span_kind"] in _CALLS
+            and not r["usage_source"]
+            and r.get("_input_estimate") is not None
+        ]
+        parents = {s: r["parent_span_id"] for s, r in spans.items()}
+        tree = u.usage_tree(parents, calls, estimable)
+        for sid in tree.estimated:
             row = spans[sid]
-            if row["span_kind"] not in calls or row.get("usage_source") or sid in covered:
-                continue
-            if any(a["span_kind"] in calls and a.get("usage_source") for a in ancestors(row)):
-                continue  # the enclosing llm span's reported usage is this call's
-            if row.get("_input_estimate") is not None:
-                row["input_tokens"] = row["_input_estimate"]
-                text = row.get("_output_text")
-                row["output_tokens"] = (
-                    tokens.count(text, row["_model_for_tokens"]) if text else None
-                )
-                row["usage_source"] = "estimated"
-                covered.update(a["span_id"] for a in ancestors(row))
-            else:
-                row["usage_source"] = "missing"
+            row["input_tokens"] = row["_input_estimate"]
+            text = row.get("_output_text")
+            row["output_tokens"] = tokens.count(text, row["_model_for_tokens"]) if text else None
+            row["usage_source"] = "estimated"
+        for sid, row in spans.items():  # an llm span whose call is neither above nor below it
+            if row["span_kind"] in _CALLS and not row["usage_source"]:
+                covered = sid in tree.rollups or sid in tree.wrapped
+                row["usage_source"] = None if covered else "missing"
         any_of = {
             k: next(
                 (r["_inherit"][k] for r in spans.values() if r["_inherit"][k] is not None), None
@@ -456,7 +479,7 @@ class OtlpJson(Source):
         }
         for sid, row in spans.items():
             has = row.get("input_tokens") is not None or row.get("output_tokens") is not None
-            row["usage_scope"] = ("rollup" if sid in covered else "self") if has else "none"
+            row["usage_scope"] = u.usage_scope(sid, has, tree)
             row["workflow"] = (
                 _first_inherited(sid, spans, "workflow")
                 or any_of["trace_name"]
@@ -464,7 +487,7 @@ class OtlpJson(Source):
                 or None
             )
             step = row["_inherit"]["own_step"]
-            if step is None and row["span_kind"] in calls:
+            if step is None and row["span_kind"] in _CALLS:
                 step = _first_inherited(sid, spans, "entity")
             row["step"] = step or row["name"] or None
             row["session_id"] = _first_inherited(sid, spans, "session") or any_of["session"]

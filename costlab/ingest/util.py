@@ -12,11 +12,11 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple, TypeVar
 
 from costlab.schema import MONEY_SCALE
 
@@ -319,3 +319,75 @@ def raw_text(obj: Any, limit: int = 2000) -> str:
 def lower_keys(row: dict[str, Any]) -> dict[str, Any]:
     """Header lookup that ignores case: {'billedcost': ...} for {'BilledCost': ...}."""
     return {k.lower(): v for k, v in row.items()}
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+class UsageTree(NamedTuple):
+    """Which spans of a trace tree are calls; see `usage_tree`."""
+
+    rollups: set[Any]  # spans with a call below them: their own usage (if any) aggregates
+    estimated: set[Any]  # spans without usage that are calls: count their prompt
+    wrapped: set[Any]  # spans without usage under a call span that reports it: not calls
+
+
+def usage_tree(
+    parents: Mapping[K, K | None], calls: Collection[K], estimable: Iterable[K] = ()
+) -> UsageTree:
+    """The rollup rule every trace source shares (research/trace_formats.md §11.1).
+
+    ``calls`` are the llm/embedding spans carrying their own usage (reported or derived);
+    ``estimable`` the llm/embedding spans without usage whose prompt could be counted. A leaf call
+    with usage is always a call; a span is a rollup whenever any descendant is a call, whatever its
+    numbers equal (one child's, the sum, neither): no usage values are compared. A span without
+    usage is a call (estimated) only when no descendant is a call and no ancestor call reports its
+    usage (the wrapper is then the call); deepest first, so a chain of such spans counts once. A
+    parent missing from ``parents`` ends the walk: an orphan with usage is a call."""
+    rollups: set[Any] = set()
+
+    def chain(node: K) -> Iterator[K]:
+        seen = {node}
+        up = parents.get(node)
+        while up is not None and up not in seen:
+            yield up
+            seen.add(up)
+            up = parents.get(up)
+
+    def mark(node: K) -> None:
+        for up in chain(node):
+            if up in rollups:
+                break  # its ancestors are marked already
+            rollups.add(up)
+
+    for node in calls:
+        mark(node)
+    reporting = set(calls)
+    estimated: set[Any] = set()
+    wrapped: set[Any] = set()
+    for node in sorted(estimable, key=lambda n: -sum(1 for _ in chain(n))):
+        if node in rollups:
+            continue
+        if any(up in reporting for up in chain(node)):
+            wrapped.add(node)
+            continue
+        estimated.add(node)
+        mark(node)
+    return UsageTree(rollups, estimated, wrapped)
+
+
+def usage_scope(node: Any, has_usage: bool, tree: UsageTree) -> str:
+    """``rollup`` / ``self`` / ``none`` for a span under the `usage_tree` rule."""
+    if node in tree.estimated:
+        return "self"
+    if not has_usage:
+        return "none"
+    return "rollup" if node in tree.rollups else "self"
+
+
+def absent_usage_source(node: Any, is_call: bool, tree: UsageTree) -> str | None:
+    """``usage_source`` of a span without usage: ``missing`` for an llm/embedding span that is a
+    call nobody reports; NULL when its call is below it (rollups) or encloses it (wrapped)."""
+    if not is_call or node in tree.rollups or node in tree.wrapped:
+        return None
+    return "missing"
