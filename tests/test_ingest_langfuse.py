@@ -680,7 +680,9 @@ def test_rollup_shapes() -> None:
       3 GENERATION 500/50 over a GENERATION 500/50: the child is the call
       4 GENERATION 40/4 whose parent is not in the file: a call
       5 GENERATION 60/6 over a GENERATION without usage but with a prompt: the wrapper's usage is
-        the call's; the child is not estimated again (it was: 2 calls)"""
+        the call's; the child is not estimated again (it was: 2 calls)
+      6 GENERATION 70/7 over a SPAN repeating its usage: a SPAN is no call, so the GENERATION has
+        no call below it and is one (it was a rollup: 0 calls)"""
     rows = spans(CON / "rollup_shapes.json")
     per_trace: dict[str, tuple[int, int, int]] = {}
     for r in calls(rows):
@@ -692,6 +694,7 @@ def test_rollup_shapes() -> None:
         "3": (1, 500, 50),
         "4": (1, 40, 4),
         "5": (1, 60, 6),
+        "6": (1, 70, 7),
     }
     assert sorted(r["name"] for r in rows if r["usage_scope"] == "rollup") == [
         "ChatOpenAI",  # trace 3
