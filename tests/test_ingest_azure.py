@@ -763,6 +763,7 @@ def test_header_names_fold_across_languages_and_spellings() -> None:
     assert column_name("Quantité consommée (ConsumedQuantity)") == "consumedquantity"
     assert column_name("Coût") == "cost" and column_name("Kosten") == "cost"
     assert column_name("Cost (USD)") == "cost"  # a unit in parentheses is not an English name
+    assert column_name("サブスクリプション名 (Subscription Name)") == "subscriptionname"
 
 
 def test_french_ea_download_headers(tmp_path: Path) -> None:

@@ -349,7 +349,7 @@ _LOCALIZED = {
     _fold(local): _fold(en) for names in _LOCALIZED_NAMES.values() for local, en in names.items()
 }
 _KNOWN = frozenset(_fold(c) for s in HEADER_SETS for c in s.columns)
-_PAREN = re.compile(r"^(.*?)\s*\(\s*([A-Za-z][A-Za-z0-9]*)\s*\)\s*$")
+_PAREN = re.compile(r"^(.*?)\s*\(\s*([A-Za-z][A-Za-z0-9 _-]*?)\s*\)\s*$")
 
 
 @lru_cache(maxsize=1024)
