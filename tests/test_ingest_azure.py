@@ -594,3 +594,426 @@ def test_lake_keeps_all_parts_of_one_export(lake_dir: Path, tmp_path: Path) -> N
             AMORT_12,
         )
     ]
+
+
+# -- every published schema: legacy, EA portal, localized headers (issue 13 §4) ------------------
+# Fixtures CONSTRUCTED from the documented header sets (PROVENANCE.md); costs are quantity x rate.
+PAYG = FIX / "payg_usage_details_2019-11-01_constructed.csv"
+EA_PORTAL = FIX / "ea_portal_usage_detail_constructed.csv"
+DE = FIX / "de_payg_usage_details_constructed.csv"
+DE_SHEET = FIX / "de_excel_semicolon_constructed.csv"
+ES = FIX / "es_ea_usage_details_2019-10-01_constructed.csv"
+EUR_CONFIG = ParseContext(config={"azure_cost": {"currency": "EUR"}})
+# PAYG (USD), by day: 06-03 VM 24 x 0.096 = 2.304, gpt-4o in 1500 x 0.0025 = 3.75,
+#   out 120.5 x 0.01 = 1.205, cached in 400 x 0.00125 = 0.5 -> 7.759;
+#   06-04 VM 2.304, gpt-4o-mini in 2000 x 0.000165 = 0.33, out 250 x 0.00066 = 0.165,
+#   storage 10.5 x 0.0184 = 0.1932 -> 2.9922; file 10.7512
+PAYG_USD = Decimal("10.7512")
+# EA portal (EUR by config): VM 24 x 0.0864 = 2.0736, gpt-4o-0513 in 800 x 0.005 = 4,
+#   out 50 x 0.015 = 0.75, embedding 3000 x 0.00013 = 0.39 -> 7.2136
+EA_PORTAL_EUR = Decimal("7.2136")
+# German export (EUR): VM 24 x 0.2 = 4.8, gpt-4o in 1000 x 0.00231 = 2.31, out 100 x 0.00924
+#   = 0.924, 07-02 in 500 x 0.00231 = 1.155 -> 9.189
+DE_EUR = Decimal("9.189")
+# German spreadsheet (EUR): VM 744 x 1,68 = "1.249,92", gpt-4o in "2.500" x 0,00231 = 5,775,
+#   out 312,5 x 0,00924 = 2,8875 -> 1258.5825
+DE_SHEET_EUR = Decimal("1258.5825")
+# Spanish EA 2019-10-01 (EUR by config): VM 20 x 0.16 = 3.2, gpt-4o-mini in 4000 x 0.000152 =
+#   0.608, out 300 x 0.000608 = 0.1824 -> 3.9904
+ES_EUR = Decimal("3.9904")
+
+
+def _meters(rows: list[dict]) -> dict[str, tuple]:
+    return {
+        r["sku_meter"] + "@" + r["charge_period_start"].date().isoformat(): (
+            r["billed_cost"], r.get("model"), r.get("token_type"), r.get("tokens"),
+        )
+        for r in rows
+    }  # fmt: skip
+
+
+def test_legacy_payg_usage_details() -> None:
+    """PreTaxCost / UsageDateTime / UsageQuantity / SubscriptionGuid / InstanceId / Currency."""
+    assert detect(PAYG).name == "azure_cost"  # main: "not a recognised export"
+    rows = charges(PAYG)
+    assert len(rows) == 8 and {r["billing_currency"] for r in rows} == {"USD"}
+    assert total(rows, "billed_cost") == PAYG_USD == total(rows, "effective_cost")
+    by_day = {}
+    for r in rows:
+        day = r["charge_period_start"].date().isoformat()
+        by_day[day] = by_day.get(day, 0) + r["billed_cost"]
+    assert by_day == {"2024-06-03": Decimal("7.759"), "2024-06-04": Decimal("2.9922")}
+    assert _meters(rows) == {
+        "D2s v3@2024-06-03": (Decimal("2.304"), None, None, None),
+        "gpt-4o-0806-Inp-glbl Tokens@2024-06-03": (Decimal("3.75"), "gpt-4o-2024-08-06", "input_uncached", 1500000),
+        "gpt-4o-0806-Outp-glbl Tokens@2024-06-03": (Decimal("1.205"), "gpt-4o-2024-08-06", "output", 120500),
+        "gpt 4o 0806 cached Inp glbl Tokens@2024-06-03": (Decimal("0.5"), "gpt-4o-2024-08-06", "input_cache_read", 400000),
+        "D2s v3@2024-06-04": (Decimal("2.304"), None, None, None),
+        "gpt-4o-mini-0718-Inp-regnl Tokens@2024-06-04": (Decimal("0.33"), "gpt-4o-mini-2024-07-18", "input_uncached", 2000000),
+        "gpt-4o-mini-0718-Outp-regnl Tokens@2024-06-04": (Decimal("0.165"), "gpt-4o-mini-2024-07-18", "output", 250000),
+        "Hot LRS Data Stored@2024-06-04": (Decimal("0.1932"), None, None, None),
+    }  # fmt: skip
+    vm = rows[0]
+    assert vm["sub_account_id"] == "11111111-2222-3333-4444-555555555555"
+    assert (vm["resource_type"], vm["resource_name"]) == (
+        "microsoft.compute/virtualmachines",
+        "vm-api",
+    )
+    assert (vm["consumed_quantity"], vm["consumed_unit"], vm["project_id"]) == (
+        24,
+        "Hours",
+        "rg-app",
+    )
+    assert vm["tags"] == {"team": "api"} and vm["cost_dataset"] == "actual"
+    assert vm["replace_scope"] == "11111111-2222-3333-4444-555555555555|2024-06-03"
+
+
+def test_ea_portal_download_spaced_names_preamble_and_no_currency() -> None:
+    assert detect(EA_PORTAL).name == "azure_cost"
+    with pytest.raises(
+        SourceError, match="no billing currency column .* costlab does not assume one"
+    ):
+        parse_file(EA_PORTAL)  # the download never says its currency: never assume USD
+    rows = charges(EA_PORTAL, ctx=EUR_CONFIG)
+    assert {r["billing_currency"] for r in rows} == {"EUR"}
+    assert total(rows, "billed_cost") == EA_PORTAL_EUR
+    assert [r["source_line"] for r in rows] == [4, 5, 6, 7]  # two preamble lines, header on line 3
+    # SubscriptionId is the obsolete integer there; SubscriptionGuid is the subscription
+    assert {r["sub_account_id"] for r in rows} == {"aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"}
+    # Date 06/03/2024 is read from Year/Month/Day (2024, 6, 3), not guessed
+    assert rows[0]["charge_period_start"] == datetime(2024, 6, 3, tzinfo=UTC)
+    assert _meters(rows) == {
+        "D2s v3@2024-06-03": (Decimal("2.0736"), None, None, None),
+        "gpt 4o 0513 Input regional@2024-06-03": (Decimal("4"), "gpt-4o-2024-05-13", "input_uncached", 800000),
+        "gpt 4o 0513 Output regional@2024-06-03": (Decimal("0.75"), "gpt-4o-2024-05-13", "output", 50000),
+        "text-embedding-3-large-regional Tokens@2024-06-04": (Decimal("0.39"), "text-embedding-3-large", "embedding", 3000000),
+    }  # fmt: skip
+    assert rows[0]["project_id"] == "rg-batch" and rows[0]["consumed_unit"] == "Hours"
+
+
+def test_german_headers_with_the_english_name_in_parentheses() -> None:
+    """Azure's localized header: "Kategorie der Verbrauchseinheit (MeterCategory)"."""
+    assert detect(DE).name == "azure_cost"
+    rows = charges(DE)
+    assert {r["billing_currency"] for r in rows} == {"EUR"}
+    assert total(rows, "billed_cost") == DE_EUR
+    tokens = {(r["model"], r["token_type"]): 0 for r in rows if r.get("model")}
+    for r in rows:
+        if r.get("model"):
+            tokens[(r["model"], r["token_type"])] += r["tokens"]
+    assert tokens == {
+        ("gpt-4o-2024-08-06", "input_uncached"): 1500000,
+        ("gpt-4o-2024-08-06", "output"): 100000,
+    }
+    vm = rows[0]
+    assert (vm["sku_meter"], vm["pricing_unit"], vm["service_name"]) == (
+        "D4s v3",
+        "1 Hour",
+        "Virtual Machines",
+    )
+    assert vm["sub_account_id"] == "cccccccc-1111-4222-8333-444444444444"
+
+
+def test_german_spreadsheet_semicolons_decimal_comma_and_day_first_dates() -> None:
+    """German names only, ';', cp1252, "1.249,92" and DD.MM.YYYY: one decimal separator for
+    the whole file, proven by "1,68"; the ambiguous "2.500" then reads 2500, not 2.5."""
+    assert DE_SHEET.read_bytes().count(b"Ma\xdfeinheit") == 1  # cp1252, as the spreadsheet saves it
+    assert detect(DE_SHEET).name == "azure_cost"
+    rows = charges(DE_SHEET)
+    assert total(rows, "billed_cost") == DE_SHEET_EUR
+    assert _meters(rows) == {
+        "D4s v3@2024-08-05": (Decimal("1249.92"), None, None, None),
+        "gpt-4o-0806-Inp-glbl Tokens@2024-08-05": (Decimal("5.775"), "gpt-4o-2024-08-06", "input_uncached", 2500000),
+        "gpt-4o-0806-Outp-glbl Tokens@2024-08-06": (Decimal("2.8875"), "gpt-4o-2024-08-06", "output", 312500),
+    }  # fmt: skip
+    assert rows[0]["pricing_quantity"] == 744
+
+
+def test_spanish_ea_2019_headers_trust_the_english_name() -> None:
+    """The Spanish export labels SubscriptionGuid "Ubicación de los recursos" (the label of
+    ResourceLocation): the English name in parentheses decides."""
+    assert detect(ES).name == "azure_cost"
+    with pytest.raises(SourceError, match="no billing currency column"):
+        parse_file(ES)  # EA 2019-10-01 has no currency column
+    rows = charges(ES, ctx=EUR_CONFIG)
+    assert total(rows, "billed_cost") == ES_EUR
+    assert {r["sub_account_id"] for r in rows} == {"eeeeeeee-1111-4222-8333-444444444444"}
+    assert {r["region_id"] for r in rows} == {"westeurope"}
+    assert [(r.get("model"), r.get("token_type"), r.get("tokens")) for r in rows] == [
+        (None, None, None),
+        ("gpt-4o-mini-2024-07-18", "input_uncached", 4000000),
+        ("gpt-4o-mini-2024-07-18", "output", 300000),
+    ]
+    assert (
+        rows[1]["charge_description"] == "Azure OpenAI - gpt-4o-mini-0718-Inp-regnl Tokens"
+    )  # ProductName
+
+
+def test_header_names_fold_across_languages_and_spellings() -> None:
+    from costlab.ingest.azure import column_name
+
+    assert {
+        column_name(h) for h in ("Meter Sub-Category", "MeterSubcategory", "meterSubCategory")
+    } == {"metersubcategory"}
+    assert column_name("\ufeffAbonnement-GUID (SubscriptionGuid)") == "subscriptionguid"
+    assert column_name("Abonnement-GUID") == "subscriptionguid"  # German alone
+    assert column_name("Maßeinheit") == column_name("MASSEINHEIT") == "unitofmeasure"
+    assert column_name("Ubicación de los recursos (SubscriptionGuid)") == "subscriptionguid"
+    assert column_name("Ubicación de los recursos") == "resourcelocation"
+    assert column_name("Quantité consommée (ConsumedQuantity)") == "consumedquantity"
+    assert column_name("Coût") == "cost" and column_name("Kosten") == "cost"
+    assert column_name("Cost (USD)") == "cost"  # a unit in parentheses is not an English name
+    assert column_name("サブスクリプション名 (Subscription Name)") == "subscriptionname"
+
+
+def test_french_ea_download_headers(tmp_path: Path) -> None:
+    """French names (EA reporting download, read by an importer as "Coût (Cost)" ...): detected
+    by the French header set, with or without the English part."""
+    english = ["Date", "Coût (Cost)", "Quantité consommée (ConsumedQuantity)",
+               "Catégorie du compteur (MeterCategory)", "Guid d'abonnement (SubscriptionGuid)",
+               "MeterName (MeterName)", "Unit Of Measure (UnitOfMeasure)"]  # fmt: skip
+    row = {"Date": "2024-09-02", "Coût (Cost)": "2.5", "Quantité consommée (ConsumedQuantity)": "500",
+           "Catégorie du compteur (MeterCategory)": "Cognitive Services",
+           "Guid d'abonnement (SubscriptionGuid)": "ffffffff-1111-4222-8333-444444444444",
+           "MeterName (MeterName)": "gpt-4o-0806-Inp-glbl Tokens", "Unit Of Measure (UnitOfMeasure)": "1K"}  # fmt: skip
+    for name, header in (
+        ("paren.csv", english),
+        ("local.csv", [h.split(" (")[0] for h in english]),
+    ):
+        path = write(tmp_path / name, header, [dict(zip(header, row.values(), strict=True))])
+        assert detect(path).name == "azure_cost", name
+        (r,) = charges(path, ctx=EUR_CONFIG)
+        assert (r["billed_cost"], r["billing_currency"], r["pricing_quantity"]) == (
+            Decimal("2.5"),
+            "EUR",
+            500,
+        )
+        assert r["sub_account_id"] == "ffffffff-1111-4222-8333-444444444444"
+
+
+def test_a_repeated_localized_label_is_ambiguous(tmp_path: Path) -> None:
+    """Without the English names the Spanish header has "Ubicación de los recursos" twice:
+    the file cannot say which column is the subscription, so it fails instead of guessing."""
+    with open(ES, encoding="utf-8-sig", newline="") as fh:
+        lines = fh.read().splitlines()
+    header = ",".join(h.rsplit(" (", 1)[0] for h in lines[0].split(","))
+    path = tmp_path / "es.csv"
+    path.write_text("\n".join([header, *lines[1:]]) + "\n", encoding="utf-8")
+    with pytest.raises(SourceError, match="columns 4 and 7 both read as 'resourcelocation'"):
+        parse_file(path, source="azure_cost", ctx=EUR_CONFIG)
+
+
+def test_every_documented_header_set_is_read(tmp_path: Path) -> None:
+    """A file with exactly each registered header set is detected and read (one row: cost 1.5,
+    quantity 2, meter "D2s v3"); the Cost analysis download is recognised and refused."""
+    from costlab.ingest.azure import _COST, _CURRENCY, _DATE, _QUANTITY, HEADER_SETS, _fold
+
+    values = {**dict.fromkeys(_COST, "1.5"), **dict.fromkeys(_QUANTITY, "2"),
+              **dict.fromkeys(_CURRENCY, "USD"), **dict.fromkeys(_DATE, "2024-06-03"),
+              "metername": "D2s v3", "year": "2024", "month": "6", "day": "3"}  # fmt: skip
+    assert len(HEADER_SETS) == 8
+    for hs in HEADER_SETS:
+        path = write(tmp_path / f"{hs.key}.csv", list(hs.columns),
+                     [{c: values.get(_fold(c), "") for c in hs.columns}])  # fmt: skip
+        assert detect(path).name == "azure_cost", hs.key
+        if hs.refused:
+            with pytest.raises(SourceError, match="aggregated Cost analysis view download"):
+                parse_file(path)
+            continue
+        (r,) = charges(path, ctx=ParseContext(config={"azure_cost": {"currency": "USD"}}))
+        assert (r["billed_cost"], r["pricing_quantity"], r["sku_meter"]) == (
+            Decimal("1.5"),
+            2,
+            "D2s v3",
+        ), hs.key
+        assert (r["billing_currency"], r["charge_period_start"]) == (
+            "USD",
+            datetime(2024, 6, 3, tzinfo=UTC),
+        )
+
+
+def test_forced_source_names_the_closest_header_set(tmp_path: Path) -> None:
+    with open(PAYG, encoding="utf-8", newline="") as fh:
+        header = next(csv.reader(fh))
+    no_cost = [h for h in header if h not in ("PreTaxCost", "UsageDateTime")]
+    path = write(tmp_path / "usage.csv", no_cost, [])
+    with pytest.raises(SourceError) as err:
+        parse_file(path, source="azure_cost")
+    msg = str(err.value)
+    assert "no cost column (PreTaxCost), no date column (UsageDateTime)" in msg
+    assert "closest documented header set: Pay-as-you-go" in msg and "22 of its 24 columns" in msg
+    focus = write(tmp_path / "focus.csv", ["BilledCost", "ChargePeriodStart"], [])
+    with pytest.raises(SourceError, match="a FOCUS export .* use --source focus"):
+        parse_file(focus, source="azure_cost")
+
+
+def test_decimal_separator_is_decided_once_per_file(tmp_path: Path) -> None:
+    """'.' and ',' both proven in one file: the file fails, no row is guessed; ambiguous values
+    alone follow Azure's '.' (',' in a ';' file) unless [ingest.azure_cost] decimal says."""
+    header = [
+        "SubscriptionGuid",
+        "UsageDateTime",
+        "MeterName",
+        "UsageQuantity",
+        "PreTaxCost",
+        "Currency",
+    ]
+    base = dict(zip(header, ["s1", "2024-06-03", "D2s v3", "1", "0", "USD"], strict=True))
+    mixed = write(
+        tmp_path / "mixed.csv",
+        header,
+        [{**base, "PreTaxCost": "1,5"}, {**base, "PreTaxCost": "2.5"}],
+    )
+    with pytest.raises(
+        SourceError, match=r"numbers use both '\.' \(line 3: '2\.5'\) and ',' \(line 2: '1,5'\)"
+    ):
+        parse_file(mixed)
+    ambiguous = write(tmp_path / "ambiguous.csv", header, [{**base, "PreTaxCost": "1.234"}])
+    assert charges(ambiguous)[0]["billed_cost"] == Decimal("1.234")
+    comma = ParseContext(config={"azure_cost": {"decimal": ","}})
+    assert charges(ambiguous, ctx=comma)[0]["billed_cost"] == Decimal("1234")
+    grouped = write(tmp_path / "grouped.csv", header, [{**base, "PreTaxCost": "1,234.5"}])
+    assert charges(grouped)[0]["billed_cost"] == Decimal("1234.5")
+    junk = write(tmp_path / "junk.csv", header, [{**base, "PreTaxCost": "1.2.3"}, base])
+    parsed = parse_file(junk)
+    assert [b.reason for b in parsed.bad] == ["not a number: '1.2.3'"] and len(
+        parsed.table("charges")
+    ) == 1
+
+
+def test_dates_in_each_documented_format(tmp_path: Path) -> None:
+    header = [
+        "SubscriptionGuid",
+        "UsageDateTime",
+        "MeterName",
+        "UsageQuantity",
+        "PreTaxCost",
+        "Currency",
+    ]
+    days = {"2024-06-03T00:00:00.0000000Z": (2024, 6, 3), "2024/06/03": (2024, 6, 3),
+            "03.06.2024": (2024, 6, 3), "6/3/2024 12:00:00 AM": (2024, 6, 3)}  # fmt: skip
+    for i, (text, ymd) in enumerate(days.items()):
+        path = write(
+            tmp_path / f"d{i}.csv",
+            header,
+            [dict(zip(header, ["s", text, "m", "1", "1", "USD"], strict=True))],
+        )
+        assert charges(path)[0]["charge_period_start"] == datetime(*ymd, tzinfo=UTC), text
+    dmy = ParseContext(config={"azure_cost": {"date_order": "dmy"}})
+    assert charges(path, ctx=dmy)[0]["charge_period_start"] == datetime(2024, 3, 6, tzinfo=UTC)
+
+
+def test_config_is_checked_and_a_currency_column_wins(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="azure_cost.currency must be a 3-letter ISO 4217 code"):
+        parse_file(EA_PORTAL, ctx=ParseContext(config={"azure_cost": {"currency": "euro"}}))
+    with pytest.raises(SourceError, match="azure_cost.decimal must be . or ,"):
+        parse_file(DE, ctx=ParseContext(config={"azure_cost": {"decimal": "dot"}}))
+    usd = ParseContext(config={"azure_cost": {"currency": "USD"}})
+    assert {r["billing_currency"] for r in charges(DE, ctx=usd)} == {"EUR"}  # the file says EUR
+
+
+def test_header_only_legacy_file_needs_no_currency(tmp_path: Path) -> None:
+    """No rows, nothing to price: a header-only EA 2019-10-01 file is an empty export, not an
+    error, even without a currency setting."""
+    path = tmp_path / "empty.csv"
+    path.write_bytes(ES.read_bytes().splitlines(keepends=True)[0])
+    parsed = parse_file(path)
+    assert parsed.source == "azure_cost" and parsed.table("charges") == [] and parsed.bad == []
+
+
+def test_cost_analysis_download_is_refused_with_its_reason(tmp_path: Path) -> None:
+    path = write(tmp_path / "DailyCosts.csv", ["UsageDate", "ServiceName", "CostUSD", "Cost", "Currency"],
+                 [{"UsageDate": "2025-02-01", "ServiceName": "Storage", "CostUSD": "0.19",
+                   "Cost": "0.28", "Currency": "CAD"}])  # fmt: skip
+    assert detect(path).name == "azure_cost"
+    with pytest.raises(
+        SourceError, match="aggregated Cost analysis view download .* export cost details"
+    ):
+        parse_file(path)
+
+
+def test_lake_totals_per_currency_and_model_across_every_schema(lake_dir: Path) -> None:
+    """All five constructed files in one ingest (EA portal and Spanish EA take EUR from config):
+    USD = PAYG 10.7512; EUR = 7.2136 + 9.189 + 1258.5825 + 3.9904 = 1278.9755 (see above)."""
+    from costlab.lake import Lake
+    from costlab.pipeline import ingest
+
+    res = ingest(
+        [PAYG, EA_PORTAL, DE, DE_SHEET, ES],
+        lake=lake_dir,
+        config={"azure_cost": {"currency": "EUR"}},
+    )
+    assert (res.rows_written, res.rows_quarantined, res.failed) == (22, 0, [])
+    assert _lake_totals(lake_dir) == [
+        ("actual", "EUR", 14, Decimal("1278.9755"), Decimal("1278.9755")),
+        ("actual", "USD", 8, PAYG_USD, PAYG_USD),
+    ]
+    got = Lake(lake_dir).query(
+        "select billing_currency, model, token_type, sum(billed_cost), sum(tokens) from charges"
+        " where model is not null group by all order by all"
+    )
+    # EUR gpt-4o-2024-08-06: in DE 2.31 + 1.155 + sheet 5.775 = 9.24 (1,000,000 + 500,000 +
+    # 2,500,000 tokens); out DE 0.924 + sheet 2.8875 = 3.8115 (100,000 + 312,500)
+    assert got == [
+        ("EUR", "gpt-4o-2024-05-13", "input_uncached", Decimal("4"), 800000),
+        ("EUR", "gpt-4o-2024-05-13", "output", Decimal("0.75"), 50000),
+        ("EUR", "gpt-4o-2024-08-06", "input_uncached", Decimal("9.24"), 4000000),
+        ("EUR", "gpt-4o-2024-08-06", "output", Decimal("3.8115"), 412500),
+        ("EUR", "gpt-4o-mini-2024-07-18", "input_uncached", Decimal("0.608"), 4000000),
+        ("EUR", "gpt-4o-mini-2024-07-18", "output", Decimal("0.1824"), 300000),
+        ("EUR", "text-embedding-3-large", "embedding", Decimal("0.39"), 3000000),
+        ("USD", "gpt-4o-2024-08-06", "input_cache_read", Decimal("0.5"), 400000),
+        ("USD", "gpt-4o-2024-08-06", "input_uncached", Decimal("3.75"), 1500000),
+        ("USD", "gpt-4o-2024-08-06", "output", Decimal("1.205"), 120500),
+        ("USD", "gpt-4o-mini-2024-07-18", "input_uncached", Decimal("0.33"), 2000000),
+        ("USD", "gpt-4o-mini-2024-07-18", "output", Decimal("0.165"), 250000),
+    ]
+
+
+def test_redownload_of_a_legacy_month_replaces_it(lake_dir: Path, tmp_path: Path) -> None:
+    """The re-downloaded PAYG file (storage line gone, 06-04 VM restated 2.304 -> 2.4) replaces
+    the first download per subscription and day: 10.7512 - 0.1932 + 0.096 = 10.654."""
+    from costlab.pipeline import ingest
+
+    ingest([PAYG], lake=lake_dir)
+    header, rows = ea_rows(PAYG)
+    rows = [r for r in rows if r["MeterCategory"] != "Storage"]
+    rows[4] = {**rows[4], "PreTaxCost": "2.4", "UsageQuantity": "25"}
+    assert rows[4]["UsageDateTime"] == "2024-06-04" and rows[4]["MeterName"] == "D2s v3"
+    again = write(tmp_path / "payg-redownload.csv", header, rows)
+    ingest([again], lake=lake_dir)
+    assert _lake_totals(lake_dir) == [("actual", "USD", 7, Decimal("10.654"), Decimal("10.654"))]
+    ingest([again], lake=lake_dir, force=True)  # the same file again: no change
+    assert _lake_totals(lake_dir) == [("actual", "USD", 7, Decimal("10.654"), Decimal("10.654"))]
+    # both downloads in one ingest: a download is one whole file (no ChargeType, no parts), so
+    # per subscription and day the later file wins instead of both being kept
+    both = tmp_path / "lake2"
+    ingest([PAYG, again], lake=both)
+    assert _lake_totals(both) == [("actual", "USD", 7, Decimal("10.654"), Decimal("10.654"))]
+    assert {r["delivery"] for r in charges(PAYG)} == {None}
+
+
+def test_cli_ingests_legacy_and_localized_files(tmp_path: Path) -> None:
+    """Through the real entry point: auto-detected and forced --source azure_cost; the EA portal
+    download takes its currency from [ingest.azure_cost] in costlab.toml."""
+    from typer.testing import CliRunner
+
+    from costlab.cli import app
+
+    lake = tmp_path / "lake"
+    runner = CliRunner()
+    r = runner.invoke(app, ["ingest", str(PAYG), str(DE), "--lake", str(lake)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["ingest", "--source", "azure_cost", str(DE_SHEET), "--lake", str(lake)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["ingest", str(EA_PORTAL), "--lake", str(lake)])
+    assert r.exit_code != 0 and "no billing currency column" in r.output
+    config = tmp_path / "costlab.toml"
+    config.write_text('[ingest.azure_cost]\ncurrency = "EUR"\n')
+    r = runner.invoke(app, ["--config", str(config), "ingest", str(EA_PORTAL), "--lake", str(lake)])
+    assert r.exit_code == 0, r.output
+    # EUR = DE 9.189 + sheet 1258.5825 + EA portal 7.2136 = 1274.9851; USD = PAYG 10.7512
+    assert _lake_totals(lake) == [
+        ("actual", "EUR", 11, Decimal("1274.9851"), Decimal("1274.9851")),
+        ("actual", "USD", 8, PAYG_USD, PAYG_USD),
+    ]
