@@ -511,13 +511,10 @@ def _from_details(found: _Llm, details: dict[str, str], text: str) -> None:
         kind = _text_kind(text)  # the meter may still say cached, audio, embedding or reasoning
         if kind in (None, "storage") or (kind in _OUTPUT_SIDE) != (direction == "output"):
             kind = "input_uncached" if direction == "input" else "output"
-    if kind is None:
-        return
-    if kind == "input_cache_write_5m" and _one_hour(
-        " ".join([text, *(details.get(k, "") for k in _TTL_KEYS)])
-    ):
-        kind = "input_cache_write_1h"
-    found.token_type, found.storage = kind, False
+    if kind == "input_cache_write_5m":
+        kind = _cache_write(" ".join([text, *(details.get(k, "") for k in _TTL_KEYS)]))
+    if kind is not None:
+        found.token_type, found.storage = kind, False
 
 
 def _words(text: str) -> str:
@@ -526,17 +523,19 @@ def _words(text: str) -> str:
     return " " + re.sub(r"[^0-9a-z.]+", " ", spaced.lower()) + " "
 
 
-def _one_hour(text: str) -> bool:
-    return bool(
-        re.search(r"\b(?:1\s*h|1\s*hr|1\s*hour|one hour|60\s*m(?:in)?|3600\s*s?)\b", _words(text))
+def _cache_write(text: str) -> str:
+    """input_cache_write_1h when the text states a one-hour TTL, else _5m: Anthropic's default
+    cache lifetime is 5 minutes (1 hour is opt-in) and Bedrock marks only its 1-hour usage types."""
+    one_hour = re.search(
+        r"\b(?:1\s*h|1\s*hr|1\s*hour|one hour|60\s*m(?:in)?|3600\s*s?)\b", _words(text)
     )
+    return "input_cache_write_1h" if one_hour else "input_cache_write_5m"
 
 
 def _text_kind(text: str) -> str | None:
     """Token class named by a meter, SKU or description ("Cache Read Input Tokens", "Gemini 3 Flash
     Text Input Caching", "USE1-MP:USE1_CacheWriteInputTokenCount-Units"); "storage" for context-cache
-    storage; None when it names none. Cache writes without a stated TTL are the 5-minute kind:
-    Anthropic's default cache lifetime, and Bedrock marks only its 1-hour usage types."""
+    storage; None when it names none."""
     t = _words(text)
     if re.search(r" (?:cache|cached|caching|context) storage | token hours? ", t):
         return "storage"
@@ -545,7 +544,7 @@ def _text_kind(text: str) -> str | None:
     if re.search(
         r" (?:cache|cached|caching|prompt caching) (?:write|writes|wr|creation|created) ", t
     ):
-        return "input_cache_write_1h" if _one_hour(t) else "input_cache_write_5m"
+        return _cache_write(t)
     if re.search(r" cache (?:read|reads|hit|hits) | cached | caching | cchd | ccchd ", t):
         return "input_cache_read"
     out = re.search(r" (?:output|outp|completion|completions|generated|generation) ", t)
@@ -676,7 +675,7 @@ def _meter(meter: str, rec: dict[str, Any] | None = None) -> _Llm | None:
     found = _Llm(model_raw=raw if model else None, model=model, tier=tier)
     if tail & _AZ_CACHED:
         written = tail & {"wr", "write"}
-        found.token_type = ("input_cache_write_1h" if _one_hour(meter) else "input_cache_write_5m") if written else "input_cache_read"  # fmt: skip
+        found.token_type = _cache_write(meter) if written else "input_cache_read"
     elif direction and tail & {"aud", "audio"}:
         found.token_type = "input_audio" if direction == "in" else "output_audio"
     elif direction:
@@ -729,7 +728,7 @@ def _bedrock_usage_type(usage_type: str, service_name: str | None = None) -> _Ll
     raw = _BEDROCK_MARKERS.sub("", m["model"]) or m["model"]
     kind = m["kind"].lower()
     if kind.startswith("cache-write"):
-        token_type = "input_cache_write_1h" if re.search(r"-(1h|1-hour)\b", m["rest"].lower()) else "input_cache_write_5m"  # fmt: skip
+        token_type = _cache_write(m["rest"])
     elif kind.startswith("cache-read"):
         token_type = "input_cache_read"
     else:
