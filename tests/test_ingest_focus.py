@@ -370,7 +370,7 @@ def test_azure_focus_openai_meters() -> None:
         (None, None, None, None, "storage"),
         (None, None, None, "provisioned", "provisioned_throughput"),
     ]
-    assert rows[0]["model_raw"] == "gpt-4o-mini-0718-Inp-regnl Tokens"
+    assert rows[0]["model_raw"] == "gpt-4o-mini-0718"  # the model as the meter writes it
     assert rows[0]["sku_meter"] == "gpt-4o-mini-0718-Inp-regnl Tokens"
     assert rows[0]["project_id"] == "rg-chatbot"  # x_ResourceGroupName
     assert rows[0]["pricing_currency"] == "EUR"  # x_PricingCurrency
@@ -415,7 +415,7 @@ def test_aws_focus_bedrock_usage_types() -> None:
         (None, None, None, None, "other"),
         (None, None, None, None, "other"),
     ]
-    assert rows[0]["model_raw"] == "USE1-Claude4.6Sonnet-input-tokens"
+    assert rows[0]["model_raw"] == "Claude4.6Sonnet"  # the model part of the usage type
     # same dimensions but a different x_UsageType -> different lines
     assert len({r["row_key"] for r in rows[:5]}) == 5
 
@@ -435,7 +435,8 @@ def test_aws_focus_bedrock_usage_types() -> None:
         ("gpt 4o 0513 Input regional", ("gpt-4o-2024-05-13", "input_uncached", "standard")),
         ("GPT 5.1 inp Rg 1M Tokens", ("gpt-5.1", "input_uncached", "standard")),
         ("5.4 inp Gl 1M Tokens", ("gpt-5.4", "input_uncached", "standard")),
-        ("gpt 5 cd wr inp gl 1M Tokens", ("gpt-5", "input_cache_write", "standard")),
+        # a cache write names no TTL: the 5-minute kind (Anthropic's default, Bedrock's unmarked)
+        ("gpt 5 cd wr inp gl 1M Tokens", ("gpt-5", "input_cache_write_5m", "standard")),
         ("gpt 5 pp inp gl 1M Tokens", ("gpt-5", "input_uncached", "priority")),
         ("gpt-4o-rt-1217-aud-inp-glbl Tokens", ("gpt-4o-rt-1217", "input_audio", "standard")),
         ("Input Tokens", (None, "input_uncached", None)),
@@ -443,7 +444,11 @@ def test_aws_focus_bedrock_usage_types() -> None:
     ],
 )
 def test_azure_meter_parser(meter: str, expected: tuple[Any, ...] | None) -> None:
-    assert F._meter(meter) == expected
+    assert _facts(F._meter(meter)) == expected
+
+
+def _facts(found: Any) -> tuple[Any, ...] | None:
+    return None if found is None else (found.model, found.token_type, found.tier)
 
 
 @pytest.mark.parametrize(
@@ -454,14 +459,14 @@ def test_azure_meter_parser(meter: str, expected: tuple[Any, ...] | None) -> Non
         ("EUC1-NovaPro-input-tokens-priority", ("novapro", "input_uncached", "priority")),
         (
             "USE1-meta.llama3-70b-mantle-output-tokens-standard",
-            ("llama3-70b", "output", "standard"),
+            ("meta.llama3-70b", "output", "standard"),  # other vendors keep the Bedrock id
         ),
         ("USE1-ModelUnits-Claude3Haiku", (None, None, "provisioned")),
         ("USW2-DataTransfer-Out-Bytes", None),
     ],
 )
 def test_bedrock_usage_type_parser(usage_type: str, expected: tuple[Any, ...] | None) -> None:
-    assert F._bedrock_usage_type(usage_type) == expected
+    assert _facts(F._bedrock_usage_type(usage_type)) == expected
 
 
 @pytest.mark.parametrize(
@@ -638,3 +643,277 @@ def test_parquet_map_tags_and_numeric_ids(tmp_path: Path) -> None:
     assert rows[1]["tags"] is None and rows[1]["charge_period_start"] == datetime(
         2025, 1, 1, 1, tzinfo=UTC
     )
+
+
+# --- AI token billing (issue 13 §4): model from SkuPriceDetails / provider conventions, token class
+# from TokenCacheAction / meters, tokens from units; never a token word as the model -------------
+
+AI = FIX / "ai_tokens"
+D = Decimal
+SPEC_AI = AI / "spec_examples"
+#: names the old parser gave models ("cache-read" from "Cache Read Input Tokens", ...)
+TOKEN_WORDS = {"cache-read", "cache-write", "input", "output", "prompt", "cached", "tokens"}
+
+
+def ai_rows(path: Path) -> list[tuple[Any, ...]]:
+    parsed = parse_file(path)
+    assert parsed.bad == []
+    return [
+        (
+            r["model"],
+            r["token_type"],
+            r["tokens"],
+            r["service_tier"],
+            r["compute_kind"],
+            r["billed_cost"],
+        )
+        for r in parsed.table("charges")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # Scenario A (Solora AI, ai_prompt_caching_examples.md): SkuPriceDetails ModelId
+        # "solora-reasoning-pro", TokenCacheAction Uncached / Write / Read, TokenDirection Output;
+        # ConsumedQuantity in "Tokens": 500,000 x $3/M = 1.50; 2,000,000 x $3.75/M = 7.50;
+        # 8,000,000 x $0.30/M = 2.40; 1,500,000 x $15/M = 22.50. A Write names no TTL -> 5m.
+        ("ai_prompt_caching_a.csv", [
+            ("solora-reasoning-pro", "input_uncached", 500_000, None, "tokens", D("1.5")),
+            ("solora-reasoning-pro", "input_cache_write_5m", 2_000_000, None, "tokens", D("7.5")),
+            ("solora-reasoning-pro", "input_cache_read", 8_000_000, None, "tokens", D("2.4")),
+            ("solora-reasoning-pro", "output", 1_500_000, None, "tokens", D("22.5")),
+        ]),
+        # Scenario B (LatticeScale): input 2,500,000 x $3/M = 7.50 (TokenDirection Input, no
+        # TokenCacheAction); "Cached Input Tokens" Read 8,000,000 x $0.30/M = 2.40; output 22.50;
+        # "Context Cache Storage" 6,000,000 Token-Hours x $1/M = 6.00: storage, no tokens.
+        ("ai_prompt_caching_b.csv", [
+            ("latticescale.solora-reasoning-pro", "input_uncached", 2_500_000, None, "tokens", D("7.5")),
+            ("latticescale.solora-reasoning-pro", "input_cache_read", 8_000_000, None, "tokens", D("2.4")),
+            ("latticescale.solora-reasoning-pro", "output", 1_500_000, None, "tokens", D("22.5")),
+            ("latticescale.solora-reasoning-pro", None, None, None, "storage", D("6.0")),
+        ]),
+        # the earlier draft's TokenType "Input" / "Output": 5,000,000 x $3/M, 1,500,000 x $15/M
+        ("ai_model_identity_b.csv", [
+            ("latticescale.solora-reasoning-pro", "input_uncached", 5_000_000, None, "tokens", D("15.0")),
+            ("latticescale.solora-reasoning-pro", "output", 1_500_000, None, "tokens", D("22.5")),
+        ]),
+        # three models on one invoice; Venus also reads (100,000 x $0.10/M = 0.01) and writes
+        # (80,000 x $1.25/M = 0.10) the cache
+        ("multi_model_invoice_via_csp_marketplace.csv", [
+            ("solora-atlas-5.6-jupiter", "input_uncached", 100_000_000, None, "tokens", D("500.00")),
+            ("solora-atlas-5.6-jupiter", "output", 50_000_000, None, "tokens", D("1500.00")),
+            ("solora-atlas-5.6-mars", "input_uncached", 5_000_000, None, "tokens", D("12.50")),
+            ("solora-atlas-5.6-mars", "output", 1_500_000, None, "tokens", D("22.50")),
+            ("solora-atlas-5.6-venus", "input_uncached", 750_000, None, "tokens", D("0.75")),
+            ("solora-atlas-5.6-venus", "output", 250_000, None, "tokens", D("1.50")),
+            ("solora-atlas-5.6-venus", "input_cache_read", 100_000, None, "tokens", D("0.01")),
+            ("solora-atlas-5.6-venus", "input_cache_write_5m", 80_000, None, "tokens", D("0.10")),
+        ]),
+    ],
+)  # fmt: skip
+def test_spec_ai_examples(name: str, expected: list[tuple[Any, ...]]) -> None:
+    assert ai_rows(SPEC_AI / name) == expected
+
+
+def test_azure_focus_meters_in_units() -> None:
+    # Azure writes 1K/1M meters as ConsumedUnit/PricingUnit "Units" with x_PricingBlockSize:
+    # tokens = ConsumedQuantity (= PricingQuantity blocks x block size); cost = blocks x price.
+    assert ai_rows(AI / "azure_focus_1.2_aoai_units_constructed.csv") == [
+        ("gpt-4o-2024-08-06", "input_uncached", 2_500_000, "standard", "tokens", D("6.2500")),  # 2500 x 0.0025
+        ("gpt-4o-2024-08-06", "input_cache_read", 800_000, "standard", "tokens", D("1.00000")),  # 800 x 0.00125
+        ("gpt-4o-2024-08-06", "output", 300_000, "standard", "tokens", D("3.00")),  # 300 x 0.01
+        ("gpt-5.4-mini", "input_uncached", 4_000_000, "standard", "tokens", D("1.00")),  # 4 x 1M, 4 x 0.25
+        ("gpt-5.4-mini", "output", 500_000, "standard", "tokens", D("1.0")),  # "Opt": 0.5 x 1M, 0.5 x 2
+        ("gpt-5.4-mini", "input_cache_read", 2_000_000, "standard", "tokens", D("0.050")),  # "cd"
+        ("gpt-5.6-sol", "input_cache_write_5m", 200_000, "standard", "tokens", D("0.250")),  # "Cd Wr Std"
+        ("gpt-5-codex", "input_cache_read", 1_000_000, "standard", "tokens", D("0.125000")),  # "ccchd"
+        ("gpt-5-codex", "output", 100_000, "standard", "tokens", D("1.00")),  # "out"
+        (None, None, None, "provisioned", "provisioned_throughput", D("24")),  # PTU hours
+        ("gpt-4o-2024-08-06", "input_uncached", -100_000, "standard", "tokens", D("-0.2500")),  # reversal
+        (None, None, None, None, "egress", D("0.870")),  # "Standard Data Transfer Out" is no output
+    ]  # fmt: skip
+
+
+def test_aws_focus_12_usage_type_in_sku_meter() -> None:
+    # AWS FOCUS 1.2 drops x_UsageType: "This is now the SkuMeter column". 1K/1M token units scale.
+    rows = parse_file(AI / "aws_focus_1.2_bedrock_skumeter_constructed.csv").table("charges")
+    assert ai_rows(AI / "aws_focus_1.2_bedrock_skumeter_constructed.csv") == [
+        ("claude-3-7-sonnet", "input_uncached", 1_500_000, "standard", "tokens", D("4.500")),  # 1500 x 1K
+        ("claude-3-7-sonnet", "output", 200_000, "standard", "tokens", D("3.000")),
+        ("claude-3-7-sonnet", "input_cache_read", 12_000_000, "standard", "tokens", D("3.6000")),
+        ("claude-3-7-sonnet", "input_cache_write_5m", 800_000, "standard", "tokens", D("3.00000")),
+        ("claude-3-7-sonnet", "input_cache_write_1h", 50_000, "standard", "tokens", D("0.300")),
+        ("nova2.0lite", "input_uncached", 2_500_000, "flex", "tokens", D("0.075")),  # 2.5 x 1M tokens
+        ("gpt-oss-120b", "output", 100_000, "priority", "tokens", D("0.07500")),
+        # Marketplace: model from "Claude Opus 4.6 (Amazon Bedrock Edition)"; "Units" of an
+        # MP usage type are undocumented (raw or per million?): tokens unknown, not guessed
+        ("claude-opus-4-6", "input_cache_read", None, "standard", "tokens", D("23.0")),
+        (None, None, None, None, "storage", D("2.760")),  # S3 TimedStorage, GB-Mo
+        # a credit on a token SKU is the model's money, never tokens
+        ("claude-3-7-sonnet", None, None, "standard", "tokens", D("-1.00")),
+    ]  # fmt: skip
+    assert rows[0]["model_raw"] == "Claude3.7Sonnet" and rows[7]["model_raw"] == "Claude Opus 4.6"
+
+
+def test_gcp_focus_vertex_sku_names() -> None:
+    # SKU descriptions in ChargeDescription, tokens counted in "count"; cost = count x $/M / 1M
+    assert ai_rows(AI / "gcp_focus_vertex_constructed.csv") == [
+        ("gemini-3-flash", "input_uncached", 3_000_000, "standard", "tokens", D("1.50")),  # x 0.50/M
+        ("gemini-3-flash", "output", 400_000, "standard", "tokens", D("1.20")),  # x 3/M
+        ("gemini-3-flash", "input_cache_read", 5_000_000, "standard", "tokens", D("0.25")),  # "Input Caching"
+        ("gemini-3-flash", None, None, None, "storage", D("2.00")),  # "Caching Storage": no tokens
+        ("gemini-2.5-flash", "output", 250_000, "standard", "tokens", D("0.625")),  # thinking is output
+        ("gemini-2.0-flash", "input_uncached", 1_000_000, "standard", "tokens", D("0.30")),  # "(Long)"
+        ("gemini-1.0-pro", None, None, "standard", "other", D("0.050")),  # in characters: no tokens
+    ]  # fmt: skip
+
+
+def test_skupricedetails_model_and_token_keys() -> None:
+    rows = parse_file(AI / "saas_focus_1.3_skupricedetails_constructed.csv").table("charges")
+    assert ai_rows(AI / "saas_focus_1.3_skupricedetails_constructed.csv") == [
+        # ConsumedUnit "1K Tokens" x 12.5 = 12,500 tokens; 0.0125 x $2 per "1M Tokens" = 0.025
+        ("acme-chat-2", "input_uncached", 12_500, None, "tokens", D("0.025")),
+        ("acme-chat-2", "input_cache_read", 400_000, None, "tokens", D("0.08")),  # x_ModelId, TokenType
+        ("acme-chat-2", "input_cache_write_1h", 100_000, None, "tokens", D("0.40")),  # x_CacheTtl "1h"
+        ("acme-chat-2", "input_cache_write_5m", 300_000, None, "tokens", D("0.75")),
+        ("acme-chat-2", "reasoning", 50_000, None, "tokens", D("0.40")),  # Output + "Reasoning Tokens"
+        ("acme-chat-2", "output", 200_000, None, "tokens", D("1.60")),  # no ConsumedQuantity: 0.2 x 1M
+        ("acme-voice-1", "input_audio", 60_000, None, "tokens", D("2.40")),
+        ("acme-embed-3", "embedding", 1_000_000, None, "tokens", D("0.02")),
+        ("acme-chat-2", None, None, None, "storage", D("3.00")),  # 3,000,000 Token-Hours
+        ("acme-tts-1", None, None, None, "other", D("0.15")),  # 10,000 Characters are not tokens
+    ]  # fmt: skip
+    assert {r["model_raw"] for r in rows} == {
+        "acme-chat-2",
+        "acme-voice-1",
+        "acme-embed-3",
+        "acme-tts-1",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("Cache Read Input Tokens", "input_cache_read"), ("Cache Write Input Tokens", "input_cache_write_5m"),
+     ("Prompt caching write 1h", "input_cache_write_1h"), ("Uncached Input Tokens", "input_uncached"),
+     ("USE1-MP:USE1_CacheWriteInputTokenCount-Units", "input_cache_write_5m"),
+     ("Gemini 2.5 Pro Input Text Caching (Long)", "input_cache_read"),
+     ("Gemini 2.5 Flash Text Output (Thinking On) - Batch Predictions", "output"),
+     ("Reasoning Tokens", "reasoning"), ("Realtime Audio Output Tokens", "output_audio"),
+     ("Context Cache Storage", "storage"), ("Search Queries", None), ("Data Transfer In", None)],
+)  # fmt: skip
+def test_token_class_from_text(text: str, kind: str | None) -> None:
+    assert F._text_kind(text) == kind
+
+
+@pytest.mark.parametrize(
+    ("unit", "kind"),
+    [("1,000,000 Tokens", "tokens"), ("Token-Hours", "token_time"), ("1000000 Token-Hours", "token_time"),
+     ("count", "count"), ("Units", "count"), ("1K Characters", "other"), ("Hours", "other"), (None, None)],
+)  # fmt: skip
+def test_unit_kind(unit: str | None, kind: str | None) -> None:
+    assert F._unit_kind(unit) == kind
+
+
+def test_ai_tokens_reconcile_by_model(tmp_path: Path) -> None:
+    """Through the CLI: ingest, `costlab sql` and `costlab reconcile` show the real model names with
+    each model's billed money (no "cache-read" model, no cache tokens typed as uncached input)."""
+    from typer.testing import CliRunner
+
+    from costlab.cli import app
+
+    lake = str(tmp_path / "lake")
+    files = [AI / f for f in (
+        "azure_focus_1.2_aoai_units_constructed.csv", "aws_focus_1.2_bedrock_skumeter_constructed.csv",
+        "gcp_focus_vertex_constructed.csv", "saas_focus_1.3_skupricedetails_constructed.csv",
+    )] + [SPEC_AI / "ai_prompt_caching_a.csv", SPEC_AI / "multi_model_invoice_via_csp_marketplace.csv"]  # fmt: skip
+    runner = CliRunner()
+    r = runner.invoke(app, ["ingest", *map(str, files), "--lake", lake])
+    assert r.exit_code == 0, r.output
+
+    def cli_json(*args: str) -> list[dict[str, Any]]:
+        out = runner.invoke(app, [*args, "--lake", lake, "-f", "json"])
+        assert out.exit_code == 0, out.output
+        return json.loads(out.stdout, parse_float=Decimal)
+
+    cache = cli_json(
+        "sql", "select model, token_type, sum(tokens) as tokens from charges "
+        "where token_type like 'input_cache%' group by all order by all",
+    )  # fmt: skip
+    assert {(c["model"], c["token_type"]): c["tokens"] for c in cache} == {
+        ("claude-3-7-sonnet", "input_cache_read"): 12_000_000,
+        ("claude-3-7-sonnet", "input_cache_write_1h"): 50_000,
+        ("claude-3-7-sonnet", "input_cache_write_5m"): 800_000,
+        ("claude-opus-4-6", "input_cache_read"): None,  # Marketplace "Units": unknown, not 0
+        ("gpt-4o-2024-08-06", "input_cache_read"): 800_000,
+        ("gpt-5.4-mini", "input_cache_read"): 2_000_000,
+        ("gpt-5-codex", "input_cache_read"): 1_000_000,
+        ("gpt-5.6-sol", "input_cache_write_5m"): 200_000,
+        ("gemini-3-flash", "input_cache_read"): 5_000_000,
+        ("acme-chat-2", "input_cache_read"): 400_000,
+        ("acme-chat-2", "input_cache_write_1h"): 100_000,
+        ("acme-chat-2", "input_cache_write_5m"): 300_000,
+        ("solora-reasoning-pro", "input_cache_read"): 8_000_000,
+        ("solora-reasoning-pro", "input_cache_write_5m"): 2_000_000,
+        ("solora-atlas-5.6-venus", "input_cache_read"): 100_000,
+        ("solora-atlas-5.6-venus", "input_cache_write_5m"): 80_000,
+    }
+    summary = cli_json("reconcile")
+    billed = {(s["provider"], s["model"]): s["billed"] for s in summary}
+    # per model, the Usage lines of each file above (reconciliation keys drop snapshot dates)
+    assert billed == {
+        ("azure", "gpt-4o"): D("10.00"),  # 6.25 + 1.00 + 3.00 - 0.25 (reversal)
+        ("azure", "gpt-5.4-mini"): D("2.05"),  # 1.00 + 1.00 + 0.05
+        ("azure", "gpt-5.6-sol"): D("0.25"),
+        ("azure", "gpt-5-codex"): D("1.125"),  # 0.125 + 1.00
+        ("aws.bedrock", "claude-3-7-sonnet"): D("14.40"),  # 4.50 + 3.00 + 3.60 + 3.00 + 0.30
+        ("aws.bedrock", "nova2.0lite"): D("0.075"),
+        ("aws.bedrock", "gpt-oss-120b"): D("0.075"),
+        ("aws.bedrock", "claude-opus-4-6"): D("23.0"),
+        ("google", "gemini-3-flash"): D(
+            "2.95"
+        ),  # 1.50 + 1.20 + 0.25 (storage 2.00 is no token line)
+        ("google", "gemini-2.5-flash"): D("0.625"),
+        ("google", "gemini-2.0-flash"): D("0.30"),
+        ("example model co.", "acme-chat-2"): D("3.255"),  # 0.025+0.08+0.40+0.75+0.40+1.60
+        ("example model co.", "acme-voice-1"): D("2.40"),
+        ("example model co.", "acme-embed-3"): D("0.02"),
+        ("solora ai", "solora-reasoning-pro"): D("33.90"),  # 1.50 + 7.50 + 2.40 + 22.50
+        ("latticescale", "solora-atlas-5.6-jupiter"): D("2000.00"),
+        ("latticescale", "solora-atlas-5.6-mars"): D("35.00"),
+        ("latticescale", "solora-atlas-5.6-venus"): D("2.36"),  # 0.75 + 1.50 + 0.01 + 0.10
+    }
+    credits = {
+        (s["provider"], s["model"]): s["credits"] for s in summary if s["credits"] is not None
+    }
+    assert credits == {("aws.bedrock", "claude-3-7-sonnet"): D("-1.00")}
+    assert not {m for _, m in billed} & TOKEN_WORDS
+
+
+def test_skupricedetails_object_in_jsonl_and_malformed_text(tmp_path: Path) -> None:
+    # JSON Lines carry SkuPriceDetails as an object (Vercel's FOCUS 1.3 JSONL); a detail that is
+    # not JSON never costs the line its money, the meter still types it
+    base = {
+        "BilledCost": 0.9, "EffectiveCost": 0.9, "BillingCurrency": "USD", "ChargeCategory": "Usage",
+        "ChargePeriodStart": "2025-10-01T00:00:00Z", "ChargePeriodEnd": "2025-10-02T00:00:00Z",
+        "ServiceProviderName": "Example Gateway", "ServiceCategory": "AI and Machine Learning",
+        "ConsumedQuantity": 300000, "ConsumedUnit": "Tokens", "SkuId": "gw-out",
+    }  # fmt: skip
+    lines = [
+        {**base, "SkuMeter": "Output Tokens",
+         "SkuPriceDetails": {"modelid": "anthropic/claude-sonnet-4.5", "tokendirection": "output"}},
+        {**base, "SkuMeter": "Cache Read Input Tokens", "SkuId": "gw-read", "BilledCost": 0.09,
+         "EffectiveCost": 0.09, "SkuPriceDetails": "ModelId=claude-sonnet-4.5"},
+    ]  # fmt: skip
+    p = tmp_path / "gateway.jsonl"
+    p.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    parsed = parse_file(p)
+    rows = parsed.table("charges")
+    assert parsed.bad == []
+    # keys match case-insensitively; the router prefix "anthropic/" goes (costlab.models)
+    assert (rows[0]["model"], rows[0]["model_raw"], rows[0]["token_type"], rows[0]["tokens"]) == (
+        "claude-sonnet-4.5", "anthropic/claude-sonnet-4.5", "output", 300_000,
+    )  # fmt: skip
+    assert (rows[1]["model"], rows[1]["token_type"], rows[1]["billed_cost"]) == (
+        None, "input_cache_read", Decimal("0.09"),
+    )  # fmt: skip

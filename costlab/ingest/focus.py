@@ -11,8 +11,33 @@ example tables, which omit BillingCurrency).
 Normalise: FOCUS columns map 1:1 to `charges` (snake_case); ProviderName/PublisherName (1.0-1.2)
 and ServiceProviderName/HostProviderName (1.3) both fill service_provider_name/host_provider_name.
 Money and quantities are exact Decimals; enumeration values get the spec's spelling. LLM token
-lines (a token unit, an Azure OpenAI meter in SkuMeter/x_SkuMeterName, a Bedrock x_UsageType)
-get model, token_type, tokens, service_tier; compute_kind comes from units and ServiceCategory.
+lines get model, model_raw, token_type, tokens, service_tier (section "LLM token lines" below):
+- model: SkuPriceDetails ModelId (FOCUS-defined; also Model/ModelName and x_ variants, keys
+  matched case-insensitively), else the provider's convention: the Bedrock usage type (x_UsageType
+  in AWS FOCUS 1.0, SkuMeter in 1.2) or "<model> (Amazon Bedrock Edition)" for Marketplace lines,
+  the Azure OpenAI meter, "Gemini 2.5 Pro ..."/"Claude ..." SKU names (Vertex), else a SkuId
+  "<model>-<token class>" or a ChargeDescription that starts with a model id. Normalised with
+  costlab.models (Claude on Bedrock as costlab.ingest.aws_cur names it); model_raw as found. A
+  word that names a token class, tier or unit ("cache-read", "input") is never a model.
+- token_type: SkuPriceDetails TokenCacheAction (Read, Write, Uncached) and TokenDirection (Input,
+  Output) or the earlier draft's TokenType (Input, Output, CacheRead, CacheWrite), else the
+  usage type / meter, else the words of SkuMeter, x_SkuDescription, ChargeDescription: cache
+  read/cached/"Input Caching" -> input_cache_read; cache write/creation -> input_cache_write_1h
+  when 1 hour is stated, else _5m (Anthropic's default TTL; Bedrock marks only its 1-hour usage
+  types); output/completion -> output ("Thinking ... Output" too: thinking is billed as output);
+  reasoning/thinking tokens on a SKU of their own -> reasoning; audio in/out; embedding; input.
+- tokens = ConsumedQuantity x the block of ConsumedUnit ("1K Tokens" x 12.5 = 12,500), else
+  PricingQuantity x the block of PricingUnit ("1000000 Tokens"), else a plain count ("count",
+  "Units" with x_PricingBlockSize) when the line names a token class. The spec defines
+  ConsumedQuantity as the volume in ConsumedUnit and PricingQuantity as the priced volume, so
+  either times its own unit's block is the token count.
+- Not tokens: Token-Hours (context-cache storage) and "Caching Storage"/"Context Cache Storage"
+  SKUs -> compute_kind storage; characters, requests, hours, GB -> their compute_kind (other,
+  gpu_hours, egress ...), token_type and tokens NULL; PTU / Bedrock model units / Vertex
+  provisioned throughput -> provisioned_throughput. Token classes, model and token counts go on
+  Usage lines only; a credit or refund on a token SKU keeps the model (compute_kind tokens) but
+  adds no tokens.
+compute_kind of other lines comes from units and ServiceCategory.
 Row key: FOCUS has no line id, so the key is the identifying dimensions (accounts, charge period,
 category, class, frequency, description, provider, issuer, service, region, resource, SKU, SKU
 price, meter, commitment discount id/status, pricing category, currency, tags and the x_/1.3
@@ -33,7 +58,28 @@ Quirks:
 - Azure FOCUS 1.0 has the meter in x_SkuMeterName, 1.2 in SkuMeter; x_InvoiceId before InvoiceId;
   x_ResourceGroupName is the project (research 1.3, SCHEMA.md project_id).
 - Token counts come from ConsumedQuantity in ConsumedUnit, else PricingQuantity x the block in
-  PricingUnit ("1000 Tokens", "1K tokens"; research 1 UnitFormat, 9.3).
+  PricingUnit ("1000 Tokens", "1K tokens"; research 1 UnitFormat, 9.3). A plain "Tokens"
+  PricingUnit next to an x_PricingBlockSize is ambiguous (per token or per block?) and not used.
+- AI token properties: FOCUS_Spec (github.com/FinOps-Open-Cost-and-Usage-Spec/FOCUS_Spec)
+  specification/datasets/cost_and_usage/columns/skupricedetails.md (ModelId, TokenDirection,
+  TokenCacheAction "Uncached"/"Read"/"Write"/"Other"; keys are PascalCase, custom ones x_),
+  consumedquantity.md (cache reads/writes are never also counted on the uncached row), the
+  appendix ai_prompt_caching_examples.md / ai_model_identity_examples.md and their CSVs under
+  specification/data/ai_prompt_caching, ai_model_identity, ai_billing (TokenType in an earlier
+  draft). Both spellings are read.
+- AWS FOCUS 1.2 has no x_UsageType: "x_UsageType (This is now the SkuMeter column)"
+  (docs.aws.amazon.com/cur/latest/userguide/table-dictionary-focus-1-2-migrating.html). Bedrock
+  usage types: docs.aws.amazon.com/bedrock/latest/userguide/cost-mgmt-understanding-cur-data.html
+  (``*-input-tokens``, ``*-cache-read-input-token-count``, ``*-cache-write-input-token-count``,
+  tier suffixes ``-flex``/``-priority``). Marketplace models bill as "USE1-MP:USE1_<Kind>TokenCount-
+  Units" under "<model> (Amazon Bedrock Edition)"; what one of those Units is (a token or a
+  million) is undocumented, so their tokens stay NULL.
+- Azure writes 1K/1M meters with x_PricingBlockSize (open-data PricingUnits.csv of
+  github.com/microsoft/finops-toolkit: "1K" -> block 1000, unit "Units"); meter spellings vary
+  by generation: Inp/inp/Input, Outp/Opt/out, cached/cd/cchd/ccchd, Cd Wr, Std, Gl/glbl, Rg/regnl,
+  DZ/DZone/Data Zone (Azure Retail Prices meterName values, research 4.2).
+- Vertex SKUs (cloud.google.com/skus/sku-groups/gen-ai-v2): "... Text Input Caching" is the
+  discounted cache read, "... Text Input Caching Storage" is storage (token-hours), never tokens.
 - Parquet doubles (AWS FOCUS types BilledCost as double) are read through their shortest repr.
 - Quantities with more than 12 decimals (the sample has 15) round to the column's 12.
 """
@@ -43,14 +89,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
+from costlab.ingest import aws_cur, register
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.gcp import sku_facts
+from costlab.models import normalise_model
 
 _DETECT = frozenset({"billedcost", "chargeperiodstart", "chargeperiodend", "chargecategory"})
 _REQUIRED = ("BilledCost", "EffectiveCost", "BillingCurrency", "ChargePeriodStart")
@@ -277,65 +326,318 @@ def _iso(dt: Any) -> str | None:
     return dt.isoformat() if dt is not None else None
 
 
-# --- LLM token lines -------------------------------------------------------------------------
+# --- LLM token lines (sources and their order: module docstring, Normalise) -------------------
+
+
+@dataclass
+class _Llm:
+    """What one line says about LLM use; None = not stated."""
+
+    model_raw: str | None = None
+    model: str | None = None
+    token_type: str | None = None
+    tier: str | None = None
+    storage: bool = False  # context-cache storage (token-hours): a charge, never tokens
+    provisioned: bool = False
+
 
 _TOKEN_UNIT = re.compile(
-    r"^\s*(?:(\d+(?:\.\d+)?)\s*([km]|thousand|million)?\s+|([km])\s*)?tokens?\s*$", re.I
+    r"^\s*(?:(\d[\d,]*(?:\.\d+)?)\s*([km]|thousand|million)?\s+|([km])\s*)?tokens?\s*$", re.I
 )
+_TOKEN_TIME_UNIT = re.compile(r"tokens?[\s\-/.]*(?:x\s*)?(?:hours?|hrs?|h|minutes?|mins?|seconds?|s|days?|months?|mo)\b", re.I)  # fmt: skip
+_TOKEN_WORD = re.compile(r"tokens?\b", re.I)
+#: a plain count ("count", "Units", "1000000 count"): tokens only when the line names a token class
+_COUNT_UNIT = re.compile(r"^\s*(?:\d[\d,]*(?:\.\d+)?\s*(?:[km]|thousand|million)?\s*)?(?:counts?|units?|each)?\s*$", re.I)  # fmt: skip
 _SCALE = {"k": 1000, "thousand": 1000, "m": 1_000_000, "million": 1_000_000}
+_AI_SUBCATEGORIES = frozenset({"generative ai", "ai platforms"})
+#: words that name a token class, tier, deployment scope or unit: never a model name on their own
+_NOT_MODEL = frozenset(
+    "input inp output outp opt out prompt prompts completion completions cache cached caching read "
+    "reads write writes wr cd cchd ccchd uncached token tokens count text reasoning thinking "
+    "generated audio aud embedding embeddings batch priority flex standard std provisioned global "
+    "regional glbl regnl gl rg dz dzone data zone 1k 1m units unit storage context hit miss the "
+    "for of and".split()
+)
 
 
 def _token_block(unit: str | None) -> Decimal | None:
-    """Tokens per unit for "Tokens", "1000 Tokens", "1K tokens", "1M Tokens"; None otherwise."""
+    """Tokens per unit for "Tokens", "1000 Tokens", "1,000,000 Tokens", "1K tokens", "1M Tokens";
+    None for anything else ("Token-Hours", "Characters", "Units", ...)."""
     m = _TOKEN_UNIT.match(unit or "")
     if not m:
         return None
     number, scale, bare_scale = m.groups()
-    return Decimal(number or 1) * _SCALE.get((scale or bare_scale or "").lower(), 1)
+    base = Decimal(number.replace(",", "")) if number else Decimal(1)
+    return base * _SCALE.get((scale or bare_scale or "").lower(), 1)
+
+
+def _unit_kind(unit: str | None) -> str | None:
+    """tokens, token_time (context-cache storage), count, other, or None when not given."""
+    if unit is None or not unit.strip():
+        return None
+    if _token_block(unit) is not None:
+        return "tokens"
+    if _TOKEN_TIME_UNIT.search(unit):
+        return "token_time"
+    return "count" if _COUNT_UNIT.match(unit) else "other"
 
 
 def _llm(row: dict[str, Any], rec: dict[str, Any]) -> None:
     row.update(model=None, model_raw=None, token_type=None, tokens=None, service_tier=None)
-    usage_type = u.nullish(rec.get("x_usagetype"))
-    meter = row["sku_meter"]
-    found = _bedrock_usage_type(usage_type) if usage_type else None
-    raw = usage_type if found else meter
-    c_block, p_block = _token_block(row["consumed_unit"]), _token_block(row["pricing_unit"])
-    token_unit = c_block is not None or p_block is not None
-    is_meter_tokens = bool(meter and re.search(r"\btokens?\b", meter, re.I))
-    if not found and meter and (token_unit or is_meter_tokens or "provisioned" in meter.lower()):
-        found = _meter(meter)
+    found = _read_llm(row, rec)
+    units = {_unit_kind(row["consumed_unit"]), _unit_kind(row["pricing_unit"])}
+    storage = found.storage or "token_time" in units
+    if found.provisioned or storage:
+        tokens_line = False
+    elif "tokens" in units:
+        tokens_line = True
+    else:  # no token unit: the line must name a token class and no other unit may contradict it
+        tokens_line = found.token_type is not None and not units & {"other"}
     usage = row["charge_category"] == "Usage"
-    if found and usage:
-        row["model"], row["token_type"], row["service_tier"] = found
-        row["model_raw"] = raw
-    tokens_line = usage and (token_unit or is_meter_tokens or bool(found and found[1]))
-    if tokens_line and row["service_tier"] != "provisioned":
-        row["tokens"] = _tokens(row, c_block, p_block, rec)
+    # a credit or refund on a token SKU is that model's money but never tokens (as in aws_cur)
+    tokens_line = tokens_line and (usage or found.token_type is not None)
+    if tokens_line or storage or found.provisioned or found.model:
+        row.update(model=found.model, model_raw=found.model_raw, service_tier=found.tier)
+        if tokens_line and usage:
+            row.update(token_type=found.token_type, tokens=_tokens(row, rec))
+    if found.provisioned:
+        row["compute_kind"] = "provisioned_throughput"
+    elif tokens_line:
         row["compute_kind"] = "tokens"
+    elif storage:
+        row["compute_kind"] = "storage"
     else:
-        row["compute_kind"] = _compute_kind(row, usage_type)
+        row["compute_kind"] = _compute_kind(row, u.nullish(rec.get("x_usagetype")))
 
 
-def _tokens(
-    row: dict[str, Any], c_block: Decimal | None, p_block: Decimal | None, rec: dict[str, Any]
-) -> int | None:
+def _read_llm(row: dict[str, Any], rec: dict[str, Any]) -> _Llm:
+    """Model, token class, tier, storage and provisioned flags of one line, each from the most
+    specific source that states it."""
+    meter, vendor, ai = row["sku_meter"], _vendor(row), _ai_context(row, rec)
+    usage_type = u.nullish(rec.get("x_usagetype")) or (meter if vendor == "aws" else None)
+    texts = [
+        t for t in (meter, u.nullish(rec.get("x_skudescription")), row["charge_description"]) if t
+    ]
+    found = _Llm()
+    if usage_type and (bedrock := _bedrock_usage_type(usage_type, row["service_name"])):
+        found = bedrock
+    elif meter and vendor == "azure" and (ai or _TOKEN_WORD.search(meter)):
+        found = _meter(meter, rec) or found
+    _from_details(found, _price_details(rec.get("skupricedetails")), " ".join(texts))
+    for text in texts:
+        if found.token_type or found.storage or found.provisioned:
+            break
+        if ai or _TOKEN_WORD.search(text):
+            _from_text(found, text)
+    ai = ai or bool(found.token_type or found.storage or found.provisioned)
+    if found.tier is None and ai:
+        found.tier = _tier_words(" ".join(texts))
+        if found.tier is None and vendor == "google" and found.token_type:
+            found.tier = "standard"  # Vertex bills batch, priority and flex on SKUs of their own
+    if found.model is None and ai:
+        _model_fallback(found, row, texts)
+    return found
+
+
+def _ai_context(row: dict[str, Any], rec: dict[str, Any]) -> bool:
+    """An AI service by FOCUS category/subcategory, Azure meter category or service name."""
+    category = (u.nullish(rec.get("x_skumetercategory")) or "").lower()
+    service = (row["service_name"] or "").lower()
+    return (
+        row["service_category"] == "AI and Machine Learning"
+        or (row["service_subcategory"] or "").lower() in _AI_SUBCATEGORIES
+        or category in ("cognitive services", "foundry models", "azure openai")
+        or any(w in service for w in ("bedrock", "vertex ai", "gemini", "openai"))
+    )
+
+
+def _vendor(row: dict[str, Any]) -> str | None:
+    """aws, azure or google, from the provider and the invoice issuer (not the host: a SaaS
+    running on a cloud keeps its own names)."""
+    names = f"{row['service_provider_name'] or ''} {row['invoice_issuer_name'] or ''}".lower()
+    if re.search(r"\b(aws|amazon)\b", names):
+        return "aws"
+    if re.search(r"\b(microsoft|azure)\b", names):
+        return "azure"
+    if re.search(r"\bgoogle\b", names):
+        return "google"
+    return None
+
+
+def _price_details(value: Any) -> dict[str, str]:
+    """SkuPriceDetails as {lower-case key without x_: value}; {} when absent or not an object
+    (a malformed detail never costs the line its money)."""
+    try:
+        obj = u.tags(value) or {}
+    except ValueError:
+        return {}
+    return {
+        re.sub(r"^x_", "", k.strip().lower()): v.strip() for k, v in obj.items() if v is not None
+    }
+
+
+#: SkuPriceDetails TokenType (FOCUS working-draft examples: Input, Output, CacheRead, CacheWrite)
+_DETAIL_TYPE = {
+    "input": "input_uncached", "uncached": "input_uncached", "uncachedinput": "input_uncached",
+    "output": "output", "cacheread": "input_cache_read", "cachedinput": "input_cache_read",
+    "cachehit": "input_cache_read", "cachewrite": "input_cache_write_5m",
+    "cachecreation": "input_cache_write_5m", "reasoning": "reasoning", "thinking": "reasoning",
+    "audioinput": "input_audio", "inputaudio": "input_audio", "audiooutput": "output_audio",
+    "outputaudio": "output_audio", "embedding": "embedding",
+}  # fmt: skip
+_OUTPUT_SIDE = frozenset({"output", "output_audio", "reasoning"})
+_MODEL_KEYS = ("modelid", "model", "modelname")
+_TTL_KEYS = ("cachettl", "ttl", "cacheretention", "cacheduration", "cachewriteduration")
+
+
+def _from_details(found: _Llm, details: dict[str, str], text: str) -> None:
+    """FOCUS-defined SkuPriceDetails properties (ModelId, TokenDirection, TokenCacheAction; the
+    draft's TokenType) and x_ equivalents win over anything read from names."""
+    model = next((details[k] for k in _MODEL_KEYS if details.get(k)), None)
+    if model and _is_model(model):
+        found.model_raw, found.model = model, normalise_model(None, model)
+    flat = {k: re.sub(r"[^a-z]", "", v.lower()) for k, v in details.items()}
+    action, direction = flat.get("tokencacheaction"), flat.get("tokendirection")
+    kind = _DETAIL_TYPE.get(flat.get("tokentype", ""))
+    if action == "read":
+        kind = "input_cache_read"
+    elif action == "write":
+        kind = "input_cache_write_5m"
+    elif action == "uncached":
+        kind = "input_uncached"
+    elif action == "other":
+        kind = None
+    elif direction in ("input", "output") and kind is None:
+        kind = _text_kind(text)  # the meter may still say cached, audio, embedding or reasoning
+        if kind in (None, "storage") or (kind in _OUTPUT_SIDE) != (direction == "output"):
+            kind = "input_uncached" if direction == "input" else "output"
+    if kind == "input_cache_write_5m":
+        kind = _cache_write(" ".join([text, *(details.get(k, "") for k in _TTL_KEYS)]))
+    if kind is not None:
+        found.token_type, found.storage = kind, False
+
+
+def _words(text: str) -> str:
+    """Lower-case words: camelCase split ("CacheReadInputTokenCount"), punctuation to spaces."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", text)
+    return " " + re.sub(r"[^0-9a-z.]+", " ", spaced.lower()) + " "
+
+
+def _cache_write(text: str) -> str:
+    """input_cache_write_1h when the text states a one-hour TTL, else _5m: Anthropic's default
+    cache lifetime is 5 minutes (1 hour is opt-in) and Bedrock marks only its 1-hour usage types."""
+    one_hour = re.search(
+        r"\b(?:1\s*h|1\s*hr|1\s*hour|one hour|60\s*m(?:in)?|3600\s*s?)\b", _words(text)
+    )
+    return "input_cache_write_1h" if one_hour else "input_cache_write_5m"
+
+
+def _text_kind(text: str) -> str | None:
+    """Token class named by a meter, SKU or description ("Cache Read Input Tokens", "Gemini 3 Flash
+    Text Input Caching", "USE1-MP:USE1_CacheWriteInputTokenCount-Units"); "storage" for context-cache
+    storage; None when it names none."""
+    t = _words(text)
+    if re.search(r" (?:cache|cached|caching|context) storage | token hours? ", t):
+        return "storage"
+    if re.search(r" (?:uncached|non cached|cache miss) ", t):
+        return "input_uncached"
+    if re.search(
+        r" (?:cache|cached|caching|prompt caching) (?:write|writes|wr|creation|created) ", t
+    ):
+        return _cache_write(t)
+    if re.search(r" cache (?:read|reads|hit|hits) | cached | caching | cchd | ccchd ", t):
+        return "input_cache_read"
+    out = re.search(r" (?:output|outp|completion|completions|generated|generation) ", t)
+    inp = re.search(r" (?:input|inp|prompt|prompts) ", t)
+    audio = re.search(r" aud(?:io)? ", t)
+    if re.search(r" (?:reasoning|thinking) tokens? ", t) and not out and not inp:
+        return "reasoning"  # billed apart from output (otherwise they are inside "output")
+    if out:
+        return "output_audio" if audio else "output"
+    if re.search(r" embed(?:ding|dings)? ", t):
+        return "embedding"
+    if inp:
+        return "input_audio" if audio else "input_uncached"
+    return None
+
+
+def _from_text(found: _Llm, text: str) -> None:
+    kind = _text_kind(text)
+    if kind == "storage":
+        found.storage = True
+    elif kind:
+        found.token_type = kind
+    if not kind and re.search(
+        r"provisioned (?:throughput|managed)|\bptu\b|model ?units", text, re.I
+    ):
+        found.provisioned, found.tier = True, "provisioned"
+
+
+def _tier_words(text: str) -> str | None:
+    t = _words(text)
+    return next((tier for tier in ("batch", "priority", "flex") if f" {tier} " in t), None)
+
+
+def _is_model(name: str) -> bool:
+    """A model name has a letter and at least one word that is not a token class, tier or unit."""
+    words = [w for w in re.split(r"[\s\-_/:]+", name.lower()) if w]
+    return any(re.search(r"[a-z]", w) and w not in _NOT_MODEL for w in words)
+
+
+_SKU_MODEL = re.compile(
+    r"^(?P<model>.+?)[-_.](?:cache[-_]?read|cache[-_]?write|cached[-_]?input|uncached[-_]?input"
+    r"|input|output|prompt|completion|reasoning)(?:[-_]tokens?)?$",
+    re.I,
+)
+_DESC_MODEL = re.compile(r"^(?P<model>[A-Za-z][\w.:/@-]*[\d.-][\w.:/@-]*)[,:]?\s+\S", re.I)
+
+
+def _model_fallback(found: _Llm, row: dict[str, Any], texts: list[str]) -> None:
+    """Model from a "Gemini 2.5 Pro ..." / "Claude Sonnet 4.5 ..." SKU name, a SkuId
+    "<model>-<token class>" (the FOCUS AI examples' shape) or a description starting with an id."""
+    for text in texts:
+        if model := sku_facts(row["service_name"], text)["model"]:
+            found.model_raw, found.model = text, model
+            return
+    sku = row["sku_id"] or ""
+    m = _SKU_MODEL.match(sku)
+    if m and _is_model(m["model"]):
+        found.model_raw, found.model = m["model"], normalise_model(None, m["model"])
+        return
+    desc = row["charge_description"] or ""
+    m = _DESC_MODEL.match(desc)
+    if m and _is_model(m["model"]) and _text_kind(desc) not in (None, "storage"):
+        found.model_raw, found.model = m["model"], normalise_model(None, m["model"])
+
+
+def _tokens(row: dict[str, Any], rec: dict[str, Any]) -> int | None:
+    """Tokens of a token line: ConsumedQuantity x its unit's block, else PricingQuantity x its
+    block ("1K tokens" x 12.5 = 12,500), else a plain count ("Units") consistent with
+    PricingQuantity x x_PricingBlockSize. NULL when the unit leaves the count unknown."""
+    size = u.dec(rec.get("x_pricingblocksize"))
+    consumed, priced = row["consumed_quantity"], row["pricing_quantity"]
     qty: Decimal | None = None
-    if c_block is not None and row["consumed_quantity"] is not None:
-        qty = row["consumed_quantity"] * c_block
-    elif p_block is not None and row["pricing_quantity"] is not None:
+    c_block, p_block = _token_block(row["consumed_unit"]), _token_block(row["pricing_unit"])
+    if c_block is not None and consumed is not None:
+        qty = consumed * c_block
+    elif p_block is not None and priced is not None:
         explicit = bool(re.match(r"\s*\d|\s*[km]\s", row["pricing_unit"], re.I))
-        size = u.dec(rec.get("x_pricingblocksize"))
         if explicit or size in (None, 1):  # a plain "Tokens" unit with a block size is ambiguous
-            qty = row["pricing_quantity"] * p_block
+            qty = priced * p_block
+    elif _unit_kind(row["consumed_unit"]) == "count" and consumed is not None:
+        marketplace = re.search(r"(?:^|-)MP:", row["sku_meter"] or "") is not None
+        consistent = size is None or priced is None or priced * size == consumed
+        qty = consumed if consistent and not marketplace else None
     return None if qty is None else int(qty.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
-_AZ_DIRECTION = {"inp": "in", "input": "in", "outp": "out", "output": "out"}
-_AZ_TIER = {"batch": "batch", "pp": "priority", "priority": "priority", "provisioned": "provisioned", "ptu": "provisioned"}  # fmt: skip
-_AZ_SCOPE = frozenset({"regnl", "regional", "rg", "glbl", "global", "gl", "data", "dzone", "dz"})
+# Azure OpenAI / Foundry meter names (research 4.2; Azure Retail Prices meterName values)
+_AZ_DIRECTION = {"inp": "in", "input": "in", "outp": "out", "output": "out", "opt": "out", "out": "out"}  # fmt: skip
+_AZ_TIER = {"batch": "batch", "pp": "priority", "priority": "priority", "provisioned": "provisioned", "ptu": "provisioned", "std": "standard"}  # fmt: skip
+_AZ_SCOPE = frozenset({"regnl", "regional", "rg", "glbl", "global", "gl", "dzone", "dz"})
+_AZ_CACHED = frozenset({"cache", "cached", "caching", "cd", "cchd", "ccchd"})
 _AZ_MARKERS = frozenset(
-    {*_AZ_DIRECTION, *_AZ_TIER, *_AZ_SCOPE, "cached", "cd", "wr", "tokens", "token", "1k", "1m",
+    {*_AZ_DIRECTION, *_AZ_TIER, *_AZ_SCOPE, *_AZ_CACHED, "wr", "write", "read", "uncached", "tokens", "token", "1k", "1m",
      "shortco", "longco", "aud", "audio"}
 )  # fmt: skip
 #: Azure OpenAI meter versions (MMDD) of the documented meters -> OpenAI's dated model ids
@@ -347,39 +649,45 @@ _AZ_VERSIONS = {
 }
 
 
-def _meter(meter: str) -> tuple[str | None, str | None, str | None] | None:
-    """(model, token_type, service_tier) from an Azure OpenAI meter name such as
-    "gpt-4o-mini-0718-Inp-regnl Tokens", "gpt 4o 0806 cached Inp glbl Tokens",
-    "5.4 mini cd Inp Gl 1M Tokens" or "text-embedding-3-large-regional Tokens" (research 4.2)."""
-    words = [w for w in re.split(r"[\s\-_]+", meter.lower()) if w]
+def _meter(meter: str, rec: dict[str, Any] | None = None) -> _Llm | None:
+    """Model, token class and tier of an Azure OpenAI / Foundry meter: "gpt-4o-mini-0718-Inp-regnl
+    Tokens", "gpt 4o 0806 cached Inp glbl Tokens", "5.4 mini cd Inp Gl 1M Tokens", "5.4 mini Opt Gl
+    1M Tokens", "gpt-5-codex-ccchd-inp-glbl Tokens", "5.6 sol ShortCo Cd Wr Std Gl 1M Tokens",
+    "text-embedding-3-large-regional Tokens", "Provisioned Managed Global Hourly"; None if the meter
+    is neither a token nor a provisioned meter. A bare version ("5.4 mini") is a GPT model only
+    under an OpenAI meter subcategory (x_SkuMeterSubcategory "Azure OpenAI GPT5") or none."""
+    words = [w for w in re.split(r"[\s\-_]+", meter.lower().replace("data zone", "dzone")) if w]
     cut = next((i for i, w in enumerate(words) if w in _AZ_MARKERS), len(words))
     head, tail = words[:cut], set(words[cut:])
-    # no tier word: a deployment-scope word (regional, global, data zone) means a Standard deployment
-    scoped = "standard" if tail & _AZ_SCOPE else None
+    scoped = "standard" if tail & _AZ_SCOPE else None  # a deployment scope implies Standard
     tier = next((_AZ_TIER[w] for w in words[cut:] if w in _AZ_TIER), scoped)
     direction = next((_AZ_DIRECTION[w] for w in words[cut:] if w in _AZ_DIRECTION), None)
+    sub = (u.nullish((rec or {}).get("x_skumetersubcategory")) or "openai").lower()
+    if head and re.fullmatch(r"\d+(\.\d+)?", head[0]) and ("openai" in sub or "gpt" in sub):
+        head = ["gpt", *head]
     model = None
-    if head:
-        if re.fullmatch(r"\d+(\.\d+)?", head[0]):  # "5.4 mini" (MeterSubCategory Azure OpenAI GPT5)
-            head = ["gpt", *head]
-        if len(head) > 1 and re.fullmatch(r"\d{4}", head[-1]):
-            base = "-".join(head[:-1])
-            dated = _AZ_VERSIONS.get((base, head[-1]))
-            model = f"{base}-{dated}" if dated else "-".join(head)
-        else:
-            model = "-".join(head)
-    token_type: str | None = None
-    if tail & {"cached", "cd"}:
-        token_type = "input_cache_write" if tail & {"wr", "write"} else "input_cache_read"
-    elif model and "embedding" in model:
-        token_type = "embedding"
-    elif tail & {"aud", "audio"} and direction:
-        token_type = "input_audio" if direction == "in" else "output_audio"
+    if head and _is_model(" ".join(head)):
+        base, version = "-".join(head[:-1]), head[-1]
+        dated = _AZ_VERSIONS.get((base, version)) if re.fullmatch(r"\d{4}", version) else None
+        model = f"{base}-{dated}" if dated else "-".join(head)
+    spans = [m.start() for m in re.finditer(r"[^\s\-_]+", meter)]
+    raw = (meter[: spans[cut]] if cut < len(spans) else meter).strip(" -_") or None
+    found = _Llm(model_raw=raw if model else None, model=model, tier=tier)
+    if tail & _AZ_CACHED:
+        written = tail & {"wr", "write"}
+        found.token_type = _cache_write(meter) if written else "input_cache_read"
+    elif direction and tail & {"aud", "audio"}:
+        found.token_type = "input_audio" if direction == "in" else "output_audio"
     elif direction:
-        token_type = "input_uncached" if direction == "in" else "output"
-    if token_type is None and tier != "provisioned":
+        found.token_type = "input_uncached" if direction == "in" else "output"
+    elif model and "embedding" in model:
+        found.token_type = "embedding"
+    found.provisioned = tier == "provisioned"
+    if found.provisioned:
+        found.model = found.model_raw = found.token_type = None
+    elif found.token_type is None:
         return None
-    return model, token_type, tier
+    return found
 
 
 _BEDROCK = re.compile(
@@ -388,40 +696,47 @@ _BEDROCK = re.compile(
     r"|cache-write(?:-input)?-tokens?|input-tokens?(?:-count)?|output-tokens?(?:-count)?)"
     r"(?P<rest>(?:-[\w.]+)*)$"
 )
-_BEDROCK_KIND = {"cache-read": "input_cache_read", "cache-write": "input_cache_write_5m", "input": "input_uncached", "output": "output"}  # fmt: skip
+_BEDROCK_MARKERS = re.compile(
+    r"-(?:batch|priority|flex|standard|latency-optimized|cross-region(?:-global)?|global)(?=-|$)",
+    re.I,
+)
+_MARKETPLACE = re.compile(r"^(?P<model>.+?)\s*\(Amazon Bedrock Edition\)\s*$", re.I)
 
 
-def _bedrock_usage_type(usage_type: str) -> tuple[str | None, str | None, str | None] | None:
-    """(model, token_type, service_tier) from a Bedrock usage type such as
-    "USE1-Claude4.6Sonnet-input-tokens" or "USE1-anthropic.claude-sonnet-4-5-mantle-cache-write-
-    tokens-1h-standard" (research 2.3). Cache writes without "1h"/"1-hour" are Bedrock's default
-    5-minute TTL."""
+def _bedrock_usage_type(usage_type: str, service_name: str | None = None) -> _Llm | None:
+    """Model, token class and tier of a Bedrock usage type (x_UsageType in FOCUS 1.0, SkuMeter in
+    AWS FOCUS 1.2): "USE1-Claude4.6Sonnet-input-tokens", "...-cache-read-input-token-count",
+    "...-cache-write-input-token-count-1-hour", "USE1-Nova2.0Lite-input-tokens-flex",
+    "USE1-anthropic.claude-sonnet-4-5-mantle-cache-write-tokens-1h-standard"; Marketplace lines
+    ("USE1-MP:USE1_CacheReadInputTokenCount-Units") take the model from the "<model> (Amazon
+    Bedrock Edition)" service name. None if the usage type is not a Bedrock token or PT line."""
     low = usage_type.lower()
+    if "provisionedthroughput" in low or "modelunits" in low:
+        return _Llm(provisioned=True, tier="provisioned")
     tier = next(
         (t for t in ("batch", "priority", "flex") if re.search(rf"(^|-){t}(-|$)", low)), "standard"
     )
-    if "provisionedthroughput" in low or "modelunits" in low:
-        return None, None, "provisioned"
+    market = _MARKETPLACE.match(service_name or "")
+    if re.search(r"(?:^|-)MP:", usage_type) and market:
+        kind = _text_kind(usage_type)
+        if kind in (None, "storage"):
+            return None
+        return _Llm(market["model"], aws_cur._model(market["model"]), kind, tier)
     m = _BEDROCK.match(usage_type)
     if not m:
         return None
+    raw = _BEDROCK_MARKERS.sub("", m["model"]) or m["model"]
     kind = m["kind"].lower()
-    token_type = _BEDROCK_KIND[next(k for k in _BEDROCK_KIND if kind.startswith(k))]
-    if token_type == "input_cache_write_5m" and re.search(r"-(1h|1-hour)\b", m["rest"].lower()):
-        token_type = "input_cache_write_1h"
-    return _bedrock_model(m["model"]), token_type, tier
-
-
-def _bedrock_model(text: str) -> str:
-    text = re.sub(
-        r"^(anthropic|meta|amazon|mistral|cohere|ai21|deepseek|openai)\.", "", text, flags=re.I
-    )
-    m = re.fullmatch(r"Claude(\d+)(?:\.(\d+))?(Sonnet|Opus|Haiku)", text, re.I)
-    if m:  # Anthropic ids: claude-3-5-sonnet (3.x) but claude-sonnet-4-5 (4 and later)
-        version = "-".join(p for p in (m[1], m[2]) if p)
-        family = m[3].lower()
-        return f"claude-{version}-{family}" if int(m[1]) < 4 else f"claude-{family}-{version}"
-    return text.lower()
+    if kind.startswith("cache-write"):
+        token_type = _cache_write(m["rest"])
+    elif kind.startswith("cache-read"):
+        token_type = "input_cache_read"
+    else:
+        token_type = "output" if kind.startswith("output") else "input_uncached"
+    model = aws_cur._model(raw)
+    if token_type == "input_uncached" and model and "embed" in model:
+        token_type = "embedding"
+    return _Llm(raw, model, token_type, tier)
 
 
 _GPU = re.compile(
@@ -430,10 +745,8 @@ _GPU = re.compile(
 
 
 def _compute_kind(row: dict[str, Any], usage_type: str | None) -> str:
-    """gpu_hours, provisioned_throughput, storage, egress or other, only where units/category are
-    unambiguous (SCHEMA.md compute_kind)."""
-    if row["service_tier"] == "provisioned" or (usage_type and "modelunits" in usage_type.lower()):
-        return "provisioned_throughput"
+    """gpu_hours, storage, egress or other for lines that are not LLM tokens, only where
+    units/category are unambiguous (SCHEMA.md compute_kind)."""
     unit = (row["consumed_unit"] or row["pricing_unit"] or "").lower()
     text = " ".join(filter(None, (row["charge_description"], row["sku_meter"], usage_type)))
     if re.search(r"hour|hrs", unit) and _GPU.search(text):
