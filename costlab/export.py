@@ -5,6 +5,17 @@ The mapping is the named query ``queries/export_focus.sql``: every FOCUS 1.2 col
 the file format, formats values the way FOCUS writes them and replaces the output atomically, so a
 reader never sees half a file and a failed export leaves the previous file in place.
 
+BillingAccountId is never NULL (FOCUS forbids it): the query takes it from the row, else from the
+lake (the account of the row's sub account or of its file's other rows), else from ``costlab.toml``,
+else a deterministic ``costlab:<source_format>:<folder hash>`` id (queries/export_focus.sql)::
+
+    [export.focus]                      # for every source whose rows carry no account
+    billing_account_id = "acme"
+    billing_account_name = "Acme Corp"
+    [export.focus.openai_costs]         # per source format (wins over the above)
+    billing_account_id = "org-Xyz123"
+    billing_account_name = "Acme Labs"
+
 Formatting (FOCUS 1.2 attributes): date/times are UTC ``YYYY-MM-DDTHH:MM:SSZ`` text in CSV and
 UTC timestamps in Parquet; money and quantities stay DECIMAL(38,12), so CSV digits are exact and
 never pass through a float; Tags are JSON object text; NULL is an empty CSV field.
@@ -12,12 +23,14 @@ never pass through a float; Tags are JSON object text; NULL is an empty CSV fiel
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from costlab.errors import CostlabError
 from costlab.periods import parse_date
@@ -72,10 +85,15 @@ def export_focus(
     since: str | datetime | None = None,
     until: str | datetime | None = None,
     version: str = "1.2",
+    config: Mapping[str, Any] | None = None,
 ) -> ExportResult:
-    """Write the lake's `charges` (ChargePeriodStart in [since, until)) to ``output`` as FOCUS."""
+    """Write the lake's `charges` (ChargePeriodStart in [since, until)) to ``output`` as FOCUS.
+
+    ``config``: the parsed ``costlab.toml`` (default: `costlab.config.load_config`), for the
+    ``[export.focus]`` billing account settings."""
     import duckdb
 
+    from costlab.config import load_config
     from costlab.lake import Lake
     from costlab.sql import load_sql
 
@@ -86,7 +104,11 @@ def export_focus(
     if out.is_dir():
         raise CostlabError(f"{out}: is a directory; give a file name such as focus.csv")
     lk = lake if isinstance(lake, Lake) else Lake(lake)
-    params = {"since": _when(since), "until": _when(until)}
+    params = {
+        "since": _when(since),
+        "until": _when(until),
+        "billing_accounts": billing_account_settings(load_config() if config is None else config),
+    }
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise CostlabError(f"{out}: folder {parent} does not exist; create it first")
@@ -117,6 +139,51 @@ def export_focus(
         tmp.unlink(missing_ok=True)
         raise
     return ExportResult(rows=int(rows), path=out, columns=columns)
+
+
+_ACCOUNT_KEYS = {"billing_account_id": "id", "billing_account_name": "name"}
+
+
+def billing_account_settings(config: Mapping[str, Any]) -> str | None:
+    """``[export.focus]`` as the query's ``$billing_accounts`` JSON (``{"default" | "<source
+    format>": {"id": ..., "name": ...}}``), None when unset; a wrong key is a one-line error."""
+    from costlab.ingest import sources
+
+    export = config.get("export", {})
+    section = export.get("focus", {}) if isinstance(export, Mapping) else None
+    if not isinstance(section, Mapping):
+        raise CostlabError("costlab.toml: [export.focus] must be a table")
+    formats = {name for name, cls in sources().items() if "charges" in cls.tables}
+    out: dict[str, dict[str, str]] = {}
+    default = {k: v for k, v in section.items() if k in _ACCOUNT_KEYS}
+    tables = {k: v for k, v in section.items() if k not in _ACCOUNT_KEYS}
+    for name, table in [("default", default), *tables.items()]:
+        where = "[export.focus]" if name == "default" else f"[export.focus.{name}]"
+        if name != "default" and (name not in formats or not isinstance(table, Mapping)):
+            raise CostlabError(
+                f"costlab.toml: {where}: not a billing source; use billing_account_id, "
+                f"billing_account_name or a table named after one of: {', '.join(sorted(formats))}"
+            )
+        entry = _account_entry(where, table)
+        if entry:
+            out[name] = entry
+    return json.dumps(out, sort_keys=True) if out else None
+
+
+def _account_entry(where: str, table: Mapping[str, Any]) -> dict[str, str]:
+    unknown = sorted(set(table) - set(_ACCOUNT_KEYS))
+    if unknown:
+        raise CostlabError(f"costlab.toml: {where}: unknown key(s) {', '.join(unknown)}; use billing_account_id, billing_account_name")
+    entry = {}
+    for key, short in _ACCOUNT_KEYS.items():
+        value = table.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise CostlabError(f"costlab.toml: {where}: {key} must be a non-empty string")
+        if value is not None:
+            entry[short] = value
+    if entry and "id" not in entry:
+        raise CostlabError(f"costlab.toml: {where}: billing_account_name needs billing_account_id")
+    return entry
 
 
 def _when(value: str | datetime | None) -> datetime | None:

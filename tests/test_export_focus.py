@@ -7,12 +7,11 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import os
 import re
-import subprocess
 from decimal import Decimal
 from pathlib import Path
 
+import focusval
 import pytest
 from typer.testing import CliRunner
 
@@ -184,49 +183,21 @@ def test_cli_export_focus(tmp_path: Path, sample_lake: Lake) -> None:
     assert runner.invoke(app, ["export", "focus", "--lake", str(sample_lake.path)]).exit_code == 2
 
 
-# focus-validator 2.2.1 failures that are not costlab's to fix (README "Exporting FOCUS"):
-ALLOWED = {
-    "BilledCost-C-005-C": "rule model treats ProviderName != InvoiceIssuerName ('AWS' vs 'Amazon Web Services, Inc.') as a third-party sale",
-    "EffectiveCost-C-005-C": "rule model drops 'intended to cover future charges': every Purchase must have EffectiveCost 0",
-    "InvoiceId-C-005-C": "C-004 and C-005 both lack their condition; a dataset passes only one of them",
-    "ChargeDescription-C-002-M": "validator demands ASCII; FOCUS StringHandling allows any Unicode",
-    "ServiceName-C-005-C": "source data: the constructed FOCUS 1.3 file gives 'Example Model API' three categories",
-    "ServiceName-C-003-M": "source data: 2 rows of the constructed FOCUS files have no ServiceName",
+# focus-validator failures of this lake that are the source files' own, on top of
+# focusval.VALIDATOR_DEFECTS (README "Exporting FOCUS"):
+SOURCE_DATA = {
+    "ServiceName-C-005-C": "the constructed FOCUS 1.3 file gives 'Example Model API' three categories",
+    "ServiceName-C-003-M": "2 rows of the constructed FOCUS files have no ServiceName",
 }
-
-
-def mandatory_failures(report: str) -> dict[str, str]:
-    """{rule id: MustSatisfy} for failed MUST rules in the console report's Failures section."""
-    out: dict[str, str] = {}
-    lines = report.split("--- Failures ---", 1)[-1].splitlines()
-    for line, nxt in zip(lines, [*lines[1:], ""], strict=True):
-        m = re.match(r"- (\S+): violations=", line)
-        text = nxt.strip().removeprefix("MustSatisfy: ")
-        if m and re.search(r"\bMUST\b", text) and "adheres to" not in text and "defined as follows" not in text:
-            out[m.group(1)] = text
-    return out
 
 
 @pytest.mark.slow
 def test_focus_validator_accepts_the_export(focus_lake: Lake, tmp_path: Path) -> None:
-    exe = os.environ.get("COSTLAB_FOCUS_VALIDATOR")
-    if not exe:
-        pytest.skip("set COSTLAB_FOCUS_VALIDATOR to a focus-validator executable to run it")
-    out = export_focus(focus_lake, tmp_path / "focus.csv").path
-    # focus-validator 2.2.1 opens 'focus_validator/rules/currency_codes.csv' relative to the working
-    # directory, so it runs from its own site-packages folder.
-    py = Path(exe).with_name("python")
-    site = subprocess.run(
-        [str(py), "-c", "import focus_validator, os; print(os.path.dirname(os.path.dirname(focus_validator.__file__)))"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
-    r = subprocess.run(
-        [exe, "--data-file", str(out), "--validate-version", "1.2", "--block-download"],
-        capture_output=True, text=True, cwd=site, timeout=600,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "=== Validation Results ===" in r.stdout
-    unexpected = {k: v for k, v in mandatory_failures(r.stdout).items() if k not in ALLOWED}
+    focusval.executable()  # skips without COSTLAB_FOCUS_VALIDATOR
+    report = focusval.validate(export_focus(focus_lake, tmp_path / "focus.csv").path)
+    unexpected = {k: v for k, v in report.mandatory_failures().items()
+                  if k not in focusval.VALIDATOR_DEFECTS and k not in SOURCE_DATA}  # fmt: skip
     assert not unexpected, unexpected
     # the mandatory presence rules (CostAndUsage-D-0xx-M) all pass
-    assert not re.search(r"❌ CostAndUsage-D-\d+-M", r.stdout)
+    presence = [r for r in report.checked if re.fullmatch(r"CostAndUsage-D-\d+-M", r)]
+    assert presence and not set(presence) & set(report.failed)

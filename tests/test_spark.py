@@ -82,6 +82,8 @@ PARAMS: dict[str, Any] = {
     "cur_start": datetime(2026, 10, 25, tzinfo=UTC),
     "cur_end": datetime(2026, 11, 1, tzinfo=UTC),
     "steps": ["kb-search\x1fanswer", "support-chat\x1fanswer", "(none)\x1fcheck"],  # workflow chr(31) step
+    # export_focus: [export.focus] settings, so both engines read the JSON and fill from it
+    "billing_accounts": '{"default": {"id": "acme", "name": "Acme"}, "openai_costs": {"id": "org-1"}}',
 }
 #: Named queries not compared, each with the reason: none. Every query in queries/ runs on both
 #: engines (the cache analyzer's inputs included: analyze_caching_calls / _hashes number the calls
