@@ -83,13 +83,20 @@ def _engine(engine: str | None) -> str:
     return settings(engine)[0]
 
 
+def _line(message: str) -> str:
+    """One line of text: whitespace runs as one space, control characters escaped (a message
+    can quote a file name or a value from data)."""
+    from costlab.render import printable
+
+    return printable(" ".join(message.split()))
+
+
 def _error(message: str) -> None:
-    line = " ".join(message.split())
-    sys.stderr.write(f"Error: {line}\n")
+    sys.stderr.write(f"Error: {_line(message)}\n")
 
 
 def _warn(message: str) -> None:
-    sys.stderr.write(f"Warning: {' '.join(message.split())}\n")
+    sys.stderr.write(f"Warning: {_line(message)}\n")
 
 
 def _interactive() -> bool:
@@ -324,6 +331,14 @@ def report(
     ] = None,
     no_fail: Annotated[bool, typer.Option("--no-fail", help="Same as --fail-on none.")] = False,
     engine: EngineOpt = None,
+    csv_raw: Annotated[
+        bool,
+        typer.Option(
+            "--csv-raw",
+            help="CSV: write text cells as they are. By default a text cell starting with = + - @ "
+            "(a spreadsheet formula) gets a leading ' so it opens as text; numbers are never changed.",
+        ),
+    ] = False,
 ) -> None:
     """Where the money went: bill, attribution, unit costs, reconciliation, alerts and findings.
 
@@ -361,13 +376,15 @@ def report(
     )
     with _status(f"building report ({fmt})"):
         result = build_report(Lake(lake), opts)
-    written = write_report(result, fmt, output, top=opts.top, console_width=None if sys.stdout.isatty() else 200)
+    written = write_report(
+        result, fmt, output, top=opts.top, console_width=None if sys.stdout.isatty() else 200, csv_raw=csv_raw
+    )
     if written:
         _note(f"wrote {written}")
     for w in opts.warnings:
         _warn(w)
     for a in result.alerts:
-        sys.stderr.write(a.message + "\n")
+        sys.stderr.write(_line(a.message) + "\n")
     code = exit_code(result.alerts, opts.fail_on)
     if code:
         raise typer.Exit(code)
@@ -386,7 +403,7 @@ def _report_format(fmt: str | None, output: str | None) -> str:
 
 def _note(message: str) -> None:
     if sys.stderr.isatty():
-        sys.stderr.write(message + "\n")
+        sys.stderr.write(_line(message) + "\n")
 
 
 @contextmanager
