@@ -184,6 +184,11 @@ def sql(
 ) -> None:
     """Run read-only SQL over the lake (tables: charges, usage, spans, calls, runs, quarantine).
 
+    Only SELECT (and EXPLAIN) statements; no file outside the lake is read or written. On
+    --engine spark only Spark's built-in functions that stay inside the lake are allowed (no
+    java_method/reflect). -f csv writes values exactly as they are, for programs (a spreadsheet
+    would run a cell starting with =; `costlab report -f csv` neutralises those).
+
     Examples:
 
       costlab sql "select billing_currency, sum(billed_cost) from charges group by 1"
@@ -216,9 +221,15 @@ def query(
 ) -> None:
     """Run a named query from queries/ (parameters are bound, never formatted into SQL).
 
-    Example:
+    NAME is one of `costlab queries`; the query runs read-only, like `costlab sql`. A parameter
+    with a fixed set of values must be given one of them (the query's header lists them on an
+    `-- allowed:` line).
+
+    Examples:
 
       costlab query spend_by_provider_month -f csv
+
+      costlab query allocation -p grain=month -p policy=proportional -p token_policy=traced
     """
     from costlab.lake import Lake
     from costlab.render import frame

@@ -221,7 +221,7 @@ class Lake:
                 return con.execute(sql, params).fetchall()
         from costlab.sql import read_only_rows
 
-        return read_only_rows(self, sql, params, "Lake.query (pass write=True to allow it)")
+        return read_only_rows(self, sql, params, "Lake.query")
 
     def sql(self, sql: str, params: dict[str, Any] | list[Any] | None = None, *, write: bool = False) -> pl.DataFrame:
         """Run SQL over the lake's views and return a polars DataFrame.
@@ -235,7 +235,7 @@ class Lake:
                 return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
         from costlab.sql import read_only_frame
 
-        return read_only_frame(self, sql, params, "Lake.sql (pass write=True to allow it)")
+        return read_only_frame(self, sql, params, "Lake.sql")
 
     def table(self, name: str) -> pl.DataFrame:
         if name not in VIEWS:

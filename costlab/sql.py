@@ -178,11 +178,11 @@ def _parameters(sql: str) -> set[str]:
 _ALLOWED = {"SELECT", "EXPLAIN"}
 
 
-def check_read_only(sql: str, what: str = "`costlab sql`") -> None:
+def check_read_only(sql: str, what: str = "`costlab sql`", hint: str = "") -> None:
     """Refuse anything but SELECT-like statements (no writes, ATTACH, INSTALL, COPY, SET...).
 
     ``EXPLAIN ANALYZE`` runs its statement, so an EXPLAIN is checked as the statement it explains.
-    ``what`` names the caller in the error (``Lake.sql``, ``query 'x'``).
+    ``what`` names the caller in the error (``Lake.sql``, ``query 'x'``), ``hint`` ends it.
     """
     import duckdb
 
@@ -198,12 +198,12 @@ def check_read_only(sql: str, what: str = "`costlab sql`") -> None:
         except ValueError:  # a statement type newer than the Python binding knows (UPDATE EXTENSIONS)
             kind = "UNKNOWN"
         if kind not in _ALLOWED:
-            raise ReadOnlyError(f"{what} is read-only: {kind} statements are refused (use SELECT)")
+            raise ReadOnlyError(f"{what} is read-only: {kind} statements are refused (use SELECT{hint})")
         if kind == "EXPLAIN":
             inner = _explained(st.query)
             if not inner.strip():
                 raise ReadOnlyError("EXPLAIN of nothing")
-            check_read_only(inner, what)
+            check_read_only(inner, what, hint)
 
 
 def _explained(text: str) -> str:
@@ -264,17 +264,20 @@ def frame_of(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any]
     return pl.DataFrame() if rel is None else rel.pl()
 
 
+_WRITE_HINT = "; pass write=True to run SQL you wrote yourself"
+
+
 def read_only_frame(lake: Lake, sql: str, params: Mapping[str, Any] | list[Any] | None, what: str) -> Any:
     """``sql`` checked read-only and run on a locked-down connection, as a polars DataFrame
     (`costlab.lake.Lake.sql`); DuckDB's own errors pass through."""
-    check_read_only(sql, what)
+    check_read_only(sql, what, _WRITE_HINT)
     with locked_connection(lake) as con:
         return frame_of(con, sql, params)
 
 
 def read_only_rows(lake: Lake, sql: str, params: Mapping[str, Any] | list[Any] | None, what: str) -> list[tuple[Any, ...]]:
     """Like `read_only_frame`, as a list of rows (`costlab.lake.Lake.query`)."""
-    check_read_only(sql, what)
+    check_read_only(sql, what, _WRITE_HINT)
     with locked_connection(lake) as con:
         return con.execute(sql, params).fetchall()
 

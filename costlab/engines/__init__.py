@@ -54,7 +54,9 @@ def settings(engine: str | None = None, cfg: Mapping[str, Any] | None = None) ->
 
 def connect(lake: Lake, engine: str | None = None, prices: PriceBook | None = None, fast: bool = False) -> Any:
     """A connection with the lake's views on ``engine`` (see `settings`); ``fast``: ``calls``
-    reads the lake's stored call_facts (`costlab.lake.Lake.connect`), on either engine."""
+    reads the lake's stored call_facts (`costlab.lake.Lake.connect`), on either engine. Not
+    restricted: for costlab's own SQL (user SQL goes through `run_named` / `run_read_only_spark`
+    or `costlab.sql.run_read_only`)."""
     name, section = settings(engine)
     if name == "duckdb":
         return lake.connect(prices=prices, fast=fast)
