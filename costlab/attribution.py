@@ -145,12 +145,11 @@ def query(
     params: Mapping[str, Any] | None = None,
     rules: AttributionRules | None = None,
 ) -> pl.DataFrame:
-    """Run a named query that reads the attributed views; only the ``$params`` it uses are
-    passed (``since``/``until`` default to NULL)."""
-    from costlab.sql import load_sql
+    """Run a named query (from the catalogue) that reads the attributed views, with ``rules``;
+    parameters are checked as `costlab.sql.run_query` does, and the query runs with the same
+    read-only guard (``since``/``until`` default to NULL)."""
+    from costlab.sql import frame_of, locked_connection, prepare_query
 
-    sql = load_sql(name)
-    given = {"since": None, "until": None, **(params or {})}
-    used = {k: v for k, v in given.items() if f"${k}" in sql}
-    with connect(lake, rules) as con:
-        return con.sql(sql, params=used).pl() if used else con.sql(sql).pl()
+    sql, bound = prepare_query(name, params)
+    with locked_connection(lake, connect(lake, rules)) as con:
+        return frame_of(con, sql, bound)

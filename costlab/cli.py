@@ -83,13 +83,20 @@ def _engine(engine: str | None) -> str:
     return settings(engine)[0]
 
 
+def _line(message: str) -> str:
+    """One line of text: whitespace runs as one space, control characters escaped (a message
+    can quote a file name or a value from data)."""
+    from costlab.render import printable
+
+    return printable(" ".join(message.split()))
+
+
 def _error(message: str) -> None:
-    line = " ".join(message.split())
-    sys.stderr.write(f"Error: {line}\n")
+    sys.stderr.write(f"Error: {_line(message)}\n")
 
 
 def _warn(message: str) -> None:
-    sys.stderr.write(f"Warning: {' '.join(message.split())}\n")
+    sys.stderr.write(f"Warning: {_line(message)}\n")
 
 
 def _interactive() -> bool:
@@ -177,6 +184,11 @@ def sql(
 ) -> None:
     """Run read-only SQL over the lake (tables: charges, usage, spans, calls, runs, quarantine).
 
+    Only SELECT (and EXPLAIN) statements; no file outside the lake is read or written. On
+    --engine spark only Spark's built-in functions that stay inside the lake are allowed (no
+    java_method/reflect). -f csv writes values exactly as they are, for programs (a spreadsheet
+    would run a cell starting with =; `costlab report -f csv` neutralises those).
+
     Examples:
 
       costlab sql "select billing_currency, sum(billed_cost) from charges group by 1"
@@ -209,9 +221,15 @@ def query(
 ) -> None:
     """Run a named query from queries/ (parameters are bound, never formatted into SQL).
 
-    Example:
+    NAME is one of `costlab queries`; the query runs read-only, like `costlab sql`. A parameter
+    with a fixed set of values must be given one of them (the query's header lists them on an
+    `-- allowed:` line).
+
+    Examples:
 
       costlab query spend_by_provider_month -f csv
+
+      costlab query allocation -p grain=month -p policy=proportional -p token_policy=traced
     """
     from costlab.lake import Lake
     from costlab.render import frame
@@ -324,6 +342,14 @@ def report(
     ] = None,
     no_fail: Annotated[bool, typer.Option("--no-fail", help="Same as --fail-on none.")] = False,
     engine: EngineOpt = None,
+    csv_raw: Annotated[
+        bool,
+        typer.Option(
+            "--csv-raw",
+            help="CSV: write text cells as they are. By default a text cell starting with = + - @ "
+            "(a spreadsheet formula) gets a leading ' so it opens as text; numbers are never changed.",
+        ),
+    ] = False,
 ) -> None:
     """Where the money went: bill, attribution, unit costs, reconciliation, alerts and findings.
 
@@ -361,13 +387,15 @@ def report(
     )
     with _status(f"building report ({fmt})"):
         result = build_report(Lake(lake), opts)
-    written = write_report(result, fmt, output, top=opts.top, console_width=None if sys.stdout.isatty() else 200)
+    written = write_report(
+        result, fmt, output, top=opts.top, console_width=None if sys.stdout.isatty() else 200, csv_raw=csv_raw
+    )
     if written:
         _note(f"wrote {written}")
     for w in opts.warnings:
         _warn(w)
     for a in result.alerts:
-        sys.stderr.write(a.message + "\n")
+        sys.stderr.write(_line(a.message) + "\n")
     code = exit_code(result.alerts, opts.fail_on)
     if code:
         raise typer.Exit(code)
@@ -386,7 +414,7 @@ def _report_format(fmt: str | None, output: str | None) -> str:
 
 def _note(message: str) -> None:
     if sys.stderr.isatty():
-        sys.stderr.write(message + "\n")
+        sys.stderr.write(_line(message) + "\n")
 
 
 @contextmanager

@@ -195,7 +195,10 @@ class Lake:
 
         ``fast``: ``calls`` over the stored de-duplicated calls (see `create_views`): what the
         report uses; without the text and per-block columns the analyzers need, nor span ids and
-        lineage (`costlab.schema.CALL_FACTS_DROPPED`)."""
+        lineage (`costlab.schema.CALL_FACTS_DROPPED`).
+
+        The connection is not restricted: it can read and write any file the process can. Run SQL
+        from elsewhere through `sql` / `query` (read-only, locked to the lake)."""
         import duckdb
 
         from costlab import attribution
@@ -209,15 +212,30 @@ class Lake:
         attribution.register(con, attribution.AttributionRules.from_config(load_config()))
         return con
 
-    def query(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> list[tuple[Any, ...]]:
-        """Run SQL over the lake's views and return the rows."""
-        with self.connect() as con:
-            return con.execute(sql, params).fetchall()
+    def query(
+        self, sql: str, params: dict[str, Any] | list[Any] | None = None, *, write: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """Run SQL over the lake's views and return the rows; read-only unless ``write`` (see `sql`)."""
+        if write:
+            with self.connect() as con:
+                return con.execute(sql, params).fetchall()
+        from costlab.sql import read_only_rows
 
-    def sql(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> pl.DataFrame:
-        """Run SQL over the lake's views and return a polars DataFrame."""
-        with self.connect() as con:
-            return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
+        return read_only_rows(self, sql, params, "Lake.query")
+
+    def sql(self, sql: str, params: dict[str, Any] | list[Any] | None = None, *, write: bool = False) -> pl.DataFrame:
+        """Run SQL over the lake's views and return a polars DataFrame.
+
+        Read-only by default, like `costlab sql`: SELECT statements only, on a connection that
+        cannot read or write files outside the lake (`costlab.sql.lock_down`). ``write=True``
+        runs the SQL on an ordinary connection (COPY, ATTACH, files anywhere): only for SQL you
+        wrote yourself. `connect` gives that unrestricted connection too."""
+        if write:
+            with self.connect() as con:
+                return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
+        from costlab.sql import read_only_frame
+
+        return read_only_frame(self, sql, params, "Lake.sql")
 
     def table(self, name: str) -> pl.DataFrame:
         if name not in VIEWS:

@@ -234,14 +234,14 @@ class _Run:
             except OSError as ex:
                 self.result.files.append(FileResult(str(path), "failed", error=f"{path}: {ex.strerror}"))
                 continue
-            known = self.manifest.files.get(str(path))
+            known = self.manifest.files.get(self._name(path))
             if known and not self.force:
                 if known["size"] == st.st_size and known["mtime_ns"] == st.st_mtime_ns:
                     self.result.files.append(FileResult(str(path), "skipped", known.get("source_format")))
                     continue
                 digest = file_sha256(path)
                 if known["size"] == st.st_size and digest == known["sha256"]:
-                    self.index_updates[str(path)] = {**known, "mtime_ns": st.st_mtime_ns}
+                    self.index_updates[self._name(path)] = {**known, "mtime_ns": st.st_mtime_ns}
                     self.result.files.append(FileResult(str(path), "skipped", known.get("source_format")))
                     continue
             todo.append(path)
@@ -267,7 +267,7 @@ class _Run:
                     f.unlink(missing_ok=True)
                 del n[staged_before.get(table, 0) :]
             self._stats(fr.source)["files_failed"] += 1
-            self._stats(fr.source)["files"].append(str(path))
+            self._stats(fr.source)["files"].append(self._name(path))
             return
         self._ingested(fr, path, cls.name, (st.st_size, st.st_mtime_ns, digest), rows, bad)
 
@@ -277,14 +277,14 @@ class _Run:
         size, mtime_ns, digest = ident
         fr.status, fr.rows, fr.quarantined = "ingested", rows, bad
         stats = self._stats(fmt)
-        stats["files"].append(str(path))
+        stats["files"].append(self._name(path))
         stats["rows_read"] += rows + bad
         stats["rows_quarantined"] += bad
         self.result.rows_read += rows + bad
         self.result.rows_quarantined += bad
-        if str(path) in self.manifest.files:
-            self.reread[fmt].add(str(path))
-        self.index_updates[str(path)] = {
+        if self._name(path) in self.manifest.files:
+            self.reread[fmt].add(self._name(path))
+        self.index_updates[self._name(path)] = {
             "size": size,
             "mtime_ns": mtime_ns,
             "sha256": digest,
@@ -327,7 +327,7 @@ class _Run:
         if out.error is not None:
             fr.error = out.error
             self._stats(fr.source)["files_failed"] += 1
-            self._stats(fr.source)["files"].append(str(path))
+            self._stats(fr.source)["files"].append(self._name(path))
             return
         assert out.source is not None and out.ident is not None
         good = 0
@@ -340,6 +340,9 @@ class _Run:
         if out.bad:
             self._stage_quarantine(ordinal, path, out.source, out.bad)
         self._ingested(fr, path, out.source, out.ident, good, len(out.bad))
+
+    def _name(self, path: Path) -> str:
+        return source_name(path, self.ctx.redact)
 
     def _stats(self, fmt: str | None) -> dict[str, Any]:
         return self.per_format.setdefault(
@@ -359,7 +362,7 @@ class _Run:
     def _parse(self, ordinal: int, path: Path, cls: type[Source]) -> tuple[int, int]:
         bad: list[Bad] = []
         good = 0
-        common = _common(path, cls, self.run_id, self.started, ordinal)
+        common = _common(path, cls, self.run_id, self.started, ordinal, self.ctx.redact)
         for table, buf, final in _row_chunks(path, cls, self.ctx, common, bad):
             if not final:
                 good += self._stage(table, ordinal, buf, bad)
@@ -409,7 +412,7 @@ class _Run:
         rows = [
             {
                 "run_id": self.run_id,
-                "source_file": str(path),
+                "source_file": self._name(path),
                 "location": b.location,
                 "reason": b.reason[:1000],
                 "raw": (b.raw or "")[:2000],
@@ -715,7 +718,7 @@ def _parse_remote(job: tuple[int, str, str | None, ParseContext, str, datetime])
         digest = file_sha256(path)
         cls = get_source(source) if source else detect(path)
         out.source = cls.name
-        common = _common(path, cls, run_id, started, ordinal)
+        common = _common(path, cls, run_id, started, ordinal, ctx.redact)
         for table, buf, final in _row_chunks(path, cls, ctx, common, out.bad):
             out.tables.append((table, _to_arrow(table, buf, out.bad), final))
         out.ident = (st.st_size, st.st_mtime_ns, digest)
@@ -724,9 +727,11 @@ def _parse_remote(job: tuple[int, str, str | None, ParseContext, str, datetime])
     return out
 
 
-def _common(path: Path, cls: type[Source], run_id: str, started: datetime, ordinal: int) -> dict[str, Any]:
+def _common(
+    path: Path, cls: type[Source], run_id: str, started: datetime, ordinal: int, redact: bool
+) -> dict[str, Any]:
     return {
-        "source_file": str(path),
+        "source_file": source_name(path, redact),
         "run_id": run_id,
         "ingested_at": started,
         "source_format": cls.name,
@@ -800,6 +805,17 @@ def _raw(row: dict[str, Any]) -> str:
     from costlab.ingest.util import raw_text
 
     return raw_text({k: v for k, v in row.items() if not k.startswith("_")})
+
+
+def source_name(path: Path, redact: bool) -> str:
+    """How the lake names a source file: in ``source_file``, ``runs.files`` and the manifest's
+    file index (the key that lets the next run skip it). ``--redact`` hashes the e-mail addresses
+    in it (`costlab.redact.redact_path`: the same path gives the same name, so skipping works)."""
+    if not redact:
+        return str(path)
+    from costlab.redact import redact_path
+
+    return redact_path(str(path))
 
 
 def _redact(row: dict[str, Any]) -> None:

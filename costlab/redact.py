@@ -4,7 +4,8 @@ The same input always gives the same token (``redacted:<12 hex>``), so per-user 
 works while the lake holds no user ids or e-mail addresses. Covered: the identity columns
 (``user_id``, ``principal``), values under identity-like keys (``user.id``, ``userId``,
 ``end_user``, ``user_email``, ...) in map columns (``tags``) and in JSON text (``attributes``,
-quarantined raw lines), and e-mail addresses anywhere in text. A user id that sits in free text
+quarantined raw lines), e-mail addresses anywhere in text, and in the names of source files and
+folders (`redact_path`: ``source_file``, ``runs.files``, the manifest). A user id that sits in free text
 under no such key (a prompt that names someone) is not recognised: keep ``--keep-text`` off.
 """
 
@@ -33,6 +34,12 @@ def token(value: str) -> str:
 def scrub(text: str) -> str:
     """Text with every e-mail address replaced by its token."""
     return EMAIL.sub(lambda m: token(m.group(0).lower()), text)
+
+
+def redact_path(path: str) -> str:
+    """A file or folder path with every e-mail address replaced by the token of its exact text:
+    unlike `scrub`, case is kept, so two paths that differ only there stay two names."""
+    return EMAIL.sub(lambda m: token(m.group(0)), path)
 
 
 def _identity(key: Any) -> bool:

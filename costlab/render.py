@@ -2,27 +2,70 @@
 
 JSON keeps money exact: DECIMAL values are written as JSON numbers with every digit (no float
 round trip); timestamps as ISO 8601; lists and maps as JSON arrays and objects.
+
+Data is printed as text, never as rich markup: a value ``[/x]``, ``[link=...]`` or ``:x:`` prints
+as itself (`console` turns markup, emoji codes and highlighting off; cells go in as
+`rich.text.Text`), and `printable` shows control characters and bidirectional overrides as
+escapes (``\\x1b``, ``\\u202e``) in tables, the terminal and Markdown reports and error lines, so
+data cannot move the cursor, recolour the terminal or reorder a line. CSV and JSON stay exact.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from costlab.errors import CostlabError
 
 if TYPE_CHECKING:
     import polars as pl
+    from rich.console import Console
 
     from costlab.pipeline import IngestResult
 
 FORMATS = ("table", "json", "csv")
+
+
+#: C0 controls (tab and newline included), DEL, C1 controls, the Arabic letter mark, LRM/RLM,
+#: line/paragraph separators and the bidirectional embeddings, overrides and isolates
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def printable(text: str, keep: str = "") -> str:
+    """``text`` with every control or bidirectional-override character written as an escape
+    (``\\x1b``, ``\\u202e``); the characters in ``keep`` (e.g. a newline) stay as they are."""
+
+    def escape(m: re.Match[str]) -> str:
+        c = m.group(0)
+        if c in keep:
+            return c
+        if c in _SHORT:
+            return _SHORT[c]
+        return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+
+    return _UNPRINTABLE.sub(escape, text)
+
+
+def console(file: IO[str] | None = None, width: int | None = None, force_terminal: bool | None = None) -> Console:
+    """A rich console that prints data as text: no markup, emoji codes or highlighting; a sane
+    fixed width (200) when not a terminal, so cron logs and pipes don't squeeze columns to 80."""
+    from rich.console import Console
+
+    def make(w: int | None) -> Console:
+        return Console(file=file, width=w, soft_wrap=False, force_terminal=force_terminal,
+                       markup=False, emoji=False, highlight=False)  # fmt: skip
+
+    out = make(width)
+    return make(200) if width is None and not out.is_terminal else out
 
 
 def dec_text(d: Decimal) -> str:
@@ -101,18 +144,16 @@ def rows(names: Sequence[str], data: Sequence[Sequence[Any]], fmt: str, title: s
         for r in data:
             w.writerow([_cell(v) for v in r])
     else:
-        from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
+        table = Table(title=Text(printable(title)) if title else None, title_justify="left", show_edge=False,
+                      header_style="bold")  # fmt: skip
         for n in names:
-            table.add_column(n, overflow="fold")
+            table.add_column(Text(printable(str(n))), overflow="fold")
         for r in data:
-            table.add_row(*[_cell(v) for v in r])
-        console = Console(soft_wrap=False)
-        if not console.is_terminal:
-            console = Console(soft_wrap=False, width=200)  # logs and pipes: don't squeeze columns
-        console.print(table)
+            table.add_row(*[Text(printable(_cell(v))) for v in r])
+        console().print(table)
 
 
 def frame(df: pl.DataFrame, fmt: str) -> None:
@@ -134,12 +175,12 @@ def ingest_summary(result: IngestResult, fmt: str) -> None:
         sys.stdout.write(to_json(payload) + "\n")
         return
     by_status = {s: sum(1 for f in result.files if f.status == s) for s in ("ingested", "skipped", "failed")}
-    sys.stdout.write(
+    sys.stdout.write(printable(
         f"{by_status['ingested']} files ingested, {by_status['skipped']} unchanged, "
         f"{by_status['failed']} failed: {result.rows_written} rows written, "
         f"{result.rows_replaced} replaced, {result.rows_duplicate} duplicates, "
-        f"{result.rows_quarantined} quarantined (run {result.run_id}, lake {result.lake})\n"
-    )
+        f"{result.rows_quarantined} quarantined (run {result.run_id}, lake {result.lake})"
+    ) + "\n")
     per_source: dict[str, list[int]] = {}
     for f in result.ingested:
         agg = per_source.setdefault(f.source or "?", [0, 0, 0])
@@ -163,16 +204,16 @@ def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int, str]
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("{task.fields[file]}"),
+        TextColumn("{task.fields[file]}", markup=False),  # a file name is data, not markup
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=None, file="")
 
         def update(done: int, total: int, name: str) -> None:
-            bar.update(task, completed=done, total=total, file=name)
+            bar.update(task, completed=done, total=total, file=printable(name))
 
         yield update

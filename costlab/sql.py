@@ -1,12 +1,23 @@
 """SQL files in ``queries/`` loaded by name, and the read-only guard for user SQL.
 
 Each ``queries/<name>.sql`` starts with a comment block giving its purpose, parameters
-(``$name`` placeholders, passed as a dict) and grain. In a wheel the folder is packaged as
+(``$name`` placeholders, passed as a dict) and grain; a parameter with a fixed set of values
+declares it on one line, ``-- allowed: policy = proportional | even | tag | none``, and any other
+value (or none) is refused before the query runs. In a wheel the folder is packaged as
 ``costlab/queries``; in a source checkout it is read from the repository root.
+
+Named queries come from the catalogue only (`list_queries`: the ``.sql`` files directly in
+``queries/``); ``views/`` and ``fragments/`` are loaded by costlab's own code. Every named query
+and all user SQL run through the same guard: `check_read_only` on the text, then a connection
+`lock_down` to the lake folder.
 """
 
 from __future__ import annotations
 
+import re
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -34,14 +45,33 @@ def list_queries() -> list[str]:
     return sorted(p.name[:-4] for p in root.iterdir() if p.name.endswith(".sql"))
 
 
+_PART = re.compile(r"[A-Za-z0-9_]+")
+#: folders of SQL that costlab's code loads (never a name given by a user)
+INTERNAL_FOLDERS = ("views", "fragments")
+
+
+def load_query(name: str) -> str:
+    """Text of the named query ``name``; only names in the catalogue (`list_queries`) are read,
+    so a user's name can never reach ``views/``, ``fragments/`` or a file outside ``queries/``."""
+    known = list_queries()
+    if name not in known:
+        raise QueryNotFoundError(name, known)
+    return load_sql(name)
+
+
 def load_sql(name: str) -> str:
-    """Text of ``queries/<name>.sql`` (``name`` may contain ``/``, e.g. ``views/calls``).
+    """Text of ``queries/<name>.sql`` for costlab's own code (``name`` may be ``views/<name>`` or
+    ``fragments/<name>``; user-given names go through `load_query`).
 
     A line ``-- include: fragments/<name>`` is replaced by that fragment's SQL (without its
     header comment): how the cost formula is written once for calls and provider usage."""
+    parts = name.split("/")
+    if not all(_PART.fullmatch(p) for p in parts) or (len(parts) > 1 and (len(parts) != 2 or parts[0] not in INTERNAL_FOLDERS)):
+        raise QueryNotFoundError(name, list_queries())
     node: Traversable = queries_root()
-    for part in f"{name}.sql".split("/"):
+    for part in parts[:-1]:
         node = node.joinpath(part)
+    node = node.joinpath(f"{parts[-1]}.sql")
     if not node.is_file():
         raise QueryNotFoundError(name, list_queries())
     lines = node.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -59,28 +89,45 @@ INCLUDE = "-- include:"
 
 def header(name: str) -> str:
     """The leading comment block of a named query, without the ``--`` markers."""
-    lines = []
-    for line in load_sql(name).splitlines():
+    return "\n".join(line[2:].strip() for line in _header_lines(load_query(name)))
+
+
+def _header_lines(sql: str) -> Iterator[str]:
+    for line in sql.splitlines():
         if not line.startswith("--"):
-            break
-        lines.append(line[2:].strip())
-    return "\n".join(lines)
+            return
+        yield line
 
 
-def run_query(lake: Lake, name: str, params: dict[str, Any] | None = None) -> Any:
-    """Run a named query over ``lake``; returns a polars DataFrame.
+_ALLOWED_LINE = re.compile(r"--\s*allowed:\s*([A-Za-z_]\w*)\s*=\s*(\S.*?)\s*$")
 
-    Values are bound as parameters, never formatted into the SQL. ``since``/``until`` given as
-    text are read like ``--since`` (``2026-01-01``, ``7d``, ``yesterday``); parameters the query
-    declares but the caller left out are NULL (for ``$since``/``$until``: no bound). A name the
-    query does not declare, or a value DuckDB cannot use, is a one-line `CostlabError`.
-    """
-    import duckdb
 
+def allowed_values(sql: str) -> dict[str, tuple[str, ...]]:
+    """The ``-- allowed: name = a | b | c`` lines of a query's header: parameter -> its values."""
+    out: dict[str, tuple[str, ...]] = {}
+    for line in _header_lines(sql):
+        m = _ALLOWED_LINE.fullmatch(line)
+        if m:
+            out[m.group(1)] = tuple(v.strip() for v in m.group(2).split("|"))
+    return out
+
+
+def prepare_query(name: str, params: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """A named query's text and checked values (`load_query`, `bind_parameters`), after the
+    read-only check every named query gets before it runs, on either engine."""
+    sql = load_query(name)
+    bound = bind_parameters(name, sql, params)
+    check_read_only(sql, f"query {name!r}")
+    return sql, bound
+
+
+def bind_parameters(name: str, sql: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The values to bind for named query ``name`` (text ``sql``), checked: every name is a
+    parameter the query uses, a parameter with an ``-- allowed:`` set has one of its values,
+    ``since``/``until`` given as text are read like ``--since``; the rest default to NULL."""
     from costlab.periods import parse_date
 
-    text = load_sql(name)
-    declared = _parameters(text)
+    declared = _parameters(sql)
     given = dict(params or {})
     unknown = sorted(set(given) - declared)
     if unknown:
@@ -88,12 +135,35 @@ def run_query(lake: Lake, name: str, params: dict[str, Any] | None = None) -> An
             f"query {name!r} has no parameter {', '.join(unknown)}; "
             f"it takes: {', '.join(sorted(declared)) or 'none'}"
         )
+    allowed = allowed_values(sql)
+    for key, values in allowed.items():  # a wrong value first: it is what the caller typed
+        if given.get(key) is not None and given[key] not in values:
+            raise CostlabError(f"query {name!r}: {key}={given[key]!r} is not allowed; use one of {', '.join(values)}")
+    for key, values in allowed.items():
+        if given.get(key) is None:
+            raise CostlabError(f"query {name!r} needs {key}: one of {', '.join(values)} (-p {key}=VALUE)")
     for key in ("since", "until"):
         if isinstance(given.get(key), str):
             given[key] = parse_date(given[key])
-    bound = {k: given.get(k) for k in declared}
+    return {k: given.get(k) for k in declared}
+
+
+def run_query(lake: Lake, name: str, params: Mapping[str, Any] | None = None) -> Any:
+    """Run a named query over ``lake``; returns a polars DataFrame.
+
+    ``name`` must be in the catalogue (`load_query`). Values are bound as parameters, never
+    formatted into the SQL, and checked by `bind_parameters` (``since``/``until`` as text are read
+    like ``--since``: ``2026-01-01``, ``7d``, ``yesterday``; left out: NULL, no bound). The query
+    runs read-only on a locked-down connection, like `costlab sql`. A name the query does not
+    declare, a value outside its allowed set, or a value DuckDB cannot use, is a one-line
+    `CostlabError`.
+    """
+    import duckdb
+
+    text, bound = prepare_query(name, params)
     try:
-        return lake.sql(text, bound or None)
+        with locked_connection(lake) as con:
+            return frame_of(con, text, bound)
     except duckdb.Error as ex:
         raise CostlabError(f"query {name!r} failed: {str(ex).splitlines()[0]}") from None
 
@@ -108,10 +178,11 @@ def _parameters(sql: str) -> set[str]:
 _ALLOWED = {"SELECT", "EXPLAIN"}
 
 
-def check_read_only(sql: str) -> None:
+def check_read_only(sql: str, what: str = "`costlab sql`", hint: str = "") -> None:
     """Refuse anything but SELECT-like statements (no writes, ATTACH, INSTALL, COPY, SET...).
 
     ``EXPLAIN ANALYZE`` runs its statement, so an EXPLAIN is checked as the statement it explains.
+    ``what`` names the caller in the error (``Lake.sql``, ``query 'x'``), ``hint`` ends it.
     """
     import duckdb
 
@@ -127,14 +198,12 @@ def check_read_only(sql: str) -> None:
         except ValueError:  # a statement type newer than the Python binding knows (UPDATE EXTENSIONS)
             kind = "UNKNOWN"
         if kind not in _ALLOWED:
-            raise ReadOnlyError(
-                f"`costlab sql` is read-only: {kind} statements are refused (use SELECT)"
-            )
+            raise ReadOnlyError(f"{what} is read-only: {kind} statements are refused (use SELECT{hint})")
         if kind == "EXPLAIN":
             inner = _explained(st.query)
             if not inner.strip():
                 raise ReadOnlyError("EXPLAIN of nothing")
-            check_read_only(inner)
+            check_read_only(inner, what, hint)
 
 
 def _explained(text: str) -> str:
@@ -163,10 +232,11 @@ def lock_down(con: duckdb.DuckDBPyConnection, lake_dir: Path, scratch: Path) -> 
     no extension installs or loads, no network, and no way to change that back.
 
     The views keep working because DuckDB checks paths when a query runs, against
-    ``allowed_directories``; ``read_csv('/etc/passwd')``, ``COPY ... TO '/tmp/x'``, ``ATTACH`` and
+    ``allowed_directories`` (the lake as given and with symlinks resolved: the views name its
+    files by the first); ``read_csv('/etc/passwd')``, ``COPY ... TO '/tmp/x'``, ``ATTACH`` and
     ``https://`` URLs fail with a permission error.
     """
-    dirs = [str(lake_dir.resolve()) + "/", str(scratch.resolve()) + "/"]
+    dirs = sorted({str(d) + "/" for d in (lake_dir.absolute(), lake_dir.resolve(), scratch.absolute(), scratch.resolve())})
     con.execute("SET temp_directory = $d", {"d": str(scratch)})
     con.execute("SET allowed_directories = $dirs", {"dirs": dirs})
     con.execute("SET enable_external_access = false")
@@ -175,22 +245,55 @@ def lock_down(con: duckdb.DuckDBPyConnection, lake_dir: Path, scratch: Path) -> 
     con.execute("SET lock_configuration = true")
 
 
+@contextmanager
+def locked_connection(
+    lake: Lake, con: duckdb.DuckDBPyConnection | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``con`` (default: a new `Lake.connect` connection) after `lock_down`, with its own
+    scratch folder; closed on exit."""
+    with tempfile.TemporaryDirectory(prefix="costlab-sql-") as scratch, (con or lake.connect()) as locked:
+        lock_down(locked, lake.path, Path(scratch))
+        yield locked
+
+
+def frame_of(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | list[Any] | None) -> Any:
+    """The result of ``sql`` on ``con`` as a polars DataFrame (empty when it returns nothing)."""
+    import polars as pl
+
+    rel = con.sql(sql, params=params) if params else con.sql(sql)
+    return pl.DataFrame() if rel is None else rel.pl()
+
+
+_WRITE_HINT = "; pass write=True to run SQL you wrote yourself"
+
+
+def read_only_frame(lake: Lake, sql: str, params: Mapping[str, Any] | list[Any] | None, what: str) -> Any:
+    """``sql`` checked read-only and run on a locked-down connection, as a polars DataFrame
+    (`costlab.lake.Lake.sql`); DuckDB's own errors pass through."""
+    check_read_only(sql, what, _WRITE_HINT)
+    with locked_connection(lake) as con:
+        return frame_of(con, sql, params)
+
+
+def read_only_rows(lake: Lake, sql: str, params: Mapping[str, Any] | list[Any] | None, what: str) -> list[tuple[Any, ...]]:
+    """Like `read_only_frame`, as a list of rows (`costlab.lake.Lake.query`)."""
+    check_read_only(sql, what, _WRITE_HINT)
+    with locked_connection(lake) as con:
+        return con.execute(sql, params).fetchall()
+
+
 def run_read_only(lake: Lake, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run user SQL (`costlab sql`): checked read-only, then run on a locked-down connection.
 
     Returns column names and rows; a failing query is a one-line `CostlabError`.
     """
-    import tempfile
-
     import duckdb
 
     check_read_only(sql)
-    with tempfile.TemporaryDirectory(prefix="costlab-sql-") as scratch:
-        try:
-            with lake.connect() as con:
-                lock_down(con, lake.path, Path(scratch))
-                cur = con.execute(sql)
-                names = [d[0] for d in cur.description or []]
-                return names, cur.fetchall()
-        except duckdb.Error as ex:
-            raise CostlabError(f"query failed: {str(ex).splitlines()[0]}") from None
+    try:
+        with locked_connection(lake) as con:
+            cur = con.execute(sql)
+            names = [d[0] for d in cur.description or []]
+            return names, cur.fetchall()
+    except duckdb.Error as ex:
+        raise CostlabError(f"query failed: {str(ex).splitlines()[0]}") from None

@@ -4,6 +4,9 @@
 --   $grain 'day' | 'month' (the conservation period: UTC day or month of charge_period_start);
 --   $policy 'proportional' | 'even' | 'tag' | 'none' (non-token lines without a workflow);
 --   $token_policy 'traced' | 'proportional' (token lines without a workflow).
+-- allowed: grain = month | day
+-- allowed: policy = proportional | even | tag | none
+-- allowed: token_policy = traced | proportional
 -- grain: period (DATE), currency, workflow ('unattributed' = the explicit bucket), compute_kind,
 --   basis; amount DECIMAL(38,12). Zero amounts are left out. Needs costlab.attribution.register()
 --   (views charges_attributed, calls_attributed and the macro in views/allocation_rows.sql).

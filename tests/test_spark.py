@@ -197,7 +197,7 @@ def test_every_named_query_same_on_both_engines(lakes: dict[str, Path], which: s
         cur = duck.execute(sql, used)
         d_cols, d_rows = [c[0] for c in cur.description], cur.fetchall()
         try:
-            s = spark.execute(sql, used)
+            s = spark.read_only(sql, used)  # through the guard `costlab query --engine spark` uses
             s_cols, s_rows = [c[0] for c in s.description], s.fetchall()
         except Exception as ex:  # one line per failing query, all of them, not the first only
             differ.append(f"{name}: fails on Spark: {str(ex).strip().splitlines()[0][:300]}")
@@ -266,6 +266,43 @@ def test_spark_sql_is_read_only(lakes: dict[str, Path]) -> None:
         app, ["sql", "SELECT * FROM parquet.`/etc/passwd`", "--lake", str(lakes["generated"]), "--engine", "spark"]
     )
     assert files.exit_code == 1
+
+
+def test_spark_refuses_reflection_before_spark_sees_it(lakes: dict[str, Path]) -> None:
+    """`java_method` / `reflect` / `try_reflect` (issue 13: getenv HOME returned the home folder,
+    setProperty changed JVM state) are refused by the guard: the JVM property is never set, while
+    the same call straight on the session does set one (so the check below can fail)."""
+    from costlab.engines.spark import session
+
+    system = session().sparkContext._jvm.java.lang.System
+    prop = "costlab.guard.test"
+    runner = CliRunner()
+    for q in (
+        f"select java_method('java.lang.System', 'setProperty', '{prop}', 'yes')",
+        f"select * from (select REFLECT('java.lang.System', 'setProperty', '{prop}', 'yes') AS x) AS s",
+        f"with c AS (select try_reflect('java.lang.System', 'setProperty', '{prop}', 'yes') AS x) select * from c",
+        "select list_transform(['HOME'], v -> java_method('java.lang.System', 'getenv', v)) AS home",
+    ):
+        r = runner.invoke(app, ["sql", q, "--lake", str(lakes["demo"]), "--engine", "spark"])
+        assert r.exit_code == 1 and "calls Java methods; refused" in r.stderr, (q, r.output)
+        assert r.stdout == ""
+    assert system.getProperty(prop) is None
+    session().sql(f"select java_method('java.lang.System', 'setProperty', '{prop}.control', 'yes')").collect()
+    assert system.getProperty(f"{prop}.control") == "yes"
+    for q, why in (
+        ("select user", "the user Spark runs as"),
+        ("select * from spark_catalog.default.secrets", "outside the lake's views"),
+        ("select * from not_a_view", "not one of the lake's views"),
+    ):
+        r = runner.invoke(app, ["sql", q, "--lake", str(lakes["demo"]), "--engine", "spark"])
+        assert r.exit_code == 1 and why in r.stderr, (q, r.output)
+    # a named query runs through the same guard, parameters checked
+    args = ["--lake", str(lakes["demo"]), "--engine", "spark", "-p", "grain=month", "-p", "token_policy=traced"]
+    bad = runner.invoke(app, ["query", "allocation", *args, "-p", "policy=proportinal"])
+    assert bad.exit_code == 1 and "policy='proportinal' is not allowed" in bad.stderr
+    ok = runner.invoke(app, ["query", "allocation", *args, "-p", "policy=proportional", "-f", "json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)
 
 
 @pytest.mark.parametrize("which", ["demo", "generated"])

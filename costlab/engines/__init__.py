@@ -54,7 +54,9 @@ def settings(engine: str | None = None, cfg: Mapping[str, Any] | None = None) ->
 
 def connect(lake: Lake, engine: str | None = None, prices: PriceBook | None = None, fast: bool = False) -> Any:
     """A connection with the lake's views on ``engine`` (see `settings`); ``fast``: ``calls``
-    reads the lake's stored call_facts (`costlab.lake.Lake.connect`), on either engine."""
+    reads the lake's stored call_facts (`costlab.lake.Lake.connect`), on either engine. Not
+    restricted: for costlab's own SQL (user SQL goes through `run_named` / `run_read_only_spark`
+    or `costlab.sql.run_read_only`)."""
     name, section = settings(engine)
     if name == "duckdb":
         return lake.connect(prices=prices, fast=fast)
@@ -78,32 +80,28 @@ def register_attribution(con: Any, rules: Any) -> None:
 
 
 def run_named(lake: Lake, name: str, params: Mapping[str, Any] | None, engine: str | None) -> Any:
-    """A named query as a polars DataFrame on ``engine``; only the ``$params`` it uses are bound
-    (``since``/``until`` default to NULL). Attributed queries get the ``[attribution]`` rules."""
+    """A named query (from the catalogue) as a polars DataFrame on ``engine``, with its
+    parameters checked by `costlab.sql.bind_parameters` and the same read-only guard as
+    ``costlab sql`` on either engine. Attributed queries get the ``[attribution]`` rules."""
     from costlab.attribution import AttributionRules
     from costlab.config import load_config
-    from costlab.sql import load_sql
+    from costlab.sql import prepare_query, run_query
 
-    sql = load_sql(name)
-    given = {"since": None, "until": None, **(params or {})}
-    used = {k: v for k, v in given.items() if f"${k}" in sql}
+    if settings(engine)[0] == "duckdb":
+        return run_query(lake, name, params)
+    sql, bound = prepare_query(name, params)
     with connect(lake, engine) as con:
         register_attribution(con, AttributionRules.from_config(load_config()))
-        return con.sql(sql, params=used).pl()
+        return con.read_only(sql, bound).pl()
 
 
 def run_read_only_spark(lake: Lake, sql: str, engine: str | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """`costlab sql` on Spark: the same read-only check, and SQL on files switched off
-    (``SELECT * FROM parquet.`/etc/...``` is refused)."""
+    """`costlab sql` on Spark: the same read-only check, then `SparkConnection.read_only` (SQL on
+    files off; reflection, unknown functions and tables outside the lake refused before Spark
+    sees the query)."""
     from costlab.sql import check_read_only
 
     check_read_only(sql)
     with connect(lake, engine) as con:
-        con.spark.conf.set("spark.sql.runSQLOnFiles", "false")
-        try:
-            cur = con.execute(sql)
-        except CostlabError:
-            raise
-        except Exception as ex:
-            raise CostlabError(f"query failed on Spark: {str(ex).strip().splitlines()[0]}") from None
+        cur = con.read_only(sql)
         return [d[0] for d in cur.description], cur.fetchall()

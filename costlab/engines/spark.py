@@ -230,6 +230,26 @@ class SparkConnection:
             cur = _Cursor(cols, rows)
         return cur
 
+    def read_only(self, sql: str, params: Mapping[str, Any] | None = None) -> _Cursor:
+        """User SQL or a named query (DuckDB dialect, already through
+        `costlab.sql.check_read_only`): SQL on files switched off, and every transpiled
+        statement checked by `costlab.engines.spark_guard.check_spark_sql` against the
+        session's temporary views before any of them reaches Spark. Spark's errors are one line."""
+        from costlab.engines.spark_guard import check_spark_sql
+
+        self.spark.conf.set("spark.sql.runSQLOnFiles", "false")
+        views = {t.name for t in self.spark.catalog.listTables() if t.isTemporary}
+        statements = self.transpile(sql, params)
+        for statement in statements:
+            check_spark_sql(statement, views)
+        cur = _Cursor([], [])
+        for statement in statements:
+            try:
+                cur = _Cursor(*to_rows(self.spark.sql(statement)))
+            except Exception as ex:  # AnalysisException, Py4JJavaError, Spark Connect errors
+                raise CostlabError(f"query failed on Spark: {str(ex).strip().splitlines()[0]}") from None
+        return cur
+
     def register_arrow(self, name: str, table: pa.Table, types: Sequence[tuple[str, str]] | None = None) -> None:
         """``table`` as temp view ``name``, columns cast to ``types`` (DuckDB type names)."""
         from pyspark.sql import functions as F

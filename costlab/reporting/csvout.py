@@ -12,6 +12,12 @@ Two shapes, chosen by the output:
   ``report.csv`` (the metadata row), ``headline.csv``, ``alerts.csv``, ``<section key>.csv``,
   ``findings.csv`` (header row always written, even when a table has no rows, so a cron job
   can rely on the file being there). `render_csv_zip` packs the same files into one zip.
+
+Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
+tab or carriage return: OWASP's CSV injection list) get a leading ``'`` (`neutralise`), so a
+workflow named ``=HYPERLINK(...)`` opens as text. Only text is touched: money and counts stay
+numbers, negative amounts included. ``raw=True`` (``costlab report --csv-raw``) writes text as it
+is, for programs that read the CSV; ``costlab sql -f csv`` is always raw.
 """
 
 from __future__ import annotations
@@ -32,11 +38,21 @@ if TYPE_CHECKING:
     from costlab.reporting.model import Report
 
 TIDY_HEADER = ("section", "row", "column", "value")
+#: first characters that make a spreadsheet read a cell as a formula
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def csv_value(v: Any) -> str:
+def neutralise(text: str) -> str:
+    """A text cell a spreadsheet would run as a formula, prefixed with ``'`` (shown as text)."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def csv_value(v: Any, raw: bool = False) -> str:
+    """One cell, exact; text neutralised unless ``raw`` (module doc)."""
     from costlab.render import dec_text, to_json
 
+    if isinstance(v, str):
+        return v if raw else neutralise(v)
     if v is None:
         return ""
     if isinstance(v, bool):
@@ -91,23 +107,23 @@ def _safe_name(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", key).lstrip(".") or "section"
 
 
-def table_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+def table_csv(columns: list[str], rows: list[tuple[Any, ...]], raw: bool = False) -> str:
     """One ordinary CSV (header row, then exact values)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
-    w.writerows([csv_value(v) for v in r] for r in rows)
+    w.writerows([csv_value(v, raw) for v in r] for r in rows)
     return buf.getvalue()
 
 
-def render_csv_text(report: Report) -> str:
+def render_csv_text(report: Report, raw: bool = False) -> str:
     """The long CSV as text (stdout, or one file)."""
     buf = io.StringIO()
-    write_tidy(report, buf)
+    write_tidy(report, buf, raw)
     return buf.getvalue()
 
 
-def render_csv_zip(report: Report) -> bytes:
+def render_csv_zip(report: Report, raw: bool = False) -> bytes:
     """The per-table CSVs in one zip (``report.zip``); fixed timestamps, so the bytes are
     reproducible for a given report."""
     import zipfile
@@ -117,38 +133,38 @@ def render_csv_zip(report: Report) -> bytes:
         for name, cols, rows in tables(report):
             info = zipfile.ZipInfo(f"{_safe_name(name)}.csv", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, table_csv(cols, rows).encode("utf-8"))
+            zf.writestr(info, table_csv(cols, rows, raw).encode("utf-8"))
     return buf.getvalue()
 
 
-def render_csv(report: Report, output: str | os.PathLike[str] | IO[str]) -> list[Path]:
+def render_csv(report: Report, output: str | os.PathLike[str] | IO[str], raw: bool = False) -> list[Path]:
     """Write the report as CSV (shapes in the module doc); returns the files written."""
     if not isinstance(output, (str, os.PathLike)):
-        write_tidy(report, output)
+        write_tidy(report, output, raw)
         return []
     path = Path(output)
     as_dir = path.is_dir() or str(output).endswith(("/", os.sep))
     try:
         if not as_dir:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(render_csv_text(report), encoding="utf-8", newline="")
+            path.write_text(render_csv_text(report, raw), encoding="utf-8", newline="")
             return [path]
         path.mkdir(parents=True, exist_ok=True)
         written = []
         for name, cols, rows in tables(report):
             target = path / f"{_safe_name(name)}.csv"
-            target.write_text(table_csv(cols, rows), encoding="utf-8", newline="")
+            target.write_text(table_csv(cols, rows, raw), encoding="utf-8", newline="")
             written.append(target)
         return written
     except OSError as e:
         raise CostlabError(f"{output}: cannot write the CSV report ({e.strerror or e}); check the path") from None
 
 
-def write_tidy(report: Report, out: IO[str]) -> None:
+def write_tidy(report: Report, out: IO[str], raw: bool = False) -> None:
     """The long CSV: one line per cell of every table."""
     w = csv.writer(out, lineterminator="\n")
     w.writerow(TIDY_HEADER)
     for name, cols, rows in tables(report):
         for i, r in enumerate(rows):
             for c, v in zip(cols, r, strict=True):
-                w.writerow((name, i, c, csv_value(v)))
+                w.writerow((name, i, c, csv_value(v, raw)))

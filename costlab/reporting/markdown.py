@@ -7,7 +7,8 @@ shown as 0.00), unknown as an em dash (never 0), ``coverage``/``*_share``/``*_ra
 fractions and ``*_pct`` percents as %.
 Machine formats (JSON, CSV) keep every digit instead.
 
-Data is escaped so a workflow called ``<script>`` or ``a|b`` stays inert text in a table cell.
+Data is escaped so a workflow called ``<script>`` or ``a|b`` stays inert text in a table cell,
+and a control character in it (ESC, a bidirectional override) is shown as an escape.
 The output is deterministic for a given report (golden files pin it).
 """
 
@@ -171,8 +172,12 @@ _MD_BACKSLASH = str.maketrans({c: "\\" + c for c in "\\`*[]|~"})
 
 
 def md_escape(value: str) -> str:
-    """Inert inline text: Markdown punctuation backslashed, HTML characters as entities."""
-    text = value.translate(_MD_BACKSLASH)
+    """Inert inline text: Markdown punctuation backslashed, HTML characters as entities, control
+    characters and bidirectional overrides as visible escapes (`costlab.render.printable`; line
+    breaks become ``<br>``)."""
+    from costlab.render import printable
+
+    text = printable(value, keep="\r\n").translate(_MD_BACKSLASH)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
 

@@ -34,8 +34,9 @@ def output_path(template: str, report: Report) -> Path:
 
 
 def render(report: Report, fmt: str, top: int | None = 15, console_width: int | None = None,
-           to_file: bool = False) -> str:
-    """The report as text in one format (``top``: rows per table for table, markdown and html)."""
+           to_file: bool = False, csv_raw: bool = False) -> str:
+    """The report as text in one format (``top``: rows per table for table, markdown and html;
+    ``csv_raw``: CSV text cells as they are, not neutralised, `costlab.reporting.csvout`)."""
     if fmt == "json":
         from costlab.render import to_json
 
@@ -51,15 +52,14 @@ def render(report: Report, fmt: str, top: int | None = 15, console_width: int | 
     if fmt == "csv":
         from costlab.reporting.csvout import render_csv_text
 
-        return render_csv_text(report)
+        return render_csv_text(report, csv_raw)
     if fmt == "table":
-        from costlab.reporting.terminal import make_console, render_terminal
+        from costlab.render import console as make_console
+        from costlab.reporting.terminal import render_terminal
 
         buf = io.StringIO()
         if not to_file and sys.stdout.isatty():
-            from rich.console import Console
-
-            console = Console(file=buf, width=console_width, force_terminal=True, highlight=False)
+            console = make_console(buf, console_width, force_terminal=True)
         else:
             console = make_console(buf, console_width or 200)
         render_terminal(report, console, top=top)
@@ -68,13 +68,14 @@ def render(report: Report, fmt: str, top: int | None = 15, console_width: int | 
 
 
 def write_report(
-    report: Report, fmt: str, output: str | None, top: int | None = 15, console_width: int | None = None
+    report: Report, fmt: str, output: str | None, top: int | None = 15, console_width: int | None = None,
+    csv_raw: bool = False,
 ) -> Path | None:
     """Render and write to ``output`` (atomically) or stdout; the path written, if any.
 
     CSV to a directory (an existing one, or a path ending in ``/``) writes one CSV per table."""
     if output is None:
-        sys.stdout.write(render(report, fmt, top, console_width))
+        sys.stdout.write(render(report, fmt, top, console_width, csv_raw=csv_raw))
         sys.stdout.flush()
         return None
     path = output_path(output, report)
@@ -83,11 +84,11 @@ def write_report(
 
         try:
             path.mkdir(parents=True, exist_ok=True)
-            render_csv(report, path)
+            render_csv(report, path, csv_raw)
         except OSError as ex:
             raise CostlabError(f"{path}: cannot write the report ({ex.strerror})") from None
         return path
-    data = render(report, fmt, top, console_width, to_file=True).encode("utf-8")
+    data = render(report, fmt, top, console_width, to_file=True, csv_raw=csv_raw).encode("utf-8")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

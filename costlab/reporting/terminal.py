@@ -1,8 +1,9 @@
 """The report on a terminal with rich: headline per currency, alerts first, then one table per
 section (top rows only; the CSV has them all).
 
-Every data value goes in as `rich.text.Text`, never as markup, so a workflow called ``[red]x`` or
-``[/]`` prints as itself instead of styling (or crashing) the table. Colour follows the console:
+Every data value goes in as `rich.text.Text` through `_text`, never as markup, so a workflow
+called ``[red]x`` or ``[/]`` prints as itself instead of styling (or crashing) the table, and its
+control characters are shown escaped (`costlab.render.printable`). Colour follows the console:
 none off a terminal or with NO_COLOR (rich decides); `make_console` fixes the width in cron.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING, Any
 
+from costlab.render import printable
 from costlab.reporting.markdown import (
     DASH,
     display,
@@ -23,25 +25,28 @@ from costlab.reporting.markdown import (
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
+    from rich.text import Text
 
     from costlab.reporting.model import Headline, Report, Section
 
 
 def make_console(file: IO[str] | None = None, width: int | None = None) -> Console:
-    """A console for reports: a sane fixed width (200) when not a terminal, so cron logs and
-    pipes don't squeeze columns to 80 (same rule as costlab.render)."""
-    from rich.console import Console
+    """A console for reports (`costlab.render.console`: no markup; width 200 off a terminal)."""
+    from costlab.render import console
 
-    console = Console(file=file, soft_wrap=False, width=width)
-    if width is None and not console.is_terminal:
-        console = Console(file=file, soft_wrap=False, width=200)
-    return console
+    return console(file, width)
+
+
+def _text(value: str, style: str = "") -> Text:
+    """Data as inert text: no markup, control characters escaped."""
+    from rich.text import Text
+
+    return Text(printable(value), style=style)
 
 
 def _headline_panel(h: Headline) -> RenderableType:
     from rich.panel import Panel
     from rich.table import Table
-    from rich.text import Text
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -55,20 +60,19 @@ def _headline_panel(h: Headline) -> RenderableType:
         ("traced calls", "calls", h.traced_calls),
         ("unpriced calls", "calls", h.unpriced_calls),
     ):
-        grid.add_row(label, Text(display(col, value)))
-    return Panel(grid, title=Text(h.currency), title_align="left", expand=False)
+        grid.add_row(label, _text(display(col, value)))
+    return Panel(grid, title=_text(h.currency), title_align="left", expand=False)
 
 
 def _table(sec: Section, top: int | None) -> tuple[RenderableType, int]:
     from rich.table import Table
-    from rich.text import Text
 
-    table = Table(title=Text(sec.title, style="bold"), title_justify="left", show_edge=False, header_style="bold")
+    table = Table(title=_text(sec.title, style="bold"), title_justify="left", show_edge=False, header_style="bold")
     for i, c in enumerate(sec.columns):
-        table.add_column(Text(c), justify="right" if is_numeric_column(sec.rows, i) else "left", overflow="fold")
+        table.add_column(_text(c), justify="right" if is_numeric_column(sec.rows, i) else "left", overflow="fold")
     shown = sec.rows if top is None else sec.rows[:top]
     for r in shown:
-        table.add_row(*[Text(display(c, v)) for c, v in zip(sec.columns, r, strict=True)])
+        table.add_row(*[_text(display(c, v)) for c, v in zip(sec.columns, r, strict=True)])
     return table, len(sec.rows) - len(shown)
 
 
@@ -77,7 +81,7 @@ def _findings(findings: list[dict[str, Any]], savings: Any = None) -> Renderable
     from rich.text import Text
 
     caption = (
-        f"validated savings per month (USD): {savings_text(savings)}, combined on the remaining cost"
+        _text(f"validated savings per month (USD): {savings_text(savings)}, combined on the remaining cost")
         if savings else None
     )
     table = Table(title=Text("Findings", style="bold"), title_justify="left", show_edge=False,
@@ -95,21 +99,21 @@ def _findings(findings: list[dict[str, Any]], savings: Any = None) -> Renderable
         table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for i, f in enumerate(findings, 1):
         ev = evidence_text(f.get("evidence"), limit=4)
-        title = Text(str(f.get("title", "")))
+        title = _text(str(f.get("title", "")))
         if ev:
-            title.append("\n" + ev, style="dim")
+            title.append("\n" + printable(ev), style="dim")
         saving = savings_text(f.get("monthly_savings_usd"))
         if f.get("potential_savings_usd"):
             saving += f"\n(potential {savings_text(f['potential_savings_usd'])})"
         table.add_row(
             str(i),
-            Text(str(f.get("analyzer", "?"))),
-            Text(finding_scope(f)),
+            _text(str(f.get("analyzer", "?"))),
+            _text(finding_scope(f)),
             title,
-            Text(str(f.get("action") or DASH)),
-            Text(saving),
+            _text(str(f.get("action") or DASH)),
+            Text(saving),  # numbers only
             "yes" if f.get("validated") else "no",
-            Text(str(f.get("confidence") or DASH)),
+            _text(str(f.get("confidence") or DASH)),
         )
     return table
 
@@ -120,23 +124,23 @@ def render_terminal(report: Report, console: Console, top: int | None = 15) -> N
     from rich.text import Text
 
     head = Text("costlab report", style="bold")
-    head.append(f"  {period_text(report)} · lake {report.lake} · generated {report.generated_at:%Y-%m-%d %H:%M} UTC")
+    head.append(printable(f"  {period_text(report)} · lake {report.lake} · generated {report.generated_at:%Y-%m-%d %H:%M} UTC"))
     console.print(head)
     for a in report.alerts:
-        console.print(Text(f"{a.kind.upper()}: {a.message}", style="bold red"))
+        console.print(_text(f"{a.kind.upper()}: {a.message}", style="bold red"))
     if report.headline:
         console.print(Columns([_headline_panel(h) for h in report.headline]))
     for sec in report.sections:
         console.print()
         if not sec.rows:
-            console.print(Text(sec.title, style="bold").append(": nothing in this period", style="not bold"))
+            console.print(_text(sec.title, style="bold").append(": nothing in this period", style="not bold"))
             continue
         table, hidden = _table(sec, top)
         console.print(table)
         if hidden:
             console.print(Text(more_rows_line(hidden), style="dim"))
         if sec.note:
-            console.print(Text(sec.note, style="dim"))
+            console.print(_text(sec.note, style="dim"))
     if report.findings:
         console.print()
         console.print(_findings(report.findings, report.savings))
