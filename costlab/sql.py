@@ -184,6 +184,8 @@ def run_read_only(lake: Lake, sql: str) -> tuple[list[str], list[tuple[Any, ...]
 
     import duckdb
 
+    from costlab.lake import lake_file_error
+
     check_read_only(sql)
     with tempfile.TemporaryDirectory(prefix="costlab-sql-") as scratch:
         try:
@@ -193,4 +195,4 @@ def run_read_only(lake: Lake, sql: str) -> tuple[list[str], list[tuple[Any, ...]
                 names = [d[0] for d in cur.description or []]
                 return names, cur.fetchall()
         except duckdb.Error as ex:
-            raise CostlabError(f"query failed: {str(ex).splitlines()[0]}") from None
+            raise lake_file_error(ex) or CostlabError(f"query failed: {str(ex).splitlines()[0]}") from None
