@@ -371,16 +371,16 @@ class Lake:
             os.close(fd)
 
     @contextmanager
-    def write_lock(self, wait: float = 0.0, on_wait: Any = None) -> Iterator[None]:
+    def write_lock(self, wait: float = 0.0, on_wait: Any = None, repairing: bool = False) -> Iterator[None]:
         """Exclusive writer lock. Waits up to ``wait`` seconds, then raises `LakeLockedError`.
 
         flock is released by the kernel when the holder dies, so a killed ingest never leaves
-        the lake locked. A file, or a folder of files that are not a lake, is refused before the
-        lock file is made in it.
+        the lake locked. A file, a folder of files that are not a lake, or (unless
+        ``repairing``) a lake without its manifest is refused before the lock file is touched.
         """
         if not (self.path / MANIFEST).is_file():
             problem = self._without_manifest()
-            if isinstance(problem, NotALakeError):
+            if problem is not None and (not repairing or isinstance(problem, NotALakeError)):
                 raise problem
         self.path.mkdir(parents=True, exist_ok=True)
         fh = open(self.path / LOCK, "a+")  # noqa: SIM115 - held for the context's lifetime

@@ -16,9 +16,11 @@ when
 - one of its replace scopes was delivered again by a later run (those rows carry that run's id);
 - one of its source files was re-read by a later run that wrote rows of the same table and format.
 
-Not recoverable exactly, and said so in the output: the ingested-files index (sizes, times,
-hashes) is rebuilt from the rows' ``source_file`` with no size, so the next ingest given such a
-file re-reads it once and replaces its rows (never doubles them); ``call_facts`` is left out and
+The ingested-files index is rebuilt from the rows' ``source_file`` (live or replaced) and the
+``files`` of runs rows where no file failed: a source not modified since
+the run that last read it started is indexed from disk (the next ingest skips it, as before); one
+changed or gone since cannot be indexed exactly, and the next ingest given it re-reads it once and
+replaces its rows, as for any changed file (said so in the output). ``call_facts`` is left out and
 derived again from spans by the next ingest; unreadable files are left out and named. Repair
 writes under the write lock, keeps the old manifest as ``_manifest.json.before-repair-<time>``
 and deletes nothing (the next ingest collects the files left out, all named like costlab's).
@@ -266,7 +268,7 @@ def repair(lake: Lake, dry_run: bool = False) -> Repair:
     work it out and change nothing (no lock taken, no file written)."""
     if dry_run:
         return plan_repair(lake, dry_run=True)
-    with lake.write_lock():
+    with lake.write_lock(repairing=True):
         plan = plan_repair(lake, dry_run=False)
         plan.backup = _backup(lake.path)
         lake.commit(plan.manifest)
@@ -336,12 +338,14 @@ def _run_order(con: duckdb.DuckDBPyConnection, root: Path, runs: list[DiskFile],
     """Rank of each committed run in commit order: by its runs rows' ``finished_at`` (taken under
     the write lock), else by the start time in its id. Also loads ``run_rows`` (the runs rows)."""
     con.execute(
-        "CREATE TEMP TABLE run_rows (run_id VARCHAR, source_format VARCHAR, finished DOUBLE, files VARCHAR[], files_failed BIGINT)"
+        "CREATE TEMP TABLE run_rows (run_id VARCHAR, source_format VARCHAR, finished DOUBLE, started_us BIGINT, "
+        "files VARCHAR[], files_failed BIGINT)"
     )
     if runs:
         paths = [str(root / f.rel) for f in runs]
         con.execute(
-            f"""INSERT INTO run_rows SELECT run_id, source_format, epoch(finished_at), files, files_failed
+            f"""INSERT INTO run_rows
+                SELECT run_id, source_format, epoch(finished_at), epoch_us(started_at), files, files_failed
                 FROM read_parquet({_sql_list(paths)}, hive_partitioning = false, union_by_name = true)"""
         )
     finished = dict(con.execute("SELECT run_id, max(finished) FROM run_rows GROUP BY 1").fetchall())
@@ -378,6 +382,7 @@ def _load_lineage(
         extra = "".join(
             f", {c}" if c in present else f", NULL::VARCHAR AS {c}" for c in ("row_key", "replace_scope", "source_file", "run_id")
         )
+        extra += ", epoch_us(ingested_at) AS read_us" if "ingested_at" in present else ", NULL::BIGINT AS read_us"
         con.execute(
             f"""CREATE TEMP TABLE lin_{table} AS
                 SELECT l.*, fr.frank, coalesce(rr.rrank, -1) AS rrank
@@ -422,35 +427,81 @@ def _superseded(con: duckdb.DuckDBPyConnection, root: Path, tables: list[str]) -
 
 
 def _file_index(con: duckdb.DuckDBPyConnection, root: Path, previous: Manifest | None, plan: Repair) -> dict[str, dict[str, Any]]:
-    """The ingested-files index: the previous manifest's entries where it was readable, and for
-    every other source file of a live row an entry with no size, so the next ingest given that
-    file re-reads it once and replaces (not doubles) its rows."""
-    index = dict(previous.files) if previous else {}
-    live = [str(root / rel) for t in DATA for rel in plan.manifest.tables.get(t, [])]
-    if not live:
-        return index
+    """The ingested-files index: the previous manifest's entries where it was readable, then every
+    source file a committed run read (the rows' ``source_file``, live or replaced, and the files
+    of runs rows where none failed), by the last run that read it. A file not modified since that
+    run started is indexed from disk (the next ingest skips it, as before); one changed or gone
+    since gets an entry with no size (re-read once, its rows replaced, as any changed file)."""
     import pyarrow as pa
 
-    con.register("live_files", pa.table({"filename": live}))
-    union = " UNION ALL ".join(
-        f"SELECT source_file, source_format, run_id, rrank, {int(t != 'quarantine')} AS n FROM lin_{t} "
-        "WHERE filename IN (SELECT filename FROM live_files)"
-        for t in DATA
-    )
-    added = 0
-    for source, fmt, run_id, rows in con.execute(
-        f"""SELECT source_file, arg_max(source_format, rrank), arg_max(run_id, rrank), sum(n)::BIGINT
-            FROM ({union}) WHERE source_file IS NOT NULL GROUP BY 1 ORDER BY 1"""
-    ).fetchall():
-        if source not in index:
-            index[source] = {"size": -1, "mtime_ns": -1, "sha256": "", "source_format": fmt, "run_id": run_id, "rows": rows}
-            added += 1
-    if added:
+    index = dict(previous.files) if previous else {}
+    live = [str(root / rel) for t in DATA if t != "quarantine" for rel in plan.manifest.tables.get(t, [])]
+    con.register("live_files", pa.table({"filename": pa.array(live, pa.string())}))
+    lineage = " UNION ALL ".join(f"SELECT source_file, source_format, run_id, rrank, read_us FROM lin_{t}" for t in DATA)
+    counted = " UNION ALL ".join(
+        f"SELECT source_file FROM lin_{t} WHERE filename IN (SELECT filename FROM live_files)"
+        for t in DATA if t != "quarantine"
+    )  # fmt: skip
+    sources = con.execute(
+        f"""WITH reads AS (
+                {lineage}
+                UNION ALL
+                SELECT unnest(files), source_format, run_id, rr.rrank, started_us
+                FROM run_rows JOIN rr USING (run_id) WHERE files_failed = 0
+            ),
+            latest AS (
+                SELECT source_file, arg_max(source_format, rrank) AS fmt, arg_max(run_id, rrank) AS run_id,
+                       arg_max(read_us, rrank) AS read_us
+                FROM reads WHERE source_file IS NOT NULL GROUP BY 1
+            ),
+            counts AS (SELECT source_file, count(*) AS n FROM ({counted}) GROUP BY 1)
+            SELECT l.source_file, l.fmt, l.run_id, coalesce(c.n, 0), l.read_us
+            FROM latest l LEFT JOIN counts c USING (source_file) ORDER BY 1"""
+    ).fetchall()
+    exact = reread = 0
+    for source, fmt, run_id, rows, read_us in sources:
+        if source in index:
+            continue
+        entry = {"source_format": fmt, "run_id": run_id, "rows": rows}
+        ident = _unchanged_since(Path(source), read_us)
+        if ident is None:
+            index[source] = {"size": -1, "mtime_ns": -1, "sha256": "", **entry}
+            reread += 1
+        else:
+            index[source] = {**ident, **entry}
+            exact += 1
+    unsure = con.execute(
+        "SELECT count(DISTINCT f) FROM (SELECT unnest(files) AS f FROM run_rows WHERE files_failed > 0) "
+        "WHERE NOT list_contains($known, f)",
+        {"known": list(index)},
+    ).fetchone()[0]  # type: ignore[index]
+    if exact:
+        plan.notes.append(f"{exact} ingested source files were indexed again from disk (unchanged since they were read)")
+    if reread:
         plan.notes.append(
-            f"{added} ingested source files were indexed again from their rows (their sizes and hashes are not "
-            "recoverable): the next ingest given one re-reads it once and replaces its rows, never doubles them"
+            f"{reread} ingested source files changed or moved since they were read, so their sizes and hashes are "
+            "not recoverable: the next ingest given one re-reads it once and replaces its rows, never doubles them"
+        )
+    if unsure:
+        plan.notes.append(
+            f"{unsure} files of runs where some file failed left no rows to tell whether they were read; they are "
+            "not indexed, so the next ingest given one reads it again"
         )
     return index
+
+
+def _unchanged_since(path: Path, read_us: int | None) -> dict[str, Any] | None:
+    """Size, mtime and hash of ``path`` if it was last modified before a run that started at
+    ``read_us`` read it (so it holds what was ingested); None otherwise."""
+    from costlab.pipeline import file_sha256
+
+    try:
+        st = path.stat()
+        if read_us is None or st.st_mtime_ns > read_us * 1000 or not path.is_file():
+            return None
+        return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": file_sha256(path)}
+    except OSError:
+        return None
 
 
 def _note_duplicates(con: duckdb.DuckDBPyConnection, plan: Repair) -> None:
