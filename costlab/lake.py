@@ -382,8 +382,11 @@ class Lake:
             problem = self._without_manifest()
             if problem is not None and (not repairing or isinstance(problem, NotALakeError)):
                 raise problem
-        self.path.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path / LOCK, "a+")  # noqa: SIM115 - held for the context's lifetime
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path / LOCK, "a+")  # noqa: SIM115 - held for the context's lifetime
+        except OSError as ex:
+            raise NotALakeError(f"{self.path}: cannot make a lake here ({ex.strerror or ex})") from None
         try:
             deadline = time.monotonic() + wait
             told = False
@@ -548,7 +551,7 @@ def lake_file_error(ex: BaseException) -> LakeDamagedError | None:
     if match is None:
         return None
     path = Path(match[1])
-    root = next((p for p in path.parents if (p / IDENTITY).is_file() or (p / MANIFEST).is_file()), None)
+    root = next((p for p in path.parents if Lake(p).exists()), None)
     if root is None:
         return None
     state = "is missing" if not path.exists() else "is damaged (truncated, or not Parquet)"

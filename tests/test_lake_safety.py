@@ -123,6 +123,9 @@ def test_lake_option_naming_a_file_is_one_line(tmp_path: Path) -> None:
         code, _, err = run(*args, "--lake", str(f))
         assert code == 1, args
         one_error(err, str(f), "is a file")
+    code, _, err = run("ingest", str(tmp_path / "a.csv"), "--lake", str(f / "lake"))  # under a file
+    assert code == 1
+    one_error(err, str(f / "lake"), "cannot make a lake here")
     assert f.read_text() == "not a lake"
 
 
