@@ -32,6 +32,14 @@ class _Group(TyperGroup):
         except KeyboardInterrupt:
             _error("interrupted; nothing was committed by the interrupted step")
             raise typer.Exit(130) from None
+        except Exception as ex:  # a lake file deleted or truncated under a running command
+            from costlab.lake import lake_file_error
+
+            error = lake_file_error(ex)
+            if error is None or os.environ.get("COSTLAB_DEBUG"):
+                raise
+            _error(str(error))
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(
@@ -590,6 +598,79 @@ def export_sql_cmd(
             typer.echo(f"-- ===== {name}\n{text}")
     else:
         typer.echo(f"{len(files)} files written to {output} ({dialect})")
+
+
+lake_app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Check a lake's files and manifest, and rebuild a lost or damaged manifest.\n\nExamples:\n\n"
+    "  costlab lake check --lake /data/costlab\n\n  costlab lake repair --dry-run --lake /data/costlab",
+)
+app.add_typer(lake_app, name="lake")
+
+
+@lake_app.command("check")
+def lake_check_cmd(
+    lake: LakeOpt = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+) -> None:
+    """Check the lake: identity, manifest, every live file present with a readable footer,
+    files of killed ingests, files costlab did not write, trash. Reads only.
+
+    Exit 0 when healthy, 1 when something needs action (a lost or damaged manifest, live
+    files missing or damaged).
+
+    Example:
+
+      costlab lake check --lake /data/costlab
+    """
+    from costlab.lake import Lake
+    from costlab.lake_check import check
+
+    _text_or_json(fmt)
+    found = check(Lake(lake))
+    _lines_or_json(found.lines(), found.to_dict(), fmt)
+    if not found.ok:
+        raise typer.Exit(1)
+
+
+@lake_app.command("repair")
+def lake_repair_cmd(
+    lake: LakeOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the manifest it would write; change nothing.")] = False,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+) -> None:
+    """Rebuild the manifest from the data files' lineage (run_id, row keys, the runs table):
+    for a lake whose _manifest.json was lost or damaged. Files later runs replaced stay out;
+    the old manifest is kept as a backup; nothing is deleted.
+
+    Examples:
+
+      costlab lake repair --dry-run --lake /data/costlab
+
+      costlab lake repair --lake /data/costlab
+    """
+    from costlab.lake import Lake
+    from costlab.lake_check import repair
+
+    _text_or_json(fmt)
+    done = repair(Lake(lake), dry_run=dry_run)
+    _lines_or_json(done.lines(), done.to_dict(), fmt)
+
+
+def _text_or_json(fmt: str) -> None:
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter(f"{fmt!r}; use text or json", param_hint="--format")
+
+
+def _lines_or_json(lines: list[str], data: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        import json
+
+        typer.echo(json.dumps(data, indent=1, default=str))
+    else:
+        typer.echo("\n".join(lines))
 
 
 @app.command()

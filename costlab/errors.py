@@ -37,3 +37,25 @@ class QueryNotFoundError(CostlabError):
     def __init__(self, name: str, known: list[str]) -> None:
         self.name, self.known = name, known
         super().__init__(f"no query named {name!r}; known queries: {', '.join(known)}")
+
+
+class LakeNotFoundError(CostlabError):
+    """A reading command named a lake that does not exist (a typo must not report all-clear)."""
+
+
+class NotALakeError(CostlabError):
+    """The lake path is a file, or a folder holding files that are not a costlab lake."""
+
+
+class LakeDamagedError(CostlabError):
+    """The lake's manifest is missing or unreadable, or a live data file is missing or damaged.
+    Nothing was changed; `costlab lake check` / `costlab lake repair` help. ``problem``: what is
+    wrong, without the advice."""
+
+    def __init__(self, message: str, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem or message
+
+
+class LakeFormatError(LakeDamagedError):
+    """The lake was written by a newer costlab (its manifest format is unknown here)."""

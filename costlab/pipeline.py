@@ -177,7 +177,7 @@ def ingest(
     files, missing = discover(paths, exclude=lk.path, ignore=[str(p) for p in ignore])
     result.files.extend(missing)
     with lk.write_lock(wait=wait, on_wait=on_wait):
-        manifest = lk.collect_garbage(lk.manifest())
+        manifest = lk.collect_garbage(lk.open_for_write())
         _Run(lk, manifest, result, ctx, source, force, progress).execute(files)
     return result
 
@@ -469,7 +469,9 @@ class _Run:
         finally:
             con.close()
         manifest.files.update(self.index_updates)
-        if self.index_updates or self.staged or facts_changed:
+        # a run that wrote its runs row commits it (even when every file failed): a runs row
+        # on disk then means a committed run, which `costlab lake repair` relies on
+        if self.index_updates or self.staged or facts_changed or self.per_format:
             now = time.time()
             manifest.trash.extend((rel, now) for rel in replaced)
             self.lake.commit(manifest)

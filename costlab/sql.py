@@ -251,9 +251,12 @@ def locked_connection(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """``con`` (default: a new `Lake.connect` connection) after `lock_down`, with its own
     scratch folder; closed on exit."""
+    from costlab.lake import lake_file_errors
+
     with tempfile.TemporaryDirectory(prefix="costlab-sql-") as scratch, (con or lake.connect()) as locked:
         lock_down(locked, lake.path, Path(scratch))
-        yield locked
+        with lake_file_errors():
+            yield locked
 
 
 def frame_of(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | list[Any] | None) -> Any:

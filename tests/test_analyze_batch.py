@@ -70,7 +70,9 @@ def test_already_batch_calls_are_not_eligible(tmp_path: Path) -> None:
 
 
 def test_empty_lake(tmp_path: Path) -> None:
-    res = batch.analyze(Lake(tmp_path / "none"), config={})
+    lake = Lake(tmp_path / "empty")
+    lake.create()
+    res = batch.analyze(lake, config={})
     assert res.findings == [] and res.summary["workflows"] == 0
 
 

@@ -11,6 +11,7 @@ from toysource import write
 from typer.testing import CliRunner
 
 from costlab.cli import app
+from costlab.lake import Lake
 
 runner = CliRunner()
 
@@ -95,6 +96,7 @@ def test_sql_is_read_only(tmp_path: Path) -> None:
 
 
 def test_sql_error_is_one_line(tmp_path: Path) -> None:
+    Lake(tmp_path / "lake").create()
     code, _, err = run("sql", "select nope from charges", "--lake", str(tmp_path / "lake"))
     assert code == 1 and err.startswith("Error: query failed") and err.count("\n") == 1
 
@@ -108,6 +110,7 @@ def test_unknown_source_and_format(tmp_path: Path) -> None:
     write(tmp_path / "a.csv", [(1, "1", "2024-01-01")])
     code, _, err = run("ingest", str(tmp_path / "a.csv"), "--source", "nope", "--lake", str(tmp_path / "l"))
     assert code == 1 and "unknown source 'nope'" in err
+    Lake(tmp_path / "l").create()
     code, _, err = run("sql", "select 1", "-f", "xml", "--lake", str(tmp_path / "l"))
     assert code == 1 and "unknown format" in err
 

@@ -152,15 +152,21 @@ def test_filled_and_cleared_columns(tmp_path: Path) -> None:
             assert r["ConsumedQuantity"] == ""
 
 
-def test_errors_are_one_line_and_keep_the_old_file(tmp_path: Path, sample_lake: Lake) -> None:
+def test_errors_are_one_line_and_keep_the_old_file(
+    tmp_path: Path, sample_lake: Lake, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     with pytest.raises(CostlabError, match="unknown output format"):
         export_focus(sample_lake, tmp_path / "f.xlsx")
     with pytest.raises(CostlabError, match="does not exist"):
         export_focus(sample_lake, tmp_path / "missing" / "f.csv")
     old = tmp_path / "f.csv"
     old.write_text("previous export\n")
+    with pytest.raises(CostlabError, match="no costlab lake"):
+        export_focus(tmp_path / "typo", old)
+    empty = Lake(tmp_path_factory.mktemp("empty") / "lake")
+    empty.create()
     with pytest.raises(CostlabError, match="no charges"):
-        export_focus(tmp_path / "empty", old)
+        export_focus(empty, old)
     with pytest.raises(CostlabError, match="no charges in the chosen period"):
         export_focus(sample_lake, old, since="2030-01-01")
     assert old.read_text() == "previous export\n"

@@ -207,17 +207,24 @@ def test_second_writer_is_refused_clearly_or_waits(tmp_path: Path, lake_dir: Pat
 def test_stray_files_of_a_killed_run_are_invisible_and_collected(tmp_path: Path, lake_dir: Path) -> None:
     write(tmp_path / "a.csv", [(1, "1", "2024-01-01")])
     ingest([tmp_path], lake=lake_dir)
-    stray = lake_dir / "charges" / "source_format=toy" / "day=2024-01-01" / "run-dead-1.parquet"
-    stray.write_bytes(b"PAR1 half written")
-    (lake_dir / "_staging" / "dead").mkdir(parents=True)
+    # named as a killed ingest leaves them: run-<run id>-<uuid> and a rewrite run-<run id>-r<hex>
+    day = lake_dir / "charges" / "source_format=toy" / "day=2024-01-01"
+    strays = [
+        day / "run-20240101T000000-deadbeef-0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0.parquet",
+        day / f"run-20240101T000000-deadbeef-r{'ab' * 16}.parquet",
+    ]
+    for stray in strays:
+        stray.write_bytes(b"PAR1 half written")
+    (lake_dir / "_staging" / "20240101T000000-deadbeef" / "charges").mkdir(parents=True)
     assert total(lake_dir) == (Decimal("1"), 1)  # readers only see the manifest's files
     write(tmp_path / "b.csv", [(2, "1", "2024-01-01")])
     ingest([tmp_path], lake=lake_dir)
-    assert not stray.exists() and not (lake_dir / "_staging").exists()
+    assert not any(s.exists() for s in strays) and not (lake_dir / "_staging").exists()
 
 
 def test_empty_lake_has_typed_views(lake_dir: Path) -> None:
     lake = Lake(lake_dir)
+    lake.create()
     assert lake.query("SELECT count(*) FROM charges")[0][0] == 0
     assert lake.calls().height == 0
     types = dict(lake.query("SELECT column_name, column_type FROM (DESCRIBE charges)"))

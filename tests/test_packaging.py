@@ -36,8 +36,8 @@ def test_wheel_ships_queries_and_runs_a_named_query(tmp_path: Path) -> None:
         f"assert 'site-packages' in str(root) and str(root).startswith({str(env_dir)!r}), root;"
         "assert 'spend_by_provider_month' in s.list_queries();"
         "assert 'p_cache_read' in s.load_sql('views/calls');"  # the included cost formula is packaged
-        f"df = s.run_query(costlab.Lake({str(tmp_path / 'lake')!r}), 'spend_by_provider_month',"
-        " {'since': None, 'until': None});"
+        f"lake = costlab.Lake({str(tmp_path / 'lake')!r}); lake.create();"
+        "df = s.run_query(lake, 'spend_by_provider_month', {'since': None, 'until': None});"
         "print('OK', df.columns)"
     )
     env = {**os.environ, "PYTHONPATH": deps}
