@@ -251,6 +251,26 @@ def test_cost_grouped_money_is_exact() -> None:
     assert len({r["row_key"] for r in rows}) == 10
 
 
+def test_cost_token_type_outside_the_documented_list(tmp_path: Path) -> None:
+    """A token_type the cost report may add later is read by its words (the Messages API's
+    "cache_creation_input_tokens" is a cache write, TTL unstated -> 5m) or left NULL with the raw
+    value in tags; main wrote any unknown value through as token_type."""
+    doc = json.loads((FIX / "cost_report_grouped.json").read_text())
+    first = doc["data"][0]["results"][0]
+    doc["data"] = [dict(doc["data"][0], results=[
+        dict(first, token_type="cache_creation_input_tokens", amount="37.5"),
+        dict(first, token_type="server_tool_use_tokens_v2", amount="1.0"),
+    ])]  # fmt: skip
+    path = tmp_path / "cost_report_new_token_types.json"
+    path.write_text(json.dumps(doc))
+    rows = parse_file(path, source="anthropic_cost").table("charges")
+    assert [(r["token_type"], r["compute_kind"], r["billed_cost"]) for r in rows] == [
+        ("input_cache_write_5m", "tokens", Decimal("0.375")),  # 37.5 cents
+        (None, "tokens", Decimal("0.01")),
+    ]
+    assert rows[1]["tags"]["costlab.token_type_raw"] == "server_tool_use_tokens_v2"
+
+
 def test_cost_ungrouped_has_the_same_total() -> None:
     rows = parse_file(FIX / "cost_report_ungrouped.json").table("charges")
     # 4713.519375001 + 302.5 cents

@@ -27,7 +27,14 @@ import pytest
 from costlab.errors import SourceError
 from costlab.ingest import detect
 from costlab.ingest._parse import parse_file
-from costlab.ingest.aws_cur import AwsCur, AwsCur2, _model, _token_block
+from costlab.ingest._token_lines import token_block
+from costlab.ingest.aws_cur import (
+    AwsCur,
+    AwsCur2,
+    _model,
+    bedrock_usage_type,
+    marketplace_block,
+)
 from costlab.ingest.base import Sniff
 
 FIX = Path(__file__).parent / "fixtures" / "aws_cur"
@@ -271,7 +278,8 @@ EXPECTED_TOKENS = {
     "USE1-Claude4.5Sonnet-cache-write-input-token-count-1-hour": ("claude-sonnet-4-5", "input_cache_write_1h", 12_345, "standard"),
     "USE1-Claude3.5Sonnet-cross-region-input-tokens": ("claude-3-5-sonnet", "input_uncached", 10_000, "standard"),
     "USE1-Claude3Haiku-input-tokens": ("claude-3-haiku", "input_uncached", 12, "standard"),  # 12.5 -> half-even
-    "USE1-MP:USE1_InputTokenCount-Units": ("claude-3-5-sonnet", "input_uncached", 250_000, "standard"),
+    # Marketplace "Units": one token or a million? Public notes disagree; NULL, as in the focus source
+    "USE1-MP:USE1_InputTokenCount-Units": ("claude-3-5-sonnet", "input_uncached", None, "standard"),
     "USE1-MP:USE1_OutputTokenCount": ("claude-3-opus", "output", 12_500, "standard"),  # 0.0125 million
     "USE1-TitanEmbedTextV2-input-tokens": ("titanembedtextv2", "embedding", 5_000, "standard"),
 }  # fmt: skip
@@ -283,6 +291,9 @@ def test_legacy_bedrock_tokens_and_models() -> None:
         r = meter(rows, usage_type)
         assert (r["model"], r["token_type"], r["tokens"], r["service_tier"]) == expected, usage_type
         assert r["compute_kind"] == "tokens"
+        if r["tokens"] is None:  # the count stays as billed
+            assert (r["consumed_unit"], r["consumed_quantity"]) == ("Units", r["pricing_quantity"])
+            continue
         assert (
             r["consumed_unit"] == "Tokens"
             and Decimal(r["tokens"]) == r["consumed_quantity"].to_integral_value()
@@ -296,7 +307,7 @@ def test_legacy_bedrock_tokens_and_models() -> None:
         and first["service_subcategory"] == "Generative AI"
     )
     total = sum(r["tokens"] for r in rows if r["tokens"] is not None)
-    assert total == sum(t for _, _, t, _ in EXPECTED_TOKENS.values())
+    assert total == sum(t for _, _, t, _ in EXPECTED_TOKENS.values() if t is not None)
 
 
 def test_marketplace_lines() -> None:
@@ -517,18 +528,61 @@ def test_corrupt_files_raise_source_error(tmp_path: Path) -> None:
 
 
 def test_token_units() -> None:
-    assert _token_block("1K tokens", None, False) == 1000
-    assert _token_block("1M tokens", None, False) == 1_000_000
-    assert _token_block("1000 Tokens", None, False) == 1000
-    assert _token_block("tokens", None, False) == 1
-    assert (
-        _token_block("Units", "x | Input Tokens | Units", True) == 1
-    )  # new Marketplace format: raw
-    assert _token_block("", "x | Output Tokens | Million tokens", True) == 1_000_000
-    assert (
-        _token_block("Units", None, False) is None
-    )  # first-party "Units": unknown, tokens stay NULL
-    assert _token_block("Images", None, False) is None
+    assert token_block("1K tokens") == 1000
+    assert token_block("1M tokens") == 1_000_000
+    assert token_block("1000 Tokens") == 1000
+    assert token_block("tokens") == 1
+    assert token_block("Units") is None  # first-party "Units": unknown, tokens stay NULL
+    assert token_block("Images") is None
+    # Marketplace: the unit AWS writes as the description's third field ("Million tokens"), but
+    # never "Units": whether one Unit is a token or a million, public notes disagree
+    assert marketplace_block("", "x | Output Tokens | Million tokens") == 1_000_000
+    assert marketplace_block("Units", "x | Input Tokens | Units") is None
+    assert marketplace_block("Units", "x | Input Tokens | Million tokens") is None  # unit wins
+    assert marketplace_block("1K tokens", None) == 1000
+
+
+@pytest.mark.parametrize(
+    ("usage_type", "expected"),
+    [
+        ("USE1-Claude4.6Sonnet-output-tokens", ("claude-sonnet-4-6", "output", "standard")),
+        ("USW2-Claude3Haiku-input-tokens-flex", ("claude-3-haiku", "input_uncached", "flex")),
+        ("EUC1-NovaPro-input-tokens-priority", ("novapro", "input_uncached", "priority")),
+        (
+            "USE1-meta.llama3-70b-mantle-output-tokens-standard",
+            ("meta.llama3-70b", "output", "standard"),  # other vendors keep the Bedrock id
+        ),
+        ("USE1-ModelUnits-Claude3Haiku", (None, None, "provisioned")),
+        ("USE1-Claude3Haiku-ModelUnits", ("claude-3-haiku", None, "provisioned")),
+        ("USW2-DataTransfer-Out-Bytes", None),
+        (
+            "USE1-Claude4.5Sonnet-cache-write-input-token-count",  # no TTL stated: 5 minutes
+            ("claude-sonnet-4-5", "input_cache_write_5m", "standard"),
+        ),
+        (
+            "USE1-anthropic.claude-sonnet-4-5-mantle-cache-write-tokens-1h-standard",
+            ("claude-sonnet-4-5", "input_cache_write_1h", "standard"),
+        ),
+    ],
+)
+def test_bedrock_usage_type_parser(usage_type: str, expected: tuple[Any, ...] | None) -> None:
+    assert _facts(bedrock_usage_type(usage_type)) == expected
+
+
+def _facts(found: Any) -> tuple[Any, ...] | None:
+    return None if found is None else (found.model, found.token_type, found.tier)
+
+
+
+
+def test_marketplace_usage_type_takes_model_from_product() -> None:
+    found = bedrock_usage_type(
+        "USE1-MP:USE1_CacheReadInputTokenCount-Units", "Claude Opus 4.6 (Amazon Bedrock Edition)"
+    )
+    assert _facts(found) == ("claude-opus-4-6", "input_cache_read", "standard")
+    desc = "Claude 3 Opus (Amazon Bedrock Edition) | Output Tokens | Million tokens"
+    found = bedrock_usage_type("USE1-MP:USE1_Usage", "Claude 3 Opus (Amazon Bedrock Edition)", desc)
+    assert _facts(found) == ("claude-3-opus", "output", "standard")  # the class from the description
 
 
 def test_missing_columns_are_null_and_period_falls_back_to_usage_month(tmp_path: Path) -> None:

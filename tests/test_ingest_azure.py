@@ -15,6 +15,7 @@ import shutil
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -283,7 +284,7 @@ def test_openai_meters() -> None:
         ("5.4 inp Gl 1M Tokens", Decimal("2.5")): ("gpt-5.4", "input_uncached", "standard", 2500000, "global"),
         ("5.4 mini cd Inp Gl 1M Tokens", Decimal("0.75")): ("gpt-5.4-mini", "input_cache_read", "standard", 750000, "global"),
         ("GPT 5.1 inp Rg 1M Tokens", Decimal("1.2")): ("gpt-5.1", "input_uncached", "standard", 1200000, "regional"),
-        ("GPT 5.1 Cd Wr Inp Gl 1M Tokens", Decimal("0.1")): ("gpt-5.1", "input_cache_write", "standard", 100000, "global"),
+        ("GPT 5.1 Cd Wr Inp Gl 1M Tokens", Decimal("0.1")): ("gpt-5.1", "input_cache_write_5m", "standard", 100000, "global"),
         ("5.4 Outp Gl LongCo 1M Tokens", Decimal("0.05")): ("gpt-5.4", "output", "standard", 50000, "global"),
         ("5.4 PP Outp Gl 1M Tokens", Decimal("0.02")): ("gpt-5.4", "output", "priority", 20000, "global"),
         ("Provisioned Managed Global", Decimal("360")): (None, None, "provisioned", None, "global"),
@@ -319,8 +320,99 @@ def test_openai_meters() -> None:
 
 def test_openai_meter_parser_edge_cases() -> None:
     assert openai_meter("Standard Transactions") is None
-    assert openai_meter("gpt-4o-realtime Aud Inp glbl Tokens")["token_type"] == "input_audio"  # type: ignore[index]
-    assert openai_meter("gpt-4o-0806-Outp-glbl Tokens")["band"] is None  # type: ignore[index]
+    audio = openai_meter("gpt-4o-realtime Aud Inp glbl Tokens")
+    assert audio is not None and audio.token_type == "input_audio"
+    out = openai_meter("gpt-4o-0806-Outp-glbl Tokens")
+    assert out is not None and out.band is None
+
+
+@pytest.mark.parametrize(
+    ("meter", "expected"),
+    [
+        (
+            "gpt-4o-mini-0718-Inp-regnl Tokens",
+            ("gpt-4o-mini-2024-07-18", "input_uncached", "standard"),
+        ),
+        ("gpt-4o-0806-Outp-glbl Tokens", ("gpt-4o-2024-08-06", "output", "standard")),
+        ("gpt 4o 0806 Inp Data Zone Tokens", ("gpt-4o-2024-08-06", "input_uncached", "standard")),
+        ("gpt 4o 0513 Input regional", ("gpt-4o-2024-05-13", "input_uncached", "standard")),
+        ("GPT 5.1 inp Rg 1M Tokens", ("gpt-5.1", "input_uncached", "standard")),
+        ("5.4 inp Gl 1M Tokens", ("gpt-5.4", "input_uncached", "standard")),
+        # a cache write names no TTL: the 5-minute kind (Anthropic's default, Bedrock's unmarked)
+        ("gpt 5 cd wr inp gl 1M Tokens", ("gpt-5", "input_cache_write_5m", "standard")),
+        ("gpt 5 pp inp gl 1M Tokens", ("gpt-5", "input_uncached", "priority")),
+        ("gpt-4o-rt-1217-aud-inp-glbl Tokens", ("gpt-4o-rt-1217", "input_audio", "standard")),
+        ("Input Tokens", (None, "input_uncached", None)),
+        ("Hot LRS Data Stored", None),
+        # spellings main's azure_cost parser missed (Azure Retail Prices meterName values; see
+        # tests/fixtures/azure/PROVENANCE.md): "Opt"/"out" output, "cchd"/"ccchd" cached, "Inpt"
+        ("5.4 mini Opt Gl 1M Tokens", ("gpt-5.4-mini", "output", "standard")),
+        ("5.4 mini Batch Opt Gl 1M Tokens", ("gpt-5.4-mini", "output", "batch")),
+        ("gpt-5-codex-ccchd-inp-glbl Tokens", ("gpt-5-codex", "input_cache_read", "standard")),
+        ("gpt 5 cchd inp gl 1M Tokens", ("gpt-5", "input_cache_read", "standard")),
+        ("gpt-5-codex-out-glbl Tokens", ("gpt-5-codex", "output", "standard")),
+        ("GPT 5 Mini Inpt DZone 1M Tokens", ("gpt-5-mini", "input_uncached", "standard")),
+        ("5.6 sol ShortCo Cd Wr Std Gl 1M Tokens", ("gpt-5.6-sol", "input_cache_write_5m", "standard")),
+    ],
+)
+def test_azure_meter_parser(meter: str, expected: tuple[Any, ...] | None) -> None:
+    assert _facts(openai_meter(meter)) == expected
+
+
+def _facts(found: Any) -> tuple[Any, ...] | None:
+    return None if found is None else (found.model, found.token_type, found.tier)
+
+
+def test_bare_version_is_gpt_only_under_openai() -> None:
+    # "4.3 Inp Glbl Tokens" is sold under "Azure Grok Models" (Retail Prices productName): the
+    # bare version is no "gpt-4.3"; under "Azure OpenAI GPT5" "5.4" is gpt-5.4
+    grok = openai_meter("4.3 Inp Glbl Tokens", "Azure Grok Models")
+    assert grok is not None and (grok.model, grok.token_type) == (None, "input_uncached")
+    gpt = openai_meter("5.4 inp Gl 1M Tokens", "Azure OpenAI GPT5")
+    assert gpt is not None and gpt.model == "gpt-5.4"
+
+
+FOUNDRY = FIX / "mca_foundry_meter_spellings_constructed.csv"
+
+
+def test_foundry_meter_spellings_through_the_lake(tmp_path: Path) -> None:
+    """Meter spellings the azure_cost parser got wrong on main (issue 13 §4): each line's model,
+    token class and tokens, derived by hand from the fixture (tokens = quantity x the block of
+    UnitOfMeasure; cost = quantity x effectivePrice, USD)."""
+    rows = charges(FOUNDRY)
+    got = [(r["sku_meter"], r["model"], r["token_type"], r["tokens"], r["service_tier"]) for r in rows]
+    assert got == [
+        # 0.5 x 1M = 500,000 output tokens (was: no model, no token type, not an LLM charge)
+        ("5.4 mini Opt Gl 1M Tokens", "gpt-5.4-mini", "output", 500_000, "standard"),
+        ("5.4 mini Batch Opt Gl 1M Tokens", "gpt-5.4-mini", "output", 200_000, "batch"),  # 0.2 x 1M
+        ("5.4 mini pp Opt Gl 1M Tokens", "gpt-5.4-mini", "output", 100_000, "priority"),  # 0.1 x 1M
+        # 1000 x 1K cached input (was: model "gpt-5-codex-ccchd", uncached input)
+        ("gpt-5-codex-ccchd-inp-glbl Tokens", "gpt-5-codex", "input_cache_read", 1_000_000, "standard"),
+        ("gpt-5-codex-out-glbl Tokens", "gpt-5-codex", "output", 100_000, "standard"),  # 100 x 1K
+        # 0.2 x 1M cache writes, TTL not stated -> 5m (was: "input_cache_write", not a SCHEMA value)
+        ("5.6 sol ShortCo Cd Wr Std Gl 1M Tokens", "gpt-5.6-sol", "input_cache_write_5m", 200_000, "standard"),
+        ("GPT 5 Mini Inpt DZone 1M Tokens", "gpt-5-mini", "input_uncached", 2_000_000, "standard"),  # 2 x 1M
+        # 400 x 1K Grok input tokens (was: model "gpt-4.3")
+        ("4.3 Inp Glbl Tokens", None, "input_uncached", 400_000, "standard"),
+    ]  # fmt: skip
+    assert {r["compute_kind"] for r in rows} == {"tokens"}
+    # 2.25 + 0.45 + 0.9 + 0.125 + 1.00 + 0.25 + 0.55 + 0.5 = 6.025 USD
+    assert total(rows, "billed_cost") == Decimal("6.025")
+    assert rows[5]["tags"]["costlab.context_band"] == "shortco"
+    assert rows[6]["tags"]["costlab.deployment_scope"] == "data_zone"
+    # through the lake: every line is an LLM charge of its model, output money under gpt-5.4-mini
+    from costlab import pipeline
+    from costlab.lake import Lake
+
+    lake = tmp_path / "lake"
+    assert not pipeline.ingest([FOUNDRY], lake=lake).failed
+    by_model = Lake(lake).query(
+        "select model, sum(billed_cost) from charges_llm group by 1 order by 1 nulls last"
+    )
+    assert by_model == [
+        ("gpt-5-codex", Decimal("1.125")), ("gpt-5-mini", Decimal("0.55")),
+        ("gpt-5.4-mini", Decimal("3.6")), ("gpt-5.6-sol", Decimal("0.25")), (None, Decimal("0.5")),
+    ]  # fmt: skip
 
 
 # -- which export is it ------------------------------------------------------------------------

@@ -420,64 +420,6 @@ def test_aws_focus_bedrock_usage_types() -> None:
     assert len({r["row_key"] for r in rows[:5]}) == 5
 
 
-# --- meter / usage-type / unit parsers --------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("meter", "expected"),
-    [
-        (
-            "gpt-4o-mini-0718-Inp-regnl Tokens",
-            ("gpt-4o-mini-2024-07-18", "input_uncached", "standard"),
-        ),
-        ("gpt-4o-0806-Outp-glbl Tokens", ("gpt-4o-2024-08-06", "output", "standard")),
-        ("gpt 4o 0806 Inp Data Zone Tokens", ("gpt-4o-2024-08-06", "input_uncached", "standard")),
-        ("gpt 4o 0513 Input regional", ("gpt-4o-2024-05-13", "input_uncached", "standard")),
-        ("GPT 5.1 inp Rg 1M Tokens", ("gpt-5.1", "input_uncached", "standard")),
-        ("5.4 inp Gl 1M Tokens", ("gpt-5.4", "input_uncached", "standard")),
-        # a cache write names no TTL: the 5-minute kind (Anthropic's default, Bedrock's unmarked)
-        ("gpt 5 cd wr inp gl 1M Tokens", ("gpt-5", "input_cache_write_5m", "standard")),
-        ("gpt 5 pp inp gl 1M Tokens", ("gpt-5", "input_uncached", "priority")),
-        ("gpt-4o-rt-1217-aud-inp-glbl Tokens", ("gpt-4o-rt-1217", "input_audio", "standard")),
-        ("Input Tokens", (None, "input_uncached", None)),
-        ("Hot LRS Data Stored", None),
-    ],
-)
-def test_azure_meter_parser(meter: str, expected: tuple[Any, ...] | None) -> None:
-    assert _facts(F._meter(meter)) == expected
-
-
-def _facts(found: Any) -> tuple[Any, ...] | None:
-    return None if found is None else (found.model, found.token_type, found.tier)
-
-
-@pytest.mark.parametrize(
-    ("usage_type", "expected"),
-    [
-        ("USE1-Claude4.6Sonnet-output-tokens", ("claude-sonnet-4-6", "output", "standard")),
-        ("USW2-Claude3Haiku-input-tokens-flex", ("claude-3-haiku", "input_uncached", "flex")),
-        ("EUC1-NovaPro-input-tokens-priority", ("novapro", "input_uncached", "priority")),
-        (
-            "USE1-meta.llama3-70b-mantle-output-tokens-standard",
-            ("meta.llama3-70b", "output", "standard"),  # other vendors keep the Bedrock id
-        ),
-        ("USE1-ModelUnits-Claude3Haiku", (None, None, "provisioned")),
-        ("USW2-DataTransfer-Out-Bytes", None),
-    ],
-)
-def test_bedrock_usage_type_parser(usage_type: str, expected: tuple[Any, ...] | None) -> None:
-    assert _facts(F._bedrock_usage_type(usage_type)) == expected
-
-
-@pytest.mark.parametrize(
-    ("unit", "block"),
-    [("Tokens", 1), ("Token", 1), ("1000 Tokens", 1000), ("1K tokens", 1000), ("1M Tokens", 1_000_000),
-     ("1 Million Tokens", 1_000_000), ("Hours", None), ("GB-Months", None), (None, None)],
-)  # fmt: skip
-def test_token_block(unit: str | None, block: int | None) -> None:
-    assert F._token_block(unit) == (None if block is None else Decimal(block))
-
-
 # --- row key, bad rows, whole-file errors, replace scope, JSONL ------------------------------
 
 
@@ -791,28 +733,6 @@ def test_skupricedetails_model_and_token_keys() -> None:
         "acme-tts-1",
     }
 
-
-@pytest.mark.parametrize(
-    ("text", "kind"),
-    [("Cache Read Input Tokens", "input_cache_read"), ("Cache Write Input Tokens", "input_cache_write_5m"),
-     ("Prompt caching write 1h", "input_cache_write_1h"), ("Uncached Input Tokens", "input_uncached"),
-     ("USE1-MP:USE1_CacheWriteInputTokenCount-Units", "input_cache_write_5m"),
-     ("Gemini 2.5 Pro Input Text Caching (Long)", "input_cache_read"),
-     ("Gemini 2.5 Flash Text Output (Thinking On) - Batch Predictions", "output"),
-     ("Reasoning Tokens", "reasoning"), ("Realtime Audio Output Tokens", "output_audio"),
-     ("Context Cache Storage", "storage"), ("Search Queries", None), ("Data Transfer In", None)],
-)  # fmt: skip
-def test_token_class_from_text(text: str, kind: str | None) -> None:
-    assert F._text_kind(text) == kind
-
-
-@pytest.mark.parametrize(
-    ("unit", "kind"),
-    [("1,000,000 Tokens", "tokens"), ("Token-Hours", "token_time"), ("1000000 Token-Hours", "token_time"),
-     ("count", "count"), ("Units", "count"), ("1K Characters", "other"), ("Hours", "other"), (None, None)],
-)  # fmt: skip
-def test_unit_kind(unit: str | None, kind: str | None) -> None:
-    assert F._unit_kind(unit) == kind
 
 
 def test_ai_tokens_reconcile_by_model(tmp_path: Path) -> None:

@@ -431,6 +431,24 @@ def test_no_credits_column_and_credit_cost_type(tmp_path: Path) -> None:
             "tokens",
         ),
         ("Vertex AI", "Gemini Embedding Input Text", None, "embedding", "standard", "tokens"),
+        # cache writes are not reads (main typed every "cach" + "input" SKU as a read)
+        (
+            "Vertex AI",
+            "Claude Sonnet 4.5 Cache Write Input Tokens",
+            "claude-sonnet-4-5",
+            "input_cache_write_5m",
+            "standard",
+            "tokens",
+        ),
+        (
+            "Vertex AI",
+            "Claude Sonnet 4.5 1h Cache Write Input Tokens",
+            "claude-sonnet-4-5",
+            "input_cache_write_1h",
+            "standard",
+            "tokens",
+        ),
+        ("Vertex AI", "Imagen 3 Generation", None, None, None, "other"),  # images, not tokens
         (
             "Claude Sonnet 4.5",
             "Claude Sonnet 4.5 Input Tokens",
@@ -494,6 +512,33 @@ def test_sku_facts(
     }
 
 
+def test_token_time_units_are_storage() -> None:
+    # context-cache storage is metered in tokens x time ("count-seconds", "Token-Hours"): storage,
+    # never tokens, even when the SKU name reads like the cache-read SKU
+    for unit in ("count-seconds", "count-hour", "Token-Hours"):
+        facts = sku_facts("Vertex AI", "Gemini 2.5 Pro Input Text Caching", unit)
+        assert (facts["token_type"], facts["compute_kind"]) == (None, "storage"), unit
+    assert sku_facts("Vertex AI", "Gemini 2.5 Pro Input Text Caching", "count")["token_type"] == (
+        "input_cache_read"
+    )
+
+
+CLAUDE_CACHE = FIX / "gcp_vertex_claude_cache_constructed.jsonl"
+
+
+def test_vertex_claude_cache_write_skus() -> None:
+    """Claude on Vertex bills 5-minute and 1-hour cache writes on SKUs of their own; main typed
+    both as cache reads ("cach" + "input"). Tokens = usage.amount in ``count``."""
+    rows = parse_file(CLAUDE_CACHE).table("charges")
+    assert [(r["model"], r["token_type"], r["tokens"], r["billed_cost"]) for r in rows] == [
+        ("claude-sonnet-4-5", "input_cache_write_5m", 400_000, Decimal("1.5")),  # x $3.75/M
+        ("claude-sonnet-4-5", "input_cache_write_1h", 100_000, Decimal("0.6")),  # x $6/M
+        ("claude-sonnet-4-5", "input_cache_read", 2_000_000, Decimal("0.6")),  # x $0.30/M
+        ("claude-sonnet-4-5", "input_uncached", 500_000, Decimal("1.5")),  # x $3/M
+    ]
+    assert {r["compute_kind"] for r in rows} == {"tokens"}
+
+
 def test_token_count_units() -> None:
     assert _token_count("output", Decimal(1000), "count") == 1000
     assert _token_count("output", Decimal(1000), "tokens") == 1000
@@ -501,7 +546,11 @@ def test_token_count_units() -> None:
     assert (
         _token_count("output", Decimal(1000), "characters") is None
     )  # Gemini 1.x unit: not tokens
-    assert _token_count("output", Decimal("0.5"), "count") is None
+    # a count is rounded half-even to whole tokens, as every billing source does (a FLOAT sum
+    # such as 1234567.0000001 is 1,234,567 tokens, not unknown)
+    assert _token_count("output", Decimal("1234567.0000001"), "count") == 1_234_567
+    assert _token_count("output", Decimal("12.5"), "count") == 12
+    assert _token_count("output", Decimal(1000), "Token-Hours") is None  # cache storage
     assert _token_count(None, Decimal(1000), "count") is None
 
 

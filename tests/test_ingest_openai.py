@@ -206,7 +206,9 @@ def test_costs_line_item_mapping() -> None:
     assert whisper["consumed_unit"] == "Minutes"
 
     flex = rows["flex | gpt-5-mini-2025-08-07, cache writes"]
-    assert (flex["token_type"], flex["service_tier"]) == ("input_cache_write", "flex")
+    # a cache write whose TTL the line item does not state is the 5-minute class (the price type
+    # costlab.pricing files genai-prices' TTL-less cache_write under); never "input_cache_write"
+    assert (flex["token_type"], flex["service_tier"]) == ("input_cache_write_5m", "flex")
     assert flex["project_id"] is None  # second bucket: not grouped into a project
     assert flex["charge_period_start"] == NOV2
 

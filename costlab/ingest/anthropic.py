@@ -16,7 +16,9 @@ cache read + 5m write + 1h write and ``cache_write_tokens`` = 5m + 1h; a total i
 is missing (NULL = unknown). ``server_tool_use`` counts, context_window, inference_geo and speed go to
 ``attributes``; workspace_id → project_id, account_id (else service_account_id) → principal.
 Cost → ``charges``: ``amount`` is a decimal string in cents, billed = effective = amount / 100 exactly;
-token_type mapped to canonical names; web_search/code_execution → compute_kind tool_calls.
+token_type mapped to canonical names (a value outside the documented five is read by its words, else
+NULL with the raw value in tags ``costlab.token_type_raw``); web_search/code_execution → compute_kind
+tool_calls.
 Row key: the bucket and every group-by dimension (amounts excluded). Each bucket is a complete
 re-delivery of that bucket (a re-pull, possibly with other group_by, supersedes an older one), so
 ``replace_scope`` = ``"<org>|<starting_at>|<ending_at>"``; ``<org>`` is config
@@ -45,6 +47,7 @@ from typing import Any
 from costlab.errors import SourceError
 from costlab.ingest import register
 from costlab.ingest import util as u
+from costlab.ingest._token_lines import ALLOWED_TOKEN_TYPES, text_kind
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 
 _USAGE_KEYS = frozenset({"uncached_input_tokens", "cache_read_input_tokens", "cache_creation"})
@@ -83,6 +86,17 @@ COMPUTE_KINDS = {
     "code_execution": "tool_calls",
     "session_usage": "other",
 }
+
+
+def _token_type(raw: str | None) -> str | None:
+    """The documented token_type values by table; another value by its words (the Messages API's
+    "cache_creation_input_tokens" is a cache write), never written through raw: a value outside
+    costlab's token classes is NULL (kept in tags ``costlab.token_type_raw``), the line still a
+    token charge."""
+    if raw is None:
+        return None
+    kind = TOKEN_TYPES.get(raw) or text_kind(raw)
+    return kind if kind in ALLOWED_TOKEN_TYPES else None
 
 
 def _first_result(sniff: Sniff) -> dict[str, Any] | None:
@@ -313,14 +327,15 @@ class AnthropicCost(_Report):
             raise ValueError("amount is missing")
         billed = u.money(cents.scaleb(-2))  # lowest currency unit (cents) -> dollars, exact
         currency = (_text(r.get("currency")) or "USD").upper()
-        token_raw = dims["token_type"]
-        token_type = TOKEN_TYPES.get(token_raw, token_raw) if token_raw else None
+        token_type = _token_type(dims["token_type"])
         cost_type = dims["cost_type"].lower() if dims["cost_type"] else None
         kind = COMPUTE_KINDS.get(cost_type, "other") if cost_type else None
         if kind is None and token_type is not None:
             kind = "tokens"
         tier = dims["service_tier"].lower() if dims["service_tier"] else None
         tags = {k: v for k in ("context_window", "inference_geo", "speed") if (v := dims[k])}
+        if dims["token_type"] and token_type is None:
+            tags["costlab.token_type_raw"] = dims["token_type"]
         return {
             "billed_cost": billed,
             "effective_cost": billed,

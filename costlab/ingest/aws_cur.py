@@ -50,9 +50,14 @@ Quirks:
 - Money like "1.81E-8" in exponent notation (real sample) -> exact Decimal.
 - Tax lines span the whole month; the real sample has 12 Tax lines of 1,281 (research 2.2).
 - bill/InvoiceId is empty until the month is invoiced (research 2.2) -> invoice_id NULL.
-- Bedrock quantities: ``1K tokens`` x1000, ``1M tokens`` x1e6, Marketplace ``Units`` are raw
-  tokens, older Marketplace lines with "Million" in the description are in millions (research 2.3,
-  9.3); a fractional product is rounded half-even to whole tokens; other units leave tokens NULL.
+- Bedrock quantities: ``1K tokens`` x1000, ``1M tokens`` x1e6, older Marketplace lines whose
+  description's unit field says "Million tokens" are in millions (research 2.3, 9.3); a fractional
+  product is rounded half-even to whole tokens; other units leave tokens NULL. Marketplace
+  ``Units`` leave tokens NULL too: public notes disagree on whether one Unit is a token or a
+  million (research 2.3 vs the focus source's reading), and a count off by 10^6 is worse than an
+  unknown one; the focus source reads them the same way (`marketplace_block`).
+- Usage types, token classes and units are read by `bedrock_usage_type` (shared with the focus
+  source) over costlab.ingest._token_lines.
 - Marketplace models (bill/BillingEntity "AWS Marketplace", ProductName "... (Amazon Bedrock
   Edition)"): model from the product name, token kind from the description; billed_cost stays the
   unblended cost because AWS invoices it (FOCUS's zero rule is for third-party invoices, research 9.14).
@@ -68,7 +73,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -76,6 +81,14 @@ from typing import Any
 from costlab.errors import SourceError
 from costlab.ingest import register
 from costlab.ingest import util as u
+from costlab.ingest._token_lines import (
+    TokenLine,
+    cache_write,
+    text_kind,
+    token_block,
+    tokens_of,
+    unit_kind,
+)
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 
 _MAPS = ("product", "resource_tags", "cost_category", "tags")  # read; "discount" is not needed
@@ -437,8 +450,62 @@ _MARKERS = re.compile(
     re.I,
 )
 _PROVISIONED = re.compile(r"-?(?:ProvisionedThroughput|ModelUnits?)\b.*$", re.I)
-_DESC_KIND = re.compile(r"\b(cache[\s-]*read|cache[\s-]*write|input|output)[\s-]*tokens?\b", re.I)
+_MODEL_ARN = re.compile(r":(?:foundation-model|inference-profile)/(.+)$")
+_MARKETPLACE = re.compile(r"^(?P<model>.+?)\s*\(Amazon Bedrock Edition\)\s*$", re.I)
 _GPU = re.compile(r"(?:^|[:\-])(?:ml\.)?(?:p|g|gr|inf|trn|dl)\d+[a-z]*\.\w+", re.I)
+
+
+def bedrock_usage_type(
+    usage_type: str, product: str | None = None, description: str | None = None
+) -> TokenLine | None:
+    """Model, token class and tier of a Bedrock usage type (lineItem/UsageType; x_UsageType in AWS
+    FOCUS 1.0, SkuMeter in 1.2): "USE1-Claude4.6Sonnet-input-tokens", "...-cache-read-input-token-
+    count", "...-cache-write-input-token-count-1-hour", "USE1-Nova2.0Lite-input-tokens-flex",
+    "USE1-anthropic.claude-sonnet-4-5-mantle-cache-write-tokens-1h-standard", "USE1-Claude3Haiku-
+    ModelUnits" (provisioned). A Marketplace model (product "<model> (Amazon Bedrock Edition)")
+    takes its model from the product and its class from the usage type or description
+    ("USE1-MP:USE1_CacheReadInputTokenCount-Units"). None if not a Bedrock token or PT line."""
+    low = usage_type.lower()
+    if "provisionedthroughput" in low or "modelunits" in low:
+        raw = _PROVISIONED.sub("", _REGION_PREFIX.sub("", usage_type)) or None
+        return TokenLine(raw, _model(raw), tier="provisioned", provisioned=True)
+    tier = next(
+        (t for t in ("batch", "priority", "flex") if re.search(rf"(?:^|-){t}(?:-|$)", low)),
+        "standard",
+    )
+    if market := _MARKETPLACE.match(product or ""):
+        kinds = (text_kind(t) for t in (usage_type, description or "") if t)
+        kind = next((k for k in kinds if k not in (None, "storage")), None)
+        return TokenLine(market["model"], _model(market["model"]), kind, tier) if kind else None
+    m = _KIND.search(usage_type)
+    if not m:
+        return None
+    raw = _MARKERS.sub("", "-" + _REGION_PREFIX.sub("", usage_type[: m.start()]))[1:] or None
+    model, kind = _model(raw), m["kind"].lower()
+    if kind.startswith("cache-read"):
+        token_type = "input_cache_read"
+    elif kind.startswith("cache-write"):
+        token_type = cache_write(m["rest"])  # unmarked: the 5-minute write (Bedrock marks 1 hour)
+    elif kind.startswith("input"):
+        token_type = "embedding" if model and "embed" in model else "input_uncached"
+    else:
+        token_type = "output"
+    return TokenLine(raw, model, token_type, tier)
+
+
+def marketplace_block(unit: str | None, description: str | None) -> Decimal | None:
+    """Tokens per unit of a Bedrock Marketplace line: its token unit, else the pricing unit AWS
+    writes as the description's third "|" field ("... | Output Tokens | Million tokens", where
+    CUDOS reads it). "Units" (the newer Marketplace unit) is not read as tokens: whether one Unit
+    is a token or a million, public notes disagree, so the count stays NULL (as in the focus
+    source)."""
+    fields = (description or "").split("|")
+    for candidate in (unit, fields[2] if len(fields) > 2 else None):
+        if (block := token_block(candidate)) is not None:
+            return block
+        if unit_kind(candidate) is not None:  # a stated unit that is not tokens
+            return None
+    return None
 
 
 def _llm(out: dict[str, Any], line_type: str | None, code: str | None, name: str | None,
@@ -450,65 +517,26 @@ def _llm(out: dict[str, Any], line_type: str | None, code: str | None, name: str
     if not bedrock:
         out["compute_kind"] = _compute_kind(code, ut, out["pricing_unit"])
         return
-    if re.search(r"provisionedthroughput|modelunits", ut, re.I):
-        raw = _PROVISIONED.sub("", _REGION_PREFIX.sub("", ut)) or None
-        out.update(model=_model(raw), model_raw=raw, service_tier="provisioned")
-        out["compute_kind"] = "provisioned_throughput"
+    found = bedrock_usage_type(ut, name if marketplace else None, description) or TokenLine()
+    if found.model_raw is None and (arn := _MODEL_ARN.search(out["resource_id"] or "")):
+        found.model_raw, found.model = arn[1], _model(arn[1])
+    out.update(model=found.model, model_raw=found.model_raw)
+    if found.provisioned:
+        out.update(service_tier="provisioned", compute_kind="provisioned_throughput")
         return
-    kind, rest, raw = None, "", None
-    m = _KIND.search(ut)
-    if m:
-        kind, rest = m["kind"].lower(), m["rest"].lower()
-        raw = _MARKERS.sub("", "-" + _REGION_PREFIX.sub("", ut[: m.start()]))[1:] or None
-    elif marketplace and (d := _DESC_KIND.search(description or "")):
-        kind = re.sub(r"\s+", "-", d[1].lower())
-    if marketplace and name:
-        raw = re.sub(r"\s*\(Amazon Bedrock Edition\)\s*$", "", name, flags=re.I)
-    arn = re.search(r":(?:foundation-model|inference-profile)/(.+)$", out["resource_id"] or "")
-    raw = raw or (arn[1] if arn else None)
-    model = _model(raw)
-    out.update(model=model, model_raw=raw)
-    if kind is None:
+    if found.token_type is None:
         out["compute_kind"] = _compute_kind(code, ut, out["pricing_unit"])
         return
-    tier = next(
-        (t for t in ("batch", "priority", "flex") if re.search(rf"(?:^|-){t}(?:-|$)", ut, re.I)),
-        "standard",
-    )
-    out.update(service_tier=tier, compute_kind="tokens")
+    out.update(service_tier=found.tier, compute_kind="tokens")
     if line_type not in ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage"):
         return
-    if kind.startswith("cache-read"):
-        token_type = "input_cache_read"
-    elif kind.startswith("cache-write"):
-        token_type = (
-            "input_cache_write_1h"
-            if re.search(r"-(?:1h|1-hour)\b", rest)
-            else "input_cache_write_5m"
-        )
-    elif kind.startswith("input"):
-        token_type = "embedding" if model and "embed" in model else "input_uncached"
-    else:
-        token_type = "output"
-    out["token_type"] = token_type
-    block = _token_block(out["pricing_unit"], description, marketplace)
+    out["token_type"] = found.token_type
+    unit = out["pricing_unit"]
+    block = marketplace_block(unit, description) if marketplace else token_block(unit)
     qty = out["pricing_quantity"]
     if block is not None and qty is not None:
-        tokens = (qty * block).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
-        out.update(tokens=int(tokens), consumed_quantity=qty * block, consumed_unit="Tokens")
-
-
-def _token_block(unit: str | None, description: str | None, marketplace: bool) -> int | None:
-    """Tokens per unit of lineItem/UsageAmount (research 2.3 "Units gotcha", 9.3), None if unknown."""
-    m = re.fullmatch(r"(\d+)?\s*([km]|thousand|million)?\s*tokens?", (unit or "").strip(), re.I)
-    if m:
-        scale = {"k": 1000, "thousand": 1000, "m": 1_000_000, "million": 1_000_000}
-        return int(m[1] or 1) * scale.get((m[2] or "").lower(), 1)
-    if marketplace and (unit or "").strip().lower() == "units":
-        return 1
-    if marketplace and "million" in (description or "").lower():
-        return 1_000_000
-    return None
+        out.update(consumed_quantity=qty * block, consumed_unit="Tokens")
+        out["tokens"] = tokens_of(qty, block)
 
 
 def _model(raw: str | None) -> str | None:

@@ -100,9 +100,16 @@ Quirks:
 - Costs with up to 28 decimals (real amortized sample) round to the lake's 12 (sub-picocent).
 - UnitOfMeasure is a block size (research 4.1; MS open-data PricingUnits.csv, incl. "10000s" = 1).
 - PayGPrice is 0 on commitment rows that have a UnitPrice (real EA samples): list cost NULL.
-- Azure OpenAI meter names vary by generation (research 4.2): "gpt-4o-0806-Outp-glbl Tokens",
-  "gpt 4o 0806 cached Inp glbl Tokens", "5.4 mini cd Inp Gl 1M Tokens", "Cd Wr", "Batch", "PP"
-  (priority processing), "Provisioned Managed" (PTU hours); the resource is the account.
+- Azure OpenAI meter names vary by generation (research 4.2; Azure Retail Prices meterName):
+  "gpt-4o-0806-Outp-glbl Tokens", "gpt 4o 0806 cached Inp glbl Tokens", "5.4 mini cd Inp Gl 1M
+  Tokens", "5.4 mini Opt Gl 1M Tokens", "gpt-5-codex-ccchd-inp-glbl Tokens", "gpt-5-codex-out-glbl
+  Tokens", "GPT 5 Mini Inpt DZone 1M Tokens", "Cd Wr" (cache write; no TTL stated, so
+  input_cache_write_5m as for every billing source, costlab.ingest._token_lines), "Std", "Batch",
+  "PP" (priority processing), "Provisioned Managed" (PTU hours); the resource is the account.
+  `openai_meter` is shared with the focus source. The tier is the one named, else Standard when
+  a deployment scope (Gl, Rg, DZ) is named, else NULL. A bare version ("5.4 mini") is a GPT model
+  only under an OpenAI subcategory/product: "4.3 Inp Glbl Tokens" of "Azure Grok Models" has no
+  model rather than a wrong "gpt-4.3".
 """
 
 from __future__ import annotations
@@ -112,9 +119,9 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -122,6 +129,7 @@ from typing import Any
 from costlab.errors import SourceError
 from costlab.ingest import register
 from costlab.ingest import util as u
+from costlab.ingest._token_lines import TokenLine, cache_write, is_model, tokens_of, with_modality
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 
 ACTUAL, AMORTIZED = "actual", "amortized"
@@ -615,63 +623,78 @@ def block_size(uom: str | None) -> tuple[Decimal, str | None]:
     return block, " ".join(words) + (sep + per.strip() if sep else "")
 
 
-# Azure OpenAI / Foundry meter names (research 4.2)
-_DIRECTION = {"inp": "in", "input": "in", "outp": "out", "output": "out"}
-_TIER = {"batch": "batch", "pp": "priority", "provisioned": "provisioned", "ptu": "provisioned"}
+# Azure OpenAI / Foundry meter names (research 4.2; Azure Retail Prices meterName values)
+_DIRECTION = {"inp": "in", "inpt": "in", "input": "in", "outp": "out", "output": "out",
+              "opt": "out", "out": "out"}  # fmt: skip
+_TIER = {"batch": "batch", "pp": "priority", "priority": "priority", "provisioned": "provisioned",
+         "ptu": "provisioned", "std": "standard"}  # fmt: skip
 _SCOPE = {"regnl": "regional", "regional": "regional", "rg": "regional", "glbl": "global",
           "global": "global", "gl": "global", "dzone": "data_zone", "dz": "data_zone"}  # fmt: skip
-_MARKERS = frozenset({*_DIRECTION, *_TIER, *_SCOPE, "cached", "cd", "wr", "write", "tokens", "token",
-                      "1k", "1m", "shortco", "longco", "aud", "audio", "managed"})  # fmt: skip
+_CACHED = frozenset({"cache", "cached", "caching", "cd", "cchd", "ccchd"})
+_MARKERS = frozenset({*_DIRECTION, *_TIER, *_SCOPE, *_CACHED, "wr", "write", "read", "uncached",
+                      "tokens", "token", "1k", "1m", "shortco", "longco", "aud", "audio",
+                      "managed"})  # fmt: skip
 #: meter version (MMDD) -> OpenAI's dated id, for the documented meters
 _VERSIONS = {("gpt-4o", "0513"): "2024-05-13", ("gpt-4o", "0806"): "2024-08-06",
              ("gpt-4o", "1120"): "2024-11-20", ("gpt-4o-mini", "0718"): "2024-07-18"}  # fmt: skip
 
 
+def openai_meter(meter: str, subcategory: str | None = None) -> TokenLine | None:
+    """Model, token class, tier, deployment scope and context band of an Azure OpenAI / Foundry
+    meter: "gpt-4o-mini-0718-Inp-regnl Tokens", "gpt 4o 0806 cached Inp glbl Tokens", "5.4 mini cd
+    Inp Gl 1M Tokens", "5.4 mini Opt Gl 1M Tokens", "gpt-5-codex-ccchd-inp-glbl Tokens", "5.6 sol
+    ShortCo Cd Wr Std Gl 1M Tokens", "text-embedding-3-large-regional Tokens", "Provisioned Managed
+    Global"; None if the meter is neither a token nor a provisioned meter. A bare version ("5.4
+    mini") is a GPT model only under an OpenAI subcategory or product ("Azure OpenAI GPT5"; none
+    given counts as OpenAI): "4.3 Inp Glbl Tokens" of "Azure Grok Models" is no GPT. The tier is
+    the one named, else Standard when a deployment scope is named, else unknown."""
+    sub = (subcategory or "openai").lower()
+    found = _openai_meter(meter, "openai" in sub or "gpt" in sub)
+    return replace(found) if found else None  # a copy: callers refine what they get
+
+
 @lru_cache(maxsize=4096)
-def openai_meter(meter: str) -> dict[str, str | None] | None:
-    """model, token_type, service_tier, scope, band of an Azure OpenAI meter name such as
-    "gpt-4o-mini-0718-Inp-regnl Tokens" or "5.4 mini cd Inp Gl 1M Tokens"; None if not a token
-    or provisioned meter."""
+def _openai_meter(meter: str, gpt: bool) -> TokenLine | None:
     words = [w for w in re.split(r"[\s\-_]+", meter.lower().replace("data zone", "dzone")) if w]
     cut = next((i for i, w in enumerate(words) if w in _MARKERS), len(words))
     head, tail = words[:cut], words[cut:]
-    tier = next((_TIER[w] for w in tail if w in _TIER), "standard")
+    scope = next((_SCOPE[w] for w in tail if w in _SCOPE), None)
+    tier = next((_TIER[w] for w in tail if w in _TIER), "standard" if scope else None)
     direction = next((_DIRECTION[w] for w in tail if w in _DIRECTION), None)
+    if head and gpt and re.fullmatch(r"\d+(\.\d+)?", head[0]):
+        head = ["gpt", *head]
     model = None
-    if head:
-        if re.fullmatch(
-            r"\d+(\.\d+)?", head[0]
-        ):  # "5.4 mini" under MeterSubCategory "Azure OpenAI GPT5"
-            head = ["gpt", *head]
+    if head and is_model(" ".join(head)):
         base, version = "-".join(head[:-1]), head[-1]
         dated = _VERSIONS.get((base, version)) if re.fullmatch(r"\d{4}", version) else None
         model = f"{base}-{dated}" if dated else "-".join(head)
-    token_type = None
-    if {"cached", "cd"} & set(tail):
-        token_type = "input_cache_write" if {"wr", "write"} & set(tail) else "input_cache_read"
-    elif direction and {"aud", "audio"} & set(tail):
-        token_type = "input_audio" if direction == "in" else "output_audio"
+    spans = [m.start() for m in re.finditer(r"[^\s\-_]+", meter)]
+    raw = (meter[: spans[cut]] if cut < len(spans) else meter).strip(" -_") or None
+    found = TokenLine(model_raw=raw if model else None, model=model, tier=tier, scope=scope)
+    found.band = next((w for w in tail if w in ("shortco", "longco")), None)
+    if _CACHED & set(tail):
+        found.token_type = cache_write(meter) if {"wr", "write"} & set(tail) else "input_cache_read"
     elif direction:
-        token_type = "input_uncached" if direction == "in" else "output"
+        kind = "input_uncached" if direction == "in" else "output"
+        found.token_type = with_modality(kind, "audio" if {"aud", "audio"} & set(tail) else None)
     elif model and "embedding" in model:
-        token_type = "embedding"
-    if token_type is None and tier != "provisioned":
+        found.token_type = "embedding"
+    found.provisioned = tier == "provisioned"
+    if found.provisioned:
+        found.model = found.model_raw = found.token_type = None
+    elif found.token_type is None:
         return None
-    return {
-        "model": model,
-        "token_type": None if tier == "provisioned" else token_type,
-        "service_tier": tier,
-        "scope": next((_SCOPE[w] for w in tail if w in _SCOPE), None),
-        "band": next((w for w in tail if w in ("shortco", "longco")), None),
-    }
+    return found
 
 
-def _is_ai(r: dict[str, Any]) -> bool:
+def _ai_product(r: dict[str, Any]) -> str | None:
+    """MeterSubCategory and ProductName of an Azure OpenAI / Foundry Models row, None otherwise."""
     category = (_get(r, "metercategory") or "").lower()
     sub = " ".join(filter(None, (_get(r, "metersubcategory"), _get(r, "productname", "product"))))
-    return category == "foundry models" or (
+    ai = category == "foundry models" or (
         category in ("cognitive services", "azure openai", "") and "openai" in sub.lower()
     )
+    return sub if ai else None
 
 
 def _is_commitment(r: dict[str, Any]) -> bool:
@@ -1039,8 +1062,8 @@ def _charge(r: dict[str, Any], plan: _Plan) -> dict[str, Any]:
         "compute_kind": _compute_kind(meter_category, _get(r, "metersubcategory"), meter_name),
         "cost_dataset": plan.kind,
     }
-    if _is_ai(r):
-        _add_openai(row, meter_name, qty, block)
+    if (product := _ai_product(r)) is not None:
+        _add_openai(row, meter_name, qty, block, product)
     scope = subscription or _get(r, "billingprofileid") or _get(r, "billingaccountid") or ""
     row["replace_scope"] = f"{scope}|{day.date().isoformat()}"
     row["delivery"] = None if plan.per_file else plan.kind
@@ -1056,23 +1079,22 @@ def _charge(r: dict[str, Any], plan: _Plan) -> dict[str, Any]:
 
 
 def _add_openai(
-    row: dict[str, Any], meter: str | None, qty: Decimal | None, block: Decimal
+    row: dict[str, Any], meter: str | None, qty: Decimal | None, block: Decimal, product: str
 ) -> None:
     """Model, token type, tier and token count of an Azure OpenAI / Foundry Models meter."""
-    parsed = openai_meter(meter) if meter else None
+    parsed = openai_meter(meter, product) if meter else None
     if parsed is None:
         return
-    row.update(model=parsed["model"], model_raw=meter, service_tier=parsed["service_tier"])
-    extra = {"costlab.deployment_scope": parsed["scope"], "costlab.context_band": parsed["band"]}
+    row.update(model=parsed.model, model_raw=meter, service_tier=parsed.tier)
+    extra = {"costlab.deployment_scope": parsed.scope, "costlab.context_band": parsed.band}
     if any(extra.values()):
         row["tags"] = {**(row["tags"] or {}), **{k: v for k, v in extra.items() if v}}
-    if parsed["token_type"]:
-        row["token_type"] = parsed["token_type"]
+    if parsed.token_type:
+        row["token_type"] = parsed.token_type
         row["compute_kind"] = "tokens"
         row["consumed_unit"] = "Tokens"
-        if qty is not None:
-            row["tokens"] = int((qty * block).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
-    elif parsed["service_tier"] == "provisioned":
+        row["tokens"] = tokens_of(qty, block)
+    elif parsed.provisioned:
         row["compute_kind"] = "provisioned_throughput"
 
 

@@ -11,7 +11,10 @@ example tables, which omit BillingCurrency).
 Normalise: FOCUS columns map 1:1 to `charges` (snake_case); ProviderName/PublisherName (1.0-1.2)
 and ServiceProviderName/HostProviderName (1.3) both fill service_provider_name/host_provider_name.
 Money and quantities are exact Decimals; enumeration values get the spec's spelling. LLM token
-lines get model, model_raw, token_type, tokens, service_tier (section "LLM token lines" below):
+lines get model, model_raw, token_type, tokens, service_tier (section "LLM token lines" below;
+the words, units and token classes are costlab.ingest._token_lines, shared by every billing
+source, and each provider's naming is read by its own source's parser: azure.openai_meter,
+aws_cur.bedrock_usage_type, gcp.sku_facts):
 - model: SkuPriceDetails ModelId (FOCUS-defined; also Model/ModelName and x_ variants, keys
   matched case-insensitively), else the provider's convention: the Bedrock usage type (x_UsageType
   in AWS FOCUS 1.0, SkuMeter in 1.2) or "<model> (Amazon Bedrock Edition)" for Marketplace lines,
@@ -73,7 +76,7 @@ Quirks:
   (``*-input-tokens``, ``*-cache-read-input-token-count``, ``*-cache-write-input-token-count``,
   tier suffixes ``-flex``/``-priority``). Marketplace models bill as "USE1-MP:USE1_<Kind>TokenCount-
   Units" under "<model> (Amazon Bedrock Edition)"; what one of those Units is (a token or a
-  million) is undocumented, so their tokens stay NULL.
+  million) is undocumented, so their tokens stay NULL (aws_cur does the same).
 - Azure writes 1K/1M meters with x_PricingBlockSize (open-data PricingUnits.csv of
   github.com/microsoft/finops-toolkit: "1K" -> block 1000, unit "Units"); meter spellings vary
   by generation: Inp/inp/Input, Outp/Opt/out, cached/cd/cchd/ccchd, Cd Wr, Std, Gl/glbl, Rg/regnl,
@@ -89,14 +92,25 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import aws_cur, register
+from costlab.ingest import register
 from costlab.ingest import util as u
+from costlab.ingest._token_lines import (
+    TokenLine,
+    cache_write,
+    is_model,
+    text_kind,
+    token_block,
+    tokens_of,
+    unit_kind,
+    words,
+)
+from costlab.ingest.aws_cur import bedrock_usage_type
+from costlab.ingest.azure import openai_meter
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 from costlab.ingest.gcp import sku_facts
 from costlab.models import normalise_model
@@ -329,63 +343,14 @@ def _iso(dt: Any) -> str | None:
 # --- LLM token lines (sources and their order: module docstring, Normalise) -------------------
 
 
-@dataclass
-class _Llm:
-    """What one line says about LLM use; None = not stated."""
-
-    model_raw: str | None = None
-    model: str | None = None
-    token_type: str | None = None
-    tier: str | None = None
-    storage: bool = False  # context-cache storage (token-hours): a charge, never tokens
-    provisioned: bool = False
-
-
-_TOKEN_UNIT = re.compile(
-    r"^\s*(?:(\d[\d,]*(?:\.\d+)?)\s*([km]|thousand|million)?\s+|([km])\s*)?tokens?\s*$", re.I
-)
-_TOKEN_TIME_UNIT = re.compile(r"tokens?[\s\-/.]*(?:x\s*)?(?:hours?|hrs?|h|minutes?|mins?|seconds?|s|days?|months?|mo)\b", re.I)  # fmt: skip
 _TOKEN_WORD = re.compile(r"tokens?\b", re.I)
-#: a plain count ("count", "Units", "1000000 count"): tokens only when the line names a token class
-_COUNT_UNIT = re.compile(r"^\s*(?:\d[\d,]*(?:\.\d+)?\s*(?:[km]|thousand|million)?\s*)?(?:counts?|units?|each)?\s*$", re.I)  # fmt: skip
-_SCALE = {"k": 1000, "thousand": 1000, "m": 1_000_000, "million": 1_000_000}
 _AI_SUBCATEGORIES = frozenset({"generative ai", "ai platforms"})
-#: words that name a token class, tier, deployment scope or unit: never a model name on their own
-_NOT_MODEL = frozenset(
-    "input inp output outp opt out prompt prompts completion completions cache cached caching read "
-    "reads write writes wr cd cchd ccchd uncached token tokens count text reasoning thinking "
-    "generated audio aud embedding embeddings batch priority flex standard std provisioned global "
-    "regional glbl regnl gl rg dz dzone data zone 1k 1m units unit storage context hit miss the "
-    "for of and".split()
-)
-
-
-def _token_block(unit: str | None) -> Decimal | None:
-    """Tokens per unit for "Tokens", "1000 Tokens", "1,000,000 Tokens", "1K tokens", "1M Tokens";
-    None for anything else ("Token-Hours", "Characters", "Units", ...)."""
-    m = _TOKEN_UNIT.match(unit or "")
-    if not m:
-        return None
-    number, scale, bare_scale = m.groups()
-    base = Decimal(number.replace(",", "")) if number else Decimal(1)
-    return base * _SCALE.get((scale or bare_scale or "").lower(), 1)
-
-
-def _unit_kind(unit: str | None) -> str | None:
-    """tokens, token_time (context-cache storage), count, other, or None when not given."""
-    if unit is None or not unit.strip():
-        return None
-    if _token_block(unit) is not None:
-        return "tokens"
-    if _TOKEN_TIME_UNIT.search(unit):
-        return "token_time"
-    return "count" if _COUNT_UNIT.match(unit) else "other"
 
 
 def _llm(row: dict[str, Any], rec: dict[str, Any]) -> None:
     row.update(model=None, model_raw=None, token_type=None, tokens=None, service_tier=None)
     found = _read_llm(row, rec)
-    units = {_unit_kind(row["consumed_unit"]), _unit_kind(row["pricing_unit"])}
+    units = {unit_kind(row["consumed_unit"]), unit_kind(row["pricing_unit"])}
     storage = found.storage or "token_time" in units
     if found.provisioned or storage:
         tokens_line = False
@@ -410,7 +375,7 @@ def _llm(row: dict[str, Any], rec: dict[str, Any]) -> None:
         row["compute_kind"] = _compute_kind(row, u.nullish(rec.get("x_usagetype")))
 
 
-def _read_llm(row: dict[str, Any], rec: dict[str, Any]) -> _Llm:
+def _read_llm(row: dict[str, Any], rec: dict[str, Any]) -> TokenLine:
     """Model, token class, tier, storage and provisioned flags of one line, each from the most
     specific source that states it."""
     meter, vendor, ai = row["sku_meter"], _vendor(row), _ai_context(row, rec)
@@ -418,11 +383,13 @@ def _read_llm(row: dict[str, Any], rec: dict[str, Any]) -> _Llm:
     texts = [
         t for t in (meter, u.nullish(rec.get("x_skudescription")), row["charge_description"]) if t
     ]
-    found = _Llm()
-    if usage_type and (bedrock := _bedrock_usage_type(usage_type, row["service_name"])):
+    found, bedrock = TokenLine(), None
+    if usage_type and ai:
+        bedrock = bedrock_usage_type(usage_type, row["service_name"], row["charge_description"])
+    if bedrock:
         found = bedrock
     elif meter and vendor == "azure" and (ai or _TOKEN_WORD.search(meter)):
-        found = _meter(meter, rec) or found
+        found = openai_meter(meter, u.nullish(rec.get("x_skumetersubcategory"))) or found
     _from_details(found, _price_details(rec.get("skupricedetails")), " ".join(texts))
     for text in texts:
         if found.token_type or found.storage or found.provisioned:
@@ -490,11 +457,11 @@ _MODEL_KEYS = ("modelid", "model", "modelname")
 _TTL_KEYS = ("cachettl", "ttl", "cacheretention", "cacheduration", "cachewriteduration")
 
 
-def _from_details(found: _Llm, details: dict[str, str], text: str) -> None:
+def _from_details(found: TokenLine, details: dict[str, str], text: str) -> None:
     """FOCUS-defined SkuPriceDetails properties (ModelId, TokenDirection, TokenCacheAction; the
     draft's TokenType) and x_ equivalents win over anything read from names."""
     model = next((details[k] for k in _MODEL_KEYS if details.get(k)), None)
-    if model and _is_model(model):
+    if model and is_model(model):
         found.model_raw, found.model = model, normalise_model(None, model)
     flat = {k: re.sub(r"[^a-z]", "", v.lower()) for k, v in details.items()}
     action, direction = flat.get("tokencacheaction"), flat.get("tokendirection")
@@ -508,61 +475,17 @@ def _from_details(found: _Llm, details: dict[str, str], text: str) -> None:
     elif action == "other":
         kind = None
     elif direction in ("input", "output") and kind is None:
-        kind = _text_kind(text)  # the meter may still say cached, audio, embedding or reasoning
+        kind = text_kind(text)  # the meter may still say cached, audio, embedding or reasoning
         if kind in (None, "storage") or (kind in _OUTPUT_SIDE) != (direction == "output"):
             kind = "input_uncached" if direction == "input" else "output"
     if kind == "input_cache_write_5m":
-        kind = _cache_write(" ".join([text, *(details.get(k, "") for k in _TTL_KEYS)]))
+        kind = cache_write(" ".join([text, *(details.get(k, "") for k in _TTL_KEYS)]))
     if kind is not None:
         found.token_type, found.storage = kind, False
 
 
-def _words(text: str) -> str:
-    """Lower-case words: camelCase split ("CacheReadInputTokenCount"), punctuation to spaces."""
-    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", text)
-    return " " + re.sub(r"[^0-9a-z.]+", " ", spaced.lower()) + " "
-
-
-def _cache_write(text: str) -> str:
-    """input_cache_write_1h when the text states a one-hour TTL, else _5m: Anthropic's default
-    cache lifetime is 5 minutes (1 hour is opt-in) and Bedrock marks only its 1-hour usage types."""
-    one_hour = re.search(
-        r"\b(?:1\s*h|1\s*hr|1\s*hour|one hour|60\s*m(?:in)?|3600\s*s?)\b", _words(text)
-    )
-    return "input_cache_write_1h" if one_hour else "input_cache_write_5m"
-
-
-def _text_kind(text: str) -> str | None:
-    """Token class named by a meter, SKU or description ("Cache Read Input Tokens", "Gemini 3 Flash
-    Text Input Caching", "USE1-MP:USE1_CacheWriteInputTokenCount-Units"); "storage" for context-cache
-    storage; None when it names none."""
-    t = _words(text)
-    if re.search(r" (?:cache|cached|caching|context) storage | token hours? ", t):
-        return "storage"
-    if re.search(r" (?:uncached|non cached|cache miss) ", t):
-        return "input_uncached"
-    if re.search(
-        r" (?:cache|cached|caching|prompt caching) (?:write|writes|wr|creation|created) ", t
-    ):
-        return _cache_write(t)
-    if re.search(r" cache (?:read|reads|hit|hits) | cached | caching | cchd | ccchd ", t):
-        return "input_cache_read"
-    out = re.search(r" (?:output|outp|completion|completions|generated|generation) ", t)
-    inp = re.search(r" (?:input|inp|prompt|prompts) ", t)
-    audio = re.search(r" aud(?:io)? ", t)
-    if re.search(r" (?:reasoning|thinking) tokens? ", t) and not out and not inp:
-        return "reasoning"  # billed apart from output (otherwise they are inside "output")
-    if out:
-        return "output_audio" if audio else "output"
-    if re.search(r" embed(?:ding|dings)? ", t):
-        return "embedding"
-    if inp:
-        return "input_audio" if audio else "input_uncached"
-    return None
-
-
-def _from_text(found: _Llm, text: str) -> None:
-    kind = _text_kind(text)
+def _from_text(found: TokenLine, text: str) -> None:
+    kind = text_kind(text)
     if kind == "storage":
         found.storage = True
     elif kind:
@@ -574,14 +497,8 @@ def _from_text(found: _Llm, text: str) -> None:
 
 
 def _tier_words(text: str) -> str | None:
-    t = _words(text)
+    t = words(text)
     return next((tier for tier in ("batch", "priority", "flex") if f" {tier} " in t), None)
-
-
-def _is_model(name: str) -> bool:
-    """A model name has a letter and at least one word that is not a token class, tier or unit."""
-    words = [w for w in re.split(r"[\s\-_/:]+", name.lower()) if w]
-    return any(re.search(r"[a-z]", w) and w not in _NOT_MODEL for w in words)
 
 
 _SKU_MODEL = re.compile(
@@ -592,7 +509,7 @@ _SKU_MODEL = re.compile(
 _DESC_MODEL = re.compile(r"^(?P<model>[A-Za-z][\w.:/@-]*[\d.-][\w.:/@-]*)[,:]?\s+\S", re.I)
 
 
-def _model_fallback(found: _Llm, row: dict[str, Any], texts: list[str]) -> None:
+def _model_fallback(found: TokenLine, row: dict[str, Any], texts: list[str]) -> None:
     """Model from a "Gemini 2.5 Pro ..." / "Claude Sonnet 4.5 ..." SKU name, a SkuId
     "<model>-<token class>" (the FOCUS AI examples' shape) or a description starting with an id."""
     for text in texts:
@@ -601,12 +518,12 @@ def _model_fallback(found: _Llm, row: dict[str, Any], texts: list[str]) -> None:
             return
     sku = row["sku_id"] or ""
     m = _SKU_MODEL.match(sku)
-    if m and _is_model(m["model"]):
+    if m and is_model(m["model"]):
         found.model_raw, found.model = m["model"], normalise_model(None, m["model"])
         return
     desc = row["charge_description"] or ""
     m = _DESC_MODEL.match(desc)
-    if m and _is_model(m["model"]) and _text_kind(desc) not in (None, "storage"):
+    if m and is_model(m["model"]) and text_kind(desc) not in (None, "storage"):
         found.model_raw, found.model = m["model"], normalise_model(None, m["model"])
 
 
@@ -617,126 +534,26 @@ def _tokens(row: dict[str, Any], rec: dict[str, Any]) -> int | None:
     size = u.dec(rec.get("x_pricingblocksize"))
     consumed, priced = row["consumed_quantity"], row["pricing_quantity"]
     qty: Decimal | None = None
-    c_block, p_block = _token_block(row["consumed_unit"]), _token_block(row["pricing_unit"])
+    c_block, p_block = token_block(row["consumed_unit"]), token_block(row["pricing_unit"])
     if c_block is not None and consumed is not None:
         qty = consumed * c_block
     elif p_block is not None and priced is not None:
-        explicit = bool(re.match(r"\s*\d|\s*[km]\s", row["pricing_unit"], re.I))
+        unit = row["pricing_unit"]
+        explicit = bool(re.match(r"\s*(?:\d|[km]\s|(?:thousand|million)\b)", unit, re.I))
         if explicit or size in (None, 1):  # a plain "Tokens" unit with a block size is ambiguous
             qty = priced * p_block
-    elif _unit_kind(row["consumed_unit"]) == "count" and consumed is not None:
-        marketplace = re.search(r"(?:^|-)MP:", row["sku_meter"] or "") is not None
+    elif unit_kind(row["consumed_unit"]) == "count" and consumed is not None:
         consistent = size is None or priced is None or priced * size == consumed
-        qty = consumed if consistent and not marketplace else None
-    return None if qty is None else int(qty.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+        qty = consumed if consistent and not _bedrock_marketplace(row, rec) else None
+    return tokens_of(qty, 1)
 
 
-# Azure OpenAI / Foundry meter names (research 4.2; Azure Retail Prices meterName values)
-_AZ_DIRECTION = {"inp": "in", "input": "in", "outp": "out", "output": "out", "opt": "out", "out": "out"}  # fmt: skip
-_AZ_TIER = {"batch": "batch", "pp": "priority", "priority": "priority", "provisioned": "provisioned", "ptu": "provisioned", "std": "standard"}  # fmt: skip
-_AZ_SCOPE = frozenset({"regnl", "regional", "rg", "glbl", "global", "gl", "dzone", "dz"})
-_AZ_CACHED = frozenset({"cache", "cached", "caching", "cd", "cchd", "ccchd"})
-_AZ_MARKERS = frozenset(
-    {*_AZ_DIRECTION, *_AZ_TIER, *_AZ_SCOPE, *_AZ_CACHED, "wr", "write", "read", "uncached", "tokens", "token", "1k", "1m",
-     "shortco", "longco", "aud", "audio"}
-)  # fmt: skip
-#: Azure OpenAI meter versions (MMDD) of the documented meters -> OpenAI's dated model ids
-_AZ_VERSIONS = {
-    ("gpt-4o", "0513"): "2024-05-13",
-    ("gpt-4o", "0806"): "2024-08-06",
-    ("gpt-4o", "1120"): "2024-11-20",
-    ("gpt-4o-mini", "0718"): "2024-07-18",
-}
-
-
-def _meter(meter: str, rec: dict[str, Any] | None = None) -> _Llm | None:
-    """Model, token class and tier of an Azure OpenAI / Foundry meter: "gpt-4o-mini-0718-Inp-regnl
-    Tokens", "gpt 4o 0806 cached Inp glbl Tokens", "5.4 mini cd Inp Gl 1M Tokens", "5.4 mini Opt Gl
-    1M Tokens", "gpt-5-codex-ccchd-inp-glbl Tokens", "5.6 sol ShortCo Cd Wr Std Gl 1M Tokens",
-    "text-embedding-3-large-regional Tokens", "Provisioned Managed Global Hourly"; None if the meter
-    is neither a token nor a provisioned meter. A bare version ("5.4 mini") is a GPT model only
-    under an OpenAI meter subcategory (x_SkuMeterSubcategory "Azure OpenAI GPT5") or none."""
-    words = [w for w in re.split(r"[\s\-_]+", meter.lower().replace("data zone", "dzone")) if w]
-    cut = next((i for i, w in enumerate(words) if w in _AZ_MARKERS), len(words))
-    head, tail = words[:cut], set(words[cut:])
-    scoped = "standard" if tail & _AZ_SCOPE else None  # a deployment scope implies Standard
-    tier = next((_AZ_TIER[w] for w in words[cut:] if w in _AZ_TIER), scoped)
-    direction = next((_AZ_DIRECTION[w] for w in words[cut:] if w in _AZ_DIRECTION), None)
-    sub = (u.nullish((rec or {}).get("x_skumetersubcategory")) or "openai").lower()
-    if head and re.fullmatch(r"\d+(\.\d+)?", head[0]) and ("openai" in sub or "gpt" in sub):
-        head = ["gpt", *head]
-    model = None
-    if head and _is_model(" ".join(head)):
-        base, version = "-".join(head[:-1]), head[-1]
-        dated = _AZ_VERSIONS.get((base, version)) if re.fullmatch(r"\d{4}", version) else None
-        model = f"{base}-{dated}" if dated else "-".join(head)
-    spans = [m.start() for m in re.finditer(r"[^\s\-_]+", meter)]
-    raw = (meter[: spans[cut]] if cut < len(spans) else meter).strip(" -_") or None
-    found = _Llm(model_raw=raw if model else None, model=model, tier=tier)
-    if tail & _AZ_CACHED:
-        written = tail & {"wr", "write"}
-        found.token_type = _cache_write(meter) if written else "input_cache_read"
-    elif direction and tail & {"aud", "audio"}:
-        found.token_type = "input_audio" if direction == "in" else "output_audio"
-    elif direction:
-        found.token_type = "input_uncached" if direction == "in" else "output"
-    elif model and "embedding" in model:
-        found.token_type = "embedding"
-    found.provisioned = tier == "provisioned"
-    if found.provisioned:
-        found.model = found.model_raw = found.token_type = None
-    elif found.token_type is None:
-        return None
-    return found
-
-
-_BEDROCK = re.compile(
-    r"^(?:[A-Z]{2,4}\d{0,2}-)?(?P<model>.+?)-(?:mantle-)?"
-    r"(?P<kind>cache-read-input-token-count|cache-write-input-token-count|cache-read(?:-input)?-tokens?"
-    r"|cache-write(?:-input)?-tokens?|input-tokens?(?:-count)?|output-tokens?(?:-count)?)"
-    r"(?P<rest>(?:-[\w.]+)*)$"
-)
-_BEDROCK_MARKERS = re.compile(
-    r"-(?:batch|priority|flex|standard|latency-optimized|cross-region(?:-global)?|global)(?=-|$)",
-    re.I,
-)
-_MARKETPLACE = re.compile(r"^(?P<model>.+?)\s*\(Amazon Bedrock Edition\)\s*$", re.I)
-
-
-def _bedrock_usage_type(usage_type: str, service_name: str | None = None) -> _Llm | None:
-    """Model, token class and tier of a Bedrock usage type (x_UsageType in FOCUS 1.0, SkuMeter in
-    AWS FOCUS 1.2): "USE1-Claude4.6Sonnet-input-tokens", "...-cache-read-input-token-count",
-    "...-cache-write-input-token-count-1-hour", "USE1-Nova2.0Lite-input-tokens-flex",
-    "USE1-anthropic.claude-sonnet-4-5-mantle-cache-write-tokens-1h-standard"; Marketplace lines
-    ("USE1-MP:USE1_CacheReadInputTokenCount-Units") take the model from the "<model> (Amazon
-    Bedrock Edition)" service name. None if the usage type is not a Bedrock token or PT line."""
-    low = usage_type.lower()
-    if "provisionedthroughput" in low or "modelunits" in low:
-        return _Llm(provisioned=True, tier="provisioned")
-    tier = next(
-        (t for t in ("batch", "priority", "flex") if re.search(rf"(^|-){t}(-|$)", low)), "standard"
-    )
-    market = _MARKETPLACE.match(service_name or "")
-    if re.search(r"(?:^|-)MP:", usage_type) and market:
-        kind = _text_kind(usage_type)
-        if kind in (None, "storage"):
-            return None
-        return _Llm(market["model"], aws_cur._model(market["model"]), kind, tier)
-    m = _BEDROCK.match(usage_type)
-    if not m:
-        return None
-    raw = _BEDROCK_MARKERS.sub("", m["model"]) or m["model"]
-    kind = m["kind"].lower()
-    if kind.startswith("cache-write"):
-        token_type = _cache_write(m["rest"])
-    elif kind.startswith("cache-read"):
-        token_type = "input_cache_read"
-    else:
-        token_type = "output" if kind.startswith("output") else "input_uncached"
-    model = aws_cur._model(raw)
-    if token_type == "input_uncached" and model and "embed" in model:
-        token_type = "embedding"
-    return _Llm(raw, model, token_type, tier)
+def _bedrock_marketplace(row: dict[str, Any], rec: dict[str, Any]) -> bool:
+    """A Bedrock Marketplace line, whose "Units" count is not read as tokens (see
+    aws_cur.marketplace_block: one token or a million, public notes disagree)."""
+    usage_type = u.nullish(rec.get("x_usagetype")) or row["sku_meter"] or ""
+    service = (row["service_name"] or "").lower()
+    return re.search(r"(?:^|-)MP:", usage_type) is not None or "amazon bedrock edition" in service
 
 
 _GPU = re.compile(

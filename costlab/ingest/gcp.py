@@ -15,9 +15,11 @@ list_cost = ``cost_at_list``; invoice.month → billing period; project.id → s
 project_id; labels + project.labels + system_labels + tags → tags; location.region (else location) →
 region_id; usage.amount/unit → consumed_*, usage.amount_in_pricing_units/pricing_unit → pricing_*;
 cost_type → charge category. Vertex AI / Gemini API SKU descriptions (``Gemini 2.5 Pro Text Input -
-Predictions``, ``… Input Text Caching``, ``… Output … - Batch Predictions``) give model, token_type and
-service_tier; tokens = usage.amount when usage.unit is ``count``/tokens (NULL for ``characters``,
-the Gemini 1.x unit: characters are not tokens).
+Predictions``, ``… Input Text Caching``, ``… Output … - Batch Predictions``, Claude's ``… Cache Write
+Input Tokens``) give model, token_type (costlab.ingest._token_lines.text_kind, as every billing source
+reads it: a cache write is never a read) and service_tier; tokens = usage.amount when usage.unit is
+``count``/tokens, rounded half-even (NULL for ``characters``, the Gemini 1.x unit: characters are not
+tokens, and for tokens x time such as ``count-seconds``: context-cache storage).
 Row key: billing account, project, service, SKU, usage start/end, resource (detailed), all labels/tags,
 cost_type, location, invoice month, adjustment id, currency, seller, and ``export_time``. Google
 appends rows: a row with a newer export_time for an hour already exported is additional usage or a
@@ -52,6 +54,7 @@ from zoneinfo import ZoneInfo
 from costlab.errors import SourceError
 from costlab.ingest import register
 from costlab.ingest import util as u
+from costlab.ingest._token_lines import text_kind, token_block, tokens_of, unit_kind
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 
 _PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -82,7 +85,7 @@ _GEMINI = re.compile(
 _CLAUDE = re.compile(
     r"\bclaude\s+(?:(\d+(?:\.\d+)?)\s+)?(opus|sonnet|haiku)(?:\s+(\d+(?:\.\d+)?))?\b", re.I
 )
-_TOKEN_UNIT = re.compile(r"^(\d+(?:\.\d+)?)?\s*(k|m|thousand|million)?\s*(tokens?|count)$")
+_COUNT_TIME = re.compile(r"^\s*count[\s\-.*x]*(?:seconds?|s|hours?|hrs?|h)\s*$", re.I)
 _SCI = re.compile(r"^-?\d+(\.\d+)?[eE][+-]?\d+$")
 
 
@@ -180,8 +183,14 @@ def _invoice_period(month: str | None) -> tuple[datetime | None, datetime | None
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def sku_facts(service: str | None, sku: str | None) -> dict[str, Any]:
-    """model, token_type, service_tier and compute_kind read from a SKU description."""
+def sku_facts(
+    service: str | None, sku: str | None, unit: str | None = None
+) -> dict[str, Any]:
+    """model, token_type, service_tier and compute_kind read from a SKU description and its usage
+    unit. The token class is _token_lines.text_kind of the SKU, as for every billing source:
+    "... Input Caching" is a cache read, "... Cache Write ..." a cache write (1h when stated),
+    "... Caching Storage" storage; on an AI SKU a tokens x time unit is storage whatever the
+    name says, never tokens."""
     d = (sku or "").lower()
     facts: dict[str, Any] = {"model": None, "token_type": None, "service_tier": None}
     if m := _GEMINI.search(d):
@@ -191,16 +200,9 @@ def sku_facts(service: str | None, sku: str | None) -> dict[str, Any]:
         parts = ["claude", ver, family] if ver else ["claude", family, ver_after]
         facts["model"] = "-".join(p.replace(".", "-") for p in parts if p)
     ai = facts["model"] is not None or (service or "").lower() in _AI_CATEGORY
-    if ai and "storage" not in d:
-        if re.search(r"\bembedding", d):
-            facts["token_type"] = "embedding"
-        elif re.search(r"\boutput\b", d):
-            facts["token_type"] = "output_audio" if "audio" in d else "output"
-        elif re.search(r"\binput\b", d):
-            if "cach" in d:
-                facts["token_type"] = "input_cache_read"
-            else:
-                facts["token_type"] = "input_audio" if "audio" in d else "input_uncached"
+    storage = "storage" in d or (ai and _token_time(unit))
+    if ai and not storage and (kind := text_kind(sku or "")) != "storage":
+        facts["token_type"] = kind
     for word, tier in (("batch", "batch"), ("priority", "priority"), ("flex", "flex")):
         if word in d:
             facts["service_tier"] = tier
@@ -210,35 +212,40 @@ def sku_facts(service: str | None, sku: str | None) -> dict[str, Any]:
             facts["service_tier"] = "provisioned"
         elif facts["token_type"]:
             facts["service_tier"] = "standard"
-    if facts["token_type"]:
-        kind = "tokens"
-    elif "provisioned throughput" in d:
-        kind = "provisioned_throughput"
-    elif re.search(r"\b(gpu|tpu|nvidia|accelerator|a100|h100|h200|b200|l4|t4|v100|p100)\b", d):
-        kind = "gpu_hours"
-    elif any(w in d for w in ("vector search", "matching engine", "index serving")):
-        kind = "vector_db"
-    elif "storage" in d:
-        kind = "storage"
-    elif any(w in d for w in ("egress", "data transfer", "internet", "network inter")):
-        kind = "egress"
-    else:
-        kind = "other"
-    facts["compute_kind"] = kind
+    facts["compute_kind"] = _compute_kind(d, facts["token_type"], storage)
     return facts
 
 
+def _token_time(unit: str | None) -> bool:
+    """Tokens x time: "Token-Hours", or the catalog's "count-seconds" / "count-hour" (``count`` is
+    its token unit) that context-cache storage is metered in."""
+    return unit_kind(unit) == "token_time" or bool(_COUNT_TIME.match(unit or ""))
+
+
+def _compute_kind(d: str, token_type: str | None, storage: bool) -> str:
+    if token_type:
+        return "tokens"
+    if "provisioned throughput" in d:
+        return "provisioned_throughput"
+    if re.search(r"\b(gpu|tpu|nvidia|accelerator|a100|h100|h200|b200|l4|t4|v100|p100)\b", d):
+        return "gpu_hours"
+    if any(w in d for w in ("vector search", "matching engine", "index serving")):
+        return "vector_db"
+    if storage:
+        return "storage"
+    if any(w in d for w in ("egress", "data transfer", "internet", "network inter")):
+        return "egress"
+    return "other"
+
+
 def _token_count(token_type: str | None, amount: Decimal | None, unit: str | None) -> int | None:
-    if token_type is None or amount is None or unit is None:
+    """Tokens of a token SKU's usage: amount x the block of a token unit ("1k tokens"), or the
+    amount itself in ``count`` (the billing catalog's unit for token SKUs); NULL for
+    ``characters`` (Gemini 1.x: characters are not tokens) and any other unit."""
+    if token_type is None:
         return None
-    m = _TOKEN_UNIT.match(unit.strip().lower())
-    if not m:
-        return None  # e.g. "characters": not tokens
-    scale = Decimal(m.group(1) or 1) * {None: 1, "k": 10**3, "thousand": 10**3}.get(
-        m.group(2), 10**6
-    )
-    n = amount * scale
-    return int(n) if n == n.to_integral_value() else None
+    block = token_block(unit) or (1 if unit_kind(unit) == "count" else None)
+    return tokens_of(amount, block)
 
 
 def _renest(flat: dict[str, Any]) -> dict[str, Any]:
@@ -355,8 +362,9 @@ class GcpBilling(Source):
         tags.update(_labels(rec.get("system_labels"), "system_labels"))
         tags.update(_labels(rec.get("labels"), "labels"))
         service, sku = _text(rec, "service", "description"), _text(rec, "sku", "description")
-        facts = sku_facts(service, sku) if cost_type not in ("tax", "rounding_error") else {}
         amount, unit = u.money(_get(rec, "usage", "amount")), _text(rec, "usage", "unit")
+        taxed = cost_type in ("tax", "rounding_error")
+        facts = sku_facts(service, sku, unit) if not taxed else {}
         project = _text(rec, "project", "id")
         seller = _text(rec, "seller_name")
         export_time = _time(_get(rec, "export_time"))

@@ -16,7 +16,8 @@ Normalise: charge period = the bucket (API) or [date, date+1d) (CSV); billing pe
 month; currency upper-cased; provider "OpenAI", service "OpenAI API" (§8.1); BilledCost =
 EffectiveCost = amount.value / cost_in_major (dollars), else `cost` / 100 (cents). Costs `line_item`
 ("[tier | ]<model>[ text|audio|image], <input|cached input|cache writes|output|batch input|…>[, long
-context]") gives model, token_type and service_tier; non-model items (web/file search tool calls,
+context]") gives model, token_type (the words read by costlab.ingest._token_lines; "cache writes"
+state no TTL, so input_cache_write_5m) and service_tier; non-model items (web/file search tool calls,
 vector storage, code interpreter) get compute_kind tool_calls/storage. Usage results keep OpenAI's
 inclusive `input_tokens` (SCHEMA rule), `input_cached_tokens` -> cache_read_tokens,
 `input_cache_write_tokens` -> cache_write_tokens; non-token counts go to quantity + quantity_unit;
@@ -57,6 +58,7 @@ from typing import Any
 from costlab.errors import SourceError
 from costlab.ingest import register
 from costlab.ingest import util as u
+from costlab.ingest._token_lines import text_kind, with_modality
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 
 PROVIDER = "OpenAI"
@@ -203,23 +205,6 @@ def _currency(value: Any) -> str:
 # ---------------------------------------------------------------------------- line items
 _TIERS = ("standard", "batch", "priority", "flex", "scale", "provisioned")
 _MODALITIES = ("text", "audio", "image")
-_BASE_TOKEN_TYPES = {
-    "input": "input_uncached",
-    "uncached input": "input_uncached",
-    "cached input": "input_cache_read",
-    "cache read": "input_cache_read",
-    "cache reads": "input_cache_read",
-    "cache write": "input_cache_write",
-    "cache writes": "input_cache_write",
-    "cached write": "input_cache_write",
-    "output": "output",
-}
-_MODALITY_TYPES = {
-    ("audio", "input_uncached"): "input_audio",
-    ("audio", "output"): "output_audio",
-    ("image", "input_uncached"): "input_image",
-    ("image", "output"): "output_image",
-}
 #: (substring of the lower-cased line item, compute_kind), first match wins
 _NON_TOKEN_KINDS = (
     ("storage", "storage"),
@@ -270,14 +255,13 @@ def parse_line_item(line_item: str | None) -> dict[str, Any]:
             if m in kind_words and len(kind_words) > 1:
                 kind_words.remove(m)
                 modality = modality or m
-        base = _BASE_TOKEN_TYPES.get(" ".join(kind_words))
+        base = text_kind(" ".join(kind_words))  # "cached input", "cache writes", "output", ...
         model = " ".join(words).strip()
         out["model"] = model
         out["sku_meter"] = ", ".join(pieces)
-        if base is not None:
-            if modality in ("audio", "image"):
-                base = _MODALITY_TYPES.get((modality, base), base)
-            elif model.lower().startswith("text-embedding") and base == "input_uncached":
+        if base not in (None, "storage"):
+            base = with_modality(base, modality)
+            if model.lower().startswith("text-embedding") and base == "input_uncached":
                 base = "embedding"
             out["token_type"] = base
             out["service_tier"] = tier or "standard"
