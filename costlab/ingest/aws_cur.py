@@ -500,7 +500,7 @@ def _llm(out: dict[str, Any], line_type: str | None, code: str | None, name: str
 
 def _token_block(unit: str | None, description: str | None, marketplace: bool) -> int | None:
     """Tokens per unit of lineItem/UsageAmount (research 2.3 "Units gotcha", 9.3), None if unknown."""
-    m = re.fullmatch(r"(\d+)?\s*([km]|thousand|million)?\s*tokens?", (unit or "").strip(), re.I)
+    m = re.fullmatch(r"(\d+)?\s*([km]|thousand|million)?\s*tokens?", (unit or "").strip(), re.I | re.ASCII)
     if m:
         scale = {"k": 1000, "thousand": 1000, "m": 1_000_000, "million": 1_000_000}
         return int(m[1] or 1) * scale.get((m[2] or "").lower(), 1)

@@ -40,7 +40,6 @@ Quirks:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -110,7 +109,7 @@ _KEY_EXTRA = (
     "allocatedmethodid", "allocatedresourceid",
 )  # fmt: skip
 _MS_NULLS = frozenset({"-2", "unassigned"})
-_SHORT_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2})$")
+_SHORT_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2})$", re.ASCII)
 
 
 @register
@@ -191,15 +190,10 @@ def _records(path: Path, kind: str) -> Iterator[tuple[int, dict[str, Any] | str]
         except (OSError, ValueError) as ex:  # pyarrow's ArrowInvalid is a ValueError
             raise SourceError(str(path), f"unreadable Parquet: {ex}") from None
     else:
-        with u.open_text(path) as fh:
-            for n, text in enumerate(fh, 1):
-                if not text.strip():
-                    continue
-                try:
-                    obj = json.loads(text, parse_float=Decimal)
-                except (ValueError, RecursionError) as ex:  # too deep for Python is bad input too
-                    yield n, f"invalid JSON: {ex}"
-                    continue
+        for n, obj in u.json_lines(path, exact=True):
+            if isinstance(obj, Exception):
+                yield n, f"invalid JSON: {obj}"
+            else:
                 yield n, u.lower_keys(obj) if isinstance(obj, dict) else "not a JSON object"
 
 
@@ -280,7 +274,7 @@ def _iso(dt: Any) -> str | None:
 # --- LLM token lines -------------------------------------------------------------------------
 
 _TOKEN_UNIT = re.compile(
-    r"^\s*(?:(\d+(?:\.\d+)?)\s*([km]|thousand|million)?\s+|([km])\s*)?tokens?\s*$", re.I
+    r"^\s*(?:(\d+(?:\.\d+)?)\s*([km]|thousand|million)?\s+|([km])\s*)?tokens?\s*$", re.I | re.ASCII
 )
 _SCALE = {"k": 1000, "thousand": 1000, "m": 1_000_000, "million": 1_000_000}
 

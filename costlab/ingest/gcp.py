@@ -82,8 +82,8 @@ _GEMINI = re.compile(
 _CLAUDE = re.compile(
     r"\bclaude\s+(?:(\d+(?:\.\d+)?)\s+)?(opus|sonnet|haiku)(?:\s+(\d+(?:\.\d+)?))?\b", re.I
 )
-_TOKEN_UNIT = re.compile(r"^(\d+(?:\.\d+)?)?\s*(k|m|thousand|million)?\s*(tokens?|count)$")
-_SCI = re.compile(r"^-?\d+(\.\d+)?[eE][+-]?\d+$")
+_TOKEN_UNIT = re.compile(r"^(\d+(?:\.\d+)?)?\s*(k|m|thousand|million)?\s*(tokens?|count)$", re.ASCII)
+_SCI = re.compile(r"^-?\d+(\.\d+)?[eE][+-]?\d+$", re.ASCII)
 
 
 def _dec_json(text: str) -> Any:
@@ -171,7 +171,7 @@ def _labels(value: Any, what: str) -> dict[str, str]:
 def _invoice_period(month: str | None) -> tuple[datetime | None, datetime | None]:
     if month is None:
         return None, None
-    m = re.fullmatch(r"(\d{4})-?(\d{2})", month)
+    m = re.fullmatch(r"(\d{4})-?(\d{2})", month, re.ASCII)
     if not m or not 1 <= int(m.group(2)) <= 12:
         raise ValueError(f"invoice.month is not YYYYMM: {month!r}")
     y, mo = int(m.group(1)), int(m.group(2))
@@ -315,13 +315,8 @@ class GcpBilling(Source):
             for line, row in u.csv_rows(path):
                 yield line, row if isinstance(row, str) else _renest(row)
         elif kind == "jsonl":
-            with u.open_text(path) as fh:
-                for n, text in enumerate(fh, 1):
-                    if text.strip():
-                        try:
-                            yield n, _dec_json(text)
-                        except ValueError as ex:
-                            yield n, f"not JSON: {ex}"
+            for n, obj in u.json_lines(path, exact=True):
+                yield n, f"not JSON: {obj}" if isinstance(obj, Exception) else obj
         elif kind == "json":
             try:
                 with u.open_text(path) as fh:
