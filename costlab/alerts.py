@@ -36,7 +36,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Any
 
 from costlab.errors import CostlabError
@@ -63,6 +63,7 @@ ANOMALY_DEFAULTS: dict[str, Any] = {
 FORECAST_MIN_DAYS = 3  # a month-end forecast needs this many elapsed days
 MAD_SCALE = Decimal("1.4826")
 _Q = Decimal("0.000000000001")  # DECIMAL(38, 12)
+_WIDE = Context(prec=80)
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
 
@@ -224,7 +225,8 @@ def history_start(since: date | datetime | None, window: int = ANOMALY_DEFAULTS[
     if since is None:
         return None
     d = _as_day(since)
-    start = min(d.replace(day=1), d - timedelta(days=window))
+    back = d - timedelta(days=window) if d.toordinal() > window else date.min  # --since 0001-01-01
+    start = min(d.replace(day=1), back)
     return datetime(start.year, start.month, start.day, tzinfo=UTC)
 
 
@@ -258,7 +260,8 @@ def check_budgets(
         while month < end:
             nxt = _next_month(month)
             stop = min(nxt, end)
-            spend = sum((v for d, v in costs.items() if month <= d < stop), Decimal(0))
+            with localcontext(prec=80):  # exact: past the default 28 significant digits
+                spend = sum((v for d, v in costs.items() if month <= d < stop), Decimal(0))
             elapsed, days = (stop - month).days, (nxt - month).days
             forecast = _q(spend / elapsed * days) if stop < nxt else None
             label = month.strftime("%Y-%m")
@@ -355,7 +358,8 @@ def _key(b: Budget) -> tuple[str, str | None, str, str]:
 
 
 def _q(d: Decimal) -> Decimal:
-    return d.quantize(_Q, rounding=ROUND_HALF_UP)
+    """``d`` at 12 places; exact past the default 28 digits (a spend of 1e16 needs 29)."""
+    return d.quantize(_Q, rounding=ROUND_HALF_UP, context=_WIDE)
 
 
 def _pct(part: Decimal, whole: Decimal) -> str:
@@ -441,7 +445,8 @@ def _series(daily: pl.DataFrame) -> dict[tuple[str, str | None, str], dict[date,
         value = cost if isinstance(cost, Decimal) else Decimal(str(cost))
         costs = out.setdefault((str(scope), None if name is None else str(name), str(currency)), {})
         d = _as_day(day)
-        costs[d] = costs.get(d, Decimal(0)) + value
+        with localcontext(prec=80):  # exact: past the default 28 significant digits
+            costs[d] = costs.get(d, Decimal(0)) + value
     return out
 
 

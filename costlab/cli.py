@@ -1,8 +1,9 @@
 """The ``costlab`` command: parse arguments, make one library call, render the result.
 
 Heavy libraries (duckdb, polars, pyarrow) are imported inside the commands, so ``costlab --help``
-starts instantly and cron jobs pay only for what they run. Errors are one line on stderr with
-exit code 1 (`CostlabError`); usage errors exit 2; set ``COSTLAB_DEBUG=1`` for a traceback.
+starts instantly and cron jobs pay only for what they run. Every error is one line on stderr
+(``Error: ...``) with exit code 1, whatever raised it; usage errors exit 2; a closed output pipe
+(``| head``) ends quietly with 141, as SIGPIPE would; set ``COSTLAB_DEBUG=1`` for a traceback.
 """
 
 from __future__ import annotations
@@ -21,25 +22,59 @@ from costlab.errors import CostlabError
 
 
 class _Group(TyperGroup):
+    """Every failure of a command reaches the user as one line (`_failure`), whatever its class."""
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except CostlabError as ex:
-            if os.environ.get("COSTLAB_DEBUG"):
-                raise
-            _error(str(ex))
-            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             _error("interrupted; nothing was committed by the interrupted step")
             raise typer.Exit(130) from None
-        except Exception as ex:  # a lake file deleted or truncated under a running command
-            from costlab.lake import lake_file_error
+        except BrokenPipeError:  # `costlab sql ... | head`: the reader is gone, nothing to say
+            _silence_stdout()
+            raise typer.Exit(141) from None
+        except Exception as ex:
+            if _is_cli_exception(ex) or os.environ.get("COSTLAB_DEBUG"):
+                raise  # exits and usage errors (exit 2) are typer's to print
+            code, message = _failure(ex)
+            _error(message)
+            raise typer.Exit(code) from None
 
-            error = lake_file_error(ex)
-            if error is None or os.environ.get("COSTLAB_DEBUG"):
-                raise
-            _error(str(error))
-            raise typer.Exit(1) from None
+
+def _is_cli_exception(ex: BaseException) -> bool:
+    """typer's (or click's) own exits and usage errors."""
+    return type(ex).__module__.split(".", 1)[0] in ("typer", "click")
+
+
+def _failure(ex: Exception) -> tuple[int, str]:
+    """Exit code and the one line for an exception: costlab's own say what is wrong (2 for a
+    bad command-line value); a file the system refused names the file; anything else is a bug,
+    named by its class, with the way to a traceback."""
+    from costlab.errors import UsageError
+    from costlab.lake import lake_file_error
+
+    ex = lake_file_error(ex) or ex  # a lake file deleted or truncated under a running command
+    if isinstance(ex, CostlabError):
+        return (2 if isinstance(ex, UsageError) else 1), str(ex)
+    first = next((ln.strip() for ln in str(ex).splitlines() if ln.strip()), "")
+    if isinstance(ex, OSError) and ex.strerror:
+        where = f"{ex.filename}: " if ex.filename is not None else ""
+        return 1, f"{where}{ex.strerror}"
+    if isinstance(ex, MemoryError):
+        return 1, "out of memory; free memory or narrow the command (e.g. a shorter --since)"
+    return 1, (
+        f"internal error: {type(ex).__name__}: {first[:300]} "
+        "(set COSTLAB_DEBUG=1 for a traceback, and please report it)"
+    )
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (a test runner's buffer)
+        pass
 
 
 app = typer.Typer(
@@ -65,8 +100,11 @@ def _main(
     ] = None,
 ) -> None:
     if config is not None:
-        if not config.is_file():
-            raise typer.BadParameter(f"{config}: no such file", param_hint="--config")
+        from costlab.config import file_problem
+
+        problem = file_problem(config)
+        if problem is not None:
+            raise typer.BadParameter(f"{config}: {problem}", param_hint="--config")
         os.environ["COSTLAB_CONFIG"] = str(config.absolute())
 
 
@@ -140,7 +178,9 @@ def ingest(
     """Read billing exports and trace logs into the lake.
 
     Files already ingested and unchanged are skipped, so a nightly run over a growing folder only
-    reads what is new. A later export of the same line replaces the earlier one.
+    reads what is new. A later export of the same line replaces the earlier one. An empty file
+    (0 bytes or only whitespace) is skipped with a warning, not an error. Rows with implausible
+    numbers (limits in costlab.toml [ingest]) are quarantined with the reason.
 
     Examples:
 
@@ -175,6 +215,8 @@ def ingest(
         ingest_summary(result, fmt)
     for f in result.failed:
         _error(f.error or f.path)
+    for f in result.empty if not quiet else []:
+        _warn(f.error or f.path)
     if result.rows_quarantined and not quiet:
         _warn(
             f"{result.rows_quarantined} rows quarantined; see `costlab quarantine --lake {result.lake}`"
@@ -682,7 +724,22 @@ def version() -> None:
 
 
 def main() -> None:
-    app(prog_name="costlab")
+    """The console entry point: anything that escapes the commands (typer's own machinery,
+    the final flush into a closed pipe) still ends as one line or a quiet exit."""
+    try:
+        app(prog_name="costlab")
+    except Exception as ex:
+        if os.environ.get("COSTLAB_DEBUG"):
+            raise
+        code, message = _failure(ex)
+        _error(message)
+        sys.exit(code)
+    finally:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+            sys.exit(141)  # a closed pipe ends the run quietly, as SIGPIPE would
 
 
 if __name__ == "__main__":

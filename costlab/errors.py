@@ -19,6 +19,17 @@ class UnknownFormatError(SourceError):
     """No registered source recognises the file."""
 
 
+class EmptyFileError(UnknownFormatError):
+    """The file holds nothing to read (0 bytes, or only whitespace): ingest warns and skips it."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "empty file, nothing to ingest")
+
+
+class UsageError(CostlabError):
+    """A command-line value that cannot be used (an unreadable or impossible date): exit code 2."""
+
+
 class UnknownSourceError(CostlabError):
     def __init__(self, name: str, known: list[str]) -> None:
         self.name, self.known = name, known

@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from costlab.errors import CostlabError
@@ -34,9 +34,12 @@ class MetricRow:
 
 def load_metrics(path: str | Path) -> list[MetricRow]:
     """Parse the metrics CSV (format in the module docstring)."""
+    from costlab.config import regular_file
+    from costlab.ingest.util import dec
+
     path = Path(path)
     try:
-        fh = open(path, encoding="utf-8-sig", newline="")
+        fh = open(regular_file(path, "metrics file"), encoding="utf-8-sig", newline="")
     except OSError as ex:
         raise CostlabError(f"{path}: cannot read metrics file ({ex.strerror})") from None
     out: list[MetricRow] = []
@@ -57,12 +60,14 @@ def load_metrics(path: str | Path) -> list[MetricRow]:
             metric = (rec.get(fields["metric"]) or "").strip()
             if not metric:
                 raise CostlabError(f"{where}: empty metric name")
-            raw = (rec.get(fields["value"]) or "").strip().replace(",", "")
+            raw = (rec.get(fields["value"]) or "").strip()
             try:
-                value = Decimal(raw)
-            except InvalidOperation:
-                raise CostlabError(f"{where}: value {raw!r} is not a number") from None
-            if not value.is_finite() or value < 0:
+                value = dec(raw)
+            except ValueError:
+                value = None
+            if value is None:
+                raise CostlabError(f"{where}: value {raw!r} is not a number")
+            if value < 0:
                 raise CostlabError(f"{where}: value {raw!r} must be a finite number >= 0")
             wf = (rec.get(fields["workflow"]) or "").strip() if "workflow" in fields else ""
             out.append(MetricRow(day, metric, value, wf or None))

@@ -27,12 +27,15 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from costlab import schema
-from costlab.errors import CostlabError, SourceError
+from costlab.config import file_problem
+from costlab.errors import CostlabError, EmptyFileError, SourceError
 from costlab.lake import STAGING, Lake, Manifest, _q, _sql_list
+from costlab.limits import EARLIEST, LATEST, Limits
 
 if TYPE_CHECKING:
     import duckdb
@@ -51,11 +54,11 @@ Progress = Callable[[int, int, str], None]
 @dataclass
 class FileResult:
     path: str
-    status: str  # ingested | skipped | failed
+    status: str  # ingested | skipped (unchanged) | empty (nothing to read, a warning) | failed
     source: str | None = None
     rows: int = 0
     quarantined: int = 0
-    error: str | None = None
+    error: str | None = None  # failed: why; empty: the warning
 
 
 @dataclass
@@ -81,30 +84,36 @@ class IngestResult:
     def skipped(self) -> list[FileResult]:
         return [f for f in self.files if f.status == "skipped"]
 
+    @property
+    def empty(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "empty"]
+
 
 def discover(
     paths: Iterable[str | os.PathLike[str]],
     exclude: Path | None = None,
     ignore: Iterable[str] = (),
 ) -> tuple[list[Path], list[FileResult]]:
-    """Files to consider, in a stable order, and results for paths that do not exist.
+    """Files to consider, in a stable order, and results for paths that cannot be read.
 
     Folders are walked for data files (``DATA_SUFFIXES``, optionally ``.gz``); hidden files, the
     lake itself (``exclude``) and files matching an ``ignore`` glob (``[ingest] exclude`` /
     ``--exclude``: matched against the name and the path relative to the folder, e.g.
-    ``metrics*.csv`` or ``drafts/*``) are skipped. A file named explicitly is always tried.
+    ``metrics*.csv`` or ``drafts/*``) are skipped. A file named explicitly is always tried,
+    unless it is not a regular file (a FIFO would block, ``/dev/zero`` never ends): that fails.
     """
     patterns = list(ignore)
     found: list[Path] = []
     missing: list[FileResult] = []
     for raw in paths:
         p = Path(raw).expanduser()
-        if p.is_dir():
+        problem = file_problem(p)
+        if problem == "directory":
             found += _walk(p, exclude, patterns)
-        elif p.is_file():
+        elif problem is None:
             found.append(p.absolute())
         else:
-            missing.append(FileResult(str(p), "failed", error=f"{p}: no such file or directory"))
+            missing.append(FileResult(str(p), "failed", error=f"{p}: {problem}"))
     seen: set[Path] = set()
     unique = [f for f in found if not (f in seen or seen.add(f))]  # type: ignore[func-returns-value]
     return unique, missing
@@ -164,9 +173,11 @@ def ingest(
     """
     from costlab.ingest import get_source
     from costlab.ingest.base import ParseContext
+    from costlab.ingest.util import line_limit
 
     lk = lake if isinstance(lake, Lake) else Lake(lake)
-    ctx = ParseContext(keep_text=keep_text, redact=redact, config=config or {})
+    cfg = config or {}
+    ctx = ParseContext(keep_text=keep_text, redact=redact, config=cfg, limits=Limits.from_config(cfg))
     if source:
         get_source(source)  # unknown names fail before any work
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
@@ -176,7 +187,7 @@ def ingest(
         ignore = [ignore]
     files, missing = discover(paths, exclude=lk.path, ignore=[str(p) for p in ignore])
     result.files.extend(missing)
-    with lk.write_lock(wait=wait, on_wait=on_wait):
+    with lk.write_lock(wait=wait, on_wait=on_wait), line_limit(ctx.limits.max_line_bytes):
         manifest = lk.collect_garbage(lk.open_for_write())
         _Run(lk, manifest, result, ctx, source, force, progress).execute(files)
     return result
@@ -248,17 +259,18 @@ class _Run:
         return todo
 
     def _ingest_file(self, ordinal: int, path: Path) -> None:
-        from costlab.ingest import detect, get_source
-
         fr = FileResult(str(path), "failed")
         self.result.files.append(fr)
         staged_before = {t: len(v) for t, v in self.staged.items()}
         try:
             st = path.stat()
             digest = file_sha256(path)
-            cls = get_source(self.source) if self.source else detect(path)
+            cls = _source_for(path, self.source)
             fr.source = cls.name
             rows, bad = self._parse(ordinal, path, cls)
+        except EmptyFileError as ex:
+            fr.status, fr.error = "empty", str(ex)
+            return
         except Exception as ex:  # noqa: BLE001 - a parser bug must not abort the run
             fr.error = _error_text(path, ex, fr.source)
         if fr.error is not None:
@@ -324,6 +336,9 @@ class _Run:
     def _take_remote(self, ordinal: int, path: Path, out: _FileOut) -> None:
         fr = FileResult(str(path), "failed", out.source)
         self.result.files.append(fr)
+        if out.empty:
+            fr.status, fr.error = "empty", out.error
+            return
         if out.error is not None:
             fr.error = out.error
             self._stats(fr.source)["files_failed"] += 1
@@ -695,6 +710,7 @@ class _FileOut:
     ident: tuple[int, int, str] | None = None  # size, mtime_ns, sha256
     tables: list[tuple[str, pa.Table, bool]] = field(default_factory=list)
     bad: list[Bad] = field(default_factory=list)
+    empty: bool = False  # nothing to read (``error`` says so)
 
 
 @dataclass
@@ -710,23 +726,38 @@ class _Remote:
 
 def _parse_remote(job: tuple[int, str, str | None, ParseContext, str, datetime]) -> _FileOut:
     """Worker: hash, detect and parse one file into Arrow tables (same steps as `_Run._ingest_file`)."""
-    from costlab.ingest import detect, get_source
+    from costlab.ingest.util import line_limit
 
     ordinal, name, source, ctx, run_id, started = job
     path = Path(name)
     out = _FileOut()
     try:
-        st = path.stat()
-        digest = file_sha256(path)
-        cls = get_source(source) if source else detect(path)
-        out.source = cls.name
-        common = _common(path, cls, run_id, started, ordinal, ctx.redact)
-        for table, buf, final in _row_chunks(path, cls, ctx, common, out.bad):
-            out.tables.append((table, _to_arrow(table, buf, out.bad), final))
-        out.ident = (st.st_size, st.st_mtime_ns, digest)
+        with line_limit(ctx.limits.max_line_bytes):
+            st = path.stat()
+            digest = file_sha256(path)
+            cls = _source_for(path, source)
+            out.source = cls.name
+            common = _common(path, cls, run_id, started, ordinal, ctx.redact)
+            for table, buf, final in _row_chunks(path, cls, ctx, common, out.bad):
+                out.tables.append((table, _to_arrow(table, buf, out.bad), final))
+            out.ident = (st.st_size, st.st_mtime_ns, digest)
+    except EmptyFileError as ex:
+        return _FileOut(error=str(ex), empty=True)
     except Exception as ex:  # noqa: BLE001 - reported like the in-process path does
         return _FileOut(source=out.source, error=_error_text(path, ex, out.source))
     return out
+
+
+def _source_for(path: Path, source: str | None) -> type[Source]:
+    """The named source, else the detected one; `EmptyFileError` when the file holds nothing."""
+    from costlab.ingest import detect, get_source
+    from costlab.ingest.base import Sniff
+
+    if not source:
+        return detect(path)
+    if Sniff(path).kind == "empty":
+        raise EmptyFileError(str(path))
+    return get_source(source)
 
 
 def _common(
@@ -756,7 +787,7 @@ def _row_chunks(
             bad.append(item)
             continue
         table, row = item
-        problem = _check_row(table, row, cls.name)
+        problem = _check_row(table, row, cls.name, ctx.limits)
         if problem:
             bad.append(Bad(str(row.get("source_line", "")), problem, _raw(row)))
             continue
@@ -786,8 +817,9 @@ def _staging_schema(table: str) -> pa.Schema:
     return _STAGING_SCHEMAS[table]
 
 
-def _check_row(table: str, row: dict[str, Any], fmt: str) -> str | None:
-    """Why a parsed row cannot be stored (None when it can)."""
+def _check_row(table: str, row: dict[str, Any], fmt: str, limits: Limits) -> str | None:
+    """Why a parsed row cannot be stored (None when it can): a source bug raises, a row with
+    no time or key, an implausible number or a reversed period is quarantined."""
     if table not in schema.DATA_TABLES:
         raise SourceError(fmt, f"internal: source {fmt} wrote to unknown table {table!r}")
     allowed = _ALLOWED.get(table)
@@ -796,10 +828,55 @@ def _check_row(table: str, row: dict[str, Any], fmt: str) -> str | None:
     unknown = row.keys() - allowed
     if unknown:
         raise SourceError(fmt, f"internal: source {fmt} produced unknown columns {sorted(unknown)}")
-    if row.get(schema.DAY_COLUMN[table]) is None:
+    when = row.get(schema.DAY_COLUMN[table])
+    if when is None:
         return f"missing {schema.DAY_COLUMN[table]} (needed to place the row in time)"
+    if isinstance(when, datetime) and when.tzinfo is not None and not EARLIEST <= when < LATEST:
+        return (
+            f"{schema.DAY_COLUMN[table]} {when.isoformat()} is outside {EARLIEST.date()} to "
+            f"{LATEST.year - 1}-12-31: an unset time (epoch 0) or a damaged value"
+        )
     if not row.get("row_key"):
         return "missing row key"
+    return _implausible(table, row, limits) or _reversed_period(table, row)
+
+
+def _implausible(table: str, row: dict[str, Any], limits: Limits) -> str | None:
+    """A count or amount no real export holds (`costlab.limits`): an "unknown" sentinel such
+    as INT64_MAX, a unit error, or a hostile file. Reports would overflow or mislead on it."""
+    per_call = table == "spans"
+    cap = limits.max_tokens_per_call if per_call else limits.max_tokens_per_line
+    for col in schema.COUNT_COLUMNS[table]:
+        n = row.get(col)
+        if n is None or not isinstance(n, int):
+            continue  # a wrong type is reported when the row is converted
+        if n < 0 and table != "charges":  # a billing line's count may be a reversal
+            return f"{col} is negative ({n}); a count cannot be"
+        if abs(n) > cap:
+            per = "call" if per_call else "line"
+            return (
+                f"{col} = {n} is past the plausible {cap:,} per {per} (ingest.max_tokens_per_{per} "
+                "in costlab.toml): an 'unknown' sentinel or a unit error"
+            )
+    for col in schema.MONEY_COLUMNS[table]:
+        v = row.get(col)
+        if isinstance(v, (Decimal, int)) and abs(Decimal(v)) > limits.max_money_per_line:
+            return (
+                f"{col} = {v} is past the plausible {limits.max_money_per_line:,} per line "
+                "(ingest.max_money_per_line in costlab.toml): a unit error or a damaged file"
+            )
+    return None
+
+
+def _reversed_period(table: str, row: dict[str, Any]) -> str | None:
+    """A period ``[start, end)`` that ends before it starts."""
+    for start, end in schema.PERIOD_COLUMNS[table]:
+        a, b = row.get(start), row.get(end)
+        try:
+            if a is not None and b is not None and b < a:
+                return f"{end} ({b.isoformat()}) is before {start} ({a.isoformat()})"
+        except (TypeError, AttributeError):
+            continue  # not two datetimes: the conversion reports it
     return None
 
 

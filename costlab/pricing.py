@@ -381,12 +381,12 @@ def load_overrides(path: str | os.PathLike[str]) -> Overrides:
     ``provider``, ``model`` (glob over the canonical model id), ``service_tier``, ``valid_from``,
     ``valid_to`` (exclusive). The last matching discount wins; discounts never compound.
     """
+    from costlab.config import regular_file
+
     p = Path(path).expanduser()
     try:
-        with open(p, "rb") as fh:
+        with open(regular_file(p, "price override file"), "rb") as fh:
             data = tomllib.load(fh, parse_float=Decimal)
-    except FileNotFoundError:
-        raise CostlabError(f"{p}: price override file not found") from None
     except tomllib.TOMLDecodeError as ex:
         raise CostlabError(f"{p}: not valid TOML ({ex})") from None
     out = Overrides(path=str(p))

@@ -223,6 +223,32 @@ TABLE_PARTITIONS: dict[str, list[tuple[str, str]]] = {
 }
 
 
+#: Count columns held to the token limits of `costlab.limits` (token and request counts).
+COUNT_COLUMNS: dict[str, tuple[str, ...]] = {
+    table: tuple(n for n, t in cols if t == "BIGINT" and (n.endswith("tokens") or n == "requests"))
+    for table, cols in DATA_TABLES.items()
+}
+
+#: DECIMAL columns that count units, not money: held to their type's range only.
+QUANTITY_COLUMNS = frozenset({"consumed_quantity", "pricing_quantity", "quantity"})
+
+#: Money columns (amounts and unit prices) held to `costlab.limits` max_money_per_line.
+MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    table: tuple(n for n, t in cols if t == MONEY and n not in QUANTITY_COLUMNS)
+    for table, cols in DATA_TABLES.items()
+}
+
+#: Periods ``[start, end)`` whose end may not come before the start (the row is quarantined).
+#: Spans are not held to this: a span's end before its start is clock skew between the
+#: processes that stamped them; its tokens and cost are still real, and costlab computes no
+#: durations from spans (``start_time`` places and prices the call).
+PERIOD_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "charges": (("charge_period_start", "charge_period_end"), ("billing_period_start", "billing_period_end")),
+    "usage": (("period_start", "period_end"),),
+    "spans": (),
+}
+
+
 #: Columns of the spans kept out of the lake's copy of ``call_facts``: text and per-block detail
 #: (the analyzers read them from ``spans``), and the per-span ids and lineage, which reports
 #: never read and which are most of the bytes (random ids do not compress).

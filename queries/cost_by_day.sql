@@ -5,6 +5,7 @@
 --   currency and NULL cost. NULL dimensions show as '(none)'.
 -- params: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on start_time.
 -- Needs costlab.attribution.register() (view calls_attributed).
+-- Tokens are summed in DECIMAL(38, 0): exact for any number of calls (costlab/limits.py).
 WITH g AS (
     SELECT CAST(timezone('UTC', start_time) AS DATE) AS _day, coalesce(workflow, '(none)') AS workflow,
            * EXCLUDE (workflow)
@@ -24,8 +25,8 @@ SELECT
     sum(g.cost) AS cost,
     count(*) AS calls,
     count(*) FILTER (WHERE g.cost IS NULL) AS unpriced_calls,
-    CAST(sum(g.input_tokens) AS BIGINT) AS input_tokens,
-    CAST(sum(g.output_tokens) AS BIGINT) AS output_tokens
+    sum(CAST(g.input_tokens AS DECIMAL(38, 0))) AS input_tokens,
+    sum(CAST(g.output_tokens AS DECIMAL(38, 0))) AS output_tokens
 FROM c AS g
 GROUP BY g._day, g.workflow, g.currency
 ORDER BY g._day, g.workflow, g.currency NULLS LAST;

@@ -8,6 +8,7 @@
 --   currency and NULL cost. NULL dimensions show as '(none)'.
 -- params: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on start_time.
 -- Needs costlab.attribution.register() (view calls_attributed).
+-- Tokens are summed in DECIMAL(38, 0): exact for any number of calls (costlab/limits.py).
 WITH g AS (
     SELECT coalesce(session_id, '(none)') AS session, coalesce(user_id, '(none)') AS "user", *
     FROM calls_attributed
@@ -28,8 +29,8 @@ SELECT
     count(*) AS calls,
     min(g.start_time) AS first_call,
     max(g.start_time) AS last_call,
-    CAST(sum(g.input_tokens) AS BIGINT) AS input_tokens,
-    CAST(sum(g.output_tokens) AS BIGINT) AS output_tokens,
+    sum(CAST(g.input_tokens AS DECIMAL(38, 0))) AS input_tokens,
+    sum(CAST(g.output_tokens AS DECIMAL(38, 0))) AS output_tokens,
     sum(g.cost) AS cost,
     count(*) FILTER (WHERE g.cost IS NULL) AS unpriced_calls,
     CASE WHEN count(*) FILTER (WHERE g.cost IS NULL) = 0

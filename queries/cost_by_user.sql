@@ -7,6 +7,7 @@
 --   currency and NULL cost. NULL dimensions show as '(none)'.
 -- params: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on start_time.
 -- Needs costlab.attribution.register() (view calls_attributed).
+-- Tokens are summed in DECIMAL(38, 0): exact for any number of calls (costlab/limits.py).
 WITH g AS (
     SELECT coalesce(user_id, '(none)') AS "user", *
     FROM calls_attributed
@@ -24,8 +25,8 @@ SELECT
     count(DISTINCT g.session_id) AS sessions,
     count(DISTINCT g.trace_id) + count(*) FILTER (WHERE g.trace_id IS NULL) AS runs,
     count(*) AS calls,
-    CAST(sum(g.input_tokens) AS BIGINT) AS input_tokens,
-    CAST(sum(g.output_tokens) AS BIGINT) AS output_tokens,
+    sum(CAST(g.input_tokens AS DECIMAL(38, 0))) AS input_tokens,
+    sum(CAST(g.output_tokens AS DECIMAL(38, 0))) AS output_tokens,
     sum(g.cost) AS cost,
     count(*) FILTER (WHERE g.cost IS NULL) AS unpriced_calls,
     CASE WHEN count(*) FILTER (WHERE g.cost IS NULL) = 0

@@ -145,7 +145,7 @@ def test_runs_and_report(tmp_path: Path) -> None:
     code, out, _ = run("report", "--lake", lake, "--since", "2024-02-01", "-f", "json", "--no-findings")
     assert json.loads(out)["sections"]["spend_by_day"]["rows"] == []
     code, _, err = run("report", "--lake", lake, "--since", "last tuesday")
-    assert code == 1 and "cannot read date" in err
+    assert code == 2 and "cannot read date" in err  # a usage error
 
 
 def test_prices_command() -> None:

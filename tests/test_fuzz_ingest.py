@@ -9,7 +9,10 @@ source named and with detection. Whatever the input:
   file, never an "internal error" (a parser crash) and never a traceback;
 - every quarantined row has a reason, and the lake opens with every view countable;
 - when one line of a line-oriented file (JSONL, CSV) is damaged, the rows of every other line
-  still land, and the damaged line's rows land or are quarantined (never silently dropped).
+  still land, and the damaged line's rows land or are quarantined (never silently dropped);
+- sentinel and huge numbers (INT64_MAX, 1e26, 1e9999999, ``1_000``, non-ASCII digits) in the
+  token and money fields of several sources never reach the lake past the plausibility limits
+  (`costlab.limits`), and the report of the lake runs.
 
 The default run is small (``COSTLAB_FUZZ_EXAMPLES`` per source, default 6, derandomized); the
 ``slow`` variant draws ``COSTLAB_FUZZ_SLOW_EXAMPLES`` (default 100) random cases over all sources.
@@ -21,7 +24,9 @@ import csv
 import io
 import json
 import os
+import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -31,8 +36,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from costlab import schema
 from costlab.ingest import detect, sources
 from costlab.lake import VIEWS, Lake
+from costlab.limits import Limits
 from costlab.pipeline import DATA_SUFFIXES, IngestResult, ingest
 from costlab.pricing import PriceBook
 
@@ -97,15 +104,23 @@ SOURCES = sorted(s for s in sources() if s != "toy")
 
 # -- mutations --------------------------------------------------------------------------------
 
+# Sentinels and numbers near or past what the lake holds: INT64_MAX ("unknown"), 2^63, just past
+# the token and money limits, just under DECIMAL(38,12)'s 1e26, exponents int() cannot take,
+# and text Decimal() would read but costlab does not (digit separators, non-ASCII digits).
+HUGE_NUMBERS: list[Any] = [
+    2**63 - 1, 2**63, -(2**63), 10**12 + 1, 10**15 + 1, -(10**15) - 1, 10**26 - 1, -1, 0,
+    "9223372036854775807", "99999999999999999999999999", "1e9999999", "-1e9999999", "1_000",
+    "\u0661\u0662\u0663", "\uff11\uff12\uff13", "1.2.3", "--5", 9.223372036854776e18, 1e300,
+]
 HOSTILE_JSON: list[Any] = [
     10**40, -(10**40), -1, -(2**63) - 1, 2**64, float("nan"), float("inf"), float("-inf"), "",
     None, True, False, [], {}, "abc", "NaN", "Infinity", "-1e400", "1e40", "2024-13-45T99:99:99Z",
-    1e308, -0.0, "\x00", "💥\u202e", {"a": [1, {"b": None}]}, "x" * 5000,
+    1e308, -0.0, "\x00", "💥\u202e", {"a": [1, {"b": None}]}, "x" * 5000, *HUGE_NUMBERS,
 ]
 HOSTILE_TEXT = [
     "NaN", "Infinity", "-Infinity", "1e40", "-1e400", str(10**40), "-" + str(10**40), "-5", "",
     "null", "abc", "2024-13-45", "1,234,567.5", "\x00", "💥", '"', "'; drop view calls; --",
-    "[" * DEPTH, "0x1F", "   ", "1e-30", "{not json",
+    "[" * DEPTH, "0x1F", "   ", "1e-30", "{not json", *(str(n) for n in HUGE_NUMBERS),
 ]
 KINDS = (
     "truncate", "value", "bom", "latin1_line", "utf16_line", "utf16_file", "deep", "empty",
@@ -289,6 +304,77 @@ def mutants(draw: st.DrawFn, source: str) -> Mutant:
     return Mutant(name, out, kind, line=i + 1 if line_oriented and kind in LINE_KINDS else None, breaking=breaking)
 
 
+#: Keys and columns that carry token counts or money in the sources' formats.
+NUMERIC_KEY = re.compile(r"(?i)token|cost|spend|amount|price|quantity")
+#: Sources whose token and money fields get HUGE_NUMBERS (spans, usage and charges; JSONL, JSON, CSV).
+NUMBER_SOURCES = (
+    "litellm_spendlogs", "claude_code", "otlp_json", "langfuse", "focus", "aws_cur", "openai_usage",
+    "anthropic_cost",
+)  # fmt: skip
+
+
+def _numeric_nodes(obj: Any) -> list[tuple[Any, ...]]:
+    """Paths of the numbers (or number-like strings) under token/money keys; OTLP attributes
+    name the key in a sibling ({"key": "gen_ai.usage.input_tokens", "value": {"intValue": ..}})."""
+    out = []
+    for path in _json_nodes(obj):
+        named = [str(p) for p in path if isinstance(p, str)]
+        parent: Any = obj
+        for p in path[:-1]:
+            parent = parent[p]
+        value = parent[path[-1]] if path else obj
+        sibling = str(parent.get("key", "")) if isinstance(parent, dict) else ""
+        if path and not isinstance(value, (dict, list, bool)) and value is not None:
+            if NUMERIC_KEY.search(named[-1] if named else "") or NUMERIC_KEY.search(sibling):
+                out.append(path)
+    return out
+
+
+@st.composite
+def number_mutants(draw: st.DrawFn, source: str) -> Mutant:
+    """One seed with one to three token or money values replaced by HUGE_NUMBERS, all on one
+    line of a line-oriented file (so the checks of `check_mutant` apply)."""
+    name, seed = draw(st.sampled_from(seeds()[source]))
+    text = seed.decode("utf-8-sig", errors="replace")
+    k = draw(st.integers(1, 3))
+    if name.lower().endswith((".csv", ".tsv")):
+        rows = list(csv.reader(io.StringIO(text)))
+        cols = [i for i, h in enumerate(rows[0]) if NUMERIC_KEY.search(h)] if rows else []
+        if len(rows) < 2 or not cols:
+            return Mutant(name, seed, "numbers")
+        r = draw(st.integers(1, len(rows) - 1))
+        for _ in range(k):
+            rows[r][draw(st.sampled_from(cols)) % len(rows[r])] = str(draw(st.sampled_from(HUGE_NUMBERS)))
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(rows)
+        line = r + 1 if _record_lines(text, True) else None
+        return Mutant(name, buf.getvalue().encode(), "numbers", line=line)
+    if name.lower().endswith((".jsonl", ".ndjson")):
+        lines = text.split("\n")
+        parsed = []
+        for i, ln in enumerate(lines):
+            try:
+                parsed.append((i, json.loads(ln)))
+            except ValueError:
+                continue
+        candidates = [(i, obj) for i, obj in parsed if _numeric_nodes(obj)]
+        if not candidates:
+            return Mutant(name, seed, "numbers")
+        i, obj = draw(st.sampled_from(candidates))
+        for _ in range(k):
+            obj = _replace(obj, draw(st.sampled_from(_numeric_nodes(obj))), draw(st.sampled_from(HUGE_NUMBERS)))
+        lines[i] = json.dumps(obj)
+        return Mutant(name, "\n".join(lines).encode(), "numbers", line=i + 1)
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return Mutant(name, seed, "numbers")
+    nodes = _numeric_nodes(doc)
+    for _ in range(k if nodes else 0):
+        doc = _replace(doc, draw(st.sampled_from(nodes)), draw(st.sampled_from(HUGE_NUMBERS)))
+    return Mutant(name, json.dumps(doc).encode(), "numbers")
+
+
 # -- checks -----------------------------------------------------------------------------------
 
 
@@ -320,8 +406,8 @@ def _write(root: Path, mutant: Mutant) -> Path:
 
 def check_result(result: IngestResult, path: Path) -> None:
     for f in result.files:
-        assert f.status in ("ingested", "failed"), f
-        if f.status == "failed":
+        assert f.status in ("ingested", "failed", "empty"), f
+        if f.status in ("failed", "empty"):
             msg = f.error or ""
             assert msg and "\n" not in msg and "\r" not in msg, f"not one line: {msg!r}"
             assert path.name in msg, f"message does not name the file: {msg!r}"
@@ -354,13 +440,34 @@ def reference(source: str, name: str, drop_line: int | None = None) -> tuple[int
     return None if res.failed else (res.rows_written, res.rows_quarantined)
 
 
-def check_mutant(source: str, mutant: Mutant) -> None:
+def check_plausible(lake: Path) -> None:
+    """Nothing past the plausibility limits was written, and the report of the lake runs."""
+    lim = Limits()
+    with Lake(lake).connect(prices=_book()) as con:
+        for table in schema.DATA_TABLES:
+            cap = lim.max_tokens_per_call if table == "spans" else lim.max_tokens_per_line
+            for col in schema.COUNT_COLUMNS[table]:
+                low = 0 if table != "charges" else -cap
+                bad = con.execute(f"SELECT count(*) FROM {table} WHERE {col} < {low} OR {col} > {cap}").fetchone()
+                assert bad == (0,), f"{table}.{col}: implausible counts were written"
+            for col in schema.MONEY_COLUMNS[table]:
+                bad = con.execute(
+                    f"SELECT count(*) FROM {table} WHERE abs({col}) > {lim.max_money_per_line}"
+                ).fetchone()
+                assert bad == (0,), f"{table}.{col}: implausible amounts were written"
+    Lake(lake).report(findings=False)
+
+
+def check_mutant(source: str, mutant: Mutant, more: Callable[[Path], None] | None = None) -> None:
+    """The checks of the module docstring; ``more`` checks the lake of the named ingest too."""
     with tempfile.TemporaryDirectory(prefix="costlab-fuzz-") as tmp:
         root = Path(tmp)
         path = _write(root, mutant)
         named = ingest([path], lake=root / "named", source=source)
         check_result(named, path)
         check_lake(root / "named")
+        if more is not None:
+            more(root / "named")
         detected = ingest([path], lake=root / "detected")
         check_result(detected, path)
         check_lake(root / "detected")
@@ -412,6 +519,19 @@ def test_fuzz_source(source: str) -> None:
     @given(mutants(source))
     def run(m: Mutant) -> None:
         check_mutant(source, m)
+
+    run()
+
+
+@pytest.mark.parametrize("source", NUMBER_SOURCES)
+def test_fuzz_sentinel_and_huge_numbers(source: str) -> None:
+    """Token and money fields set to HUGE_NUMBERS: never a crash, nothing implausible in the
+    lake, the other lines' rows still land, and the report of the lake runs."""
+
+    @FAST
+    @given(number_mutants(source))
+    def run(m: Mutant) -> None:
+        check_mutant(source, m, more=check_plausible)
 
     run()
 

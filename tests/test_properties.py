@@ -9,7 +9,9 @@ row-key semantics (README "The lake"; costlab/ingest/focus.py "Row key"):
   real (kept apart by an occurrence number);
 - a later file with the same key (and occurrence) replaces the earlier row, whatever the file is
   called: a renamed copy of a file therefore changes nothing;
-- re-ingesting an unchanged file (or forcing it) changes nothing.
+- re-ingesting an unchanged file (or forcing it) changes nothing;
+- amounts past the plausible limit per line (``max_money_per_line``, 1e15) are quarantined, the
+  rest are kept, and the report's totals over them are exact (sums past 28 digits included).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,9 @@ PROPS = settings(
 # the 26 integer digits the column holds
 amounts = st.integers(-(10**21), 10**21).map(lambda n: Decimal(n).scaleb(-12))
 small = st.integers(-(10**6), 10**6).map(lambda n: Decimal(n).scaleb(-12))  # sub-cent credits
+# around the 1e15 money limit, either side, with all 12 decimals (sums of a few pass 28 digits)
+LIMIT = Decimal(10) ** 15
+edge = st.integers(10**27 - 10**3, 10**27 + 10**3).map(lambda n: Decimal(n).scaleb(-12))
 
 
 @st.composite
@@ -217,6 +222,31 @@ def test_a_later_export_replaces_what_it_restates(a: list[dict[str, Any]], b: li
             _ok(ingest([p1], lake=root / "lake"))
             _ok(ingest([p2], lake=root / "lake"))
             assert totals(root / "lake") == expected([first, second])
+
+
+@st.composite
+def edge_lines(draw: st.DrawFn) -> dict[str, Any]:
+    line = draw(lines())
+    billed = draw(st.one_of(edge, edge.map(lambda d: -d), amounts))
+    line["BilledCost"] = -abs(billed) if line["ChargeCategory"] == "Credit" else billed
+    line["EffectiveCost"] = draw(st.one_of(st.just(line["BilledCost"]), edge, amounts))
+    return line
+
+
+@PROPS
+@given(st.lists(edge_lines(), min_size=1, max_size=30))
+def test_money_near_the_limit_is_exact_or_quarantined(rows: list[dict[str, Any]]) -> None:
+    kept = [r for r in rows if abs(r["BilledCost"]) <= LIMIT and abs(r["EffectiveCost"]) <= LIMIT]
+    with workdir() as root:
+        res = ingest([write(root / "bill.csv", rows)], lake=root / "lake", source="focus")
+        assert not res.failed and res.rows_quarantined == len(rows) - len(kept)
+        got = totals(root / "lake")
+        report = Lake(root / "lake").report(since="2025-03-01", until="2025-04-01", findings=False)
+    with localcontext(prec=80):  # the exact sums: past Python's default 28 digits
+        want = expected([kept])
+    assert got == want
+    # the report's headline: billed per currency, summed exactly in Python from its sections
+    assert {h.currency: h.billed for h in report.headline} == {c: b for c, (b, _, _) in want.items()}
 
 
 def test_expected_model_by_hand() -> None:

@@ -166,7 +166,8 @@ HOSTILE = ["'; drop view calls; --", "' OR 1=1 --", "2024-01-01' OR '1'='1", "$s
 def test_query_params_are_bound(toy_lake: Path, value: str) -> None:
     before = snapshot(toy_lake)
     code, out, err = run("query", "spend_by_provider_month", "-p", f"since={value}", "--lake", str(toy_lake))
-    assert code == 1 and err.startswith("Error: ") and err.count("\n") == 1, (code, out, err)
+    # an unreadable date is a usage error (exit 2), one line
+    assert code == 2 and err.startswith("Error: ") and err.count("\n") == 1, (code, out, err)
     assert "Traceback" not in out + err
     code, out, err = run("query", "spend_by_provider_month", "-p", f"bogus={value}", "--lake", str(toy_lake))
     assert code == 1 and "no parameter bogus" in err, err
@@ -187,7 +188,7 @@ def test_query_params_filter_correctly(toy_lake: Path) -> None:
 def test_report_dates_are_validated(toy_lake: Path, value: str) -> None:
     for opt in ("--since", "--until"):
         code, out, err = run("report", "--lake", str(toy_lake), opt, value, "-f", "json")
-        assert code == 1 and err.startswith("Error: cannot read date"), (code, err)
+        assert code == 2 and err.startswith("Error: cannot read date"), (code, err)
 
 
 # -- strings from data: hostile workflow, step, user and model names -------------------------------

@@ -15,7 +15,7 @@ import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from costlab.errors import UnknownFormatError, UnknownSourceError
+from costlab.errors import EmptyFileError, UnknownFormatError, UnknownSourceError
 
 if TYPE_CHECKING:
     from costlab.ingest.base import Source
@@ -58,12 +58,13 @@ def get_source(name: str) -> type[Source]:
 
 
 def detect(path: Path) -> type[Source]:
-    """The source that recognises ``path`` (highest priority wins), else `UnknownFormatError`."""
+    """The source that recognises ``path`` (highest priority wins), else `UnknownFormatError`
+    (`EmptyFileError` when there is nothing in it)."""
     from costlab.ingest.base import Sniff
 
     sniff = Sniff(path)
     if sniff.kind == "empty":
-        raise UnknownFormatError(str(path), "file is empty")
+        raise EmptyFileError(str(path))
     matches = []
     for cls in sources().values():
         try:

@@ -27,17 +27,20 @@ def parse_file(path: Path | str, source: str | None = None, ctx: ParseContext | 
     Raises `SourceError` when the file as a whole cannot be read; row problems land in ``.bad``.
     """
     from costlab.ingest import detect, get_source
+    from costlab.ingest.util import line_limit
 
     path = Path(path)
+    ctx = ctx or ParseContext()
     cls: type[Source] = get_source(source) if source else detect(path)
     out = Parsed(cls.name)
     try:
-        for item in cls().parse(path, ctx or ParseContext()):
-            if isinstance(item, Bad):
-                out.bad.append(item)
-            else:
-                table, row = item
-                out.rows[table].append(row)
+        with line_limit(ctx.limits.max_line_bytes):
+            for item in cls().parse(path, ctx):
+                if isinstance(item, Bad):
+                    out.bad.append(item)
+                else:
+                    table, row = item
+                    out.rows[table].append(row)
     except SourceError:
         raise
     except (OSError, EOFError, UnicodeError, ValueError) as ex:

@@ -147,11 +147,11 @@ def is_model(name: str) -> bool:
 _TOKEN_UNIT = re.compile(
     r"^\s*(?:(\d[\d,]*(?:\.\d+)?)\s*([km]|thousand|million)?\s+|([km])\s*|(thousand|million)\s+)?"
     r"tokens?\s*$",
-    re.I,
+    re.I | re.ASCII,
 )
 _TOKEN_TIME_UNIT = re.compile(r"tokens?[\s\-/.]*(?:x\s*)?(?:hours?|hrs?|h|minutes?|mins?|seconds?|s|days?|months?|mo)\b", re.I)  # fmt: skip
 #: a plain count ("count", "Units", "1000000 count"): tokens only where the source says so
-_COUNT_UNIT = re.compile(r"^\s*(?:\d[\d,]*(?:\.\d+)?\s*(?:[km]|thousand|million)?\s*)?(?:counts?|units?|each)?\s*$", re.I)  # fmt: skip
+_COUNT_UNIT = re.compile(r"^\s*(?:\d[\d,]*(?:\.\d+)?\s*(?:[km]|thousand|million)?\s*)?(?:counts?|units?|each)?\s*$", re.I | re.ASCII)  # fmt: skip
 _SCALE = {"k": 1000, "thousand": 1000, "m": 1_000_000, "million": 1_000_000}
 
 

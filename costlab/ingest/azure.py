@@ -155,8 +155,8 @@ _CATEGORY = {"usage": "Usage", "purchase": "Purchase", "tax": "Tax"}
 _FREQUENCY = {"onetime": "One-Time", "recurring": "Recurring", "usagebased": "Usage-Based"}
 _PRICING = {"ondemand": "Standard", "spot": "Dynamic", "reservation": "Committed",
             "savingsplan": "Committed"}  # fmt: skip
-_SLASH_DATE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\b")
-_BLOCK = re.compile(r"^\s*(\d+(?:\.\d+)?)(?!\d)\s*([KMB])?(?![A-Za-z])\s*(.*)$")
+_SLASH_DATE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\b", re.ASCII)
+_BLOCK = re.compile(r"^\s*(\d+(?:\.\d+)?)(?!\d)\s*([KMB])?(?![A-Za-z])\s*(.*)$", re.ASCII)
 _MULT = {"K": 1000, "M": 10**6, "B": 10**9}
 _PLURAL = {"hour": "Hours", "hours": "Hours", "hrs": "Hours", "day": "Days", "days": "Days",
            "month": "Months", "months": "Months", "minute": "Minutes", "minutes": "Minutes",

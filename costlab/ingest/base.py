@@ -17,6 +17,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
+from costlab.ingest.util import LongLine, lines_of
+from costlab.limits import Limits
+
 HEAD_BYTES = 256 * 1024
 
 Row = tuple[str, dict[str, Any]]
@@ -38,6 +41,7 @@ class ParseContext:
     keep_text: bool = False
     redact: bool = False
     config: dict[str, Any] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
 
 
 class Sniff:
@@ -68,9 +72,13 @@ class Sniff:
 
     @cached_property
     def kind(self) -> str:
-        """parquet, json (one document), jsonl (one document per line), csv or unknown."""
+        """parquet, json (one document), jsonl (one document per line), csv, empty (nothing
+        but whitespace, or 0 bytes) or unknown."""
         if self.suffix == ".parquet":
-            return "parquet"
+            try:
+                return "parquet" if self.path.stat().st_size else "empty"
+            except OSError:
+                return "parquet"  # the reader says what is wrong
         text = self.head.lstrip()
         if not text:
             return "empty"
@@ -94,15 +102,16 @@ class Sniff:
     @cached_property
     def first_line(self) -> str:
         """The first non-blank line, read in full even when it is longer than the head (a
-        Claude Code record with a pasted image can be megabytes)."""
+        Claude Code record with a pasted image can be megabytes), up to the line limit: a longer
+        line is passed over (the parser quarantines it) and the next one is the first."""
         text = self.head.lstrip()
         if "\n" in text or len(self.head_bytes) < HEAD_BYTES:
             return text.split("\n", 1)[0]
         opener = gzip.open if self.gzipped else open
         try:
             with opener(self.path, "rt", encoding="utf-8-sig", errors="replace") as fh:
-                for line in fh:
-                    if line.strip():
+                for line in lines_of(fh):
+                    if line.strip() and not isinstance(line, LongLine):
                         return line
         except (OSError, EOFError):
             pass

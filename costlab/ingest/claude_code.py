@@ -254,7 +254,11 @@ def _lines(path: Path, binary: bool) -> Iterator[tuple[int, Line]]:
         return
     with fh:
         n = 0
-        for line in fh:
+        for line in u.lines_of(fh):  # bounded: an over-long line comes as a u.LongLine
+            if isinstance(line, u.LongLine):
+                n += 1
+                yield n, line
+                continue
             if n == 0 and line.startswith(_BOM):
                 line = line[len(_BOM) :]
             cr = line.find(b"\r")
@@ -374,6 +378,9 @@ class ClaudeCodeSession(Source):
                 yield from self._close(n - window, path, ctx, fallback_session, replies, tools, results, spans)
             obj = fast(raw) if fast is not None and type(raw) is bytes else None
             if obj is None:  # no msgspec, not UTF-8, or anything unusual: the exact json path
+                if isinstance(raw, u.LongLine):
+                    bad.append(Bad(str(n), str(raw)))
+                    continue
                 text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
                 if not text.strip():
                     continue

@@ -165,6 +165,9 @@ class CodexRollout(Source):
         recognised = 0
         with u.open_text(path) as fh:
             for n, text in enumerate(fh, 1):
+                if isinstance(text, u.LongLine):
+                    yield Bad(str(n), str(text))
+                    continue
                 if not text.strip():
                     continue
                 try:

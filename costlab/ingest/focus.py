@@ -89,7 +89,6 @@ Quirks:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -173,7 +172,7 @@ _KEY_EXTRA = (
     "allocatedmethodid", "allocatedresourceid",
 )  # fmt: skip
 _MS_NULLS = frozenset({"-2", "unassigned"})
-_SHORT_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2})$")
+_SHORT_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2})$", re.ASCII)
 
 
 @register
@@ -254,15 +253,10 @@ def _records(path: Path, kind: str) -> Iterator[tuple[int, dict[str, Any] | str]
         except (OSError, ValueError) as ex:  # pyarrow's ArrowInvalid is a ValueError
             raise SourceError(str(path), f"unreadable Parquet: {ex}") from None
     else:
-        with u.open_text(path) as fh:
-            for n, text in enumerate(fh, 1):
-                if not text.strip():
-                    continue
-                try:
-                    obj = json.loads(text, parse_float=Decimal)
-                except (ValueError, RecursionError) as ex:  # too deep for Python is bad input too
-                    yield n, f"invalid JSON: {ex}"
-                    continue
+        for n, obj in u.json_lines(path, exact=True):
+            if isinstance(obj, Exception):
+                yield n, f"invalid JSON: {obj}"
+            else:
                 yield n, u.lower_keys(obj) if isinstance(obj, dict) else "not a JSON object"
 
 

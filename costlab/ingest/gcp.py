@@ -85,8 +85,8 @@ _GEMINI = re.compile(
 _CLAUDE = re.compile(
     r"\bclaude\s+(?:(\d+(?:\.\d+)?)\s+)?(opus|sonnet|haiku)(?:\s+(\d+(?:\.\d+)?))?\b", re.I
 )
-_COUNT_TIME = re.compile(r"^\s*count[\s\-.*x]*(?:seconds?|s|hours?|hrs?|h)\s*$", re.I)
-_SCI = re.compile(r"^-?\d+(\.\d+)?[eE][+-]?\d+$")
+_COUNT_TIME = re.compile(r"^\s*count[\s\-.*x]*(?:seconds?|s|hours?|hrs?|h)\s*$", re.I | re.ASCII)
+_SCI = re.compile(r"^-?\d+(\.\d+)?[eE][+-]?\d+$", re.ASCII)
 
 
 def _dec_json(text: str) -> Any:
@@ -174,7 +174,7 @@ def _labels(value: Any, what: str) -> dict[str, str]:
 def _invoice_period(month: str | None) -> tuple[datetime | None, datetime | None]:
     if month is None:
         return None, None
-    m = re.fullmatch(r"(\d{4})-?(\d{2})", month)
+    m = re.fullmatch(r"(\d{4})-?(\d{2})", month, re.ASCII)
     if not m or not 1 <= int(m.group(2)) <= 12:
         raise ValueError(f"invoice.month is not YYYYMM: {month!r}")
     y, mo = int(m.group(1)), int(m.group(2))
@@ -322,13 +322,8 @@ class GcpBilling(Source):
             for line, row in u.csv_rows(path):
                 yield line, row if isinstance(row, str) else _renest(row)
         elif kind == "jsonl":
-            with u.open_text(path) as fh:
-                for n, text in enumerate(fh, 1):
-                    if text.strip():
-                        try:
-                            yield n, _dec_json(text)
-                        except ValueError as ex:
-                            yield n, f"not JSON: {ex}"
+            for n, obj in u.json_lines(path, exact=True):
+                yield n, f"not JSON: {obj}" if isinstance(obj, Exception) else obj
         elif kind == "json":
             try:
                 with u.open_text(path) as fh:

@@ -167,14 +167,8 @@ def _load(path: Path) -> Any:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, Any]]:
-    """JSONL as ``(line, value)``; a broken line yields ``(line, ValueError)``."""
-    with u.open_text(path) as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    yield n, json.loads(line, parse_float=Decimal)
-                except (ValueError, RecursionError) as ex:
-                    yield n, ValueError(str(ex))
+    """JSONL as ``(line, value)``; a broken or over-long line yields ``(line, ValueError)``."""
+    yield from u.json_lines(path, exact=True)
 
 
 def _dumps(value: Any) -> str:

@@ -50,7 +50,6 @@ Quirks:
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Iterator
@@ -133,19 +132,13 @@ def records(path: Path, sniff: Sniff) -> Iterator[tuple[int, dict[str, Any] | st
     """``(record number, row)`` for JSON/JSONL records or CSV rows; ``(n, reason)`` for bad ones.
     A JSON document that is not an array or ``{"data": [...]}`` raises SourceError."""
     if sniff.kind == "csv":
-        csv.field_size_limit(1 << 30)  # messages/response columns can be large
-        yield from u.csv_rows(path)
+        yield from u.csv_rows(path)  # a messages/response field may be as long as a line
         return
     if sniff.kind == "jsonl":
-        with u.open_text(path) as fh:
-            for n, text in enumerate(fh, 1):
-                if not text.strip():
-                    continue
-                try:
-                    obj = json.loads(text, parse_float=Decimal)
-                except (ValueError, RecursionError) as ex:  # too deep for Python is bad input too
-                    yield n, f"invalid JSON: {ex}"
-                    continue
+        for n, obj in u.json_lines(path, exact=True):
+            if isinstance(obj, Exception):
+                yield n, f"invalid JSON: {obj}"
+            else:
                 yield n, obj if isinstance(obj, dict) else "not a JSON object"
         return
     try:

@@ -102,6 +102,9 @@ class MooncakeTrace(Source):
         bad: list[Bad] = []
         with u.open_text(path) as fh:
             for n, text in enumerate(fh, 1):
+                if isinstance(text, u.LongLine):
+                    bad.append(Bad(str(n), str(text)))
+                    continue
                 if not text.strip():
                     continue
                 try:

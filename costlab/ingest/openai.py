@@ -102,13 +102,7 @@ def _pages(path: Path) -> Iterator[tuple[str, Any]]:
     Numbers with a fraction become Decimal. An unreadable document raises SourceError; in JSONL
     an unreadable line is yielded as (location, ValueError) so the other lines are kept."""
     if Sniff(path).kind == "jsonl":
-        with u.open_text(path) as fh:
-            for n, line in enumerate(fh, 1):
-                if line.strip():
-                    try:
-                        yield f"line {n}", json.loads(line, parse_float=Decimal)
-                    except (ValueError, RecursionError) as ex:  # too deep is bad input too
-                        yield f"line {n}", ValueError(str(ex))
+        yield from ((f"line {n}", obj) for n, obj in u.json_lines(path, exact=True))
         return
     try:
         with u.open_text(path) as fh:

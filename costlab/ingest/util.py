@@ -13,17 +13,25 @@ import io
 import json
 import re
 from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal
 from pathlib import Path
-from typing import IO, Any, NamedTuple, TypeVar
+from typing import IO, Any, AnyStr, NamedTuple, TypeVar
 
+from costlab.limits import Limits
 from costlab.schema import MONEY_SCALE
 
-_GROUPED = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d*)?")
+# Numbers in text are ASCII: an optional sign, digits with at most one decimal point, an optional
+# exponent (CSV exports write 1.2E-05), or thousands separators ("1,234.5"). Decimal() alone would
+# also take "1_000", Arabic-Indic and full-width digits; \d would match those digits too.
+_PLAIN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")
 NULLS = frozenset({"", "null", "none", "nan", "n/a", "na", "-", "<null>"})
 _QUANT = Decimal(1).scaleb(-MONEY_SCALE)
 _MAX_MONEY = Decimal(10) ** (38 - MONEY_SCALE)
+_EXACT = Context(prec=80)  # rounding to 12 places must not hit the default 28 digits
 
 
 def nullish(value: Any) -> str | None:
@@ -50,15 +58,27 @@ def dec(value: Any) -> Decimal | None:
         text = nullish(value)
         if text is None:
             return None
-        try:
+        if _PLAIN.fullmatch(text):
             d = Decimal(text)
-        except InvalidOperation:
-            if not _GROUPED.fullmatch(text):  # "1,234.5": thousands separators
-                raise ValueError(f"not a number: {text[:40]!r}") from None
+        elif _GROUPED.fullmatch(text):  # "1,234.5": thousands separators
             d = Decimal(text.replace(",", ""))
+        else:
+            raise ValueError(_not_a_number(text))
     if not d.is_finite():
         raise ValueError(f"not a finite number: {value!r}")
+    if d.adjusted() > 99:  # nothing costlab stores is this big; abs(1e9999999) would raise Overflow
+        raise ValueError(f"number out of range: {str(value)[:40]!r}")
     return d
+
+
+def _not_a_number(text: str) -> str:
+    if any(c.isdigit() and not c.isascii() for c in text):
+        hint = " (only ASCII digits 0-9 are read)"
+    elif "_" in text:
+        hint = " (digits are grouped with ',' only)"
+    else:
+        hint = ""
+    return f"not a number: {text[:40]!r}{hint}"
 
 
 def money(value: Any) -> Decimal | None:
@@ -69,7 +89,7 @@ def money(value: Any) -> Decimal | None:
     if abs(d) >= _MAX_MONEY:  # the number, not how it was typed (text, float or Decimal)
         raise ValueError(f"amount out of range: {d}")
     if d.as_tuple().exponent < -MONEY_SCALE:  # type: ignore[operator]
-        return d.quantize(_QUANT)
+        return d.quantize(_QUANT, context=_EXACT)
     return d
 
 
@@ -78,7 +98,9 @@ def integer(value: Any) -> int | None:
     d = dec(value)
     if d is None:
         return None
-    if d != d.to_integral_value():
+    if d.adjusted() > 18:  # checked before int(): int(Decimal("1e9999999")) runs for minutes
+        raise ValueError(f"integer out of range: {str(value)[:40]!r}")
+    if d != d.to_integral_value(context=_EXACT):
         raise ValueError(f"not an integer: {value!r}")
     n = int(d)
     if not -(2**63) <= n < 2**63:
@@ -86,8 +108,10 @@ def integer(value: Any) -> int | None:
     return n
 
 
-_NUMBER = re.compile(r"-?\d+(\.\d+)?")
-_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AP]M)?)?$", re.I)
+_NUMBER = re.compile(r"-?\d+(\.\d+)?", re.ASCII)
+_US_DATE = re.compile(
+    r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AP]M)?)?$", re.I | re.ASCII
+)
 
 
 def ts(value: Any) -> datetime | None:
@@ -123,12 +147,12 @@ def ts(value: Any) -> datetime | None:
         except ValueError:
             raise ValueError(f"not a date: {text!r}") from None
     iso = text.replace(" UTC", "Z")
-    if re.match(r"\d{4}-\d{2}-\d{2} ", iso):
+    if re.match(r"\d{4}-\d{2}-\d{2} ", iso, re.ASCII):
         iso = iso.replace(" ", "T", 1)
     if iso.endswith(("z", "Z")):
         iso = iso[:-1] + "+00:00"
     # fromisoformat accepts at most 6 fractional digits: trim nanoseconds
-    iso = re.sub(r"(\.\d{6})\d+", r"\1", iso)
+    iso = re.sub(r"(\.\d{6})\d+", r"\1", iso, flags=re.ASCII)
     try:
         dt = datetime.fromisoformat(iso)
     except ValueError:
@@ -139,6 +163,8 @@ def ts(value: Any) -> datetime | None:
 def epoch(value: Any) -> datetime:
     """Epoch seconds, ms, us or ns (picked by magnitude) as a UTC datetime."""
     d = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    if not d.is_finite() or d.adjusted() > 30:  # far past year 9999 in any unit; int() would crawl
+        raise ValueError(f"epoch out of range: {str(value)[:40]!r}")
     a = abs(d)
     if a >= 10**17:
         d = d / 10**9
@@ -221,9 +247,71 @@ def key(*parts: Any) -> str:
     return h.hexdigest()
 
 
+_MAX_LINE: ContextVar[int] = ContextVar("costlab_max_line_bytes", default=Limits.max_line_bytes)
+_DISCARD = 1 << 20  # an over-long line's rest is read and dropped in pieces this big
+
+
+@contextmanager
+def line_limit(limit: int) -> Iterator[None]:
+    """Lines read inside this block are at most ``limit`` long (``[ingest] max_line_bytes``)."""
+    token = _MAX_LINE.set(limit)
+    try:
+        yield
+    finally:
+        _MAX_LINE.reset(token)
+
+
+class LongLine(str):
+    """Stands for a line longer than the line limit, dropped without being held in memory. Its
+    text is the quarantine reason; it is never blank, so a reader that skips blank lines still
+    reports it (`json_lines` and `csv_rows` give the reason, other readers fail to parse it)."""
+
+
+def _drop_rest(fh: IO[AnyStr], line: AnyStr, limit: int) -> AnyStr | LongLine:
+    """``line``, read with ``readline(limit)`` and ``limit`` long: itself when it ends there,
+    else a `LongLine`, after the rest of the line is read and dropped in 1 MiB pieces (a 300 MB
+    line costs 1 MiB of memory, not 1 GB)."""
+    ends: Any = ("\n", "\r") if isinstance(line, str) else b"\n"
+    if line.endswith(ends):
+        return line
+    size = len(line)
+    while piece := fh.readline(_DISCARD):
+        size += len(piece)
+        if piece.endswith(ends):
+            break
+    unit = "bytes" if isinstance(line, bytes) else "characters"
+    return LongLine(
+        f"line too long: {size:,} {unit}, past {limit:,} (ingest.max_line_bytes in costlab.toml); not read"
+    )
+
+
+def lines_of(fh: IO[AnyStr]) -> Iterator[AnyStr | LongLine]:
+    """The lines of a text or binary file, each at most the line limit long; a longer one comes
+    as a `LongLine` (see `_drop_rest`)."""
+    limit = _MAX_LINE.get()
+    readline = fh.readline
+    while line := readline(limit):
+        yield line if len(line) < limit else _drop_rest(fh, line, limit)
+
+
+class _BoundedText(io.TextIOWrapper):
+    """A text file whose iteration (so also ``csv.reader``) yields lines as `lines_of` does,
+    with the limit in force when it was opened."""
+
+    _limit = Limits.max_line_bytes
+
+    def __next__(self) -> str:  # type: ignore[override]
+        line = self.readline(self._limit)
+        if len(line) < self._limit:
+            if not line:
+                raise StopIteration
+            return line
+        return _drop_rest(self, line, self._limit)
+
+
 def open_text(path: Path) -> IO[str]:
     """Open a text file, gunzipping ``.gz``, dropping a UTF-8 BOM; falls back to cp1252 when the
-    head is not UTF-8 (Excel-saved exports)."""
+    head is not UTF-8 (Excel-saved exports). Iterating it yields lines of bounded length."""
     gz = path.name.lower().endswith(".gz")
     raw: Any = gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115
     head = raw.peek(65536)[:65536] if hasattr(raw, "peek") else b""
@@ -233,12 +321,14 @@ def open_text(path: Path) -> IO[str]:
     except UnicodeDecodeError as ex:
         if ex.start < len(head) - 4:  # not just a multibyte char cut at the end of the peek
             encoding = "cp1252"
-    return io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
+    text = _BoundedText(raw, encoding=encoding, errors="replace", newline="")
+    text._limit = _MAX_LINE.get()
+    return text
 
 
 def open_utf8_bytes(path: Path) -> IO[bytes] | None:
     """The file as bytes (gunzipped) when `open_text` would read it as UTF-8, else None: for
-    parsers that decode bytes directly. The caller strips a BOM."""
+    parsers that decode bytes directly (read lines with `lines_of`). The caller strips a BOM."""
     gz = path.name.lower().endswith(".gz")
     raw: Any = gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115
     head = raw.peek(65536)[:65536] if hasattr(raw, "peek") else b""
@@ -251,13 +341,26 @@ def open_utf8_bytes(path: Path) -> IO[bytes] | None:
     return raw  # type: ignore[no-any-return]
 
 
+def _flag_long(lines: Iterable[str], long: list[tuple[int, str]]) -> Iterator[str]:
+    """Lines for ``csv.reader``: an over-long one becomes an empty line (a row the reader skips),
+    and its number and reason go to ``long``."""
+    for n, line in enumerate(lines, 1):
+        if isinstance(line, LongLine):
+            long.append((n, str(line)))
+            line = "\n"
+        yield line
+
+
 def csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]] | tuple[int, str]]:
     """Rows of a CSV file as ``(line, {header: value})``; a malformed row yields ``(line, reason)``.
 
-    Header names are stripped; a row with more or fewer fields than the header is malformed.
+    Header names are stripped; a row with more or fewer fields than the header is malformed. A
+    line over the line limit is a malformed row (a field may be as long as a line).
     """
+    csv.field_size_limit(_MAX_LINE.get())
+    long: list[tuple[int, str]] = []
     with open_text(path) as fh:
-        reader = csv.reader(fh)
+        reader = csv.reader(_flag_long(fh, long))
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
@@ -265,31 +368,43 @@ def csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]] | tuple[int, str
         except csv.Error as ex:
             yield 1, f"unreadable header: {ex}"
             return
+        if long:
+            yield 1, f"unreadable header: {long[0][1]}"
+            return
         width = len(header)
         while True:
+            values: list[str] | str | None
             try:
                 values = next(reader)
             except StopIteration:
-                return
+                values = None
             except csv.Error as ex:
-                yield reader.line_num, f"malformed CSV: {ex}"
-                continue
-            if not values or values == [""]:
-                continue
-            if len(values) != width:
-                yield reader.line_num, f"expected {width} fields, found {len(values)}"
-                continue
-            yield reader.line_num, dict(zip(header, values, strict=True))
+                values = f"malformed CSV: {ex}"
+            while long and (values is None or long[0][0] <= reader.line_num):
+                yield long.pop(0)
+            if values is None:
+                return
+            if isinstance(values, str):
+                yield reader.line_num, values
+            elif values and values != [""]:
+                if len(values) != width:
+                    yield reader.line_num, f"expected {width} fields, found {len(values)}"
+                else:
+                    yield reader.line_num, dict(zip(header, values, strict=True))
 
 
 def json_lines(
     path: Path, exact: bool = False
 ) -> Iterator[tuple[int, Any] | tuple[int, Exception]]:
-    """Objects of a JSONL file as ``(line, value)``; an unparsable line yields ``(line, error)``.
-    ``exact`` reads non-integer numbers as Decimal (money must not pass through float)."""
+    """Objects of a JSONL file as ``(line, value)``; an unparsable or over-long line yields
+    ``(line, error)``. ``exact`` reads non-integer numbers as Decimal (money must not pass
+    through float)."""
     loads = json.JSONDecoder(parse_float=Decimal).decode if exact else json.loads
     with open_text(path) as fh:
         for n, line in enumerate(fh, 1):
+            if isinstance(line, LongLine):
+                yield n, ValueError(str(line))
+                continue
             if not line.strip():
                 continue
             try:

@@ -14,7 +14,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -329,9 +329,10 @@ def _headline(report: Report) -> list[Headline]:
         if sec is None or not sec.rows:
             return out
         i, j = sec.columns.index(key), sec.columns.index(value)
-        for r in sec.rows:
-            if r[i] is not None and r[j] is not None:
-                out[r[i]] = out.get(r[i], Decimal(0)) + r[j]
+        with localcontext(prec=80):  # exact: DECIMAL(38,12) sums pass Python's default 28 digits
+            for r in sec.rows:
+                if r[i] is not None and r[j] is not None:
+                    out[r[i]] = out.get(r[i], Decimal(0)) + r[j]
         return out
 
     billed = col("allocation_check", "currency", "billed")
