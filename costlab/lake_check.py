@@ -14,7 +14,8 @@ when
 
 - one of its row keys is in a file a later run wrote (the replacement, or this file's rewrite);
 - one of its replace scopes was delivered again by a later run (those rows carry that run's id);
-- one of its source files was re-read by a later run that wrote rows of the same table and format.
+- one of its source files was re-read by a later run of the same format (a re-read file replaces
+  everything it wrote before, in every table, also where its new version writes nothing).
 
 The ingested-files index is rebuilt from the rows' ``source_file`` (live or replaced) and the
 ``files`` of runs rows where no file failed: a source not modified since
@@ -404,8 +405,7 @@ def _superseded(con: duckdb.DuckDBPyConnection, root: Path, tables: list[str]) -
     for table in tables:
         rows = con.execute(
             f"""
-            WITH r AS (SELECT * FROM lin_{table}),
-            wrote AS (SELECT DISTINCT source_format, rrank FROM r)
+            WITH r AS (SELECT * FROM lin_{table})
             SELECT DISTINCT filename FROM (
                 SELECT r.filename FROM r
                 JOIN (SELECT row_key, max(frank) AS top FROM r WHERE row_key IS NOT NULL GROUP BY 1) k
@@ -419,7 +419,6 @@ def _superseded(con: duckdb.DuckDBPyConnection, root: Path, tables: list[str]) -
                 SELECT r.filename FROM r
                 JOIN seen ON seen.source_format = r.source_format AND seen.source_file = r.source_file
                          AND seen.rrank > r.rrank
-                JOIN wrote ON wrote.source_format = r.source_format AND wrote.rrank = seen.rrank
             )"""
         ).fetchall()
         out.update(Path(name).relative_to(root).as_posix() for (name,) in rows)

@@ -467,9 +467,11 @@ class _Run:
             con.execute("SET preserve_insertion_order = false")
             (self.stage_dir / "tmp").mkdir(parents=True, exist_ok=True)  # spills go here (none staged: absent)
             con.execute(f"SET temp_directory = '{_q(str(self.stage_dir / 'tmp'))}'")
+            merged: dict[str, set[str]] = defaultdict(set)  # table -> formats with new rows
             for table, files in self.staged.items():
                 if files:
-                    replaced += self._merge_table(con, table, files)
+                    replaced += self._merge_table(con, table, files, merged[table])
+            replaced += self._drop_reread_leftovers(con, merged)
             spans_now = set(manifest.tables.get("spans", []))
             facts_replaced, facts_changed = calls_store.update(
                 con, self.lake.path, manifest, self.run_id, sorted(spans_now ^ spans_before)
@@ -496,8 +498,11 @@ class _Run:
         except OSError:
             pass
 
-    def _merge_table(self, con: duckdb.DuckDBPyConnection, table: str, staged: list[Path]) -> list[str]:
-        """Dedupe staged rows, drop the earlier rows they replace, write the new files."""
+    def _merge_table(
+        self, con: duckdb.DuckDBPyConnection, table: str, staged: list[Path], formats: set[str]
+    ) -> list[str]:
+        """Dedupe staged rows, drop the earlier rows they replace, write the new files; the
+        formats that brought rows are added to ``formats``."""
         lake_root = self.lake.path
         new = f"new_{table}"
         day_col = schema.DAY_COLUMN[table]
@@ -531,6 +536,7 @@ class _Run:
         else:
             con.execute(f"CREATE TEMP TABLE {new} AS SELECT * FROM {scan}")
         kept = con.execute(f"SELECT source_format, count(*) FROM {new} GROUP BY 1").fetchall()
+        formats.update(fmt for fmt, _ in kept)
         if keyed:
             staged_counts = dict(
                 con.execute(f"SELECT source_format, count(*) FROM {scan} GROUP BY 1").fetchall()
@@ -563,6 +569,20 @@ class _Run:
                 self.result.rows_written += n
         con.execute(f"DROP TABLE {new}")
         return replaced_files
+
+    def _drop_reread_leftovers(self, con: duckdb.DuckDBPyConnection, merged: dict[str, set[str]]) -> list[str]:
+        """A re-read file replaces everything it wrote before, also in the tables its new version
+        no longer fills (its bad lines were fixed: no quarantine rows; a table it no longer
+        feeds). `_merge_table` only reaches the tables and formats that brought new rows."""
+        replaced: list[str] = []
+        for table in (*schema.DATA_TABLES, "quarantine"):
+            live = self.manifest.tables.get(table)
+            if not live:
+                continue
+            for fmt in sorted(self.reread):
+                if fmt not in merged.get(table, ()):
+                    replaced += self._replace_existing(con, table, "", fmt, live, keyed=False)
+        return replaced
 
     def _replace_existing(
         self,
@@ -602,13 +622,13 @@ class _Run:
             left = con.execute(
                 f"SELECT count(*) FROM read_parquet('{_q(filename)}', hive_partitioning = false) WHERE NOT {cond}",
                 {"fmt": fmt, "reread": reread},
-            ).fetchone()[0]  # type: ignore[index]
+            ).fetchall()[0][0]
             if left:
                 con.execute(
                     f"""COPY (SELECT * FROM read_parquet('{_q(filename)}', hive_partitioning = false)
                               WHERE NOT {cond}) TO '{_q(str(target))}' (FORMAT parquet, COMPRESSION zstd)""",
                     {"fmt": fmt, "reread": reread},
-                )
+                ).fetchall()
                 live.append(target.relative_to(root).as_posix())
             live.remove(rel)
             replaced.append(rel)

@@ -138,6 +138,27 @@ def test_bad_rows_are_quarantined_with_reason_and_good_rows_kept(tmp_path: Path,
     assert Lake(lake_dir).query("SELECT count(*) FROM quarantine")[0][0] == 3
 
 
+def test_a_fixed_file_leaves_no_stale_rows(tmp_path: Path, lake_dir: Path) -> None:
+    """A re-read file replaces everything it wrote before, also where its new version writes
+    nothing: fixed bad lines leave no quarantine rows, and a file that now holds only bad lines
+    leaves no charges. Another file's rows are untouched."""
+    f = write(tmp_path / "a.csv", [(1, "1.5", "2024-01-01"), (2, "abc", "2024-01-01")])
+    other = write(tmp_path / "b.csv", [(9, "4", "2024-01-01")])
+    ingest([f, other], lake=lake_dir)
+    assert total(lake_dir) == (Decimal("5.5"), 2)
+    assert Lake(lake_dir).query("SELECT count(*) FROM quarantine")[0][0] == 1
+    write(f, [(1, "1.5", "2024-01-01"), (2, "2", "2024-01-01")])  # line 3 fixed
+    os.utime(f, ns=(1, 1))
+    ingest([f], lake=lake_dir)
+    assert total(lake_dir) == (Decimal("7.5"), 3)  # 1.5 + 2 + 4
+    assert Lake(lake_dir).query("SELECT count(*) FROM quarantine")[0][0] == 0
+    write(f, [(1, "x", "2024-01-01")])  # now nothing in it is a charge
+    os.utime(f, ns=(2, 2))
+    ingest([f], lake=lake_dir)
+    assert total(lake_dir) == (Decimal("4"), 1)  # only b.csv's row is left
+    assert Lake(lake_dir).query("SELECT location FROM quarantine") == [("2",)]
+
+
 def test_unknown_file_fails_alone(tmp_path: Path, lake_dir: Path) -> None:
     write(tmp_path / "good.csv", [(1, "3", "2024-01-01")])
     (tmp_path / "notes.csv").write_text("hello,world\n1,2\n")

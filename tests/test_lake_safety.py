@@ -262,6 +262,23 @@ def test_repair_rebuilds_the_lake_exactly(tmp_path: Path, history: tuple[Path, P
     assert code == 0 and "result: ok" in out, out
 
 
+def test_repair_keeps_a_fixed_file_clean(tmp_path: Path) -> None:
+    """A file re-read after its bad line was fixed left no quarantine row; repair must not bring
+    the old one back (the later run wrote no quarantine rows, but it re-read the file)."""
+    lake = tmp_path / "lake"
+    f = write(tmp_path / "a.csv", [(1, "1", "2024-01-01"), (2, "bad", "2024-01-01")])
+    ingest([f], lake=lake)
+    write(f, [(1, "1", "2024-01-01"), (2, "2", "2024-01-01")])
+    os.utime(f, ns=(1, 1))
+    ingest([f], lake=lake)
+    before = state(lake)
+    assert before["quarantine"][0] == 0 and before["charges"] == (2, Decimal("3"))
+    (lake / "_manifest.json").unlink()
+    code, _, err = run("lake", "repair", "--lake", str(lake))
+    assert code == 0, err
+    assert state(lake) == before
+
+
 def test_repair_of_a_manifest_restored_from_an_older_copy(tmp_path: Path, history: tuple[Path, Path]) -> None:
     """The manifest of run 2 put back after run 6: ingest refuses (files of four finished runs
     would go), repair brings back run 6's state."""
