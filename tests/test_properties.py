@@ -263,3 +263,64 @@ def test_expected_model_by_hand() -> None:
     assert expected([one]) == {"USD": (Decimal("3.499999999999"), Decimal("3.499999999999"), 3)}
     # two restates the first occurrence of the key: 10 + 2 - 0.000000000001 = 11.999999999999
     assert expected([one, two]) == {"USD": (Decimal("11.999999999999"), Decimal("10.999999999999"), 3)}
+
+
+# -- hostile text in every string field prints as text ---------------------------------------
+PIECES = [
+    "[/x]", "[link=http://evil.example]x[/link]", "[bold red]", ":x:", ":warning:", "\x1b[31m", "\x1b]8;;http://e\x07",
+    "\u202e", "\u2066", "\x07", "\x00", "\x7f", "\x9b", "|", "<script>", "\r", "\t", "\n", "a", "é", "💥", "=cmd",
+]  # fmt: skip
+hostile = st.lists(st.sampled_from(PIECES), min_size=1, max_size=6).map("".join)
+RAW_CONTROL = ("\x1b", "\u202e", "\u2066", "\x07", "\x9b", "\x00")
+#: the LiteLLM fields that are free text (ids, names, tags); numbers and times stay real
+LITELLM_TEXT = ("request_id", "call_type", "model_group", "user", "team_id", "session_id", "status")
+
+
+@settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(text=hostile)
+def test_hostile_text_prints_as_text(text: str) -> None:
+    """Markup, emoji codes, ESC/OSC sequences, bidi overrides and other control characters in
+    every text field of a trace and a bill (and in a quarantined line) never crash a command and
+    never reach the terminal raw: every listing, the quarantine and the terminal and Markdown
+    reports print them as text."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from costlab.cli import app
+
+    fixtures = Path(__file__).resolve().parent / "fixtures"
+    record = json.loads((fixtures / "litellm" / "spend_logs.jsonl").read_text().splitlines()[0])
+    for key in LITELLM_TEXT:
+        record[key] = f"{text}{record[key]}"
+    record["metadata"]["spend_logs_metadata"]["Workflow"] = text
+    record["request_tags"] = [text]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "spend.jsonl").write_text(json.dumps(record) + "\n")
+        with open(root / "bill.csv", "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["toy_id", "cost", "day", "user"])
+            w.writerow([text + "1", "1.25", "2025-06-04", text])
+            w.writerow([text + "2", text, "2025-06-04", text])  # quarantined: not a number
+        lake = str(root / "lake")
+        runner = CliRunner()
+        r = runner.invoke(app, ["ingest", str(root / "spend.jsonl"), str(root / "bill.csv"), "--lake", lake])
+        assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+        assert r.exit_code == 0, r.stderr
+        for args in (
+            ["sql", "select * from spans"],
+            ["sql", "select * from charges"],
+            ["quarantine"],
+            ["runs"],
+            ["report", "--no-findings", "--no-fail"],
+            ["report", "--no-findings", "--no-fail", "-f", "markdown"],
+        ):
+            r = runner.invoke(app, [*args, "--lake", lake])
+            assert r.exception is None or isinstance(r.exception, SystemExit), (args, r.exception)
+            assert r.exit_code == 0, (args, r.stderr)
+            for raw in RAW_CONTROL:
+                assert raw not in r.stdout and raw not in r.stderr, (args, raw)
+        listing = runner.invoke(app, ["sql", "select principal from charges", "--lake", lake]).stdout
+        if "[/x]" in text:  # markup is shown, not interpreted (and never a MarkupError)
+            assert "[/x]" in listing

@@ -570,9 +570,9 @@ def test_usage_errors_and_exits_keep_their_codes(tmp_path: Path) -> None:
     assert code == 0
 
 
-def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+def test_a_closed_pipe_ends_quietly(demo_lake: Path) -> None:
     """`costlab sql ... | head -1`: no 'Exception ignored' or traceback when the reader leaves."""
-    lake = str(tmp_path / "lake")
+    lake = str(demo_lake)
     proc = subprocess.Popen(
         [sys.executable, "-m", "costlab", "sql", "select * from range(200000)", "--lake", lake, "-f", "csv"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
