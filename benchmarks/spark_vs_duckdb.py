@@ -128,8 +128,8 @@ def run(lake: Path, engine: str, spark_conf: dict[str, str] | None = None) -> di
 
     from costlab import engines
     from costlab.lake import Lake
-    from costlab.reporting import build
-    from costlab.reporting.output import render
+    from costlab.report import build
+    from costlab.report.output import render
 
     times: dict[str, Any] = {}
     t0 = time.perf_counter()

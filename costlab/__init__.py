@@ -20,8 +20,8 @@ __all__ = ["Lake", "ingest", "run_query", "IngestResult", "CostlabError", "__ver
 
 if TYPE_CHECKING:
     from costlab.errors import CostlabError
+    from costlab.ingest.run import IngestResult
     from costlab.lake import Lake
-    from costlab.pipeline import IngestResult
     from costlab.sql import run_query
 
 
@@ -35,7 +35,7 @@ def __getattr__(name: str) -> Any:
 
         return ingest_module
     if name == "IngestResult":
-        from costlab.pipeline import IngestResult
+        from costlab.ingest.run import IngestResult
 
         return IngestResult
     if name == "run_query":

@@ -132,7 +132,7 @@ def _engine(engine: str | None) -> str:
 def _line(message: str) -> str:
     """One line of text: whitespace runs as one space, control characters escaped (a message
     can quote a file name or a value from data)."""
-    from costlab.render import printable
+    from costlab.report.tables import printable
 
     return printable(" ".join(message.split()))
 
@@ -189,8 +189,8 @@ def ingest(
       costlab ingest --source focus billing.csv.gz --lake /data/costlab
     """
     from costlab.config import load_config
-    from costlab.pipeline import ingest as run_ingest
-    from costlab.render import ingest_summary, progress_bar
+    from costlab.ingest.run import ingest as run_ingest
+    from costlab.report.tables import ingest_summary, progress_bar
 
     config = load_config()
     ingest_cfg = dict(config.get("ingest", {}))
@@ -246,7 +246,7 @@ def sql(
       costlab sql "select workflow, count(*), sum(input_tokens) from calls group by 1" -f json
     """
     from costlab.lake import Lake
-    from costlab.render import rows
+    from costlab.report.tables import rows
     from costlab.sql import run_read_only
 
     if _engine(engine) == "spark":
@@ -282,7 +282,7 @@ def query(
       costlab query allocation -p grain=month -p policy=proportional -p token_policy=traced
     """
     from costlab.lake import Lake
-    from costlab.render import frame
+    from costlab.report.tables import frame
     from costlab.sql import run_query
 
     params: dict[str, Any] = {}
@@ -302,7 +302,7 @@ def query(
 @app.command()
 def queries() -> None:
     """List the named queries and what each returns."""
-    from costlab.render import rows
+    from costlab.report.tables import rows
     from costlab.sql import header, list_queries
 
     data = [(n, header(n).split("\n", 1)[0]) for n in list_queries()]
@@ -313,7 +313,7 @@ def queries() -> None:
 def runs(lake: LakeOpt = None, limit: int = 20, fmt: FormatOpt = "table") -> None:
     """List recent ingest runs (the manifest of what was read, written and quarantined)."""
     from costlab.lake import Lake
-    from costlab.render import frame
+    from costlab.report.tables import frame
 
     df = Lake(lake).sql(
         "SELECT run_id, source_format, started_at, len(files) AS files, rows_read, rows_written, "
@@ -328,7 +328,7 @@ def runs(lake: LakeOpt = None, limit: int = 20, fmt: FormatOpt = "table") -> Non
 def quarantine(lake: LakeOpt = None, limit: int = 50, fmt: FormatOpt = "table") -> None:
     """Show quarantined rows: the file, the line and why it could not be read."""
     from costlab.lake import Lake
-    from costlab.render import frame
+    from costlab.report.tables import frame
 
     df = Lake(lake).sql(
         "SELECT source_format, source_file, location, reason, left(raw, 80) AS raw FROM quarantine "
@@ -342,7 +342,7 @@ def quarantine(lake: LakeOpt = None, limit: int = 50, fmt: FormatOpt = "table") 
 def sources() -> None:
     """List the formats costlab can read, with the tables they fill and their row keys."""
     from costlab.ingest import sources as all_sources
-    from costlab.render import rows
+    from costlab.report.tables import rows
 
     data = [(n, c.title, ", ".join(c.tables), c.row_key) for n, c in all_sources().items()]
     rows(["source", "format", "tables", "row key"], data, "table")
@@ -414,10 +414,15 @@ def report(
 
       costlab report --budget total=5000 --budget workflow:support-chat=1200 --fail-on budget
     """
-    from costlab.alerts import exit_code, parse_anomaly_option, parse_budget_option, parse_fail_on
     from costlab.lake import Lake
-    from costlab.reporting.build import ReportOptions, build_report
-    from costlab.reporting.output import write_report
+    from costlab.money.alerts import (
+        exit_code,
+        parse_anomaly_option,
+        parse_budget_option,
+        parse_fail_on,
+    )
+    from costlab.report.build import ReportOptions, build_report
+    from costlab.report.output import write_report
 
     fmt = _report_format(fmt, output)
     opts = ReportOptions.configured(
@@ -497,9 +502,9 @@ def reconcile(
       costlab reconcile --grain day -f csv > reconciliation.csv
     """
     from costlab.lake import Lake
-    from costlab.reconcile import CORE_COLUMNS
-    from costlab.reconcile import reconcile as run_reconcile
-    from costlab.render import frame
+    from costlab.money.reconcile import CORE_COLUMNS
+    from costlab.money.reconcile import reconcile as run_reconcile
+    from costlab.report.tables import frame
 
     if grain not in ("day", "summary"):
         raise typer.BadParameter(f"{grain!r}; use summary or day", param_hint="--grain")
@@ -530,7 +535,7 @@ def prices(
     """
     from costlab.periods import parse_date
     from costlab.pricing import describe
-    from costlab.render import rows
+    from costlab.report.tables import rows
 
     data = describe(model, at=parse_date(at), provider=provider)
     if not data:
@@ -561,11 +566,11 @@ def analyze(
       costlab analyze all --format json > findings.json
     """
     from costlab.analyze import base
-    from costlab.analyze.report import FORMATS, render
     from costlab.config import load_config
     from costlab.lake import Lake
     from costlab.periods import parse_date
-    from costlab.render import progress_bar
+    from costlab.report.findings import FORMATS, render
+    from costlab.report.tables import progress_bar
 
     names = list(base.ORDER) if which == "all" else [which]
     if which != "all" and which not in base.ORDER:
@@ -611,7 +616,7 @@ def export_focus_cmd(
 
       costlab export focus --output focus-2025-06.parquet --since 2025-06-01 --until 2025-07-01
     """
-    from costlab.export import export_focus
+    from costlab.money.focus_export import export_focus
 
     result = export_focus(lake, output, since=since, until=until)
     typer.echo(f"{result.rows} rows written to {result.path} (FOCUS 1.2, {len(result.columns)} columns)")
@@ -632,7 +637,7 @@ def export_sql_cmd(
 
       costlab export sql --dialect bigquery --output costlab-bigquery/
     """
-    from costlab.engines.export import export_sql
+    from costlab.engines.sql_export import export_sql
 
     files = export_sql(dialect, output)
     if output is None:

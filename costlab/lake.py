@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from costlab.pricing import PriceBook
-    from costlab.reporting.model import Report
+    from costlab.report.model import Report
 
 MANIFEST = "_manifest.json"
 IDENTITY = "_costlab_lake.json"
@@ -549,7 +549,7 @@ class Lake:
     def report(self, since: str | None = None, until: str | None = None, **options: Any) -> Report:
         """The report as plain data (renders itself in Jupyter; ``.frames`` gives polars
         DataFrames). ``options`` are `ReportOptions` fields; costlab.toml fills the rest."""
-        from costlab.reporting.build import ReportOptions, build_report
+        from costlab.report.build import ReportOptions, build_report
 
         opts = ReportOptions.configured(since=since, until=until, **options)
         return build_report(self, opts)

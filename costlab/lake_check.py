@@ -492,7 +492,7 @@ def _file_index(con: duckdb.DuckDBPyConnection, root: Path, previous: Manifest |
 def _unchanged_since(path: Path, read_us: int | None) -> dict[str, Any] | None:
     """Size, mtime and hash of ``path`` if it was last modified before a run that started at
     ``read_us`` read it (so it holds what was ingested); None otherwise."""
-    from costlab.pipeline import file_sha256
+    from costlab.ingest.run import file_sha256
 
     try:
         st = path.stat()

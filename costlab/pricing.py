@@ -294,7 +294,7 @@ _OVERRIDE_FIELDS = {
 
 @dataclass(frozen=True)
 class CustomModel:
-    provider: str  # normalised as calls carry it (costlab.models.normalise_provider)
+    provider: str  # normalised as calls carry it (costlab.names.normalise_provider)
     model: str
     prices: dict[str, tuple[str, Decimal]]  # price_type -> (unit, price per unit)
     match: tuple[str, ...] = ()
@@ -356,7 +356,7 @@ def _num(value: Any, where: str) -> Decimal:
 
 
 def _provider_name(raw: Any) -> str:
-    from costlab.models import normalise_provider
+    from costlab.names import normalise_provider
 
     return normalise_provider(str(raw)) or "*"
 

@@ -1,8 +1,8 @@
 -- Traced call cost per UTC day for each alert scope: the input of budgets and anomaly detection.
--- purpose: costlab.alerts (check_budgets, detect_anomalies) read this frame; one row per scope
+-- purpose: costlab.money.alerts (check_budgets, detect_anomalies) read this frame; one row per scope
 --          member, day and currency, so a series is (scope, name, currency).
 -- parameters: $since, $until TIMESTAMPTZ or NULL on calls.start_time, [since, until). For alerts,
---          start at costlab.alerts.history_start(since, window): the month start (month-to-date
+--          start at costlab.money.alerts.history_start(since, window): the month start (month-to-date
 --          budgets) or the anomaly look-back, whichever is earlier.
 -- grain: scope ('total' | 'workflow' | 'team'), name, day (UTC), currency.
 --   total: name NULL. workflow: calls.workflow, NULL as '(none)' (as calls_by_workflow).
@@ -11,7 +11,7 @@
 --   team are left out of this scope (they stay in total and workflow).
 -- Needs costlab.attribution.register() (view calls_attributed), as cost_by_team does.
 --   Unpriced calls (cost NULL) are left out: unknown money is never summed as 0; days without
---   priced calls have no row (costlab.alerts fills them with 0 inside a series' date range).
+--   priced calls have no row (costlab.money.alerts fills them with 0 inside a series' date range).
 WITH priced AS (
     SELECT
         CAST(timezone('UTC', start_time) AS DATE) AS day,

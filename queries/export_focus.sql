@@ -1,9 +1,9 @@
 -- `charges` as a FOCUS 1.2 cost-and-usage dataset: PascalCase FOCUS columns (alphabetical), then x_ columns.
 -- params: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on ChargePeriodStart;
 --   $billing_accounts VARCHAR or NULL: JSON {"<source_format>" | "default": {"id": ..., "name": ...}}, the
---   [export.focus] settings (costlab/export.py builds it).
+--   [export.focus] settings (costlab/money/focus_export.py builds it).
 -- grain: one row per `charges` row (the source's billed line); nothing is aggregated or dropped.
--- Typed output (DECIMAL(38,12), TIMESTAMPTZ, VARCHAR); costlab/export.py formats times and writes the file.
+-- Typed output (DECIMAL(38,12), TIMESTAMPTZ, VARCHAR); costlab/money/focus_export.py formats times and writes the file.
 -- Columns costlab does not store are NULL where FOCUS allows it. Where FOCUS forbids NULL and the source
 -- lacked the value, the value below is written and the column is named in x_CostlabDerived.
 -- Costs (FOCUS 1.2 normative text; none may be NULL):

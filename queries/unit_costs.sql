@@ -1,5 +1,5 @@
 -- Unit costs: cost per workflow run, per call, and per business unit from the metrics file.
--- purpose: turn "we spent $X" into "$Y per ticket resolved" (costlab/metrics.py: the CSV format).
+-- purpose: turn "we spent $X" into "$Y per ticket resolved" (costlab/money/metrics.py: the CSV format).
 -- parameters: $since, $until TIMESTAMPTZ or NULL ([since, until) on start_time / day).
 --   Needs the `metrics` table (day, metric, value, workflow); empty when no file is given.
 -- grain: metric (or '(per run)' / '(per call)'), workflow, currency.

@@ -1,5 +1,5 @@
 """A constructed Report for the renderer tests: every section key of the report contract
-(costlab/reporting/model.py and the lead's brief), two currencies, an alert, a finding, unknown
+(costlab/report/model.py and the lead's brief), two currencies, an alert, a finding, unknown
 (None) values, and hostile names (HTML, Markdown and rich markup) that must stay inert text.
 
 Numbers are chosen so the rendered text can be checked by hand (see tests/test_reporting_render.py).
@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
 from costlab.analyze.base import Finding, Savings
-from costlab.reporting.model import Alert, Headline, Report, Section
+from costlab.report.model import Alert, Headline, Report, Section
 
 XSS_WORKFLOW = "<script>alert(1)</script>"
 XSS_STEP = '"><img src=x onerror=alert(2)>'

@@ -1,4 +1,4 @@
-"""Budgets, anomalies and exit codes (costlab.alerts) over constructed daily series whose numbers
+"""Budgets, anomalies and exit codes (costlab.money.alerts) over constructed daily series whose numbers
 are worked out by hand in the comments, plus queries/daily_cost_by_scope.sql over constructed
 spans and over a lake of the real trace samples."""
 
@@ -17,8 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costlab import alerts, attribution, schema
-from costlab.alerts import (
+from costlab import attribution, schema
+from costlab.errors import CostlabError
+from costlab.lake import create_call_views
+from costlab.money import alerts
+from costlab.money.alerts import (
     EXIT_ANOMALY,
     EXIT_BUDGET,
     Budget,
@@ -30,10 +33,8 @@ from costlab.alerts import (
     parse_budget_option,
     parse_budgets,
 )
-from costlab.errors import CostlabError
-from costlab.lake import create_call_views
 from costlab.pricing import PriceBook, register
-from costlab.reporting.model import Alert
+from costlab.report.model import Alert
 from costlab.sql import load_sql
 
 FIX = Path(__file__).resolve().parent / "fixtures"

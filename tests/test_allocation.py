@@ -17,9 +17,9 @@ import pyarrow as pa
 import pytest
 
 from costlab import schema
-from costlab.allocation import AllocationSettings, allocate, check
 from costlab.attribution import AttributionRules, query, register
 from costlab.errors import CostlabError
+from costlab.money.allocation import AllocationSettings, allocate, check
 from costlab.sql import load_sql
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "allocation"
@@ -401,8 +401,8 @@ def test_settings_validation() -> None:
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     path = tmp_path_factory.mktemp("alloc") / "lake"
     ingest([FIX], lake=path)

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from test_allocation import CALL_COLS, CHARGE_COLS, _arrow, call, charge, connect, run
 
-from costlab.allocation import GRAINS, POLICIES, TOKEN_POLICIES
+from costlab.money.allocation import GRAINS, POLICIES, TOKEN_POLICIES
 
 DAYS = ["2025-06-01", "2025-06-02", "2025-07-01"]  # few: pools and traces must meet
 CURRENCIES = ["USD", "USD", "USD", "EUR", "JPY"]

@@ -44,7 +44,7 @@ def test_total_never_exceeds_the_cost() -> None:
 def test_report_findings_accepts_date_text_and_returns_the_combined_total(tmp_path: Path) -> None:
     """`costlab report` passes --since/--until as text; the total is `combine`, not a sum."""
     from costlab.analyze.base import combine, report_findings
-    from costlab.pipeline import ingest
+    from costlab.ingest.run import ingest
 
     fix = Path(__file__).resolve().parent / "fixtures" / "analyze" / "litellm_steps.jsonl"
     ingest([fix], lake=tmp_path / "lake", keep_text=True)

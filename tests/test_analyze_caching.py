@@ -21,8 +21,8 @@ from costlab.analyze.response_cache import near_duplicates
 from costlab.analyze.rules import load_rules, lookup, parse_rules
 from costlab.cli import app
 from costlab.errors import CostlabError
+from costlab.ingest.run import ingest
 from costlab.lake import Lake
-from costlab.pipeline import ingest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = Path(__file__).resolve().parent / "fixtures"

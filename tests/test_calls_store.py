@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from costlab import schema
+from costlab.ingest.run import ingest
 from costlab.lake import MANIFEST, Lake
-from costlab.pipeline import ingest
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / "tests" / "fixtures" / "claude_code" / "records"

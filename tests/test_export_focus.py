@@ -1,4 +1,4 @@
-"""`costlab export focus` (costlab/export.py, queries/export_focus.sql): FOCUS 1.2 columns and
+"""`costlab export focus` (costlab/money/focus_export.py, queries/export_focus.sql): FOCUS 1.2 columns and
 formatting, exact round trip through the focus ingestor, filled/cleared columns, errors, the CLI,
 and (slow, opt-in) the FinOps Foundation's focus-validator."""
 
@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 import costlab
 from costlab.cli import app
 from costlab.errors import CostlabError
-from costlab.export import export_focus
 from costlab.lake import Lake
+from costlab.money.focus_export import export_focus
 
 FIX = Path(__file__).parent / "fixtures"
 FOCUS = FIX / "focus"

@@ -15,11 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 import costlab
-from costlab import export
 from costlab.cli import app
 from costlab.errors import CostlabError
-from costlab.export import export_focus
 from costlab.lake import Lake
+from costlab.money import focus_export as export
+from costlab.money.focus_export import export_focus
 
 FIX = Path(__file__).parent.absolute() / "fixtures"
 OPENAI_CSV_1 = FIX / "openai" / "cost_export_2024-08-01_2024-08-05.csv"  # has organization_id

@@ -14,7 +14,7 @@ sqlglot = pytest.importorskip("sqlglot")
 from typer.testing import CliRunner  # noqa: E402
 
 from costlab.cli import app  # noqa: E402
-from costlab.engines.export import EXPORT_DIALECTS, export_sql  # noqa: E402
+from costlab.engines.sql_export import EXPORT_DIALECTS, export_sql  # noqa: E402
 from costlab.engines.transpile import transpile  # noqa: E402
 from costlab.errors import CostlabError  # noqa: E402
 from costlab.sql import list_queries  # noqa: E402

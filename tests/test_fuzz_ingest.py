@@ -38,9 +38,9 @@ from hypothesis import strategies as st
 
 from costlab import schema
 from costlab.ingest import detect, sources
+from costlab.ingest.run import DATA_SUFFIXES, IngestResult, ingest
 from costlab.lake import VIEWS, Lake
 from costlab.limits import Limits
-from costlab.pipeline import DATA_SUFFIXES, IngestResult, ingest
 from costlab.pricing import PriceBook
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

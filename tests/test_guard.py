@@ -33,8 +33,8 @@ from toysource import write
 
 from costlab import attribution
 from costlab.errors import CostlabError, QueryNotFoundError, ReadOnlyError
+from costlab.ingest.run import ingest
 from costlab.lake import Lake
-from costlab.pipeline import ingest
 from costlab.sql import list_queries, load_sql, queries_root, run_query
 
 toy_lake = test_safety.toy_lake  # the fixture: two toy charges, 1.50 + 2.25 = 3.75 USD
@@ -223,8 +223,8 @@ def test_allocation_policy_typo_is_an_error(toy_lake: Path) -> None:
 
 
 def test_allowed_values_are_the_allocation_options() -> None:
-    """The header's sets are the ones `costlab report` and `costlab.allocation` accept."""
-    from costlab import allocation
+    """The header's sets are the ones `costlab report` and `costlab.money.allocation` accept."""
+    from costlab.money import allocation
     from costlab.sql import allowed_values, load_sql
 
     for name in ("allocation", "allocation_check"):
@@ -566,7 +566,7 @@ def test_report_csv_neutralises_formulas(formula_lake: Path, tmp_path: Path) -> 
 
 
 def test_csv_value_touches_text_only() -> None:
-    from costlab.reporting.csvout import csv_value
+    from costlab.report.csvout import csv_value
 
     assert [csv_value(v) for v in (Decimal("-2.25"), -3, -1.5, "-2.25", "=1", "\tx", "\rx", "a=1", "")] == [
         "-2.25", "-3", "-1.5", "'-2.25", "'=1", "'\tx", "'\rx", "a=1", "",

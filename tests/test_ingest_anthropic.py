@@ -350,8 +350,8 @@ def test_broken_jsonl_line_is_a_bad_row(tmp_path: Path) -> None:
 
 
 def test_lake_cost_money_and_idempotence(tmp_path: Path) -> None:
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     lake = tmp_path / "lake"
     res = ingest([FIX / "cost_report_grouped.json"], lake=lake)
@@ -367,8 +367,8 @@ def test_lake_cost_money_and_idempotence(tmp_path: Path) -> None:
 
 
 def test_lake_usage_tokens_and_idempotence(tmp_path: Path) -> None:
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     lake = tmp_path / "lake"
     q = "select sum(input_tokens), sum(output_tokens), sum(cache_write_tokens), count(*) from usage"

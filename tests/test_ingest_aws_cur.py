@@ -622,8 +622,8 @@ def test_model_names() -> None:
 
 # ---------------------------------------------------------------------------- through the lake
 def test_lake_end_to_end_and_idempotent(tmp_path: Path) -> None:
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     lake = tmp_path / "lake"
     res = ingest([REAL], lake=lake)
@@ -641,8 +641,8 @@ def test_lake_end_to_end_and_idempotent(tmp_path: Path) -> None:
 
 
 def test_lake_redelivery_replaces_the_month_and_parts_add_up(tmp_path: Path) -> None:
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     lake = tmp_path / "lake"
     lines = LEGACY.read_text().splitlines(keepends=True)

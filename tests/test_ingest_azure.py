@@ -401,7 +401,7 @@ def test_foundry_meter_spellings_through_the_lake(tmp_path: Path) -> None:
     assert rows[5]["tags"]["costlab.context_band"] == "shortco"
     assert rows[6]["tags"]["costlab.deployment_scope"] == "data_zone"
     # through the lake: every line is an LLM charge of its model, output money under gpt-5.4-mini
-    from costlab import pipeline
+    from costlab.ingest import run as pipeline
     from costlab.lake import Lake
 
     lake = tmp_path / "lake"
@@ -604,7 +604,7 @@ def _lake_totals(lake: Path) -> list[tuple]:
 
 
 def test_lake_money_equals_file_and_reingest_is_a_no_op(lake_dir: Path) -> None:
-    from costlab.pipeline import ingest
+    from costlab.ingest.run import ingest
 
     res = ingest([ACTUAL], lake=lake_dir)
     assert (res.rows_written, res.rows_quarantined, res.failed) == (11, 0, [])
@@ -626,7 +626,7 @@ def test_lake_never_sums_actual_and_amortized(lake_dir: Path, tmp_path: Path) ->
     the actual reservation purchase (3.25, 09/21) has a scope the amortized file lacks; with actual
     last, 14 amortized rows survive, cost 4.338561674000 of which 0.493152 + 0.006000000468 is
     commitment usage (billed 0)."""
-    from costlab.pipeline import ingest
+    from costlab.ingest.run import ingest
 
     billed_amo = AMORT_12 - Decimal("0.493152") - Decimal("0.006000000468")
     ingest([ACTUAL, AMORTIZED], lake=lake_dir)
@@ -650,7 +650,7 @@ def test_lake_never_sums_actual_and_amortized(lake_dir: Path, tmp_path: Path) ->
 
 def test_lake_keeps_all_parts_of_one_export(lake_dir: Path, tmp_path: Path) -> None:
     """Part files of one export (same kind) share days; all parts are kept."""
-    from costlab.pipeline import ingest
+    from costlab.ingest.run import ingest
 
     header, rows = ea_rows(AMORTIZED)
     folder = tmp_path / "parts"
@@ -1027,8 +1027,8 @@ def test_cost_analysis_download_is_refused_with_its_reason(tmp_path: Path) -> No
 def test_lake_totals_per_currency_and_model_across_every_schema(lake_dir: Path) -> None:
     """All five constructed files in one ingest (EA portal and Spanish EA take EUR from config):
     USD = PAYG 10.7512; EUR = 7.2136 + 9.189 + 1258.5825 + 3.9904 = 1278.9755 (see above)."""
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     res = ingest(
         [PAYG, EA_PORTAL, DE, DE_SHEET, ES],
@@ -1065,7 +1065,7 @@ def test_lake_totals_per_currency_and_model_across_every_schema(lake_dir: Path) 
 def test_redownload_of_a_legacy_month_replaces_it(lake_dir: Path, tmp_path: Path) -> None:
     """The re-downloaded PAYG file (storage line gone, 06-04 VM restated 2.304 -> 2.4) replaces
     the first download per subscription and day: 10.7512 - 0.1932 + 0.096 = 10.654."""
-    from costlab.pipeline import ingest
+    from costlab.ingest.run import ingest
 
     ingest([PAYG], lake=lake_dir)
     header, rows = ea_rows(PAYG)

@@ -125,8 +125,8 @@ def test_bad_rows(tmp_path: Path) -> None:
 
 
 def test_lake_end_to_end(lake_dir: Path) -> None:
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     res = ingest([CODE, CONV], lake=lake_dir)
     assert not res.failed and res.rows_quarantined == 0

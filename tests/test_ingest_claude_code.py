@@ -453,8 +453,8 @@ def test_malformed_lines_are_quarantined_with_reasons() -> None:
 
 
 def test_lake_end_to_end(lake_dir: Path) -> None:
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     res = ingest([REC, CC / "assembled", CC / "constructed" / "projects"], lake=lake_dir)
     assert not res.failed

@@ -96,8 +96,8 @@ def test_fast_path_equals_json_path_on_odd_values(
 
 
 def test_parallel_ingest_equals_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     src = [CC, FIX / "codex", FIX / "otlp"]
     lakes = {}

@@ -228,8 +228,8 @@ def test_malformed_lines_are_quarantined_with_reasons() -> None:
 
 
 def test_lake_end_to_end(lake_dir: Path) -> None:
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     paths = [CX / "constructed" / "sessions", CCUSAGE]
     res = ingest(paths, lake=lake_dir)

@@ -529,7 +529,7 @@ def test_jsonl_numbers_exact(tmp_path: Path) -> None:
 
 
 def test_sample_through_lake(tmp_path: Path) -> None:
-    pipeline = pytest.importorskip("costlab.pipeline")
+    pipeline = pytest.importorskip("costlab.ingest.run")
     from costlab.lake import Lake
 
     lake = tmp_path / "lake"
@@ -830,7 +830,7 @@ def test_skupricedetails_object_in_jsonl_and_malformed_text(tmp_path: Path) -> N
     parsed = parse_file(p)
     rows = parsed.table("charges")
     assert parsed.bad == []
-    # keys match case-insensitively; the router prefix "anthropic/" goes (costlab.models)
+    # keys match case-insensitively; the router prefix "anthropic/" goes (costlab.names)
     assert (rows[0]["model"], rows[0]["model_raw"], rows[0]["token_type"], rows[0]["tokens"]) == (
         "claude-sonnet-4.5", "anthropic/claude-sonnet-4.5", "output", 300_000,
     )  # fmt: skip

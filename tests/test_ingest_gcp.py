@@ -631,8 +631,8 @@ def test_corrupt_files_are_source_errors(tmp_path: Path) -> None:
 
 
 def test_lake_money_per_currency_and_idempotence(tmp_path: Path) -> None:
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     lake = tmp_path / "lake"
     q = "select billing_currency, sum(billed_cost), count(*) from charges group by 1 order by 1"

@@ -269,8 +269,8 @@ def test_raw_clickhouse_rows_hold_nano_dollars(tmp_path: Path) -> None:
 
 
 def test_lake_end_to_end(lake_dir: Path) -> None:
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     res = ingest([API, JSONL, CSV], lake=lake_dir)
     assert not res.failed and res.rows_quarantined == 4

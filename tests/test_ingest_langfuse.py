@@ -530,8 +530,8 @@ def test_detection_claims_no_other_format() -> None:
 
 
 def test_end_to_end_lake(tmp_path: Path) -> None:
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     files = sorted(REAL.glob("*.json"))
     res = ingest(files, lake=tmp_path)
@@ -651,8 +651,8 @@ def test_scores_reach_the_downgrade_query(tmp_path: Path) -> None:
     scores page: the downgrade query credits the observation score to the call and the trace
     scores to every call of the trace (here the one call)."""
     from costlab.analyze import stats
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     res = ingest([REAL / "autogen-2025-06-06.trace.json", CON / "scores_v2_page.json"], lake=tmp_path)
     assert res.rows_quarantined == 1

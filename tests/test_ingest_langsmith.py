@@ -332,8 +332,8 @@ def test_detection_claims_no_other_format() -> None:
 
 
 def test_end_to_end_lake(tmp_path: Path) -> None:
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     files = sorted(REAL.rglob("*.json")) + [CON / "export_runs.json"]
     res = ingest(files, lake=tmp_path)
@@ -430,8 +430,8 @@ def test_feedback_reaches_the_downgrade_query(tmp_path: Path) -> None:
     """Lake with both files: records replace the helpfulness aggregate (SQL drops aggregates with
     individual scores beside them); root-level feedback is credited to both calls."""
     from costlab.analyze import stats
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     ingest([CON / "feedback_runs.json", CON / "feedback.jsonl"], lake=tmp_path)
     lake = Lake(tmp_path)

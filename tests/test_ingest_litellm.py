@@ -322,8 +322,8 @@ def test_negative_tokens_are_bad(tmp_path: Path) -> None:
 
 
 def test_lake_end_to_end(lake_dir: Path) -> None:
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     res = ingest([V2, JSONL, CSV], lake=lake_dir, config=AZ)
     assert not res.failed and res.rows_quarantined == 5

@@ -169,8 +169,8 @@ def test_unreadable_file_is_source_error(tmp_path: Path) -> None:
 
 
 def test_lake_end_to_end(lake_dir: Path) -> None:
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     path = FULL if FULL.is_file() else HEAD
     n, inp, out = (3993, 61194628, 595432) if path == FULL else (200, 2663480, 38364)

@@ -140,7 +140,7 @@ def test_not_a_cost_report(tmp_path: Path) -> None:
 
 
 def test_through_lake(tmp_path: Path) -> None:
-    pipeline = pytest.importorskip("costlab.pipeline")
+    pipeline = pytest.importorskip("costlab.ingest.run")
     from costlab.lake import Lake
 
     lake = tmp_path / "lake"

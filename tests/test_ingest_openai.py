@@ -673,7 +673,7 @@ def _lake_money(lake_dir: Path, where: str = "true") -> dict[str, Decimal]:
 
 
 def test_lake_costs_exact_and_idempotent(tmp_path: Path) -> None:
-    pipeline = pytest.importorskip("costlab.pipeline")
+    pipeline = pytest.importorskip("costlab.ingest.run")
     lake = tmp_path / "lake"
     pipeline.ingest([FIX / "costs_line_items.json"], lake=lake)
     assert _lake_money(lake) == {"USD": Decimal("3.265365678901"), "EUR": Decimal("12.345")}
@@ -683,7 +683,7 @@ def test_lake_costs_exact_and_idempotent(tmp_path: Path) -> None:
 
 
 def test_lake_usage_real_examples(tmp_path: Path) -> None:
-    pipeline = pytest.importorskip("costlab.pipeline")
+    pipeline = pytest.importorskip("costlab.ingest.run")
     from costlab.lake import Lake
 
     lake = tmp_path / "lake"
@@ -697,7 +697,7 @@ def test_lake_usage_real_examples(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("one_run", [False, True])
 def test_lake_overlapping_csv_exports_do_not_double_count(tmp_path: Path, one_run: bool) -> None:
-    pipeline = pytest.importorskip("costlab.pipeline")
+    pipeline = pytest.importorskip("costlab.ingest.run")
     lake = tmp_path / "lake"
     if one_run:
         pipeline.ingest([CSV_A, CSV_B], lake=lake)
@@ -716,7 +716,7 @@ def test_lake_overlapping_csv_exports_do_not_double_count(tmp_path: Path, one_ru
 
 
 def test_lake_refetched_costs_page_replaces_not_adds(tmp_path: Path) -> None:
-    pipeline = pytest.importorskip("costlab.pipeline")
+    pipeline = pytest.importorskip("costlab.ingest.run")
     first = (FIX / "costs_pages.jsonl").read_text().splitlines()[0]
     restated = first.replace('"value": 0.1,', '"value": 0.15,')
     assert restated != first

@@ -458,7 +458,7 @@ def test_prefix_hashes_for_long_prompts(tmp_path):
 
 
 def test_end_to_end_lake(tmp_path):
-    pipeline = pytest.importorskip("costlab.pipeline")
+    pipeline = pytest.importorskip("costlab.ingest.run")
     from costlab.lake import Lake
 
     lake = tmp_path / "lake"
@@ -621,7 +621,7 @@ def test_vercel_openai_cached_tokens_are_priced_as_cached(tmp_path):
     genai-prices (costlab prices gpt-4o-mini): input 0.15, cache read 0.075, output 0.60 USD/MTok.
     (412 - 384) * 0.15e-6 + 384 * 0.075e-6 + 25 * 0.60e-6 = 4.2e-6 + 28.8e-6 + 15e-6 = 0.000048
     (priced as 412 uncached it was 61.8e-6 + 15e-6 = 0.0000768: 60% high)."""
-    pipeline = pytest.importorskip("costlab.pipeline")
+    pipeline = pytest.importorskip("costlab.ingest.run")
     from costlab.lake import Lake
 
     lake = tmp_path / "lake"

@@ -13,8 +13,8 @@ import pytest
 from toysource import write
 
 from costlab.errors import LakeLockedError
+from costlab.ingest.run import ingest
 from costlab.lake import Lake
-from costlab.pipeline import ingest
 
 
 def total(lake: Path) -> tuple[Decimal, int]:

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from costlab.cli import app
 from costlab.errors import LakeDamagedError
+from costlab.ingest.run import ingest
 from costlab.lake import IDENTITY, MANIFEST, Lake, lake_file_errors
-from costlab.pipeline import ingest
 
 runner = CliRunner()
 SCOPED = "toy_id,cost,day,scope,delivery"

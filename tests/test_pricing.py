@@ -608,8 +608,8 @@ def test_describe(book: PriceBook) -> None:
 
 
 def test_lake_end_to_end_claude_code(lake_dir: Path) -> None:
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     src = FIXTURES / "claude_code" / "constructed" / "projects"
     res = ingest([src], lake=lake_dir)
@@ -649,8 +649,8 @@ def test_lake_end_to_end_claude_code(lake_dir: Path) -> None:
 def test_lake_uses_overrides_from_costlab_toml(
     lake_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from costlab.ingest.run import ingest
     from costlab.lake import Lake
-    from costlab.pipeline import ingest
 
     ingest([FIXTURES / "claude_code" / "constructed" / "projects"], lake=lake_dir)
     (tmp_path / "negotiated.toml").write_text("[[discount]]\nprovider='anthropic'\npercent=10\n")

@@ -30,8 +30,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from costlab.ingest.run import ingest
 from costlab.lake import Lake
-from costlab.pipeline import ingest
 from costlab.pricing import PriceBook
 
 HEADER = [

@@ -25,10 +25,10 @@ from hypothesis import strategies as st
 
 from costlab import schema
 from costlab.errors import CostlabError
+from costlab.ingest.run import ingest
 from costlab.lake import Lake, create_call_views
-from costlab.pipeline import ingest
+from costlab.money.reconcile import reconcile
 from costlab.pricing import PriceBook, register
-from costlab.reconcile import reconcile
 from costlab.sql import load_sql
 
 FIX = Path(__file__).resolve().parent / "fixtures"

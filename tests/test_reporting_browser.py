@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import reportfixture as rf
 
-from costlab.reporting.html import render_html
+from costlab.report.html import render_html
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

@@ -19,12 +19,12 @@ import reportfixture as rf
 from hypothesis import given
 from hypothesis import strategies as st
 
-from costlab.reporting import charts
-from costlab.reporting.csvout import render_csv, render_csv_text, render_csv_zip
-from costlab.reporting.html import render_html
-from costlab.reporting.markdown import display, md_escape, md_table, money_text, render_markdown
-from costlab.reporting.model import Report, Section
-from costlab.reporting.terminal import make_console, render_terminal
+from costlab.report import charts
+from costlab.report.csvout import render_csv, render_csv_text, render_csv_zip
+from costlab.report.html import render_html
+from costlab.report.markdown import display, md_escape, md_table, money_text, render_markdown
+from costlab.report.model import Report, Section
+from costlab.report.terminal import make_console, render_terminal
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -332,5 +332,5 @@ def test_empty_report_renders_everywhere(tmp_path: Path) -> None:
 def test_template_ships_inside_the_package() -> None:
     from importlib.resources import files
 
-    assert files("costlab.reporting").joinpath("templates").joinpath("report.html.j2").is_file()
-    assert files("costlab.reporting").joinpath("templates").joinpath("report.css").is_file()
+    assert files("costlab.report").joinpath("templates").joinpath("report.html.j2").is_file()
+    assert files("costlab.report").joinpath("templates").joinpath("report.css").is_file()

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from toysource import write
 
+from costlab.ingest.run import ingest
 from costlab.lake import Lake
-from costlab.pipeline import ingest
 
 TESTS = Path(__file__).resolve().parent
 KILLS = int(os.environ.get("COSTLAB_KILL_MOMENTS", "12"))
@@ -27,7 +27,7 @@ CHILD = """
 import sys
 sys.path.insert(0, {tests!r})
 import toysource
-from costlab.pipeline import ingest
+from costlab.ingest.run import ingest
 ingest([{data!r}], lake={lake!r}, wait=60)
 """
 

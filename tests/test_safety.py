@@ -19,8 +19,8 @@ from toysource import write
 from typer.testing import CliRunner
 
 from costlab.cli import app
+from costlab.ingest.run import ingest
 from costlab.lake import Lake
-from costlab.pipeline import ingest
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 runner = CliRunner()

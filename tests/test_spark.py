@@ -46,9 +46,10 @@ if _MISSING:  # pragma: no cover - CI installs both
 from fixtures.analyze_h.build import Call, Trace  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from costlab import attribution, metrics  # noqa: E402
+from costlab import attribution  # noqa: E402
 from costlab.cli import app  # noqa: E402
 from costlab.lake import Lake  # noqa: E402
+from costlab.money import metrics  # noqa: E402
 from costlab.sql import list_queries, load_sql  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -99,7 +100,7 @@ METRIC_TYPES = [("day", "DATE"), ("metric", "VARCHAR"), ("value", "DECIMAL(38,12
 @pytest.fixture(scope="module")
 def lakes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from costlab.engines.spark import session
-    from costlab.pipeline import ingest
+    from costlab.ingest.run import ingest
 
     session({"spark_conf": TEST_CONF})  # the module's one session: later connections reuse it
     demo = tmp_path_factory.mktemp("demo") / "lake"

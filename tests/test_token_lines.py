@@ -91,7 +91,7 @@ def test_no_billing_source_writes_another_token_type(tmp_path: Path) -> None:
     """Every billing fixture (FOCUS, Azure, AWS CUR, GCP, OpenAI, Anthropic, OCI) and the demo's
     bills through one lake: `select distinct token_type from charges` holds only allowed values.
     On main it held "input_cache_write" (Azure "Cd Wr", OpenAI "cache writes")."""
-    from costlab import pipeline
+    from costlab.ingest import run as pipeline
     from costlab.lake import Lake
 
     lake = tmp_path / "lake"

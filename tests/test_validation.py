@@ -32,9 +32,9 @@ from typer.testing import CliRunner
 from costlab.cli import app
 from costlab.errors import CostlabError
 from costlab.ingest import util as u
+from costlab.ingest.run import ingest
 from costlab.lake import Lake
 from costlab.limits import Limits
-from costlab.pipeline import ingest
 
 runner = CliRunner()
 INT64_MAX = 2**63 - 1
@@ -129,7 +129,7 @@ def test_every_source_is_held_to_the_count_rules() -> None:
     is refused, a billing line's may be negative (a reversal) but not past the limit."""
     from datetime import UTC, datetime
 
-    from costlab.pipeline import _check_row
+    from costlab.ingest.run import _check_row
 
     at = datetime(2025, 6, 4, tzinfo=UTC)
     lim = Limits()
@@ -328,7 +328,7 @@ def test_timestamps_are_ascii_digits_too(text: str) -> None:
 
 
 def test_metric_values_are_ascii_numbers(tmp_path: Path) -> None:
-    from costlab.metrics import load_metrics
+    from costlab.money.metrics import load_metrics
 
     f = tmp_path / "metrics.csv"
     f.write_text("day,metric,value\n2025-06-04,tickets,1_000\n")
@@ -532,11 +532,11 @@ def test_any_exception_in_a_command_is_one_line(
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise exc
 
-    import costlab.export
-    import costlab.reporting.build
+    import costlab.money.focus_export
+    import costlab.report.build
 
-    monkeypatch.setattr(costlab.reporting.build, "build_report", boom)
-    monkeypatch.setattr(costlab.export, "export_focus", boom)
+    monkeypatch.setattr(costlab.report.build, "build_report", boom)
+    monkeypatch.setattr(costlab.money.focus_export, "export_focus", boom)
     for args in (["report"], ["export", "focus", "-o", str(tmp_path / "x.csv")]):  # the sub-app too
         code, out, err = run(*args, "--lake", str(tmp_path / "lake"))
         assert (code, err) == (1, line + "\n"), args
@@ -545,7 +545,7 @@ def test_any_exception_in_a_command_is_one_line(
 
 def test_a_traceback_only_with_costlab_debug() -> None:
     code = (
-        "import costlab.reporting.build as b\n"
+        "import costlab.report.build as b\n"
         "def boom(*a, **k): raise ZeroDivisionError('division by zero')\n"
         "b.build_report = boom\n"
         "from costlab.cli import main\nmain()\n"

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from costlab import tokens  # noqa: E402
-from costlab.models import normalise_model  # noqa: E402
+from costlab.names import normalise_model  # noqa: E402
 from costlab.pricing import PriceBook  # noqa: E402
 
 SEED = 20261031
@@ -937,7 +937,7 @@ def build() -> dict[str, bytes]:
 
 
 def business_metrics(by_flow: dict[str, list[Trace]]) -> str:
-    """The unit-cost denominators (costlab/metrics.py format): conversations the support
+    """The unit-cost denominators (costlab/money/metrics.py format): conversations the support
     assistant resolved (9 in 10 of its conversations; the rest go to a human) and tickets the
     triage step closed, per day."""
     support = Counter(tr.root.start.date() for tr in by_flow["support-chat"])

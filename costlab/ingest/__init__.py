@@ -3,7 +3,7 @@
 Every module in this package (except ``base`` and ``util``) defines one or more `Source`
 subclasses decorated with `register`; built-ins are registered exactly the way a plugin would be.
 The package itself is callable, so ``costlab.ingest(paths, lake=...)`` runs an ingest (see
-`costlab.pipeline.ingest`) while ``costlab.ingest.get_source`` stays importable.
+`costlab.ingest.run.ingest`) while ``costlab.ingest.get_source`` stays importable.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def detect(path: Path) -> type[Source]:
 
 class _CallableModule(types.ModuleType):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from costlab.pipeline import ingest
+        from costlab.ingest.run import ingest
 
         return ingest(*args, **kwargs)
 

@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from costlab.ingest import util as u
-from costlab.models import normalise_model, normalise_provider
+from costlab.names import normalise_model, normalise_provider
 
 Event = tuple[str, dict[str, Any]]
 
@@ -335,7 +335,7 @@ def models(
     attrs: Mapping[str, Any], azure_deployments: Mapping[str, str] | None = None
 ) -> tuple[str | None, str | None, str | None, str | None]:
     """(provider, model, request_model, raw model): model is the response model, else the request
-    model, normalised by `costlab.models.normalise_model`."""
+    model, normalised by `costlab.names.normalise_model`."""
     raw_provider = first(
         attrs,
         (

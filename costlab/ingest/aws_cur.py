@@ -543,12 +543,12 @@ def _model(raw: str | None) -> str | None:
     """Normalised model id: Anthropic's API naming for Claude (claude-3-5-sonnet for 3.x,
     claude-sonnet-4-6 for 4 and later), else the Bedrock name lower-cased with spaces as hyphens
     (as the focus source does). A Bedrock id loses its geography prefix, and for Anthropic its
-    ``anthropic.`` prefix and ``-v1:0`` suffix (the rules of costlab.models)."""
+    ``anthropic.`` prefix and ``-v1:0`` suffix (the rules of costlab.names)."""
     if not raw:
         return None
     text = re.sub(r"^(?:us|eu|apac|global|us-gov|jp|au|ca)\.(?=[a-z0-9-]+\.)", "", raw.strip())
     m = re.fullmatch(r"anthropic\.(claude[a-z0-9.-]*?)(?:-v\d+(?::\d+)?)?", text)
-    text = m[1] if m else text  # other vendors keep their Bedrock id, as costlab.models does
+    text = m[1] if m else text  # other vendors keep their Bedrock id, as costlab.names does
     spaced = re.sub(
         r"(?<=[a-z])(?=\d)|(?<=\d)(?=[A-Z][a-z])|(?<=[a-z])(?=[A-Z])", " ", text
     ).lower()

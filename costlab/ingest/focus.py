@@ -20,7 +20,7 @@ aws_cur.bedrock_usage_type, gcp.sku_facts):
   in AWS FOCUS 1.0, SkuMeter in 1.2) or "<model> (Amazon Bedrock Edition)" for Marketplace lines,
   the Azure OpenAI meter, "Gemini 2.5 Pro ..."/"Claude ..." SKU names (Vertex), else a SkuId
   "<model>-<token class>" or a ChargeDescription that starts with a model id. Normalised with
-  costlab.models (Claude on Bedrock as costlab.ingest.aws_cur names it); model_raw as found. A
+  costlab.names (Claude on Bedrock as costlab.ingest.aws_cur names it); model_raw as found. A
   word that names a token class, tier or unit ("cache-read", "input") is never a model.
 - token_type: SkuPriceDetails TokenCacheAction (Read, Write, Uncached) and TokenDirection (Input,
   Output) or the earlier draft's TokenType (Input, Output, CacheRead, CacheWrite), else the
@@ -112,7 +112,7 @@ from costlab.ingest.aws_cur import bedrock_usage_type
 from costlab.ingest.azure import openai_meter
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 from costlab.ingest.gcp import sku_facts
-from costlab.models import normalise_model
+from costlab.names import normalise_model
 
 _DETECT = frozenset({"billedcost", "chargeperiodstart", "chargeperiodend", "chargecategory"})
 _REQUIRED = ("BilledCost", "EffectiveCost", "BillingCurrency", "ChargePeriodStart")

@@ -22,7 +22,7 @@ usage reports more (the gateway's ModelUsage drops reasoning tokens from complet
 the provider's count is used and reasoning_tokens comes from its ``*_tokens_details``.
 reported_cost = ``cost`` (USD: the API divides ClickHouse's nano-dollars by 1e9), else ``costUSD``;
 a raw ``request_response_rmt`` dump (``organization_id`` + ``proxy_key_id``) holds nano-dollars
-and is divided by 10^9 exactly. provider/model via `costlab.models` (model = ``model_override``
+and is divided by 10^9 exactly. provider/model via `costlab.names` (model = ``model_override``
 > ``response_model`` > the stored response body's ``model`` > ``model`` > ``request_model``).
 trace_id/session_id = property ``Helicone-Session-Id`` (else the request id); step = property
 ``step`` else ``Helicone-Session-Path``; user_id = ``request_user_id``. workflow: the first of
@@ -61,7 +61,7 @@ from costlab.ingest import register
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 from costlab.ingest.litellm import first_record, records, workflow_keys
-from costlab.models import normalise_model, normalise_provider
+from costlab.names import normalise_model, normalise_provider
 
 DEFAULT_WORKFLOW_KEYS = ("workflow", "workflow_name", "helicone-session-name")
 DEFAULT_UUID = "00000000-0000-0000-0000-000000000000"

@@ -20,7 +20,7 @@ writes, ``output`` excludes reasoning), so input_tokens = ``input`` + every ``in
 output_tokens = ``output`` + every ``output_*`` key. reported_cost = ``costDetails.total`` (else
 the sum of its keys, else ``calculatedTotalCost``/``totalCost``), USD, exact. provider and models
 come from the original OTel attributes kept in ``metadata`` (JSON text or object), normalised with
-`costlab.models`. workflow = a configured attribute (``workflow_attributes``, default
+`costlab.names`. workflow = a configured attribute (``workflow_attributes``, default
 ``gen_ai.workflow.name``, ``traceloop.workflow.name``, ``workflow``) or a ``workflow:<name>`` tag >
 trace name > root observation name; step = observation name; session/user/tags from the trace,
 else the first ``session.id``/``user.id`` among its observations (one trace, one session); status
@@ -207,7 +207,7 @@ def _tier(value: Any) -> str | None:
 
 def _provider(raw: Any, model: Any = None) -> str | None:
     """Canonical provider; a Vertex resource path as model names Google when nothing else does."""
-    from costlab.models import normalise_provider
+    from costlab.names import normalise_provider
 
     text = u.nullish(raw)
     if text is None and isinstance(model, str) and "/publishers/google/" in model:
@@ -216,7 +216,7 @@ def _provider(raw: Any, model: Any = None) -> str | None:
 
 
 def _model(provider: str | None, raw: Any, ctx: ParseContext) -> str | None:
-    from costlab.models import normalise_model
+    from costlab.names import normalise_model
 
     text = u.nullish(raw)
     if text is None or not isinstance(raw, str):

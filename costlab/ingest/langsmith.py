@@ -22,7 +22,7 @@ added), else the server's ``prompt_tokens``/``completion_tokens`` (+ ``*_token_d
 reported_cost = ``usage_metadata.total_cost`` or the run's ``total_cost`` (USD). model = response
 model (``outputs.model``, ``llm_output.model_name``, ``response_metadata.model_name``) else
 ``extra.invocation_params.model`` / ``extra.metadata.ls_model_name`` / ``inputs.model``; provider
-``extra.metadata.ls_provider``; both via `costlab.models`. trace_id = ``trace_id`` (else the root of
+``extra.metadata.ls_provider``; both via `costlab.names`. trace_id = ``trace_id`` (else the root of
 ``dotted_order``), parent = ``parent_run_id`` (else the previous ``dotted_order`` segment).
 session = ``extra.metadata`` ``thread_id``/``session_id``/``conversation_id`` (LangSmith's own
 ``session_id`` is the project, kept in ``attributes``); workflow = a configured metadata key

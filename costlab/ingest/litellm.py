@@ -18,7 +18,7 @@ completion, responses, Anthropic messages, Gemini generate_content, realtime, pa
 cost rows -> llm; embeddings -> embedding; MCP tool calls -> tool; search, vector-store search and
 rerank -> retrieval; image, audio, moderation, OCR, video, files and admin calls -> other (their
 spend stays on the span, outside ``calls``). provider = ``custom_llm_provider`` and model =
-``response.model`` else ``model``, both via `costlab.models`; request_model = ``model_group`` (the
+``response.model`` else ``model``, both via `costlab.names`; request_model = ``model_group`` (the
 alias the client asked for). trace_id = ``session_id`` else the request id; span_id = request id.
 user_id = ``end_user`` (the application's customer) else ``user`` (the proxy user owning the key).
 workflow: for each key of ``workflow_attributes`` (config; default ``workflow``, ``workflow_name``,
@@ -62,7 +62,7 @@ from costlab.errors import SourceError
 from costlab.ingest import register
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
-from costlab.models import normalise_model, normalise_provider
+from costlab.names import normalise_model, normalise_provider
 
 DEFAULT_WORKFLOW_KEYS = ("workflow", "workflow_name", "gen_ai.workflow.name")
 _REQUIRED = frozenset({"request_id", "call_type", "spend", "starttime"})

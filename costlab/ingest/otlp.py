@@ -11,7 +11,7 @@ usage counts as its own (a Vercel ``ai.generateText`` would then be counted besi
 split needs a rotation between the two. Ingest such files concatenated into one.
 Normalise: AnyValue attributes to Python values; ids to lower-case hex; ``*UnixNano`` to UTC.
 `costlab.ingest._genai` maps the attribute dialects (kind, tokens made inclusive of cache and
-reasoning per SCHEMA.md, models via `costlab.models`, prompt and completion). Per trace:
+reasoning per SCHEMA.md, models via `costlab.names`, prompt and completion). Per trace:
 - ``usage_scope`` by `costlab.ingest.util.usage_tree`: a span is ``rollup`` whenever an
   llm/embedding descendant carries usage (Vercel ``ai.generateText``/``ai.streamText``/``ai.embedMany``
   over their ``.do*`` steps, ``invoke_agent``, OpenInference AGENT/CHAIN, an LLM span over an LLM

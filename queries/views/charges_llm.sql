@@ -15,7 +15,7 @@
 --   with token prices. Every charge_category is kept (credits, refunds, discounts); the
 --   reconciliation separates Usage from the rest.
 --
--- provider (the key shared with usage.provider / spans.provider, i.e. costlab.models
+-- provider (the key shared with usage.provider / spans.provider, i.e. costlab.names
 --   normalise_provider's names), from service_provider_name (FOCUS ProviderName), else
 --   host_provider_name, and service_name, as the ingestors write them:
 --     'OpenAI' (openai_costs, openai_cost_csv)                        -> openai

@@ -3,7 +3,7 @@ section (top rows only; the CSV has them all).
 
 Every data value goes in as `rich.text.Text` through `_text`, never as markup, so a workflow
 called ``[red]x`` or ``[/]`` prints as itself instead of styling (or crashing) the table, and its
-control characters are shown escaped (`costlab.render.printable`). Colour follows the console:
+control characters are shown escaped (`costlab.report.tables.printable`). Colour follows the console:
 none off a terminal or with NO_COLOR (rich decides); `make_console` fixes the width in cron.
 """
 
@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING, Any
 
-from costlab.render import printable
-from costlab.reporting.markdown import (
+from costlab.report.markdown import (
     DASH,
     display,
     evidence_text,
@@ -22,17 +21,18 @@ from costlab.reporting.markdown import (
     period_text,
     savings_text,
 )
+from costlab.report.tables import printable
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.text import Text
 
-    from costlab.reporting.model import Headline, Report, Section
+    from costlab.report.model import Headline, Report, Section
 
 
 def make_console(file: IO[str] | None = None, width: int | None = None) -> Console:
-    """A console for reports (`costlab.render.console`: no markup; width 200 off a terminal)."""
-    from costlab.render import console
+    """A console for reports (`costlab.report.tables.console`: no markup; width 200 off a terminal)."""
+    from costlab.report.tables import console
 
     return console(file, width)
 

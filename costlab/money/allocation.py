@@ -8,7 +8,7 @@ options, resolves them from ``costlab.toml`` and runs the queries::
     tokens = "traced"         # token lines without a workflow: traced | proportional
     grain = "month"           # conservation period: month | day
 
->>> from costlab.allocation import allocate, check           # doctest: +SKIP
+>>> from costlab.money.allocation import allocate, check           # doctest: +SKIP
 >>> allocate(Lake(), since="2025-06-01", policy="even")      # doctest: +SKIP
 """
 

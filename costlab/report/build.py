@@ -19,16 +19,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from costlab.errors import CostlabError
+from costlab.money.reconcile import CORE_COLUMNS as RECONCILIATION_COLUMNS
 from costlab.periods import parse_date
-from costlab.reconcile import CORE_COLUMNS as RECONCILIATION_COLUMNS
-from costlab.reporting.model import Alert, Headline, Report, Section
+from costlab.report.model import Alert, Headline, Report, Section
 from costlab.sql import load_sql
 
 if TYPE_CHECKING:
     import duckdb
 
-    from costlab.alerts import Budget
     from costlab.lake import Lake
+    from costlab.money.alerts import Budget
 
 POLICIES = ("proportional", "even", "tag", "none")
 TOKEN_POLICIES = ("traced", "proportional")
@@ -67,7 +67,7 @@ class ReportOptions:
     @classmethod
     def from_config(cls, cfg: dict[str, Any], base: Path | None = None, **cli: Any) -> ReportOptions:
         """Options from a parsed costlab.toml, then every CLI value that is not None."""
-        from costlab.alerts import merge_budgets, parse_budgets, parse_fail_on
+        from costlab.money.alerts import merge_budgets, parse_budgets, parse_fail_on
 
         alloc = _section(cfg, "allocation")
         rep = _section(cfg, "report")
@@ -242,8 +242,9 @@ def _prepare(
 ) -> None:
     """Tables the queries join: the report's calls, attribution rules, metrics; the same steps
     on both engines. ``scratch``: a folder for DuckDB's copy of the calls, deleted after."""
-    from costlab import alerts, attribution, engines, metrics
+    from costlab import attribution, engines
     from costlab.lake import _q
+    from costlab.money import alerts, metrics
 
     spark = engines.is_spark(con)
     # Price and attribute the calls once: a dozen queries read them (the views would redo the
@@ -376,7 +377,7 @@ def _headline(report: Report) -> list[Headline]:
 def _alerts(
     con: duckdb.DuckDBPyConnection, opts: ReportOptions, since: datetime | None, until: datetime | None
 ) -> list[Alert]:
-    from costlab import alerts
+    from costlab.money import alerts
 
     settings = alerts.anomaly_settings(opts.anomaly)
     start = alerts.history_start(since, settings["window"])  # month start or anomaly look-back
@@ -391,7 +392,7 @@ def _findings(lake: Lake, opts: ReportOptions) -> tuple[list[dict[str, Any]], di
     """The analyzers' findings and their combined validated monthly savings (USD; combined on
     the remaining cost, never summed: costlab.analyze.base.combine)."""
     from costlab.analyze import base
-    from costlab.reporting.model import _stable
+    from costlab.report.model import _stable
 
     findings, total = base.report_findings(lake, since=opts.since, until=opts.until)
     return [_stable(f) for f in findings], total.to_dict()

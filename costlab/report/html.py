@@ -1,10 +1,10 @@
 """The report as one self-contained HTML file (jinja2, autoescape on): inline CSS, inline SVG
-charts (costlab.reporting.charts), no JavaScript, no external URL, so it opens offline and can be
+charts (costlab.report.charts), no JavaScript, no external URL, so it opens offline and can be
 mailed or archived as is. The standalone page also carries a Content-Security-Policy that allows
 no script and no fetch, a second wall behind the escaping.
 
 ``standalone=False`` gives a fragment (scoped CSS + content) for Jupyter's ``_repr_html_``.
-The template ships inside the package (costlab/reporting/templates/) and is read with
+The template ships inside the package (costlab/report/templates/) and is read with
 importlib.resources, so it works from an installed wheel.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from costlab.reporting.markdown import (
+from costlab.report.markdown import (
     DASH,
     display,
     evidence_text,
@@ -27,7 +27,7 @@ from costlab.reporting.markdown import (
 if TYPE_CHECKING:
     import jinja2
 
-    from costlab.reporting.model import Report
+    from costlab.report.model import Report
 
 TEMPLATE = "report.html.j2"
 
@@ -35,7 +35,7 @@ TEMPLATE = "report.html.j2"
 def _load(name: str) -> str:
     from importlib.resources import files
 
-    return files("costlab.reporting").joinpath("templates").joinpath(name).read_text(encoding="utf-8")
+    return files("costlab.report").joinpath("templates").joinpath(name).read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=1)
@@ -69,7 +69,7 @@ def context(report: Report, standalone: bool = True, top: int | None = 200, char
     """Everything the template shows, as display strings (escaped by jinja2, not here)."""
     from markupsafe import Markup
 
-    from costlab.reporting.charts import report_charts
+    from costlab.report.charts import report_charts
 
     drawn = report_charts(report) if charts else {}
     headline = [

@@ -1,10 +1,10 @@
-"""costlab.models: provider and model name normalisation (rules in the module docstring)."""
+"""costlab.names: provider and model name normalisation (rules in the module docstring)."""
 
 from __future__ import annotations
 
 import pytest
 
-from costlab.models import normalise_model, normalise_provider
+from costlab.names import normalise_model, normalise_provider
 
 DEPLOYMENTS = {"prod-chat": "gpt-4o-2024-08-06"}
 

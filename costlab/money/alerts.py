@@ -40,7 +40,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcont
 from typing import TYPE_CHECKING, Any
 
 from costlab.errors import CostlabError
-from costlab.reporting.model import Alert
+from costlab.report.model import Alert
 
 if TYPE_CHECKING:
     import polars as pl

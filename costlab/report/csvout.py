@@ -35,7 +35,7 @@ from typing import IO, TYPE_CHECKING, Any
 from costlab.errors import CostlabError
 
 if TYPE_CHECKING:
-    from costlab.reporting.model import Report
+    from costlab.report.model import Report
 
 TIDY_HEADER = ("section", "row", "column", "value")
 #: first characters that make a spreadsheet read a cell as a formula
@@ -49,7 +49,7 @@ def neutralise(text: str) -> str:
 
 def csv_value(v: Any, raw: bool = False) -> str:
     """One cell, exact; text neutralised unless ``raw`` (module doc)."""
-    from costlab.render import dec_text, to_json
+    from costlab.report.tables import dec_text, to_json
 
     if isinstance(v, str):
         return v if raw else neutralise(v)
@@ -82,7 +82,7 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def tables(report: Report) -> Iterator[tuple[str, list[str], list[tuple[Any, ...]]]]:
     """(name, columns, rows) for every table of the report, in output order."""
-    from costlab.reporting.model import SCHEMA_ID
+    from costlab.report.model import SCHEMA_ID
 
     yield (
         "report",

@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from costlab.reporting.model import Report, Section
+    from costlab.report.model import Report, Section
 
 DASH = "—"
 COUNT_COLUMNS = {"units", "calls", "runs", "tokens", "requests", "count"}
@@ -60,7 +60,7 @@ def money_text(d: Decimal, places: int = 2) -> str:
 
 
 def _grouped(d: Decimal) -> str:
-    from costlab.render import dec_text
+    from costlab.report.tables import dec_text
 
     text = dec_text(d)
     whole, _, frac = text.partition(".")
@@ -101,7 +101,7 @@ def display(column: str, value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, (dict, list, tuple)):
-        from costlab.render import to_json
+        from costlab.report.tables import to_json
 
         return to_json(value, indent=None)
     return str(value)
@@ -160,7 +160,7 @@ def evidence_text(evidence: Any, limit: int = 8) -> str:
 
 
 def period_text(report: Report) -> str:
-    from costlab.reporting.model import period_label
+    from costlab.report.model import period_label
 
     start = period_label(report.since) or "start of data"
     end = period_label(report.until) or "now"
@@ -173,9 +173,9 @@ _MD_BACKSLASH = str.maketrans({c: "\\" + c for c in "\\`*[]|~"})
 
 def md_escape(value: str) -> str:
     """Inert inline text: Markdown punctuation backslashed, HTML characters as entities, control
-    characters and bidirectional overrides as visible escapes (`costlab.render.printable`; line
+    characters and bidirectional overrides as visible escapes (`costlab.report.tables.printable`; line
     breaks become ``<br>``)."""
-    from costlab.render import printable
+    from costlab.report.tables import printable
 
     text = printable(value, keep="\r\n").translate(_MD_BACKSLASH)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

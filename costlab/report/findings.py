@@ -66,7 +66,7 @@ def rows(results: list[AnalyzerResult]) -> tuple[list[str], list[tuple[Any, ...]
 
 def render(results: list[AnalyzerResult], fmt: str) -> None:
     """Print ``results`` as JSON (exact decimals) or a rich table with a savings line."""
-    from costlab import render as out
+    from costlab.report import tables as out
 
     if fmt not in FORMATS:
         raise CostlabError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")

@@ -113,12 +113,12 @@ class Report:
 
     # -- notebooks -----------------------------------------------------------------------------
     def _repr_html_(self) -> str:
-        from costlab.reporting.html import render_html
+        from costlab.report.html import render_html
 
         return render_html(self, standalone=False)
 
     def _repr_markdown_(self) -> str:
-        from costlab.reporting.markdown import render_markdown
+        from costlab.report.markdown import render_markdown
 
         return render_markdown(self)
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import polars as pl
     from rich.console import Console
 
-    from costlab.pipeline import IngestResult
+    from costlab.ingest.run import IngestResult
 
 FORMATS = ("table", "json", "csv")
 

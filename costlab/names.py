@@ -2,7 +2,7 @@
 
 Usage::
 
-    from costlab.models import normalise_model, normalise_provider
+    from costlab.names import normalise_model, normalise_provider
     provider = normalise_provider("gcp.vertex_ai")                  # "google"
     model = normalise_model(provider, "projects/p/locations/us-central1/publishers/google/models/gemini-2.5-flash")
     # "gemini-2.5-flash"; pass azure_deployments={"prod-chat": "gpt-4o-2024-08-06"} for Azure

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from costlab.errors import CostlabError
-from costlab.reporting.model import Report, period_label
+from costlab.report.model import Report, period_label
 
 
 def output_path(template: str, report: Report) -> Path:
@@ -36,26 +36,26 @@ def output_path(template: str, report: Report) -> Path:
 def render(report: Report, fmt: str, top: int | None = 15, console_width: int | None = None,
            to_file: bool = False, csv_raw: bool = False) -> str:
     """The report as text in one format (``top``: rows per table for table, markdown and html;
-    ``csv_raw``: CSV text cells as they are, not neutralised, `costlab.reporting.csvout`)."""
+    ``csv_raw``: CSV text cells as they are, not neutralised, `costlab.report.csvout`)."""
     if fmt == "json":
-        from costlab.render import to_json
+        from costlab.report.tables import to_json
 
         return to_json(report.to_dict()) + "\n"
     if fmt == "markdown":
-        from costlab.reporting.markdown import render_markdown
+        from costlab.report.markdown import render_markdown
 
         return render_markdown(report, top=top)
     if fmt == "html":
-        from costlab.reporting.html import render_html
+        from costlab.report.html import render_html
 
         return render_html(report, standalone=True, top=None if top is None else max(top, 200))
     if fmt == "csv":
-        from costlab.reporting.csvout import render_csv_text
+        from costlab.report.csvout import render_csv_text
 
         return render_csv_text(report, csv_raw)
     if fmt == "table":
-        from costlab.render import console as make_console
-        from costlab.reporting.terminal import render_terminal
+        from costlab.report.tables import console as make_console
+        from costlab.report.terminal import render_terminal
 
         buf = io.StringIO()
         if not to_file and sys.stdout.isatty():
@@ -80,7 +80,7 @@ def write_report(
         return None
     path = output_path(output, report)
     if fmt == "csv" and (path.is_dir() or output.endswith(("/", os.sep))):
-        from costlab.reporting.csvout import render_csv
+        from costlab.report.csvout import render_csv
 
         try:
             path.mkdir(parents=True, exist_ok=True)

@@ -21,13 +21,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
-from costlab.reporting.markdown import money_text
+from costlab.report.markdown import money_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from costlab.reporting.model import Report, Section
+    from costlab.report.model import Report, Section
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -1,0 +1,1 @@
+"""Money: attribution of the bill, allocation, reconciliation, alerts, FOCUS export."""
