@@ -1,7 +1,7 @@
 """Time every analyzer over a synthetic lake of N calls and report peak memory.
 
 Budget (issue 5): all analyzers over 1M calls in <= 60 s and <= 4 GiB on 2 cores. The four share
-one materialized copy of the calls per process (`costlab.analyze.stats.connect`), so "all" costs
+one materialized copy of the calls per process (`costlab.workspace.Workspace.analysis_connection`), so "all" costs
 much less than the sum of the single runs (each of which builds it).
 
     .venv/bin/python benchmarks/analyzers.py --calls 1000000 --lake /tmp/bench-lake

@@ -126,10 +126,10 @@ def run(lake: Path, engine: str, spark_conf: dict[str, str] | None = None) -> di
     both engines when they agree)."""
     import hashlib
 
-    from costlab import engines
     from costlab.lake import Lake
     from costlab.report import build
     from costlab.report.output import render
+    from costlab.workspace import Workspace
 
     times: dict[str, Any] = {}
     t0 = time.perf_counter()
@@ -137,7 +137,7 @@ def run(lake: Path, engine: str, spark_conf: dict[str, str] | None = None) -> di
         from costlab.engines.spark import session
 
         session({"spark_conf": spark_conf or {}})  # created once: the report's connection reuses it
-        engines.connect(Lake(lake), "spark").close()
+        Workspace(lake, engine="spark").connect().close()
         times["start engine"] = round(time.perf_counter() - t0, 2)
     fetch, prepare = build._fetch, build._prepare
 

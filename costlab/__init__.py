@@ -4,46 +4,47 @@ Library first: the CLI is a thin layer over these names, and notebooks and cron 
 same functions::
 
     import costlab
-    result = costlab.ingest(["exports/"], lake="lake/")
-    lake = costlab.Lake("lake/")
-    lake.sql("SELECT workflow, sum(input_tokens) FROM calls GROUP BY 1")   # polars DataFrame
+    costlab.ingest(["exports/", "traces/"], lake="lake/")
+    ws = costlab.Workspace("lake/", since="2026-10-01", until="2026-11-01")
+    ws.sql("SELECT workflow, sum(cost) FROM calls GROUP BY 1")   # polars DataFrame
+    ws.query("cost_by_workflow")                                  # a named query
+    report = costlab.build_report(ws)                             # the report as plain data
 
 Imports are lazy so ``import costlab`` (and ``costlab --help``) stays fast.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-__all__ = ["Lake", "ingest", "run_query", "IngestResult", "CostlabError", "__version__"]
+from costlab.version import __version__
+
+__all__ = [
+    "Workspace", "Lake", "ingest", "build_report", "run_query", "IngestResult", "CostlabError",
+    "__version__",
+]
 
 if TYPE_CHECKING:
     from costlab.errors import CostlabError
     from costlab.ingest.run import IngestResult
     from costlab.lake import Lake
-    from costlab.sql import run_query
+    from costlab.report.build import build_report
+    from costlab.workspace import Workspace, run_query
+
+_WHERE = {
+    "Workspace": "costlab.workspace",
+    "Lake": "costlab.lake",
+    "build_report": "costlab.report.build",
+    "run_query": "costlab.workspace",
+    "IngestResult": "costlab.ingest.run",
+    "CostlabError": "costlab.errors",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Lake":
-        from costlab.lake import Lake
-
-        return Lake
     if name == "ingest":
-        import costlab.ingest as ingest_module  # a callable module: costlab.ingest(paths, lake=...)
-
-        return ingest_module
-    if name == "IngestResult":
-        from costlab.ingest.run import IngestResult
-
-        return IngestResult
-    if name == "run_query":
-        from costlab.sql import run_query
-
-        return run_query
-    if name == "CostlabError":
-        from costlab.errors import CostlabError
-
-        return CostlabError
+        return import_module("costlab.ingest")  # a callable module: costlab.ingest(paths, lake=...)
+    if name in _WHERE:
+        return getattr(import_module(_WHERE[name]), name)
     raise AttributeError(f"module 'costlab' has no attribute {name!r}")

@@ -31,9 +31,6 @@ from costlab.errors import CostlabError
 
 if TYPE_CHECKING:
     import duckdb
-    import polars as pl
-
-    from costlab.lake import Lake
 
 DEFAULT_TAG_KEYS = ("workflow", "costlab.workflow", "app")
 DEFAULT_TEAM_TAG_KEYS = ("team",)
@@ -109,12 +106,16 @@ def _mapping(section: Mapping[str, Any], name: str) -> dict[str, str]:
     return {str(k): v.strip() for k, v in value.items()}
 
 
-def register(con: duckdb.DuckDBPyConnection, rules: AttributionRules | None = None) -> None:
+def register(con: duckdb.DuckDBPyConnection | Any, rules: AttributionRules | None = None) -> None:
     """Create ``attribution_rules``, the attributed views and the ``allocation_rows`` macro on a
-    connection from `Lake.connect()` (which provides ``charges`` and ``calls``)."""
+    connection with the lake's views (``charges`` and ``calls``): DuckDB, or Spark, whose
+    connection registers them its own way (`costlab.engines.spark.SparkConnection`)."""
     from costlab.sql import load_sql
 
     rules = rules or AttributionRules()
+    if getattr(con, "name", None) == "spark":  # duck-typed: this layer never imports engines
+        con.register_attribution(rules)  # type: ignore[union-attr]
+        return
     con.execute(
         "CREATE OR REPLACE TABLE attribution_rules (kind VARCHAR, key VARCHAR, value VARCHAR)"
     )
@@ -126,30 +127,3 @@ def register(con: duckdb.DuckDBPyConnection, rules: AttributionRules | None = No
     )
     con.execute(f"CREATE OR REPLACE VIEW calls_attributed AS {load_sql('views/calls_attributed')}")
     con.execute(load_sql("views/allocation_rows"))
-
-
-def connect(lake: Lake, rules: AttributionRules | None = None) -> duckdb.DuckDBPyConnection:
-    """`Lake.connect()` with the attribution rules registered (rules default: costlab.toml)."""
-    if rules is None:
-        from costlab.config import load_config
-
-        rules = AttributionRules.from_config(load_config())
-    con = lake.connect()
-    register(con, rules)
-    return con
-
-
-def query(
-    lake: Lake,
-    name: str,
-    params: Mapping[str, Any] | None = None,
-    rules: AttributionRules | None = None,
-) -> pl.DataFrame:
-    """Run a named query (from the catalogue) that reads the attributed views, with ``rules``;
-    parameters are checked as `costlab.sql.run_query` does, and the query runs with the same
-    read-only guard (``since``/``until`` default to NULL)."""
-    from costlab.sql import frame_of, locked_connection, prepare_query
-
-    sql, bound = prepare_query(name, params)
-    with locked_connection(lake, connect(lake, rules)) as con:
-        return frame_of(con, sql, bound)

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from costlab import schema
-from costlab.lake import Manifest, _q, _sql_list, table_select
-from costlab.sql import load_sql
+from costlab.lake import Manifest
+from costlab.sql import load_sql, sql_list, sql_literal
+from costlab.views import table_select
 
 if TYPE_CHECKING:
     import duckdb
@@ -76,7 +77,7 @@ def _write(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest, run_i
     out = con.execute(
         f"""COPY (SELECT {cols}, CAST(timezone('UTC', start_time) AS DATE) AS day FROM ({rows})
                   ORDER BY start_time, call_key)
-            TO '{_q(str(root / TABLE))}'
+            TO '{sql_literal(str(root / TABLE))}'
             (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (day),
              FILENAME_PATTERN 'run-{run_id}-{{uuid}}', APPEND, RETURN_FILES true)"""
     ).fetchone()
@@ -91,19 +92,19 @@ def _drop_keys(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest, r
         return []
     paths = [str(root / rel) for rel in live]
     hits = con.execute(
-        f"""SELECT filename FROM read_parquet({_sql_list(paths)}, filename = true, hive_partitioning = false)
+        f"""SELECT filename FROM read_parquet({sql_list(paths)}, filename = true, hive_partitioning = false)
             WHERE call_key IN (SELECT call_key FROM _changed_keys) GROUP BY 1"""
     ).fetchall()
     replaced = []
     for (filename,) in hits:
         rel = Path(filename).relative_to(root).as_posix()
         keep = (
-            f"SELECT * FROM read_parquet('{_q(filename)}', hive_partitioning = false) "
+            f"SELECT * FROM read_parquet('{sql_literal(filename)}', hive_partitioning = false) "
             "WHERE call_key NOT IN (SELECT call_key FROM _changed_keys)"
         )
         if con.execute(f"SELECT count(*) FROM ({keep})").fetchone()[0]:  # type: ignore[index]
             target = Path(filename).parent / f"run-{run_id}-r{uuid.uuid4().hex}.parquet"
-            con.execute(f"COPY ({keep}) TO '{_q(str(target))}' (FORMAT parquet, COMPRESSION zstd)")
+            con.execute(f"COPY ({keep}) TO '{sql_literal(str(target))}' (FORMAT parquet, COMPRESSION zstd)")
             live.append(target.relative_to(root).as_posix())
         live.remove(rel)
         replaced.append(rel)

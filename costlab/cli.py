@@ -13,12 +13,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from costlab.errors import CostlabError
+
+if TYPE_CHECKING:
+    from costlab.workspace import Workspace
 
 
 class _Group(TyperGroup):
@@ -123,10 +126,13 @@ EngineOpt = Annotated[
 ]
 
 
-def _engine(engine: str | None) -> str:
-    from costlab.engines import settings
+def _workspace(lake: Path | None = None, since: str | None = None, until: str | None = None, engine: str | None = None) -> Workspace:
+    """The one `Workspace` a command works on: ``--lake``, the settings file (``--config``),
+    the period and the engine."""
+    from costlab.config import config_path
+    from costlab.workspace import Workspace
 
-    return settings(engine)[0]
+    return Workspace(lake, config=config_path(), since=since, until=until, engine=engine)
 
 
 def _line(message: str) -> str:
@@ -188,12 +194,11 @@ def ingest(
 
       costlab ingest --source focus billing.csv.gz --lake /data/costlab
     """
-    from costlab.config import load_config
     from costlab.ingest.run import ingest as run_ingest
     from costlab.report.tables import ingest_summary, progress_bar
 
-    config = load_config()
-    ingest_cfg = dict(config.get("ingest", {}))
+    ws = _workspace(lake)
+    ingest_cfg = ws.section("ingest")
     if workflow_attribute:
         ingest_cfg["workflow_attributes"] = list(workflow_attribute)
     if exclude:
@@ -201,7 +206,7 @@ def ingest(
     with progress_bar(enabled=_interactive() and not quiet, label="ingesting") as progress:
         result = run_ingest(
             paths,
-            lake,
+            ws.lake,
             source=source,
             force=force,
             keep_text=keep_text,
@@ -245,17 +250,9 @@ def sql(
 
       costlab sql "select workflow, count(*), sum(input_tokens) from calls group by 1" -f json
     """
-    from costlab.lake import Lake
     from costlab.report.tables import rows
-    from costlab.sql import run_read_only
 
-    if _engine(engine) == "spark":
-        from costlab.engines import run_read_only_spark
-
-        names, data = run_read_only_spark(Lake(lake), query, engine)
-        rows(names, data, fmt)
-        return
-    names, data = run_read_only(Lake(lake), query)  # refuses writes; no files outside the lake
+    names, data = _workspace(lake, engine=engine).run_read_only(query)  # no writes, nothing outside the lake
     rows(names, data, fmt)
 
 
@@ -281,9 +278,7 @@ def query(
 
       costlab query allocation -p grain=month -p policy=proportional -p token_policy=traced
     """
-    from costlab.lake import Lake
     from costlab.report.tables import frame
-    from costlab.sql import run_query
 
     params: dict[str, Any] = {}
     for p in param or []:
@@ -291,12 +286,7 @@ def query(
             raise typer.BadParameter(f"expected name=value, got {p!r}", param_hint="--param")
         k, v = p.split("=", 1)
         params[k] = v
-    if _engine(engine) == "spark":
-        from costlab.engines import run_named
-
-        frame(run_named(Lake(lake), name, params, engine), fmt)
-        return
-    frame(run_query(Lake(lake), name, params), fmt)
+    frame(_workspace(lake, engine=engine).query(name, params), fmt)
 
 
 @app.command()
@@ -312,10 +302,9 @@ def queries() -> None:
 @app.command()
 def runs(lake: LakeOpt = None, limit: int = 20, fmt: FormatOpt = "table") -> None:
     """List recent ingest runs (the manifest of what was read, written and quarantined)."""
-    from costlab.lake import Lake
     from costlab.report.tables import frame
 
-    df = Lake(lake).sql(
+    df = _workspace(lake).sql(
         "SELECT run_id, source_format, started_at, len(files) AS files, rows_read, rows_written, "
         "rows_duplicate, rows_replaced, rows_quarantined, files_failed, status "
         "FROM runs ORDER BY started_at DESC, source_format LIMIT $limit",
@@ -327,10 +316,9 @@ def runs(lake: LakeOpt = None, limit: int = 20, fmt: FormatOpt = "table") -> Non
 @app.command()
 def quarantine(lake: LakeOpt = None, limit: int = 50, fmt: FormatOpt = "table") -> None:
     """Show quarantined rows: the file, the line and why it could not be read."""
-    from costlab.lake import Lake
     from costlab.report.tables import frame
 
-    df = Lake(lake).sql(
+    df = _workspace(lake).sql(
         "SELECT source_format, source_file, location, reason, left(raw, 80) AS raw FROM quarantine "
         "ORDER BY ingested_at DESC, source_file, location LIMIT $limit",
         {"limit": limit},
@@ -414,7 +402,6 @@ def report(
 
       costlab report --budget total=5000 --budget workflow:support-chat=1200 --fail-on budget
     """
-    from costlab.lake import Lake
     from costlab.money.alerts import (
         exit_code,
         parse_anomaly_option,
@@ -425,7 +412,9 @@ def report(
     from costlab.report.output import write_report
 
     fmt = _report_format(fmt, output)
+    ws = _workspace(lake, engine=engine)
     opts = ReportOptions.configured(
+        ws,
         since=since,
         until=until,
         policy=policy,
@@ -438,10 +427,10 @@ def report(
         prices=prices,
         top=top,
         findings=False if no_findings else None,
-        engine=_engine(engine),
+        engine=ws.engine,
     )
     with _status(f"building report ({fmt})"):
-        result = build_report(Lake(lake), opts)
+        result = build_report(ws, opts)
     written = write_report(
         result, fmt, output, top=opts.top, console_width=None if sys.stdout.isatty() else 200, csv_raw=csv_raw
     )
@@ -501,14 +490,13 @@ def reconcile(
 
       costlab reconcile --grain day -f csv > reconciliation.csv
     """
-    from costlab.lake import Lake
     from costlab.money.reconcile import CORE_COLUMNS
     from costlab.money.reconcile import reconcile as run_reconcile
     from costlab.report.tables import frame
 
     if grain not in ("day", "summary"):
         raise typer.BadParameter(f"{grain!r}; use summary or day", param_hint="--grain")
-    df = run_reconcile(Lake(lake), since=since, until=until, grain="day" if grain == "day" else "summary")
+    df = run_reconcile(_workspace(lake, since, until), grain="day" if grain == "day" else "summary")
     if fmt == "table":  # the core columns; json and csv keep every column
         df = df.select([c for c in ("day", *CORE_COLUMNS) if c in df.columns])
     frame(df, fmt)
@@ -533,11 +521,11 @@ def prices(
 
       costlab prices o3 --at 2025-06-01
     """
-    from costlab.periods import parse_date
+    from costlab.periods import as_instant
     from costlab.pricing import describe
     from costlab.report.tables import rows
 
-    data = describe(model, at=parse_date(at), provider=provider)
+    data = describe(model, at=as_instant(at, "--at"), provider=provider, book=_workspace().prices())
     if not data:
         raise CostlabError(f"no prices for {model!r} valid at {at}")
     names = list(data[0])
@@ -566,9 +554,6 @@ def analyze(
       costlab analyze all --format json > findings.json
     """
     from costlab.analyze import base
-    from costlab.config import load_config
-    from costlab.lake import Lake
-    from costlab.periods import parse_date
     from costlab.report.findings import FORMATS, render
     from costlab.report.tables import progress_bar
 
@@ -577,16 +562,13 @@ def analyze(
         raise typer.BadParameter(f"use one of: {', '.join(base.ORDER)}, all", param_hint="WHICH")
     if fmt not in FORMATS:
         raise typer.BadParameter(f"use one of: {', '.join(FORMATS)}", param_hint="--format")
-    config = load_config()
-    the_lake = Lake(lake)
+    ws = _workspace(lake, since, until)
     results = []
     with progress_bar(enabled=_interactive(), label="analyzing") as progress:
         for i, name in enumerate(names):
             if progress:
                 progress(i, len(names), name)
-            results += base.run(
-                the_lake, [name], since=parse_date(since), until=parse_date(until), config=config
-            )
+            results += base.run(ws, [name])
     render(results, fmt)
 
 
@@ -618,7 +600,7 @@ def export_focus_cmd(
     """
     from costlab.money.focus_export import export_focus
 
-    result = export_focus(lake, output, since=since, until=until)
+    result = export_focus(_workspace(lake, since, until), output)
     typer.echo(f"{result.rows} rows written to {result.path} (FOCUS 1.2, {len(result.columns)} columns)")
 
 
@@ -672,11 +654,10 @@ def lake_check_cmd(
 
       costlab lake check --lake /data/costlab
     """
-    from costlab.lake import Lake
     from costlab.lake_check import check
 
     _text_or_json(fmt)
-    found = check(Lake(lake))
+    found = check(_workspace(lake).lake)
     _lines_or_json(found.lines(), found.to_dict(), fmt)
     if not found.ok:
         raise typer.Exit(1)
@@ -698,11 +679,10 @@ def lake_repair_cmd(
 
       costlab lake repair --lake /data/costlab
     """
-    from costlab.lake import Lake
     from costlab.lake_check import repair
 
     _text_or_json(fmt)
-    done = repair(Lake(lake), dry_run=dry_run)
+    done = repair(_workspace(lake).lake, dry_run=dry_run)
     _lines_or_json(done.lines(), done.to_dict(), fmt)
 
 
@@ -723,7 +703,7 @@ def _lines_or_json(lines: list[str], data: dict[str, Any], fmt: str) -> None:
 @app.command()
 def version() -> None:
     """Print the costlab version."""
-    from costlab import __version__
+    from costlab.version import __version__
 
     typer.echo(__version__)
 

@@ -84,16 +84,23 @@ def default_lake() -> Path:
     return Path(data) / "costlab" / "lake"
 
 
-def resolve_lake(path: str | os.PathLike[str] | None = None) -> Path:
-    """The lake directory by the precedence in this module's docstring."""
+def resolve_lake(
+    path: str | os.PathLike[str] | None = None,
+    config_file: Path | None = None,
+    settings: dict[str, Any] | None = None,
+) -> Path:
+    """The lake directory by the precedence in this module's docstring. ``settings``: the parsed
+    ``config_file`` when the caller has read it already (`costlab.workspace.Workspace`); else the
+    default settings file is read."""
     if path:
         return Path(path).expanduser().absolute()
     env = os.environ.get("COSTLAB_LAKE")
     if env:
         return Path(env).expanduser().absolute()
-    cfg_file = config_path()
-    if cfg_file is not None:
-        cfg = load_config(cfg_file)
-        if cfg.get("lake"):
-            return (cfg_file.parent / Path(cfg["lake"]).expanduser()).absolute()
+    if settings is None:
+        config_file = config_file or config_path()
+        settings = load_config(config_file) if config_file is not None else {}
+    if settings.get("lake"):
+        base = config_file.parent if config_file is not None else Path.cwd()
+        return (base / Path(str(settings["lake"])).expanduser()).absolute()
     return default_lake().absolute()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import math
 import os
@@ -38,7 +39,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from costlab import schema
 from costlab.config import resolve_lake
@@ -50,13 +51,6 @@ from costlab.errors import (
     LakeNotFoundError,
     NotALakeError,
 )
-
-if TYPE_CHECKING:
-    import duckdb
-    import polars as pl
-
-    from costlab.pricing import PriceBook
-    from costlab.report.model import Report
 
 MANIFEST = "_manifest.json"
 IDENTITY = "_costlab_lake.json"
@@ -226,10 +220,9 @@ class DiskFile:
 
 
 class Lake:
-    """A costlab lake on local disk. Cheap to create; nothing is read until asked.
-
-    >>> lake = Lake("~/costlab-lake")          # doctest: +SKIP
-    >>> lake.calls().group_by("workflow").len()  # doctest: +SKIP
+    """A costlab lake on local disk: its files, manifest, identity and write lock. Cheap to
+    create; nothing is read until asked. Storage only: queries over it go through
+    `costlab.workspace.Workspace`, which adds the settings, the period and the engine.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
@@ -323,7 +316,7 @@ class Lake:
 
     def _ensure_identity(self) -> None:
         if not (self.path / IDENTITY).exists():
-            from costlab import __version__
+            from costlab.version import __version__
 
             identity = {
                 "costlab_lake": True,
@@ -470,90 +463,6 @@ class Lake:
         with suppress(FileNotFoundError):
             path.unlink()
 
-    # -- reading ---------------------------------------------------------------------------
-    def connect(
-        self, read_only_files: bool = True, prices: PriceBook | None = None, fast: bool = False
-    ) -> duckdb.DuckDBPyConnection:
-        """An in-memory DuckDB connection with a view per table over the committed files, and the
-        price tables ``calls`` joins (from ``prices``; default `PriceBook.load()`).
-
-        ``fast``: ``calls`` over the stored de-duplicated calls (see `create_views`): what the
-        report uses; without the text and per-block columns the analyzers need, nor span ids and
-        lineage (`costlab.schema.CALL_FACTS_DROPPED`).
-
-        The connection is not restricted: it can read and write any file the process can. Run SQL
-        from elsewhere through `sql` / `query` (read-only, locked to the lake)."""
-        import duckdb
-
-        from costlab import attribution
-        from costlab.config import load_config
-
-        manifest = self.manifest()
-        con = duckdb.connect(":memory:")
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET enable_progress_bar = false")  # DuckDB's own bar: noise in cron mail
-        with lake_file_errors():
-            create_views(con, self.path, manifest, prices, fast=fast)
-        # charges_attributed / calls_attributed for `costlab sql` and notebooks (costlab.toml rules)
-        attribution.register(con, attribution.AttributionRules.from_config(load_config()))
-        return con
-
-    def query(
-        self, sql: str, params: dict[str, Any] | list[Any] | None = None, *, write: bool = False
-    ) -> list[tuple[Any, ...]]:
-        """Run SQL over the lake's views and return the rows; read-only unless ``write`` (see `sql`)."""
-        if write:
-            with self.connect() as con, lake_file_errors():
-                return con.execute(sql, params).fetchall()
-        from costlab.sql import read_only_rows
-
-        return read_only_rows(self, sql, params, "Lake.query")
-
-    def sql(self, sql: str, params: dict[str, Any] | list[Any] | None = None, *, write: bool = False) -> pl.DataFrame:
-        """Run SQL over the lake's views and return a polars DataFrame.
-
-        Read-only by default, like `costlab sql`: SELECT statements only, on a connection that
-        cannot read or write files outside the lake (`costlab.sql.lock_down`). ``write=True``
-        runs the SQL on an ordinary connection (COPY, ATTACH, files anywhere): only for SQL you
-        wrote yourself. `connect` gives that unrestricted connection too."""
-        if write:
-            with self.connect() as con, lake_file_errors():
-                return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
-        from costlab.sql import read_only_frame
-
-        return read_only_frame(self, sql, params, "Lake.sql")
-
-    def table(self, name: str) -> pl.DataFrame:
-        if name not in VIEWS:
-            raise CostlabError(f"no table {name!r}; tables: {', '.join(VIEWS)}")
-        return self.sql(f"SELECT * FROM {name}")
-
-    def charges(self) -> pl.DataFrame:
-        return self.table("charges")
-
-    def usage(self) -> pl.DataFrame:
-        return self.table("usage")
-
-    def spans(self) -> pl.DataFrame:
-        return self.table("spans")
-
-    def calls(self) -> pl.DataFrame:
-        return self.table("calls")
-
-    def runs(self) -> pl.DataFrame:
-        return self.sql("SELECT * FROM runs ORDER BY started_at DESC")
-
-    def quarantine(self) -> pl.DataFrame:
-        return self.table("quarantine")
-
-    def report(self, since: str | None = None, until: str | None = None, **options: Any) -> Report:
-        """The report as plain data (renders itself in Jupyter; ``.frames`` gives polars
-        DataFrames). ``options`` are `ReportOptions` fields; costlab.toml fills the rest."""
-        from costlab.report.build import ReportOptions, build_report
-
-        opts = ReportOptions.configured(since=since, until=until, **options)
-        return build_report(self, opts)
-
 
 #: A quoted Parquet path in a DuckDB error's first line.
 _QUOTED_PARQUET = re.compile(r"""["']([^"']+\.parquet)["']""")
@@ -588,96 +497,13 @@ def lake_file_errors() -> Iterator[None]:
         raise error from None
 
 
-VIEWS = ("charges", "usage", "spans", "calls", "prices", "quarantine", "runs", "usage_priced", "charges_llm")
-
-
-def create_call_views(con: Any, stored: str | None = None) -> None:
-    """``call_keys``, ``call_facts`` and the priced ``calls`` on ``con`` (DuckDB or Spark), over
-    its ``spans`` and price tables; ``call_facts`` is ``stored`` (a SELECT) when given."""
-    from costlab.sql import load_sql
-
-    if stored is None:
-        con.execute(f"CREATE OR REPLACE VIEW call_keys AS {load_sql('views/call_keys')}")
-        con.execute(f"CREATE OR REPLACE VIEW call_facts AS {load_sql('views/call_facts')}")
-    else:
-        con.execute(f"CREATE OR REPLACE VIEW call_facts AS {stored}")
-    con.execute(f"CREATE OR REPLACE VIEW calls AS {load_sql('views/calls')}")
-
-
-def table_select(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> str:
-    """A typed SELECT of ``table``'s columns over ``files`` (absolute paths; columns a file lacks
-    read as NULL; no files: no rows)."""
-    if not files:
-        return f"SELECT {_typed_select(table, None)} WHERE false"
-    hive = ", ".join(f"'{n}': {t}" for n, t in schema.TABLE_PARTITIONS[table])
-    scan = (
-        f"read_parquet({_sql_list(files)}, hive_partitioning = true, "
-        f"union_by_name = true, hive_types = {{{hive}}})"
-    )
-    present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
-    return f"SELECT {_typed_select(table, present)} FROM {scan}"
-
-
-def stored_call_facts(root: Path, manifest: Manifest) -> str:
-    """A SELECT over the lake's stored ``call_facts`` files (typed; empty when there are none)."""
-    cols = schema.DERIVED_TABLES["call_facts"] + schema.DERIVED_PARTITIONS["call_facts"]
-    files = [str(root / rel) for rel in manifest.tables.get("call_facts", [])]
-    if not files:
-        return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in cols) + " WHERE false"
-    typed = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in cols)
-    return (
-        f"SELECT {typed} FROM read_parquet({_sql_list(files)}, hive_partitioning = true, "
-        "union_by_name = true, hive_types = {'day': DATE})"
-    )
-
-
-def _typed_select(table: str, present: set[str] | None) -> str:
-    cols = schema.TABLES[table] + schema.TABLE_PARTITIONS[table]
-    parts = []
-    for name, typ in cols:
-        if present is None or name not in present:
-            parts.append(f"CAST(NULL AS {typ}) AS {name}")
-        else:
-            parts.append(f"CAST({name} AS {typ}) AS {name}")
-    return ", ".join(parts)
-
-
-def create_views(
-    con: duckdb.DuckDBPyConnection,
-    root: Path,
-    manifest: Manifest,
-    prices: PriceBook | None = None,
-    fast: bool = False,
-) -> None:
-    """Create the stored-table views, the price tables, then the derived views (``calls``).
-
-    ``fast``: ``call_facts`` reads the lake's stored copy (kept by ingest; without the columns in
-    `costlab.schema.CALL_FACTS_DROPPED`) instead of de-duplicating every span again. Lakes
-    written before that copy existed fall back to the full view.
-    """
-    for table in schema.TABLES:
-        files = [str(root / rel) for rel in manifest.tables.get(table, [])]
-        con.execute(f"CREATE OR REPLACE VIEW {table} AS {table_select(con, table, files)}")
-    from costlab.pricing import register
-
-    stored = fast and "call_facts" in manifest.tables
-    if stored:  # the prices read the calls' models from it
-        con.execute(f"CREATE OR REPLACE VIEW call_facts AS {stored_call_facts(root, manifest)}")
-    register(con, prices, calls_from="call_facts" if stored else "spans")  # prices, model_prices, price_grid
-    create_call_views(con, stored_call_facts(root, manifest) if stored else None)
-    from costlab.sql import load_sql
-
-    for view in ("usage_priced", "charges_llm", "reconciliation_facts"):  # reconciliation inputs
-        con.execute(f"CREATE OR REPLACE VIEW {view} AS {load_sql(f'views/{view}')}")
-
-
-def _q(text: str) -> str:
-    """Text as the inside of a SQL string literal (paths only; values go as parameters)."""
-    return text.replace("'", "''")
-
-
-def _sql_list(items: list[str]) -> str:
-    return "[" + ", ".join(f"'{_q(i)}'" for i in items) + "]"
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (the ingested-files index: a changed file is re-read)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _read_holder(path: Path) -> str:

@@ -46,9 +46,9 @@ from costlab.lake import (
     DiskFile,
     Lake,
     Manifest,
-    _sql_list,
     generated_run,
 )
+from costlab.sql import sql_list
 
 if TYPE_CHECKING:
     import duckdb
@@ -347,7 +347,7 @@ def _run_order(con: duckdb.DuckDBPyConnection, root: Path, runs: list[DiskFile],
         con.execute(
             f"""INSERT INTO run_rows
                 SELECT run_id, source_format, epoch(finished_at), epoch_us(started_at), files, files_failed
-                FROM read_parquet({_sql_list(paths)}, hive_partitioning = false, union_by_name = true)"""
+                FROM read_parquet({sql_list(paths)}, hive_partitioning = false, union_by_name = true)"""
         )
     finished = dict(con.execute("SELECT run_id, max(finished) FROM run_rows GROUP BY 1").fetchall())
 
@@ -374,7 +374,7 @@ def _load_lineage(
         con.register("fr", pa.table(ranks))
         if files:
             scan = (
-                f"read_parquet({_sql_list([str(root / f.rel) for f in files])}, filename = true, "
+                f"read_parquet({sql_list([str(root / f.rel) for f in files])}, filename = true, "
                 "hive_partitioning = true, union_by_name = true, hive_types = {'source_format': VARCHAR})"
             )
             present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
@@ -492,7 +492,7 @@ def _file_index(con: duckdb.DuckDBPyConnection, root: Path, previous: Manifest |
 def _unchanged_since(path: Path, read_us: int | None) -> dict[str, Any] | None:
     """Size, mtime and hash of ``path`` if it was last modified before a run that started at
     ``read_us`` read it (so it holds what was ingested); None otherwise."""
-    from costlab.ingest.run import file_sha256
+    from costlab.lake import file_sha256
 
     try:
         st = path.stat()

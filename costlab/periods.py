@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from costlab.errors import UsageError
@@ -35,3 +36,46 @@ def parse_date(text: str | None, today: date | None = None) -> datetime | None:
             f"cannot read date {text!r}: {t} before {today.isoformat()} is before year 1"
         ) from None
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
+
+
+#: What a period bound may be given as: an aware or naive (= UTC) datetime, a date (its UTC
+#: midnight), text `parse_date` reads, or None (no bound).
+When = str | date | datetime | None
+
+
+def as_instant(value: When, name: str = "") -> datetime | None:
+    """A period bound as an aware UTC datetime (None stays None): the one reader of since/until.
+
+    ``name`` (``since``, ``until``) prefixes an unreadable value's one-line error."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            return parse_date(value)
+        except UsageError as ex:
+            raise UsageError(f"{name}: {ex}" if name else str(ex)) from None
+    raise UsageError(f"{name or 'date'}: expected a date, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Period:
+    """``[since, until)`` in UTC; either end open (None)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @classmethod
+    def of(cls, since: When = None, until: When = None) -> Period:
+        """Both bounds read by `as_instant`; ``since`` not before ``until`` is a `UsageError`."""
+        lo, hi = as_instant(since, "since"), as_instant(until, "until")
+        if lo is not None and hi is not None and lo >= hi:
+            raise UsageError(f"--since {lo.date()} is not before --until {hi.date()}")
+        return cls(lo, hi)
+
+    def params(self) -> dict[str, datetime | None]:
+        """The ``$since`` / ``$until`` parameters of a named query."""
+        return {"since": self.since, "until": self.until}

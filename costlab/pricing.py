@@ -513,13 +513,16 @@ class PriceBook:
 
     @classmethod
     def load(
-        cls, overrides: str | os.PathLike[str] | None = None, *, use_config: bool = True
+        cls,
+        overrides: str | os.PathLike[str] | None = None,
+        *,
+        settings: Mapping[str, Any] | None = None,
+        base: Path | None = None,
     ) -> PriceBook:
-        """The book for ``overrides`` (default: ``[prices] overrides`` in costlab.toml), cached
-        per process until the file changes."""
-        path = Path(overrides).expanduser().absolute() if overrides else None
-        if path is None and use_config:
-            path = _configured_overrides()
+        """The book for ``overrides``, else for ``[prices] overrides`` of ``settings`` (a parsed
+        costlab.toml whose folder is ``base``), else list prices; cached per process until the
+        file changes. Settings are read by `costlab.workspace.Workspace`, never here."""
+        path = Path(overrides).expanduser().absolute() if overrides else overrides_path(settings, base)
         if path is None:
             return _cached_book(None, 0, 0)
         try:
@@ -661,11 +664,11 @@ class PriceBook:
         import pyarrow as pa
 
         rows = list(self.rows())
-        cols: dict[str, list[Any]] = {name: [] for name, _ in _PRICE_COLUMNS}
+        cols: dict[str, list[Any]] = {name: [] for name, _ in PRICE_COLUMNS}
         for r in rows:
-            for name, _ in _PRICE_COLUMNS:
+            for name, _ in PRICE_COLUMNS:
                 cols[name].append(getattr(r, name))
-        return pa.table({n: pa.array(cols[n], type=t) for n, t in _arrow(_PRICE_COLUMNS)})
+        return pa.table({n: pa.array(cols[n], type=t) for n, t in _arrow(PRICE_COLUMNS)})
 
     def grid_table(self, keys: Iterable[tuple[str, str]]) -> pa.Table:
         """The ``price_grid``: per price model and tier, disjoint cells (time x time of day x
@@ -680,7 +683,7 @@ class PriceBook:
             for tier, rows in sorted(by_tier.items()):
                 out.extend(_grid_cells(key, tier, rows))
         return pa.table(
-            {n: pa.array([c[n] for c in out], type=t) for n, t in _arrow(_GRID_COLUMNS)}
+            {n: pa.array([c[n] for c in out], type=t) for n, t in _arrow(GRID_COLUMNS)}
         )
 
     def mapping_table(self, pairs: Iterable[tuple[str | None, str | None]]) -> pa.Table:
@@ -700,7 +703,7 @@ class PriceBook:
                 }
             )
         return pa.table(
-            {n: pa.array([r[n] for r in rows], type=t) for n, t in _arrow(_MAP_COLUMNS)}
+            {n: pa.array([r[n] for r in rows], type=t) for n, t in _arrow(MAP_COLUMNS)}
         )
 
 
@@ -762,7 +765,7 @@ def _same_cell(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 _PRICE = f"DECIMAL(38,{PRICE_SCALE})"
-_PRICE_COLUMNS: list[tuple[str, str]] = [
+PRICE_COLUMNS: list[tuple[str, str]] = [
     ("provider", "VARCHAR"),
     ("model", "VARCHAR"),
     ("service_tier", "VARCHAR"),
@@ -780,7 +783,7 @@ _PRICE_COLUMNS: list[tuple[str, str]] = [
     ("tier_condition", "VARCHAR"),
     ("source", "VARCHAR"),
 ]
-_GRID_COLUMNS: list[tuple[str, str]] = [
+GRID_COLUMNS: list[tuple[str, str]] = [
     ("price_provider", "VARCHAR"),
     ("price_model", "VARCHAR"),
     ("price_tier", "VARCHAR"),
@@ -794,7 +797,7 @@ _GRID_COLUMNS: list[tuple[str, str]] = [
     *[(c, _PRICE) for c in _GRID],
     ("source", "VARCHAR"),
 ]
-_MAP_COLUMNS: list[tuple[str, str]] = [
+MAP_COLUMNS: list[tuple[str, str]] = [
     ("provider", "VARCHAR"),
     ("model", "VARCHAR"),
     ("price_provider", "VARCHAR"),
@@ -819,16 +822,13 @@ def _arrow(cols: list[tuple[str, str]]) -> Iterator[tuple[str, pa.DataType]]:
         yield name, simple[typ]
 
 
-def _configured_overrides() -> Path | None:
-    from costlab.config import config_path, load_config
-
-    cfg_file = config_path()
-    if cfg_file is None:
+def overrides_path(settings: Mapping[str, Any] | None, base: Path | None = None) -> Path | None:
+    """``[prices] overrides`` of a parsed costlab.toml, relative to its folder ``base``."""
+    section = (settings or {}).get("prices")
+    if not isinstance(section, Mapping) or not section.get("overrides"):
         return None
-    section = load_config(cfg_file).get("prices")
-    if not isinstance(section, dict) or not section.get("overrides"):
-        return None
-    return (cfg_file.parent / Path(str(section["overrides"])).expanduser()).absolute()
+    path = Path(str(section["overrides"])).expanduser()
+    return (path if base is None else base / path).absolute()
 
 
 @functools.lru_cache(maxsize=4)
@@ -853,9 +853,9 @@ def price_tables(
         if m is not None
     }
     return [
-        ("prices", book.prices_table(), tuple(_PRICE_COLUMNS)),
-        ("model_prices", mapping, tuple(_MAP_COLUMNS)),
-        ("price_grid", book.grid_table(keys), tuple(_GRID_COLUMNS)),
+        ("prices", book.prices_table(), tuple(PRICE_COLUMNS)),
+        ("model_prices", mapping, tuple(MAP_COLUMNS)),
+        ("price_grid", book.grid_table(keys), tuple(GRID_COLUMNS)),
     ]
 
 

@@ -8,8 +8,8 @@ value (or none) is refused before the query runs. In a wheel the folder is packa
 
 Named queries come from the catalogue only (`list_queries`: the ``.sql`` files directly in
 ``queries/``); ``views/`` and ``fragments/`` are loaded by costlab's own code. Every named query
-and all user SQL run through the same guard: `check_read_only` on the text, then a connection
-`lock_down` to the lake folder.
+and all user SQL run through the same guard (`costlab.workspace.Workspace` applies it):
+`check_read_only` on the text, then a connection `lock_down` to the lake folder.
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ from costlab.errors import CostlabError, QueryNotFoundError, ReadOnlyError
 
 if TYPE_CHECKING:
     import duckdb
-
-    from costlab.lake import Lake
 
 
 def queries_root() -> Traversable:
@@ -85,6 +83,16 @@ def load_sql(name: str) -> str:
 
 
 INCLUDE = "-- include:"
+
+
+def sql_literal(text: str) -> str:
+    """Text as the inside of a SQL string literal (paths only; values go as parameters)."""
+    return text.replace("'", "''")
+
+
+def sql_list(items: list[str]) -> str:
+    """A SQL list literal of paths: ``['a', 'b']``."""
+    return "[" + ", ".join(f"'{sql_literal(i)}'" for i in items) + "]"
 
 
 def header(name: str) -> str:
@@ -146,26 +154,6 @@ def bind_parameters(name: str, sql: str, params: Mapping[str, Any] | None) -> di
         if isinstance(given.get(key), str):
             given[key] = parse_date(given[key])
     return {k: given.get(k) for k in declared}
-
-
-def run_query(lake: Lake, name: str, params: Mapping[str, Any] | None = None) -> Any:
-    """Run a named query over ``lake``; returns a polars DataFrame.
-
-    ``name`` must be in the catalogue (`load_query`). Values are bound as parameters, never
-    formatted into the SQL, and checked by `bind_parameters` (``since``/``until`` as text are read
-    like ``--since``: ``2026-01-01``, ``7d``, ``yesterday``; left out: NULL, no bound). The query
-    runs read-only on a locked-down connection, like `costlab sql`. A name the query does not
-    declare, a value outside its allowed set, or a value DuckDB cannot use, is a one-line
-    `CostlabError`.
-    """
-    import duckdb
-
-    text, bound = prepare_query(name, params)
-    try:
-        with locked_connection(lake) as con:
-            return frame_of(con, text, bound)
-    except duckdb.Error as ex:
-        raise CostlabError(f"query {name!r} failed: {str(ex).splitlines()[0]}") from None
 
 
 def _parameters(sql: str) -> set[str]:
@@ -246,15 +234,13 @@ def lock_down(con: duckdb.DuckDBPyConnection, lake_dir: Path, scratch: Path) -> 
 
 
 @contextmanager
-def locked_connection(
-    lake: Lake, con: duckdb.DuckDBPyConnection | None = None
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    """``con`` (default: a new `Lake.connect` connection) after `lock_down`, with its own
-    scratch folder; closed on exit."""
+def locked_connection(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``con`` (a connection with the lake's views, from `costlab.workspace.Workspace.connect`)
+    after `lock_down` to ``lake_dir``, with its own scratch folder; closed on exit."""
     from costlab.lake import lake_file_errors
 
-    with tempfile.TemporaryDirectory(prefix="costlab-sql-") as scratch, (con or lake.connect()) as locked:
-        lock_down(locked, lake.path, Path(scratch))
+    with tempfile.TemporaryDirectory(prefix="costlab-sql-") as scratch, con as locked:
+        lock_down(locked, lake_dir, Path(scratch))
         with lake_file_errors():
             yield locked
 
@@ -265,38 +251,3 @@ def frame_of(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any]
 
     rel = con.sql(sql, params=params) if params else con.sql(sql)
     return pl.DataFrame() if rel is None else rel.pl()
-
-
-_WRITE_HINT = "; pass write=True to run SQL you wrote yourself"
-
-
-def read_only_frame(lake: Lake, sql: str, params: Mapping[str, Any] | list[Any] | None, what: str) -> Any:
-    """``sql`` checked read-only and run on a locked-down connection, as a polars DataFrame
-    (`costlab.lake.Lake.sql`); DuckDB's own errors pass through."""
-    check_read_only(sql, what, _WRITE_HINT)
-    with locked_connection(lake) as con:
-        return frame_of(con, sql, params)
-
-
-def read_only_rows(lake: Lake, sql: str, params: Mapping[str, Any] | list[Any] | None, what: str) -> list[tuple[Any, ...]]:
-    """Like `read_only_frame`, as a list of rows (`costlab.lake.Lake.query`)."""
-    check_read_only(sql, what, _WRITE_HINT)
-    with locked_connection(lake) as con:
-        return con.execute(sql, params).fetchall()
-
-
-def run_read_only(lake: Lake, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run user SQL (`costlab sql`): checked read-only, then run on a locked-down connection.
-
-    Returns column names and rows; a failing query is a one-line `CostlabError`.
-    """
-    import duckdb
-
-    check_read_only(sql)
-    try:
-        with locked_connection(lake) as con:
-            cur = con.execute(sql)
-            names = [d[0] for d in cur.description or []]
-            return names, cur.fetchall()
-    except duckdb.Error as ex:
-        raise CostlabError(f"query failed: {str(ex).splitlines()[0]}") from None

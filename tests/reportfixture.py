@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
 from costlab.analyze.base import Finding, Savings
-from costlab.report.model import Alert, Headline, Report, Section
+from costlab.money.alerts import Alert
+from costlab.report.model import Headline, Report, Section
 
 XSS_WORKFLOW = "<script>alert(1)</script>"
 XSS_STEP = '"><img src=x onerror=alert(2)>'

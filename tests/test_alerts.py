@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 
 from costlab import attribution, schema
 from costlab.errors import CostlabError
-from costlab.lake import create_call_views
 from costlab.money import alerts
 from costlab.money.alerts import (
     EXIT_ANOMALY,
     EXIT_BUDGET,
+    Alert,
     Budget,
     budget_warnings,
     check_budgets,
@@ -34,8 +34,9 @@ from costlab.money.alerts import (
     parse_budgets,
 )
 from costlab.pricing import PriceBook, register
-from costlab.report.model import Alert
 from costlab.sql import load_sql
+from costlab.views import create_call_views
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).resolve().parent / "fixtures"
 D = Decimal
@@ -484,10 +485,10 @@ def test_query_over_a_lake_of_real_trace_samples(tmp_path: Path) -> None:
 
     lake = Lake(tmp_path / "lake")
     costlab.ingest([FIX / "claude_code" / "records", FIX / "langsmith" / "real", FIX / "langfuse" / "real"], lake=lake)
-    with lake.connect() as con:
+    with Workspace(lake).connect() as con:
         attribution.register(con)
         df = con.sql(load_sql("daily_cost_by_scope"), params={"since": None, "until": None}).pl()
-    expect = lake.query(
+    expect = Workspace(lake).rows(
         "SELECT CAST(timezone('UTC', start_time) AS DATE) AS d, cost_currency, sum(cost), count(*) FROM calls "
         "WHERE cost IS NOT NULL GROUP BY ALL ORDER BY 1, 2"
     )

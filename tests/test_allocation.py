@@ -17,10 +17,11 @@ import pyarrow as pa
 import pytest
 
 from costlab import schema
-from costlab.attribution import AttributionRules, query, register
+from costlab.attribution import AttributionRules, register
 from costlab.errors import CostlabError
 from costlab.money.allocation import AllocationSettings, allocate, check
 from costlab.sql import load_sql
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "allocation"
 D = Decimal
@@ -441,7 +442,7 @@ def test_lake_allocation_end_to_end(lake: Any) -> None:
 
 def test_lake_cost_by_workflow_and_team(lake: Any) -> None:
     rules = AttributionRules(teams={"support-bot": "customer-care"})
-    wf = query(lake, "cost_by_workflow", {}, rules)
+    wf = Workspace(lake).query("cost_by_workflow", {}, rules=rules)
     # nightly-etl: one session/trace id etl-1, 2 calls x 0.012; support-bot 1 call; the call
     # without a workflow is its own trace (alloc-0004)
     assert [tuple(r) for r in wf.iter_rows()] == [
@@ -461,7 +462,7 @@ def test_lake_cost_by_workflow_and_team(lake: Any) -> None:
             D("0.012"),
         ),
     ]
-    team = query(lake, "cost_by_team", {"since": _at("2025-06-05")}, rules)
+    team = Workspace(lake).query("cost_by_team", {"since": _at("2025-06-05")}, rules=rules)
     # from 06-05: support-bot's call and the one without a workflow (no workflow counted);
     # equal cost and calls sort by team name
     assert [tuple(r[:5]) for r in team.iter_rows()] == [

@@ -14,6 +14,7 @@ from costlab import ingest
 from costlab.analyze import batch
 from costlab.analyze.base import combine
 from costlab.lake import Lake
+from costlab.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +93,7 @@ def test_bedrock_claude_uses_the_rule_table(tmp_path: Path) -> None:
     assert "Amazon Bedrock batch inference" in f.action
     assert any("aws.amazon.com" in b for b in f.evidence["discount_basis"])
     # every part at half price: saving = 50% of the 50 calls' cost, 10-day window -> x 30 / 10
-    (cost,) = lake.query("SELECT sum(cost) FROM calls")[0]
+    (cost,) = Workspace(lake).rows("SELECT sum(cost) FROM calls")[0]
     assert cost > 0
     want = (cost * Decimal("0.5") * 30 / 10).quantize(Decimal("0.01"))
     assert f.monthly_savings_usd.low == f.monthly_savings_usd.high == want

@@ -124,12 +124,9 @@ def test_lower_is_better_score_is_flipped(tmp_path: Path) -> None:
                        scores={"toxicity": lo if k % 2 else hi}))  # fmt: skip
     ingest([t.write(tmp_path / "calls.jsonl")], lake=tmp_path / "lake")
     lake = Lake(tmp_path / "lake")
-    try:
-        (f,) = downgrade.analyze(lake, config={}).findings
-        off = {"analyze": {"downgrade": {"lower_is_better": []}}}
-        (g,) = downgrade.analyze(lake, config=off).findings
-    finally:
-        stats.release()
+    (f,) = downgrade.analyze(lake, config={}).findings
+    off = {"analyze": {"downgrade": {"lower_is_better": []}}}
+    (g,) = downgrade.analyze(lake, config=off).findings
     # flipped (1 - score): current mean 1 - 0.2 = 0.8, candidate 1 - 0.15 = 0.85, diff +0.05;
     # var 400 x 0.1^2 / 399 = 0.0100251 each, SE 0.0070799, t_0.95,798 = 1.646765:
     # lower = 0.05 - 0.011659 = 0.038341 > -0.02 and 400 >= 310 per arm -> validated.

@@ -28,6 +28,7 @@ from costlab.analyze.base import Finding, combine
 from costlab.ingest import _tools as _t
 from costlab.ingest._tools import name_id
 from costlab.lake import Lake
+from costlab.workspace import Workspace
 
 DAY0 = datetime(2025, 6, 1)
 BIG = [tool(i, 150) for i in range(1, 13)]
@@ -75,7 +76,7 @@ def _one(res: trimming.AnalyzerResult, step: str) -> Finding:
 
 
 def _attrs(lake: Lake, step: str) -> list[dict[str, Any]]:
-    rows = lake.query("SELECT attributes FROM spans WHERE step = ? AND span_kind = 'llm'", [step])
+    rows = Workspace(lake).rows("SELECT attributes FROM spans WHERE step = ? AND span_kind = 'llm'", [step])
     return [json.loads(r[0]) for r in rows]
 
 

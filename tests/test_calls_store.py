@@ -24,6 +24,7 @@ import pytest
 from costlab import schema
 from costlab.ingest.run import ingest
 from costlab.lake import MANIFEST, Lake
+from costlab.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / "tests" / "fixtures" / "claude_code" / "records"
@@ -49,7 +50,7 @@ def _write_days(out: Path, first: int, days: int) -> None:
 
 
 def _calls(lake: Path, fast: bool) -> list[tuple[Any, ...]]:
-    with Lake(lake).connect(fast=fast) as con:
+    with Workspace(lake).connect(fast=fast) as con:
         rows = con.execute(f"SELECT {', '.join(COLS)} FROM calls").fetchall()
     return sorted(rows, key=repr)
 
@@ -103,7 +104,7 @@ def test_stored_calls_follow_every_kind_of_change(tmp_path: Path) -> None:
     (src / "late-line.jsonl").write_text(json.dumps(rec) + "\n")
     ingest([src], lake=lake)
     assert _check(lake) == n2
-    with Lake(lake).connect(fast=True) as con:
+    with Workspace(lake).connect(fast=True) as con:
         key = "anthropic\x1f" + rec["message"]["id"]  # provider, chr(31), request id
         got = con.execute("SELECT output_tokens FROM calls WHERE call_key = ?", [key]).fetchall()
     assert got == [(before + 1000,)]

@@ -20,6 +20,7 @@ from costlab.cli import app
 from costlab.errors import CostlabError
 from costlab.lake import Lake
 from costlab.money.focus_export import export_focus
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"
 FOCUS = FIX / "focus"
@@ -67,7 +68,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def totals(lake: Lake) -> dict[str, tuple[Decimal, Decimal, int]]:
-    rows = lake.query(
+    rows = Workspace(lake).rows(
         "SELECT billing_currency, sum(billed_cost), sum(effective_cost), count(*) FROM charges GROUP BY 1"
     )
     return {cur: (billed, effective, n) for cur, billed, effective, n in rows}

@@ -20,6 +20,7 @@ from costlab.errors import CostlabError
 from costlab.lake import Lake
 from costlab.money import focus_export as export
 from costlab.money.focus_export import export_focus
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent.absolute() / "fixtures"
 OPENAI_CSV_1 = FIX / "openai" / "cost_export_2024-08-01_2024-08-05.csv"  # has organization_id
@@ -94,7 +95,7 @@ def family_lakes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Lake]:
     lakes = {}
     for family, (path, fmt, *_) in FAMILIES.items():
         lake = ingest(tmp_path_factory.mktemp(fmt), path)
-        assert {f for (f,) in lake.query("SELECT DISTINCT source_format FROM charges")} == {fmt}
+        assert {f for (f,) in Workspace(lake).rows("SELECT DISTINCT source_format FROM charges")} == {fmt}
         lakes[family] = lake
     return lakes
 

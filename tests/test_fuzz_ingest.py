@@ -39,9 +39,11 @@ from hypothesis import strategies as st
 from costlab import schema
 from costlab.ingest import detect, sources
 from costlab.ingest.run import DATA_SUFFIXES, IngestResult, ingest
-from costlab.lake import VIEWS, Lake
 from costlab.limits import Limits
 from costlab.pricing import PriceBook
+from costlab.report.build import build_report
+from costlab.views import VIEWS
+from costlab.workspace import Workspace
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FUZZ_EXAMPLES = int(os.environ.get("COSTLAB_FUZZ_EXAMPLES", "6"))
@@ -382,7 +384,7 @@ class _FastBook:
     """The process's PriceBook with its prices table built once (the views need it per lake)."""
 
     def __init__(self) -> None:
-        self._book = PriceBook.load(use_config=False)
+        self._book = PriceBook.load()
         self._prices = self._book.prices_table()
 
     def prices_table(self) -> Any:
@@ -416,7 +418,7 @@ def check_result(result: IngestResult, path: Path) -> None:
 
 def check_lake(lake: Path) -> None:
     """Every view counts; every quarantined row has a reason."""
-    with Lake(lake).connect(prices=_book()) as con:
+    with Workspace(lake).connect(prices=_book()) as con:
         for view in ALL_VIEWS:
             con.execute(f"SELECT count(*) FROM {view}").fetchall()
         empty = con.execute(
@@ -443,7 +445,7 @@ def reference(source: str, name: str, drop_line: int | None = None) -> tuple[int
 def check_plausible(lake: Path) -> None:
     """Nothing past the plausibility limits was written, and the report of the lake runs."""
     lim = Limits()
-    with Lake(lake).connect(prices=_book()) as con:
+    with Workspace(lake).connect(prices=_book()) as con:
         for table in schema.DATA_TABLES:
             cap = lim.max_tokens_per_call if table == "spans" else lim.max_tokens_per_line
             for col in schema.COUNT_COLUMNS[table]:
@@ -455,7 +457,7 @@ def check_plausible(lake: Path) -> None:
                     f"SELECT count(*) FROM {table} WHERE abs({col}) > {lim.max_money_per_line}"
                 ).fetchone()
                 assert bad == (0,), f"{table}.{col}: implausible amounts were written"
-    Lake(lake).report(findings=False)
+    build_report(lake, findings=False)
 
 
 def check_mutant(source: str, mutant: Mutant, more: Callable[[Path], None] | None = None) -> None:

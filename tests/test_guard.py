@@ -31,11 +31,11 @@ import test_safety
 from test_safety import EMAIL, _attr, _span, lake_strings, run, snapshot
 from toysource import write
 
-from costlab import attribution
 from costlab.errors import CostlabError, QueryNotFoundError, ReadOnlyError
 from costlab.ingest.run import ingest
 from costlab.lake import Lake
-from costlab.sql import list_queries, load_sql, queries_root, run_query
+from costlab.sql import list_queries, load_sql, queries_root
+from costlab.workspace import Workspace, run_query
 
 toy_lake = test_safety.toy_lake  # the fixture: two toy charges, 1.50 + 2.25 = 3.75 USD
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,14 +91,12 @@ def test_query_names_outside_the_catalogue_are_refused_unread(tmp_path: Path, to
         assert "root:" not in out + err
         for call in (
             lambda n=name: run_query(Lake(toy_lake), n),
-            lambda n=name: attribution.query(Lake(toy_lake), n),
+            lambda n=name: Workspace(toy_lake, config={}).query(n),
         ):
             with pytest.raises(QueryNotFoundError):
                 call()
-    from costlab.engines import run_named
-
     with pytest.raises(QueryNotFoundError):  # before any Spark session is started
-        run_named(Lake(toy_lake), names[0], {}, "spark")
+        Workspace(toy_lake, engine="spark").query(names[0], {})
     assert not [r for r in reads if r.startswith(str(planted.parent))], "the planted file was read"
     assert snapshot(tmp_path) == before  # nothing written (pwned.csv absent)
 
@@ -122,8 +120,6 @@ def planted_catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_named_queries_run_through_the_read_only_guard(tmp_path: Path, toy_lake: Path, planted_catalogue: Path) -> None:
-    from costlab.engines import run_named
-
     assert {"evil_copy", "evil_attach", "evil_read"} <= set(list_queries())
     before = snapshot(tmp_path)
     for name in ("evil_copy", "evil_attach", "evil_write_then_read"):
@@ -131,17 +127,17 @@ def test_named_queries_run_through_the_read_only_guard(tmp_path: Path, toy_lake:
         assert code == 1 and "read-only" in err and err.count("\n") == 1, (name, err)
         for call in (
             lambda n=name: run_query(Lake(toy_lake), n),
-            lambda n=name: attribution.query(Lake(toy_lake), n),
-            lambda n=name: run_named(Lake(toy_lake), n, {}, "duckdb"),
-            lambda n=name: run_named(Lake(toy_lake), n, {}, "spark"),  # refused before Spark starts
+            lambda n=name: Workspace(toy_lake, config={}).query(n),
+            lambda n=name: Workspace(toy_lake, engine="duckdb").query(n, {}),
+            lambda n=name: Workspace(toy_lake, engine="spark").query(n, {}),  # refused before Spark starts
         ):
             with pytest.raises(ReadOnlyError):
                 call()
     # a SELECT is allowed, but runs on the locked-down connection: outside the lake is refused
     code, out, err = run("query", "evil_read", "--lake", str(toy_lake))
     assert code == 1 and err.startswith("Error: query 'evil_read' failed") and "hunter2" not in out + err, err
-    with pytest.raises(duckdb.PermissionException):
-        attribution.query(Lake(toy_lake), "evil_read")
+    with pytest.raises(CostlabError, match="failed: Permission Error"):
+        Workspace(toy_lake, config={}).query("evil_read")
     assert snapshot(tmp_path) == before
     # the real queries in the same catalogue still run: 1.50 + 2.25 = 3.75 billed
     code, out, err = run("query", "spend_by_provider_month", "--lake", str(toy_lake), "-f", "json")
@@ -181,7 +177,7 @@ def test_every_catalogue_query_runs_guarded_with_the_same_rows(demo_lake: Path, 
             continue
         assert code == 0, (name, err)
         guarded = run_query(lake, name, params)
-        with attribution.connect(lake) as con:  # unrestricted
+        with Workspace(lake).connect() as con:  # unrestricted
             free = frame_of(con, sql, bind_parameters(name, sql, params))
         assert guarded.columns == free.columns, name
         assert sorted(map(repr, guarded.rows())) == sorted(map(repr, free.rows())), name
@@ -210,10 +206,8 @@ def test_allocation_policy_typo_is_an_error(toy_lake: Path) -> None:
     )
     with pytest.raises(CostlabError, match="policy='tagged' is not allowed"):
         run_query(Lake(toy_lake), "allocation", {**ALLOCATION, "policy": "tagged"})
-    from costlab.engines import run_named
-
     with pytest.raises(CostlabError, match="policy='tagged' is not allowed"):  # checked before Spark starts
-        run_named(Lake(toy_lake), "allocation", {**ALLOCATION, "policy": "tagged"}, "spark")
+        Workspace(toy_lake, engine="spark").query("allocation", {**ALLOCATION, "policy": "tagged"})
     # all three given: runs; the toy bill has no workflow, so 1.50 + 2.25 = 3.75 is unattributed
     code, out, err = run("query", "allocation", *[f"-p{k}={v}" for k, v in ALLOCATION.items()], "--lake", str(toy_lake), "-f", "json")
     assert code == 0, err
@@ -348,25 +342,26 @@ def test_spark_guard_lets_the_lake_through() -> None:
 # -- Lake.sql / Lake.query from Python --------------------------------------------------------------
 
 
-def test_lake_sql_is_read_only_unless_asked(tmp_path: Path, toy_lake: Path) -> None:
+def test_workspace_sql_is_read_only_unless_asked(tmp_path: Path, toy_lake: Path) -> None:
     lake = Lake(toy_lake)
     out = tmp_path / "out.csv"
     secret = tmp_path / "secret.csv"
     secret.write_text("password\nhunter2\n")
     before = snapshot(tmp_path)
-    for call in (lake.sql, lake.query):
+    ws = Workspace(lake)
+    for call in (ws.sql, ws.rows):
         for statement in (f"COPY (SELECT 1 AS a) TO '{out}'", f"ATTACH '{tmp_path / 'x.duckdb'}' AS x", "DROP VIEW calls"):
             with pytest.raises(ReadOnlyError, match=r"read-only.*write=True"):
                 call(statement)
         with pytest.raises(duckdb.PermissionException):  # SELECTs are locked to the lake folder
             call(f"SELECT * FROM read_csv('{secret}')")
     assert snapshot(tmp_path) == before
-    assert lake.query("SELECT sum(billed_cost) FROM charges") == [(Decimal("3.75"),)]  # 1.50 + 2.25
-    assert lake.sql("SELECT count(*) AS n FROM charges")["n"].to_list() == [2]
+    assert Workspace(lake).rows("SELECT sum(billed_cost) FROM charges") == [(Decimal("3.75"),)]  # 1.50 + 2.25
+    assert Workspace(lake).sql("SELECT count(*) AS n FROM charges")["n"].to_list() == [2]
     # the explicit opt-in: the caller's own SQL, with files
-    lake.sql(f"COPY (SELECT sum(billed_cost) AS total FROM charges) TO '{out}' (HEADER)", write=True)
+    Workspace(lake).sql(f"COPY (SELECT sum(billed_cost) AS total FROM charges) TO '{out}' (HEADER)", write=True)
     assert out.read_text().splitlines() == ["total", "3.750000000000"]
-    assert lake.query(f"SELECT * FROM read_csv('{secret}')", write=True) == [("hunter2",)]
+    assert Workspace(lake).rows(f"SELECT * FROM read_csv('{secret}')", write=True) == [("hunter2",)]
 
 
 # -- data is text, not markup -----------------------------------------------------------------------
@@ -503,7 +498,7 @@ def test_redact_hashes_emails_in_file_names_and_still_skips(tmp_path: Path) -> N
     assert not leaks, leaks
     manifest = (lake / "_manifest.json").read_text()
     assert not EMAIL.search(manifest), manifest[:500]
-    files = {r[0] for r in Lake(lake).query("SELECT DISTINCT source_file FROM charges UNION SELECT source_file FROM quarantine")}
+    files = {r[0] for r in Workspace(lake).rows("SELECT DISTINCT source_file FROM charges UNION SELECT source_file FROM quarantine")}
     assert all("redacted:" in f for f in files) and len(files) == 2
     # unchanged files: skipped, nothing written, the lake as it was (the lock file names its holder)
     before = {k: v for k, v in snapshot(lake).items() if k != ".lock"}
@@ -515,8 +510,8 @@ def test_redact_hashes_emails_in_file_names_and_still_skips(tmp_path: Path) -> N
     write(a, [(1, "5.00", "2024-01-01"), (5, "bad", "2024-01-03")])
     third = ingest([tmp_path / "exports"], lake=lake, redact=True)
     assert [f.status for f in third.files if f.path == str(a)] == ["ingested"] and not third.failed
-    assert Lake(lake).query("SELECT sum(billed_cost), count(*) FROM charges") == [(Decimal("15"), 2)]
-    assert Lake(lake).query("SELECT location FROM quarantine") == [("3",)]
+    assert Workspace(lake).rows("SELECT sum(billed_cost), count(*) FROM charges") == [(Decimal("15"), 2)]
+    assert Workspace(lake).rows("SELECT location FROM quarantine") == [("3",)]
     assert b.exists()
 
 

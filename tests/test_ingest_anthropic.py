@@ -22,6 +22,7 @@ from costlab.ingest import detect
 from costlab.ingest._parse import parse_file
 from costlab.ingest.anthropic import AnthropicCost, AnthropicUsage
 from costlab.ingest.base import ParseContext, Sniff
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures" / "anthropic"
 # every other module's fixtures and the shared real samples (when present)
@@ -351,29 +352,27 @@ def test_broken_jsonl_line_is_a_bad_row(tmp_path: Path) -> None:
 
 def test_lake_cost_money_and_idempotence(tmp_path: Path) -> None:
     from costlab.ingest.run import ingest
-    from costlab.lake import Lake
 
     lake = tmp_path / "lake"
     res = ingest([FIX / "cost_report_grouped.json"], lake=lake)
     assert (res.rows_written, res.rows_quarantined) == (10, 0)
     q = "select billing_currency, sum(billed_cost), count(*) from charges group by 1"
-    assert Lake(lake).query(q) == [("USD", Decimal("50.16019375001"), 10)]
+    assert Workspace(lake).rows(q) == [("USD", Decimal("50.16019375001"), 10)]
     again = ingest([FIX / "cost_report_grouped.json"], lake=lake)
     assert again.rows_written == 0
-    assert Lake(lake).query(q) == [("USD", Decimal("50.16019375001"), 10)]
+    assert Workspace(lake).rows(q) == [("USD", Decimal("50.16019375001"), 10)]
     # a re-pull of the same days without group_by replaces the buckets instead of doubling them
     ingest([FIX / "cost_report_ungrouped.json"], lake=lake)
-    assert Lake(lake).query(q) == [("USD", Decimal("50.16019375001"), 2)]
+    assert Workspace(lake).rows(q) == [("USD", Decimal("50.16019375001"), 2)]
 
 
 def test_lake_usage_tokens_and_idempotence(tmp_path: Path) -> None:
     from costlab.ingest.run import ingest
-    from costlab.lake import Lake
 
     lake = tmp_path / "lake"
     q = "select sum(input_tokens), sum(output_tokens), sum(cache_write_tokens), count(*) from usage"
     ingest([FIX / "usage_report_messages_1d.json"], lake=lake)
-    assert Lake(lake).query(q) == [(Decimal(537048), Decimal(9400), Decimal(15548), 5)]
+    assert Workspace(lake).rows(q) == [(Decimal(537048), Decimal(9400), Decimal(15548), 5)]
     assert ingest([FIX / "usage_report_messages_1d.json"], lake=lake, force=True).rows_written == 5
-    assert Lake(lake).query(q) == [(Decimal(537048), Decimal(9400), Decimal(15548), 5)]
+    assert Workspace(lake).rows(q) == [(Decimal(537048), Decimal(9400), Decimal(15548), 5)]
     assert ingest([FIX / "usage_report_messages_1d.json"], lake=lake).rows_written == 0

@@ -36,6 +36,7 @@ from costlab.ingest.aws_cur import (
     marketplace_block,
 )
 from costlab.ingest.base import Sniff
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures" / "aws_cur"
 REAL = FIX / "sample-anonymous-aws-export-dataset.csv"
@@ -623,26 +624,24 @@ def test_model_names() -> None:
 # ---------------------------------------------------------------------------- through the lake
 def test_lake_end_to_end_and_idempotent(tmp_path: Path) -> None:
     from costlab.ingest.run import ingest
-    from costlab.lake import Lake
 
     lake = tmp_path / "lake"
     res = ingest([REAL], lake=lake)
     assert res.rows_written == 1281 and not res.failed
-    got = Lake(lake).query(
+    got = Workspace(lake).rows(
         "select billing_currency, sum(billed_cost), count(*) from charges group by 1"
     )
     assert got == [("USD", Decimal("1.68230869740"), 1281)]
     assert ingest([REAL], lake=lake).rows_written == 0  # unchanged file: nothing to do
     forced = ingest([REAL], lake=lake, force=True)  # a re-delivery of the month replaces it whole
     assert (forced.rows_written, forced.rows_replaced) == (1281, 1281)
-    assert Lake(lake).query("select sum(billed_cost), count(*) from charges") == [
+    assert Workspace(lake).rows("select sum(billed_cost), count(*) from charges") == [
         (Decimal("1.68230869740"), 1281)
     ]
 
 
 def test_lake_redelivery_replaces_the_month_and_parts_add_up(tmp_path: Path) -> None:
     from costlab.ingest.run import ingest
-    from costlab.lake import Lake
 
     lake = tmp_path / "lake"
     lines = LEGACY.read_text().splitlines(keepends=True)
@@ -651,7 +650,7 @@ def test_lake_redelivery_replaces_the_month_and_parts_add_up(tmp_path: Path) -> 
     (parts / "report-1.csv").write_text("".join([lines[0], *lines[1:14]]))
     (parts / "report-2.csv").write_text("".join([lines[0], *lines[14:]]))
     ingest([parts], lake=lake)
-    total = Lake(lake).query("select sum(billed_cost), count(*) from charges")[0]
+    total = Workspace(lake).rows("select sum(billed_cost), count(*) from charges")[0]
     assert total == (Decimal("4228.471724125"), 26)  # two parts of one delivery are both kept
     later = tmp_path / "delivery-b"
     later.mkdir()
@@ -659,5 +658,5 @@ def test_lake_redelivery_replaces_the_month_and_parts_add_up(tmp_path: Path) -> 
         "".join([lines[0], *lines[2:]])
     )  # re-delivered without line 2
     ingest([later], lake=lake)
-    total = Lake(lake).query("select sum(billed_cost), count(*) from charges")[0]
+    total = Workspace(lake).rows("select sum(billed_cost), count(*) from charges")[0]
     assert total == (Decimal("4228.471724125") - Decimal("3.703701"), 25)

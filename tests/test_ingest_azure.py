@@ -24,6 +24,7 @@ from costlab.ingest import detect
 from costlab.ingest._parse import parse_file
 from costlab.ingest.azure import block_size, openai_meter
 from costlab.ingest.base import ParseContext
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures" / "azure"
 ACTUAL = FIX / "EA_ActualCost_Small.csv"
@@ -402,11 +403,10 @@ def test_foundry_meter_spellings_through_the_lake(tmp_path: Path) -> None:
     assert rows[6]["tags"]["costlab.deployment_scope"] == "data_zone"
     # through the lake: every line is an LLM charge of its model, output money under gpt-5.4-mini
     from costlab.ingest import run as pipeline
-    from costlab.lake import Lake
 
     lake = tmp_path / "lake"
     assert not pipeline.ingest([FOUNDRY], lake=lake).failed
-    by_model = Lake(lake).query(
+    by_model = Workspace(lake).rows(
         "select model, sum(billed_cost) from charges_llm group by 1 order by 1 nulls last"
     )
     assert by_model == [
@@ -595,9 +595,8 @@ def test_mca_lowercase_headers_with_bom(tmp_path: Path) -> None:
 
 
 def _lake_totals(lake: Path) -> list[tuple]:
-    from costlab.lake import Lake
 
-    return Lake(lake).query(
+    return Workspace(lake).rows(
         "select cost_dataset, billing_currency, count(*), sum(billed_cost), sum(effective_cost) "
         "from charges group by all order by all"
     )
@@ -1028,7 +1027,6 @@ def test_lake_totals_per_currency_and_model_across_every_schema(lake_dir: Path) 
     """All five constructed files in one ingest (EA portal and Spanish EA take EUR from config):
     USD = PAYG 10.7512; EUR = 7.2136 + 9.189 + 1258.5825 + 3.9904 = 1278.9755 (see above)."""
     from costlab.ingest.run import ingest
-    from costlab.lake import Lake
 
     res = ingest(
         [PAYG, EA_PORTAL, DE, DE_SHEET, ES],
@@ -1040,7 +1038,7 @@ def test_lake_totals_per_currency_and_model_across_every_schema(lake_dir: Path) 
         ("actual", "EUR", 14, Decimal("1278.9755"), Decimal("1278.9755")),
         ("actual", "USD", 8, PAYG_USD, PAYG_USD),
     ]
-    got = Lake(lake_dir).query(
+    got = Workspace(lake_dir).rows(
         "select billing_currency, model, token_type, sum(billed_cost), sum(tokens) from charges"
         " where model is not null group by all order by all"
     )

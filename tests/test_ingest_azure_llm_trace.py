@@ -21,6 +21,7 @@ import pytest
 from costlab.ingest import detect, sources
 from costlab.ingest._parse import parse_file
 from costlab.ingest.base import ParseContext, Sniff
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"
 DIR = FIX / "azure_llm_trace"
@@ -131,7 +132,7 @@ def test_lake_end_to_end(lake_dir: Path) -> None:
     res = ingest([CODE, CONV], lake=lake_dir)
     assert not res.failed and res.rows_quarantined == 0
     lake = Lake(lake_dir)
-    assert lake.query(
+    assert Workspace(lake).rows(
         "SELECT workflow, count(*), sum(input_tokens), sum(output_tokens) FROM calls "
         "GROUP BY workflow ORDER BY workflow"
     ) == [
@@ -140,4 +141,4 @@ def test_lake_end_to_end(lake_dir: Path) -> None:
     ]
     again = ingest([CODE, CONV], lake=lake_dir)
     assert again.rows_written == 0
-    assert lake.query("SELECT count(*) FROM spans") == [(600,)]
+    assert Workspace(lake).rows("SELECT count(*) FROM spans") == [(600,)]

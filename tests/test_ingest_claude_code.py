@@ -29,6 +29,7 @@ from costlab.ingest import detect
 from costlab.ingest._parse import Parsed, parse_file
 from costlab.ingest.base import ParseContext, Sniff
 from costlab.ingest.claude_code import ClaudeCodeSession
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"
 CC = FIX / "claude_code"
@@ -459,7 +460,7 @@ def test_lake_end_to_end(lake_dir: Path) -> None:
     res = ingest([REC, CC / "assembled", CC / "constructed" / "projects"], lake=lake_dir)
     assert not res.failed
     lake = Lake(lake_dir)
-    calls = lake.query(
+    calls = Workspace(lake).rows(
         "SELECT count(*), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens), "
         "sum(output_tokens) FROM calls WHERE input_tokens IS NOT NULL"
     )[0]
@@ -474,19 +475,19 @@ def test_lake_end_to_end(lake_dir: Path) -> None:
         2505 + 439 + 175,
     )
     # the one reply with costUSD keeps it beside the computed price (prices: tests/test_pricing.py)
-    assert lake.query("SELECT sum(reported_cost), any_value(reported_cost_currency) FROM calls") == [
+    assert Workspace(lake).rows("SELECT sum(reported_cost), any_value(reported_cost_currency) FROM calls") == [
         (Decimal("0.0123"), "USD")
     ]
-    assert lake.query(
+    assert Workspace(lake).rows(
         "SELECT cost_source, count(*) FROM calls GROUP BY 1 ORDER BY 1"
     ) == [("computed", 24), ("unpriced", 1)]  # unpriced: the Artifact reply without usage
-    assert lake.query("SELECT count(*) FROM calls WHERE input_tokens IS NULL") == [
+    assert Workspace(lake).rows("SELECT count(*) FROM calls WHERE input_tokens IS NULL") == [
         (1,)
     ]  # Artifact reply
-    before = lake.query("SELECT count(*), sum(output_tokens) FROM spans")
+    before = Workspace(lake).rows("SELECT count(*), sum(output_tokens) FROM spans")
     again = ingest([REC, CC / "assembled", CC / "constructed" / "projects"], lake=lake_dir)
     assert again.rows_written == 0
-    assert lake.query("SELECT count(*), sum(output_tokens) FROM spans") == before
+    assert Workspace(lake).rows("SELECT count(*), sum(output_tokens) FROM spans") == before
 
 
 def test_usage_without_cache_fields_and_server_tool_use(tmp_path: Path) -> None:

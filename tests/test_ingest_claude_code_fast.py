@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from costlab.ingest import claude_code as cc
 from costlab.ingest._parse import parse_file
 from costlab.ingest.base import ParseContext
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"
 CC = FIX / "claude_code"
@@ -108,8 +109,8 @@ def test_parallel_ingest_equals_serial(tmp_path: Path, monkeypatch: pytest.Monke
         lakes[workers] = (
             sorted((f.path, f.status, f.source, f.rows, f.quarantined, f.error) for f in res.files),
             (res.rows_read, res.rows_written, res.rows_duplicate, res.rows_quarantined),
-            lake.sql("SELECT * EXCLUDE (run_id, ingested_at) FROM spans ORDER BY ALL").rows(),
-            lake.sql("SELECT * EXCLUDE (run_id, ingested_at) FROM quarantine ORDER BY ALL").rows(),
+            Workspace(lake).sql("SELECT * EXCLUDE (run_id, ingested_at) FROM spans ORDER BY ALL").rows(),
+            Workspace(lake).sql("SELECT * EXCLUDE (run_id, ingested_at) FROM quarantine ORDER BY ALL").rows(),
         )
     assert lakes["1"] == lakes["2"]
     assert lakes["1"][1][1] > 0 and lakes["1"][1][3] > 0  # rows written and rows quarantined

@@ -22,6 +22,7 @@ from costlab.ingest import detect
 from costlab.ingest._parse import Parsed, parse_file
 from costlab.ingest.base import ParseContext, Sniff
 from costlab.ingest.codex import CodexRollout
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"
 CX = FIX / "codex"
@@ -241,12 +242,12 @@ def test_lake_end_to_end(lake_dir: Path) -> None:
         "SELECT count(*), sum(input_tokens), sum(cache_read_tokens), sum(output_tokens), "
         "sum(reasoning_tokens) FROM calls WHERE source_format = 'codex'"
     )
-    assert lake.query(q) == expected
+    assert Workspace(lake).rows(q) == expected
     again = ingest(paths, lake=lake_dir)
     assert again.rows_written == 0
     forced = ingest(paths, lake=lake_dir, force=True)
     assert forced.rows_written == forced.rows_replaced == 10
-    assert lake.query(q) == expected
+    assert Workspace(lake).rows(q) == expected
 
 
 def test_repeats_without_cumulative_totals_are_counted(tmp_path: Path) -> None:

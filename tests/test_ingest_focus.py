@@ -19,6 +19,7 @@ from costlab.ingest import detect
 from costlab.ingest import focus as F
 from costlab.ingest._parse import parse_file
 from costlab.ingest.base import ParseContext, Sniff
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures" / "focus"
 SAMPLE = FIX / "focus_sample_1.0.csv"
@@ -530,7 +531,6 @@ def test_jsonl_numbers_exact(tmp_path: Path) -> None:
 
 def test_sample_through_lake(tmp_path: Path) -> None:
     pipeline = pytest.importorskip("costlab.ingest.run")
-    from costlab.lake import Lake
 
     lake = tmp_path / "lake"
     res = pipeline.ingest([SAMPLE], lake=lake)
@@ -542,16 +542,16 @@ def test_sample_through_lake(tmp_path: Path) -> None:
     expected = [
         ("USD", SAMPLE_TOTALS["billed_cost"]["USD"], SAMPLE_TOTALS["effective_cost"]["USD"], 1000)
     ]
-    assert Lake(lake).query(sql) == expected
+    assert Workspace(lake).rows(sql) == expected
     assert pipeline.ingest([SAMPLE], lake=lake).rows_written == 0
-    assert Lake(lake).query(sql) == expected
+    assert Workspace(lake).rows(sql) == expected
     # forced re-read, and the same lines as Parquet (another file): replaced, never added
     assert pipeline.ingest([SAMPLE], lake=lake, force=True).rows_replaced == 1000
     assert (
         pipeline.ingest([_sample_as_parquet(tmp_path / "s.parquet")], lake=lake).rows_replaced
         == 1000
     )
-    assert Lake(lake).query(sql) == expected
+    assert Workspace(lake).rows(sql) == expected
 
 
 def test_parquet_map_tags_and_numeric_ids(tmp_path: Path) -> None:

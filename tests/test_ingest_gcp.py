@@ -25,6 +25,7 @@ from costlab.ingest import detect
 from costlab.ingest._parse import parse_file
 from costlab.ingest.base import Sniff
 from costlab.ingest.gcp import GcpBilling, _invoice_period, _time, _token_count, sku_facts
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures" / "gcp"
 STANDARD = FIX / "gcp_billing_export_v1_standard.jsonl"
@@ -632,7 +633,6 @@ def test_corrupt_files_are_source_errors(tmp_path: Path) -> None:
 
 def test_lake_money_per_currency_and_idempotence(tmp_path: Path) -> None:
     from costlab.ingest.run import ingest
-    from costlab.lake import Lake
 
     lake = tmp_path / "lake"
     q = "select billing_currency, sum(billed_cost), count(*) from charges group by 1 order by 1"
@@ -643,11 +643,11 @@ def test_lake_money_per_currency_and_idempotence(tmp_path: Path) -> None:
         ("JPY", Decimal("136.395"), 5),
         ("USD", Decimal("6.71545"), 10),
     ]
-    assert Lake(lake).query(q) == expected
+    assert Workspace(lake).rows(q) == expected
     assert ingest([STANDARD, DETAILED_EUR, CSV_JPY], lake=lake).rows_written == 0
-    assert Lake(lake).query(q) == expected
+    assert Workspace(lake).rows(q) == expected
     # the same rows extracted again as Parquet replace the JSONL rows key by key
     pq_path = tmp_path / "gcp_billing_export_v1.parquet"
     write_parquet(STANDARD, pq_path)
     ingest([pq_path], lake=lake)
-    assert Lake(lake).query(q) == expected
+    assert Workspace(lake).rows(q) == expected

@@ -26,6 +26,7 @@ from costlab.errors import SourceError
 from costlab.ingest import detect, sources
 from costlab.ingest._parse import parse_file
 from costlab.ingest.base import ParseContext, Sniff
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"
 HC = FIX / "helicone"
@@ -276,15 +277,15 @@ def test_lake_end_to_end(lake_dir: Path) -> None:
     assert not res.failed and res.rows_quarantined == 4
     lake = Lake(lake_dir)
     total = Decimal("0.02715506") + Decimal("0.0058814") + Decimal("0.0123875")
-    assert lake.query("SELECT count(*), sum(reported_cost) FROM spans") == [(6 + 2 + 3, total)]
-    assert lake.query(
+    assert Workspace(lake).rows("SELECT count(*), sum(reported_cost) FROM spans") == [(6 + 2 + 3, total)]
+    assert Workspace(lake).rows(
         "SELECT count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), "
         "sum(cache_write_tokens), sum(reported_cost), any_value(reported_cost_currency) FROM calls"
     ) == [(4 + 2 + 2, 7249 + 2548 + 1983, 2940 + 1500 + 1001, 4024 + 1024, 1500, total, "USD")]
-    before = lake.query("SELECT count(*), sum(reported_cost) FROM spans")
+    before = Workspace(lake).rows("SELECT count(*), sum(reported_cost) FROM spans")
     again = ingest([API, JSONL, CSV], lake=lake_dir)
     assert again.rows_written == 0
-    assert lake.query("SELECT count(*), sum(reported_cost) FROM spans") == before
+    assert Workspace(lake).rows("SELECT count(*), sum(reported_cost) FROM spans") == before
 
 
 def test_manual_logger_tool_and_vector_db_events(tmp_path: Path) -> None:

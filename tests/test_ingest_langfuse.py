@@ -16,6 +16,7 @@ from costlab.ingest._parse import parse_file
 from costlab.ingest.base import ParseContext, Sniff
 from costlab.ingest.langfuse import LangfuseExport
 from costlab.ingest.langsmith import LangSmithRuns
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"
 REAL = FIX / "langfuse" / "real"
@@ -543,13 +544,13 @@ def test_end_to_end_lake(tmp_path: Path) -> None:
     file_money = sum((e.cost_all for e in EXPECTED.values()), D(0)) - D("0.0010375")
     lake = Lake(tmp_path)
     q = "select sum(reported_cost), count(*) from spans where source_format = 'langfuse'"
-    assert lake.query(q) == [(file_money, res.rows_written)]
+    assert Workspace(lake).rows(q) == [(file_money, res.rows_written)]
     n_calls = sum(e.calls for e in EXPECTED.values()) - 1
-    assert lake.query("select count(*) from calls where source_format = 'langfuse'") == [(n_calls,)]
+    assert Workspace(lake).rows("select count(*) from calls where source_format = 'langfuse'") == [(n_calls,)]
     assert ingest(files, lake=tmp_path).rows_written == 0
     again = ingest(files, lake=tmp_path, force=True)
     assert again.rows_written == res.rows_written
-    assert lake.query(q) == [(file_money, res.rows_written)]
+    assert Workspace(lake).rows(q) == [(file_money, res.rows_written)]
 
 
 # -- scores -> evaluation spans (the downgrade analyzer's quality signal) --------------------------
@@ -657,12 +658,13 @@ def test_scores_reach_the_downgrade_query(tmp_path: Path) -> None:
     res = ingest([REAL / "autogen-2025-06-06.trace.json", CON / "scores_v2_page.json"], lake=tmp_path)
     assert res.rows_quarantined == 1
     lake = Lake(tmp_path)
-    assert lake.query("select count(*) from calls") == [(1,)]  # scores add no calls
-    con = stats.connect(lake)
+    assert Workspace(lake).rows("select count(*) from calls") == [(1,)]  # scores add no calls
+    ws = Workspace(lake)
+    con = ws.analysis_connection()
     try:
         got = stats.frame(con, "analyze_downgrade_scores", None, None).rows()
     finally:
-        stats.release()
+        ws.release()
     # (workflow, step, price_model, name, n, mean, var, binary)
     assert [(r[3], r[4], r[5], r[7]) for r in got] == [
         ("correctness", 1, 0.75, False),

@@ -17,6 +17,7 @@ from costlab.ingest._parse import parse_file
 from costlab.ingest.base import ParseContext, Sniff
 from costlab.ingest.langfuse import LangfuseExport
 from costlab.ingest.langsmith import LangSmithRuns
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"
 REAL = FIX / "langsmith" / "real"
@@ -346,10 +347,10 @@ def test_end_to_end_lake(tmp_path: Path) -> None:
     # 8 real runs (reported input 9, 43, 9 in each of py and js; the 2 no-usage streams estimated
     # at 9) + the 4 constructed calls (6870 input, 0.0047054 USD; see test_export_page_...)
     expected = [(8 + 4, (9 + 43 + 9) * 2 + 9 * 2 + 6870, D("0.0047054"))]
-    assert lake.query(q) == expected
+    assert Workspace(lake).rows(q) == expected
     assert ingest(files, lake=tmp_path).rows_written == 0
     again = ingest(files, lake=tmp_path, force=True)
-    assert again.rows_written == res.rows_written and lake.query(q) == expected
+    assert again.rows_written == res.rows_written and Workspace(lake).rows(q) == expected
 
 
 # -- feedback -> evaluation spans (the downgrade analyzer's quality signal) ------------------------
@@ -435,12 +436,13 @@ def test_feedback_reaches_the_downgrade_query(tmp_path: Path) -> None:
 
     ingest([CON / "feedback_runs.json", CON / "feedback.jsonl"], lake=tmp_path)
     lake = Lake(tmp_path)
-    assert lake.query("select count(*) from calls") == [(2,)]  # feedback adds no calls
-    con = stats.connect(lake)
+    assert Workspace(lake).rows("select count(*) from calls") == [(2,)]  # feedback adds no calls
+    ws = Workspace(lake)
+    con = ws.analysis_connection()
     try:
         got = stats.frame(con, "analyze_downgrade_scores", None, None).rows()
     finally:
-        stats.release()
+        ws.release()
     assert {(r[0], r[1], r[2]) for r in got} == {("faq-bot", "ChatOpenAI", "gpt-4o-mini")}
     # (name, n, mean, binary):
     #   correctness: aggregate 0.8 on call B (no records) -> n 1

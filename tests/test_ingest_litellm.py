@@ -26,6 +26,7 @@ from costlab.errors import SourceError
 from costlab.ingest import detect, sources
 from costlab.ingest._parse import parse_file
 from costlab.ingest.base import ParseContext, Sniff
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"
 LL = FIX / "litellm"
@@ -329,10 +330,10 @@ def test_lake_end_to_end(lake_dir: Path) -> None:
     assert not res.failed and res.rows_quarantined == 5
     lake = Lake(lake_dir)
     # distinct rows: 7 + 4 + 4 spans; spend = sum of the three files' distinct rows
-    assert lake.query("SELECT count(*), sum(reported_cost) FROM spans") == [
+    assert Workspace(lake).rows("SELECT count(*), sum(reported_cost) FROM spans") == [
         (15, Decimal("0.06910026") + Decimal("0.0059364") + Decimal("0.01231526"))
     ]
-    assert lake.query(
+    assert Workspace(lake).rows(
         "SELECT count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), "
         "sum(cache_write_tokens), sum(reported_cost), any_value(reported_cost_currency) FROM calls"
     ) == [
@@ -346,13 +347,13 @@ def test_lake_end_to_end(lake_dir: Path) -> None:
             "USD",
         )
     ]
-    assert lake.query("SELECT count(*) FROM spans WHERE tags['gateway_cache_hit'] = 'true'") == [
+    assert Workspace(lake).rows("SELECT count(*) FROM spans WHERE tags['gateway_cache_hit'] = 'true'") == [
         (3,)
     ]
-    before = lake.query("SELECT count(*), sum(reported_cost) FROM spans")
+    before = Workspace(lake).rows("SELECT count(*), sum(reported_cost) FROM spans")
     again = ingest([V2, JSONL, CSV], lake=lake_dir, config=AZ)
     assert again.rows_written == 0
-    assert lake.query("SELECT count(*), sum(reported_cost) FROM spans") == before
+    assert Workspace(lake).rows("SELECT count(*), sum(reported_cost) FROM spans") == before
 
 
 def test_batch_cost_rows_are_batch_tier_calls(tmp_path: Path) -> None:

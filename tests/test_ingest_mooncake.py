@@ -27,6 +27,7 @@ from costlab.errors import SourceError
 from costlab.ingest import detect, sources
 from costlab.ingest._parse import parse_file
 from costlab.ingest.base import ParseContext, Sniff
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"
 HEAD = FIX / "mooncake" / "synthetic_trace_head200.jsonl"
@@ -177,13 +178,13 @@ def test_lake_end_to_end(lake_dir: Path) -> None:
     res = ingest([path], lake=lake_dir)
     assert not res.failed and res.rows_quarantined == 0
     lake = Lake(lake_dir)
-    assert lake.query(
+    assert Workspace(lake).rows(
         "SELECT count(*), sum(input_tokens), sum(output_tokens), count(cost), "
         "any_value(cost_source) FROM calls"
     ) == [(n, inp, out, 0, "unpriced")]
-    assert lake.query(
+    assert Workspace(lake).rows(
         "SELECT prefix_hashes[1], prefix_block_tokens FROM spans WHERE span_id = '1'"
     ) == [("0", 512)]
     again = ingest([path], lake=lake_dir)
     assert again.rows_written == 0
-    assert lake.query("SELECT count(*) FROM spans") == [(n,)]
+    assert Workspace(lake).rows("SELECT count(*) FROM spans") == [(n,)]

@@ -16,6 +16,7 @@ from costlab.ingest import detect
 from costlab.ingest import oci as O
 from costlab.ingest._parse import parse_file
 from costlab.ingest.base import Sniff
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"
 REPORT = FIX / "oci" / "reports_cost-csv_0000000030000269.csv"
@@ -141,12 +142,11 @@ def test_not_a_cost_report(tmp_path: Path) -> None:
 
 def test_through_lake(tmp_path: Path) -> None:
     pipeline = pytest.importorskip("costlab.ingest.run")
-    from costlab.lake import Lake
 
     lake = tmp_path / "lake"
     res = pipeline.ingest([REPORT], lake=lake)
     assert not res.failed and res.rows_written == 506
     sql = "select billing_currency, sum(billed_cost), count(*) from charges group by 1"
-    assert Lake(lake).query(sql) == [("USD", REPORT_USD_12DP, 506)]
+    assert Workspace(lake).rows(sql) == [("USD", REPORT_USD_12DP, 506)]
     assert pipeline.ingest([REPORT], lake=lake).rows_written == 0
-    assert Lake(lake).query(sql) == [("USD", REPORT_USD_12DP, 506)]
+    assert Workspace(lake).rows(sql) == [("USD", REPORT_USD_12DP, 506)]

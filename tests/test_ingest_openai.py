@@ -20,6 +20,7 @@ from costlab.errors import SourceError, UnknownFormatError
 from costlab.ingest import detect
 from costlab.ingest._parse import parse_file
 from costlab.ingest.openai import display_model, parse_line_item
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures" / "openai"
 CSV_A = FIX / "cost_export_2024-08-01_2024-08-05.csv"  # full column set
@@ -664,9 +665,8 @@ def test_display_model(name: str, model: str | None, kind: str | None) -> None:
 
 # ------------------------------------------------------------------------------ through the lake
 def _lake_money(lake_dir: Path, where: str = "true") -> dict[str, Decimal]:
-    from costlab.lake import Lake
 
-    rows = Lake(lake_dir).query(
+    rows = Workspace(lake_dir).rows(
         f"select billing_currency, sum(billed_cost) from charges where {where} group by 1"
     )
     return {cur: Decimal(str(total)) for cur, total in rows}
@@ -684,12 +684,11 @@ def test_lake_costs_exact_and_idempotent(tmp_path: Path) -> None:
 
 def test_lake_usage_real_examples(tmp_path: Path) -> None:
     pipeline = pytest.importorskip("costlab.ingest.run")
-    from costlab.lake import Lake
 
     lake = tmp_path / "lake"
     files = sorted(FIX.glob("usage_*.json")) + [FIX / "usage_all_kinds.jsonl"]
     pipeline.ingest(files, lake=lake)
-    count, tokens = Lake(lake).query("select count(*), sum(input_tokens) from usage")[0]
+    count, tokens = Workspace(lake).rows("select count(*), sum(input_tokens) from usage")[0]
     # 4 example results + 12 constructed; input tokens 1000+16 + 12000+5000+700+2048+300
     assert (count, tokens) == (16, 21064)
     assert pipeline.ingest(files, lake=lake).rows_written == 0

@@ -19,6 +19,7 @@ from costlab.errors import SourceError
 from costlab.ingest import detect
 from costlab.ingest._parse import parse_file
 from costlab.ingest.base import ParseContext
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures" / "otlp"
 REAL = FIX / "opentelemetry-proto_examples_trace.json"
@@ -459,24 +460,23 @@ def test_prefix_hashes_for_long_prompts(tmp_path):
 
 def test_end_to_end_lake(tmp_path):
     pipeline = pytest.importorskip("costlab.ingest.run")
-    from costlab.lake import Lake
 
     lake = tmp_path / "lake"
     res = pipeline.ingest([FIX / "vercel.jsonl", REAL], lake=lake)
     assert not res.failed and res.rows_written == 13  # 12 Vercel spans + 1
-    q = Lake(lake).query(
+    q = Workspace(lake).rows(
         "select count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens) from calls"
         " where source_format = 'otlp_json'"
     )
     # 1+2+1+1+1 calls; 62+750+2020+10+5; 85+100+15+1; 256+1800 (see test_vercel_...)
     assert q == [(6, 2847, 201, 2056)]
-    assert Lake(lake).query("select count(*) from spans where usage_scope = 'rollup'") == [(4,)]
+    assert Workspace(lake).rows("select count(*) from spans where usage_scope = 'rollup'") == [(4,)]
     again = pipeline.ingest([FIX / "vercel.jsonl", REAL], lake=lake)
     assert again.rows_written == 0
     forced = pipeline.ingest([FIX / "vercel.jsonl", REAL], lake=lake, force=True)
     assert forced.rows_replaced == 13  # same (trace_id, span_id) keys: replaced, not added
-    assert Lake(lake).query("select count(*) from spans") == [(13,)]
-    assert Lake(lake).query("select count(*), sum(input_tokens) from calls") == [(6, 2847)]
+    assert Workspace(lake).rows("select count(*) from spans") == [(13,)]
+    assert Workspace(lake).rows("select count(*), sum(input_tokens) from calls") == [(6, 2847)]
 
 
 def test_estimation_respects_reporting_ancestors(tmp_path):
@@ -622,11 +622,10 @@ def test_vercel_openai_cached_tokens_are_priced_as_cached(tmp_path):
     (412 - 384) * 0.15e-6 + 384 * 0.075e-6 + 25 * 0.60e-6 = 4.2e-6 + 28.8e-6 + 15e-6 = 0.000048
     (priced as 412 uncached it was 61.8e-6 + 15e-6 = 0.0000768: 60% high)."""
     pipeline = pytest.importorskip("costlab.ingest.run")
-    from costlab.lake import Lake
 
     lake = tmp_path / "lake"
     assert not pipeline.ingest([FIX / "vercel_provider_metadata.jsonl"], lake=lake).failed
-    got = Lake(lake).query(
+    got = Workspace(lake).rows(
         "select cost, cost_currency, cost_source from calls where request_id = 'resp-pm-1'"
     )
     assert got == [(Decimal("0.000048"), "USD", "computed")]

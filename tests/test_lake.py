@@ -15,10 +15,11 @@ from toysource import write
 from costlab.errors import LakeLockedError
 from costlab.ingest.run import ingest
 from costlab.lake import Lake
+from costlab.workspace import Workspace
 
 
 def total(lake: Path) -> tuple[Decimal, int]:
-    s, n = Lake(lake).query("SELECT coalesce(sum(billed_cost), 0), count(*) FROM charges")[0]
+    s, n = Workspace(lake).rows("SELECT coalesce(sum(billed_cost), 0), count(*) FROM charges")[0]
     return s, n
 
 
@@ -27,7 +28,7 @@ def test_money_is_exact_and_lineage_is_recorded(tmp_path: Path, lake_dir: Path) 
     res = ingest([src], lake=lake_dir)
     assert (res.rows_read, res.rows_written, res.rows_quarantined) == (2, 2, 0)
     assert total(lake_dir) == (Decimal("12345678.123456789013"), 2)
-    row = Lake(lake_dir).query(
+    row = Workspace(lake_dir).rows(
         "SELECT source_format, source_file, source_line, run_id, day, typeof(billed_cost) FROM charges "
         "ORDER BY source_line LIMIT 1"
     )[0]
@@ -126,16 +127,16 @@ def test_bad_rows_are_quarantined_with_reason_and_good_rows_kept(tmp_path: Path,
     f.write_text("toy_id,cost,day\n1,1.5,2024-01-01\n2,abc,2024-01-01\n3,2,2024-01-01,extra\n4,NaN,2024-01-01\n5,1,\n6,2,2024-01-02\n")
     res = ingest([f], lake=lake_dir)
     assert (res.rows_written, res.rows_quarantined) == (3, 3)
-    q = Lake(lake_dir).query("SELECT location, reason FROM quarantine ORDER BY location::INT")
+    q = Workspace(lake_dir).rows("SELECT location, reason FROM quarantine ORDER BY location::INT")
     assert [r[0] for r in q] == ["3", "4", "6"]
     assert "not a number" in q[0][1]
     assert "expected 3 fields" in q[1][1]
     assert "missing charge_period_start" in q[2][1]
     # 'NaN' is how pandas writes a missing value: unknown (NULL), never zero
-    assert Lake(lake_dir).query("SELECT billed_cost FROM charges WHERE source_line = 5") == [(None,)]
+    assert Workspace(lake_dir).rows("SELECT billed_cost FROM charges WHERE source_line = 5") == [(None,)]
     # re-reading the file replaces its quarantine rows instead of repeating them
     ingest([f], lake=lake_dir, force=True)
-    assert Lake(lake_dir).query("SELECT count(*) FROM quarantine")[0][0] == 3
+    assert Workspace(lake_dir).rows("SELECT count(*) FROM quarantine")[0][0] == 3
 
 
 def test_a_fixed_file_leaves_no_stale_rows(tmp_path: Path, lake_dir: Path) -> None:
@@ -146,17 +147,17 @@ def test_a_fixed_file_leaves_no_stale_rows(tmp_path: Path, lake_dir: Path) -> No
     other = write(tmp_path / "b.csv", [(9, "4", "2024-01-01")])
     ingest([f, other], lake=lake_dir)
     assert total(lake_dir) == (Decimal("5.5"), 2)
-    assert Lake(lake_dir).query("SELECT count(*) FROM quarantine")[0][0] == 1
+    assert Workspace(lake_dir).rows("SELECT count(*) FROM quarantine")[0][0] == 1
     write(f, [(1, "1.5", "2024-01-01"), (2, "2", "2024-01-01")])  # line 3 fixed
     os.utime(f, ns=(1, 1))
     ingest([f], lake=lake_dir)
     assert total(lake_dir) == (Decimal("7.5"), 3)  # 1.5 + 2 + 4
-    assert Lake(lake_dir).query("SELECT count(*) FROM quarantine")[0][0] == 0
+    assert Workspace(lake_dir).rows("SELECT count(*) FROM quarantine")[0][0] == 0
     write(f, [(1, "x", "2024-01-01")])  # now nothing in it is a charge
     os.utime(f, ns=(2, 2))
     ingest([f], lake=lake_dir)
     assert total(lake_dir) == (Decimal("4"), 1)  # only b.csv's row is left
-    assert Lake(lake_dir).query("SELECT location FROM quarantine") == [("2",)]
+    assert Workspace(lake_dir).rows("SELECT location FROM quarantine") == [("2",)]
 
 
 def test_unknown_file_fails_alone(tmp_path: Path, lake_dir: Path) -> None:
@@ -184,7 +185,7 @@ def test_runs_manifest_counts(tmp_path: Path, lake_dir: Path) -> None:
     f = tmp_path / "a.csv"
     f.write_text("toy_id,cost,day\n1,1,2024-01-01\n1,1,2024-01-01\nx,bad,2024-01-01\n")
     res = ingest([f], lake=lake_dir)
-    runs = Lake(lake_dir).query(
+    runs = Workspace(lake_dir).rows(
         "SELECT run_id, source_format, files, rows_read, rows_written, rows_quarantined, status FROM runs"
     )
     assert runs == [(res.run_id, "toy", [str(f)], 3, 2, 1, "partial")]
@@ -193,14 +194,14 @@ def test_runs_manifest_counts(tmp_path: Path, lake_dir: Path) -> None:
 def test_currencies_stay_apart(tmp_path: Path, lake_dir: Path) -> None:
     write(tmp_path / "a.csv", [(1, "1.10", "2024-01-01", "EUR"), (2, "2.20", "2024-01-01", "USD"), (3, "3.30", "2024-01-01", "EUR")], "toy_id,cost,day,currency")
     ingest([tmp_path], lake=lake_dir)
-    got = Lake(lake_dir).query("SELECT billing_currency, sum(billed_cost) FROM charges GROUP BY 1 ORDER BY 1")
+    got = Workspace(lake_dir).rows("SELECT billing_currency, sum(billed_cost) FROM charges GROUP BY 1 ORDER BY 1")
     assert got == [("EUR", Decimal("4.40")), ("USD", Decimal("2.20"))]
 
 
 def test_redact_hashes_identities(tmp_path: Path, lake_dir: Path) -> None:
     write(tmp_path / "a.csv", [(1, "1", "2024-01-01", "alice@example.com"), (2, "1", "2024-01-01", "alice@example.com")], "toy_id,cost,day,user")
     ingest([tmp_path], lake=lake_dir, redact=True)
-    got = Lake(lake_dir).query("SELECT DISTINCT principal FROM charges")
+    got = Workspace(lake_dir).rows("SELECT DISTINCT principal FROM charges")
     assert len(got) == 1 and got[0][0].startswith("redacted:") and "alice" not in got[0][0]
 
 
@@ -250,7 +251,7 @@ def test_stray_files_of_a_killed_run_are_invisible_and_collected(tmp_path: Path,
 def test_empty_lake_has_typed_views(lake_dir: Path) -> None:
     lake = Lake(lake_dir)
     lake.create()
-    assert lake.query("SELECT count(*) FROM charges")[0][0] == 0
-    assert lake.calls().height == 0
-    types = dict(lake.query("SELECT column_name, column_type FROM (DESCRIBE charges)"))
+    assert Workspace(lake).rows("SELECT count(*) FROM charges")[0][0] == 0
+    assert Workspace(lake).calls().height == 0
+    types = dict(Workspace(lake).rows("SELECT column_name, column_type FROM (DESCRIBE charges)"))
     assert types["billed_cost"] == "DECIMAL(38,12)" and types["tags"] == "MAP(VARCHAR, VARCHAR)"

@@ -19,6 +19,7 @@ from costlab.cli import app
 from costlab.errors import LakeDamagedError
 from costlab.ingest.run import ingest
 from costlab.lake import IDENTITY, MANIFEST, Lake, lake_file_errors
+from costlab.workspace import Workspace
 
 runner = CliRunner()
 SCOPED = "toy_id,cost,day,scope,delivery"
@@ -49,9 +50,9 @@ def state(lake: Path) -> dict[str, tuple[object, ...]]:
     """Per table: rows and a money or count checksum."""
     lk = Lake(lake)
     return {
-        "charges": lk.query("SELECT count(*), sum(billed_cost) FROM charges")[0],
-        "quarantine": lk.query("SELECT count(*), string_agg(location, ',' ORDER BY location) FROM quarantine")[0],
-        "runs": lk.query("SELECT count(*), count(DISTINCT run_id) FROM runs")[0],
+        "charges": Workspace(lk).rows("SELECT count(*), sum(billed_cost) FROM charges")[0],
+        "quarantine": Workspace(lk).rows("SELECT count(*), string_agg(location, ',' ORDER BY location) FROM quarantine")[0],
+        "runs": Workspace(lk).rows("SELECT count(*), count(DISTINCT run_id) FROM runs")[0],
     }
 
 
@@ -138,7 +139,7 @@ def test_an_empty_folder_becomes_a_lake(tmp_path: Path) -> None:
     assert code == 0, err
     identity = json.loads((folder / IDENTITY).read_text())
     assert identity["costlab_lake"] is True and len(identity["lake_id"]) == 32
-    assert Lake(folder).query("SELECT sum(billed_cost) FROM charges")[0][0] == Decimal("1.5")
+    assert Workspace(folder).rows("SELECT sum(billed_cost) FROM charges")[0][0] == Decimal("1.5")
 
 
 def test_a_lake_of_an_older_costlab_opens_and_gets_its_identity(tmp_path: Path) -> None:
@@ -146,11 +147,11 @@ def test_a_lake_of_an_older_costlab_opens_and_gets_its_identity(tmp_path: Path) 
     write(tmp_path / "a.csv", [(1, "1", "2024-01-01")])
     ingest([tmp_path / "a.csv"], lake=lake)
     (lake / IDENTITY).unlink()  # as costlab before the identity file left it
-    assert Lake(lake).query("SELECT count(*) FROM charges")[0][0] == 1
+    assert Workspace(lake).rows("SELECT count(*) FROM charges")[0][0] == 1
     write(tmp_path / "b.csv", [(2, "1", "2024-01-02")])
     ingest([tmp_path / "b.csv"], lake=lake)
     assert (lake / IDENTITY).is_file()
-    assert Lake(lake).query("SELECT count(*) FROM charges")[0][0] == 2
+    assert Workspace(lake).rows("SELECT count(*) FROM charges")[0][0] == 2
 
 
 # -- a lake whose manifest is lost or damaged ------------------------------------------------------
@@ -287,7 +288,7 @@ def test_repair_of_a_manifest_restored_from_an_older_copy(tmp_path: Path, histor
     code, _, err = run("lake", "repair", "--lake", str(lake))
     assert code == 0, err
     # rebuild an older manifest: runs 1-2 only (what a backup taken then would hold)
-    keep = sorted(Lake(lake).query("SELECT DISTINCT run_id FROM runs ORDER BY 1"))[:2]
+    keep = sorted(Workspace(lake).rows("SELECT DISTINCT run_id FROM runs ORDER BY 1"))[:2]
     m = json.loads((lake / MANIFEST).read_text())
     m["tables"] = {t: [f for f in fs if any(r[0] in f for r in keep)] for t, fs in m["tables"].items()}
     (lake / MANIFEST).write_text(json.dumps(m))
@@ -334,7 +335,7 @@ def test_foreign_files_in_a_real_lake_survive_ingest(tmp_path: Path) -> None:
     assert not res.failed
     assert all(f.read_text() == "mine" for f in mine)
     assert victim.read_bytes() == b"someone else's"
-    assert Lake(lake).query("SELECT count(*) FROM charges")[0][0] == 2
+    assert Workspace(lake).rows("SELECT count(*) FROM charges")[0][0] == 2
     code, out, _ = run("lake", "check", "--lake", str(lake))
     assert code == 0 and "files costlab did not write" in out and "notes.txt" in out
 
@@ -354,7 +355,7 @@ def test_a_run_killed_while_committing_is_collected(tmp_path: Path) -> None:
     write(tmp_path / "c.csv", [(3, "1", "2024-01-03")])
     ingest([tmp_path / "c.csv"], lake=lake)
     assert not any(p.exists() for p in strays)
-    assert Lake(lake).query("SELECT count(*), sum(billed_cost) FROM charges")[0] == (2, Decimal("2"))
+    assert Workspace(lake).rows("SELECT count(*), sum(billed_cost) FROM charges")[0] == (2, Decimal("2"))
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -389,7 +390,7 @@ def test_export_and_python_api_on_a_missing_lake(tmp_path: Path) -> None:
     assert code == 1
     one_error(err, "no costlab lake")
     with pytest.raises(Exception, match="no costlab lake"):
-        Lake(tmp_path / "typo").charges()
+        Workspace(tmp_path / "typo").charges()
 
 
 @pytest.mark.parametrize("damage", ["deleted", "truncated"])
@@ -410,7 +411,7 @@ def test_a_live_file_deleted_or_truncated_is_one_line(history: tuple[Path, Path]
 
 def test_a_live_file_deleted_under_an_open_connection_is_one_line(history: tuple[Path, Path]) -> None:
     _, lake = history
-    con = Lake(lake).connect()
+    con = Workspace(lake).connect()
     victim = lake / sorted(Lake(lake).manifest().tables["charges"])[-1]
     victim.unlink()
     with pytest.raises(LakeDamagedError, match="is missing"), lake_file_errors():

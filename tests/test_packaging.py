@@ -37,7 +37,7 @@ def test_wheel_ships_queries_and_runs_a_named_query(tmp_path: Path) -> None:
         "assert 'spend_by_provider_month' in s.list_queries();"
         "assert 'p_cache_read' in s.load_sql('views/calls');"  # the included cost formula is packaged
         f"lake = costlab.Lake({str(tmp_path / 'lake')!r}); lake.create();"
-        "df = s.run_query(lake, 'spend_by_provider_month', {'since': None, 'until': None});"
+        "df = costlab.Workspace(lake).query('spend_by_provider_month');"
         "print('OK', df.columns)"
     )
     env = {**os.environ, "PYTHONPATH": deps}

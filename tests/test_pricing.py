@@ -21,7 +21,6 @@ import pytest
 
 from costlab import schema
 from costlab.errors import CostlabError
-from costlab.lake import create_call_views
 from costlab.pricing import (
     SOURCE,
     PriceBook,
@@ -29,6 +28,8 @@ from costlab.pricing import (
     load_overrides,
     register,
 )
+from costlab.views import create_call_views
+from costlab.workspace import Workspace
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 M = Decimal(1_000_000)
@@ -558,7 +559,7 @@ def test_bundled_data_only_no_network() -> None:
         # a process-wide custom (e.g. auto-updated) snapshot must not leak into costlab's prices
         data_snapshot.set_custom_snapshot(data_snapshot.DataSnapshot(providers=[], from_auto_update=True))
         from costlab.pricing import PriceBook, describe
-        book = PriceBook.load(use_config=False)
+        book = PriceBook.load()
         assert book.match("openai", "gpt-4o-mini").model == "gpt-4o-mini"
         assert describe("gpt-4o-mini", provider="openai", book=book)
         assert threading.active_count() == 1, threading.enumerate()
@@ -609,12 +610,11 @@ def test_describe(book: PriceBook) -> None:
 
 def test_lake_end_to_end_claude_code(lake_dir: Path) -> None:
     from costlab.ingest.run import ingest
-    from costlab.lake import Lake
 
     src = FIXTURES / "claude_code" / "constructed" / "projects"
     res = ingest([src], lake=lake_dir)
     assert not res.failed
-    got = Lake(lake_dir).query(
+    got = Workspace(lake_dir).rows(
         "SELECT model, cost, cost_currency, cost_source, reported_cost FROM calls ORDER BY start_time"
     )
     # Sonnet 4.5: $3 in, $0.30 read, $3.75 5m write, $6 1h write, $15 out; Haiku 4.5: $1, $0.10,
@@ -631,8 +631,8 @@ def test_lake_end_to_end_claude_code(lake_dir: Path) -> None:
         # 3126 in = 6 + 3000 read + 120 5m write; 150 out
         ("claude-haiku-4-5-20251001", Decimal("0.001206"), "USD", "computed", None),
     ]
-    assert Lake(lake_dir).query("SELECT sum(cost) FROM calls") == [(Decimal("0.038262"),)]
-    assert Lake(lake_dir).query(
+    assert Workspace(lake_dir).rows("SELECT sum(cost) FROM calls") == [(Decimal("0.038262"),)]
+    assert Workspace(lake_dir).rows(
         "SELECT provider, model, price_provider, price_model, match_rule FROM model_prices ORDER BY model"
     ) == [
         ("anthropic", "claude-haiku-4-5-20251001", "anthropic", "claude-haiku-4-5", "genai-prices"),
@@ -650,15 +650,14 @@ def test_lake_uses_overrides_from_costlab_toml(
     lake_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from costlab.ingest.run import ingest
-    from costlab.lake import Lake
 
     ingest([FIXTURES / "claude_code" / "constructed" / "projects"], lake=lake_dir)
     (tmp_path / "negotiated.toml").write_text("[[discount]]\nprovider='anthropic'\npercent=10\n")
     cfg = tmp_path / "costlab.toml"
     cfg.write_text('[prices]\noverrides = "negotiated.toml"\n')
     monkeypatch.setenv("COSTLAB_CONFIG", str(cfg))
-    got = Lake(lake_dir).query("SELECT sum(cost), any_value(price_source) FROM calls")
+    got = Workspace(lake_dir).rows("SELECT sum(cost), any_value(price_source) FROM calls")
     assert got == [(Decimal("0.0344358"), str(tmp_path / "negotiated.toml"))]  # 0.038262 x 0.9
     # an explicit book wins over the config
-    with Lake(lake_dir).connect(prices=PriceBook.load(use_config=False)) as con:
+    with Workspace(lake_dir).connect(prices=PriceBook.load()) as con:
         assert con.execute("SELECT sum(cost) FROM calls").fetchone() == (Decimal("0.038262"),)

@@ -26,10 +26,12 @@ from hypothesis import strategies as st
 from costlab import schema
 from costlab.errors import CostlabError
 from costlab.ingest.run import ingest
-from costlab.lake import Lake, create_call_views
+from costlab.lake import Lake
 from costlab.money.reconcile import reconcile
 from costlab.pricing import PriceBook, register
 from costlab.sql import load_sql
+from costlab.views import create_call_views
+from costlab.workspace import Workspace
 
 FIX = Path(__file__).resolve().parent / "fixtures"
 D = Decimal
@@ -228,7 +230,7 @@ def test_period_filter_and_arguments(lake: Lake) -> None:
 
 def test_named_query_runs_like_the_report_builder(lake: Lake) -> None:
     """build.py's _fetch: con.execute with datetime params (and None for an open bound)."""
-    with lake.connect() as con:
+    with Workspace(lake).connect() as con:
         for name in ("reconciliation", "reconciliation_summary"):
             cur = con.execute(load_sql(name), {"since": datetime(2024, 1, 1, tzinfo=UTC), "until": None})
             cols = [d[0] for d in cur.description or []]
@@ -257,7 +259,7 @@ def test_double_count_prefers_cur2(tmp_path: Path) -> None:
     # a model only the superseded source has: no counted bill, its money shown as excluded
     r = row(reconcile(Lake(both), grain="summary"), provider="aws.bedrock", model="claude-3-opus")
     assert (r["billed"], r["billed_excluded"], r["verdict"]) == (None, D("0.9375"), "only in superseded source")
-    with Lake(both).connect() as con:
+    with Workspace(both).connect() as con:
         got = con.execute("SELECT billing_source, counted, superseded_by, count(*) FROM charges_llm "
                           "GROUP BY ALL ORDER BY 1").fetchall()  # fmt: skip
     # legacy token lines: 13 (12 usage + the Credit); CUR 2.0: 7

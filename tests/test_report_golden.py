@@ -106,7 +106,7 @@ def test_notebook_api_gives_the_same_report(demo: Path, monkeypatch: pytest.Monk
     import costlab
 
     monkeypatch.setenv("COSTLAB_CONFIG", str(CONFIG))
-    rep = costlab.Lake(demo).report(since="2026-10-01", until="2026-11-01", findings=False)
+    rep = costlab.build_report(costlab.Workspace(demo), since="2026-10-01", until="2026-11-01", findings=False)
     wf = rep.frames["cost_by_workflow"]
     assert isinstance(wf, pl.DataFrame)
     costs = dict(zip(wf["workflow"].to_list(), wf["cost"].to_list(), strict=True))
@@ -116,5 +116,5 @@ def test_notebook_api_gives_the_same_report(demo: Path, monkeypatch: pytest.Monk
     assert rep.headline[0].billed == Decimal("191.1971095795")
     assert "<svg" in rep._repr_html_() and rep._repr_markdown_().startswith("# costlab report")
     # options from the notebook call override costlab.toml, as the CLI flags do
-    assert costlab.Lake(demo).report(since="2026-10-01", until="2026-11-01", findings=False,
+    assert costlab.build_report(demo, since="2026-10-01", until="2026-11-01", findings=False,
                                      policy="tag").options["allocation_policy"] == "tag"

@@ -19,6 +19,7 @@ from toysource import write
 
 from costlab.ingest.run import ingest
 from costlab.lake import Lake
+from costlab.workspace import Workspace
 
 TESTS = Path(__file__).resolve().parent
 KILLS = int(os.environ.get("COSTLAB_KILL_MOMENTS", "12"))
@@ -33,7 +34,7 @@ ingest([{data!r}], lake={lake!r}, wait=60)
 
 
 def state(lake: Path) -> tuple[Decimal, int]:
-    return Lake(lake).query("SELECT coalesce(sum(billed_cost), 0), count(*) FROM charges")[0]
+    return Workspace(lake).rows("SELECT coalesce(sum(billed_cost), 0), count(*) FROM charges")[0]
 
 
 def spawn(data: Path, lake: Path) -> subprocess.Popen[bytes]:

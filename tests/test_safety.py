@@ -20,19 +20,13 @@ from typer.testing import CliRunner
 
 from costlab.cli import app
 from costlab.ingest.run import ingest
-from costlab.lake import Lake
+from costlab.workspace import Workspace
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 runner = CliRunner()
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    from costlab.analyze import stats
-
-    # The analyzers share one DuckDB connection per process (costlab/analyze/stats.py); a command
-    # leaves it with an unfinished result and the next command in the same process fails on it
-    # (reported to the lead). Each CLI call here starts without it, as a real process would.
-    stats.release()
     r = runner.invoke(app, list(args))
     if r.exception is not None and not isinstance(r.exception, SystemExit):
         raise r.exception  # a crash, not a clean exit: show its traceback
@@ -127,7 +121,7 @@ def test_sql_refuses_writes(tmp_path: Path, toy_lake: Path, statement: str) -> N
     assert "Traceback" not in stderr + stdout
     assert snapshot(tmp_path) == before
     # the lake still answers with the original total: 1.50 + 2.25 = 3.75
-    assert Lake(toy_lake).query("SELECT sum(billed_cost) FROM charges") == [(Decimal("3.75"),)]
+    assert Workspace(toy_lake).rows("SELECT sum(billed_cost) FROM charges") == [(Decimal("3.75"),)]
 
 
 @pytest.mark.parametrize("statement", OUTSIDE)
@@ -263,7 +257,7 @@ def evil_lake(tmp_path: Path) -> Path:
 def test_hostile_names_are_data_not_sql(evil_lake: Path) -> None:
     """Workflow names reach every query as values: the totals per workflow are right and the
     analyzers (which filter by workflow) run."""
-    got = dict(Lake(evil_lake).query("SELECT workflow, sum(input_tokens) FROM calls GROUP BY 1"))
+    got = dict(Workspace(evil_lake).rows("SELECT workflow, sum(input_tokens) FROM calls GROUP BY 1"))
     # by construction: evil workflow 1000 + 2000; the others one call each
     assert got == {EVIL_WORKFLOW: 3000, SQLI_WORKFLOW: 300, OR_WORKFLOW: 400}
     code, out, err = run("report", "--lake", str(evil_lake), "-f", "json", "--no-fail")
@@ -277,7 +271,7 @@ def test_hostile_names_are_data_not_sql(evil_lake: Path) -> None:
     budget = f"workflow:{SQLI_WORKFLOW}=0.000001"
     code, out, err = run("report", "--lake", str(evil_lake), "-f", "json", "--budget", budget, "--fail-on", "none")
     assert code == 0, err
-    assert Lake(evil_lake).query("SELECT count(*) FROM calls") == [(4,)]
+    assert Workspace(evil_lake).rows("SELECT count(*) FROM calls") == [(4,)]
 
 
 def _section_rows(rep: dict[str, Any], key: str) -> list[dict[str, Any]]:
@@ -404,7 +398,7 @@ def test_redact_leaves_no_identity_in_the_lake(tmp_path: Path) -> None:
     assert not plain.failed
     ids = {
         r[0]
-        for r in Lake(tmp_path / "plain").query(
+        for r in Workspace(tmp_path / "plain").rows(
             "SELECT user_id FROM spans WHERE user_id IS NOT NULL "
             "UNION SELECT principal FROM charges WHERE principal IS NOT NULL"
         )
@@ -430,12 +424,12 @@ def test_redact_leaves_no_identity_in_the_lake(tmp_path: Path) -> None:
     assert not leaks, leaks[:10]
 
     # stable: a token is sha256 of the value, first 12 hex digits, the same in every run
-    got = {r[0] for r in Lake(tmp_path / "red").query("SELECT DISTINCT user_id FROM spans WHERE user_id IS NOT NULL")}
+    got = {r[0] for r in Workspace(tmp_path / "red").rows("SELECT DISTINCT user_id FROM spans WHERE user_id IS NOT NULL")}
     assert "redacted:" + hashlib.sha256(b"u-7").hexdigest()[:12] in got
     again = ingest(files, lake=tmp_path / "red2", redact=True)
     assert not again.failed
-    got2 = {r[0] for r in Lake(tmp_path / "red2").query("SELECT DISTINCT user_id FROM spans WHERE user_id IS NOT NULL")}
+    got2 = {r[0] for r in Workspace(tmp_path / "red2").rows("SELECT DISTINCT user_id FROM spans WHERE user_id IS NOT NULL")}
     assert got == got2 and all(g.startswith("redacted:") for g in got)
     # per-user grouping survives: the two calls of EVIL_USER share one token
     evil = "redacted:" + hashlib.sha256(EVIL_USER.encode()).hexdigest()[:12]
-    assert Lake(tmp_path / "red").query("SELECT count(*) FROM calls WHERE user_id = $u", {"u": evil}) == [(2,)]
+    assert Workspace(tmp_path / "red").rows("SELECT count(*) FROM calls WHERE user_id = $u", {"u": evil}) == [(2,)]

@@ -51,6 +51,7 @@ from costlab.cli import app  # noqa: E402
 from costlab.lake import Lake  # noqa: E402
 from costlab.money import metrics  # noqa: E402
 from costlab.sql import list_queries, load_sql  # noqa: E402
+from costlab.workspace import Workspace  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -183,7 +184,7 @@ def test_every_named_query_same_on_both_engines(lakes: dict[str, Path], which: s
     from costlab.engines.spark import SparkConnection
 
     lake = Lake(lakes[which])
-    duck = lake.connect()
+    duck = Workspace(lake).connect()
     _prepare(duck, spark=False)
     spark = SparkConnection(lake)
     _prepare(spark, spark=True)
@@ -316,7 +317,7 @@ def test_spark_reads_the_stored_calls_as_duckdb_derives_them(lakes: dict[str, Pa
     assert "call_facts" in lake.manifest().tables
     q = ("SELECT provider, model, workflow, count(*) AS n, sum(cost) AS cost, sum(input_tokens) AS i, "
          "sum(output_tokens) AS o, count(DISTINCT trace_id) AS traces FROM calls GROUP BY ALL")  # fmt: skip
-    derived = lake.connect().execute(q).fetchall()
+    derived = Workspace(lake).connect().execute(q).fetchall()
     with SparkConnection(lake, fast=True) as spark:
         stored = spark.execute(q).fetchall()
         # calls is over the stored copy, not the window over spans

@@ -18,6 +18,7 @@ from costlab.ingest._token_lines import (
     tokens_of,
     unit_kind,
 )
+from costlab.workspace import Workspace
 
 ROOT = Path(__file__).parent.parent
 FIX = Path(__file__).parent / "fixtures"
@@ -92,12 +93,11 @@ def test_no_billing_source_writes_another_token_type(tmp_path: Path) -> None:
     bills through one lake: `select distinct token_type from charges` holds only allowed values.
     On main it held "input_cache_write" (Azure "Cd Wr", OpenAI "cache writes")."""
     from costlab.ingest import run as pipeline
-    from costlab.lake import Lake
 
     lake = tmp_path / "lake"
     res = pipeline.ingest([*BILLING, ROOT / "sample_data" / "demo" / "billing"], lake=lake)
     assert res.rows_written > 3000
-    rows = Lake(lake).query(
+    rows = Workspace(lake).rows(
         "select source_format, token_type, count(*) from charges group by all order by all"
     )
     sources = {s for s, _, _ in rows}

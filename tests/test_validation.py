@@ -33,23 +33,20 @@ from costlab.cli import app
 from costlab.errors import CostlabError
 from costlab.ingest import util as u
 from costlab.ingest.run import ingest
-from costlab.lake import Lake
 from costlab.limits import Limits
+from costlab.workspace import Workspace
 
 runner = CliRunner()
 INT64_MAX = 2**63 - 1
 
 
 def run(*args: str, **env: str) -> tuple[int, str, str]:
-    from costlab.analyze import stats
-
-    stats.release()  # as in tests/test_safety.py: each call starts like a fresh process
     r = runner.invoke(app, list(args), env=env or None)
     return r.exit_code, r.stdout, r.stderr
 
 
 def quarantine(lake: Path) -> list[tuple[str, str]]:
-    return [(loc, reason) for loc, reason in Lake(lake).query("SELECT location, reason FROM quarantine ORDER BY 1")]
+    return [(loc, reason) for loc, reason in Workspace(lake).rows("SELECT location, reason FROM quarantine ORDER BY 1")]
 
 
 # -- implausible counts: the INT64_MAX sentinel -----------------------------------------------
@@ -480,7 +477,7 @@ def test_the_line_limit_reaches_parser_processes(tmp_path: Path, monkeypatch: py
     files = _long_line_files(tmp_path)
     res = ingest([p for p, _, _ in files.values()], lake=tmp_path / "lake", config={"max_line_bytes": 65536})
     assert not res.failed and res.rows_quarantined == 3
-    got = Lake(tmp_path / "lake").query("SELECT source_format, location, reason FROM quarantine ORDER BY 1")
+    got = Workspace(tmp_path / "lake").rows("SELECT source_format, location, reason FROM quarantine ORDER BY 1")
     assert [(fmt, loc) for fmt, loc, _ in got] == [("claude_code", "2"), ("focus", "3"), ("litellm_spendlogs", "2")]
     assert all("line too long" in why for _, _, why in got)
 

@@ -69,7 +69,7 @@ HAIKU_BEDROCK = (
 )
 SELF_HOSTED = ("vllm", "northwind/llama-3.1-8b-triage-ft", "northwind/llama-3.1-8b-triage-ft")
 
-BOOK = PriceBook.load(use_config=False)
+BOOK = PriceBook.load()
 
 
 # ----------------------------------------------------------------------------- prices

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from costlab.lake import Lake
+    from costlab.workspace import Workspace
 
 CENT = Decimal("0.01")
 ORDER = ("caching", "trimming", "downgrade", "batch")
@@ -157,37 +158,33 @@ def findings_frame(results: Iterable[AnalyzerResult]) -> pl.DataFrame:
     return pl.DataFrame(rows, strict=False)
 
 
-def run(lake: Lake, names: Iterable[str] = ORDER, **kwargs: Any) -> list[AnalyzerResult]:
+def run(lake: Workspace | Lake, names: Iterable[str] = ORDER, **kwargs: Any) -> list[AnalyzerResult]:
     """Run the named analyzers in `ORDER` (imports them so they register). They share one
-    materialised calls table (`stats.connect`) for this run; it is released at the end, so a
-    second run in the same process (a notebook, a test) starts clean and sees new data."""
+    materialised calls table (`Workspace.analysis_connection`) for this run; it is released at
+    the end, so a second run in the same process (a notebook, a test) starts clean and sees new
+    data. ``since``/``until``/``config`` in ``kwargs`` set the workspace's period and settings."""
     import importlib
 
-    from costlab.analyze import stats
+    from costlab.workspace import workspace
 
+    ws = workspace(lake, since=kwargs.pop("since", None), until=kwargs.pop("until", None), config=kwargs.pop("config", None))
     wanted = list(names)
     for name in wanted:
         importlib.import_module(f"costlab.analyze.{name}")
     try:
-        return [ANALYZERS[n](lake, **kwargs) for n in ORDER if n in wanted] + [
-            ANALYZERS[n](lake, **kwargs) for n in wanted if n not in ORDER
+        return [ANALYZERS[n](ws, **kwargs) for n in ORDER if n in wanted] + [
+            ANALYZERS[n](ws, **kwargs) for n in wanted if n not in ORDER
         ]
     finally:
-        stats.release()
+        ws.release()
 
 
 def report_findings(
-    lake: Lake, since: Any = None, until: Any = None, config: dict[str, Any] | None = None
+    lake: Workspace | Lake, since: Any = None, until: Any = None, config: dict[str, Any] | None = None
 ) -> tuple[list[dict[str, Any]], Savings]:
     """Every analyzer's findings as plain dicts (`Finding.to_dict`) and their combined validated
     monthly total (`combine`: on the remaining cost, never a plain sum), for ``costlab report``.
-    ``since``/``until`` may be datetimes or text ('2026-10-01', '7d'; `costlab.periods`). The shared
-    analyzer connection is released afterwards (a report runs the analyzers once)."""
-    from costlab.analyze import stats
-
-    try:
-        results = run(lake, since=since, until=until, config=config)
-    finally:
-        stats.release()
+    ``since``/``until`` may be datetimes or text ('2026-10-01', '7d'; `costlab.periods`)."""
+    results = run(lake, since=since, until=until, config=config)
     findings = [f for r in results for f in r.findings]
     return [f.to_dict() for f in findings], combine(findings)

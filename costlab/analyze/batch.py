@@ -37,6 +37,7 @@ from typing import Any
 
 from costlab.analyze import stats
 from costlab.analyze.base import AnalyzerResult, Finding, Savings, analyzer, money
+from costlab.workspace import workspace
 
 DEFAULTS: dict[str, Any] = {
     "max_interactive_share": 0.05,
@@ -174,9 +175,10 @@ def analyze(
     lake: Any, *, since: Any = None, until: Any = None, config: dict[str, Any] | None = None
 ) -> AnalyzerResult:
     """Batch-eligible workflows and the provider batch discount on them (module docstring)."""
-    cfg = stats.settings(config, "batch", DEFAULTS)
-    lo_t, hi_t = stats.as_ts(since), stats.as_ts(until)
-    con = stats.connect(lake, config)
+    ws = workspace(lake, config=config, since=since, until=until)
+    cfg = stats.settings(ws.settings, "batch", DEFAULTS)
+    lo_t, hi_t = ws.period.since, ws.period.until
+    con = ws.analysis_connection()
     sig = stats.frame(con, "analyze_batch_workflows", lo_t, hi_t)
     costs = stats.frame(con, "analyze_batch_costs", lo_t, hi_t)
     keys = sorted({(r["price_provider"], r["price_model"]) for r in costs.iter_rows(named=True)})

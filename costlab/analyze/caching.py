@@ -25,7 +25,7 @@ stable text after it are shown and the fix is replayed (validated); without, the
 is estimated from the first message's size (``message_tokens``: the same size on every call means
 a template) or, lacking that, bounded by all input after block 0 (potential savings only).
 
-Scale: the calls come from the analyzers' shared materialized table (`stats.connect`), the prefix
+Scale: the calls come from the analyzers' shared materialized table (`costlab.workspace.Workspace.analysis_connection`), the prefix
 blocks are replayed as numpy arrays (`costlab.analyze.replay`), and where a step's calls diverge is
 measured on at most 2,000 calls per step.
 
@@ -862,18 +862,13 @@ def analyze(
     """Prompt-cache and response-cache findings for the calls in [since, until)."""
 
     from costlab.sql import load_sql
+    from costlab.workspace import workspace
 
-    if config is None:
-        from costlab.config import load_config
-
-        config = load_config()
-    cfg = dict((config.get("analyze") or {}).get("caching") or {})
+    ws = workspace(lake, config=config, since=since, until=until)
+    cfg = dict((ws.settings.get("analyze") or {}).get("caching") or {})
     rules = load_rules(cfg.get("rules"))
-    from costlab.analyze import stats
-    from costlab.analyze.stats import as_ts
-
-    lo, hi = as_ts(since), as_ts(until)
-    con = stats.connect(lake, config)  # the shared analyzer connection (materialized calls)
+    lo, hi = ws.period.since, ws.period.until
+    con = ws.analysis_connection()  # the shared analyzer connection (materialized calls)
     df = load_calls(con, lo, hi)
     tdf = con.sql(
         load_sql("analyze_caching_texts"),

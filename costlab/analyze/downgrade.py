@@ -43,10 +43,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from costlab.analyze import stats
 from costlab.analyze.base import AnalyzerResult, Finding, Savings, analyzer, money
+from costlab.workspace import workspace
+
+if TYPE_CHECKING:
+    from costlab.pricing import PriceBook
 
 DEFAULTS: dict[str, Any] = {
     "margin": 0.02,
@@ -104,10 +108,8 @@ def tokenizer(model: str) -> Tokenizer:
 class Prices:
     """Candidate unit prices by day from the PriceBook (standard tier, lowest input band)."""
 
-    def __init__(self) -> None:
-        from costlab.pricing import PriceBook
-
-        self.book = PriceBook.load()
+    def __init__(self, book: PriceBook) -> None:
+        self.book = book
         self._cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     def at(self, provider: str, model: str, day: date) -> dict[str, Any] | None:
@@ -194,9 +196,10 @@ def analyze(
     lake: Any, *, since: Any = None, until: Any = None, config: dict[str, Any] | None = None
 ) -> AnalyzerResult:
     """Cheaper-model candidates per step, validated only by the user's own scores (module doc)."""
-    cfg = stats.settings(config, "downgrade", DEFAULTS)
-    lo_t, hi_t = stats.as_ts(since), stats.as_ts(until)
-    con = stats.connect(lake, config)
+    ws = workspace(lake, config=config, since=since, until=until)
+    cfg = stats.settings(ws.settings, "downgrade", DEFAULTS)
+    lo_t, hi_t = ws.period.since, ws.period.until
+    con = ws.analysis_connection()
     result = AnalyzerResult("downgrade")
     steps = stats.frame(con, "analyze_downgrade_steps", lo_t, hi_t)
     scores = stats.frame(con, "analyze_downgrade_scores", lo_t, hi_t)
@@ -205,7 +208,7 @@ def analyze(
         return result
     win = stats.window(steps["first_call"].min(), steps["last_call"].max(), lo_t, hi_t)
     assert win is not None
-    prices = Prices()
+    prices = Prices(ws.prices())
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in steps.iter_rows(named=True):
         groups.setdefault((r["workflow"], r["step"]), []).append(r)

@@ -301,12 +301,8 @@ def window(
     return Window(start, max(end, start + timedelta(days=1)))
 
 
-def settings(config: dict[str, Any] | None, name: str, defaults: dict[str, Any]) -> dict[str, Any]:
-    """``[analyze.<name>]`` of costlab.toml over ``defaults`` (``config`` None: read the file)."""
-    if config is None:
-        from costlab.config import load_config
-
-        config = load_config()
+def settings(config: dict[str, Any], name: str, defaults: dict[str, Any]) -> dict[str, Any]:
+    """``[analyze.<name>]`` of the parsed costlab.toml ``config`` over ``defaults``."""
     section = (config.get("analyze") or {}).get(name) or {}
     out = dict(defaults)
     for k, v in section.items():
@@ -315,64 +311,7 @@ def settings(config: dict[str, Any] | None, name: str, defaults: dict[str, Any])
     return out
 
 
-def as_ts(value: Any) -> datetime | None:
-    """A since/until argument (datetime, date or ISO text) as an aware UTC datetime."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if hasattr(value, "year"):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    from costlab.periods import parse_date
-
-    return parse_date(str(value))
-
-
-# -- lake plumbing shared by the four analyzers ---------------------------
-
-
-_SHARED: dict[tuple[str, int], Any] = {}
-#: DuckDB memory cap of the shared analyzer connection (``[analyze] memory_limit`` in costlab.toml
-#: overrides it). The analyzers' own frames live in polars/numpy beside it; 4 GiB is the budget.
-MEMORY_LIMIT = "1GB"
-
-
-def connect(lake: Any, config: dict[str, Any] | None = None) -> Any:
-    """A lake connection with ``analyze_base`` materialized once (queries/views/analyze_base.sql)
-    and ``analyze_calls`` (its priced USD rows) as a view over it.
-
-    Shared by all four analyzers of one process (keyed by lake path and manifest version), because
-    building the priced, de-duplicated `calls` view is most of their cost on a large lake; only
-    the latest lake is kept, `release` frees it. Memory is capped (`MEMORY_LIMIT`) and DuckDB
-    keeps no insertion order it does not need.
-    """
-    from costlab.sql import load_sql
-
-    key = (str(lake.path), lake.manifest().version)
-    con = _SHARED.get(key)
-    if con is None:
-        release()
-        limit = ((config or {}).get("analyze") or {}).get("memory_limit") or MEMORY_LIMIT
-        con = lake.connect()
-        con.execute(f"SET memory_limit = '{_size(str(limit))}'")
-        con.execute("SET preserve_insertion_order = false")
-        con.execute(f"CREATE TEMP TABLE analyze_base AS {load_sql('views/analyze_base')}")
-        con.execute(f"CREATE TEMP VIEW analyze_calls AS {load_sql('views/analyze_calls')}")
-        _SHARED[key] = con
-    return con
-
-
-def _size(text: str) -> str:
-    """A DuckDB memory size like ``1GB`` / ``512MB`` (checked: it is pasted into SQL)."""
-    import re
-
-    from costlab.errors import CostlabError
-
-    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)", text.strip(), re.IGNORECASE):
-        raise CostlabError(
-            f"costlab.toml [analyze] memory_limit: {text!r} is not a size; use e.g. '1GB'"
-        )
-    return text.strip()
+# -- SQL helpers over the analyzers' connection (`Workspace.analysis_connection`) ---------
 
 
 def prompts(con: Any) -> None:
@@ -384,13 +323,6 @@ def prompts(con: Any) -> None:
     ).fetchall()[0][0]
     if not have:
         con.execute(f"CREATE TEMP TABLE analyze_prompts AS {load_sql('views/analyze_prompts')}")
-
-
-def release() -> None:
-    """Close the shared analyzer connection (frees the materialized calls)."""
-    for con in _SHARED.values():
-        con.close()
-    _SHARED.clear()
 
 
 def frame(

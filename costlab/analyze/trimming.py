@@ -42,6 +42,7 @@ from typing import Any
 
 from costlab.analyze import stats, trimming_tools
 from costlab.analyze.base import AnalyzerResult, Finding, Savings, analyzer, money
+from costlab.workspace import workspace
 
 DEFAULTS: dict[str, Any] = {
     "min_tokens": 4000,
@@ -219,9 +220,10 @@ def analyze(
     lake: Any, *, since: Any = None, until: Any = None, config: dict[str, Any] | None = None
 ) -> AnalyzerResult:
     """Oversized repeated prompts, history replay and few-shot blocks (module docstring)."""
-    cfg = stats.settings(config, "trimming", DEFAULTS)
-    lo_t, hi_t = stats.as_ts(since), stats.as_ts(until)
-    con = stats.connect(lake, config)
+    ws = workspace(lake, config=config, since=since, until=until)
+    cfg = stats.settings(ws.settings, "trimming", DEFAULTS)
+    lo_t, hi_t = ws.period.since, ws.period.until
+    con = ws.analysis_connection()
     result = AnalyzerResult("trimming")
     stats.prompts(con)
     pre = stats.frame(con, "analyze_trimming_prefix", lo_t, hi_t,

@@ -165,8 +165,8 @@ class SparkConnection:
             self._read_parquet("call_facts", schema.DERIVED_TABLES["call_facts"] + schema.DERIVED_PARTITIONS["call_facts"],
                                manifest.tables["call_facts"])  # fmt: skip
         self._register_prices(prices, "_stored_call_facts" if stored else "spans")
-        from costlab.lake import create_call_views
         from costlab.sql import load_sql
+        from costlab.views import create_call_views
 
         create_call_views(self, "SELECT * FROM _stored_call_facts" if stored else None)
         for view in ("usage_priced", "charges_llm", "reconciliation_facts"):

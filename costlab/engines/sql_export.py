@@ -37,12 +37,12 @@ EXPORT_DIALECTS = tuple(d for d in DIALECTS if d != "duckdb")
 def table_columns() -> dict[str, list[tuple[str, str]]]:
     """Every table the views read, with DuckDB types: the lake's (partition columns included),
     the price tables (`costlab.pricing`), the attribution rules and the metrics."""
-    from costlab.pricing import _GRID_COLUMNS, _MAP_COLUMNS, _PRICE_COLUMNS
+    from costlab.pricing import GRID_COLUMNS, MAP_COLUMNS, PRICE_COLUMNS
 
     out = {t: schema.TABLES[t] + schema.TABLE_PARTITIONS[t] for t in schema.TABLES}
-    out["prices"] = list(_PRICE_COLUMNS)
-    out["model_prices"] = list(_MAP_COLUMNS)
-    out["price_grid"] = list(_GRID_COLUMNS)
+    out["prices"] = list(PRICE_COLUMNS)
+    out["model_prices"] = list(MAP_COLUMNS)
+    out["price_grid"] = list(GRID_COLUMNS)
     out["attribution_rules"] = [("kind", "VARCHAR"), ("key", "VARCHAR"), ("value", "VARCHAR")]
     out["metrics"] = [("day", "DATE"), ("metric", "VARCHAR"), ("value", "DECIMAL(38,12)"), ("workflow", "VARCHAR")]
     return out

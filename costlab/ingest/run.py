@@ -17,7 +17,6 @@ Nothing is visible until step 6 commits, so a killed run changes nothing and a r
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 import shutil
 import sys
@@ -34,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 from costlab import schema
 from costlab.config import file_problem
 from costlab.errors import CostlabError, EmptyFileError, SourceError
-from costlab.lake import STAGING, Lake, Manifest, _q, _sql_list
+from costlab.lake import STAGING, Lake, Manifest, file_sha256
 from costlab.limits import EARLIEST, LATEST, Limits
+from costlab.sql import sql_list, sql_literal
 
 if TYPE_CHECKING:
     import duckdb
@@ -143,14 +143,6 @@ def _walk(top: Path, exclude: Path | None, patterns: list[str]) -> list[Path]:
                 out.append((rel.split("/"), full))
     out.sort(key=lambda t: t[0])
     return [Path(full) for _, full in out]
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def ingest(
@@ -466,7 +458,7 @@ class _Run:
                 raise CostlabError(f"COSTLAB_INGEST_MEMORY={limit!r}: not a size; use e.g. 2GB") from None
             con.execute("SET preserve_insertion_order = false")
             (self.stage_dir / "tmp").mkdir(parents=True, exist_ok=True)  # spills go here (none staged: absent)
-            con.execute(f"SET temp_directory = '{_q(str(self.stage_dir / 'tmp'))}'")
+            con.execute(f"SET temp_directory = '{sql_literal(str(self.stage_dir / 'tmp'))}'")
             merged: dict[str, set[str]] = defaultdict(set)  # table -> formats with new rows
             for table, files in self.staged.items():
                 if files:
@@ -507,7 +499,7 @@ class _Run:
         new = f"new_{table}"
         day_col = schema.DAY_COLUMN[table]
         keyed = table != "quarantine"
-        scan = f"read_parquet({_sql_list([str(p) for p in staged])}, union_by_name = true)"
+        scan = f"read_parquet({sql_list([str(p) for p in staged])}, union_by_name = true)"
         if keyed:
             con.execute(
                 f"""
@@ -556,7 +548,7 @@ class _Run:
                 SELECT {cols}, source_format,
                        CAST(timezone('UTC', {day_col}) AS DATE) AS day
                 FROM {new} ORDER BY _file, _seq
-            ) TO '{_q(str(lake_root / table))}'
+            ) TO '{sql_literal(str(lake_root / table))}'
             (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (source_format, day),
              FILENAME_PATTERN 'run-{self.run_id}-{{uuid}}', APPEND, RETURN_FILES true)
             """
@@ -610,7 +602,7 @@ class _Run:
         )
         paths = [str(root / rel) for rel in mine]
         hits = con.execute(
-            f"""SELECT filename, count(*) FROM read_parquet({_sql_list(paths)}, filename = true,
+            f"""SELECT filename, count(*) FROM read_parquet({sql_list(paths)}, filename = true,
                     hive_partitioning = false, union_by_name = true)
                 WHERE {cond} GROUP BY 1""",
             {"fmt": fmt, "reread": reread},
@@ -620,13 +612,13 @@ class _Run:
             rel = Path(filename).relative_to(root).as_posix()
             target = Path(filename).parent / f"run-{self.run_id}-r{uuid.uuid4().hex}.parquet"
             left = con.execute(
-                f"SELECT count(*) FROM read_parquet('{_q(filename)}', hive_partitioning = false) WHERE NOT {cond}",
+                f"SELECT count(*) FROM read_parquet('{sql_literal(filename)}', hive_partitioning = false) WHERE NOT {cond}",
                 {"fmt": fmt, "reread": reread},
             ).fetchall()[0][0]
             if left:
                 con.execute(
-                    f"""COPY (SELECT * FROM read_parquet('{_q(filename)}', hive_partitioning = false)
-                              WHERE NOT {cond}) TO '{_q(str(target))}' (FORMAT parquet, COMPRESSION zstd)""",
+                    f"""COPY (SELECT * FROM read_parquet('{sql_literal(filename)}', hive_partitioning = false)
+                              WHERE NOT {cond}) TO '{sql_literal(str(target))}' (FORMAT parquet, COMPRESSION zstd)""",
                     {"fmt": fmt, "reread": reread},
                 ).fetchall()
                 live.append(target.relative_to(root).as_posix())
@@ -669,7 +661,7 @@ class _Run:
         con.register("runs_new", tbl)
         out = con.execute(
             f"""COPY (SELECT *, CAST(timezone('UTC', started_at) AS DATE) AS day FROM runs_new)
-                TO '{_q(str(self.lake.path / "runs"))}'
+                TO '{sql_literal(str(self.lake.path / "runs"))}'
                 (FORMAT parquet, PARTITION_BY (day), FILENAME_PATTERN 'run-{self.run_id}-{{uuid}}',
                  APPEND, RETURN_FILES true)"""
         ).fetchone()

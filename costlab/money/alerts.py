@@ -40,10 +40,25 @@ from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcont
 from typing import TYPE_CHECKING, Any
 
 from costlab.errors import CostlabError
-from costlab.report.model import Alert
 
 if TYPE_CHECKING:
     import polars as pl
+
+
+@dataclass
+class Alert:
+    """A budget breach or a cost anomaly; each gives a distinct exit code (see costlab.cli)."""
+
+    kind: str  # "budget" | "anomaly"
+    scope: str  # "total" | "workflow" | "team" | ...
+    name: str | None  # workflow / team name; None for total
+    period: str  # "2026-10" (budget month) or "2026-10-21" (anomaly day)
+    currency: str
+    amount: Decimal  # spend in the period
+    threshold: Decimal  # budget limit, or the anomaly threshold
+    baseline: Decimal | None  # anomaly: trailing median; budget: None
+    message: str  # one clear line, printed as is
+
 
 EXIT_BUDGET = 3
 EXIT_ANOMALY = 4

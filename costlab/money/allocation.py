@@ -9,17 +9,18 @@ options, resolves them from ``costlab.toml`` and runs the queries::
     grain = "month"           # conservation period: month | day
 
 >>> from costlab.money.allocation import allocate, check           # doctest: +SKIP
->>> allocate(Lake(), since="2025-06-01", policy="even")      # doctest: +SKIP
+>>> allocate("lake/", since="2025-06-01", policy="even")      # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from costlab.errors import CostlabError
+from costlab.periods import Period, When
+from costlab.workspace import Workspace, workspace
 
 if TYPE_CHECKING:
     import polars as pl
@@ -30,9 +31,6 @@ if TYPE_CHECKING:
 POLICIES = ("proportional", "even", "tag", "none")
 TOKEN_POLICIES = ("traced", "proportional")
 GRAINS = ("month", "day")
-
-When = str | date | datetime | None
-
 
 @dataclass(frozen=True)
 class AllocationSettings:
@@ -73,23 +71,6 @@ def validate(policy: str, token_policy: str, grain: str) -> None:
             )
 
 
-def _when(value: When, name: str) -> datetime | None:
-    from datetime import UTC
-
-    from costlab.periods import parse_date
-
-    if value is None or isinstance(value, datetime):
-        if isinstance(value, datetime) and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    try:
-        return parse_date(value)
-    except CostlabError as ex:
-        raise CostlabError(f"{name}: {ex}") from None
-
-
 def params(
     since: When = None,
     until: When = None,
@@ -98,27 +79,15 @@ def params(
     token_policy: str | None = None,
     cfg: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``$params`` of queries/allocation.sql; options not given come from ``cfg``
-    (default: costlab.toml), then the built-in defaults."""
-    if cfg is None:
-        from costlab.config import load_config
-
-        cfg = load_config()
-    s = AllocationSettings.from_config(cfg, policy=policy, token_policy=token_policy, grain=grain)
-    lo, hi = _when(since, "since"), _when(until, "until")
-    if lo is not None and hi is not None and lo >= hi:
-        raise CostlabError(f"since {lo.date()} is not before until {hi.date()}; swap them")
-    return {
-        "since": lo,
-        "until": hi,
-        "grain": s.grain,
-        "policy": s.policy,
-        "token_policy": s.token_policy,
-    }
+    """The ``$params`` of queries/allocation.sql; options not given come from ``cfg`` (a parsed
+    costlab.toml), then the built-in defaults."""
+    s = AllocationSettings.from_config(cfg or {}, policy=policy, token_policy=token_policy, grain=grain)
+    period = Period.of(since, until)
+    return {**period.params(), "grain": s.grain, "policy": s.policy, "token_policy": s.token_policy}
 
 
 def allocate(
-    lake: Lake,
+    lake: Workspace | Lake | str | None,
     since: When = None,
     until: When = None,
     grain: str | None = None,
@@ -129,13 +98,11 @@ def allocate(
     """The bill per (period, currency, workflow, compute_kind, basis); ``workflow`` is
     ``'unattributed'`` for what no rule can place. Options default to costlab.toml, then
     grain month, policy proportional, token policy traced."""
-    from costlab.attribution import query
-
-    return query(lake, "allocation", params(since, until, grain, policy, token_policy), rules)
+    return _run("allocation", lake, since, until, grain, policy, token_policy, rules)
 
 
 def check(
-    lake: Lake,
+    lake: Workspace | Lake | str | None,
     since: When = None,
     until: When = None,
     grain: str | None = None,
@@ -144,6 +111,20 @@ def check(
     rules: AttributionRules | None = None,
 ) -> pl.DataFrame:
     """Per period and currency: billed, attributed, unattributed and difference (always 0)."""
-    from costlab.attribution import query
+    return _run("allocation_check", lake, since, until, grain, policy, token_policy, rules)
 
-    return query(lake, "allocation_check", params(since, until, grain, policy, token_policy), rules)
+
+def _run(
+    name: str,
+    lake: Workspace | Lake | str | None,
+    since: When,
+    until: When,
+    grain: str | None,
+    policy: str | None,
+    token_policy: str | None,
+    rules: AttributionRules | None,
+) -> pl.DataFrame:
+    ws = workspace(lake)
+    period = Period.of(since, until) if (since is not None or until is not None) else ws.period
+    values = params(period.since, period.until, grain, policy, token_policy, ws.settings)
+    return ws.query(name, values, rules=rules)

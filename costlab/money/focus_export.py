@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from costlab.errors import CostlabError
-from costlab.periods import parse_date
+from costlab.periods import Period
+from costlab.workspace import Workspace, workspace
 
 if TYPE_CHECKING:
     from costlab.lake import Lake
@@ -80,7 +81,7 @@ def output_format(path: Path) -> str:
 
 
 def export_focus(
-    lake: Lake | str | os.PathLike[str] | None,
+    lake: Workspace | Lake | str | os.PathLike[str] | None,
     output: Path | str,
     since: str | datetime | None = None,
     until: str | datetime | None = None,
@@ -89,12 +90,10 @@ def export_focus(
 ) -> ExportResult:
     """Write the lake's `charges` (ChargePeriodStart in [since, until)) to ``output`` as FOCUS.
 
-    ``config``: the parsed ``costlab.toml`` (default: `costlab.config.load_config`), for the
+    ``config``: the parsed ``costlab.toml`` (default: the workspace's settings), for the
     ``[export.focus]`` billing account settings."""
     import duckdb
 
-    from costlab.config import load_config
-    from costlab.lake import Lake
     from costlab.sql import load_sql
 
     if version not in VERSIONS:
@@ -103,12 +102,10 @@ def export_focus(
     fmt = output_format(out)
     if out.is_dir():
         raise CostlabError(f"{out}: is a directory; give a file name such as focus.csv")
-    lk = lake if isinstance(lake, Lake) else Lake(lake)
-    params = {
-        "since": _when(since),
-        "until": _when(until),
-        "billing_accounts": billing_account_settings(load_config() if config is None else config),
-    }
+    ws = workspace(lake, config=config)
+    lk = ws.lake
+    period = Period.of(since, until) if (since is not None or until is not None) else ws.period
+    params = {**period.params(), "billing_accounts": billing_account_settings(ws.settings)}
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise CostlabError(f"{out}: folder {parent} does not exist; create it first")
@@ -119,7 +116,7 @@ def export_focus(
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with lk.connect() as con:
+        with ws.connect(engine="duckdb") as con:
             try:
                 con.execute(f"CREATE TEMP TABLE focus_export AS {load_sql('export_focus')}", params)
                 rows = con.execute("SELECT count(*) FROM focus_export").fetchone()[0]  # type: ignore[index]
@@ -184,10 +181,6 @@ def _account_entry(where: str, table: Mapping[str, Any]) -> dict[str, str]:
     if entry and "id" not in entry:
         raise CostlabError(f"costlab.toml: {where}: billing_account_name needs billing_account_id")
     return entry
-
-
-def _when(value: str | datetime | None) -> datetime | None:
-    return value if isinstance(value, datetime) or value is None else parse_date(value)
 
 
 def _copy_sql(con: object, fmt: str, target: str) -> str:

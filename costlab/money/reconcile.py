@@ -6,16 +6,16 @@ A team trusts its traces for cost attribution only if they explain the bill. ``r
 charge is assigned to and the double-count rule are documented in those files and in
 ``queries/views/charges_llm.sql`` / ``reconciliation_facts.sql``.
 
->>> from costlab.lake import Lake                                          # doctest: +SKIP
->>> reconcile(Lake("~/costlab-lake"), since="2025-08-01", until="2025-09-01", grain="summary")
+>>> reconcile("~/costlab-lake", since="2025-08-01", until="2025-09-01", grain="summary")
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal
 
 from costlab.errors import CostlabError
+from costlab.periods import Period, When
+from costlab.workspace import Workspace, workspace
 
 if TYPE_CHECKING:
     import polars as pl
@@ -36,41 +36,25 @@ CORE_COLUMNS = (
 
 
 def reconcile(
-    lake: Lake,
-    since: str | date | datetime | None = None,
-    until: str | date | datetime | None = None,
+    lake: Workspace | Lake | str | None,
+    since: When = None,
+    until: When = None,
     grain: Grain = "day",
     prices: PriceBook | None = None,
 ) -> pl.DataFrame:
     """Billed vs usage-priced vs traced money over ``[since, until)`` (UTC), per day or summed.
 
-    ``since``/``until``: a datetime (naive means UTC), a date (its UTC midnight) or text that
-    `costlab.periods.parse_date` reads (``2025-08-01``, ``yesterday``, ``7d``). ``prices``: the
-    price book for usage and calls (default: genai-prices plus the configured overrides).
-    Money columns are exact ``Decimal``; ``coverage`` is traced / billed.
+    ``lake``: a `Workspace` (its period when ``since``/``until`` are not given), a `Lake` or a
+    folder. ``since``/``until``: read by `costlab.periods.as_instant` (a datetime, naive means
+    UTC; a date; ``2025-08-01``, ``yesterday``, ``7d``). ``prices``: the price book for usage and
+    calls (default: genai-prices plus the configured overrides). Money columns are exact
+    ``Decimal``; ``coverage`` is traced / billed.
     """
     from costlab.sql import load_sql
 
     if grain not in QUERIES:
         raise CostlabError(f"reconcile grain {grain!r}: use one of {', '.join(QUERIES)}")
-    lo, hi = _moment(since, "since"), _moment(until, "until")
-    if lo is not None and hi is not None and lo >= hi:
-        raise CostlabError(f"reconcile: since {lo.isoformat()} is not before until {hi.isoformat()}")
-    with lake.connect(prices=prices) as con:
-        return con.sql(load_sql(QUERIES[grain]), params={"since": lo, "until": hi}).pl()
-
-
-def _moment(value: str | date | datetime | None, name: str) -> datetime | None:
-    from datetime import UTC
-
-    from costlab.periods import parse_date
-
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if isinstance(value, str):
-        return parse_date(value)
-    raise CostlabError(f"reconcile {name}: expected a date, got {value!r}")
+    ws = workspace(lake)
+    period = Period.of(since, until) if (since is not None or until is not None) else ws.period
+    with ws.connect(prices=prices, engine="duckdb") as con:
+        return con.sql(load_sql(QUERIES[grain]), params=period.params()).pl()

@@ -1,7 +1,7 @@
 """Build a `Report` from a lake: one DuckDB connection, the named queries, plain data out.
 
 Options come from ``costlab.toml`` and are overridden by the command line (`ReportOptions`);
-notebooks call `build_report` (or ``Lake.report``) with the same options.
+notebooks call `build_report` with the same options.
 
 Period: ``--since``/``--until`` are ``[since, until)`` in UTC. Without ``--until`` the report
 runs to the end of the data. Top movers compare the last 7 days of the period with the 7 days
@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from costlab.errors import CostlabError
+from costlab.money.alerts import Alert
 from costlab.money.reconcile import CORE_COLUMNS as RECONCILIATION_COLUMNS
-from costlab.periods import parse_date
-from costlab.report.model import Alert, Headline, Report, Section
+from costlab.periods import Period
+from costlab.report.model import Headline, Report, Section
 from costlab.sql import load_sql
+from costlab.workspace import Workspace, workspace
 
 if TYPE_CHECKING:
     import duckdb
@@ -57,12 +59,9 @@ class ReportOptions:
     engine: str | None = None  # [engine] name / --engine: duckdb (default) or spark
 
     @classmethod
-    def configured(cls, **cli: Any) -> ReportOptions:
-        """`from_config` over the costlab.toml in effect (paths in it relative to its folder)."""
-        from costlab.config import config_path, load_config
-
-        cfg_file = config_path()
-        return cls.from_config(load_config(cfg_file), base=cfg_file.parent if cfg_file else None, **cli)
+    def configured(cls, ws: Workspace, **cli: Any) -> ReportOptions:
+        """`from_config` over the workspace's settings (paths in them relative to their file)."""
+        return cls.from_config(ws.settings, base=ws.config_dir, **cli)
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any], base: Path | None = None, **cli: Any) -> ReportOptions:
@@ -147,30 +146,28 @@ def _fetch(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) ->
     return [d[0] for d in cur.description or []], cur.fetchall()
 
 
-def build_report(lake: Lake, options: ReportOptions | None = None) -> Report:
-    """The full report over ``[since, until)`` (see `ReportOptions`)."""
-    from costlab import __version__
-    from costlab.pricing import PriceBook
+def build_report(source: Workspace | Lake | str | None, options: ReportOptions | None = None, **fields: Any) -> Report:
+    """The full report over ``[since, until)``. ``options`` (`ReportOptions`), else the
+    workspace's settings overridden by ``fields`` (``since="2026-10-01"``, ``policy="even"``...)."""
+    from costlab.version import __version__
 
-    opts = options or ReportOptions()
+    ws = workspace(source)
+    opts = options or ReportOptions.configured(ws, **fields)
     opts.validate()
-    since, until = parse_date(opts.since), parse_date(opts.until)
-    if since and until and since >= until:
-        raise CostlabError(f"--since {since.date()} is not before --until {until.date()}")
-    book = PriceBook.load(opts.prices) if opts.prices else None
+    period = Period.of(opts.since, opts.until)
+    since, until = period.since, period.until
+    book = ws.prices(opts.prices)
     report = Report(
-        lake=str(lake.path),
+        lake=str(ws.lake.path),
         generated_at=_now(),
         since=since,
         until=until,
         options=opts.describe(),
         version=__version__,
     )
-    from costlab import engines
-
     with (
         tempfile.TemporaryDirectory(prefix="costlab-report-") as scratch,
-        engines.connect(lake, opts.engine, prices=book, fast=True) as con,
+        ws.connect(prices=book, fast=True, engine=opts.engine) as con,
     ):
         _prepare(con, opts, since, until, Path(scratch))
         params: dict[str, Any] = {
@@ -190,7 +187,7 @@ def build_report(lake: Lake, options: ReportOptions | None = None) -> Report:
         report.headline = _headline(report)
         report.alerts = _alerts(con, opts, since, until)
     if opts.findings:
-        report.findings, report.savings = _findings(lake, opts)
+        report.findings, report.savings = _findings(ws, opts)
     return report
 
 
@@ -243,8 +240,8 @@ def _prepare(
     """Tables the queries join: the report's calls, attribution rules, metrics; the same steps
     on both engines. ``scratch``: a folder for DuckDB's copy of the calls, deleted after."""
     from costlab import attribution, engines
-    from costlab.lake import _q
     from costlab.money import alerts, metrics
+    from costlab.sql import sql_literal
 
     spark = engines.is_spark(con)
     # Price and attribute the calls once: a dozen queries read them (the views would redo the
@@ -267,14 +264,14 @@ def _prepare(
         + (f" WHERE {' AND '.join(bounds)}" if bounds else "")
     )
     con.execute("CREATE OR REPLACE VIEW calls AS SELECT * FROM _report_calls")
-    engines.register_attribution(con, attribution.AttributionRules.from_config({"attribution": opts.attribution}))
+    attribution.register(con, attribution.AttributionRules.from_config({"attribution": opts.attribution}))
     if spark:  # Parquet too on a local session (costlab/engines/spark.py)
         spark_con: Any = con
         spark_con.store("_report_calls_attributed", "SELECT * FROM calls_attributed", scratch)
     else:  # a Parquet file, not a table: 100M calls are ~40 GB as a DuckDB table, ~3 GB here
         path = scratch / "calls_attributed.parquet"
-        con.execute(f"COPY (SELECT * FROM calls_attributed) TO '{_q(str(path))}' (FORMAT parquet)")
-        con.execute(f"CREATE VIEW _report_calls_attributed AS SELECT * FROM read_parquet('{_q(str(path))}')")
+        con.execute(f"COPY (SELECT * FROM calls_attributed) TO '{sql_literal(str(path))}' (FORMAT parquet)")
+        con.execute(f"CREATE VIEW _report_calls_attributed AS SELECT * FROM read_parquet('{sql_literal(str(path))}')")
     con.execute("CREATE OR REPLACE VIEW calls AS SELECT * EXCLUDE (team) FROM _report_calls_attributed")
     con.execute("CREATE OR REPLACE VIEW calls_attributed AS SELECT * FROM _report_calls_attributed")
     rows = metrics.load_metrics(opts.metrics) if opts.metrics else []
@@ -388,11 +385,11 @@ def _alerts(
     return out
 
 
-def _findings(lake: Lake, opts: ReportOptions) -> tuple[list[dict[str, Any]], dict[str, Decimal]]:
+def _findings(ws: Workspace, opts: ReportOptions) -> tuple[list[dict[str, Any]], dict[str, Decimal]]:
     """The analyzers' findings and their combined validated monthly savings (USD; combined on
     the remaining cost, never summed: costlab.analyze.base.combine)."""
     from costlab.analyze import base
-    from costlab.report.model import _stable
+    from costlab.report.model import stable
 
-    findings, total = base.report_findings(lake, since=opts.since, until=opts.until)
-    return [_stable(f) for f in findings], total.to_dict()
+    findings, total = base.report_findings(ws, since=opts.since, until=opts.until)
+    return [stable(f) for f in findings], total.to_dict()

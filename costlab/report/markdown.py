@@ -160,8 +160,6 @@ def evidence_text(evidence: Any, limit: int = 8) -> str:
 
 
 def period_text(report: Report) -> str:
-    from costlab.report.model import period_label
-
     start = period_label(report.since) or "start of data"
     end = period_label(report.until) or "now"
     return f"{start} to {end} (end excluded)"
@@ -259,3 +257,7 @@ def render_markdown(report: Report, top: int | None = 15) -> str:
     while out and out[-1] == "":
         out.pop()
     return "\n".join(out) + "\n"
+
+
+def period_label(value: date | datetime | None) -> str:
+    return "" if value is None else value.date().isoformat() if isinstance(value, datetime) else value.isoformat()

@@ -10,12 +10,17 @@ date/datetime (UTC) or None (unknown; never rendered as 0).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from costlab.money.alerts import Alert
 
 if TYPE_CHECKING:
     import polars as pl
+
+__all__ = ["Alert", "Headline", "Report", "Section", "SCHEMA_ID"]
 
 SCHEMA_ID = "costlab.report/1"
 
@@ -52,21 +57,6 @@ class Headline:
     traced_calls: int
     unpriced_calls: int  # calls with no cost: listed in the `unpriced` section
     coverage: Decimal | None  # share of billed LLM money the traces explain (0..1), None if unknown
-
-
-@dataclass
-class Alert:
-    """A budget breach or a cost anomaly; each gives a distinct exit code (see costlab.cli)."""
-
-    kind: str  # "budget" | "anomaly"
-    scope: str  # "total" | "workflow" | "team" | ...
-    name: str | None  # workflow / team name; None for total
-    period: str  # "2026-10" (budget month) or "2026-10-21" (anomaly day)
-    currency: str
-    amount: Decimal  # spend in the period
-    threshold: Decimal  # budget limit, or the anomaly threshold
-    baseline: Decimal | None  # anomaly: trailing median; budget: None
-    message: str  # one clear line, printed as is
 
 
 @dataclass
@@ -107,35 +97,32 @@ class Report:
                 s.key: {"title": s.title, "note": s.note, "columns": s.columns, "rows": s.records()}
                 for s in self.sections
             },
-            "findings": [_stable(f) for f in self.findings],
+            "findings": [stable(f) for f in self.findings],
             "savings_usd": self.savings,
         }
 
     # -- notebooks -----------------------------------------------------------------------------
     def _repr_html_(self) -> str:
-        from costlab.report.html import render_html
-
-        return render_html(self, standalone=False)
+        return DISPLAY["html"](self)
 
     def _repr_markdown_(self) -> str:
-        from costlab.report.markdown import render_markdown
-
-        return render_markdown(self)
+        return DISPLAY["markdown"](self)
 
 
-def _stable(value: Any, depth: int = 0) -> Any:
+#: How a report shows itself in Jupyter, by format: filled by the renderers when
+#: ``costlab.report`` is imported (the data model never imports its renderers).
+DISPLAY: dict[str, Callable[[Report], str]] = {}
+
+
+def stable(value: Any, depth: int = 0) -> Any:
     """A finding made reproducible: nested dicts with sorted keys (evidence built from group-bys
     has no inherent order) and floats (ratios, never money) rounded to 6 decimals."""
     if isinstance(value, dict):
         items = value.items() if depth == 0 else sorted(value.items(), key=lambda kv: str(kv[0]))
-        return {k: _stable(v, depth + 1) for k, v in items}
+        return {k: stable(v, depth + 1) for k, v in items}
     if isinstance(value, list):
-        return [_stable(v, depth + 1) for v in value]
+        return [stable(v, depth + 1) for v in value]
     if isinstance(value, float):
         # ratios from parallel float sums differ in the last bits between runs; money is Decimal
         return round(value, 6)
     return value
-
-
-def period_label(value: date | datetime | None) -> str:
-    return "" if value is None else value.date().isoformat() if isinstance(value, datetime) else value.isoformat()

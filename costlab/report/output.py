@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 
 from costlab.errors import CostlabError
-from costlab.report.model import Report, period_label
+from costlab.report.markdown import period_label
+from costlab.report.model import Report
 
 
 def output_path(template: str, report: Report) -> Path:

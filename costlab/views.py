@@ -1,0 +1,99 @@
+"""The views over a lake's committed files: one typed view per stored table, the price tables,
+the de-duplicated priced ``calls`` and the reconciliation inputs.
+
+Built only through `costlab.workspace.Workspace.connect` (and its Spark twin, which reuses
+`create_call_views`), so "what does ``calls`` contain?" has one answer: these functions over
+the manifest the connection was opened on. Column types are the contract of ``docs/schema.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from costlab import schema
+from costlab.sql import load_sql, sql_list
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from costlab.lake import Manifest
+    from costlab.pricing import PriceBook
+
+VIEWS = ("charges", "usage", "spans", "calls", "prices", "quarantine", "runs", "usage_priced", "charges_llm")
+
+
+def create_call_views(con: Any, stored: str | None = None) -> None:
+    """``call_keys``, ``call_facts`` and the priced ``calls`` on ``con`` (DuckDB or Spark), over
+    its ``spans`` and price tables; ``call_facts`` is ``stored`` (a SELECT) when given."""
+    if stored is None:
+        con.execute(f"CREATE OR REPLACE VIEW call_keys AS {load_sql('views/call_keys')}")
+        con.execute(f"CREATE OR REPLACE VIEW call_facts AS {load_sql('views/call_facts')}")
+    else:
+        con.execute(f"CREATE OR REPLACE VIEW call_facts AS {stored}")
+    con.execute(f"CREATE OR REPLACE VIEW calls AS {load_sql('views/calls')}")
+
+
+def table_select(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> str:
+    """A typed SELECT of ``table``'s columns over ``files`` (absolute paths; columns a file lacks
+    read as NULL; no files: no rows)."""
+    if not files:
+        return f"SELECT {_typed_select(table, None)} WHERE false"
+    hive = ", ".join(f"'{n}': {t}" for n, t in schema.TABLE_PARTITIONS[table])
+    scan = (
+        f"read_parquet({sql_list(files)}, hive_partitioning = true, "
+        f"union_by_name = true, hive_types = {{{hive}}})"
+    )
+    present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+    return f"SELECT {_typed_select(table, present)} FROM {scan}"
+
+
+def stored_call_facts(root: Path, manifest: Manifest) -> str:
+    """A SELECT over the lake's stored ``call_facts`` files (typed; empty when there are none)."""
+    cols = schema.DERIVED_TABLES["call_facts"] + schema.DERIVED_PARTITIONS["call_facts"]
+    files = [str(root / rel) for rel in manifest.tables.get("call_facts", [])]
+    if not files:
+        return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in cols) + " WHERE false"
+    typed = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in cols)
+    return (
+        f"SELECT {typed} FROM read_parquet({sql_list(files)}, hive_partitioning = true, "
+        "union_by_name = true, hive_types = {'day': DATE})"
+    )
+
+
+def _typed_select(table: str, present: set[str] | None) -> str:
+    cols = schema.TABLES[table] + schema.TABLE_PARTITIONS[table]
+    parts = []
+    for name, typ in cols:
+        if present is None or name not in present:
+            parts.append(f"CAST(NULL AS {typ}) AS {name}")
+        else:
+            parts.append(f"CAST({name} AS {typ}) AS {name}")
+    return ", ".join(parts)
+
+
+def create_views(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    manifest: Manifest,
+    prices: PriceBook | None = None,
+    fast: bool = False,
+) -> None:
+    """Create the stored-table views, the price tables, then the derived views (``calls``).
+
+    ``fast``: ``call_facts`` reads the lake's stored copy (kept by ingest; without the columns in
+    `costlab.schema.CALL_FACTS_DROPPED`) instead of de-duplicating every span again. Lakes
+    written before that copy existed fall back to the full view.
+    """
+    for table in schema.TABLES:
+        files = [str(root / rel) for rel in manifest.tables.get(table, [])]
+        con.execute(f"CREATE OR REPLACE VIEW {table} AS {table_select(con, table, files)}")
+    from costlab.pricing import register
+
+    stored = fast and "call_facts" in manifest.tables
+    if stored:  # the prices read the calls' models from it
+        con.execute(f"CREATE OR REPLACE VIEW call_facts AS {stored_call_facts(root, manifest)}")
+    register(con, prices, calls_from="call_facts" if stored else "spans")  # prices, model_prices, price_grid
+    create_call_views(con, stored_call_facts(root, manifest) if stored else None)
+    for view in ("usage_priced", "charges_llm", "reconciliation_facts"):  # reconciliation inputs
+        con.execute(f"CREATE OR REPLACE VIEW {view} AS {load_sql(f'views/{view}')}")

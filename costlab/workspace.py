@@ -1,0 +1,312 @@
+"""The lake's context: which lake, its settings, the period and the engine, in one object.
+
+Every connection over a lake is made here, so "what does ``calls`` contain right now?" has one
+answer: the views of `costlab.views` over the manifest the connection opened on, priced with the
+price book of these settings, attributed with these settings' rules. The settings file is read
+once, here (``costlab.toml``: the path given, else ``$COSTLAB_CONFIG``, else ``./costlab.toml``),
+and the period is read once (`costlab.periods.Period`). The CLI, notebooks, cron, the report,
+the analyzers and Spark all go through a `Workspace`::
+
+    ws = Workspace("lake/", since="2026-10-01", until="2026-11-01")
+    ws.sql("SELECT workflow, sum(cost) FROM calls GROUP BY 1")   # polars DataFrame
+    ws.query("cost_by_workflow")                                  # a named query, this period
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from costlab.config import config_path, load_config, resolve_lake
+from costlab.errors import CostlabError
+from costlab.lake import Lake
+from costlab.periods import Period, When
+
+if TYPE_CHECKING:
+    import duckdb
+    import polars as pl
+
+    from costlab.attribution import AttributionRules
+    from costlab.pricing import PriceBook
+
+#: Tables `Workspace.table` serves (the stored tables and the priced views over them).
+TABLES = ("charges", "usage", "spans", "calls", "prices", "quarantine", "runs", "usage_priced", "charges_llm")
+#: DuckDB memory cap of the analyzers' connection (``[analyze] memory_limit`` overrides it).
+ANALYSIS_MEMORY_LIMIT = "1GB"
+_WRITE_HINT = "; pass write=True to run SQL you wrote yourself"
+
+
+class Workspace:
+    """A lake with its settings, period and engine; cheap to create, nothing read until asked.
+
+    ``lake``: a `Lake` or its folder (default: ``$COSTLAB_LAKE``, the settings' ``lake``, then
+    ``~/.local/share/costlab/lake``). ``config``: a costlab.toml path, or settings already
+    parsed (a mapping), or None for the default file. ``since``/``until``: the period
+    (``2026-10-01``, ``7d``, ``yesterday``, a date or datetime). ``engine``: duckdb or spark
+    (default: ``[engine] name``).
+    """
+
+    def __init__(
+        self,
+        lake: Lake | str | os.PathLike[str] | None = None,
+        *,
+        config: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+        since: When = None,
+        until: When = None,
+        engine: str | None = None,
+    ) -> None:
+        from costlab import engines
+
+        if isinstance(config, Mapping):
+            self.config_file: Path | None = None
+            self.settings: dict[str, Any] = dict(config)
+        else:
+            self.config_file = Path(config).expanduser() if config else config_path()
+            self.settings = load_config(self.config_file)
+        self.lake = lake if isinstance(lake, Lake) else Lake(resolve_lake(lake, self.config_file, self.settings))
+        self.period = Period.of(since, until)
+        self.engine, self.engine_settings = engines.settings(engine, self.settings)
+        self._analysis: Any = None
+        self._analysis_version: int | None = None
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.lake.path)!r}, since={self.period.since}, until={self.period.until}, engine={self.engine!r})"
+
+    def with_period(self, since: When = None, until: When = None) -> Workspace:
+        """The same lake, settings, engine and analyzers' connection over another period."""
+        ws = copy.copy(self)
+        ws.period = Period.of(since, until)
+        return ws
+
+    # -- settings ---------------------------------------------------------------------------
+    @property
+    def config_dir(self) -> Path | None:
+        """The settings file's folder: paths in it are relative to it."""
+        return self.config_file.parent if self.config_file else None
+
+    def section(self, name: str) -> dict[str, Any]:
+        """``[name]`` of the settings (empty when absent; not a table: a one-line error)."""
+        value = self.settings.get(name, {})
+        if not isinstance(value, Mapping):
+            raise CostlabError(f"costlab.toml: [{name}] must be a table")
+        return dict(value)
+
+    def prices(self, overrides: str | os.PathLike[str] | None = None) -> PriceBook:
+        """The price book: ``overrides``, else ``[prices] overrides``, over genai-prices."""
+        from costlab.pricing import PriceBook
+
+        return PriceBook.load(overrides, settings=self.settings, base=self.config_dir)
+
+    def attribution_rules(self) -> AttributionRules:
+        from costlab.attribution import AttributionRules
+
+        return AttributionRules.from_config(self.settings)
+
+    # -- connections ------------------------------------------------------------------------
+    def connect(
+        self,
+        prices: PriceBook | None = None,
+        fast: bool = False,
+        engine: str | None = None,
+        rules: AttributionRules | None = None,
+    ) -> Any:
+        """A connection with the lake's views, the price tables (``prices``, default `prices`)
+        and the attributed views (``rules``, default `attribution_rules`), on ``engine``
+        (default: this workspace's). ``fast``: ``calls`` over the lake's stored call_facts
+        (`costlab.views.create_views`). Not restricted: for costlab's own SQL and SQL you wrote;
+        user SQL goes through `sql` / `run_read_only`."""
+        from costlab import attribution
+
+        name = self.engine if engine is None else engine
+        book = prices or self.prices()
+        if name == "spark":
+            from costlab.engines.spark import SparkConnection
+
+            con: Any = SparkConnection(self.lake, self.engine_settings, book, fast=fast)
+        else:
+            con = self._duckdb(book, fast)
+        attribution.register(con, rules or self.attribution_rules())
+        return con
+
+    def _duckdb(self, book: PriceBook, fast: bool) -> duckdb.DuckDBPyConnection:
+        import duckdb
+
+        from costlab.lake import lake_file_errors
+        from costlab.views import create_views
+
+        manifest = self.lake.manifest()
+        con = duckdb.connect(":memory:")
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")  # DuckDB's own bar: noise in cron mail
+        with lake_file_errors():
+            create_views(con, self.lake.path, manifest, book, fast=fast)
+        return con
+
+    @contextmanager
+    def locked(self, rules: AttributionRules | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A DuckDB connection (`connect`) locked to the lake: no files outside it, no
+        extensions, no network (`costlab.sql.lock_down`); closed on exit."""
+        from costlab.sql import locked_connection
+
+        with locked_connection(self.connect(engine="duckdb", rules=rules), self.lake.path) as con:
+            yield con
+
+    # -- reading ----------------------------------------------------------------------------
+    def sql(self, sql: str, params: Mapping[str, Any] | list[Any] | None = None, *, write: bool = False) -> pl.DataFrame:
+        """Run SQL over the lake's views and return a polars DataFrame.
+
+        Read-only by default, like `costlab sql`: SELECT statements only, on a connection that
+        cannot read or write files outside the lake. ``write=True`` runs the SQL on an ordinary
+        connection (COPY, ATTACH, files anywhere): only for SQL you wrote yourself."""
+        from costlab.lake import lake_file_errors
+        from costlab.sql import check_read_only, frame_of
+
+        if write:
+            with self.connect(engine="duckdb") as con, lake_file_errors():
+                return frame_of(con, sql, params)  # type: ignore[no-any-return]
+        check_read_only(sql, "Workspace.sql", _WRITE_HINT)
+        with self.locked() as con:
+            return frame_of(con, sql, params)  # type: ignore[no-any-return]
+
+    def rows(self, sql: str, params: Mapping[str, Any] | list[Any] | None = None, *, write: bool = False) -> list[tuple[Any, ...]]:
+        """Like `sql`, as a list of row tuples."""
+        from costlab.lake import lake_file_errors
+        from costlab.sql import check_read_only
+
+        if write:
+            with self.connect(engine="duckdb") as con, lake_file_errors():
+                return con.execute(sql, params).fetchall()  # type: ignore[no-any-return]
+        check_read_only(sql, "Workspace.rows", _WRITE_HINT)
+        with self.locked() as con:
+            return con.execute(sql, params).fetchall()  # type: ignore[no-any-return]
+
+    def query(self, name: str, params: Mapping[str, Any] | None = None, rules: AttributionRules | None = None, **values: Any) -> pl.DataFrame:
+        """A named query (`costlab queries`) as a polars DataFrame, on this workspace's engine.
+
+        ``since``/``until`` default to the workspace's period when the query takes them;
+        parameters are bound, never formatted into the SQL, and checked
+        (`costlab.sql.bind_parameters`); the query runs under the same read-only guard as
+        `costlab sql`. A failure is a one-line `CostlabError`."""
+        import duckdb
+
+        from costlab.sql import frame_of, prepare_query
+
+        given = {**(params or {}), **values}
+        sql, bound = prepare_query(name, given)
+        for key, value in self.period.params().items():
+            if key in bound and key not in given:
+                bound[key] = value
+        try:
+            if self.engine == "spark":
+                with self.connect(rules=rules) as con:
+                    return con.read_only(sql, bound).pl()  # type: ignore[no-any-return]
+            with self.locked(rules) as con:
+                return frame_of(con, sql, bound)  # type: ignore[no-any-return]
+        except duckdb.Error as ex:
+            raise CostlabError(f"query {name!r} failed: {str(ex).splitlines()[0]}") from None
+
+    def run_read_only(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """User SQL (`costlab sql`): checked read-only, run on a locked connection (on Spark:
+        `SparkConnection.read_only`). Column names and rows; a failure is one line."""
+        import duckdb
+
+        from costlab.sql import check_read_only
+
+        check_read_only(sql)
+        try:
+            if self.engine == "spark":
+                with self.connect() as con:
+                    cur = con.read_only(sql)
+                    return [d[0] for d in cur.description], cur.fetchall()
+            with self.locked() as con:
+                cur = con.execute(sql)
+                return [d[0] for d in cur.description or []], cur.fetchall()
+        except duckdb.Error as ex:
+            raise CostlabError(f"query failed: {str(ex).splitlines()[0]}") from None
+
+    def table(self, name: str) -> pl.DataFrame:
+        if name not in TABLES:
+            raise CostlabError(f"no table {name!r}; tables: {', '.join(TABLES)}")
+        return self.sql(f"SELECT * FROM {name}")
+
+    def charges(self) -> pl.DataFrame:
+        return self.table("charges")
+
+    def usage(self) -> pl.DataFrame:
+        return self.table("usage")
+
+    def spans(self) -> pl.DataFrame:
+        return self.table("spans")
+
+    def calls(self) -> pl.DataFrame:
+        return self.table("calls")
+
+    def runs(self) -> pl.DataFrame:
+        return self.sql("SELECT * FROM runs ORDER BY started_at DESC")
+
+    def quarantine(self) -> pl.DataFrame:
+        return self.table("quarantine")
+
+    # -- the analyzers' connection ------------------------------------------------------------
+    def analysis_connection(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with ``analyze_base`` materialized once and ``analyze_calls`` (its
+        priced USD rows) as a view over it, shared by every analyzer run on this workspace:
+        building the priced, de-duplicated calls is most of their cost on a large lake. Rebuilt
+        when the lake's manifest changes; `release` frees it. Memory is capped
+        (`ANALYSIS_MEMORY_LIMIT`, ``[analyze] memory_limit``)."""
+        from costlab.sql import load_sql
+
+        version = self.lake.manifest().version
+        if self._analysis is None or self._analysis_version != version:
+            self.release()
+            limit = self.section("analyze").get("memory_limit") or ANALYSIS_MEMORY_LIMIT
+            con = self.connect(engine="duckdb")
+            con.execute(f"SET memory_limit = '{_size(str(limit))}'")
+            con.execute("SET preserve_insertion_order = false")
+            con.execute(f"CREATE TEMP TABLE analyze_base AS {load_sql('views/analyze_base')}")
+            con.execute(f"CREATE TEMP VIEW analyze_calls AS {load_sql('views/analyze_calls')}")
+            self._analysis, self._analysis_version = con, version
+        return self._analysis  # type: ignore[no-any-return]
+
+    def release(self) -> None:
+        """Close the analyzers' connection (frees the materialized calls)."""
+        if self._analysis is not None:
+            self._analysis.close()
+        self._analysis, self._analysis_version = None, None
+
+
+def workspace(
+    source: Workspace | Lake | str | os.PathLike[str] | None = None,
+    *,
+    config: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    since: When = None,
+    until: When = None,
+    engine: str | None = None,
+) -> Workspace:
+    """``source`` as a `Workspace`: itself when it is one (over the period given, if any), else
+    a new one over that lake. Library functions accept any of these."""
+    if isinstance(source, Workspace):
+        if since is None and until is None and config is None:
+            return source
+        if config is None:
+            return source.with_period(since or source.period.since, until or source.period.until)
+        source = source.lake
+    return Workspace(source, config=config, since=since, until=until, engine=engine)
+
+
+def run_query(lake: Workspace | Lake | str | os.PathLike[str] | None, name: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
+    """Run the named query ``name`` over ``lake`` (see `Workspace.query`); a polars DataFrame."""
+    return workspace(lake).query(name, params)
+
+
+def _size(text: str) -> str:
+    """A DuckDB memory size like ``1GB`` / ``512MB`` (checked: it is pasted into SQL)."""
+    import re
+
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)", text.strip(), re.IGNORECASE):
+        raise CostlabError(f"costlab.toml [analyze] memory_limit: {text!r} is not a size; use e.g. '1GB'")
+    return text.strip()
