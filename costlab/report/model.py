@@ -9,10 +9,10 @@ date/datetime (UTC) or None (unknown; never rendered as 0).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from costlab.money.alerts import Alert
