@@ -97,6 +97,17 @@ CHARGES: list[tuple[str, str]] = [
     ("export_time", TS),
 ]
 
+#: The token counts of a usage row and a span, in their column order (docs/schema.md: tokens).
+TOKEN_COLUMNS: list[tuple[str, str]] = [
+    ("input_tokens", "BIGINT"),
+    ("cache_read_tokens", "BIGINT"),
+    ("cache_write_tokens", "BIGINT"),
+    ("cache_write_5m_tokens", "BIGINT"),
+    ("cache_write_1h_tokens", "BIGINT"),
+    ("output_tokens", "BIGINT"),
+    ("reasoning_tokens", "BIGINT"),
+]
+
 USAGE: list[tuple[str, str]] = [
     ("period_start", TS),
     ("period_end", TS),
@@ -110,13 +121,7 @@ USAGE: list[tuple[str, str]] = [
     ("service_tier", "VARCHAR"),
     ("batch", "BOOLEAN"),
     ("requests", "BIGINT"),
-    ("input_tokens", "BIGINT"),
-    ("cache_read_tokens", "BIGINT"),
-    ("cache_write_tokens", "BIGINT"),
-    ("cache_write_5m_tokens", "BIGINT"),
-    ("cache_write_1h_tokens", "BIGINT"),
-    ("output_tokens", "BIGINT"),
-    ("reasoning_tokens", "BIGINT"),
+    *TOKEN_COLUMNS,
     ("input_audio_tokens", "BIGINT"),
     ("output_audio_tokens", "BIGINT"),
     ("quantity", MONEY),
@@ -143,13 +148,7 @@ SPANS: list[tuple[str, str]] = [
     ("model_raw", "VARCHAR"),
     ("request_model", "VARCHAR"),
     ("service_tier", "VARCHAR"),
-    ("input_tokens", "BIGINT"),
-    ("cache_read_tokens", "BIGINT"),
-    ("cache_write_tokens", "BIGINT"),
-    ("cache_write_5m_tokens", "BIGINT"),
-    ("cache_write_1h_tokens", "BIGINT"),
-    ("output_tokens", "BIGINT"),
-    ("reasoning_tokens", "BIGINT"),
+    *TOKEN_COLUMNS,
     ("usage_scope", "VARCHAR"),
     ("usage_source", "VARCHAR"),
     ("reported_cost", MONEY),

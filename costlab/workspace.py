@@ -229,27 +229,11 @@ class Workspace:
             raise CostlabError(f"query failed: {str(ex).splitlines()[0]}") from None
 
     def table(self, name: str) -> pl.DataFrame:
+        """A whole table or view (`TABLES`) as a polars DataFrame: ``ws.table("calls")``."""
         if name not in TABLES:
             raise CostlabError(f"no table {name!r}; tables: {', '.join(TABLES)}")
         return self.sql(f"SELECT * FROM {name}")
 
-    def charges(self) -> pl.DataFrame:
-        return self.table("charges")
-
-    def usage(self) -> pl.DataFrame:
-        return self.table("usage")
-
-    def spans(self) -> pl.DataFrame:
-        return self.table("spans")
-
-    def calls(self) -> pl.DataFrame:
-        return self.table("calls")
-
-    def runs(self) -> pl.DataFrame:
-        return self.sql("SELECT * FROM runs ORDER BY started_at DESC")
-
-    def quarantine(self) -> pl.DataFrame:
-        return self.table("quarantine")
 
     # -- the analyzers' connection ------------------------------------------------------------
     def analysis_connection(self) -> duckdb.DuckDBPyConnection:

@@ -23,6 +23,7 @@ from costlab.cli import app
 from costlab.errors import CostlabError
 from costlab.ingest.run import ingest
 from costlab.lake import Lake
+from costlab.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = Path(__file__).resolve().parent / "fixtures"
@@ -193,7 +194,7 @@ def test_exact_repeats_and_near_duplicates(steps: Lake) -> None:
     f = _by(res.findings, "faq", "savings")
     # question order 0,1,0,2,0,1,3,2,0: calls 3,5,6,8,9 repeat an earlier one within 24 h
     assert (f.evidence["repeated_calls"], f.evidence["distinct_repeated_prompts"]) == (5, 3)
-    costs = [r[0] for r in steps.query(
+    costs = [r[0] for r in Workspace(steps).rows(
         "SELECT cost FROM calls WHERE step = 'faq' ORDER BY start_time")]  # fmt: skip
     want = sum(costs[i] for i in (2, 4, 5, 7, 8)) * 30
     assert f.monthly_savings_usd.low == want.quantize(Decimal("0.01"))

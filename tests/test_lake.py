@@ -252,6 +252,6 @@ def test_empty_lake_has_typed_views(lake_dir: Path) -> None:
     lake = Lake(lake_dir)
     lake.create()
     assert Workspace(lake).rows("SELECT count(*) FROM charges")[0][0] == 0
-    assert Workspace(lake).calls().height == 0
+    assert Workspace(lake).table("calls").height == 0
     types = dict(Workspace(lake).rows("SELECT column_name, column_type FROM (DESCRIBE charges)"))
     assert types["billed_cost"] == "DECIMAL(38,12)" and types["tags"] == "MAP(VARCHAR, VARCHAR)"

@@ -390,7 +390,7 @@ def test_export_and_python_api_on_a_missing_lake(tmp_path: Path) -> None:
     assert code == 1
     one_error(err, "no costlab lake")
     with pytest.raises(Exception, match="no costlab lake"):
-        Workspace(tmp_path / "typo").charges()
+        Workspace(tmp_path / "typo").table("charges")
 
 
 @pytest.mark.parametrize("damage", ["deleted", "truncated"])

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     import polars as pl
@@ -156,6 +157,29 @@ def findings_frame(results: Iterable[AnalyzerResult]) -> pl.DataFrame:
             del d["monthly_savings_usd"]
             rows.append(d)
     return pl.DataFrame(rows, strict=False)
+
+
+class Start(NamedTuple):
+    """What every analyzer starts from (`begin`)."""
+
+    ws: Workspace
+    cfg: dict[str, Any]  # [analyze.<name>] over the analyzer's defaults
+    since: datetime | None
+    until: datetime | None
+    con: Any  # the shared analyzers' connection (`Workspace.analysis_connection`)
+
+
+def begin(
+    lake: Workspace | Lake, name: str, defaults: dict[str, Any], since: Any, until: Any, config: dict[str, Any] | None
+) -> Start:
+    """The workspace over ``[since, until)`` with ``config`` (or the lake's own settings), the
+    analyzer's settings and the shared connection: how every analyzer begins."""
+    from costlab.analyze import stats
+    from costlab.workspace import workspace
+
+    ws = workspace(lake, config=config, since=since, until=until)
+    cfg = stats.settings(ws.settings, name, defaults)
+    return Start(ws, cfg, ws.period.since, ws.period.until, ws.analysis_connection())
 
 
 def run(lake: Workspace | Lake, names: Iterable[str] = ORDER, **kwargs: Any) -> list[AnalyzerResult]:

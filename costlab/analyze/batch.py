@@ -36,8 +36,7 @@ from importlib import resources
 from typing import Any
 
 from costlab.analyze import stats
-from costlab.analyze.base import AnalyzerResult, Finding, Savings, analyzer, money
-from costlab.workspace import workspace
+from costlab.analyze.base import AnalyzerResult, Finding, Savings, analyzer, begin, money
 
 DEFAULTS: dict[str, Any] = {
     "max_interactive_share": 0.05,
@@ -175,10 +174,7 @@ def analyze(
     lake: Any, *, since: Any = None, until: Any = None, config: dict[str, Any] | None = None
 ) -> AnalyzerResult:
     """Batch-eligible workflows and the provider batch discount on them (module docstring)."""
-    ws = workspace(lake, config=config, since=since, until=until)
-    cfg = stats.settings(ws.settings, "batch", DEFAULTS)
-    lo_t, hi_t = ws.period.since, ws.period.until
-    con = ws.analysis_connection()
+    ws, cfg, lo_t, hi_t, con = begin(lake, "batch", DEFAULTS, since, until, config)
     sig = stats.frame(con, "analyze_batch_workflows", lo_t, hi_t)
     costs = stats.frame(con, "analyze_batch_costs", lo_t, hi_t)
     keys = sorted({(r["price_provider"], r["price_model"]) for r in costs.iter_rows(named=True)})

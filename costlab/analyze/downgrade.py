@@ -46,8 +46,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from costlab.analyze import stats
-from costlab.analyze.base import AnalyzerResult, Finding, Savings, analyzer, money
-from costlab.workspace import workspace
+from costlab.analyze.base import AnalyzerResult, Finding, Savings, analyzer, begin, money
 
 if TYPE_CHECKING:
     from costlab.pricing import PriceBook
@@ -196,10 +195,7 @@ def analyze(
     lake: Any, *, since: Any = None, until: Any = None, config: dict[str, Any] | None = None
 ) -> AnalyzerResult:
     """Cheaper-model candidates per step, validated only by the user's own scores (module doc)."""
-    ws = workspace(lake, config=config, since=since, until=until)
-    cfg = stats.settings(ws.settings, "downgrade", DEFAULTS)
-    lo_t, hi_t = ws.period.since, ws.period.until
-    con = ws.analysis_connection()
+    ws, cfg, lo_t, hi_t, con = begin(lake, "downgrade", DEFAULTS, since, until, config)
     result = AnalyzerResult("downgrade")
     steps = stats.frame(con, "analyze_downgrade_steps", lo_t, hi_t)
     scores = stats.frame(con, "analyze_downgrade_scores", lo_t, hi_t)

@@ -41,8 +41,7 @@ from decimal import Decimal
 from typing import Any
 
 from costlab.analyze import stats, trimming_tools
-from costlab.analyze.base import AnalyzerResult, Finding, Savings, analyzer, money
-from costlab.workspace import workspace
+from costlab.analyze.base import AnalyzerResult, Finding, Savings, analyzer, begin, money
 
 DEFAULTS: dict[str, Any] = {
     "min_tokens": 4000,
@@ -220,10 +219,7 @@ def analyze(
     lake: Any, *, since: Any = None, until: Any = None, config: dict[str, Any] | None = None
 ) -> AnalyzerResult:
     """Oversized repeated prompts, history replay and few-shot blocks (module docstring)."""
-    ws = workspace(lake, config=config, since=since, until=until)
-    cfg = stats.settings(ws.settings, "trimming", DEFAULTS)
-    lo_t, hi_t = ws.period.since, ws.period.until
-    con = ws.analysis_connection()
+    ws, cfg, lo_t, hi_t, con = begin(lake, "trimming", DEFAULTS, since, until, config)
     result = AnalyzerResult("trimming")
     stats.prompts(con)
     pre = stats.frame(con, "analyze_trimming_prefix", lo_t, hi_t,

@@ -94,37 +94,20 @@ def allocate(
     policy: str | None = None,
     token_policy: str | None = None,
     rules: AttributionRules | None = None,
+    *,
+    query: str = "allocation",
 ) -> pl.DataFrame:
     """The bill per (period, currency, workflow, compute_kind, basis); ``workflow`` is
-    ``'unattributed'`` for what no rule can place. Options default to costlab.toml, then
-    grain month, policy proportional, token policy traced."""
-    return _run("allocation", lake, since, until, grain, policy, token_policy, rules)
-
-
-def check(
-    lake: Workspace | Lake | str | None,
-    since: When = None,
-    until: When = None,
-    grain: str | None = None,
-    policy: str | None = None,
-    token_policy: str | None = None,
-    rules: AttributionRules | None = None,
-) -> pl.DataFrame:
-    """Per period and currency: billed, attributed, unattributed and difference (always 0)."""
-    return _run("allocation_check", lake, since, until, grain, policy, token_policy, rules)
-
-
-def _run(
-    name: str,
-    lake: Workspace | Lake | str | None,
-    since: When,
-    until: When,
-    grain: str | None,
-    policy: str | None,
-    token_policy: str | None,
-    rules: AttributionRules | None,
-) -> pl.DataFrame:
+    ``'unattributed'`` for what no rule can place. ``lake``: a `Workspace` (its period and
+    settings), a `Lake` or a folder. Options default to costlab.toml, then grain month, policy
+    proportional, token policy traced. ``query``: ``allocation_check`` for `check`."""
     ws = workspace(lake)
     period = Period.of(since, until) if (since is not None or until is not None) else ws.period
     values = params(period.since, period.until, grain, policy, token_policy, ws.settings)
-    return ws.query(name, values, rules=rules)
+    return ws.query(query, values, rules=rules)
+
+
+def check(lake: Workspace | Lake | str | None, **options: Any) -> pl.DataFrame:
+    """Per period and currency: billed, attributed, unattributed and difference (always 0);
+    options as `allocate`'s."""
+    return allocate(lake, query="allocation_check", **options)
