@@ -46,7 +46,7 @@ When = str | date | datetime | None
 def as_instant(value: When, name: str = "") -> datetime | None:
     """A period bound as an aware UTC datetime (None stays None): the one reader of since/until.
 
-    ``name`` (``since``, ``until``) prefixes an unreadable value's one-line error."""
+    ``name`` (``since``, ``until``) names a value of the wrong type in the one-line error."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -54,10 +54,7 @@ def as_instant(value: When, name: str = "") -> datetime | None:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, str):
-        try:
-            return parse_date(value)
-        except UsageError as ex:
-            raise UsageError(f"{name}: {ex}" if name else str(ex)) from None
+        return parse_date(value)
     raise UsageError(f"{name or 'date'}: expected a date, got {value!r}")
 
 

@@ -133,7 +133,7 @@ def bind_parameters(name: str, sql: str, params: Mapping[str, Any] | None) -> di
     """The values to bind for named query ``name`` (text ``sql``), checked: every name is a
     parameter the query uses, a parameter with an ``-- allowed:`` set has one of its values,
     ``since``/``until`` given as text are read like ``--since``; the rest default to NULL."""
-    from costlab.periods import parse_date
+    from costlab.periods import as_instant
 
     declared = _parameters(sql)
     given = dict(params or {})
@@ -152,7 +152,7 @@ def bind_parameters(name: str, sql: str, params: Mapping[str, Any] | None) -> di
             raise CostlabError(f"query {name!r} needs {key}: one of {', '.join(values)} (-p {key}=VALUE)")
     for key in ("since", "until"):
         if isinstance(given.get(key), str):
-            given[key] = parse_date(given[key])
+            given[key] = as_instant(given[key], key)
     return {k: given.get(k) for k in declared}
 
 

@@ -82,6 +82,10 @@ class Workspace:
         ws.period = Period.of(since, until)
         return ws
 
+    def period_of(self, since: When = None, until: When = None) -> Period:
+        """``[since, until)`` when either is given, else this workspace's period."""
+        return Period.of(since, until) if since is not None or until is not None else self.period
+
     # -- settings ---------------------------------------------------------------------------
     @property
     def config_dir(self) -> Path | None:

@@ -102,7 +102,7 @@ def allocate(
     settings), a `Lake` or a folder. Options default to costlab.toml, then grain month, policy
     proportional, token policy traced. ``query``: ``allocation_check`` for `check`."""
     ws = workspace(lake)
-    period = Period.of(since, until) if (since is not None or until is not None) else ws.period
+    period = ws.period_of(since, until)
     values = params(period.since, period.until, grain, policy, token_policy, ws.settings)
     return ws.query(query, values, rules=rules)
 

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from costlab.errors import CostlabError
-from costlab.periods import Period
 from costlab.workspace import Workspace, workspace
 
 if TYPE_CHECKING:
@@ -104,7 +103,7 @@ def export_focus(
         raise CostlabError(f"{out}: is a directory; give a file name such as focus.csv")
     ws = workspace(lake, config=config)
     lk = ws.lake
-    period = Period.of(since, until) if (since is not None or until is not None) else ws.period
+    period = ws.period_of(since, until)
     params = {**period.params(), "billing_accounts": billing_account_settings(ws.settings)}
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from costlab.errors import CostlabError
-from costlab.periods import Period, When
+from costlab.periods import When
 from costlab.workspace import Workspace, workspace
 
 if TYPE_CHECKING:
@@ -55,6 +55,6 @@ def reconcile(
     if grain not in QUERIES:
         raise CostlabError(f"reconcile grain {grain!r}: use one of {', '.join(QUERIES)}")
     ws = workspace(lake)
-    period = Period.of(since, until) if (since is not None or until is not None) else ws.period
+    period = ws.period_of(since, until)
     with ws.connect(prices=prices, engine="duckdb") as con:
         return con.sql(load_sql(QUERIES[grain]), params=period.params()).pl()
