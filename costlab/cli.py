@@ -13,10 +13,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from costlab.errors import CostlabError
 
@@ -25,7 +25,22 @@ if TYPE_CHECKING:
 
 
 class _Group(TyperGroup):
-    """Every failure of a command reaches the user as one line (`_failure`), whatever its class."""
+    """Every failure of a command reaches the user as one line (`_failure`), whatever its class;
+    help reads like git's and ripgrep's (`_plain_help`); the app's own `--config` may come
+    anywhere (`_hoist_config`); no arguments prints a short help (`_short_help`), exit 2."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.subcommand_metavar = "<command> [<args>]..."
+        _plain_help(self)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            args = _hoist_config(args)
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            typer.echo(_short_help(self, ctx), err=True)
+            ctx.exit(2)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -42,6 +57,148 @@ class _Group(TyperGroup):
             code, message = _failure(ex)
             _error(message)
             raise typer.Exit(code) from None
+
+
+class _Argument(TyperArgument):
+    """A positional argument shown by its metavar alone, as git and ripgrep show them
+    (`<path>...` in the usage line and the Arguments list), never with its Python type."""
+
+    def _rich_display_name(self) -> str:
+        return self.display_name_raw + ("..." if self.nargs != 1 else "")
+
+    def _usage_display_name(self) -> str:
+        name = self._rich_display_name()
+        return name if self.required else f"[{name}]"
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
+# What an option's value is, as help shows it (`--since <date>`): by option name, or by
+# "command option" where one command means something else by it; any option not named here
+# shows its kind (<n>, <number>, <path>, <value>), never a Python type (tests/test_cli.py).
+_METAVARS = {
+    "--config": "<path>",
+    "--lake": "<dir>",
+    "--format": "<format>",
+    "--source": "<name>",
+    "--wait": "<seconds>",
+    "--workflow-attribute": "<name>",
+    "--exclude": "<glob>",
+    "--engine": "<name>",
+    "--param": "<name=value>",
+    "--limit": "<n>",
+    "--since": "<date>",
+    "--until": "<date>",
+    "--at": "<date>",
+    "--output": "<file>",
+    "sql --output": "<dir>",
+    "--policy": "<policy>",
+    "--token-policy": "<policy>",
+    "--grain": "<grain>",
+    "--budget": "<scope=amount>",
+    "--anomaly": "<key=value>",
+    "--fail-on": "<alerts>",
+    "--metrics": "<file>",
+    "--prices": "<file>",
+    "--top": "<n>",
+    "--provider": "<name>",
+    "--dialect": "<dialect>",
+}
+_ARGUMENT_METAVARS = {"paths": "<path>", "query": "<sql>", "name": "<query>", "model": "<model>", "which": "<analyzer>"}
+_KIND_METAVARS = {int: "<n>", float: "<number>", Path: "<path>"}
+# Help for an option declared without any (shared by several commands).
+_OPTION_HELP = {"--limit": "Show at most this many rows, newest first."}
+
+
+def _plain_help(command: Any, name: str = "") -> None:
+    """Plain metavars, lowercase `[options]` and a help text for every option of ``command``
+    and of the commands under it (idempotent: nested groups run it again)."""
+    command.options_metavar = "[options]"
+    command.help = _examples_unwrapped(command.help)
+    for p in command.params:
+        if isinstance(p, TyperArgument):
+            p.__class__ = _Argument
+            p.metavar = p.metavar or _ARGUMENT_METAVARS.get(p.name or "", f"<{p.name}>")
+        elif isinstance(p, TyperOption) and not p.is_flag and not p.count:
+            long = max(p.opts, key=len)
+            p.metavar = p.metavar or _METAVARS.get(f"{name} {long}") or _METAVARS.get(long) or _kind_metavar(p)
+            p.help = p.help or _OPTION_HELP.get(long)
+    for sub_name, sub in getattr(command, "commands", {}).items():
+        _plain_help(sub, sub_name)
+
+
+def _examples_unwrapped(text: str | None) -> str | None:
+    """Example command lines printed as written, not re-wrapped to the terminal's width (click
+    keeps a paragraph that starts with a \\b line as it is)."""
+    if not text:
+        return text
+    paragraphs = text.split("\n\n")
+    return "\n\n".join(
+        f"\b\n{p}" if p.strip().startswith("costlab ") and not p.startswith("\b") else p for p in paragraphs
+    )
+
+
+def _kind_metavar(p: Any) -> str:
+    kind = getattr(getattr(p, "type_descriptor", None), "annotation", None)
+    if get_origin(kind) is list:
+        kind = get_args(kind)[0]
+    return _KIND_METAVARS.get(kind, "<value>") if isinstance(kind, type) else "<value>"
+
+
+def _short_help(group: Any, ctx: Any) -> str:
+    """What `costlab` (or `costlab export`) alone prints: usage, the first line of the help,
+    the commands and where to read more."""
+    formatter = ctx.make_formatter()
+    group.format_usage(ctx, formatter)
+    formatter.write_paragraph()
+    with formatter.indentation():
+        formatter.write_text((group.help or "").split("\n\n", 1)[0])
+    group.format_commands(ctx, formatter)
+    formatter.write_paragraph()
+    formatter.write_text(f"Run '{ctx.command_path} <command> -h' for its options and examples.")
+    return str(formatter.getvalue()).rstrip("\n")
+
+
+# The settings file named by --config for this run, handed to the command's `Workspace`; None:
+# the Workspace looks for one itself ($COSTLAB_CONFIG, else ./costlab.toml). Set only by the
+# app's callback (`_main`).
+_CONFIG: Path | None = None
+
+
+def config_path() -> Path | None:
+    """The settings file given with --config (absolute), or None when the run named none."""
+    return _CONFIG
+
+
+def _hoist_config(args: list[str]) -> list[str]:
+    """``--config <path>`` is the app's option but may follow the command, as in ``costlab report
+    --config x.toml`` or ``costlab export focus --config x.toml``: every one before a ``--`` moves
+    to the front, where the app reads it (the last one wins). A --config without a value is a
+    one-line usage error (exit 2)."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg == "--config" or arg.startswith("--config="):
+            if arg == "--config":
+                value = args[i + 1] if i + 1 < len(args) else ""
+                i += 2
+            else:
+                value = arg.split("=", 1)[1]
+                i += 1
+            if not value or (value.startswith("-") and value != "-"):
+                _error("--config needs a value: the settings file (costlab.toml)")
+                raise typer.Exit(2)
+            front.append(f"--config={value}")
+            continue
+        rest.append(arg)
+        i += 1
+    return front + rest
 
 
 def _is_cli_exception(ex: BaseException) -> bool:
@@ -81,15 +238,27 @@ def _silence_stdout() -> None:
 
 
 app = typer.Typer(
+    name="costlab",  # the program's name also where it is not run as `costlab` (tests, runpy)
     cls=_Group,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},  # the commands' contexts inherit it
     help="costlab: where your LLM money goes, and what to change.\n\n"
     "Ingest billing exports and traces into a local Parquet lake, then query and report.\n\n"
-    "Example:\n\n  costlab ingest exports/ traces/\n\n  costlab report --since 7d",
+    "Examples:\n\n  costlab ingest exports/ traces/\n\n  costlab report --since 7d\n\n"
+    "  costlab report --help",
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from costlab import __version__
+
+        typer.echo(f"costlab {__version__}")
+        raise typer.Exit()
+
 
 @app.callback()
 def _main(
@@ -97,18 +266,27 @@ def _main(
         Path | None,
         typer.Option(
             "--config",
-            help="Settings file (default: ./costlab.toml, or $COSTLAB_CONFIG).",
+            help="Settings file (default: ./costlab.toml, or $COSTLAB_CONFIG); "
+            "may also follow the command.",
             show_default=False,
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
+    global _CONFIG
     if config is not None:
         from costlab.config import file_problem
+        from costlab.errors import UsageError
 
         problem = file_problem(config)
         if problem is not None:
-            raise typer.BadParameter(f"{config}: {problem}", param_hint="--config")
-        os.environ["COSTLAB_CONFIG"] = str(config.absolute())
+            raise UsageError(f"--config {config}: {'is a directory' if problem == 'directory' else problem}")
+    _CONFIG = None if config is None else config.absolute()
 
 
 LakeOpt = Annotated[
@@ -129,7 +307,6 @@ EngineOpt = Annotated[
 def _workspace(lake: Path | None = None, since: str | None = None, until: str | None = None, engine: str | None = None) -> Workspace:
     """The one `Workspace` a command works on: ``--lake``, the settings file (``--config``),
     the period and the engine."""
-    from costlab.config import config_path
     from costlab.workspace import Workspace
 
     return Workspace(lake, config=config_path(), since=since, until=until, engine=engine)
@@ -291,7 +468,12 @@ def query(
 
 @app.command()
 def queries() -> None:
-    """List the named queries and what each returns."""
+    """List the named queries and what each returns.
+
+    Example:
+
+      costlab queries
+    """
     from costlab.report.tables import rows
     from costlab.sql import header, list_queries
 
@@ -301,7 +483,14 @@ def queries() -> None:
 
 @app.command()
 def runs(lake: LakeOpt = None, limit: int = 20, fmt: FormatOpt = "table") -> None:
-    """List recent ingest runs (the manifest of what was read, written and quarantined)."""
+    """List recent ingest runs (the manifest of what was read, written and quarantined).
+
+    Examples:
+
+      costlab runs --limit 5
+
+      costlab runs -f json --lake /data/costlab
+    """
     from costlab.report.tables import frame
 
     df = _workspace(lake).sql(
@@ -315,7 +504,14 @@ def runs(lake: LakeOpt = None, limit: int = 20, fmt: FormatOpt = "table") -> Non
 
 @app.command()
 def quarantine(lake: LakeOpt = None, limit: int = 50, fmt: FormatOpt = "table") -> None:
-    """Show quarantined rows: the file, the line and why it could not be read."""
+    """Show quarantined rows: the file, the line and why it could not be read.
+
+    Examples:
+
+      costlab quarantine
+
+      costlab quarantine --limit 500 -f csv > quarantine.csv
+    """
     from costlab.report.tables import frame
 
     df = _workspace(lake).sql(
@@ -328,7 +524,12 @@ def quarantine(lake: LakeOpt = None, limit: int = 50, fmt: FormatOpt = "table") 
 
 @app.command()
 def sources() -> None:
-    """List the formats costlab can read, with the tables they fill and their row keys."""
+    """List the formats costlab can read, with the tables they fill and their row keys.
+
+    Example:
+
+      costlab sources
+    """
     from costlab.ingest import sources as all_sources
     from costlab.report.tables import rows
 
@@ -702,7 +903,12 @@ def _lines_or_json(lines: list[str], data: dict[str, Any], fmt: str) -> None:
 
 @app.command()
 def version() -> None:
-    """Print the costlab version."""
+    """Print the costlab version (the number alone; `costlab --version` says `costlab <version>`).
+
+    Example:
+
+      costlab version
+    """
     from costlab.version import __version__
 
     typer.echo(__version__)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from toysource import write
 from typer.testing import CliRunner
@@ -40,10 +42,104 @@ def test_console_script_and_module_entry_points() -> None:
         assert r.returncode == 0 and "ingest" in r.stdout
 
 
-def test_every_command_has_help_with_an_example() -> None:
-    for name in ("ingest", "sql", "query", "report"):
-        code, out, _ = run(name, "--help")
-        assert code == 0 and "Example" in out, name
+def _command_paths() -> list[list[str]]:
+    """Every command and group of the app, as the words that name it ([] is the app itself)."""
+    import typer.main
+
+    found: list[list[str]] = []
+
+    def walk(command: Any, path: list[str]) -> None:
+        found.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+# Python types or typer's type names, which help must not show (`<list[str]>`, `TEXT`, `INTEGER`).
+PYTHON_TYPES = re.compile(r"\[str\]|list\[|<list|<(str|int|float|bool|Path|path\])>|\b(TEXT|INTEGER|FLOAT|BOOLEAN|PATH|DIRECTORY|FILENAME)\b")
+
+
+def test_every_command_has_plain_help_with_an_example() -> None:
+    paths = _command_paths()
+    assert ["export", "focus"] in paths and ["lake", "repair"] in paths and len(paths) > 15
+    for path in paths:
+        code, out, err = run(*path, "--help")
+        assert code == 0, (path, err)
+        assert out.startswith(f"Usage: {' '.join(['costlab', *path])} [options]"), (path, out)
+        assert re.search(r"^  Examples?:$", out, re.M), f"no Example block in `costlab {' '.join(path)} --help`"
+        assert not PYTHON_TYPES.search(out), (path, PYTHON_TYPES.findall(out), out)
+        assert "-h, --help" in out, path
+        assert run(*path, "-h")[:2] == (0, out), path  # -h is --help
+
+
+def test_help_names_values_plainly() -> None:
+    out = run("ingest", "--help")[1]
+    assert "Usage: costlab ingest [options] <path>..." in out
+    assert "--exclude <glob>" in out and "--wait <seconds>" in out and "--lake <dir>" in out
+    out = run("report", "--help")[1]
+    assert "--since <date>" in out and "--top <n>" in out and "--budget <scope=amount>" in out
+    assert "--limit <n>" in run("runs", "--help")[1]
+    assert "-o, --output <dir>" in run("export", "sql", "--help")[1]
+    assert "Usage: costlab analyze [options] [<analyzer>]" in run("analyze", "--help")[1]
+    # examples are printed as written, one command a line, not wrapped to the terminal
+    assert "    costlab report --budget total=5000 --budget workflow:support-chat=1200 --fail-on budget\n" in (
+        run("report", "--help")[1]
+    )
+
+
+def test_version() -> None:
+    from costlab import __version__
+
+    for flag in ("--version", "-V"):
+        assert run(flag) == (0, f"costlab {__version__}\n", "")
+    assert run("version") == (0, f"{__version__}\n", "")
+
+
+def test_no_arguments_prints_a_short_help_and_exits_2() -> None:
+    code, out, err = run()
+    assert code == 2 and out == ""
+    assert err.startswith("Usage: costlab [options] <command> [<args>]...")
+    assert "Commands:" in err and "  ingest " in err and "Options:" not in err
+    assert err.rstrip().endswith("Run 'costlab <command> -h' for its options and examples.")
+    code, out, err = run("lake")
+    assert code == 2 and "  check " in err and "  repair " in err and "costlab lake <command> -h" in err
+
+
+def test_config_before_or_after_the_command(tmp_path: Path) -> None:
+    import costlab.cli as cli
+
+    config = tmp_path / "x.toml"
+    config.write_text(f'lake = "{tmp_path / "from-toml"}"\n')
+    for args in (
+        ["--config", str(config), "runs"],
+        ["runs", "--config", str(config)],
+        ["runs", f"--config={config}"],
+        ["lake", "check", "--config", str(config)],
+        ["export", "focus", "-o", str(tmp_path / "f.csv"), "--config", str(config)],
+    ):
+        code, _, err = run(*args)
+        assert code == 1 and f"no costlab lake at {tmp_path / 'from-toml'}" in err, (args, err)
+        assert cli.config_path() == config
+    run("runs", "--lake", str(tmp_path / "nope"))
+    assert cli.config_path() is None  # each run starts without one
+
+
+def test_config_errors_are_one_line_exit_2(tmp_path: Path) -> None:
+    for args, message in (
+        (["runs", "--config"], "Error: --config needs a value: the settings file (costlab.toml)"),
+        (["--config"], "Error: --config needs a value: the settings file (costlab.toml)"),
+        (["runs", "--config="], "Error: --config needs a value: the settings file (costlab.toml)"),
+        (["report", "--config", "--lake", "x"], "Error: --config needs a value: the settings file (costlab.toml)"),
+        (["runs", "--config", str(tmp_path / "no.toml")], f"Error: --config {tmp_path / 'no.toml'}: no such file or directory"),
+        (["--config", str(tmp_path), "runs"], f"Error: --config {tmp_path}: is a directory"),
+    ):
+        code, out, err = run(*args)
+        assert (code, out, err) == (2, "", message + "\n"), args
+    # after `--` it is not an option: the SQL text here is "--config"
+    code, _, err = run("sql", "--lake", str(tmp_path / "lake"), "--", "--config")
+    assert code == 1 and "--config needs" not in err
 
 
 def test_ingest_sql_formats_and_exit_codes(tmp_path: Path) -> None:
