@@ -773,14 +773,17 @@ def analyze(
     render(results, fmt)
 
 
-export_app = typer.Typer(
-    cls=_Group,
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help="Write lake data in standard formats for other tools.\n\nExample:\n\n"
-    "  costlab export focus -o focus.csv.gz",
+def _subcommands(name: str, help: str) -> typer.Typer:
+    """A command group (``costlab <name> <command>``) with the app's error and help handling."""
+    group = typer.Typer(cls=_Group, no_args_is_help=True, rich_markup_mode=None, help=help)
+    app.add_typer(group, name=name)
+    return group
+
+
+export_app = _subcommands(
+    "export",
+    "Write lake data in standard formats for other tools.\n\nExample:\n\n  costlab export focus -o focus.csv.gz",
 )
-app.add_typer(export_app, name="export")
 
 
 @export_app.command("focus")
@@ -830,14 +833,11 @@ def export_sql_cmd(
         typer.echo(f"{len(files)} files written to {output} ({dialect})")
 
 
-lake_app = typer.Typer(
-    cls=_Group,
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help="Check a lake's files and manifest, and rebuild a lost or damaged manifest.\n\nExamples:\n\n"
+lake_app = _subcommands(
+    "lake",
+    "Check a lake's files and manifest, and rebuild a lost or damaged manifest.\n\nExamples:\n\n"
     "  costlab lake check --lake /data/costlab\n\n  costlab lake repair --dry-run --lake /data/costlab",
 )
-app.add_typer(lake_app, name="lake")
 
 
 @lake_app.command("check")

@@ -765,6 +765,15 @@ def _same_cell(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 _PRICE = f"DECIMAL(38,{PRICE_SCALE})"
+#: When a price applies: its validity, time of day and input-size band (both price tables).
+WINDOW_COLUMNS: list[tuple[str, str]] = [
+    ("valid_from", "TIMESTAMPTZ"),
+    ("valid_to", "TIMESTAMPTZ"),
+    ("time_of_day_from", "TIME"),
+    ("time_of_day_to", "TIME"),
+    ("input_tokens_above", "BIGINT"),
+    ("input_tokens_upto", "BIGINT"),
+]
 PRICE_COLUMNS: list[tuple[str, str]] = [
     ("provider", "VARCHAR"),
     ("model", "VARCHAR"),
@@ -774,12 +783,7 @@ PRICE_COLUMNS: list[tuple[str, str]] = [
     ("unit_price", _PRICE),
     ("list_unit_price", _PRICE),
     ("currency", "VARCHAR"),
-    ("valid_from", "TIMESTAMPTZ"),
-    ("valid_to", "TIMESTAMPTZ"),
-    ("time_of_day_from", "TIME"),
-    ("time_of_day_to", "TIME"),
-    ("input_tokens_above", "BIGINT"),
-    ("input_tokens_upto", "BIGINT"),
+    *WINDOW_COLUMNS,
     ("tier_condition", "VARCHAR"),
     ("source", "VARCHAR"),
 ]
@@ -787,12 +791,7 @@ GRID_COLUMNS: list[tuple[str, str]] = [
     ("price_provider", "VARCHAR"),
     ("price_model", "VARCHAR"),
     ("price_tier", "VARCHAR"),
-    ("valid_from", "TIMESTAMPTZ"),
-    ("valid_to", "TIMESTAMPTZ"),
-    ("time_of_day_from", "TIME"),
-    ("time_of_day_to", "TIME"),
-    ("input_tokens_above", "BIGINT"),
-    ("input_tokens_upto", "BIGINT"),
+    *WINDOW_COLUMNS,
     ("currency", "VARCHAR"),
     *[(c, _PRICE) for c in _GRID],
     ("source", "VARCHAR"),

@@ -190,6 +190,17 @@ def _tau(con: Any, cur: str, cand: str, wf: str, step: str) -> tuple[float, floa
     return b.ratio / a.ratio, max(a.band, b.band), f"table: {a.source}; {b.source}"
 
 
+def _candidate(cand: str, source: str, tau: float, tau_band: float, tau_src: str) -> dict[str, Any]:
+    """The evidence naming a candidate model and its tokenizer ratio (validated or not)."""
+    return {
+        "candidate_model": cand,
+        "ladder_source": source,
+        "tokenizer_ratio": round(tau, 4),
+        "tokenizer_ratio_band": tau_band,
+        "tokenizer_source": tau_src,
+    }
+
+
 @analyzer("downgrade")
 def analyze(
     lake: Any, *, since: Any = None, until: Any = None, config: dict[str, Any] | None = None
@@ -287,11 +298,7 @@ def _step(
         tau, tau_band, tau_src = _tau(con, current, cand, wf, step)
         ev = {
             **common,
-            "candidate_model": cand,
-            "ladder_source": source,
-            "tokenizer_ratio": round(tau, 4),
-            "tokenizer_ratio_band": tau_band,
-            "tokenizer_source": tau_src,
+            **_candidate(cand, source, tau, tau_band, tau_src),
             "verbosity_ratio": round(v_obs, 4) if v_obs is not None else None,
             "verbosity_source": "observed on this step" if v_obs is not None else "not observed",
         }
@@ -396,11 +403,7 @@ def _shadow(
     cautions = [h for h in _CAUTION if h in lname]
     ev = {
         **common,
-        "candidate_model": cand,
-        "ladder_source": source,
-        "tokenizer_ratio": round(tau, 4),
-        "tokenizer_ratio_band": tau_band,
-        "tokenizer_source": tau_src,
+        **_candidate(cand, source, tau, tau_band, tau_src),
         "verbosity_source": v_src,
         "shadow_sample_size_per_arm": n,
         "sample_size_basis": (

@@ -11,16 +11,7 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING, Any
 
-from costlab.report.markdown import (
-    DASH,
-    display,
-    evidence_text,
-    finding_scope,
-    is_numeric_column,
-    more_rows_line,
-    period_text,
-    savings_text,
-)
+from costlab.report import markdown as md
 from costlab.report.tables import printable
 
 if TYPE_CHECKING:
@@ -60,7 +51,7 @@ def _headline_panel(h: Headline) -> RenderableType:
         ("traced calls", "calls", h.traced_calls),
         ("unpriced calls", "calls", h.unpriced_calls),
     ):
-        grid.add_row(label, _text(display(col, value)))
+        grid.add_row(label, _text(md.display(col, value)))
     return Panel(grid, title=_text(h.currency), title_align="left", expand=False)
 
 
@@ -69,10 +60,10 @@ def _table(sec: Section, top: int | None) -> tuple[RenderableType, int]:
 
     table = Table(title=_text(sec.title, style="bold"), title_justify="left", show_edge=False, header_style="bold")
     for i, c in enumerate(sec.columns):
-        table.add_column(_text(c), justify="right" if is_numeric_column(sec.rows, i) else "left", overflow="fold")
+        table.add_column(_text(c), justify="right" if md.is_numeric_column(sec.rows, i) else "left", overflow="fold")
     shown = sec.rows if top is None else sec.rows[:top]
     for r in shown:
-        table.add_row(*[_text(display(c, v)) for c, v in zip(sec.columns, r, strict=True)])
+        table.add_row(*[_text(md.display(c, v)) for c, v in zip(sec.columns, r, strict=True)])
     return table, len(sec.rows) - len(shown)
 
 
@@ -81,7 +72,7 @@ def _findings(findings: list[dict[str, Any]], savings: Any = None) -> Renderable
     from rich.text import Text
 
     caption = (
-        _text(f"validated savings per month (USD): {savings_text(savings)}, combined on the remaining cost")
+        _text(f"validated savings per month (USD): {md.savings_text(savings)}, combined on the remaining cost")
         if savings else None
     )
     table = Table(title=Text("Findings", style="bold"), title_justify="left", show_edge=False,
@@ -98,22 +89,22 @@ def _findings(findings: list[dict[str, Any]], savings: Any = None) -> Renderable
     ):
         table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for i, f in enumerate(findings, 1):
-        ev = evidence_text(f.get("evidence"), limit=4)
+        ev = md.evidence_text(f.get("evidence"), limit=4)
         title = _text(str(f.get("title", "")))
         if ev:
             title.append("\n" + printable(ev), style="dim")
-        saving = savings_text(f.get("monthly_savings_usd"))
+        saving = md.savings_text(f.get("monthly_savings_usd"))
         if f.get("potential_savings_usd"):
-            saving += f"\n(potential {savings_text(f['potential_savings_usd'])})"
+            saving += f"\n(potential {md.savings_text(f['potential_savings_usd'])})"
         table.add_row(
             str(i),
             _text(str(f.get("analyzer", "?"))),
-            _text(finding_scope(f)),
+            _text(md.finding_scope(f)),
             title,
-            _text(str(f.get("action") or DASH)),
+            _text(str(f.get("action") or md.DASH)),
             Text(saving),  # numbers only
             "yes" if f.get("validated") else "no",
-            _text(str(f.get("confidence") or DASH)),
+            _text(str(f.get("confidence") or md.DASH)),
         )
     return table
 
@@ -124,7 +115,7 @@ def render_terminal(report: Report, console: Console, top: int | None = 15) -> N
     from rich.text import Text
 
     head = Text("costlab report", style="bold")
-    head.append(printable(f"  {period_text(report)} · lake {report.lake} · generated {report.generated_at:%Y-%m-%d %H:%M} UTC"))
+    head.append(printable(f"  {md.period_text(report)} · lake {report.lake} · generated {report.generated_at:%Y-%m-%d %H:%M} UTC"))
     console.print(head)
     for a in report.alerts:
         console.print(_text(f"{a.kind.upper()}: {a.message}", style="bold red"))
@@ -138,7 +129,7 @@ def render_terminal(report: Report, console: Console, top: int | None = 15) -> N
         table, hidden = _table(sec, top)
         console.print(table)
         if hidden:
-            console.print(Text(more_rows_line(hidden), style="dim"))
+            console.print(Text(md.more_rows_line(hidden), style="dim"))
         if sec.note:
             console.print(_text(sec.note, style="dim"))
     if report.findings:
