@@ -16,7 +16,7 @@ A team comes from the first ``team_tag_keys`` tag, else ``teams`` (workflow -> t
     [attribution.teams]
     support-bot = "customer-care"
 
-`register` writes the rules to a small table ``attribution_rules(kind, key, value)`` and creates
+`add_attributed_views` writes the rules to a small table ``attribution_rules(kind, key, value)`` and creates
 the views ``charges_attributed`` and ``calls_attributed`` (queries/views/) and the table macro
 ``allocation_rows`` behind queries/allocation.sql. Stdlib only at import time.
 """
@@ -106,7 +106,7 @@ def _mapping(section: Mapping[str, Any], name: str) -> dict[str, str]:
     return {str(k): v.strip() for k, v in value.items()}
 
 
-def register(con: duckdb.DuckDBPyConnection | Any, rules: AttributionRules | None = None) -> None:
+def add_attributed_views(con: duckdb.DuckDBPyConnection | Any, rules: AttributionRules | None = None) -> None:
     """Create ``attribution_rules``, the attributed views and the ``allocation_rows`` macro on a
     connection with the lake's views (``charges`` and ``calls``): DuckDB, or Spark, whose
     connection registers them its own way (`costlab.engines.spark.SparkConnection`)."""

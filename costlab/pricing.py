@@ -858,7 +858,7 @@ def price_tables(
     ]
 
 
-def register(con: duckdb.DuckDBPyConnection, book: PriceBook | None = None, calls_from: str = "spans") -> None:
+def add_price_tables(con: duckdb.DuckDBPyConnection, book: PriceBook | None = None, calls_from: str = "spans") -> None:
     """Create ``prices``, ``model_prices`` (the (provider, model) pairs of the lake's calls and
     provider usage, and where each gets its prices) and ``price_grid`` (the cells those models
     need) on ``con``. Needs the ``spans`` and ``usage`` views; call before creating ``calls`` and

@@ -88,12 +88,12 @@ def create_views(
     for table in schema.TABLES:
         files = [str(root / rel) for rel in manifest.tables.get(table, [])]
         con.execute(f"CREATE OR REPLACE VIEW {table} AS {table_select(con, table, files)}")
-    from costlab.pricing import register
+    from costlab.pricing import add_price_tables
 
     stored = fast and "call_facts" in manifest.tables
     if stored:  # the prices read the calls' models from it
         con.execute(f"CREATE OR REPLACE VIEW call_facts AS {stored_call_facts(root, manifest)}")
-    register(con, prices, calls_from="call_facts" if stored else "spans")  # prices, model_prices, price_grid
+    add_price_tables(con, prices, calls_from="call_facts" if stored else "spans")  # prices, model_prices, price_grid
     create_call_views(con, stored_call_facts(root, manifest) if stored else None)
     for view in ("usage_priced", "charges_llm", "reconciliation_facts"):  # reconciliation inputs
         con.execute(f"CREATE OR REPLACE VIEW {view} AS {load_sql(f'views/{view}')}")

@@ -133,7 +133,7 @@ class Workspace:
             con: Any = SparkConnection(self.lake, self.engine_settings, book, fast=fast)
         else:
             con = self._duckdb(book, fast)
-        attribution.register(con, rules or self.attribution_rules())
+        attribution.add_attributed_views(con, rules or self.attribution_rules())
         return con
 
     def _duckdb(self, book: PriceBook, fast: bool) -> duckdb.DuckDBPyConnection:

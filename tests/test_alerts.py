@@ -33,7 +33,7 @@ from costlab.money.alerts import (
     parse_budget_option,
     parse_budgets,
 )
-from costlab.pricing import PriceBook, register
+from costlab.pricing import PriceBook, add_price_tables
 from costlab.sql import load_sql
 from costlab.views import create_call_views
 from costlab.workspace import Workspace
@@ -427,11 +427,11 @@ def _calls(book: PriceBook, rows: list[dict[str, Any]]) -> duckdb.DuckDBPyConnec
     con.execute("SET TimeZone = 'UTC'")
     con.register("_in", table)
     con.execute("CREATE TABLE spans AS SELECT * FROM _in")
-    register(con, book)
+    add_price_tables(con, book)
     create_call_views(con)
     charges = ", ".join(f'"{n}" {t}' for n, t in schema.TABLES["charges"] + schema.TABLE_PARTITIONS["charges"])
     con.execute(f"CREATE TABLE charges ({charges})")  # empty: attribution.register views it too
-    attribution.register(con)  # calls_attributed: team = tags['team'] by default
+    attribution.add_attributed_views(con)  # calls_attributed: team = tags['team'] by default
     return con
 
 
@@ -473,7 +473,7 @@ def test_team_follows_the_attribution_rules(book: PriceBook) -> None:
         {"start_time": utc("2026-10-01T11:00"), "workflow": "chat", "reported_cost": D("1"),
          "tags": {"Team": "ops"}},
     ])  # fmt: skip
-    attribution.register(con, attribution.AttributionRules(teams={"chat": "support"}))
+    attribution.add_attributed_views(con, attribution.AttributionRules(teams={"chat": "support"}))
     df = con.sql(load_sql("daily_cost_by_scope"), params={"since": None, "until": None}).pl()
     teams = df.filter(pl.col("scope") == "team")
     assert [(r[1], r[4]) for r in teams.iter_rows()] == [("ops", D(1)), ("support", D("2.50"))]
@@ -486,7 +486,7 @@ def test_query_over_a_lake_of_real_trace_samples(tmp_path: Path) -> None:
     lake = Lake(tmp_path / "lake")
     costlab.ingest([FIX / "claude_code" / "records", FIX / "langsmith" / "real", FIX / "langfuse" / "real"], lake=lake)
     with Workspace(lake).connect() as con:
-        attribution.register(con)
+        attribution.add_attributed_views(con)
         df = con.sql(load_sql("daily_cost_by_scope"), params={"since": None, "until": None}).pl()
     expect = Workspace(lake).rows(
         "SELECT CAST(timezone('UTC', start_time) AS DATE) AS d, cost_currency, sum(cost), count(*) FROM calls "

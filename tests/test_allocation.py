@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 
 from costlab import schema
-from costlab.attribution import AttributionRules, register
+from costlab.attribution import AttributionRules, add_attributed_views
 from costlab.errors import CostlabError
 from costlab.money.allocation import AllocationSettings, allocate, check
 from costlab.sql import load_sql
@@ -88,7 +88,7 @@ def connect(
     con.register("_calls", _arrow(CALL_COLS, calls))
     con.execute("CREATE TABLE charges AS SELECT * FROM _charges")
     con.execute("CREATE TABLE calls AS SELECT * FROM _calls")
-    register(con, rules or AttributionRules())
+    add_attributed_views(con, rules or AttributionRules())
     return con
 
 

@@ -24,9 +24,9 @@ from costlab.errors import CostlabError
 from costlab.pricing import (
     SOURCE,
     PriceBook,
+    add_price_tables,
     describe,
     load_overrides,
-    register,
 )
 from costlab.views import create_call_views
 from costlab.workspace import Workspace
@@ -61,7 +61,7 @@ def calls(book: PriceBook, rows: list[dict[str, Any]]) -> duckdb.DuckDBPyConnect
     con.execute("SET TimeZone = 'UTC'")
     con.register("_in", table)
     con.execute("CREATE TABLE spans AS SELECT * FROM _in")
-    register(con, book)
+    add_price_tables(con, book)
     create_call_views(con)
     return con
 

@@ -28,7 +28,7 @@ from costlab.errors import CostlabError
 from costlab.ingest.run import ingest
 from costlab.lake import Lake
 from costlab.money.reconcile import reconcile
-from costlab.pricing import PriceBook, register
+from costlab.pricing import PriceBook, add_price_tables
 from costlab.sql import load_sql
 from costlab.views import create_call_views
 from costlab.workspace import Workspace
@@ -305,7 +305,7 @@ def views(book: PriceBook, charges: Rows | None = None, usage: Rows | None = Non
     _table(con, "spans", [{"trace_id": "t", "span_id": f"s{i}", "span_kind": "llm", "usage_scope": "self",
                            "usage_source": "reported", "source_format": "test", "source_line": i, **s}
                           for i, s in enumerate(spans or [])])  # fmt: skip
-    register(con, book)
+    add_price_tables(con, book)
     create_call_views(con)
     for view in ("usage_priced", "charges_llm", "reconciliation_facts"):
         con.execute(f"CREATE VIEW {view} AS {load_sql(f'views/{view}')}")

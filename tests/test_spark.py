@@ -163,8 +163,8 @@ def _prepare(con: Any, spark: bool) -> None:
         con.register_attribution(rules)
         con.register_rows("metrics", METRIC_TYPES, [(m.day, m.metric, str(m.value), m.workflow) for m in METRICS])
     else:
-        attribution.register(con, rules)
-        metrics.register(con, METRICS)
+        attribution.add_attributed_views(con, rules)
+        metrics.add_metrics_table(con, METRICS)
     # computed once, on both engines: Spark inlines every CTE (it has no MATERIALIZED), so the
     # allocation's ~10 references to these views made a plan of 177 scans (about 60 s a lake on 2
     # busy cores, half of it planning); over the stored rows it is 39 scans and about half the time

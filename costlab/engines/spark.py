@@ -301,7 +301,7 @@ class SparkConnection:
         self.spark.sql(f"SELECT {select} FROM _raw_{table}").createOrReplaceTempView(view)
 
     def _register_prices(self, book: PriceBook | None, calls_from: str) -> None:
-        """``prices``, ``model_prices``, ``price_grid`` as in `costlab.pricing.register`, from the
+        """``prices``, ``model_prices``, ``price_grid`` as in `costlab.pricing.add_price_tables`, from the
         same Arrow tables."""
         from costlab.pricing import PriceBook, price_tables
 
@@ -342,7 +342,7 @@ class SparkConnection:
         )
 
     def register_attribution(self, rules: Any) -> None:
-        """`costlab.attribution.register` on Spark."""
+        """`costlab.attribution.add_attributed_views` on Spark."""
         from costlab.sql import load_sql
 
         self.register_rows(

@@ -74,7 +74,7 @@ def load_metrics(path: str | Path) -> list[MetricRow]:
     return out
 
 
-def register(con: object, rows: list[MetricRow]) -> None:
+def add_metrics_table(con: object, rows: list[MetricRow]) -> None:
     """Create the ``metrics`` table (day, metric, value, workflow) on a DuckDB connection."""
     import duckdb
 

@@ -264,7 +264,7 @@ def _prepare(
         + (f" WHERE {' AND '.join(bounds)}" if bounds else "")
     )
     con.execute("CREATE OR REPLACE VIEW calls AS SELECT * FROM _report_calls")
-    attribution.register(con, attribution.AttributionRules.from_config({"attribution": opts.attribution}))
+    attribution.add_attributed_views(con, attribution.AttributionRules.from_config({"attribution": opts.attribution}))
     if spark:  # Parquet too on a local session (costlab/engines/spark.py)
         spark_con: Any = con
         spark_con.store("_report_calls_attributed", "SELECT * FROM calls_attributed", scratch)
@@ -278,7 +278,7 @@ def _prepare(
     if spark:  # plus the attributed charges, stored (costlab/engines/spark.py)
         spark_con.finish_report(rows)
     else:
-        metrics.register(con, rows)
+        metrics.add_metrics_table(con, rows)
 
 
 def _utc_literal(value: datetime) -> str:
