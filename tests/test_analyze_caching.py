@@ -26,10 +26,8 @@ from costlab.lake import Lake
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = Path(__file__).resolve().parent / "fixtures"
-WORKLOADS = ROOT.parent / "shared" / "data" / "workloads"
-MOONCAKE = WORKLOADS / "mooncake-fast25" / "synthetic_trace.jsonl"
-AZURE = WORKLOADS / "azure-llm-inference-2023"
-needs_workloads = pytest.mark.skipif(not MOONCAKE.exists(), reason="shared/data/workloads absent")
+MOONCAKE = FIX / "mooncake" / "synthetic_trace.jsonl"
+AZURE = FIX / "azure_llm_trace"
 
 
 def _lake(tmp: Path, *paths: Path, keep_text: bool = False) -> Lake:
@@ -89,12 +87,9 @@ def _rules_file(tmp: Path, **kw: Any) -> str:
 
 @pytest.fixture(scope="module")
 def mooncake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    if not MOONCAKE.exists():
-        pytest.skip("shared/data/workloads absent")
     return _lake(tmp_path_factory.mktemp("mc"), MOONCAKE)
 
 
-@needs_workloads
 def test_mooncake_shareable_prefix_ratio_reproduces_the_paper(mooncake: Lake) -> None:
     s = analyze(mooncake, config={}).summary
     # 3,993 requests, 61,194,628 input tokens; leading 512-token blocks seen earlier in the trace,
@@ -106,7 +101,6 @@ def test_mooncake_shareable_prefix_ratio_reproduces_the_paper(mooncake: Lake) ->
     assert abs(s["shareable_prefix_ratio"] - 0.66) <= 0.02  # paper Table 2: 66%
 
 
-@needs_workloads
 def test_mooncake_ttl_and_write_price_sensitivities(mooncake: Lake, tmp_path: Path) -> None:
     """analyzers.md §2.4 table, synthetic column (input cost saved vs no caching)."""
 
@@ -129,7 +123,6 @@ def test_mooncake_ttl_and_write_price_sensitivities(mooncake: Lake, tmp_path: Pa
     assert saved(min_tokens=4096)["typical_ttl"] < openai["typical_ttl"]
 
 
-@needs_workloads
 @pytest.mark.parametrize(
     ("name", "expected"),
     [  # analyzers.md §2.4 eligibility: share of input tokens in requests >= 1024 / 2048 / 4096

@@ -24,8 +24,8 @@ from costlab.ingest.anthropic import AnthropicCost, AnthropicUsage
 from costlab.ingest.base import ParseContext, Sniff
 
 FIX = Path(__file__).parent / "fixtures" / "anthropic"
-# every other module's fixtures and the shared real samples (when present)
-OTHERS = [Path(__file__).parent / "fixtures", Path("/work/shared/data")]
+# every other module's fixtures and the repository's real public samples
+OTHERS = [Path(__file__).parent / "fixtures", Path(__file__).parent.parent / "sample_data" / "real"]
 
 
 def total(rows: list[dict], col: str = "billed_cost") -> Decimal:
