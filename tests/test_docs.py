@@ -67,9 +67,10 @@ def _code_blocks(text: str, langs: tuple[str, ...]) -> list[str]:
 def readme_commands() -> list[list[str]]:
     """Every `costlab ...` invocation in the README's sh and cron blocks, as argv after `costlab`."""
     out: list[list[str]] = []
-    for lang, block in [(lang, b) for lang in ("sh", "cron") for b in _code_blocks(README, (lang,))]:
+    blocks = [(kind, b) for kind in ("sh", "cron") for b in _code_blocks(README, (kind,))]
+    for kind, block in blocks:
         for line in block.splitlines():
-            if lang == "cron":
+            if kind == "cron":
                 line = line.split(None, 5)[5] if len(line.split()) > 5 else ""
             words = shlex.split(line, comments=True)
             cmd: list[str] = []

@@ -65,7 +65,7 @@ def test_does_not_claim_other_providers_files() -> None:
 
 
 def test_does_not_claim_openai_costs_api_page(tmp_path: Path) -> None:
-    # OpenAI's Costs API: start_time buckets and an amount *object* (research §5)
+    # OpenAI's Costs API: start_time buckets and an amount *object* (OpenAI Costs API reference)
     page = {
         "object": "page",
         "data": [

@@ -91,7 +91,7 @@ def test_full_file_matches_the_trace() -> None:
 
 def test_hash_ids_behave_as_chained_prefix_hashes() -> None:
     """Equal id => equal prefix: each id has one position and one predecessor; and the infinite-
-    cache shareable-prefix ratio (tokens capped at input) reproduces research/analyzers.md §2.4."""
+    cache shareable-prefix ratio (tokens capped at input) reproduces the replay in docs/analyzers.md (65.1%)."""
     spans, _ = _spans(FULL)
     where: dict[str, tuple[int, str | None]] = {}
     seen: set[str] = set()
