@@ -7,8 +7,8 @@
     .venv/bin/python -m benchmarks.corpus cur OUT/cur.csv --mb 100
 
 Claude Code logs are assembled from the real record templates in
-``../shared/data/traces/claude_code/records`` (claude-code-log 1.7.0 dev-docs, MIT; falls back to
-the copy in tests/fixtures): each record keeps its real shape and content, only ids, timestamps,
+``tests/fixtures/claude_code/records`` (claude-code-log 1.7.0 dev-docs, MIT; see the
+PROVENANCE.md there): each record keeps its real shape and content, only ids, timestamps,
 token counts, model, cwd and session change. Like Claude Code, a reply is written as one line per
 content block (thinking, text, tool_use) sharing ``message.id`` and ``requestId``; early lines carry
 partial ``output_tokens`` and the last line the final count. Tool calls are followed by their real
@@ -39,10 +39,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-RECORD_DIRS = (
-    REPO.parent / "shared" / "data" / "traces" / "claude_code" / "records",
-    REPO / "tests" / "fixtures" / "claude_code" / "records",
-)
+RECORD_DIRS = (REPO / "tests" / "fixtures" / "claude_code" / "records",)
 START = date(2025, 11, 1)
 _B62 = string.digits + string.ascii_letters
 _PH = re.compile(r'"@@(\w+)@@"')

@@ -65,7 +65,7 @@ def generate_lake(path: Path, calls: int, days: int = 31, seed: int = 7) -> Path
         "usage_source": "'reported'",
         "request_id": "printf('req%012d', i)",
         "source_line": "i",
-        "row_key": "printf('k%012d', i)",  # SCHEMA.md: every row has its natural key
+        "row_key": "printf('k%012d', i)",  # docs/schema.md: every row has its natural key
         "run_id": "'bench'",
         "ingested_at": "TIMESTAMPTZ '2026-11-01 00:00:00+00'",
     }

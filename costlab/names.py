@@ -7,7 +7,7 @@ Usage::
     model = normalise_model(provider, "projects/p/locations/us-central1/publishers/google/models/gemini-2.5-flash")
     # "gemini-2.5-flash"; pass azure_deployments={"prod-chat": "gpt-4o-2024-08-06"} for Azure
 
-Model rules, applied in order (research/trace_formats.md §11.5):
+Model rules, applied in order (docs/sources.md):
 
 1. Whitespace trimmed; an Azure deployment name found in ``azure_deployments`` (config key
    ``azure_deployments``: deployment -> model) is replaced by its model when the provider is Azure

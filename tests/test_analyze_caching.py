@@ -1,5 +1,5 @@
 """The caching analyzer: provider rules, the replay on real traces against published numbers, and
-findings on constructed and real logs (research/analyzers.md §1, §2.4)."""
+findings on constructed and real logs (docs/analyzers.md: provider rules and validation)."""
 
 from __future__ import annotations
 
@@ -27,10 +27,8 @@ from costlab.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = Path(__file__).resolve().parent / "fixtures"
-WORKLOADS = ROOT.parent / "shared" / "data" / "workloads"
-MOONCAKE = WORKLOADS / "mooncake-fast25" / "synthetic_trace.jsonl"
-AZURE = WORKLOADS / "azure-llm-inference-2023"
-needs_workloads = pytest.mark.skipif(not MOONCAKE.exists(), reason="shared/data/workloads absent")
+MOONCAKE = FIX / "mooncake" / "synthetic_trace.jsonl"
+AZURE = FIX / "azure_llm_trace"
 
 
 def _lake(tmp: Path, *paths: Path, keep_text: bool = False) -> Lake:
@@ -90,16 +88,13 @@ def _rules_file(tmp: Path, **kw: Any) -> str:
 
 @pytest.fixture(scope="module")
 def mooncake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    if not MOONCAKE.exists():
-        pytest.skip("shared/data/workloads absent")
     return _lake(tmp_path_factory.mktemp("mc"), MOONCAKE)
 
 
-@needs_workloads
 def test_mooncake_shareable_prefix_ratio_reproduces_the_paper(mooncake: Lake) -> None:
     s = analyze(mooncake, config={}).summary
     # 3,993 requests, 61,194,628 input tokens; leading 512-token blocks seen earlier in the trace,
-    # capped at input_length: 39,852,661 tokens = 65.1% (analyzers.md §2.4 replay: 65.1%)
+    # capped at input_length: 39,852,661 tokens = 65.1% (Mooncake FAST'25, Table 2: 66%)
     assert (s["calls"], s["input_tokens"], s["shareable_prefix_tokens"]) == (
         3993, 61194628, 39852661,
     )  # fmt: skip
@@ -107,9 +102,8 @@ def test_mooncake_shareable_prefix_ratio_reproduces_the_paper(mooncake: Lake) ->
     assert abs(s["shareable_prefix_ratio"] - 0.66) <= 0.02  # paper Table 2: 66%
 
 
-@needs_workloads
 def test_mooncake_ttl_and_write_price_sensitivities(mooncake: Lake, tmp_path: Path) -> None:
-    """analyzers.md §2.4 table, synthetic column (input cost saved vs no caching)."""
+    """Input cost saved vs no caching on the synthetic trace (docs/analyzers.md, Validation)."""
 
     def saved(**kw: Any) -> dict[str, float]:
         cfg = {"analyze": {"caching": {"rules": _rules_file(tmp_path, **kw)}}}
@@ -130,10 +124,9 @@ def test_mooncake_ttl_and_write_price_sensitivities(mooncake: Lake, tmp_path: Pa
     assert saved(min_tokens=4096)["typical_ttl"] < openai["typical_ttl"]
 
 
-@needs_workloads
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [  # analyzers.md §2.4 eligibility: share of input tokens in requests >= 1024 / 2048 / 4096
+    [  # eligibility (docs/analyzers.md, Validation): share of input tokens in requests >= 1024 / 2048 / 4096
         ("AzureLLMInferenceTrace_code.csv", {"1024": 0.922, "2048": 0.743, "4096": 0.422}),
         ("AzureLLMInferenceTrace_conv.csv", {"1024": 0.800, "2048": 0.432, "4096": 0.084}),
     ],

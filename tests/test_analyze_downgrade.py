@@ -192,6 +192,6 @@ def test_binary_scores_use_newcombe_and_underpowered_fails() -> None:
 
 
 def test_sample_size_formula() -> None:
-    # analyzers.md §5.2: p = 0.9, delta = 0.02 -> 2 x 6.18255 x 0.09 / 0.0004 = 2,782.1 -> 2,783
+    # n = 2((z_0.95 + z_0.8) sigma / delta)^2 (docs/analyzers.md): p = 0.9, delta = 0.02 -> 2 x 6.18255 x 0.09 / 0.0004 = 2,782.1 -> 2,783
     assert stats.n_per_arm(0.3, 0.02) == 2783
     assert stats.n_per_arm(0.1, 0.05) == math.ceil(2 * (2.486475 * 0.1 / 0.05) ** 2)

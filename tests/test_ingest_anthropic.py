@@ -25,8 +25,8 @@ from costlab.ingest.base import ParseContext, Sniff
 from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures" / "anthropic"
-# every other module's fixtures and the shared real samples (when present)
-OTHERS = [Path(__file__).parent / "fixtures", Path("/work/shared/data")]
+# every other module's fixtures and the repository's real public samples
+OTHERS = [Path(__file__).parent / "fixtures", Path(__file__).parent.parent / "sample_data" / "real"]
 
 
 def total(rows: list[dict], col: str = "billed_cost") -> Decimal:
@@ -66,7 +66,7 @@ def test_does_not_claim_other_providers_files() -> None:
 
 
 def test_does_not_claim_openai_costs_api_page(tmp_path: Path) -> None:
-    # OpenAI's Costs API: start_time buckets and an amount *object* (research §5)
+    # OpenAI's Costs API: start_time buckets and an amount *object* (OpenAI Costs API reference)
     page = {
         "object": "page",
         "data": [

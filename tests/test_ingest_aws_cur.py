@@ -42,7 +42,6 @@ FIX = Path(__file__).parent / "fixtures" / "aws_cur"
 REAL = FIX / "sample-anonymous-aws-export-dataset.csv"
 LEGACY = FIX / "bedrock_legacy_cur.csv"
 CUR2 = FIX / "bedrock_cur2.csv"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "billing"
 
 
 def by(rows: list[dict[str, Any]], col: str, value: str = "billed_cost") -> dict[Any, Decimal]:
@@ -135,17 +134,15 @@ def test_detect_real_and_constructed(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "path",
     [
-        SHARED / "focus" / "focus_sample_1.0.csv",
-        SHARED / "azure" / "finops-toolkit" / "EA_ActualCost_Small.csv",
-        SHARED / "azure" / "finops-toolkit" / "EA_AmortizedCost_Small.csv",
-        SHARED / "oci" / "focus_converters" / "reports_cost-csv_0000000030000269.csv",
-        SHARED / "focus" / "conversion_rules" / "aws-cur.csv",
+        FIX.parent / "focus" / "focus_sample_1.0.csv",
+        FIX.parent / "azure" / "EA_ActualCost_Small.csv",
+        FIX.parent / "azure" / "EA_AmortizedCost_Small.csv",
+        FIX.parent / "oci" / "reports_cost-csv_0000000030000269.csv",
+        FIX.parent / "focus" / "conversion_rules" / "aws-cur.csv",
     ],
     ids=lambda p: p.name,
 )
 def test_does_not_claim_other_exports(path: Path) -> None:
-    if not path.exists():
-        pytest.skip(f"shared sample missing: {path}")
     sniff = Sniff(path)
     assert not AwsCur.detect(sniff)
     assert not AwsCur2.detect(sniff)
@@ -179,7 +176,7 @@ def test_real_sample_columns() -> None:
     assert {r["replace_scope"] for r in rows} == {"123412340534|2023-11-01"}
     assert {r["delivery"] for r in rows} == {str(FIX.absolute())}
     assert len({r["row_key"] for r in rows}) == 1281
-    assert {r["invoice_id"] for r in rows} == {None}  # empty until invoiced (research 2.2)
+    assert {r["invoice_id"] for r in rows} == {None}  # empty until invoiced (CUR data dictionary)
     assert {r["billing_account_id"] for r in rows} == {"123412340534"}
     assert {r["invoice_issuer_name"] for r in rows} == {"Amazon Web Services Canada, Inc."}
     tax = [r for r in rows if r["charge_category"] == "Tax"]
@@ -321,7 +318,7 @@ def test_marketplace_lines() -> None:
     assert units["model_raw"] == "Claude 3.5 Sonnet"
     assert units["billed_cost"] == Decimal(
         "0.75"
-    )  # AWS invoices it: kept, not zeroed (research 9.14)
+    )  # AWS invoices it: kept, not zeroed
     million = meter(rows, "USE1-MP:USE1_OutputTokenCount")
     assert million["pricing_quantity"] == Decimal("0.0125") and million["tokens"] == 12_500
 
@@ -385,7 +382,7 @@ def test_cur2_csv() -> None:
     assert parsed.source == "aws_cur2" and len(rows) == 11 and parsed.bad == []
     # duckdb: sum(cast(line_item_unblended_cost as decimal(38,12))) group by line_item_currency_code
     assert by(rows, "billing_currency") == {"USD": Decimal("-1.516")}
-    blog = meter(rows, "USE1-Claude4.6Sonnet-input-tokens")  # AWS blog example row (research 2.3)
+    blog = meter(rows, "USE1-Claude4.6Sonnet-input-tokens")  # AWS blog example row
     assert (blog["billed_cost"], blog["model"], blog["tokens"]) == (
         Decimal("0.069"),
         "claude-sonnet-4-6",
@@ -524,7 +521,7 @@ def test_corrupt_files_raise_source_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError):
         parse_file(broken, source="aws_cur2")
     with pytest.raises(SourceError, match="not a Cost and Usage Report"):
-        # the repository's copy of the FinOps FOCUS sample: the test needs no ../shared checkout
+        # the repository's copy of the FinOps FOCUS sample: the test needs nothing outside the repository
         parse_file(FIX.parent / "focus" / "focus_sample_1.0.csv", source="aws_cur")
 
 

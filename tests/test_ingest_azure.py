@@ -32,7 +32,6 @@ AMORTIZED = FIX / "EA_AmortizedCost_Small.csv"
 NO_ROWS = FIX / "EA_NoRows.csv"
 CAD = FIX / "focus_converters_ea_cad_excerpt.csv"
 MCA = FIX / "mca_openai_meters_constructed.csv"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "billing"
 HALF_PICO = Decimal("0.5e-12")
 
 # sums: python -c "import csv,decimal;decimal.getcontext().prec=60;from decimal import Decimal as D;
@@ -256,7 +255,7 @@ def test_cad_scientific_notation_export() -> None:
     )  # ProductName
 
 
-# -- Azure OpenAI meters (constructed from research 4.2) -----------------------------------------
+# -- Azure OpenAI meters (constructed from Azure Retail Prices) ---------------------------------------
 
 
 def test_openai_meters() -> None:
@@ -501,9 +500,8 @@ def test_detects_every_fixture() -> None:
     [
         FIX.parent / "focus" / "focus_sample_1.0.csv",
         FIX.parent / "focus" / "azure_focus_1.2_openai_constructed.csv",
-        SHARED / "focus" / "focus_sample_1.0.csv",
-        SHARED / "aws_cur" / "focus_converters" / "sample-anonymous-aws-export-dataset.csv",
-        SHARED / "oci" / "focus_converters" / "reports_cost-csv_0000000030000269.csv",
+        FIX.parent / "aws_cur" / "sample-anonymous-aws-export-dataset.csv",
+        FIX.parent / "oci" / "reports_cost-csv_0000000030000269.csv",
         FIX / "PricingUnits.csv",
         FIX.parent / "aws_cur" / "bedrock_legacy_cur.csv",
         FIX.parent / "aws_cur" / "bedrock_cur2.csv",
@@ -512,8 +510,7 @@ def test_detects_every_fixture() -> None:
     ],
 )
 def test_does_not_claim_other_exports(path: Path) -> None:
-    if not path.exists():
-        pytest.skip(f"{path} not available")
+    assert path.exists(), path
     from costlab.ingest import sources
     from costlab.ingest.base import Sniff
 

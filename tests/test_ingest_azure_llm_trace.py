@@ -1,7 +1,7 @@
 """Azure LLM inference trace 2023 -> spans (source `azure_llm_trace`).
 
 Real data (CC-BY-4.0): fixtures/azure_llm_trace/*_head300.csv (header + first 300 rows of each
-file) and, when present, the full files in ../shared. Expected numbers from a one-off command
+file) and the full files (fixtures/azure_llm_trace/AzureLLMInferenceTrace_{code,conv}.csv). Expected numbers from a one-off command
 independent of costlab:
 
   python3 -c "import csv; r=list(csv.DictReader(open(F))); print(len(r),
@@ -27,9 +27,8 @@ FIX = Path(__file__).parent / "fixtures"
 DIR = FIX / "azure_llm_trace"
 CODE = DIR / "AzureLLMInferenceTrace_code_head300.csv"
 CONV = DIR / "AzureLLMInferenceTrace_conv_head300.csv"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-FULL = SHARED / "workloads" / "azure-llm-inference-2023"
-needs_full = pytest.mark.skipif(not FULL.is_dir(), reason="shared Azure trace not present")
+FULL = DIR
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_data" / "real"
 
 
 def _spans(path: Path, **config: Any) -> tuple[list[dict[str, Any]], list[Any]]:
@@ -45,7 +44,7 @@ def test_detect_own_fixtures_only(path: Path) -> None:
 
 def test_detect_claims_no_other_file() -> None:
     cls = sources()["azure_llm_trace"]
-    for root in [FIX] + ([SHARED] if SHARED.is_dir() else []):
+    for root in [FIX, SAMPLES]:
         for f in root.rglob("*"):
             if (
                 f.is_file()
@@ -65,7 +64,6 @@ def test_head_numbers(path: Path, rows: int, inp: int, out: int) -> None:
     assert sum(s["output_tokens"] for s in spans) == out
 
 
-@needs_full
 @pytest.mark.parametrize(
     ("name", "rows", "inp", "out"),
     [

@@ -409,7 +409,7 @@ def test_text_is_kept_only_on_request() -> None:
     ],
 )
 def test_ccusage_fixtures(project: str, expected: tuple[int, ...], cost: Decimal) -> None:
-    # research/peers.md and trace_formats.md do not document ccusage's expected totals for these
+    # ccusage does not publish its expected totals for these
     # files; each message.id appears once, so streaming cannot make costlab differ from ccusage here.
     parsed = parse_file(CC / "ccusage" / "claude" / "projects" / project / "chat.jsonl")
     assert parsed.bad == []

@@ -96,7 +96,7 @@ def test_ccusage_fixture() -> None:
     ]
     assert [r["request_model"] for r in parsed.table("spans")] == ["gpt-5.2-codex", "gpt-5.2-codex"]
     # The fixture's total_tokens (1200 = 1000 + 125 + 75) adds reasoning on top of output, which
-    # contradicts the documented semantics (output includes reasoning; trace_formats.md §8.2, ccusage
+    # contradicts the documented semantics (output includes reasoning; openai/codex protocol.rs, ccusage
     # codex README). costlab takes output_tokens as reported and never derives it from total_tokens.
     assert json.loads(parsed.table("spans")[0]["attributes"])["total_tokens"] == 1200
     # no session_meta: the trace id falls back to the file name

@@ -117,7 +117,7 @@ def test_sample_row_count_and_money_exact(sample_rows: list[dict[str, Any]]) -> 
 
 def test_sample_negative_rows_are_kept(sample_rows: list[dict[str, Any]]) -> None:
     neg = [r for r in sample_rows if r["billed_cost"] < 0 or r["effective_cost"] < 0]
-    assert len(neg) == 13  # research 9.6
+    assert len(neg) == 13  # Microsoft reversals and credits net
     assert Counter((r["service_provider_name"], r["charge_category"]) for r in neg) == {
         ("Microsoft", "Usage"): 12,
         ("AWS", "Credit"): 1,
@@ -507,7 +507,7 @@ def test_replace_scope_is_opt_in(tmp_path: Path) -> None:
 
 
 def test_jsonl_numbers_exact(tmp_path: Path) -> None:
-    # FOCUS 1.3 JSON Lines (Vercel publishes FOCUS as JSONL, research 7); floats stay exact
+    # FOCUS 1.3 JSON Lines (Vercel publishes FOCUS as JSONL); floats stay exact
     recs = [
         {"BilledCost": 0.1, "EffectiveCost": 0.1, "BillingCurrency": "USD", "ChargeCategory": "Usage",
          "ChargePeriodStart": "2025-01-01T00:00:00Z", "ChargePeriodEnd": "2025-01-02T00:00:00Z",

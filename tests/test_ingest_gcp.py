@@ -31,8 +31,8 @@ FIX = Path(__file__).parent / "fixtures" / "gcp"
 STANDARD = FIX / "gcp_billing_export_v1_standard.jsonl"
 DETAILED_EUR = FIX / "gcp_billing_export_resource_v1_eur.json"
 CSV_JPY = FIX / "gcp_billing_export_v1_jpy.csv"
-# every other module's fixtures and the shared real samples (when present)
-OTHERS = [Path(__file__).parent / "fixtures", Path("/work/shared/data")]
+# every other module's fixtures and the repository's real public samples
+OTHERS = [Path(__file__).parent / "fixtures", Path(__file__).parent.parent / "sample_data" / "real"]
 
 
 def total(rows: list[dict[str, Any]], col: str = "billed_cost") -> Decimal:

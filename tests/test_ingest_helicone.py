@@ -33,7 +33,7 @@ HC = FIX / "helicone"
 API = HC / "query_clickhouse.json"
 JSONL = HC / "export.jsonl"
 CSV = HC / "export_old_writer.csv"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_data" / "real"
 ID = "9f0e0c1a-000{}-4b6e-9a11-00000000000{}"
 
 
@@ -67,7 +67,7 @@ def test_detect_own_fixtures_and_no_other_source_claims_them(path: Path) -> None
 
 def test_detect_claims_no_other_file() -> None:
     cls = sources()["helicone"]
-    for root in [FIX] + ([SHARED] if SHARED.is_dir() else []):
+    for root in [FIX, SAMPLES]:
         for f in root.rglob("*"):
             if not f.is_file() or f.suffix in (".md", ".txt", ".py") or f.parent == HC:
                 continue

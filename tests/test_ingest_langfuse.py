@@ -183,7 +183,7 @@ def test_real_sample(name: str) -> None:
 
 
 def test_rollup_parents_in_real_samples() -> None:
-    """§11.1: agno OpenAIChat.invoke wraps OpenInference `chat` generations; MS Agent Framework
+    """Parent/child usage shapes: agno OpenAIChat.invoke wraps OpenInference `chat` generations; MS Agent Framework
     invoke_agent carries usage over its two `chat` children."""
     agno = {r["span_id"]: r for r in spans(REAL / "agno-2025-06-11.trace.json")}
     # (span, parent) from the file: fc7f61b5 -> b38a82ea, 1f883bb9 -> ca136de4 (both invoke)
@@ -398,7 +398,7 @@ def test_session_user_tags() -> None:
 
 
 def test_python_repr_trace_observations_are_ignored() -> None:
-    """§5.1: trace.observations is a Python-repr string here; the top-level array is used."""
+    """trace.observations is a Python-repr string here; the top-level array is used."""
     (row,) = spans(REAL / "google-gemini-2025-08-01.trace.json")
     assert row["name"] == "GenerateContent" and row["span_kind"] == "llm"
 

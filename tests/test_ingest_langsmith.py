@@ -211,7 +211,7 @@ def test_usage_shapes() -> None:
 
 
 def test_cache_larger_than_input_means_exclusive_input(tmp_path: Path) -> None:
-    """§11.2 defensive check: a cache read above input_tokens can only be an exclusive input."""
+    """Defensive check: a cache read above input_tokens can only be an exclusive input."""
     doc = json.loads((REAL / "python" / "langsmith_py_wrap_openai_.json").read_text())
     um = doc["patch"][0]["outputs"]["usage_metadata"]
     um["input_tokens"], um["input_token_details"] = 12, {"cache_read": 4000, "cache_creation": 50}

@@ -33,7 +33,7 @@ LL = FIX / "litellm"
 V2 = LL / "spend_logs_v2.json"
 JSONL = LL / "spend_logs.jsonl"
 CSV = LL / "spend_logs_postgres.csv"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_data" / "real"
 AZ = {"azure_deployments": {"prod-gpt4o": "gpt-4o-2024-11-20"}}
 
 
@@ -71,7 +71,7 @@ def test_detect_own_fixtures_and_no_other_source_claims_them(path: Path) -> None
 
 
 def test_detect_claims_no_other_file() -> None:
-    roots = [FIX] + ([SHARED] if SHARED.is_dir() else [])
+    roots = [FIX, SAMPLES]
     cls = sources()["litellm_spendlogs"]
     for root in roots:
         for f in root.rglob("*"):

@@ -1,7 +1,7 @@
 """Mooncake FAST'25 request traces -> spans (source `mooncake_trace`).
 
 Real data: fixtures/mooncake/synthetic_trace_head200.jsonl (first 200 lines of the Apache-2.0
-synthetic trace) and, when present, the full file in ../shared. Expected numbers come from one-off
+synthetic trace) and the full file (fixtures/mooncake/synthetic_trace.jsonl). Expected numbers come from one-off
 commands independent of costlab:
 
   python3 -c "import json; L=[json.loads(l) for l in open(F)]; print(len(L),
@@ -31,9 +31,8 @@ from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"
 HEAD = FIX / "mooncake" / "synthetic_trace_head200.jsonl"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-FULL = SHARED / "workloads" / "mooncake-fast25" / "synthetic_trace.jsonl"
-needs_full = pytest.mark.skipif(not FULL.is_file(), reason="shared Mooncake trace not present")
+FULL = FIX / "mooncake" / "synthetic_trace.jsonl"
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_data" / "real"
 
 
 def _spans(path: Path, **config: Any) -> tuple[list[dict[str, Any]], list[Any]]:
@@ -48,7 +47,7 @@ def test_detect_head_and_no_other_source_claims_it() -> None:
 
 def test_detect_claims_no_other_file() -> None:
     cls = sources()["mooncake_trace"]
-    for root in [FIX] + ([SHARED] if SHARED.is_dir() else []):
+    for root in [FIX, SAMPLES]:
         for f in root.rglob("*"):
             if f.is_file() and f.suffix not in (".md", ".txt", ".py") and f not in (HEAD, FULL):
                 assert not cls.detect(Sniff(f)), f
@@ -81,7 +80,6 @@ def test_head_numbers_and_mapping() -> None:
         assert len(s["prefix_hashes"]) == math.ceil(s["input_tokens"] / 512)
 
 
-@needs_full
 def test_full_file_matches_the_trace() -> None:
     spans, bad = _spans(FULL)
     assert (len(spans), len(bad)) == (3993, 0)
@@ -92,10 +90,9 @@ def test_full_file_matches_the_trace() -> None:
     )
 
 
-@needs_full
 def test_hash_ids_behave_as_chained_prefix_hashes() -> None:
     """Equal id => equal prefix: each id has one position and one predecessor; and the infinite-
-    cache shareable-prefix ratio (tokens capped at input) reproduces research/analyzers.md §2.4."""
+    cache shareable-prefix ratio (tokens capped at input) reproduces the replay in docs/analyzers.md (65.1%)."""
     spans, _ = _spans(FULL)
     where: dict[str, tuple[int, str | None]] = {}
     seen: set[str] = set()

@@ -227,7 +227,7 @@ def test_price_history_genai(book: PriceBook) -> None:
 
 
 def test_long_context_tier_and_its_removal(book: PriceBook) -> None:
-    # peers.md §3, checked with calc_price: claude-opus-4-6, 1M input (200k cache read), 1M output
+    # genai-prices' calc_price: claude-opus-4-6, 1M input (200k cache read), 1M output
     # is $45.70 on 2026-01-01 (> 200k tier: 800k x 10 + 200k x 1 + 1M x 37.5) and $29.10 on
     # 2026-06-01, after Anthropic dropped the long-context tier on 2026-03-13 (800k x 5 + 200k x 0.5 + 25)
     rows = [dict(provider="anthropic", model="claude-opus-4-6", start_time=_at(t),
@@ -248,7 +248,7 @@ def test_long_context_tier_and_its_removal(book: PriceBook) -> None:
 def test_batch_flex_priority_tiers(book: PriceBook) -> None:
     gpt4o = dict(provider="openai", model="gpt-4o", **_tokens(1_000_000, 1_000_000))
     late, early = _at("2026-11-01T00:00:00"), _at("2025-06-01T00:00:00")
-    # peers.md §3: gpt-4o 1M/1M is $12.50 standard and $6.25 batch ($1.25 / $5)
+    # genai-prices' calc_price: gpt-4o 1M/1M is $12.50 standard and $6.25 batch ($1.25 / $5)
     assert cost_of(book, **gpt4o, start_time=late)[0] == Decimal("12.5")
     assert cost_of(book, **gpt4o, start_time=late, service_tier="batch")[0] == Decimal("6.25")
     # priority: $4.25 / $17 from 2026-10-12

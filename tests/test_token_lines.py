@@ -1,5 +1,5 @@
 """The shared token-line classifier (costlab/ingest/_token_lines.py): words, units, and the promise
-that no billing source writes a token_type outside SCHEMA.md's list plus the two documented
+that no billing source writes a token_type outside docs/schema.md's list plus the two documented
 additions (input_image, output_image)."""
 
 from __future__ import annotations

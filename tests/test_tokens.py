@@ -15,7 +15,7 @@ import pytest
 from costlab import tokens
 from costlab.errors import CostlabError
 
-# Expected hashes as printed in tiktoken 0.14.0's tiktoken_ext/openai_public.py (research/peers.md §4).
+# Expected hashes as printed in tiktoken 0.14.0's tiktoken_ext/openai_public.py.
 KNOWN = {
     "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
     "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
@@ -94,7 +94,7 @@ def test_import_does_not_load_tiktoken():
 
 
 def test_known_token_ids_and_counts():
-    # Ids printed by tiktoken 0.14.0 with the same files (research/peers.md §4).
+    # Ids printed by tiktoken 0.14.0 with the same files.
     text = "hello world, costlab!"
     assert tokens.get_encoding("cl100k_base").encode(text) == [15339, 1917, 11, 2853, 14717, 0]
     assert tokens.get_encoding("o200k_base").encode(text) == [24912, 2375, 11, 3097, 21048, 0]

@@ -1,6 +1,6 @@
 """The caching analyzer: how much input could be provider-cache reads, and what stops it.
 
-Method (research/analyzers.md §2): replay the log's prefix-block hash chains through each
+Method (docs/analyzers.md, Caching): replay the log's prefix-block hash chains through each
 provider's effective-dated rules (`costlab.analyze.rules`) with `costlab.analyze.replay`, in three
 scenarios per call:
 
@@ -770,7 +770,7 @@ def _reasons(sim: pl.DataFrame, col: str) -> dict[str, int]:
 
 
 def summarize(sim: pl.DataFrame, findings: list[Finding], ctx: Context) -> dict[str, Any]:
-    """The SCHEMA.md caching summary plus band totals, miss reasons and eligibility."""
+    """The docs/schema.md caching summary plus band totals, miss reasons and eligibility."""
     import polars as pl
 
     from costlab.analyze.base import combine

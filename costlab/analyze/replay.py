@@ -1,4 +1,4 @@
-"""Prompt-cache replay over prefix-block hash chains (research/analyzers.md §2.2), vectorised.
+"""Prompt-cache replay over prefix-block hash chains (docs/analyzers.md, Caching), vectorised.
 
 Why vectorised: a 1M-call log has tens of millions of blocks; a Python loop over them misses the
 60 s budget. The replay rests on one property of chained hashes (``h_i = H(h_{i-1}, block_i)``):
@@ -13,7 +13,7 @@ so money is ``units x uncached price`` applied later in Decimal. A call's input 
 
 Scenarios (`Scenario`) choose TTL, first-write visibility lag, per-prefix overflow and the write
 policy: ``naive`` writes everything after the hit (a breakpoint at the end of each prompt);
-``oracle`` writes a block only if it is used again within the TTL (the analyzers.md §2.3 upper
+``oracle`` writes a block only if it is used again within the TTL (the upper
 bound). Approximations, stated so nobody over-trusts them:
 
 * visibility lag: an entry used less than ``lag`` seconds ago counts as a miss even if an older
@@ -183,7 +183,7 @@ def _leading(p: Prepared, dead: np.ndarray) -> np.ndarray:
 
 def shareable(p: Prepared) -> pl.DataFrame:
     """Per call: tokens in leading blocks whose hash appeared earlier in the log (unbounded cache,
-    no minimum, no granularity): the SCHEMA.md ``shareable_prefix_tokens``."""
+    no minimum, no granularity): the docs/schema.md ``shareable_prefix_tokens``."""
     import polars as pl
 
     k = _leading(p, ~p.blocks["seen"])

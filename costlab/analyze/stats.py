@@ -3,7 +3,7 @@
 Stdlib only (``statistics.NormalDist`` plus a Student-t built on the regularized incomplete
 beta), so the numbers can be checked by hand and nothing heavy is imported.
 
-Non-inferiority (research/analyzers.md §5.2): a cheaper *candidate* is accepted when the one-sided
+Non-inferiority (docs/analyzers.md, Model downgrade): a cheaper *candidate* is accepted when the one-sided
 (1 - alpha) lower confidence bound of ``candidate - current`` lies above ``-margin``. A one-sided
 bound at alpha = 0.05 is the lower end of the two-sided 90% interval.
 
@@ -221,7 +221,7 @@ def noninferior_samples(
     power: float = 0.8,
 ) -> NonInferiority:
     """Non-inferiority from arm summaries. Pass needs the lower bound above -margin **and** at
-    least the planned sample size per arm (research/analyzers.md §5.2: a lucky small sample is
+    least the planned sample size per arm (a lucky small sample is
     not evidence). Binary (pass/fail) arms use Newcombe, others Welch."""
     if binary:
         iv = newcombe(round(cur.mean * cur.n), cur.n, round(cand.mean * cand.n), cand.n, alpha)
