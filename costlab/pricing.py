@@ -3,7 +3,7 @@
 Source: the installed, pinned ``genai-prices`` package, **bundled data only**. We read
 ``genai_prices.data.providers`` (a Python literal shipped in the wheel) through our own
 ``DataSnapshot``; ``UpdatePrices`` is never started and any process-wide custom snapshot is ignored,
-so nothing is fetched and a report is reproducible from the package version alone (peers.md §2
+so nothing is fetched and a report is reproducible from the package version alone (pydantic/genai-prices issue
 genai-prices #703: the fetched data is a second, separately maintained path).
 
 Flattening (``prices`` table): per (provider, model) we cut time at every ``StartDateConstraint``

@@ -1,7 +1,7 @@
 """What every analyzer returns, and how savings from several findings combine.
 
 A `Finding` is one recommendation with its evidence and a savings band. Two rules keep the
-numbers honest (analyzers.md; inferopt keeps "zero-risk" apart from "needs validation"):
+numbers honest (docs/analyzers.md; inferopt keeps "zero-risk" apart from "needs validation"):
 
 * **Validated vs potential.** ``monthly_savings_usd`` holds only savings the evidence supports
   (``validated=True``: e.g. cache replay on the actual log, or a non-inferiority test passed).

@@ -14,7 +14,7 @@ is unchanged), so the margin keeps its meaning as an absolute loss in the score'
 0/1 scores it is the complement pass rate (1 = "not toxic"), still 0/1, so Newcombe's interval and
 the p(1 - p) sample size apply unchanged; ``-score`` would have lost that.
 
-Evidence tiers (research/analyzers.md §5.2):
+Evidence tiers (docs/analyzers.md):
 * **Tier 1** - both models carry the same score on the step: a non-inferiority test
   (`costlab.analyze.stats.noninferior_samples`: Welch for scores, Newcombe for pass/fail; margin
   ``margin`` = 0.02, one-sided alpha 0.05, and at least the planned n per arm). Pass: a validated

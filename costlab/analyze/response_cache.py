@@ -2,7 +2,7 @@
 
 Why separate from prompt caching: a response cache skips the call entirely, so its saving is the
 whole repeated call's cost, and it is only safe for deterministic steps without side effects
-(research/analyzers.md §3). Exact repeats share ``prompt_hash`` (sha256 of the normalised
+(docs/analyzers.md). Exact repeats share ``prompt_hash`` (sha256 of the normalised
 messages; compared as its 64-bit hash ``prompt_key``) on the same model within 24 h; near-duplicates are found by SimHash over the part of a
 step's prompts that varies and are never counted as savings.
 """
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 NAME = "caching"
-RESPONSE_WINDOW_S = 86_400  # exact repeats count within 24 h (analyzers.md §3.2 freshness W)
+RESPONSE_WINDOW_S = 86_400  # exact repeats count within 24 h (docs/analyzers.md: freshness window)
 ZERO = Decimal(0)
 
 

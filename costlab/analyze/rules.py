@@ -1,6 +1,6 @@
 """Provider prompt-caching rules as effective-dated data (``provider_rules.toml`` beside this file).
 
-Why data: research/analyzers.md §1 shows minimums, TTLs and write fees changing per model family
+Why data: docs/analyzers.md shows minimums, TTLs and write fees changing per model family
 and over time, so a simulation must say which rule it used (``Rule.key``) and the numbers must be
 fixable without touching code. ``lookup(provider, model, at)`` picks the rule whose provider
 matches (``*`` is the fallback) and whose ``valid_from <= at < valid_to``, preferring the longest

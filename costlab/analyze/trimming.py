@@ -16,7 +16,7 @@ Looks at (per workflow step, priced USD calls; token counts and hashes, text onl
 
 Savings: trimmed tokens x the *effective* price of their positions in the prompt: the part of the
 prefix that was read from cache is priced at the cache-read price, cache writes at the write
-price, the rest uncached (a cached token trimmed saves ~10%, research/analyzers.md §4.2).
+price, the rest uncached (a cached token trimmed saves ~10%, docs/analyzers.md).
 Template: excess = tokens above ``target_tokens`` (2,000); low trims ``trim_low`` (25%) of the
 excess, high ``trim_high`` (60%). History: low/high = 25%/60% of the old-turn tokens (a summary
 replaces the rest). Few-shot: low 50%, high 100% of the example tokens (an ablation decides).

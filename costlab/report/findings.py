@@ -1,6 +1,6 @@
 """Rendering of analyzer results for ``costlab analyze``: JSON for machines, a table for people.
 
-JSON: one analyzer gives ``{"analyzer", "summary", "findings"}`` (SCHEMA.md); several give a list
+JSON: one analyzer gives ``{"analyzer", "summary", "findings"}`` (docs/schema.md); several give a list
 of those plus a last element ``{"analyzer": "combined", "summary": {"monthly_savings_usd": ...},
 "findings": []}`` with the total from `costlab.analyze.base.combine` (savings on the remaining
 cost, never a plain sum), so a consumer can treat every element alike.
