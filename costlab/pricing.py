@@ -3,8 +3,8 @@
 Source: the installed, pinned ``genai-prices`` package, **bundled data only**. We read
 ``genai_prices.data.providers`` (a Python literal shipped in the wheel) through our own
 ``DataSnapshot``; ``UpdatePrices`` is never started and any process-wide custom snapshot is ignored,
-so nothing is fetched and a report is reproducible from the package version alone (pydantic/genai-prices issue
-genai-prices #703: the fetched data is a second, separately maintained path).
+so nothing is fetched and a report is reproducible from the package version alone (pydantic/genai-prices
+issue #703: the fetched data is a second, separately maintained path).
 
 Flattening (``prices`` table): per (provider, model) we cut time at every ``StartDateConstraint``
 (price history and scheduled changes) and the day at every ``TimeOfDateConstraint`` (DeepSeek
