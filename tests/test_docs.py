@@ -203,3 +203,21 @@ def test_no_tracked_file_refers_outside_the_repository() -> None:
 )
 def test_outside_pattern(text: str, bad: bool) -> None:
     assert bool(OUTSIDE.search(text) or BARE_ANALYZERS.search(text)) == bad
+
+
+def test_readme_python_runs_on_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The "From Python" block, run as written over the demo data (its folders renamed)."""
+    (block,) = _code_blocks(README, ("python",))
+    demo = ROOT / "sample_data" / "demo"
+    code = (
+        block.replace('"exports/"', repr(str(demo / "billing")))
+        .replace('"traces/"', repr(str(demo / "traces")))
+        .replace('"lake/"', repr(str(tmp_path / "lake")))
+    )
+    monkeypatch.chdir(tmp_path)  # no costlab.toml here: the defaults
+    scope: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    ws, report = scope["ws"], scope["report"]
+    by_workflow = ws.query("cost_by_workflow")  # type: ignore[attr-defined]
+    assert {"support-chat", "kb-search"} <= set(by_workflow["workflow"].to_list())
+    assert report.headline and report.headline[0].billed > 0  # type: ignore[attr-defined]
