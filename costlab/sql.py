@@ -1,15 +1,34 @@
 """SQL files in ``queries/`` loaded by name, and the read-only guard for user SQL.
 
-Each ``queries/<name>.sql`` starts with a comment block giving its purpose, parameters
-(``$name`` placeholders, passed as a dict) and grain; a parameter with a fixed set of values
-declares it on one line, ``-- allowed: policy = proportional | even | tag | none``, and any other
-value (or none) is refused before the query runs. In a wheel the folder is packaged as
+Folders: ``queries/<name>.sql`` is the public catalogue (`list_queries`, ``costlab queries``,
+``costlab query NAME``); ``queries/analyze/`` holds the analyzers' own inputs (`analyzer_queries`,
+loaded as ``analyze/<name>``), ``queries/views/`` the views costlab creates, and
+``queries/fragments/`` the pieces the others include. In a wheel the folder is packaged as
 ``costlab/queries``; in a source checkout it is read from the repository root.
 
-Named queries come from the catalogue only (`list_queries`: the ``.sql`` files directly in
-``queries/``); ``views/`` and ``fragments/`` are loaded by costlab's own code. Every named query
-and all user SQL run through the same guard: `check_read_only` on the text, then a connection
-`lock_down` to the lake folder.
+Every file starts with a header: comment lines before the first line of SQL (queries/README.md
+has the full grammar, tests/test_sql_headers.py enforces it). The first line is a title (what
+``costlab queries`` shows); then one line per key, ``-- key: text``, a long value continued on
+lines indented by two or more spaces (``--   more text``). Keys, each at most once but ``allowed``:
+
+* ``purpose:`` (required) what the query is for;
+* ``parameters:`` (required) each ``$name`` placeholder the SQL uses, with its type and meaning
+  (``$since TIMESTAMPTZ or NULL (inclusive)``), or ``none``; every ``$name`` written in this
+  value is a declared parameter, and a parameter not given is NULL;
+* ``grain:`` (required) what one row is;
+* ``allowed:`` a parameter with a fixed set of values, ``-- allowed: policy = proportional | even``;
+  any other value (or none) is refused before the query runs;
+* ``columns:`` and ``notes:`` (optional) the output columns, rules and caveats.
+
+A line ``-- include: fragments/<name>`` in the SQL is replaced by that fragment's SQL (without its
+header), before the parameters are bound and on every path that reads a query (DuckDB, the Spark
+transpiler, ``costlab export sql``); ``-- include: fragments/<name> | key = value | key2 = value2``
+also replaces each ``{{key}}`` in the fragment by its value (every slot must be given, and only
+those).
+
+Named queries come from the catalogue only (`list_queries`); ``analyze/``, ``views/`` and
+``fragments/`` are loaded by costlab's own code. Every named query and all user SQL run through
+the same guard: `check_read_only` on the text, then a connection `lock_down` to the lake folder.
 """
 
 from __future__ import annotations
@@ -40,19 +59,35 @@ def queries_root() -> Traversable:
 
 
 def list_queries() -> list[str]:
-    """Names of the named queries (views/ excluded)."""
-    root = queries_root()
-    return sorted(p.name[:-4] for p in root.iterdir() if p.name.endswith(".sql"))
+    """Names of the public catalogue: the ``.sql`` files directly in ``queries/``."""
+    return _names(queries_root())
+
+
+def analyzer_queries() -> list[str]:
+    """Names of the analyzers' own queries, ``analyze/<name>`` (``queries/analyze/*.sql``): loaded by
+    `load_sql`, never by ``costlab query``; exported and engine-tested with the catalogue."""
+    return [f"analyze/{n}" for n in _names(queries_root().joinpath("analyze"))]
+
+
+def _names(folder: Traversable) -> list[str]:
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".sql"))
 
 
 _PART = re.compile(r"[A-Za-z0-9_]+")
 #: folders of SQL that costlab's code loads (never a name given by a user)
-INTERNAL_FOLDERS = ("views", "fragments")
+INTERNAL_FOLDERS = ("analyze", "views", "fragments")
+INCLUDE = "-- include:"
+_INCLUDE_LINE = re.compile(r"\s*--\s*include:\s*(fragments/[A-Za-z0-9_]+)\s*((?:\|[^|]*)*)")
+_SUBSTITUTION = re.compile(r"\s*([A-Za-z_]\w*)\s*=\s*(\S.*?)\s*")
+_SLOT = re.compile(r"\{\{([A-Za-z_]\w*)\}\}")
 
 
 def load_query(name: str) -> str:
     """Text of the named query ``name``; only names in the catalogue (`list_queries`) are read,
-    so a user's name can never reach ``views/``, ``fragments/`` or a file outside ``queries/``."""
+    so a user's name can never reach ``analyze/``, ``views/``, ``fragments/`` or a file outside
+    ``queries/``."""
     known = list_queries()
     if name not in known:
         raise QueryNotFoundError(name, known)
@@ -60,11 +95,14 @@ def load_query(name: str) -> str:
 
 
 def load_sql(name: str) -> str:
-    """Text of ``queries/<name>.sql`` for costlab's own code (``name`` may be ``views/<name>`` or
-    ``fragments/<name>``; user-given names go through `load_query`).
+    """Text of ``queries/<name>.sql`` for costlab's own code (``name`` may be ``analyze/<name>``,
+    ``views/<name>`` or ``fragments/<name>``; user-given names go through `load_query`), with its
+    ``-- include:`` lines expanded (`expand_includes`)."""
+    return expand_includes(read_sql(name), name)
 
-    A line ``-- include: fragments/<name>`` is replaced by that fragment's SQL (without its
-    header comment): how the cost formula is written once for calls and provider usage."""
+
+def read_sql(name: str) -> str:
+    """The text of ``queries/<name>.sql`` as written (includes not expanded)."""
     parts = name.split("/")
     if not all(_PART.fullmatch(p) for p in parts) or (len(parts) > 1 and (len(parts) != 2 or parts[0] not in INTERNAL_FOLDERS)):
         raise QueryNotFoundError(name, list_queries())
@@ -74,17 +112,40 @@ def load_sql(name: str) -> str:
     node = node.joinpath(f"{parts[-1]}.sql")
     if not node.is_file():
         raise QueryNotFoundError(name, list_queries())
-    lines = node.read_text(encoding="utf-8").splitlines(keepends=True)
+    return node.read_text(encoding="utf-8")
+
+
+def expand_includes(sql: str, name: str = "query") -> str:
+    """``sql`` with each ``-- include: fragments/<f> [| key = value ...]`` line replaced by the
+    fragment's SQL without its header, each ``{{key}}`` slot of it filled with its value.
+
+    A fragment may include others. A slot left unfilled, or a value for a slot the fragment does
+    not have, is a `CostlabError` naming ``name``: a half-filled fragment never reaches a query."""
+    lines = sql.splitlines(keepends=True)
     for i, line in enumerate(lines):
-        if line.lstrip().startswith(INCLUDE):
-            fragment = load_sql(line.split(INCLUDE, 1)[1].strip()).splitlines(keepends=True)
-            while fragment and fragment[0].startswith("--"):
-                fragment.pop(0)
-            lines[i] = "".join(fragment)
+        if not line.lstrip().startswith(INCLUDE):
+            continue
+        m = _INCLUDE_LINE.fullmatch(line.rstrip("\r\n"))
+        if not m:
+            raise CostlabError(f"queries/{name}.sql: bad include line {line.strip()!r}; use -- include: fragments/NAME | key = value")
+        values: dict[str, str] = {}
+        for part in m.group(2).split("|")[1:]:
+            sub = _SUBSTITUTION.fullmatch(part)
+            if not sub or sub.group(1) in values:
+                raise CostlabError(f"queries/{name}.sql: bad substitution {part.strip()!r} in {line.strip()!r}")
+            values[sub.group(1)] = sub.group(2)
+        fragment = load_sql(m.group(1)).splitlines(keepends=True)
+        while fragment and fragment[0].startswith("--"):
+            fragment.pop(0)
+        body = "".join(fragment)
+        slots = set(_SLOT.findall(body))
+        if slots != set(values):
+            raise CostlabError(
+                f"queries/{name}.sql: {m.group(1)} takes {', '.join(sorted(slots)) or 'no substitutions'}; "
+                f"given {', '.join(sorted(values)) or 'none'}"
+            )
+        lines[i] = _SLOT.sub(lambda s: values[s.group(1)], body)
     return "".join(lines)
-
-
-INCLUDE = "-- include:"
 
 
 def header(name: str) -> str:

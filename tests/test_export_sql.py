@@ -86,7 +86,7 @@ def test_macro_inlined_with_arguments() -> None:
 
 
 def test_duckdb_json_list_in_each_dialect() -> None:
-    """analyze_downgrade_scores' DuckDB JSON: ``from_json(x, '["json"]')`` (each array element as
+    """analyze/downgrade_scores' DuckDB JSON: ``from_json(x, '["json"]')`` (each array element as
     JSON) unnested, keys with dots quoted in the path."""
     sql = (
         "SELECT e ->> '$.attributes.\"gen_ai.evaluation.name\"' AS n "
@@ -107,7 +107,7 @@ def test_duckdb_json_list_in_each_dialect() -> None:
     from costlab.sql import load_sql
 
     for dialect in ("spark", "trino", "bigquery", "snowflake", "databricks"):
-        for name in ("analyze_downgrade_scores", "analyze_caching_calls", "analyze_caching_hashes"):
+        for name in ("analyze/downgrade_scores", "analyze/caching_calls", "analyze/caching_hashes"):
             tree = sqlglot.parse_one(transpile(load_sql(name), dialect, strict=False)[0], read=dialect)
             assert "rowid" not in {c.name.lower() for c in tree.find_all(sqlglot.exp.Column)}
             if dialect != "snowflake":

@@ -660,7 +660,7 @@ def test_scores_reach_the_downgrade_query(tmp_path: Path) -> None:
     assert lake.query("select count(*) from calls") == [(1,)]  # scores add no calls
     con = stats.connect(lake)
     try:
-        got = stats.frame(con, "analyze_downgrade_scores", None, None).rows()
+        got = stats.frame(con, "analyze/downgrade_scores", None, None).rows()
     finally:
         stats.release()
     # (workflow, step, price_model, name, n, mean, var, binary)

@@ -438,7 +438,7 @@ def test_feedback_reaches_the_downgrade_query(tmp_path: Path) -> None:
     assert lake.query("select count(*) from calls") == [(2,)]  # feedback adds no calls
     con = stats.connect(lake)
     try:
-        got = stats.frame(con, "analyze_downgrade_scores", None, None).rows()
+        got = stats.frame(con, "analyze/downgrade_scores", None, None).rows()
     finally:
         stats.release()
     assert {(r[0], r[1], r[2]) for r in got} == {("faq-bot", "ChatOpenAI", "gpt-4o-mini")}

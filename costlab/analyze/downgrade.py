@@ -2,7 +2,7 @@
 
 Looks at, per workflow step: the model carrying most of its cost ("current"), the cheaper rungs
 for it in downgrade_ladder.toml (same provider), and quality scores in the spans
-(queries/analyze_downgrade_scores.sql: OTel ``gen_ai.evaluation.result`` events or evaluation
+(queries/analyze/downgrade_scores.sql: OTel ``gen_ai.evaluation.result`` events or evaluation
 spans with ``gen_ai.evaluation.score.value``, which is how Langfuse scores and LangSmith feedback
 are ingested).
 
@@ -198,8 +198,8 @@ def analyze(
     lo_t, hi_t = stats.as_ts(since), stats.as_ts(until)
     con = stats.connect(lake, config)
     result = AnalyzerResult("downgrade")
-    steps = stats.frame(con, "analyze_downgrade_steps", lo_t, hi_t)
-    scores = stats.frame(con, "analyze_downgrade_scores", lo_t, hi_t)
+    steps = stats.frame(con, "analyze/downgrade_steps", lo_t, hi_t)
+    scores = stats.frame(con, "analyze/downgrade_scores", lo_t, hi_t)
     if steps.is_empty():
         result.summary = {"steps": 0}
         return result

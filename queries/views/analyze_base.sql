@@ -15,7 +15,7 @@
 --          reasoning_tok; cost, cost_currency, cost_source; the cell's currency (price_currency)
 --          and unit prices per token. No list or text columns: carrying them through the `calls`
 --          de-duplication costs more than the rest; they are fetched by row_key for kept rows
---          (views/analyze_prompts.sql, analyze_caching_hashes.sql).
+--          (views/analyze_prompts.sql, analyze/caching_hashes.sql).
 SELECT
     c.row_key, c.trace_id, c.span_id, c.source_line, c.source_format, c.span_kind,
     c.workflow, c.step, c.session_id, c.user_id, c.start_time,

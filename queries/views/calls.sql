@@ -13,7 +13,7 @@
 --   model_prices maps the call's (provider, model) to a price model (matched in Python over the
 --   DISTINCT pairs); price_grid holds that model's disjoint cells (valid_from <= start_time <
 --   valid_to, UTC time of day, input band), so each call joins at most one cell.
---   Tokens follow SCHEMA.md: input_tokens is inclusive, output_tokens includes reasoning.
+--   Tokens follow docs/schema.md: input_tokens is inclusive, output_tokens includes reasoning.
 --     uncached input = input_tokens - cache_read - cache_write       x p_uncached
 --     cache read                                                      x p_cache_read
 --     cache write 1h = cache_write_1h_tokens                          x p_cache_write_1h

@@ -1,7 +1,7 @@
 -- Calls for the caching analyzer: tokens, cache usage, cost and unit prices per call, in time order.
 -- purpose: input of costlab.analyze.caching (replay of provider prompt caches, response repeats).
 --          rid (the call's number in row_key order, 1..n; row_key is unique per call) lets
---          analyze_caching_hashes.sql's rows, numbered the same way, be matched to these by a
+--          analyze/caching_hashes.sql's rows, numbered the same way, be matched to these by a
 --          gather instead of a join. A window rather than DuckDB's rowid, which no other engine
 --          has (the queries also run on Spark); it costs about 1 s of CPU per 1M calls. The
 --          analyzer numbers the calls in time order itself (idx).
