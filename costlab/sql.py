@@ -144,8 +144,66 @@ def expand_includes(sql: str, name: str = "query") -> str:
                 f"queries/{name}.sql: {m.group(1)} takes {', '.join(sorted(slots)) or 'no substitutions'}; "
                 f"given {', '.join(sorted(values)) or 'none'}"
             )
-        lines[i] = _SLOT.sub(lambda s: values[s.group(1)], body)
+        lines[i] = _fill(body, values)
     return "".join(lines)
+
+
+def _fill(body: str, values: Mapping[str, str]) -> str:
+    return _SLOT.sub(lambda m: values[m.group(1)], body)
+
+
+#: the keys of a header line ``-- key: text`` (queries/README.md); `REQUIRED_KEYS` in every file,
+#: ``allowed`` once per parameter, the others at most once
+HEADER_KEYS = ("purpose", "parameters", "grain", "allowed", "columns", "notes")
+REQUIRED_KEYS = ("purpose", "parameters", "grain")
+_KEY_LINE = re.compile(r"-- ([A-Za-z_][\w ]*?):(?:\s+(.*))?")
+_PARAMETER = re.compile(r"\$([A-Za-z_]\w*)")
+
+
+def header_fields(sql: str, name: str = "query") -> tuple[str, dict[str, list[str]]]:
+    """The title and the keyed fields of a query's header (key -> its values, one per line
+    ``-- key:``, continuation lines joined with spaces).
+
+    Raises `CostlabError` naming ``name`` and the line on anything but the grammar: a header line
+    that is neither a known ``-- key:`` line nor a continuation (``--`` then two or more spaces, or
+    ``--`` alone), a continuation before the first key, a key given twice (but ``allowed``), a
+    required key missing, or an empty value."""
+    lines = list(_header_lines(sql))
+    first = _KEY_LINE.fullmatch(lines[0].rstrip()) if lines else None
+    if not lines or not lines[0][2:].strip() or not lines[0].startswith("-- ") or (first and first.group(1) in HEADER_KEYS):
+        raise CostlabError(f"queries/{name}.sql: the header must start with a title line '-- text'")
+    title = lines[0][3:].strip()
+    out: dict[str, list[str]] = {}
+    key: str | None = None
+    for n, line in enumerate(lines[1:], start=2):
+        if line.rstrip() == "--" or line.startswith("--  "):
+            if key is None:
+                raise CostlabError(f"queries/{name}.sql line {n}: a continuation line before the first key")
+            out[key][-1] = (out[key][-1] + " " + line[2:].strip()).strip()
+            continue
+        m = _KEY_LINE.fullmatch(line.rstrip())
+        if not m or m.group(1) not in HEADER_KEYS:
+            what = repr(m.group(1)) if m else "no key"
+            raise CostlabError(
+                f"queries/{name}.sql line {n}: {what} is not a header key ({', '.join(HEADER_KEYS)}); "
+                f"continue a value on a line indented by two spaces: {line.strip()!r}"
+            )
+        key = m.group(1)
+        if key in out and key != "allowed":
+            raise CostlabError(f"queries/{name}.sql line {n}: {key!r} given twice")
+        out.setdefault(key, []).append((m.group(2) or "").strip())
+    for k in REQUIRED_KEYS:
+        if k not in out:
+            raise CostlabError(f"queries/{name}.sql: the header has no {k!r} line")
+    for k, values in out.items():
+        if not all(values):
+            raise CostlabError(f"queries/{name}.sql: {k!r} is empty")
+    return title, out
+
+
+def declared_parameters(sql: str, name: str = "query") -> set[str]:
+    """The ``$name`` parameters a query's header declares (its ``parameters:`` value)."""
+    return set(_PARAMETER.findall(" ".join(header_fields(sql, name)[1]["parameters"])))
 
 
 def header(name: str) -> str:

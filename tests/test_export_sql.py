@@ -17,14 +17,14 @@ from costlab.cli import app  # noqa: E402
 from costlab.engines.sql_export import EXPORT_DIALECTS, export_sql  # noqa: E402
 from costlab.engines.transpile import transpile  # noqa: E402
 from costlab.errors import CostlabError  # noqa: E402
-from costlab.sql import list_queries  # noqa: E402
+from costlab.sql import analyzer_queries, list_queries  # noqa: E402
 
 
 @pytest.mark.parametrize("dialect", EXPORT_DIALECTS)
 def test_export_parses_back(dialect: str, tmp_path: Path) -> None:
     files = export_sql(dialect, tmp_path)
-    # 00_tables, 10_views, then one file per named query
-    assert len(files) == 2 + len(list_queries())
+    # 00_tables, 10_views, then one file per named query: the catalogue, then the analyzers' inputs
+    assert len(files) == 2 + len(list_queries()) + len(analyzer_queries())
     for name, text in files.items():
         assert (tmp_path / name).read_text() == text
         trees = [t for t in sqlglot.parse(text, read=dialect) if t is not None]

@@ -4,7 +4,7 @@
 --          chained prefix within one provider cache (scope as in analyze/caching_calls.sql).
 --          Fetched from `spans` by row_key for the rows of the materialized `analyze_base` table
 --          instead of being carried through the `calls` de-duplication.
--- params: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive): the same
+-- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive): the same
 --         filter as analyze/caching_calls.sql.
 -- grain: one row per call with at least one prefix hash, in no particular order; rid = the call's
 --        number in row_key order among the filtered calls, as in analyze/caching_calls.sql;
