@@ -17,11 +17,7 @@ SELECT
     g."user",
     g.currency,
     count(DISTINCT g.session_id) AS sessions,
-    count(DISTINCT g.trace_id) + count(*) FILTER (WHERE g.trace_id IS NULL) AS runs,
--- include: fragments/call_totals
-    CASE WHEN count(*) FILTER (WHERE g.cost IS NULL) = 0
-         THEN CAST(sum(g.cost) / (count(DISTINCT g.trace_id) + count(*) FILTER (WHERE g.trace_id IS NULL)) AS DECIMAL(38, 12)) END AS cost_per_run,
-    CAST(sum(g.cost) / nullif(count(g.cost), 0) AS DECIMAL(38, 12)) AS cost_per_call
+-- include: fragments/run_totals
 FROM c AS g
 GROUP BY g."user", g.currency
 ORDER BY cost DESC NULLS LAST, calls DESC, g."user", g.currency NULLS LAST;
