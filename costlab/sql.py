@@ -115,12 +115,13 @@ def read_sql(name: str) -> str:
     return node.read_text(encoding="utf-8")
 
 
-def expand_includes(sql: str, name: str = "query") -> str:
+def expand_includes(sql: str, name: str = "query", _within: tuple[str, ...] = ()) -> str:
     """``sql`` with each ``-- include: fragments/<f> [| key = value ...]`` line replaced by the
     fragment's SQL without its header, each ``{{key}}`` slot of it filled with its value.
 
-    A fragment may include others. A slot left unfilled, or a value for a slot the fragment does
-    not have, is a `CostlabError` naming ``name``: a half-filled fragment never reaches a query."""
+    A fragment may include others, but not itself. A slot left unfilled, or a value for a slot the
+    fragment does not have, is a `CostlabError` naming ``name``: a half-filled fragment never
+    reaches a query."""
     lines = sql.splitlines(keepends=True)
     for i, line in enumerate(lines):
         if not line.lstrip().startswith(INCLUDE):
@@ -134,7 +135,9 @@ def expand_includes(sql: str, name: str = "query") -> str:
             if not sub or sub.group(1) in values:
                 raise CostlabError(f"queries/{name}.sql: bad substitution {part.strip()!r} in {line.strip()!r}")
             values[sub.group(1)] = sub.group(2)
-        fragment = load_sql(m.group(1)).splitlines(keepends=True)
+        if m.group(1) in (*_within, name):
+            raise CostlabError(f"queries/{name}.sql: {m.group(1)} includes itself")
+        fragment = expand_includes(read_sql(m.group(1)), m.group(1), (*_within, name)).splitlines(keepends=True)
         while fragment and fragment[0].startswith("--"):
             fragment.pop(0)
         body = "".join(fragment)

@@ -148,3 +148,5 @@ def test_include_substitutions_must_match_the_slots() -> None:
         expand_includes("-- include: fragments/cost_groups | columns *\n")
     with pytest.raises(CostlabError, match="bad include line"):
         expand_includes("-- include: views/calls\n")
+    with pytest.raises(CostlabError, match="fragments/call_totals includes itself"):
+        expand_includes("-- include: fragments/call_totals\n", "fragments/call_totals")
