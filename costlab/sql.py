@@ -1,15 +1,34 @@
 """SQL files in ``queries/`` loaded by name, and the read-only guard for user SQL.
 
-Each ``queries/<name>.sql`` starts with a comment block giving its purpose, parameters
-(``$name`` placeholders, passed as a dict) and grain; a parameter with a fixed set of values
-declares it on one line, ``-- allowed: policy = proportional | even | tag | none``, and any other
-value (or none) is refused before the query runs. In a wheel the folder is packaged as
+Folders: ``queries/<name>.sql`` is the public catalogue (`list_queries`, ``costlab queries``,
+``costlab query NAME``); ``queries/analyze/`` holds the analyzers' own inputs (`analyzer_queries`,
+loaded as ``analyze/<name>``), ``queries/views/`` the views costlab creates, and
+``queries/fragments/`` the pieces the others include. In a wheel the folder is packaged as
 ``costlab/queries``; in a source checkout it is read from the repository root.
 
-Named queries come from the catalogue only (`list_queries`: the ``.sql`` files directly in
-``queries/``); ``views/`` and ``fragments/`` are loaded by costlab's own code. Every named query
-and all user SQL run through the same guard (`costlab.workspace.Workspace` applies it):
-`check_read_only` on the text, then a connection `lock_down` to the lake folder.
+Every file starts with a header: comment lines before the first line of SQL (queries/README.md
+has the full grammar, tests/test_sql_headers.py enforces it). The first line is a title (what
+``costlab queries`` shows); then one line per key, ``-- key: text``, a long value continued on
+lines indented by two or more spaces (``--   more text``). Keys, each at most once but ``allowed``:
+
+* ``purpose:`` (required) what the query is for;
+* ``parameters:`` (required) each ``$name`` placeholder the SQL uses, with its type and meaning
+  (``$since TIMESTAMPTZ or NULL (inclusive)``), or ``none``; every ``$name`` written in this
+  value is a declared parameter, and a parameter not given is NULL;
+* ``grain:`` (required) what one row is;
+* ``allowed:`` a parameter with a fixed set of values, ``-- allowed: policy = proportional | even``;
+  any other value (or none) is refused before the query runs;
+* ``columns:`` and ``notes:`` (optional) the output columns, rules and caveats.
+
+A line ``-- include: fragments/<name>`` in the SQL is replaced by that fragment's SQL (without its
+header), before the parameters are bound and on every path that reads a query (DuckDB, the Spark
+transpiler, ``costlab export sql``); ``-- include: fragments/<name> | key = value | key2 = value2``
+also replaces each ``{{key}}`` in the fragment by its value (every slot must be given, and only
+those).
+
+Named queries come from the catalogue only (`list_queries`); ``analyze/``, ``views/`` and
+``fragments/`` are loaded by costlab's own code. Every named query and all user SQL run through
+the same guard (`costlab.workspace.Workspace` applies it): `check_read_only` on the text, then a connection `lock_down` to the lake folder.
 """
 
 from __future__ import annotations
@@ -38,19 +57,35 @@ def queries_root() -> Traversable:
 
 
 def list_queries() -> list[str]:
-    """Names of the named queries (views/ excluded)."""
-    root = queries_root()
-    return sorted(p.name[:-4] for p in root.iterdir() if p.name.endswith(".sql"))
+    """Names of the public catalogue: the ``.sql`` files directly in ``queries/``."""
+    return _names(queries_root())
+
+
+def analyzer_queries() -> list[str]:
+    """Names of the analyzers' own queries, ``analyze/<name>`` (``queries/analyze/*.sql``): loaded by
+    `load_sql`, never by ``costlab query``; exported and engine-tested with the catalogue."""
+    return [f"analyze/{n}" for n in _names(queries_root().joinpath("analyze"))]
+
+
+def _names(folder: Traversable) -> list[str]:
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".sql"))
 
 
 _PART = re.compile(r"[A-Za-z0-9_]+")
 #: folders of SQL that costlab's code loads (never a name given by a user)
-INTERNAL_FOLDERS = ("views", "fragments")
+INTERNAL_FOLDERS = ("analyze", "views", "fragments")
+INCLUDE = "-- include:"
+_INCLUDE_LINE = re.compile(r"\s*--\s*include:\s*(fragments/[A-Za-z0-9_]+)\s*((?:\|[^|]*)*)")
+_SUBSTITUTION = re.compile(r"\s*([A-Za-z_]\w*)\s*=\s*(\S.*?)\s*")
+_SLOT = re.compile(r"\{\{([A-Za-z_]\w*)\}\}")
 
 
 def load_query(name: str) -> str:
     """Text of the named query ``name``; only names in the catalogue (`list_queries`) are read,
-    so a user's name can never reach ``views/``, ``fragments/`` or a file outside ``queries/``."""
+    so a user's name can never reach ``analyze/``, ``views/``, ``fragments/`` or a file outside
+    ``queries/``."""
     known = list_queries()
     if name not in known:
         raise QueryNotFoundError(name, known)
@@ -58,11 +93,14 @@ def load_query(name: str) -> str:
 
 
 def load_sql(name: str) -> str:
-    """Text of ``queries/<name>.sql`` for costlab's own code (``name`` may be ``views/<name>`` or
-    ``fragments/<name>``; user-given names go through `load_query`).
+    """Text of ``queries/<name>.sql`` for costlab's own code (``name`` may be ``analyze/<name>``,
+    ``views/<name>`` or ``fragments/<name>``; user-given names go through `load_query`), with its
+    ``-- include:`` lines expanded (`expand_includes`)."""
+    return expand_includes(read_sql(name), name)
 
-    A line ``-- include: fragments/<name>`` is replaced by that fragment's SQL (without its
-    header comment): how the cost formula is written once for calls and provider usage."""
+
+def read_sql(name: str) -> str:
+    """The text of ``queries/<name>.sql`` as written (includes not expanded)."""
     parts = name.split("/")
     if not all(_PART.fullmatch(p) for p in parts) or (len(parts) > 1 and (len(parts) != 2 or parts[0] not in INTERNAL_FOLDERS)):
         raise QueryNotFoundError(name, list_queries())
@@ -72,17 +110,101 @@ def load_sql(name: str) -> str:
     node = node.joinpath(f"{parts[-1]}.sql")
     if not node.is_file():
         raise QueryNotFoundError(name, list_queries())
-    lines = node.read_text(encoding="utf-8").splitlines(keepends=True)
+    return node.read_text(encoding="utf-8")
+
+
+def expand_includes(sql: str, name: str = "query", _within: tuple[str, ...] = ()) -> str:
+    """``sql`` with each ``-- include: fragments/<f> [| key = value ...]`` line replaced by the
+    fragment's SQL without its header, each ``{{key}}`` slot of it filled with its value.
+
+    A fragment may include others, but not itself. A slot left unfilled, or a value for a slot the
+    fragment does not have, is a `CostlabError` naming ``name``: a half-filled fragment never
+    reaches a query."""
+    lines = sql.splitlines(keepends=True)
     for i, line in enumerate(lines):
-        if line.lstrip().startswith(INCLUDE):
-            fragment = load_sql(line.split(INCLUDE, 1)[1].strip()).splitlines(keepends=True)
-            while fragment and fragment[0].startswith("--"):
-                fragment.pop(0)
-            lines[i] = "".join(fragment)
+        if not line.lstrip().startswith(INCLUDE):
+            continue
+        m = _INCLUDE_LINE.fullmatch(line.rstrip("\r\n"))
+        if not m:
+            raise CostlabError(f"queries/{name}.sql: bad include line {line.strip()!r}; use -- include: fragments/NAME | key = value")
+        values: dict[str, str] = {}
+        for part in m.group(2).split("|")[1:]:
+            sub = _SUBSTITUTION.fullmatch(part)
+            if not sub or sub.group(1) in values:
+                raise CostlabError(f"queries/{name}.sql: bad substitution {part.strip()!r} in {line.strip()!r}")
+            values[sub.group(1)] = sub.group(2)
+        if m.group(1) in (*_within, name):
+            raise CostlabError(f"queries/{name}.sql: {m.group(1)} includes itself")
+        fragment = expand_includes(read_sql(m.group(1)), m.group(1), (*_within, name)).splitlines(keepends=True)
+        while fragment and fragment[0].startswith("--"):
+            fragment.pop(0)
+        body = "".join(fragment)
+        slots = set(_SLOT.findall(body))
+        if slots != set(values):
+            raise CostlabError(
+                f"queries/{name}.sql: {m.group(1)} takes {', '.join(sorted(slots)) or 'no substitutions'}; "
+                f"given {', '.join(sorted(values)) or 'none'}"
+            )
+        lines[i] = _fill(body, values)
     return "".join(lines)
 
 
-INCLUDE = "-- include:"
+def _fill(body: str, values: Mapping[str, str]) -> str:
+    return _SLOT.sub(lambda m: values[m.group(1)], body)
+
+
+#: the keys of a header line ``-- key: text`` (queries/README.md); `REQUIRED_KEYS` in every file,
+#: ``allowed`` once per parameter, the others at most once
+HEADER_KEYS = ("purpose", "parameters", "grain", "allowed", "columns", "notes")
+REQUIRED_KEYS = ("purpose", "parameters", "grain")
+_KEY_LINE = re.compile(r"-- ([A-Za-z_][\w ]*?):(?:\s+(.*))?")
+_PARAMETER = re.compile(r"\$([A-Za-z_]\w*)")
+
+
+def header_fields(sql: str, name: str = "query") -> tuple[str, dict[str, list[str]]]:
+    """The title and the keyed fields of a query's header (key -> its values, one per line
+    ``-- key:``, continuation lines joined with spaces).
+
+    Raises `CostlabError` naming ``name`` and the line on anything but the grammar: a header line
+    that is neither a known ``-- key:`` line nor a continuation (``--`` then two or more spaces, or
+    ``--`` alone), a continuation before the first key, a key given twice (but ``allowed``), a
+    required key missing, or an empty value."""
+    lines = list(_header_lines(sql))
+    first = _KEY_LINE.fullmatch(lines[0].rstrip()) if lines else None
+    if not lines or not lines[0][2:].strip() or not lines[0].startswith("-- ") or (first and first.group(1) in HEADER_KEYS):
+        raise CostlabError(f"queries/{name}.sql: the header must start with a title line '-- text'")
+    title = lines[0][3:].strip()
+    out: dict[str, list[str]] = {}
+    key: str | None = None
+    for n, line in enumerate(lines[1:], start=2):
+        if line.rstrip() == "--" or line.startswith("--  "):
+            if key is None:
+                raise CostlabError(f"queries/{name}.sql line {n}: a continuation line before the first key")
+            out[key][-1] = (out[key][-1] + " " + line[2:].strip()).strip()
+            continue
+        m = _KEY_LINE.fullmatch(line.rstrip())
+        if not m or m.group(1) not in HEADER_KEYS:
+            what = repr(m.group(1)) if m else "no key"
+            raise CostlabError(
+                f"queries/{name}.sql line {n}: {what} is not a header key ({', '.join(HEADER_KEYS)}); "
+                f"continue a value on a line indented by two spaces: {line.strip()!r}"
+            )
+        key = m.group(1)
+        if key in out and key != "allowed":
+            raise CostlabError(f"queries/{name}.sql line {n}: {key!r} given twice")
+        out.setdefault(key, []).append((m.group(2) or "").strip())
+    for k in REQUIRED_KEYS:
+        if k not in out:
+            raise CostlabError(f"queries/{name}.sql: the header has no {k!r} line")
+    for k, values in out.items():
+        if not all(values):
+            raise CostlabError(f"queries/{name}.sql: {k!r} is empty")
+    return title, out
+
+
+def declared_parameters(sql: str, name: str = "query") -> set[str]:
+    """The ``$name`` parameters a query's header declares (its ``parameters:`` value)."""
+    return set(_PARAMETER.findall(" ".join(header_fields(sql, name)[1]["parameters"])))
 
 
 def sql_literal(text: str) -> str:

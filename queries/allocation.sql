@@ -1,5 +1,7 @@
 -- Allocation of the bill to workflows: every billed line goes to a workflow or to 'unattributed'.
--- params: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on
+-- purpose: showback / chargeback of the whole bill: every billed line goes to a workflow or to
+--   the explicit 'unattributed' bucket, with the basis of each amount.
+-- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on
 --   charge_period_start (the traces that weigh the split use the same range on start_time);
 --   $grain 'day' | 'month' (the conservation period: UTC day or month of charge_period_start);
 --   $policy 'proportional' | 'even' | 'tag' | 'none' (non-token lines without a workflow);
@@ -10,37 +12,38 @@
 -- grain: period (DATE), currency, workflow ('unattributed' = the explicit bucket), compute_kind,
 --   basis; amount DECIMAL(38,12). Zero amounts are left out. Needs costlab.attribution.register()
 --   (views charges_attributed, calls_attributed and the macro in views/allocation_rows.sql).
--- Money: billed_cost in billing_currency; currencies are never mixed; NULL billed_cost is unknown
---   and left out (as in every sum). A line belongs to the period of its charge_period_start.
--- Rules, per line without a resolved workflow (charges_attributed.alloc_workflow):
---   * resolved workflow (charge's own, tag, project map): to that workflow, basis 'tag'.
---   * token lines (compute_kind 'tokens' or a token_type) are pooled per (period, currency, model
---     key) and split over the workflows by their traced calls' cost (calls_attributed, same
---     period, cost_currency = billing currency, same model key, priced calls only).
---     'traced': each workflow gets its traced cost (basis 'traced'); if the traces exceed the
---     pool they are scaled down pro rata; the rest of the pool is unattributed ('untraced').
---     'proportional': the whole pool is split by traced shares (basis 'proportional').
---     Traced calls without a workflow take their share to 'unattributed' ('workflow_unknown').
---     No traces for the pool: unattributed 'untraced'; a token line without a model: 'no_model'.
---   * other lines are pooled per (period, currency, compute_kind) ('unknown' when the source does
---     not say). 'proportional': split by each workflow's attributed token money (tag + token
---     allocation above, same period and currency, positive totals only); 'even': equal split over
---     the workflows with calls in the period; no such workflow: unattributed 'no_workflows'.
---     'tag' and 'none' (synonyms): untagged lines stay unattributed ('no_policy').
--- Model key: one function on both sides so bills and traces meet: lower-case, path and router
---   prefix dropped, Bedrock geography (us.) and vendor (anthropic., amazon., meta. ...) prefixes
---   and ':0' / '-v1' suffixes dropped, a trailing snapshot date (-20240620, -2024-08-06, -0613) or
---   '-latest' dropped, then only [a-z0-9] kept. So the CUR's 'claude-3-5-sonnet' (from usage type
---   Claude3.5Sonnet) meets traces' 'claude-3-5-sonnet-20240620', and Azure's dated gpt-4o meets
---   'gpt-4o'. Snapshots of one model share a pool (a bill rarely names the snapshot).
--- Exactness: a share is amount x (weight / total weights); the ratio is DOUBLE (DuckDB decimal
---   division), the product is rounded to DECIMAL(38,12), and each pool's rounding remainder
---   (pool - sum of rounded shares, exact decimal arithmetic) is added to its largest share, so
---   every pool sums exactly to its amount and attributed + unattributed = billed for every period
---   and currency (queries/allocation_check.sql; property-tested). 'traced' shares that fit are
---   the traced costs themselves, no rounding. Ties break on workflow name: reruns are identical.
--- Credits: negative lines follow the same rules; pools are net amounts. A negative token pool
---   under 'traced' gives each workflow minus its traced cost (scaled if the credit is smaller).
+-- notes:
+--   Money: billed_cost in billing_currency; currencies are never mixed; NULL billed_cost is unknown
+--     and left out (as in every sum). A line belongs to the period of its charge_period_start.
+--   Rules, per line without a resolved workflow (charges_attributed.alloc_workflow):
+--     * resolved workflow (charge's own, tag, project map): to that workflow, basis 'tag'.
+--     * token lines (compute_kind 'tokens' or a token_type) are pooled per (period, currency, model
+--       key) and split over the workflows by their traced calls' cost (calls_attributed, same
+--       period, cost_currency = billing currency, same model key, priced calls only).
+--       'traced': each workflow gets its traced cost (basis 'traced'); if the traces exceed the
+--       pool they are scaled down pro rata; the rest of the pool is unattributed ('untraced').
+--       'proportional': the whole pool is split by traced shares (basis 'proportional').
+--       Traced calls without a workflow take their share to 'unattributed' ('workflow_unknown').
+--       No traces for the pool: unattributed 'untraced'; a token line without a model: 'no_model'.
+--     * other lines are pooled per (period, currency, compute_kind) ('unknown' when the source does
+--       not say). 'proportional': split by each workflow's attributed token money (tag + token
+--       allocation above, same period and currency, positive totals only); 'even': equal split over
+--       the workflows with calls in the period; no such workflow: unattributed 'no_workflows'.
+--       'tag' and 'none' (synonyms): untagged lines stay unattributed ('no_policy').
+--   Model key: one function on both sides so bills and traces meet: lower-case, path and router
+--     prefix dropped, Bedrock geography (us.) and vendor (anthropic., amazon., meta. ...) prefixes
+--     and ':0' / '-v1' suffixes dropped, a trailing snapshot date (-20240620, -2024-08-06, -0613) or
+--     '-latest' dropped, then only [a-z0-9] kept. So the CUR's 'claude-3-5-sonnet' (from usage type
+--     Claude3.5Sonnet) meets traces' 'claude-3-5-sonnet-20240620', and Azure's dated gpt-4o meets
+--     'gpt-4o'. Snapshots of one model share a pool (a bill rarely names the snapshot).
+--   Exactness: a share is amount x (weight / total weights); the ratio is DOUBLE (DuckDB decimal
+--     division), the product is rounded to DECIMAL(38,12), and each pool's rounding remainder
+--     (pool - sum of rounded shares, exact decimal arithmetic) is added to its largest share, so
+--     every pool sums exactly to its amount and attributed + unattributed = billed for every period
+--     and currency (queries/allocation_check.sql; property-tested). 'traced' shares that fit are
+--     the traced costs themselves, no rounding. Ties break on workflow name: reruns are identical.
+--   Credits: negative lines follow the same rules; pools are net amounts. A negative token pool
+--     under 'traced' gives each workflow minus its traced cost (scaled if the credit is smaller).
 SELECT *
 FROM allocation_rows(CAST($since AS TIMESTAMPTZ), CAST($until AS TIMESTAMPTZ), CAST($grain AS VARCHAR),
                      CAST($policy AS VARCHAR), CAST($token_policy AS VARCHAR))

@@ -1,12 +1,13 @@
 -- Conservation check of the allocation: billed = attributed + unattributed, per period and currency.
--- params: $since, $until TIMESTAMPTZ or NULL on charge_period_start; $grain 'day' | 'month';
+-- purpose: prove the allocation conserves money; billed is summed straight from `charges` (not
+--   from the allocation), so a non-zero difference means the allocation lost or invented money;
+--   it must be 0 for every row.
+-- parameters: $since, $until TIMESTAMPTZ or NULL on charge_period_start; $grain 'day' | 'month';
 --   $policy, $token_policy as in queries/allocation.sql (needs costlab.attribution.register()).
 -- allowed: grain = month | day
 -- allowed: policy = proportional | even | tag | none
 -- allowed: token_policy = traced | proportional
 -- grain: period (DATE), currency.
--- billed is summed straight from `charges` (not from the allocation), so a non-zero difference
--- means the allocation lost or invented money; it must be 0 for every row.
 WITH billed AS (
     SELECT
         CAST(CASE WHEN CAST($grain AS VARCHAR) = 'day'

@@ -1,25 +1,19 @@
 -- Traced cost by session (spans.session_id) and its user.
--- grain: session, user, currency. workflows = distinct workflows; first_call / last_call =
---   earliest and latest start_time.
+-- purpose: the cost of a conversation or session, and who ran it.
+-- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on start_time.
+-- grain: one row per session, user, currency. workflows = distinct workflows; first_call /
+--   last_call = earliest and latest start_time.
 --   cost_per_call = cost / priced calls; cost_per_run = cost / runs, NULL when any call of the
 --   group is unpriced (the run total would be short). Ratios are DOUBLE rounded to DECIMAL(38,12).
--- Unpriced calls (cost NULL) are counted in calls and unpriced_calls and never costed at zero:
---   they join their group's currency when the group has exactly one, else form a row with a NULL
---   currency and NULL cost. NULL dimensions show as '(none)'.
--- params: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on start_time.
--- Needs costlab.attribution.register() (view calls_attributed).
--- Tokens are summed in DECIMAL(38, 0): exact for any number of calls (costlab/limits.py).
-WITH g AS (
-    SELECT coalesce(session_id, '(none)') AS session, coalesce(user_id, '(none)') AS "user", *
-    FROM calls_attributed
-    WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
-      AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
-),
-c AS (
-    SELECT g.*, CASE WHEN g.cost_currency IS NULL AND min(g.cost_currency) OVER w = max(g.cost_currency) OVER w
-             THEN min(g.cost_currency) OVER w ELSE g.cost_currency END AS currency
-    FROM g WINDOW w AS (PARTITION BY g.session, g."user")
-)
+-- notes:
+--   Unpriced calls (cost NULL) are counted in calls and unpriced_calls and never costed at zero:
+--     they join their group's currency when the group has exactly one, else form a row with a NULL
+--     currency and NULL cost. NULL dimensions show as '(none)'.
+--   Needs costlab.attribution.register() (view calls_attributed). The period filter and the
+--     group currency are queries/fragments/cost_groups.sql; tokens are summed in DECIMAL(38, 0),
+--     exact for any number of calls (costlab/limits.py).
+WITH
+-- include: fragments/cost_groups | columns = coalesce(session_id, '(none)') AS session, coalesce(user_id, '(none)') AS "user", * | groups = g.session, g."user"
 SELECT
     g.session,
     g."user",

@@ -1,38 +1,24 @@
 -- Traced cost by workflow (and its team): runs, calls, tokens, cost and unit costs.
--- grain: workflow, team, currency. runs = distinct trace_id (a call without one is its own run).
+-- purpose: the report's main table: what each workflow costs, in total, per run and per call.
+-- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on start_time.
+-- grain: one row per workflow, team, currency. runs = distinct trace_id (a call without one is
+--   its own run).
 --   cost_per_call = cost / priced calls; cost_per_run = cost / runs, NULL when any call of the
 --   group is unpriced (the run total would be short). Ratios are DOUBLE rounded to DECIMAL(38,12).
--- Unpriced calls (cost NULL) are counted in calls and unpriced_calls and never costed at zero:
---   they join their group's currency when the group has exactly one, else form a row with a NULL
---   currency and NULL cost. NULL dimensions show as '(none)'.
--- params: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on start_time.
--- Needs costlab.attribution.register() (view calls_attributed).
--- Tokens are summed in DECIMAL(38, 0): exact for any number of calls (costlab/limits.py).
-WITH g AS (
-    SELECT coalesce(workflow, '(none)') AS workflow, coalesce(team, '(none)') AS team, *
-        EXCLUDE (workflow, team)
-    FROM calls_attributed
-    WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
-      AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
-),
-c AS (
-    SELECT g.*, CASE WHEN g.cost_currency IS NULL AND min(g.cost_currency) OVER w = max(g.cost_currency) OVER w
-             THEN min(g.cost_currency) OVER w ELSE g.cost_currency END AS currency
-    FROM g WINDOW w AS (PARTITION BY g.workflow, g.team)
-)
+-- notes:
+--   Unpriced calls (cost NULL) are counted in calls and unpriced_calls and never costed at zero:
+--     they join their group's currency when the group has exactly one, else form a row with a NULL
+--     currency and NULL cost. NULL dimensions show as '(none)'.
+--   Needs costlab.attribution.register() (view calls_attributed). The period filter and the
+--     group currency are queries/fragments/cost_groups.sql; tokens are summed in DECIMAL(38, 0),
+--     exact for any number of calls (costlab/limits.py).
+WITH
+-- include: fragments/cost_groups | columns = coalesce(workflow, '(none)') AS workflow, coalesce(team, '(none)') AS team, * EXCLUDE (workflow, team) | groups = g.workflow, g.team
 SELECT
     g.workflow,
     g.team,
     g.currency,
-    count(DISTINCT g.trace_id) + count(*) FILTER (WHERE g.trace_id IS NULL) AS runs,
-    count(*) AS calls,
-    sum(CAST(g.input_tokens AS DECIMAL(38, 0))) AS input_tokens,
-    sum(CAST(g.output_tokens AS DECIMAL(38, 0))) AS output_tokens,
-    sum(g.cost) AS cost,
-    count(*) FILTER (WHERE g.cost IS NULL) AS unpriced_calls,
-    CASE WHEN count(*) FILTER (WHERE g.cost IS NULL) = 0
-         THEN CAST(sum(g.cost) / (count(DISTINCT g.trace_id) + count(*) FILTER (WHERE g.trace_id IS NULL)) AS DECIMAL(38, 12)) END AS cost_per_run,
-    CAST(sum(g.cost) / nullif(count(g.cost), 0) AS DECIMAL(38, 12)) AS cost_per_call
+-- include: fragments/run_totals
 FROM c AS g
 GROUP BY g.workflow, g.team, g.currency
 ORDER BY cost DESC NULLS LAST, calls DESC, g.workflow, g.team, g.currency NULLS LAST;

@@ -5,13 +5,14 @@
 --          start at costlab.money.alerts.history_start(since, window): the month start (month-to-date
 --          budgets) or the anomaly look-back, whichever is earlier.
 -- grain: scope ('total' | 'workflow' | 'team'), name, day (UTC), currency.
---   total: name NULL. workflow: calls.workflow, NULL as '(none)' (as calls_by_workflow).
+--   total: name NULL. workflow: calls.workflow, NULL as '(none)' (as cost_by_workflow).
 --   team: calls_attributed.team (the [attribution] team_tag_keys tag, default tags['team'], else
 --   the [attribution.teams] map of the workflow: the same team as cost_by_team); calls without a
 --   team are left out of this scope (they stay in total and workflow).
--- Needs costlab.attribution.register() (view calls_attributed), as cost_by_team does.
---   Unpriced calls (cost NULL) are left out: unknown money is never summed as 0; days without
---   priced calls have no row (costlab.money.alerts fills them with 0 inside a series' date range).
+-- notes:
+--   Needs costlab.attribution.register() (view calls_attributed), as cost_by_team does.
+--     Unpriced calls (cost NULL) are left out: unknown money is never summed as 0; days without
+--     priced calls have no row (costlab.money.alerts fills them with 0 inside a series' date range).
 WITH priced AS (
     SELECT
         CAST(timezone('UTC', start_time) AS DATE) AS day,

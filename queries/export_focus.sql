@@ -1,50 +1,53 @@
 -- `charges` as a FOCUS 1.2 cost-and-usage dataset: PascalCase FOCUS columns (alphabetical), then x_ columns.
--- params: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on ChargePeriodStart;
+-- purpose: `costlab export focus`: the lake's bill in the FOCUS 1.2 column set, for tools that
+--   read FOCUS (https://focus.finops.org/focus-specification/v1-2/).
+-- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on ChargePeriodStart;
 --   $billing_accounts VARCHAR or NULL: JSON {"<source_format>" | "default": {"id": ..., "name": ...}}, the
 --   [export.focus] settings (costlab/money/focus_export.py builds it).
 -- grain: one row per `charges` row (the source's billed line); nothing is aggregated or dropped.
--- Typed output (DECIMAL(38,12), TIMESTAMPTZ, VARCHAR); costlab/money/focus_export.py formats times and writes the file.
--- Columns costlab does not store are NULL where FOCUS allows it. Where FOCUS forbids NULL and the source
--- lacked the value, the value below is written and the column is named in x_CostlabDerived.
--- Costs (FOCUS 1.2 normative text; none may be NULL):
---   BilledCost     <- EffectiveCost (the only other amount the row has).
---   EffectiveCost  <- BilledCost: EffectiveCost-C-010 "a charge unrelated to other charges MUST match the
---                     BilledCost"; for Tax (C-009: computed from the taxed charges, which no source links)
---                     the billed tax is the closest value.
---   ListCost       <- ListUnitPrice x PricingQuantity when both are written (ListCost-C-009), else
---                     BilledCost (ListCost-C-008, "when ListUnitPrice is null ... MUST match the BilledCost";
---                     Tax rows: as EffectiveCost).
---   ContractedCost <- ContractedUnitPrice x PricingQuantity when both are written (ContractedCost-C-009;
---                     OCI gives a unit price but no cost, and its billed cost is rounded), else BilledCost
---                     (ContractedCost-C-008; Tax rows: as EffectiveCost).
--- Billing account (BillingAccountId MUST NOT be NULL), first that exists, computed over the whole lake so
--- --since/--until do not change a row's id:
---   1 the row's own billing_account_id (what the file carries: AWS payer account, Azure billing account,
---     GCP billing account, OCI subscription, OpenAI CSV organization_id, FOCUS BillingAccountId);
---   2 the one billing account other rows of the same provider give its SubAccountId (a sub account
---     belongs to one billing account: an OpenAI project to its organisation, an AWS linked account to its
---     payer), e.g. a second OpenAI CSV download, which lacks organization_id, gets it from the first;
---   3 the one billing account the other rows of the same source file resolve to (an export is one
---     account's: the OpenAI Default Project rows of that download);
---   4 [export.focus.<source_format>] billing_account_id, else [export.focus] billing_account_id;
---   5 'costlab:<source_format>:<first 12 hex of sha256(folder of the source file)>': the OpenAI Costs API
---     and Anthropic cost report name no organisation; one folder of downloads is taken as one account.
---   BillingAccountName: the row's own, else the latest name the lake gives that id, else the settings name
---   of that id, else the id (FOCUS: MUST NOT be NULL where the provider supports account names).
---   SubAccountName: the row's own, else the latest the lake gives that SubAccountId, else the id.
---   The lake keeps NULL (unknown): charges_llm matches a NULL account with any when it finds the same bill
---   in two sources, so a guessed id stored at ingest would double count it.
--- Other fills: BillingPeriodStart/End <- the calendar month of ChargePeriodStart,
---   ChargeFrequency <- Usage-Based for Usage rows, One-Time for Tax/Credit/Adjustment,
---   ServiceCategory / ServiceSubcategory <- the value other rows of the same ServiceName carry, else
---   Other / "Other (<category>)", PricingCurrency <- BillingCurrency, CommitmentDiscountCategory <-
---   CommitmentDiscountType (savings plan: Spend, reservation: Usage).
--- Cleared (also named in x_CostlabDerived), because FOCUS 1.2 says they MUST be NULL: unit prices, SkuId,
--- SkuMeter, SkuPriceId and PricingCategory on Tax rows; PricingQuantity/PricingUnit on Tax rows and
--- whenever one of the pair is missing (PricingUnit-C-005/C-006: a quantity without a unit says nothing);
--- ConsumedQuantity/ConsumedUnit outside Usage rows and whenever one of the pair is missing; SkuMeter without
--- SkuId, SubAccountName without SubAccountId, ResourceType without ResourceId.
--- PricingCurrency* prices and costs equal their billing-currency twins when the two currencies are equal.
+-- notes:
+--   Typed output (DECIMAL(38,12), TIMESTAMPTZ, VARCHAR); costlab/money/focus_export.py formats times and writes the file.
+--   Columns costlab does not store are NULL where FOCUS allows it. Where FOCUS forbids NULL and the source
+--   lacked the value, the value below is written and the column is named in x_CostlabDerived.
+--   Costs (FOCUS 1.2 normative text; none may be NULL):
+--     BilledCost     <- EffectiveCost (the only other amount the row has).
+--     EffectiveCost  <- BilledCost: EffectiveCost-C-010 "a charge unrelated to other charges MUST match the
+--                       BilledCost"; for Tax (C-009: computed from the taxed charges, which no source links)
+--                       the billed tax is the closest value.
+--     ListCost       <- ListUnitPrice x PricingQuantity when both are written (ListCost-C-009), else
+--                       BilledCost (ListCost-C-008, "when ListUnitPrice is null ... MUST match the BilledCost";
+--                       Tax rows: as EffectiveCost).
+--     ContractedCost <- ContractedUnitPrice x PricingQuantity when both are written (ContractedCost-C-009;
+--                       OCI gives a unit price but no cost, and its billed cost is rounded), else BilledCost
+--                       (ContractedCost-C-008; Tax rows: as EffectiveCost).
+--   Billing account (BillingAccountId MUST NOT be NULL), first that exists, computed over the whole lake so
+--   --since/--until do not change a row's id:
+--     1 the row's own billing_account_id (what the file carries: AWS payer account, Azure billing account,
+--       GCP billing account, OCI subscription, OpenAI CSV organization_id, FOCUS BillingAccountId);
+--     2 the one billing account other rows of the same provider give its SubAccountId (a sub account
+--       belongs to one billing account: an OpenAI project to its organisation, an AWS linked account to its
+--       payer), e.g. a second OpenAI CSV download, which lacks organization_id, gets it from the first;
+--     3 the one billing account the other rows of the same source file resolve to (an export is one
+--       account's: the OpenAI Default Project rows of that download);
+--     4 [export.focus.<source_format>] billing_account_id, else [export.focus] billing_account_id;
+--     5 'costlab:<source_format>:<first 12 hex of sha256(folder of the source file)>': the OpenAI Costs API
+--       and Anthropic cost report name no organisation; one folder of downloads is taken as one account.
+--     BillingAccountName: the row's own, else the latest name the lake gives that id, else the settings name
+--     of that id, else the id (FOCUS: MUST NOT be NULL where the provider supports account names).
+--     SubAccountName: the row's own, else the latest the lake gives that SubAccountId, else the id.
+--     The lake keeps NULL (unknown): charges_llm matches a NULL account with any when it finds the same bill
+--     in two sources, so a guessed id stored at ingest would double count it.
+--   Other fills: BillingPeriodStart/End <- the calendar month of ChargePeriodStart,
+--     ChargeFrequency <- Usage-Based for Usage rows, One-Time for Tax/Credit/Adjustment,
+--     ServiceCategory / ServiceSubcategory <- the value other rows of the same ServiceName carry, else
+--     Other / "Other (<category>)", PricingCurrency <- BillingCurrency, CommitmentDiscountCategory <-
+--     CommitmentDiscountType (savings plan: Spend, reservation: Usage).
+--   Cleared (also named in x_CostlabDerived), because FOCUS 1.2 says they MUST be NULL: unit prices, SkuId,
+--   SkuMeter, SkuPriceId and PricingCategory on Tax rows; PricingQuantity/PricingUnit on Tax rows and
+--   whenever one of the pair is missing (PricingUnit-C-005/C-006: a quantity without a unit says nothing);
+--   ConsumedQuantity/ConsumedUnit outside Usage rows and whenever one of the pair is missing; SkuMeter without
+--   SkuId, SubAccountName without SubAccountId, ResourceType without ResourceId.
+--   PricingCurrency* prices and costs equal their billing-currency twins when the two currencies are equal.
 WITH by_sub AS (
     SELECT service_provider_name, sub_account_id, min(billing_account_id) AS account
     FROM charges

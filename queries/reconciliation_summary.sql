@@ -1,30 +1,32 @@
--- Reconciliation over the period: the bill (charges) vs provider usage priced vs traced calls
--- priced, per provider and model, with a verdict on whether the traces can be trusted.
--- params: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive); each
+-- Reconciliation over the period: the bill vs provider usage priced vs traced calls priced.
+-- purpose: the same three amounts over the whole period, per provider and model, with a verdict
+--   on whether the traces can be trusted.
+-- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive); each
 --         source is filtered on its own time: charge_period_start, usage period_start, call start_time.
 -- grain: provider, model (reconciliation key), currency over [$since, $until).
--- Columns are those of queries/reconciliation.sql (see its header) summed over the period, plus
---   first_day / last_day   the first and last UTC day with data from any of the three sources
---   billed_until           the end of the latest counted charge period
---   verdict                first match wins:
---     'only in superseded source' the only bill lines are in a billing source left out as a
---                                double count: the two sources may not be the same bill after all
---     'no billing data'          usage or traces but no bill line in this currency
---     'different currency'       (either side) the other side exists only in another currency
---                                for this provider and model: not comparable without a rate
---     'no traces'                billed, but no traced call at all
---     'nothing billed'           billed is 0 or negative (credits are in `credits`, not here)
---     'bill extends past period' a counted charge period ends after $until (a monthly bill cut
---                                by the period): shorten the period to whole billing months
---     'unpriced calls'           coverage under 95% (or unknown) and some calls are unpriced:
---                                price them (a [[model]] override) before judging the traces
---     'untraced spend'           coverage < 95%: calls the traces do not show
---     'traces exceed bill'       coverage > 105%: traces count calls twice, price above the
---                                bill (discounts, credits, batch not marked) or run elsewhere
---     'traces explain the bill'  coverage within 95%-105% (inclusive)
--- Day assignment: a charge counts in the period when its charge period starts inside it
--- (charge_period_start's UTC day; monthly charges are not pro-rated). Over whole billing months
--- daily traces and monthly bills line up; for a part of a month the verdict says so.
+-- notes:
+--   Columns are those of queries/reconciliation.sql (see its header) summed over the period, plus
+--     first_day / last_day   the first and last UTC day with data from any of the three sources
+--     billed_until           the end of the latest counted charge period
+--     verdict                first match wins:
+--       'only in superseded source' the only bill lines are in a billing source left out as a
+--                                  double count: the two sources may not be the same bill after all
+--       'no billing data'          usage or traces but no bill line in this currency
+--       'different currency'       (either side) the other side exists only in another currency
+--                                  for this provider and model: not comparable without a rate
+--       'no traces'                billed, but no traced call at all
+--       'nothing billed'           billed is 0 or negative (credits are in `credits`, not here)
+--       'bill extends past period' a counted charge period ends after $until (a monthly bill cut
+--                                  by the period): shorten the period to whole billing months
+--       'unpriced calls'           coverage under 95% (or unknown) and some calls are unpriced:
+--                                  price them (a [[model]] override) before judging the traces
+--       'untraced spend'           coverage < 95%: calls the traces do not show
+--       'traces exceed bill'       coverage > 105%: traces count calls twice, price above the
+--                                  bill (discounts, credits, batch not marked) or run elsewhere
+--       'traces explain the bill'  coverage within 95%-105% (inclusive)
+--   Day assignment: a charge counts in the period when its charge period starts inside it
+--   (charge_period_start's UTC day; monthly charges are not pro-rated). Over whole billing months
+--   daily traces and monthly bills line up; for a part of a month the verdict says so.
 WITH f AS (
     SELECT *
     FROM reconciliation_facts
@@ -34,20 +36,9 @@ WITH f AS (
 priced AS (
     SELECT
         provider, model, currency,
-        sum(amount) FILTER (WHERE kind = 'billed' AND counted AND charge_category = 'Usage') AS billed,
-        sum(amount) FILTER (WHERE kind = 'billed' AND counted
-                            AND charge_category IS DISTINCT FROM 'Usage') AS credits,
-        sum(amount) FILTER (WHERE kind = 'billed' AND NOT counted) AS billed_excluded,
-        string_agg(DISTINCT billing_source, ', ' ORDER BY billing_source)
-            FILTER (WHERE kind = 'billed' AND counted) AS billing_source,
-        string_agg(DISTINCT billing_source, ', ' ORDER BY billing_source)
-            FILTER (WHERE kind = 'billed' AND NOT counted) AS superseded_sources,
-        max(bill_period_hours) FILTER (WHERE kind = 'billed' AND counted) AS _bill_hours,
         max(ends_at) FILTER (WHERE kind = 'billed' AND counted) AS billed_until,
-        sum(amount) FILTER (WHERE kind = 'usage') AS usage_priced,
-        sum(amount) FILTER (WHERE kind = 'traced') AS traced,
-        count(*) FILTER (WHERE kind = 'traced') AS traced_calls,
-        min(day) AS _first, max(day) AS _last
+        min(day) AS _first, max(day) AS _last,
+-- include: fragments/reconciliation_amounts
     FROM f
     WHERE amount IS NOT NULL
     GROUP BY ALL
@@ -79,33 +70,13 @@ joined AS (
       ON p.provider IS NOT DISTINCT FROM u.provider
      AND p.model IS NOT DISTINCT FROM u.model
 ),
-tidy AS (
-    SELECT
-        * EXCLUDE (_bill_hours, _usage_unpriced, _unpriced_calls, _nth, traced_calls),
-        coalesce(traced_calls, 0) AS traced_calls,
-        CASE WHEN _nth = 1 THEN coalesce(_unpriced_calls, 0) ELSE 0 END AS unpriced_calls,
-        CASE WHEN _nth = 1 THEN coalesce(_usage_unpriced, 0) ELSE 0 END AS usage_unpriced_rows,
-        CASE WHEN _bill_hours IS NULL THEN NULL
-             WHEN _bill_hours <= 1 THEN 'hour'
-             WHEN _bill_hours <= 24 THEN 'day'
-             ELSE 'multi-day' END AS bill_grain
-    FROM joined
-),
-measured AS (
+-- include: fragments/reconciliation_measures
+, counted AS (
     SELECT
         *,
-        CASE WHEN billed IS NULL OR billed = 0 THEN NULL
-             WHEN traced IS NULL AND unpriced_calls > 0 THEN NULL
-             ELSE CAST(CAST(coalesce(traced, 0) AS DOUBLE) / CAST(billed AS DOUBLE) AS DECIMAL(18, 6))
-        END AS coverage,
-        CASE WHEN traced IS NULL AND unpriced_calls > 0 THEN NULL
-             ELSE billed - coalesce(traced, 0) END AS gap,
-        CASE WHEN billed IS NULL OR billed = 0 OR usage_priced IS NULL THEN NULL
-             ELSE CAST(CAST(usage_priced AS DOUBLE) / CAST(billed AS DOUBLE) AS DECIMAL(18, 6))
-        END AS usage_coverage,
         count(billed) OVER (PARTITION BY provider, model) AS _billed_rows,
         count(traced) OVER (PARTITION BY provider, model) AS _traced_rows
-    FROM tidy
+    FROM measured
 )
 SELECT
     provider,
@@ -142,6 +113,6 @@ SELECT
     first_day,
     last_day,
     billed_until
-FROM measured
+FROM counted
 ORDER BY provider NULLS LAST, currency NULLS LAST, billed DESC NULLS LAST, traced DESC NULLS LAST,
          model NULLS LAST;

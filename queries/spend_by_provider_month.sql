@@ -1,7 +1,9 @@
 -- Billed and effective money per provider, month and currency, from billing exports.
--- params: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive)
+-- purpose: the monthly bill per provider as the billing exports state it (`costlab query` example).
+-- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive)
 -- grain: service_provider_name, month, billing_currency
--- Currencies are never added together; negative lines (credits, refunds, reversals) net in.
+-- notes:
+--   Currencies are never added together; negative lines (credits, refunds, reversals) net in.
 SELECT
     coalesce(service_provider_name, '(unknown)') AS provider,
     strftime(timezone('UTC', charge_period_start), '%Y-%m') AS month,

@@ -3,11 +3,12 @@
 -- parameters: $since, $until TIMESTAMPTZ or NULL ([since, until) on start_time / day).
 --   Needs the `metrics` table (day, metric, value, workflow); empty when no file is given.
 -- grain: metric (or '(per run)' / '(per call)'), workflow, currency.
--- basis: a metric tied to a workflow divides that workflow's traced call cost on the metric's
---   days; a metric without a workflow divides all traced call cost on its days ('(all)').
---   Only days the metric covers count, so a metric kept since mid-month is not diluted.
---   Unpriced calls add no cost (they are listed in the `unpriced` section), so a unit cost with
---   unpriced calls behind it is a lower bound: `unpriced_calls` says how many.
+-- notes:
+--   basis: a metric tied to a workflow divides that workflow's traced call cost on the metric's
+--     days; a metric without a workflow divides all traced call cost on its days ('(all)').
+--     Only days the metric covers count, so a metric kept since mid-month is not diluted.
+--     Unpriced calls add no cost (they are listed in the `unpriced` section), so a unit cost with
+--     unpriced calls behind it is a lower bound: `unpriced_calls` says how many.
 WITH c AS (
     SELECT
         coalesce(workflow, '(none)') AS workflow,

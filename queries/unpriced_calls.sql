@@ -2,9 +2,10 @@
 -- purpose: show what the totals leave out and why, so a price override can fix it.
 -- parameters: $since, $until TIMESTAMPTZ or NULL on calls.start_time, [since, until).
 -- grain: provider, model, reason.
--- reason: 'no usage' (the source gave no token counts), 'no price' (no price model or cell for the
---   model at that time: add an override), 'provisioned' (PTU calls are billed by the hour, not per
---   token), 'inconsistent tokens' (cache or reasoning parts larger than their total).
+-- notes:
+--   reason: 'no usage' (the source gave no token counts), 'no price' (no price model or cell for the
+--     model at that time: add an override), 'provisioned' (PTU calls are billed by the hour, not per
+--     token), 'inconsistent tokens' (cache or reasoning parts larger than their total).
 SELECT
     coalesce(provider, '(none)') AS provider,
     coalesce(model, '(none)') AS model,

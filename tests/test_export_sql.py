@@ -17,14 +17,14 @@ from costlab.cli import app  # noqa: E402
 from costlab.engines.sql_export import EXPORT_DIALECTS, export_sql  # noqa: E402
 from costlab.engines.transpile import transpile  # noqa: E402
 from costlab.errors import CostlabError  # noqa: E402
-from costlab.sql import list_queries  # noqa: E402
+from costlab.sql import analyzer_queries, list_queries  # noqa: E402
 
 
 @pytest.mark.parametrize("dialect", EXPORT_DIALECTS)
 def test_export_parses_back(dialect: str, tmp_path: Path) -> None:
     files = export_sql(dialect, tmp_path)
-    # 00_tables, 10_views, then one file per named query
-    assert len(files) == 2 + len(list_queries())
+    # 00_tables, 10_views, then one file per named query: the catalogue, then the analyzers' inputs
+    assert len(files) == 2 + len(list_queries()) + len(analyzer_queries())
     for name, text in files.items():
         assert (tmp_path / name).read_text() == text
         trees = [t for t in sqlglot.parse(text, read=dialect) if t is not None]
@@ -86,7 +86,7 @@ def test_macro_inlined_with_arguments() -> None:
 
 
 def test_duckdb_json_list_in_each_dialect() -> None:
-    """analyze_downgrade_scores' DuckDB JSON: ``from_json(x, '["json"]')`` (each array element as
+    """analyze/downgrade_scores' DuckDB JSON: ``from_json(x, '["json"]')`` (each array element as
     JSON) unnested, keys with dots quoted in the path."""
     sql = (
         "SELECT e ->> '$.attributes.\"gen_ai.evaluation.name\"' AS n "
@@ -107,7 +107,7 @@ def test_duckdb_json_list_in_each_dialect() -> None:
     from costlab.sql import load_sql
 
     for dialect in ("spark", "trino", "bigquery", "snowflake", "databricks"):
-        for name in ("analyze_downgrade_scores", "analyze_caching_calls", "analyze_caching_hashes"):
+        for name in ("analyze/downgrade_scores", "analyze/caching_calls", "analyze/caching_hashes"):
             tree = sqlglot.parse_one(transpile(load_sql(name), dialect, strict=False)[0], read=dialect)
             assert "rowid" not in {c.name.lower() for c in tree.find_all(sqlglot.exp.Column)}
             if dialect != "snowflake":

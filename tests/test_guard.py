@@ -34,7 +34,7 @@ from toysource import write
 from costlab.errors import CostlabError, QueryNotFoundError, ReadOnlyError
 from costlab.ingest.run import ingest
 from costlab.lake import Lake
-from costlab.sql import list_queries, load_sql, queries_root
+from costlab.sql import analyzer_queries, list_queries, load_sql, queries_root
 from costlab.workspace import Workspace, run_query
 
 toy_lake = test_safety.toy_lake  # the fixture: two toy charges, 1.50 + 2.25 = 3.75 USD
@@ -155,7 +155,7 @@ def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 #: catalogue queries that read tables only their analyzer (or `report --metrics`) creates: `costlab
 #: query` cannot run them alone, before or after the guard (a missing-table error, not a refusal)
-NEEDS_ANALYZER = {n for n in list_queries() if n.startswith("analyze_") and n != "analyze_caching_texts"} | {"unit_costs"}
+NEEDS_ANALYZER = {"unit_costs"}
 ALLOCATION = {"grain": "month", "policy": "proportional", "token_policy": "traced"}
 
 
@@ -332,7 +332,7 @@ def test_spark_guard_lets_the_lake_through() -> None:
     ):
         _spark_check(ok, ["calls"])
     macros = {"allocation_rows": Macro(load_sql("views/allocation_rows"))}
-    for name in list_queries():
+    for name in list_queries() + analyzer_queries():
         sql = load_sql(name)
         params = bind_parameters(name, sql, {k: v for k, v in ALLOCATION.items() if f"${k}" in sql})
         for statement in transpile(sql, "spark", params, macros):

@@ -662,7 +662,7 @@ def test_scores_reach_the_downgrade_query(tmp_path: Path) -> None:
     ws = Workspace(lake)
     con = ws.analysis_connection()
     try:
-        got = stats.frame(con, "analyze_downgrade_scores", None, None).rows()
+        got = stats.frame(con, "analyze/downgrade_scores", None, None).rows()
     finally:
         ws.release()
     # (workflow, step, price_model, name, n, mean, var, binary)

@@ -440,7 +440,7 @@ def test_feedback_reaches_the_downgrade_query(tmp_path: Path) -> None:
     ws = Workspace(lake)
     con = ws.analysis_connection()
     try:
-        got = stats.frame(con, "analyze_downgrade_scores", None, None).rows()
+        got = stats.frame(con, "analyze/downgrade_scores", None, None).rows()
     finally:
         ws.release()
     assert {(r[0], r[1], r[2]) for r in got} == {("faq-bot", "ChatOpenAI", "gpt-4o-mini")}

@@ -3,7 +3,7 @@
 Every named query in queries/ runs on both engines over two lakes: the demo (sample_data/demo,
 ingested) and a generated lake (benchmarks/spark_vs_duckdb.py) to which quality scores are
 ingested (OTel ``gen_ai.evaluation.result`` events built with tests/fixtures/analyze_h, Langfuse
-scores, LangSmith feedback with an aggregate row), so analyze_downgrade_scores' JSON reading is
+scores, LangSmith feedback with an aggregate row), so analyze/downgrade_scores' JSON reading is
 compared on rows, not on an empty result. Rows must be identical as multisets (order is not
 compared: several queries have ties), Decimals exactly; DOUBLE results (averages, standard
 deviations, percentiles) are compared to 12 significant digits, since the two engines add in
@@ -50,7 +50,7 @@ from costlab import attribution  # noqa: E402
 from costlab.cli import app  # noqa: E402
 from costlab.lake import Lake  # noqa: E402
 from costlab.money import metrics  # noqa: E402
-from costlab.sql import list_queries, load_sql  # noqa: E402
+from costlab.sql import analyzer_queries, list_queries, load_sql  # noqa: E402
 from costlab.workspace import Workspace  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -88,7 +88,7 @@ PARAMS: dict[str, Any] = {
     "billing_accounts": '{"default": {"id": "acme", "name": "Acme"}, "openai_costs": {"id": "org-1"}}',
 }
 #: Named queries not compared, each with the reason: none. Every query in queries/ runs on both
-#: engines (the cache analyzer's inputs included: analyze_caching_calls / _hashes number the calls
+#: engines (the cache analyzer's inputs included: analyze/caching_calls and caching_hashes number the calls
 #: with row_number() over row_key, not DuckDB's rowid). A query added here must say why.
 NOT_COMPARED: dict[str, str] = {}
 #: Engine-specific 64-bit hash ids, compared by which rows share a value: each is replaced by the
@@ -189,7 +189,7 @@ def test_every_named_query_same_on_both_engines(lakes: dict[str, Path], which: s
     spark = SparkConnection(lake)
     _prepare(spark, spark=True)
     differ, compared, rows = [], [], {}
-    names = list_queries()  # once: queries/ may change while the test runs
+    names = list_queries() + analyzer_queries()  # once: queries/ may change while the test runs
     assert set(NOT_COMPARED) <= set(names), "NOT_COMPARED names a query that does not exist"
     for name in names:
         if name in NOT_COMPARED:
@@ -214,15 +214,15 @@ def test_every_named_query_same_on_both_engines(lakes: dict[str, Path], which: s
     assert differ == []
     assert sorted(compared) == sorted(set(names) - set(NOT_COMPARED))  # every query, or listed with why
     must_have_rows = ("allocation", "cost_by_workflow", "reconciliation_summary") if which == "demo" else (
-        "analyze_caching_calls", "analyze_downgrade_scores")  # fmt: skip
+        "analyze/caching_calls", "analyze/downgrade_scores")  # fmt: skip
     for name in must_have_rows:
         assert rows[name], f"{name}: {which} must give rows, or the comparison proves nothing"
     if which == "generated":
         # 12 (workflow, step, model, score) groups: kb-search/answer x {gpt-4o, gpt-4o-mini} x
         # {accuracy, pass} = 4 from the events; 3 from the autogen trace's Langfuse scores; 5 from
         # the LangSmith feedback (helpfulness: the 3 records replace the aggregate)
-        assert rows["analyze_downgrade_scores"] == 12
-        assert rows["analyze_caching_calls"] == GENERATED_CALLS + SCORE_CALLS
+        assert rows["analyze/downgrade_scores"] == 12
+        assert rows["analyze/caching_calls"] == GENERATED_CALLS + SCORE_CALLS
 
 
 def test_hash_ids_compared_by_the_rows_sharing_them() -> None:

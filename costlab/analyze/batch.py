@@ -1,6 +1,6 @@
 """Batch analyzer: workflows whose calls nobody waits for, priced at the provider's batch rate.
 
-Looks at (per workflow, over priced USD calls; queries/analyze_batch_workflows.sql):
+Looks at (per workflow, over priced USD calls; queries/analyze/batch_workflows.sql):
 * interactive share: calls carrying a ``session_id`` or ``user_id``. Above ``max_interactive_share``
   (default 5%) the workflow is treated as user-facing and never flagged;
 * already batch: calls on a ``batch``/``flex`` service tier are not eligible again;
@@ -175,8 +175,8 @@ def analyze(
 ) -> AnalyzerResult:
     """Batch-eligible workflows and the provider batch discount on them (module docstring)."""
     ws, cfg, lo_t, hi_t, con = begin(lake, "batch", DEFAULTS, since, until, config)
-    sig = stats.frame(con, "analyze_batch_workflows", lo_t, hi_t)
-    costs = stats.frame(con, "analyze_batch_costs", lo_t, hi_t)
+    sig = stats.frame(con, "analyze/batch_workflows", lo_t, hi_t)
+    costs = stats.frame(con, "analyze/batch_costs", lo_t, hi_t)
     keys = sorted({(r["price_provider"], r["price_model"]) for r in costs.iter_rows(named=True)})
     ratios = _ratios(con, keys)
     result = AnalyzerResult("batch")

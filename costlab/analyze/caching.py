@@ -70,14 +70,14 @@ class Context:
 
 
 def load_calls(con: Any, since: datetime | None, until: datetime | None) -> pl.DataFrame:
-    """The analyzer's input (queries/analyze_caching_calls.sql on the shared analyzer connection)
+    """The analyzer's input (queries/analyze/caching_calls.sql on the shared analyzer connection)
     numbered in time order (idx; ties by workflow, step and a hash of row_key, so reruns agree),
     with t (s) and null-safe token columns."""
     import polars as pl
 
     from costlab.sql import load_sql
 
-    df = con.sql(load_sql("analyze_caching_calls"), params={"since": since, "until": until}).pl()
+    df = con.sql(load_sql("analyze/caching_calls"), params={"since": since, "until": until}).pl()
     df = df.with_columns(
         wf=pl.col("workflow").fill_null("(none)"), st=pl.col("step").fill_null("(none)")
     ).sort("start_time", "wf", "st", "rk")
@@ -94,7 +94,7 @@ def load_calls(con: Any, since: datetime | None, until: datetime | None) -> pl.D
 
 def load_blocks(con: Any, df: pl.DataFrame, since: datetime | None, until: datetime | None
                 ) -> pl.DataFrame:  # fmt: skip
-    """(idx, pos, key) per prefix block of the loaded calls (queries/analyze_caching_hashes.sql):
+    """(idx, pos, key) per prefix block of the loaded calls (queries/analyze/caching_hashes.sql):
     key is the block's chained hash within the call's cache scope, as UInt64; rows in (idx, pos)
     order. Calls are matched by rid (a gather, not a join)."""
     import numpy as np
@@ -102,7 +102,7 @@ def load_blocks(con: Any, df: pl.DataFrame, since: datetime | None, until: datet
 
     from costlab.sql import load_sql
 
-    lists = con.sql(load_sql("analyze_caching_hashes"), params={"since": since, "until": until}).pl()
+    lists = con.sql(load_sql("analyze/caching_hashes"), params={"since": since, "until": until}).pl()
     rid = df["rid"].to_numpy()
     to_idx = np.full(int(rid.max()) + 1 if len(rid) else 0, -1, dtype=np.int64)
     to_idx[rid] = df["idx"].to_numpy()
@@ -594,15 +594,15 @@ def first_messages(
     con: Any, steps: list[tuple[str, str]], since: datetime | None, until: datetime | None
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Per (workflow, step): sizes of the first message (``message_tokens[1]``, calibrated to the
-    provider's input count as in analyze_trimming_prefix.sql) of the loaded calls, from `spans`
-    by row_key (queries/analyze_caching_first_message.sql). Only for the steps asked about."""
+    provider's input count as in analyze/trimming_prefix.sql) of the loaded calls, from `spans`
+    by row_key (queries/analyze/caching_first_message.sql). Only for the steps asked about."""
     from costlab.sql import load_sql
 
     if not steps:
         return {}
     keys = [f"{w}\x1f{s}" for w, s in steps]
     rows = con.execute(
-        load_sql("analyze_caching_first_message"), {"steps": keys, "since": since, "until": until}
+        load_sql("analyze/caching_first_message"), {"steps": keys, "since": since, "until": until}
     ).fetchall()
     names = ["wf", "st", "calls", "multi", "m0_p10", "m0_p50", "m0_p90", "input_p50"]
     return {(r[0], r[1]): dict(zip(names, r, strict=True)) for r in rows}
@@ -871,7 +871,7 @@ def analyze(
     con = ws.analysis_connection()  # the shared analyzer connection (materialized calls)
     df = load_calls(con, lo, hi)
     tdf = con.sql(
-        load_sql("analyze_caching_texts"),
+        load_sql("analyze/caching_texts"),
         params={"limit": int(cfg.get("text_limit", TEXT_LIMIT)), "since": lo, "until": hi},
     ).pl()
     if progress:

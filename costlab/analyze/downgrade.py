@@ -2,7 +2,7 @@
 
 Looks at, per workflow step: the model carrying most of its cost ("current"), the cheaper rungs
 for it in downgrade_ladder.toml (same provider), and quality scores in the spans
-(queries/analyze_downgrade_scores.sql: OTel ``gen_ai.evaluation.result`` events or evaluation
+(queries/analyze/downgrade_scores.sql: OTel ``gen_ai.evaluation.result`` events or evaluation
 spans with ``gen_ai.evaluation.score.value``, which is how Langfuse scores and LangSmith feedback
 are ingested).
 
@@ -208,8 +208,8 @@ def analyze(
     """Cheaper-model candidates per step, validated only by the user's own scores (module doc)."""
     ws, cfg, lo_t, hi_t, con = begin(lake, "downgrade", DEFAULTS, since, until, config)
     result = AnalyzerResult("downgrade")
-    steps = stats.frame(con, "analyze_downgrade_steps", lo_t, hi_t)
-    scores = stats.frame(con, "analyze_downgrade_scores", lo_t, hi_t)
+    steps = stats.frame(con, "analyze/downgrade_steps", lo_t, hi_t)
+    scores = stats.frame(con, "analyze/downgrade_scores", lo_t, hi_t)
     if steps.is_empty():
         result.summary = {"steps": 0}
         return result

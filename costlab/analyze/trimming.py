@@ -1,15 +1,15 @@
 """Prompt-trimming analyzer: tokens sent on every call that probably need not be.
 
 Looks at (per workflow step, priced USD calls; token counts and hashes, text only if kept):
-* **Oversized template / system prompt** (queries/analyze_trimming_prefix.sql): the first message
+* **Oversized template / system prompt** (queries/analyze/trimming_prefix.sql): the first message
   when it is the same in >= ``min_share`` (90%) of the step's calls (same chained prefix hash of
   its last full block) and its median size is >= ``min_tokens`` (4,000). With kept text the role
   tells whether it is a system prompt; without, it is reported as a repeated leading message.
-* **History growth** (queries/analyze_trimming_history.sql): sessions whose input grows turn after
+* **History growth** (queries/analyze/trimming_history.sql): sessions whose input grows turn after
   turn (full-history replay); tokens beyond the last ``keep_turns`` (6) turns.
 * **Few-shot examples** (kept text only): identical user/assistant pairs between the system prompt
   and the final user message in >= 90% of sampled calls.
-* **Tool schemas** (queries/analyze_trimming_tools.sql, costlab/analyze/trimming_tools.py; from
+* **Tool schemas** (queries/analyze/trimming_tools.sql, costlab/analyze/trimming_tools.py; from
   the ``costlab.tools`` counts, tokens and hashes ingest stores with or without text): tools
   declared in a step's calls but never called (validated once their use is observed in >= 300
   calls), else a tool block of >= 1,500 tokens a call on average.
@@ -222,11 +222,11 @@ def analyze(
     ws, cfg, lo_t, hi_t, con = begin(lake, "trimming", DEFAULTS, since, until, config)
     result = AnalyzerResult("trimming")
     stats.prompts(con)
-    pre = stats.frame(con, "analyze_trimming_prefix", lo_t, hi_t,
+    pre = stats.frame(con, "analyze/trimming_prefix", lo_t, hi_t,
                       target_tokens=int(cfg["target_tokens"]))  # fmt: skip
-    hist = stats.frame(con, "analyze_trimming_history", lo_t, hi_t,
+    hist = stats.frame(con, "analyze/trimming_history", lo_t, hi_t,
                        keep_turns=int(cfg["keep_turns"]))  # fmt: skip
-    tools = stats.frame(con, "analyze_trimming_tools", lo_t, hi_t)
+    tools = stats.frame(con, "analyze/trimming_tools", lo_t, hi_t)
     if pre.is_empty():
         result.summary = {"steps": 0}
         return result

@@ -4,7 +4,7 @@ Why: tool definitions are resent with every call, ahead of the system prompt, an
 often declare many tools a step never calls. Ingest summarises each llm call's tools as counts,
 tiktoken tokens, a block hash and per-tool name hashes (``attributes."costlab.tools"``,
 costlab/ingest/_tools.py);
-queries/analyze_trimming_tools.sql prices the block's prompt positions after caching.
+queries/analyze/trimming_tools.sql prices the block's prompt positions after caching.
 
 * **Never-called tools.** A tool declared in >= ``min_calls`` calls of a step that no observed call
   called (no tool call in a response that is in the trace, no tool span of that name in the same
@@ -60,7 +60,7 @@ def _obj(text: Any) -> dict[str, Any]:
 
 
 class _Step:
-    """One (workflow, step): its tool blocks (rows of analyze_trimming_tools) summed up."""
+    """One (workflow, step): its tool blocks (rows of analyze/trimming_tools) summed up."""
 
     def __init__(self, rows: list[dict[str, Any]]) -> None:
         d = stats.money_of

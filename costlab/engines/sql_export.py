@@ -8,7 +8,7 @@ cannot carry over exactly is exported with a ``/* costlab: review: ... */`` comm
 stay placeholders in the target's syntax (``@since`` in BigQuery, ``:since`` in Spark...).
 The files, in the order to run them: ``00_tables.sql`` (the stored tables' columns, the price
 and rule tables costlab fills from Python: load them with your own pipeline),
-``10_views.sql``, then one file per named query.
+``10_views.sql``, then one file per named query (the catalogue, then the analyzers' inputs).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def table_columns() -> dict[str, list[tuple[str, str]]]:
 
 def export_sql(dialect: str, output: Path | None = None) -> dict[str, str]:
     """File name -> SQL text in ``dialect``; written under ``output`` when given."""
-    from costlab.sql import list_queries, load_sql
+    from costlab.sql import analyzer_queries, list_queries, load_sql
 
     dialect = dialect.lower()
     if dialect not in EXPORT_DIALECTS:
@@ -68,14 +68,14 @@ def export_sql(dialect: str, output: Path | None = None) -> dict[str, str]:
             f"CREATE OR REPLACE VIEW {view} AS {_body(load_sql('views/' + view))}", dialect, macros=macros, pretty=True, strict=False
         )
     files["10_views.sql"] = head + ";\n\n".join(views) + ";\n"
-    for i, name in enumerate(list_queries()):
+    for i, name in enumerate(list_queries() + analyzer_queries()):
         text = load_sql(name)
         header = "".join(line + "\n" for line in text.splitlines() if line.startswith("--"))
         try:
             stmts = transpile(_body(text), dialect, macros=macros, pretty=True, strict=False)
         except CostlabError as ex:
             raise CostlabError(f"queries/{name}.sql: {ex}") from None
-        files[f"{20 + i:02d}_{name}.sql"] = head + header + ";\n".join(stmts) + ";\n"
+        files[f"{20 + i:02d}_{name.replace('/', '_')}.sql"] = head + header + ";\n".join(stmts) + ";\n"
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
         for fname, text in files.items():

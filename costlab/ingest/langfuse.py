@@ -35,7 +35,7 @@ score, operation ``evaluation``, name ``score:<name>``, span id = score id, pare
 (usage_scope ``none``, usage_source ``missing``), workflow/session/user/tags from its trace like
 any span; ``attributes.attributes`` holds ``gen_ai.evaluation.name`` / ``.score.value`` (a number,
 BOOLEAN as 0/1) / ``.source`` (EVAL, API, ANNOTATION), the keys
-queries/analyze_downgrade_scores.sql reads. The judge's ``comment`` is kept only with keep_text.
+queries/analyze/downgrade_scores.sql reads. The judge's ``comment`` is kept only with keep_text.
 Row key: (trace id, observation id); a score's is ("score", score id). A re-exported observation or
 score replaces the earlier one. No replace_scope: exports are filtered slices, never complete
 re-deliveries.

@@ -33,7 +33,7 @@ Feedback (quality signals for the downgrade analyzer): one ``other`` span per nu
 operation ``evaluation``, name ``feedback:<key>``, parent = the run it scores, no tokens
 (usage_scope ``none``, usage_source ``missing``), workflow/session/user/tags from that run when it
 is in the file; ``attributes.attributes`` holds ``gen_ai.evaluation.name`` (the key),
-``.score.value`` and ``.source`` as queries/analyze_downgrade_scores.sql reads them.
+``.score.value`` and ``.source`` as queries/analyze/downgrade_scores.sql reads them.
 * a feedback record: span id = feedback id, start = ``created_at``, value = ``score`` (bool ->
   0/1), else a numeric ``value``; trace = its ``trace_id``, else its run's.
 * ``feedback_stats`` ``{key: {n, avg, ...}}`` on a run: one span per key with ``avg`` as the

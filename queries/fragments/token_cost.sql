@@ -1,12 +1,13 @@
 -- token_cost: the money of one priced row, shared by views/calls.sql and views/usage_priced.sql
---   (included in their text by costlab.sql.load_sql, so the formula exists once).
 -- purpose: tokens of each kind times the matched price_grid cell's price for that kind, plus the
 --   per-request fee, as DECIMAL(38,12) in the cell's currency.
 -- parameters: none; the including query gives `p` (input_tokens and the parts _read, _write,
 --   _write_1h, _output, _reasoning, NULL parts already 0) and `g` (the joined price_grid cell).
 -- grain: an expression over one row.
--- NULL (unpriced, never zero) when no cell matched or the token split is impossible (a part
---   larger than the total it is part of). A part of 0 tokens adds an exact 0, not 0 x price.
+-- notes:
+--     (included in their text by costlab.sql.load_sql, so the formula exists once).
+--   NULL (unpriced, never zero) when no cell matched or the token split is impossible (a part
+--     larger than the total it is part of). A part of 0 tokens adds an exact 0, not 0 x price.
 CASE
     WHEN g.price_model IS NULL
       OR p.input_tokens IS NULL OR p._output IS NULL

@@ -2,10 +2,10 @@
 -- purpose: allocate every billed line (charges_attributed.billed_cost) to a workflow or to the
 --   literal 'unattributed' bucket; the rules, bases and the exactness argument are documented in
 --   the header of queries/allocation.sql.
--- parameters (macro arguments, not $params): p_since, p_until TIMESTAMPTZ or NULL on
+-- grain: period, currency, workflow, compute_kind, basis (zero amounts left out).
+-- parameters: none; the macro takes arguments instead: p_since, p_until TIMESTAMPTZ or NULL on
 --   charge_period_start (and on calls' start_time for the weights); p_grain 'day' | 'month';
 --   p_policy 'proportional' | 'even' | 'tag' | 'none'; p_token_policy 'traced' | 'proportional'.
--- grain: period, currency, workflow, compute_kind, basis (zero amounts left out).
 CREATE OR REPLACE MACRO allocation_rows(p_since, p_until, p_grain, p_policy, p_token_policy) AS TABLE
 WITH ch AS MATERIALIZED (
     -- billed lines in range, classified; NULL billed_cost is unknown money and is left out

@@ -1,6 +1,4 @@
 -- analyze_base: every billable LLM/embedding call with the unit prices of its price cell, scalar
---               columns only. Materialized once per process and lake version by
---               costlab.analyze.stats.connect() and shared by all four analyzers.
 -- purpose: building the priced, de-duplicated `calls` view is most of an analyzer's cost on a large
 --          lake (~3-4 s CPU per 1M calls); doing it once instead of four times is what keeps
 --          `costlab analyze all` inside its budget. The call is re-joined to the same `price_grid`
@@ -8,14 +6,17 @@
 --          an analyzer can price each token part on its own (a trimmed token that was read from
 --          cache saves only the cache-read price). LEFT JOIN: unpriced calls stay (their unit
 --          prices are NULL), because the caching analyzer still simulates their tokens.
--- parameters: none (a view over `calls` and `price_grid`; analyzers filter $since/$until).
+-- parameters: none (a view over `calls` and `price_grid`; the analyzer queries filter the period).
 -- grain: one row per billable call (the `calls` view).
 -- columns: the call's keys and tokens as in `calls`; the raw (nullable) cache columns and, NULL as
 --          0, read_tokens / write_tokens (5m + 1h when only the split is logged) / write_1h_tokens /
 --          reasoning_tok; cost, cost_currency, cost_source; the cell's currency (price_currency)
 --          and unit prices per token. No list or text columns: carrying them through the `calls`
 --          de-duplication costs more than the rest; they are fetched by row_key for kept rows
---          (views/analyze_prompts.sql, analyze_caching_hashes.sql).
+--          (views/analyze_prompts.sql, analyze/caching_hashes.sql).
+-- notes:
+--                 columns only. Materialized once per process and lake version by
+--                 costlab.analyze.stats.connect() and shared by all four analyzers.
 SELECT
     c.row_key, c.trace_id, c.span_id, c.source_line, c.source_format, c.span_kind,
     c.workflow, c.step, c.session_id, c.user_id, c.start_time,

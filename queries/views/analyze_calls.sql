@@ -2,8 +2,8 @@
 -- purpose: those analyzers price each token part of a call (a trimmed system-prompt token costs the
 --          cache-read price when it was read from cache), so they need calls with a computed USD
 --          cost and the unit prices it was computed with.
--- parameters: none (a view over the materialized `analyze_base` table; analyzers filter
---             $since/$until).
+-- parameters: none (a view over the materialized `analyze_base` table; the analyzer queries
+--             filter the period).
 -- grain: one row per billable call with a computed USD cost (reported-only, unpriced and
 --        non-USD calls are left out: unit prices are unknown for them; analyzers count them apart).
 -- columns: see views/analyze_base.sql (keys, tokens, read_tokens / write_tokens / write_1h_tokens /

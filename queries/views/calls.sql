@@ -3,33 +3,34 @@
 --          ingest keeps in the lake) priced with the effective-dated price tables.
 -- parameters: none (a view over `call_facts`, `model_prices` and `price_grid`; see costlab/pricing.py).
 -- grain: one row per billable call.
--- cost precedence: cost = computed_cost when the call can be priced, else reported_cost, else NULL.
---   cost_source is 'computed', 'reported' or 'unpriced' (cost NULL: listed, never costed at zero).
---   Computed wins because re-pricing history is the point: the same tokens priced with one
---   effective-dated table (and the user's negotiated discounts) are comparable across sources and
---   time, while trace-reported costs come from each SDK's own, possibly stale, price list. The
---   reported cost stays beside it in reported_cost / reported_cost_currency.
--- computed_cost (DECIMAL(38,12), currency of the prices; genai-prices is USD):
---   model_prices maps the call's (provider, model) to a price model (matched in Python over the
---   DISTINCT pairs); price_grid holds that model's disjoint cells (valid_from <= start_time <
---   valid_to, UTC time of day, input band), so each call joins at most one cell.
---   Tokens follow SCHEMA.md: input_tokens is inclusive, output_tokens includes reasoning.
---     uncached input = input_tokens - cache_read - cache_write       x p_uncached
---     cache read                                                      x p_cache_read
---     cache write 1h = cache_write_1h_tokens                          x p_cache_write_1h
---     cache write 5m = cache_write - 1h (a write without a split is 5m) x p_cache_write_5m
---     output - reasoning                                              x p_output
---     reasoning (only priced apart when the model has a reasoning price) x p_reasoning
---     + p_request (per-request fee, usually 0)
---   A missing cache/reasoning part (NULL) counts as 0, i.e. priced as plain input/output.
---   Long-context tiers: the cell's input band is chosen on the inclusive input_tokens (cliff
---   pricing: crossing the threshold prices every token at the tier rate, as genai-prices does).
---   Service tier: price_tier is the call's tier (batch, flex, priority; Anthropic speed=fast or
---   OpenAI 'fast') when the price model has prices for it, else standard (genai-prices' rule);
---   'provisioned' calls are not token-priced (PTU is billed by the hour).
---   computed_cost is NULL (unpriced) when: no usage (usage_source 'missing' or NULL input/output
---   tokens; an embedding's NULL output counts as 0), no matching model or cell, a part with tokens has no price, or the parts are
---   inconsistent (cache tokens exceeding input, reasoning exceeding output).
+-- notes:
+--   cost precedence: cost = computed_cost when the call can be priced, else reported_cost, else NULL.
+--     cost_source is 'computed', 'reported' or 'unpriced' (cost NULL: listed, never costed at zero).
+--     Computed wins because re-pricing history is the point: the same tokens priced with one
+--     effective-dated table (and the user's negotiated discounts) are comparable across sources and
+--     time, while trace-reported costs come from each SDK's own, possibly stale, price list. The
+--     reported cost stays beside it in reported_cost / reported_cost_currency.
+--   computed_cost (DECIMAL(38,12), currency of the prices; genai-prices is USD):
+--     model_prices maps the call's (provider, model) to a price model (matched in Python over the
+--     DISTINCT pairs); price_grid holds that model's disjoint cells (valid_from <= start_time <
+--     valid_to, UTC time of day, input band), so each call joins at most one cell.
+--     Tokens follow docs/schema.md: input_tokens is inclusive, output_tokens includes reasoning.
+--       uncached input = input_tokens - cache_read - cache_write       x p_uncached
+--       cache read                                                      x p_cache_read
+--       cache write 1h = cache_write_1h_tokens                          x p_cache_write_1h
+--       cache write 5m = cache_write - 1h (a write without a split is 5m) x p_cache_write_5m
+--       output - reasoning                                              x p_output
+--       reasoning (only priced apart when the model has a reasoning price) x p_reasoning
+--       + p_request (per-request fee, usually 0)
+--     A missing cache/reasoning part (NULL) counts as 0, i.e. priced as plain input/output.
+--     Long-context tiers: the cell's input band is chosen on the inclusive input_tokens (cliff
+--     pricing: crossing the threshold prices every token at the tier rate, as genai-prices does).
+--     Service tier: price_tier is the call's tier (batch, flex, priority; Anthropic speed=fast or
+--     OpenAI 'fast') when the price model has prices for it, else standard (genai-prices' rule);
+--     'provisioned' calls are not token-priced (PTU is billed by the hour).
+--     computed_cost is NULL (unpriced) when: no usage (usage_source 'missing' or NULL input/output
+--     tokens; an embedding's NULL output counts as 0), no matching model or cell, a part with tokens has no price, or the parts are
+--     inconsistent (cache tokens exceeding input, reasoning exceeding output).
 WITH parts AS (
     SELECT
         d.*,

@@ -1,54 +1,55 @@
 -- charges_llm: the LLM token charges of the bill, keyed like usage and calls, with each bill
---          counted once even when the lake holds it from two billing sources.
 -- purpose: reconciliation input (queries/reconciliation*.sql via reconciliation_facts), and a
 --          view to query directly: which bill lines are LLM tokens, under which provider key,
 --          and which billing source was counted.
 -- parameters: none (a view over `charges`).
 -- grain: one row per `charges` row that is an LLM token charge.
 --
--- Which rows: compute_kind = 'tokens'; or compute_kind NULL with a model, or from OpenAI /
---   Anthropic (an OpenAI Costs API / Anthropic cost report pulled without grouping by line item
---   has no model and no kind; those rows stay, under model NULL; a cloud invoice's tax or
---   rounding line has no kind either and stays out). Not included: provisioned throughput (PTU / model
---   units are billed by the hour and `calls` does not token-price 'provisioned' calls), context
---   cache storage, audio minutes, images, tool calls, GPU hours: traces cannot explain them
---   with token prices. Every charge_category is kept (credits, refunds, discounts); the
---   reconciliation separates Usage from the rest.
+-- notes:
+--            counted once even when the lake holds it from two billing sources.
+--   Which rows: compute_kind = 'tokens'; or compute_kind NULL with a model, or from OpenAI /
+--     Anthropic (an OpenAI Costs API / Anthropic cost report pulled without grouping by line item
+--     has no model and no kind; those rows stay, under model NULL; a cloud invoice's tax or
+--     rounding line has no kind either and stays out). Not included: provisioned throughput (PTU / model
+--     units are billed by the hour and `calls` does not token-price 'provisioned' calls), context
+--     cache storage, audio minutes, images, tool calls, GPU hours: traces cannot explain them
+--     with token prices. Every charge_category is kept (credits, refunds, discounts); the
+--     reconciliation separates Usage from the rest.
 --
--- provider (the key shared with usage.provider / spans.provider, i.e. costlab.names
---   normalise_provider's names), from service_provider_name (FOCUS ProviderName), else
---   host_provider_name, and service_name, as the ingestors write them:
---     'OpenAI' (openai_costs, openai_cost_csv)                        -> openai
---     'Anthropic' (anthropic_cost)                                    -> anthropic
---     'AWS' / 'Amazon Web Services' (aws_cur, aws_cur2, focus) with service_name containing
---       'Bedrock' ('Amazon Bedrock', Marketplace '<model> (Amazon Bedrock Edition)')
---                                                                     -> aws.bedrock
---       other AWS services                                            -> aws
---     'Microsoft' / 'Azure' (azure_cost: 'Cognitive Services', 'Foundry Models'; focus:
---       'Azure AI Services'): Azure OpenAI and Foundry models          -> azure
---     'Google' / 'Google Cloud' (gcp_billing: 'Vertex AI', 'Gemini API'; Claude on Vertex too)
---                                                                     -> google
---     'Oracle' (oci_cost_report, focus)                               -> oci
---     anything else: lower-cased and trimmed, as normalise_provider keeps unknown names.
---   Bedrock calls carry provider 'aws.bedrock' in traces, so Bedrock charges reconcile with
---   Bedrock-routed calls, not with Anthropic's own API bill.
+--   provider (the key shared with usage.provider / spans.provider, i.e. costlab.names
+--     normalise_provider's names), from service_provider_name (FOCUS ProviderName), else
+--     host_provider_name, and service_name, as the ingestors write them:
+--       'OpenAI' (openai_costs, openai_cost_csv)                        -> openai
+--       'Anthropic' (anthropic_cost)                                    -> anthropic
+--       'AWS' / 'Amazon Web Services' (aws_cur, aws_cur2, focus) with service_name containing
+--         'Bedrock' ('Amazon Bedrock', Marketplace '<model> (Amazon Bedrock Edition)')
+--                                                                       -> aws.bedrock
+--         other AWS services                                            -> aws
+--       'Microsoft' / 'Azure' (azure_cost: 'Cognitive Services', 'Foundry Models'; focus:
+--         'Azure AI Services'): Azure OpenAI and Foundry models          -> azure
+--       'Google' / 'Google Cloud' (gcp_billing: 'Vertex AI', 'Gemini API'; Claude on Vertex too)
+--                                                                       -> google
+--       'Oracle' (oci_cost_report, focus)                               -> oci
+--       anything else: lower-cased and trimmed, as normalise_provider keeps unknown names.
+--     Bedrock calls carry provider 'aws.bedrock' in traces, so Bedrock charges reconcile with
+--     Bedrock-routed calls, not with Anthropic's own API bill.
 --
--- Double counting: the same bill can sit in the lake twice, from two billing sources (AWS CUR
---   1.0 and CUR 2.0, FOCUS and CUR of one account, the OpenAI Costs API and the dashboard CSV).
---   billing_source is the source_format ('/amortized' appended for Azure amortized exports).
---   Two billing sources overlap when they bill the same provider, the same billing month
---   (billing_period_start, else the UTC month of charge_period_start) and the same
---   billing account (billing_account_key: billing_account_id, or the id inside an Azure ARM path
---   '/providers/Microsoft.Billing/billingAccounts/<id>' as FOCUS writes it), a NULL account matching any (the OpenAI Costs API and Anthropic's
---   report carry none). Of overlapping sources only the preferred one is counted
---   (counted = TRUE); the others keep their rows with counted = FALSE and superseded_by naming
---   the counted source. Preference (source_rank, lower wins; ties by name):
---     1 provider APIs: openai_costs, anthropic_cost   (line-item detail, no export lag)
---     2 openai_cost_csv                                (dashboard export of the same costs)
---     3 other provider-native exports: azure_cost, gcp_billing, oci_cost_report
---     4 aws_cur2   5 aws_cur   (CUR 2.0 is the maintained successor of the legacy CUR)
---     6 focus      (a conversion of the native data; kept when it is the only source)
---     7 anything else; an Azure amortized export ranks just after its actual export.
+--   Double counting: the same bill can sit in the lake twice, from two billing sources (AWS CUR
+--     1.0 and CUR 2.0, FOCUS and CUR of one account, the OpenAI Costs API and the dashboard CSV).
+--     billing_source is the source_format ('/amortized' appended for Azure amortized exports).
+--     Two billing sources overlap when they bill the same provider, the same billing month
+--     (billing_period_start, else the UTC month of charge_period_start) and the same
+--     billing account (billing_account_key: billing_account_id, or the id inside an Azure ARM path
+--     '/providers/Microsoft.Billing/billingAccounts/<id>' as FOCUS writes it), a NULL account matching any (the OpenAI Costs API and Anthropic's
+--     report carry none). Of overlapping sources only the preferred one is counted
+--     (counted = TRUE); the others keep their rows with counted = FALSE and superseded_by naming
+--     the counted source. Preference (source_rank, lower wins; ties by name):
+--       1 provider APIs: openai_costs, anthropic_cost   (line-item detail, no export lag)
+--       2 openai_cost_csv                                (dashboard export of the same costs)
+--       3 other provider-native exports: azure_cost, gcp_billing, oci_cost_report
+--       4 aws_cur2   5 aws_cur   (CUR 2.0 is the maintained successor of the legacy CUR)
+--       6 focus      (a conversion of the native data; kept when it is the only source)
+--       7 anything else; an Azure amortized export ranks just after its actual export.
 WITH base AS (
     SELECT
         c.*,

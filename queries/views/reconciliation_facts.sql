@@ -1,32 +1,33 @@
 -- reconciliation_facts: bill lines, provider usage and traced calls in one long table with the
---          shared (day, provider, model, currency) key, so each reconciliation query is one
---          GROUP BY and a reader can drill from a number to the rows behind it.
 -- purpose: input of queries/reconciliation.sql and queries/reconciliation_summary.sql.
 -- parameters: none (a view over `charges_llm`, `usage_priced` and `calls`).
 -- grain: one row per LLM token charge (kind 'billed'), per token usage bucket ('usage'), per
 --        billable call ('traced').
 --
--- starts_at / ends_at: charge_period_start/end, period_start/end, start_time/end_time.
--- day: the UTC calendar day of starts_at. A charge is assigned whole to the day its charge period
---   starts: a monthly line (some exports bill LLM use per month) lands on the month's first day,
---   not spread over the month (that split is not in the bill). bill_period_hours (charge period
---   length) lets the queries flag such rows; compare them over whole months (the summary).
--- amount / currency: billed_cost + billing_currency; usage_priced cost + cost_currency; calls
---   cost + cost_currency (computed, else reported). NULL amount = unpriced (currency NULL).
--- Usage rows without any token count (images, audio, vector storage, tool calls) are left out:
---   they are not token usage and no trace token count can match them.
--- model: a reconciliation key, because the three sources name one model differently (OpenAI's
---   Costs API 'gpt-4o-mini-2024-07-18' vs its dashboard CSV 'gpt-4o-mini'; traces of Bedrock
---   'claude-3-5-sonnet-20240620' (normalise_model of 'anthropic.claude-3-5-sonnet-20240620-v1:0')
---   vs the CUR usage type 'Claude3.5Sonnet' -> 'claude-3-5-sonnet'). From the normalised model:
---   lower-cased; a Bedrock vendor prefix ('amazon.', 'meta.', 'mistral.', 'cohere.', ...) and a
---   Bedrock version suffix '-v<n>:<m>' dropped; then a snapshot suffix dropped: '-YYYYMMDD',
---   '-YYYY-MM-DD', '-MMDD' ('gpt-4-0613'), Gemini '-00n' ('gemini-2.0-flash-001'), '-latest'.
---   So snapshots of one model family reconcile together (a bill rarely tells them apart).
---   model_raw keeps the normalised model as the source had it.
---   Known limits: names that differ in more than that do not meet ('titanembedtextv2' from the
---   CUR vs 'amazon.titan-embed-text-v2:0' from traces; Claude 3.5 Sonnet v2 if its usage type
---   is 'Claude3.5SonnetV2' while traces say 'claude-3-5-sonnet-20241022').
+-- notes:
+--            shared (day, provider, model, currency) key, so each reconciliation query is one
+--            GROUP BY and a reader can drill from a number to the rows behind it.
+--   starts_at / ends_at: charge_period_start/end, period_start/end, start_time/end_time.
+--   day: the UTC calendar day of starts_at. A charge is assigned whole to the day its charge period
+--     starts: a monthly line (some exports bill LLM use per month) lands on the month's first day,
+--     not spread over the month (that split is not in the bill). bill_period_hours (charge period
+--     length) lets the queries flag such rows; compare them over whole months (the summary).
+--   amount / currency: billed_cost + billing_currency; usage_priced cost + cost_currency; calls
+--     cost + cost_currency (computed, else reported). NULL amount = unpriced (currency NULL).
+--   Usage rows without any token count (images, audio, vector storage, tool calls) are left out:
+--     they are not token usage and no trace token count can match them.
+--   model: a reconciliation key, because the three sources name one model differently (OpenAI's
+--     Costs API 'gpt-4o-mini-2024-07-18' vs its dashboard CSV 'gpt-4o-mini'; traces of Bedrock
+--     'claude-3-5-sonnet-20240620' (normalise_model of 'anthropic.claude-3-5-sonnet-20240620-v1:0')
+--     vs the CUR usage type 'Claude3.5Sonnet' -> 'claude-3-5-sonnet'). From the normalised model:
+--     lower-cased; a Bedrock vendor prefix ('amazon.', 'meta.', 'mistral.', 'cohere.', ...) and a
+--     Bedrock version suffix '-v<n>:<m>' dropped; then a snapshot suffix dropped: '-YYYYMMDD',
+--     '-YYYY-MM-DD', '-MMDD' ('gpt-4-0613'), Gemini '-00n' ('gemini-2.0-flash-001'), '-latest'.
+--     So snapshots of one model family reconcile together (a bill rarely tells them apart).
+--     model_raw keeps the normalised model as the source had it.
+--     Known limits: names that differ in more than that do not meet ('titanembedtextv2' from the
+--     CUR vs 'amazon.titan-embed-text-v2:0' from traces; Claude 3.5 Sonnet v2 if its usage type
+--     is 'Claude3.5SonnetV2' while traces say 'claude-3-5-sonnet-20241022').
 WITH facts AS (
     SELECT
         'billed' AS kind,

@@ -1,33 +1,34 @@
 -- usage_priced: provider-side token usage (the `usage` table) priced with the prices valid when it
---          happened, so a bill can be checked against "what this usage should have cost".
 -- purpose: every `usage` row with cost, cost_currency and cost_source ('computed' or 'unpriced';
 --          usage carries no money of its own, so there is no 'reported').
 -- parameters: none (a view over `usage`, `model_prices` and `price_grid`; see costlab/pricing.py).
 -- grain: one row per `usage` row (a provider's bucket: hour or day, per model / project / key / tier).
--- The cost formula is queries/fragments/token_cost.sql, included in views/calls.sql too
---   (tests/test_reconciliation.py::test_usage_priced_equals_calls_for_same_tokens):
---     uncached input = input_tokens - cache_read - cache_write       x p_uncached
---     cache read                                                      x p_cache_read
---     cache write 1h = cache_write_1h_tokens                          x p_cache_write_1h
---     cache write 5m = cache_write - 1h (a write without a split is 5m) x p_cache_write_5m
---     output - reasoning                                              x p_output
---     reasoning (only priced apart when the model has a reasoning price) x p_reasoning
---     + p_request (per-request fee, usually 0), here once per bucket row: usage rows are
---       aggregates and genai-prices 0.2.3 has no per-request token-model fee, so this is 0.
---   Price time: period_start, the bucket's start (buckets are 1h or 1d): a price change inside a
---   bucket prices the whole bucket at the earlier price, and a time-of-day price (DeepSeek
---   off-peak) is the one at period_start, so a daily bucket gets the 00:00 UTC price.
---   Long-context tiers: a bucket's summed input says nothing about its requests (a day of small
---   calls is not one long call), so buckets price in the base band, except those the provider
---   marks as long-context usage (Anthropic: attributes['context_window'] = '200k-1M'), which
---   price at the tier rate.
---   Service tier: batch = TRUE or service_tier 'batch' prices as batch, 'fast' speed
---   (attributes['speed']) as fast, else the row's service_tier when the price model has it,
---   else standard; 'provisioned' is not token-priced.
---   cost is NULL (unpriced) when: no model or no matching price, no input or output count
---   (an embeddings/moderations bucket's NULL output counts as 0), a part with tokens has no
---   price, or the parts are inconsistent (cache tokens exceeding input, reasoning exceeding output).
---   Non-token usage (images, audio seconds, vector storage, tool calls) is listed unpriced.
+-- notes:
+--            happened, so a bill can be checked against "what this usage should have cost".
+--   The cost formula is queries/fragments/token_cost.sql, included in views/calls.sql too
+--     (tests/test_reconciliation.py::test_usage_priced_equals_calls_for_same_tokens):
+--       uncached input = input_tokens - cache_read - cache_write       x p_uncached
+--       cache read                                                      x p_cache_read
+--       cache write 1h = cache_write_1h_tokens                          x p_cache_write_1h
+--       cache write 5m = cache_write - 1h (a write without a split is 5m) x p_cache_write_5m
+--       output - reasoning                                              x p_output
+--       reasoning (only priced apart when the model has a reasoning price) x p_reasoning
+--       + p_request (per-request fee, usually 0), here once per bucket row: usage rows are
+--         aggregates and genai-prices 0.2.3 has no per-request token-model fee, so this is 0.
+--     Price time: period_start, the bucket's start (buckets are 1h or 1d): a price change inside a
+--     bucket prices the whole bucket at the earlier price, and a time-of-day price (DeepSeek
+--     off-peak) is the one at period_start, so a daily bucket gets the 00:00 UTC price.
+--     Long-context tiers: a bucket's summed input says nothing about its requests (a day of small
+--     calls is not one long call), so buckets price in the base band, except those the provider
+--     marks as long-context usage (Anthropic: attributes['context_window'] = '200k-1M'), which
+--     price at the tier rate.
+--     Service tier: batch = TRUE or service_tier 'batch' prices as batch, 'fast' speed
+--     (attributes['speed']) as fast, else the row's service_tier when the price model has it,
+--     else standard; 'provisioned' is not token-priced.
+--     cost is NULL (unpriced) when: no model or no matching price, no input or output count
+--     (an embeddings/moderations bucket's NULL output counts as 0), a part with tokens has no
+--     price, or the parts are inconsistent (cache tokens exceeding input, reasoning exceeding output).
+--     Non-token usage (images, audio seconds, vector storage, tool calls) is listed unpriced.
 WITH parts AS (
     SELECT
         u.*,

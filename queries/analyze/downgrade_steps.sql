@@ -1,4 +1,4 @@
--- analyze_downgrade_steps: tokens by part and cost per workflow step, model and UTC day.
+-- analyze/downgrade_steps: tokens by part and cost per workflow step, model and UTC day.
 -- purpose: the downgrade analyzer re-prices the current model's tokens at a cheaper candidate's
 --          prices valid on each day (costlab/analyze/downgrade.py); output stats (mean, p90)
 --          feed the verbosity ratio and the candidate heuristics.

@@ -1,23 +1,24 @@
 -- Calls for the caching analyzer: tokens, cache usage, cost and unit prices per call, in time order.
 -- purpose: input of costlab.analyze.caching (replay of provider prompt caches, response repeats).
 --          rid (the call's number in row_key order, 1..n; row_key is unique per call) lets
---          analyze_caching_hashes.sql's rows, numbered the same way, be matched to these by a
+--          analyze/caching_hashes.sql's rows, numbered the same way, be matched to these by a
 --          gather instead of a join. A window rather than DuckDB's rowid, which no other engine
 --          has (the queries also run on Spark); it costs about 1 s of CPU per 1M calls. The
 --          analyzer numbers the calls in time order itself (idx).
--- params: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive)
+-- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive)
 -- grain: one row per billable LLM call with input tokens (the materialized `analyze_base`), in no
 --        particular order; rk = hash(row_key) breaks start_time ties deterministically.
--- prices: the call's price_grid cell (analyze_base joins it exactly as queries/views/calls.sql
---   does), so the simulation prices a call with the same effective-dated cell its cost came from.
---   NULL when the call is unpriced (then only tokens are simulated).
--- cache_reported: the cache-read count is known for this call. A NULL cache_read_tokens means 0
---   when other calls of the same provider and source format report reads (exporters such as the
---   OTel GenAI instrumentations omit a zero attribute), and "not logged" otherwise.
--- cache_scope: calls can only share a provider cache within one provider and model; Mooncake
---   hash ids are remapped per trace file, so their scope also includes the trace id. As a 64-bit
---   hash (scope_key), like prompt_hash (prompt_key): the analyzer only compares them, and numbers
---   convert to polars far faster than strings.
+-- notes:
+--   prices: the call's price_grid cell (analyze_base joins it exactly as queries/views/calls.sql
+--     does), so the simulation prices a call with the same effective-dated cell its cost came from.
+--     NULL when the call is unpriced (then only tokens are simulated).
+--   cache_reported: the cache-read count is known for this call. A NULL cache_read_tokens means 0
+--     when other calls of the same provider and source format report reads (exporters such as the
+--     OTel GenAI instrumentations omit a zero attribute), and "not logged" otherwise.
+--   cache_scope: calls can only share a provider cache within one provider and model; Mooncake
+--     hash ids are remapped per trace file, so their scope also includes the trace id. As a 64-bit
+--     hash (scope_key), like prompt_hash (prompt_key): the analyzer only compares them, and numbers
+--     convert to polars far faster than strings.
 SELECT
     row_number() OVER (ORDER BY c.row_key) AS rid,
     hash(c.row_key) AS rk,

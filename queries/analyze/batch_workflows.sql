@@ -1,4 +1,4 @@
--- analyze_batch_workflows: per workflow, the signals that its calls need no interactive latency.
+-- analyze/batch_workflows: per workflow, the signals that its calls need no interactive latency.
 -- purpose: input to the batch analyzer (costlab/analyze/batch.py): interactive share (calls with a
 --          session or user id), calls already on a batch/flex tier, off-hours share (UTC hour
 --          outside 08-20), the busiest UTC hour and how many calls/days fall within +-1 h of it

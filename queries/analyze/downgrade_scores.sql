@@ -1,6 +1,7 @@
--- analyze_downgrade_scores: quality scores per workflow step, model and score name.
--- purpose: the evidence for a model downgrade (research/analyzers.md §5.2 tier 1). A score is
---          read from any span whose `attributes` JSON carries OTel GenAI evaluation keys:
+-- analyze/downgrade_scores: quality scores per workflow step, model and score name.
+-- purpose: the evidence for a model downgrade (docs/analyzers.md, the downgrade analyzer: scores
+--          for both models on the same step). A score is read from any span whose `attributes`
+--          JSON carries OTel GenAI evaluation keys:
 --          * a `gen_ai.evaluation.result` event (attributes gen_ai.evaluation.name and
 --            gen_ai.evaluation.score.value) scores the span it is attached to;
 --          * `gen_ai.evaluation.name`/`gen_ai.evaluation.score.value` in a span's own attributes

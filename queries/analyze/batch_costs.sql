@@ -1,4 +1,4 @@
--- analyze_batch_costs: the cost of each token part, per workflow step and price model.
+-- analyze/batch_costs: the cost of each token part, per workflow step and price model.
 -- purpose: the batch analyzer re-prices each part at the model's batch/standard price ratio
 --          (genai-prices batch tier), so cache reads that a provider does not discount again in
 --          batch (OpenAI before GPT-5, Vertex) are not counted as saved. Calls already on a batch

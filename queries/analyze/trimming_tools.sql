@@ -1,4 +1,4 @@
--- analyze_trimming_tools: tool schemas sent with a step's calls, per workflow step and tool block.
+-- analyze/trimming_tools: tool schemas sent with a step's calls, per workflow step and tool block.
 -- purpose: the trimming analyzer's oversized-tool-schema detector. Ingest summarises the tools an
 --          llm call declares as one object, spans.attributes."costlab.tools" (count, tokens, hash,
 --          ids, tool_tokens, names, called; costlab/ingest/_tools.py), so the attributes document

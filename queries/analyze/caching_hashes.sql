@@ -1,13 +1,13 @@
 -- Prefix-block hashes of the caching analyzer's calls, as 64-bit cache keys.
 -- purpose: the replay's input (costlab.analyze.replay): block i of a call is key_i =
 --          hash(scope, prefix_hashes[i]) (DuckDB's 64-bit hash), so equal keys mean the same
---          chained prefix within one provider cache (scope as in analyze_caching_calls.sql).
+--          chained prefix within one provider cache (scope as in analyze/caching_calls.sql).
 --          Fetched from `spans` by row_key for the rows of the materialized `analyze_base` table
 --          instead of being carried through the `calls` de-duplication.
--- params: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive): the same
---         filter as analyze_caching_calls.sql.
+-- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive): the same
+--         filter as analyze/caching_calls.sql.
 -- grain: one row per call with at least one prefix hash, in no particular order; rid = the call's
---        number in row_key order among the filtered calls, as in analyze_caching_calls.sql;
+--        number in row_key order among the filtered calls, as in analyze/caching_calls.sql;
 --        key = list of UBIGINT in prefix order.
 WITH c AS (
     SELECT

@@ -1,7 +1,7 @@
 -- Kept prompt texts of LLM calls, oldest first (only present after `ingest --keep-text`).
 -- purpose: evidence for the caching analyzer: where the prompts of a step stop being identical,
 --          and near-duplicate prompts (response-cache candidates).
--- params: $limit BIGINT (most texts read), $since TIMESTAMPTZ or NULL (inclusive),
+-- parameters: $limit BIGINT (most texts read), $since TIMESTAMPTZ or NULL (inclusive),
 --         $until TIMESTAMPTZ or NULL (exclusive)
 -- grain: one row per LLM span with prompt text.
 SELECT

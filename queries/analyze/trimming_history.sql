@@ -1,4 +1,4 @@
--- analyze_trimming_history: conversation history replayed in full, per step.
+-- analyze/trimming_history: conversation history replayed in full, per step.
 -- purpose: the trimming analyzer's history-growth detector. Within a session (session_id, per
 --          workflow step, by time) a call's input is about base + all earlier turns. Keeping only
 --          the last $keep_turns turns would send input_t - input_(t-K) + base, so the tokens beyond

@@ -4,9 +4,9 @@
 --          volatile (a timestamp, an id) in its first block; its size estimates the stable part.
 --          m0 is costlab's own count of message 1, calibrated to the provider's input count
 --          (x input_tokens / (sum(message_tokens) + 3), clamped to 0.5..2), as in
---          analyze_trimming_prefix.sql.
--- params: $steps VARCHAR[]: workflow || chr(31) || step of the steps wanted (NULL as '(none)');
---         $since, $until TIMESTAMPTZ or NULL: the filter of analyze_caching_calls.sql.
+--          analyze/trimming_prefix.sql.
+-- parameters: $steps VARCHAR[]: workflow || chr(31) || step of the steps wanted (NULL as '(none)');
+--         $since, $until TIMESTAMPTZ or NULL: the filter of analyze/caching_calls.sql.
 -- grain: workflow, step over the LLM calls of the materialized `analyze_base` table that have
 --        message_tokens (joined to `spans` by row_key).
 WITH m AS (

@@ -1,4 +1,4 @@
--- analyze_trimming_prefix: the repeated leading message (system / template prompt) per step.
+-- analyze/trimming_prefix: the repeated leading message (system / template prompt) per step.
 -- purpose: the trimming analyzer's oversized-prompt detector. For each call with per-message
 --          token counts: m0 = tokens of the first message, calibrated to the provider's count
 --          (x input_tokens / (sum(message_tokens) + 3), clamped to 0.5..2); its "template hash" =

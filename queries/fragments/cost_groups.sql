@@ -1,0 +1,21 @@
+-- cost_groups: the traced calls of the period, each with the currency of its group.
+-- purpose: the shared start of the cost_by_* queries, which include it after `WITH` and then
+--   aggregate `FROM c AS g`. CTE g: the calls of `calls_attributed` that started in
+--   [$since, $until), selected as `columns` (the group's dimensions with NULL shown as '(none)',
+--   then the other columns). CTE c: g plus `currency`, the call's cost_currency; an unpriced call
+--   (cost and cost_currency NULL) takes its group's currency when the group (`groups`: the
+--   dimension columns of g) has exactly one, so it is counted with the group and never costed.
+-- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on
+--   start_time. Substitutions: columns (the select list of g), groups (the PARTITION BY of c).
+-- grain: one row per billable call of the period (CTEs g and c).
+g AS (
+    SELECT {{columns}}
+    FROM calls_attributed
+    WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
+      AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
+),
+c AS (
+    SELECT g.*, CASE WHEN g.cost_currency IS NULL AND min(g.cost_currency) OVER w = max(g.cost_currency) OVER w
+             THEN min(g.cost_currency) OVER w ELSE g.cost_currency END AS currency
+    FROM g WINDOW w AS (PARTITION BY {{groups}})
+)
