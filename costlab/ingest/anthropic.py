@@ -45,10 +45,10 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
-from costlab.ingest._token_lines import ALLOWED_TOKEN_TYPES, text_kind
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.registry import register_source
+from costlab.ingest.token_lines import ALLOWED_TOKEN_TYPES, text_kind
 
 _USAGE_KEYS = frozenset({"uncached_input_tokens", "cache_read_input_tokens", "cache_creation"})
 _DIMS = (
@@ -227,7 +227,7 @@ class _Report(Source):
                     yield self.table, row
 
 
-@register
+@register_source
 class AnthropicUsage(_Report):
     name = "anthropic_usage"
     title = "Anthropic Admin API Messages usage report (JSON)"
@@ -300,7 +300,7 @@ class AnthropicUsage(_Report):
         }
 
 
-@register
+@register_source
 class AnthropicCost(_Report):
     name = "anthropic_cost"
     title = "Anthropic Admin API cost report (JSON; amounts in cents)"

@@ -57,7 +57,7 @@ Quirks:
   million (research 2.3 vs the focus source's reading), and a count off by 10^6 is worse than an
   unknown one; the focus source reads them the same way (`marketplace_block`).
 - Usage types, token classes and units are read by `bedrock_usage_type` (shared with the focus
-  source) over costlab.ingest._token_lines.
+  source) over costlab.ingest.token_lines.
 - Marketplace models (bill/BillingEntity "AWS Marketplace", ProductName "... (Amazon Bedrock
   Edition)"): model from the product name, token kind from the description; billed_cost stays the
   unblended cost because AWS invoices it (FOCUS's zero rule is for third-party invoices, research 9.14).
@@ -79,9 +79,10 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
-from costlab.ingest._token_lines import (
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.registry import register_source
+from costlab.ingest.token_lines import (
     TokenLine,
     cache_write,
     text_kind,
@@ -89,7 +90,6 @@ from costlab.ingest._token_lines import (
     tokens_of,
     unit_kind,
 )
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 
 _MAPS = ("product", "resource_tags", "cost_category", "tags")  # read; "discount" is not needed
 _CUR2_ONLY = frozenset(
@@ -247,7 +247,7 @@ class _CurBase(Source):
             yield "charges", out
 
 
-@register
+@register_source
 class AwsCur(_CurBase):
     name = "aws_cur"
     title = "AWS Cost and Usage Report, legacy (CSV/CSV.gz lineItem/... headers, or legacy Parquet)"
@@ -260,7 +260,7 @@ class AwsCur(_CurBase):
         return sniff.kind in ("csv", "parquet") and _SNAKE_NEED <= cs and _legacy_snake(cs)
 
 
-@register
+@register_source
 class AwsCur2(_CurBase):
     name = "aws_cur2"
     title = "AWS CUR 2.0 Data Export (Parquet or CSV.gz, snake_case with map columns)"

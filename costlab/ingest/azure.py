@@ -104,7 +104,7 @@ Quirks:
   "gpt-4o-0806-Outp-glbl Tokens", "gpt 4o 0806 cached Inp glbl Tokens", "5.4 mini cd Inp Gl 1M
   Tokens", "5.4 mini Opt Gl 1M Tokens", "gpt-5-codex-ccchd-inp-glbl Tokens", "gpt-5-codex-out-glbl
   Tokens", "GPT 5 Mini Inpt DZone 1M Tokens", "Cd Wr" (cache write; no TTL stated, so
-  input_cache_write_5m as for every billing source, costlab.ingest._token_lines), "Std", "Batch",
+  input_cache_write_5m as for every billing source, costlab.ingest.token_lines), "Std", "Batch",
   "PP" (priority processing), "Provisioned Managed" (PTU hours); the resource is the account.
   `openai_meter` is shared with the focus source. The tier is the one named, else Standard when
   a deployment scope (Gl, Rg, DZ) is named, else NULL. A bare version ("5.4 mini") is a GPT model
@@ -127,10 +127,10 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
-from costlab.ingest._token_lines import TokenLine, cache_write, is_model, tokens_of, with_modality
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.registry import register_source
+from costlab.ingest.token_lines import TokenLine, cache_write, is_model, tokens_of, with_modality
 
 ACTUAL, AMORTIZED = "actual", "amortized"
 # Header aliases (folded names, see `_fold`), first non-empty wins: finops-toolkit's Select-First
@@ -887,7 +887,7 @@ def _ymd(r: dict[str, Any]) -> datetime | None:
         raise ValueError(f"not a date: Year/Month/Day {y}/{m}/{d}") from None
 
 
-@register
+@register_source
 class AzureCost(Source):
     name = "azure_cost"
     title = (
@@ -922,7 +922,7 @@ class AzureCost(Source):
                 yield Bad(str(line), str(ex), u.raw_text(row))
 
 
-@register
+@register_source
 class AzureExportManifest(Source):
     """The manifest.json Cost Management writes beside each export run (exportConfig, runInfo,
     blobs). It holds no charges; `AzureCost` reads its dataset type. Registered so that ingesting

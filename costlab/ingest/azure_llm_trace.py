@@ -26,9 +26,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from costlab.ingest import register
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.registry import register_source
 
 COLUMNS = frozenset({"timestamp", "contexttokens", "generatedtokens"})
 
@@ -40,7 +40,7 @@ def _count(row: dict[str, str], key: str) -> int:
     return n
 
 
-@register
+@register_source
 class AzureLLMInferenceTrace(Source):
     name = "azure_llm_trace"
     title = "Azure LLM inference trace (CSV: TIMESTAMP, ContextTokens, GeneratedTokens)"

@@ -59,9 +59,9 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.registry import register_source
 
 RECORD_TYPES = frozenset(
     {"user", "assistant", "system", "summary", "file-history-snapshot", "queue-operation"}
@@ -334,7 +334,7 @@ def _fast_decoder(keep_text: bool) -> Callable[[bytes], dict[str, Any] | None] |
     return decode
 
 
-@register
+@register_source
 class ClaudeCodeSession(Source):
     name = "claude_code"
     title = "Claude Code session log (~/.claude/projects/<project>/<session>.jsonl)"

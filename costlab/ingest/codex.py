@@ -49,9 +49,9 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.registry import register_source
 
 LINE_TYPES = frozenset({"session_meta", "turn_context", "event_msg", "response_item", "compacted"})
 FIELDS = (
@@ -130,7 +130,7 @@ class _Event:
     plan: str | None
 
 
-@register
+@register_source
 class CodexRollout(Source):
     name = "codex"
     title = "OpenAI Codex CLI session rollout (~/.codex/sessions/**/rollout-*.jsonl)"

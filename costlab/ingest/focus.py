@@ -12,7 +12,7 @@ Normalise: FOCUS columns map 1:1 to `charges` (snake_case); ProviderName/Publish
 and ServiceProviderName/HostProviderName (1.3) both fill service_provider_name/host_provider_name.
 Money and quantities are exact Decimals; enumeration values get the spec's spelling. LLM token
 lines get model, model_raw, token_type, tokens, service_tier (section "LLM token lines" below;
-the words, units and token classes are costlab.ingest._token_lines, shared by every billing
+the words, units and token classes are costlab.ingest.token_lines, shared by every billing
 source, and each provider's naming is read by its own source's parser: azure.openai_meter,
 aws_cur.bedrock_usage_type, gcp.sku_facts):
 - model: SkuPriceDetails ModelId (FOCUS-defined; also Model/ModelName and x_ variants, keys
@@ -96,9 +96,13 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
-from costlab.ingest._token_lines import (
+from costlab.ingest.aws_cur import bedrock_usage_type
+from costlab.ingest.azure import openai_meter
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.gcp import sku_facts
+from costlab.ingest.registry import register_source
+from costlab.ingest.token_lines import (
     TokenLine,
     cache_write,
     is_model,
@@ -108,10 +112,6 @@ from costlab.ingest._token_lines import (
     unit_kind,
     words,
 )
-from costlab.ingest.aws_cur import bedrock_usage_type
-from costlab.ingest.azure import openai_meter
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
-from costlab.ingest.gcp import sku_facts
 from costlab.names import normalise_model
 
 _DETECT = frozenset({"billedcost", "chargeperiodstart", "chargeperiodend", "chargecategory"})
@@ -175,7 +175,7 @@ _MS_NULLS = frozenset({"-2", "unassigned"})
 _SHORT_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2})$", re.ASCII)
 
 
-@register
+@register_source
 class FocusExport(Source):
     name = "focus"
     title = "FinOps FOCUS 1.0-1.3 cost and usage export (CSV, CSV.gz, Parquet, JSONL)"

@@ -16,7 +16,7 @@ project_id; labels + project.labels + system_labels + tags → tags; location.re
 region_id; usage.amount/unit → consumed_*, usage.amount_in_pricing_units/pricing_unit → pricing_*;
 cost_type → charge category. Vertex AI / Gemini API SKU descriptions (``Gemini 2.5 Pro Text Input -
 Predictions``, ``… Input Text Caching``, ``… Output … - Batch Predictions``, Claude's ``… Cache Write
-Input Tokens``) give model, token_type (costlab.ingest._token_lines.text_kind, as every billing source
+Input Tokens``) give model, token_type (costlab.ingest.token_lines.text_kind, as every billing source
 reads it: a cache write is never a read) and service_tier; tokens = usage.amount when usage.unit is
 ``count``/tokens, rounded half-even (NULL for ``characters``, the Gemini 1.x unit: characters are not
 tokens, and for tokens x time such as ``count-seconds``: context-cache storage).
@@ -52,10 +52,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
-from costlab.ingest._token_lines import text_kind, token_block, tokens_of, unit_kind
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.registry import register_source
+from costlab.ingest.token_lines import text_kind, token_block, tokens_of, unit_kind
 
 _PACIFIC = ZoneInfo("America/Los_Angeles")
 #: nested records and their fields, for CSV columns flattened as ``record_field``
@@ -187,7 +187,7 @@ def sku_facts(
     service: str | None, sku: str | None, unit: str | None = None
 ) -> dict[str, Any]:
     """model, token_type, service_tier and compute_kind read from a SKU description and its usage
-    unit. The token class is _token_lines.text_kind of the SKU, as for every billing source:
+    unit. The token class is token_lines.text_kind of the SKU, as for every billing source:
     "... Input Caching" is a cache read, "... Cache Write ..." a cache write (1h when stated),
     "... Caching Storage" storage; on an AI SKU a tokens x time unit is storage whatever the
     name says, never tokens."""
@@ -263,7 +263,7 @@ def _renest(flat: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
-@register
+@register_source
 class GcpBilling(Source):
     name = "gcp_billing"
     title = "Google Cloud Billing export to BigQuery, standard/detailed (JSONL, JSON, CSV, Parquet)"

@@ -57,10 +57,10 @@ from typing import Any
 
 from costlab import tokens
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 from costlab.ingest.litellm import first_record, records, workflow_keys
+from costlab.ingest.registry import register_source
 from costlab.names import normalise_model, normalise_provider
 
 DEFAULT_WORKFLOW_KEYS = ("workflow", "workflow_name", "helicone-session-name")
@@ -134,7 +134,7 @@ def _answer(body: Any) -> str | None:
     return "\n".join(pieces) or None
 
 
-@register
+@register_source
 class HeliconeRequests(Source):
     name = "helicone"
     title = "Helicone request logs (API query / @helicone/export JSON, JSONL, CSV)"

@@ -28,7 +28,7 @@ else the first ``session.id``/``user.id`` among its observations (one trace, one
 a rollup). Prompt features (hash, per-message tokens, prefix blocks) via `costlab.tokens`; text
 only with ``ctx.keep_text``; content-bearing OTel attributes are dropped from ``attributes``.
 An llm observation that declares tools (raw OTel attributes, ``input.tools``, ``modelParameters``,
-``toolDefinitions``) gets the ``costlab.tools`` summary of `costlab.ingest._tools`.
+``toolDefinitions``) gets the ``costlab.tools`` summary of `costlab.ingest.tool_schemas`.
 Scores (quality signals for the downgrade analyzer): one ``other`` span per NUMERIC or BOOLEAN
 score, operation ``evaluation``, name ``score:<name>``, span id = score id, parent =
 ``observationId`` (NULL for a trace-level score), start = score ``timestamp``, no tokens
@@ -86,9 +86,10 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import _tools, register
+from costlab.ingest import tool_schemas
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.registry import register_source
 
 TYPES = frozenset(
     "SPAN GENERATION EVENT AGENT TOOL CHAIN RETRIEVER EVALUATOR EMBEDDING GUARDRAIL".split()
@@ -556,7 +557,7 @@ class _Index:
         self.user: dict[str, str] = {}
 
 
-@register
+@register_source
 class LangfuseExport(Source):
     name = "langfuse"
     title = "Langfuse traces and observations (trace JSON, API pages, batch export JSON/JSONL/CSV)"
@@ -822,20 +823,20 @@ class LangfuseExport(Source):
         o: dict[str, Any], attrs: dict[str, Any], params: dict[str, Any], model: str | None,
         ctx: ParseContext,
     ) -> dict[str, Any]:
-        """``costlab.tools`` (costlab/ingest/_tools.py): the raw OTel attributes first (full
+        """``costlab.tools`` (costlab/ingest/tool_schemas.py): the raw OTel attributes first (full
         schemas), then the request body or model parameters, then Langfuse's ``toolDefinitions``."""
         defs = (
-            _tools.definitions(attrs)
-            or _tools.from_request(o.get("input"), params)
-            or _tools.from_langfuse(_get(o, "toolDefinitions", "tool_definitions"))
+            tool_schemas.definitions(attrs)
+            or tool_schemas.from_request(o.get("input"), params)
+            or tool_schemas.from_langfuse(_get(o, "toolDefinitions", "tool_definitions"))
         )
         if not defs:
             return {}
-        seen = _tools.called(
+        seen = tool_schemas.called(
             o.get("output"), _get(o, "toolCalls", "tool_calls"),
             _get(o, "toolCallNames", "tool_call_names"),
         )  # fmt: skip
-        return _tools.summary(defs, model, ctx.keep_text, seen)
+        return tool_schemas.summary(defs, model, ctx.keep_text, seen)
 
     @staticmethod
     def _workflow(

@@ -28,7 +28,7 @@ session = ``extra.metadata`` ``thread_id``/``session_id``/``conversation_id`` (L
 ``session_id`` is the project, kept in ``attributes``); workflow = a configured metadata key
 (``workflow_attributes``) > root run name; step = run name; tags from ``tags``. An llm run whose
 request declares tools (``inputs.tools`` / ``functions``, ``extra.invocation_params.tools``) gets
-the ``costlab.tools`` summary of `costlab.ingest._tools` in ``attributes``.
+the ``costlab.tools`` summary of `costlab.ingest.tool_schemas` in ``attributes``.
 Feedback (quality signals for the downgrade analyzer): one ``other`` span per numeric feedback,
 operation ``evaluation``, name ``feedback:<key>``, parent = the run it scores, no tokens
 (usage_scope ``none``, usage_source ``missing``), workflow/session/user/tags from that run when it
@@ -81,7 +81,7 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import _tools, register
+from costlab.ingest import tool_schemas
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 from costlab.ingest.langfuse import (
@@ -97,6 +97,7 @@ from costlab.ingest.langfuse import (
     _tier,
     _workflow_keys,
 )
+from costlab.ingest.registry import register_source
 
 _KIND = {"llm": "llm", "embedding": "embedding", "tool": "tool", "retriever": "retrieval"}
 _KIND |= {"chain": "chain", "prompt": "other", "parser": "other"}
@@ -351,7 +352,7 @@ def _start(run: dict[str, Any]) -> datetime | None:
     return start
 
 
-@register
+@register_source
 class LangSmithRuns(Source):
     name = "langsmith"
     title = "LangSmith runs (SDK post/patch payloads, list_runs / runs-query exports)"
@@ -549,10 +550,10 @@ class LangSmithRuns(Source):
             "first_token_time": run.get("first_token_time"),
             "total_tokens": run.get("total_tokens"),
         }
-        if kind == "llm":  # tool schemas (costlab/ingest/_tools.py): request tools, bind_tools
-            defs = _tools.from_request(inputs, inv)
-            hit = _tools.called(outputs or None) if defs else None
-            note |= _tools.summary(defs, model, ctx.keep_text, hit)
+        if kind == "llm":  # tool schemas (costlab/ingest/tool_schemas.py): request tools, bind_tools
+            defs = tool_schemas.from_request(inputs, inv)
+            hit = tool_schemas.called(outputs or None) if defs else None
+            note |= tool_schemas.summary(defs, model, ctx.keep_text, hit)
         row["attributes"] = _dumps({k: v for k, v in note.items() if v not in (None, {}, "")})
         return row
 

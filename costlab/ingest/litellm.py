@@ -59,9 +59,9 @@ from typing import Any
 
 from costlab import tokens
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.registry import register_source
 from costlab.names import normalise_model, normalise_provider
 
 DEFAULT_WORKFLOW_KEYS = ("workflow", "workflow_name", "gen_ai.workflow.name")
@@ -215,7 +215,7 @@ def _true(value: Any) -> bool:
     return value is True or str(value).strip().lower() == "true"
 
 
-@register
+@register_source
 class LiteLLMSpendLogs(Source):
     name = "litellm_spendlogs"
     title = "LiteLLM proxy spend logs (LiteLLM_SpendLogs as JSON, JSONL or CSV)"

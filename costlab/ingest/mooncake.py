@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.registry import register_source
 
 BLOCK_TOKENS = 512
 DEFAULT_BASE_TIME = datetime(2025, 1, 1, tzinfo=UTC)
@@ -69,7 +69,7 @@ def _config_time(value: Any) -> datetime:
     return dt
 
 
-@register
+@register_source
 class MooncakeTrace(Source):
     name = "mooncake_trace"
     title = "Mooncake FAST'25 request trace (JSONL: timestamp, input/output_length, hash_ids)"

@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.registry import register_source
 
 _NEED = frozenset({"lineitem/referenceno", "lineitem/intervalusagestart", "cost/mycost"})
 _REQUIRED = ("lineitem/intervalusagestart", "cost/mycost", "cost/currencycode")
@@ -50,7 +50,7 @@ _CATEGORY = {
 }  # fmt: skip
 
 
-@register
+@register_source
 class OciCostReport(Source):
     name = "oci_cost_report"
     title = "Oracle Cloud (OCI) cost report (CSV)"

@@ -16,7 +16,7 @@ Normalise: charge period = the bucket (API) or [date, date+1d) (CSV); billing pe
 month; currency upper-cased; provider "OpenAI", service "OpenAI API" (§8.1); BilledCost =
 EffectiveCost = amount.value / cost_in_major (dollars), else `cost` / 100 (cents). Costs `line_item`
 ("[tier | ]<model>[ text|audio|image], <input|cached input|cache writes|output|batch input|…>[, long
-context]") gives model, token_type (the words read by costlab.ingest._token_lines; "cache writes"
+context]") gives model, token_type (the words read by costlab.ingest.token_lines; "cache writes"
 state no TTL, so input_cache_write_5m) and service_tier; non-model items (web/file search tool calls,
 vector storage, code interpreter) get compute_kind tool_calls/storage. Usage results keep OpenAI's
 inclusive `input_tokens` (SCHEMA rule), `input_cached_tokens` -> cache_read_tokens,
@@ -56,10 +56,10 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
-from costlab.ingest._token_lines import text_kind, with_modality
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.registry import register_source
+from costlab.ingest.token_lines import text_kind, with_modality
 
 PROVIDER = "OpenAI"
 SERVICE = "OpenAI API"
@@ -274,7 +274,7 @@ def parse_line_item(line_item: str | None) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- Costs API
-@register
+@register_source
 class OpenAICosts(Source):
     name = "openai_costs"
     title = "OpenAI Costs API pages (/v1/organization/costs, JSON or JSONL)"
@@ -394,7 +394,7 @@ _DIMS = ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier"
 _EXTRA_DIMS = ("source", "size", "vector_store_id", "context_level")
 
 
-@register
+@register_source
 class OpenAIUsage(Source):
     name = "openai_usage"
     title = "OpenAI Usage API pages (/v1/organization/usage/*, JSON or JSONL)"
@@ -504,7 +504,7 @@ def display_model(name: str) -> tuple[str | None, str | None]:
     return None, kinds[0] if kinds else None
 
 
-@register
+@register_source
 class OpenAICostCsv(Source):
     name = "openai_cost_csv"
     title = "OpenAI usage dashboard cost export (CSV)"

@@ -10,7 +10,7 @@ usage counts as its own (a Vercel ``ai.generateText`` would then be counted besi
 ``doGenerate`` steps). Children end before their parents, so the Collector writes them first; a
 split needs a rotation between the two. Ingest such files concatenated into one.
 Normalise: AnyValue attributes to Python values; ids to lower-case hex; ``*UnixNano`` to UTC.
-`costlab.ingest._genai` maps the attribute dialects (kind, tokens made inclusive of cache and
+`costlab.ingest.genai_attrs` maps the attribute dialects (kind, tokens made inclusive of cache and
 reasoning per SCHEMA.md, models via `costlab.names`, prompt and completion). Per trace:
 - ``usage_scope`` by `costlab.ingest.util.usage_tree`: a span is ``rollup`` whenever an
   llm/embedding descendant carries usage (Vercel ``ai.generateText``/``ai.streamText``/``ai.embedMany``
@@ -29,7 +29,7 @@ reasoning per SCHEMA.md, models via `costlab.names`, prompt and completion). Per
 - ``attributes``: JSON ``{attributes, resource, scope, kind, events, status_message}``; prompt and
   completion payloads are dropped from it, and ``prompt_text`` / ``completion_text`` left NULL,
   unless keep_text (tool schemas too: an llm call that declares tools gets the ``costlab.tools``
-  counts, tokens and hashes of `costlab.ingest._tools` instead). ``tags``: user metadata, service
+  counts, tokens and hashes of `costlab.ingest.tool_schemas` instead). ``tags``: user metadata, service
   name. ``model_raw``: the name as found.
 Config: ``workflow_attributes`` (keys), ``azure_deployments`` (deployment -> model),
 ``prefix_block_tokens`` (default `costlab.tokens.DEFAULT_BLOCK_TOKENS`).
@@ -46,7 +46,7 @@ Quirks:
 - ``gen_ai.client.inference.operation.details`` span events carry span-level keys (§1.3): merged.
 - Vercel AI SDK <= 5 ``doGenerate``/``doStream`` spans write only ``ai.usage.promptTokens`` /
   ``completionTokens``; the cache and reasoning counts sit in ``ai.response.providerMetadata`` (JSON
-  text), keyed by provider (`costlab.ingest._genai._META_KEYS`). Read from the vercel/ai sources:
+  text), keyed by provider (`costlab.ingest.genai_attrs._META_KEYS`). Read from the vercel/ai sources:
   https://github.com/vercel/ai/blob/main/packages/ai/src/generate-text/generate-text.ts (attributes),
   https://github.com/vercel/ai/blob/65e042afde6aad4da9d7a62526ece839eb34f9a5/packages/openai/src/openai-chat-language-model.ts
   and .../packages/openai/src/responses/openai-responses-language-model.ts (``openai.cachedPromptTokens``
@@ -86,10 +86,11 @@ from typing import Any
 
 from costlab import tokens
 from costlab.errors import SourceError
-from costlab.ingest import _genai as g
-from costlab.ingest import _tools, register
+from costlab.ingest import genai_attrs as g
+from costlab.ingest import tool_schemas
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.registry import register_source
 
 _STATUS = {
     0: "unset",
@@ -193,7 +194,7 @@ def _root(sid: str, spans: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return cur
 
 
-@register
+@register_source
 class OtlpJson(Source):
     name = "otlp_json"
     title = (
@@ -384,14 +385,14 @@ class OtlpJson(Source):
             row["completion_text"] = row["_output_text"]
 
     def _tools(self, attrs: dict[str, Any], answer: Any, kind: str, row: dict[str, Any]) -> dict[str, Any]:
-        """``costlab.tools`` of an llm call that declares tools (costlab/ingest/_tools.py)."""
+        """``costlab.tools`` of an llm call that declares tools (costlab/ingest/tool_schemas.py)."""
         if kind != "llm":
             return {}
-        defs = _tools.definitions(attrs)
+        defs = tool_schemas.definitions(attrs)
         if not defs:
             return {}
-        seen = _tools.called(answer, attrs.get("ai.response.toolCalls"))
-        return _tools.summary(defs, row["_model_for_tokens"], self.ctx.keep_text, seen)
+        seen = tool_schemas.called(answer, attrs.get("ai.response.toolCalls"))
+        return tool_schemas.summary(defs, row["_model_for_tokens"], self.ctx.keep_text, seen)
 
     def _attributes_json(
         self,

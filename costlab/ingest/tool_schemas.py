@@ -32,7 +32,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from costlab.ingest._genai import _indexed, _json
+from costlab.ingest.genai_attrs import _indexed, _json
 
 _LISTS = ("gen_ai.tool.definitions", "llm.tools", "ai.prompt.tools", "tools", "functions")
 _FLAT = ("gen_ai.tool.definitions.", "llm.tools.", "llm.request.functions.")

@@ -72,7 +72,7 @@ _CONTENT_KEYS = frozenset(
     "traceloop.entity.input traceloop.entity.output gen_ai.tool.call.arguments "
     "gen_ai.tool.call.result gen_ai.retrieval.query.text gen_ai.retrieval.documents "
     "llm.prompt_template.variables tool.parameters content message body gen_ai.event.content "
-    # tool schemas: summarised as costlab.tools.* (costlab/ingest/_tools.py), kept only with text
+    # tool schemas: summarised as costlab.tools.* (costlab/ingest/tool_schemas.py), kept only with text
     "gen_ai.tool.definitions llm.tools ai.prompt.tools model_request_parameters".split()
 )
 _CONTENT_PREFIXES = (
