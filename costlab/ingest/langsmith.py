@@ -82,21 +82,9 @@ from typing import Any
 
 from costlab.errors import SourceError
 from costlab.ingest import tool_schemas
+from costlab.ingest import trace_json as tj
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
-from costlab.ingest.langfuse import (
-    _dumps,
-    _get,
-    _lines,
-    _load,
-    _model,
-    _obj,
-    _prompt,
-    _provider,
-    _tag_map,
-    _tier,
-    _workflow_keys,
-)
 from costlab.ingest.registry import register_source
 
 _KIND = {"llm": "llm", "embedding": "embedding", "tool": "tool", "retriever": "retrieval"}
@@ -148,8 +136,8 @@ def _ops(value: Any) -> Iterator[Any]:
         yield from _ops(value["runs"])
     elif isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _OPS:
         yield from _ops(next(iter(value.values())))
-    elif isinstance(value, dict) and str(_get(value, "operation", "action")).lower() in _OPS:
-        yield from _ops(_get(value, "run", "item", "body", "data"))
+    elif isinstance(value, dict) and str(tj.first_of(value, "operation", "action")).lower() in _OPS:
+        yield from _ops(tj.first_of(value, "run", "item", "body", "data"))
     elif _is_run(value):
         children = value.get("child_runs")
         yield {k: v for k, v in value.items() if k != "child_runs"}
@@ -189,7 +177,7 @@ def _merge(run: dict[str, Any], op: dict[str, Any]) -> None:
 
 
 def _d(value: Any) -> dict[str, Any]:
-    value = _obj(value)
+    value = tj.json_or_text(value)
     return value if isinstance(value, dict) else {}
 
 
@@ -291,7 +279,7 @@ def _usage(run: dict[str, Any]) -> tuple[dict[str, Any] | None, Decimal | None]:
     """Token columns and reported cost of a merged run."""
     outputs = _d(run.get("outputs"))
     um = _d(outputs.get("usage_metadata"))
-    cost = u.money(_get(um, "total_cost")) if um else None
+    cost = u.money(tj.first_of(um, "total_cost")) if um else None
     cols = _from_usage_metadata(um) if um else None
     llm_output = _d(outputs.get("llm_output"))
     for cand in (
@@ -370,9 +358,9 @@ class LangSmithRuns(Source):
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
         if Sniff(path).kind == "jsonl":
-            values: Iterator[tuple[int, Any]] = _lines(path)
+            values: Iterator[tuple[int, Any]] = tj.document_lines(path)
         else:
-            values = iter([(0, _load(path))])
+            values = iter([(0, tj.load_document(path))])
         runs: dict[str, dict[str, Any]] = {}
         first: dict[str, int] = {}
         feedback: list[tuple[int, dict[str, Any]]] = []
@@ -485,13 +473,13 @@ class LangSmithRuns(Source):
         gen = _message_kwargs(_generations(outputs)[0]) if _generations(outputs) else {}
         resp_md = _d(gen.get("response_metadata")) or _d(outputs.get("response_metadata"))
         llm_output = _d(outputs.get("llm_output"))
-        raw_model = _get(outputs, "model") or _get(llm_output, "model_name", "model")
-        raw_model = raw_model or _get(resp_md, "model_name", "model")
-        raw_request = _get(inv, "model", "model_name") or _get(md, "ls_model_name")
+        raw_model = tj.first_of(outputs, "model") or tj.first_of(llm_output, "model_name", "model")
+        raw_model = raw_model or tj.first_of(resp_md, "model_name", "model")
+        raw_request = tj.first_of(inv, "model", "model_name") or tj.first_of(md, "ls_model_name")
         raw_request = raw_request or inputs.get("model")
         lc_type = str(inv.get("_type") or "").split("-")[0] or None  # "openai-chat" -> openai
-        provider = _provider(_get(md, "ls_provider") or lc_type, raw_model or raw_request)
-        model = _model(provider, raw_model or raw_request, ctx)
+        provider = tj.provider(tj.first_of(md, "ls_provider") or lc_type, raw_model or raw_request)
+        model = tj.model(provider, raw_model or raw_request, ctx)
         cols, cost = got
         root, seen = rid, {rid}
         while (up := parents.get(root)) in runs and up not in seen:
@@ -499,7 +487,7 @@ class LangSmithRuns(Source):
             seen.add(root)
         root_md = _d(_d(runs[root].get("extra")).get("metadata"))
         workflow = None
-        for key in _workflow_keys(ctx):
+        for key in tj.workflow_keys(ctx, tj.GENAI_WORKFLOW_KEYS):
             workflow = workflow or u.nullish(md.get(key)) or u.nullish(root_md.get(key))
         status = _STATUS.get(str(run.get("status") or "").lower())
         status = status or (
@@ -511,8 +499,8 @@ class LangSmithRuns(Source):
             "parent_span_id": parents.get(rid),
             "workflow": workflow or u.nullish(runs[root].get("name")),
             "step": u.nullish(run.get("name")),
-            "session_id": u.nullish(_get(md, "thread_id", "session_id", "conversation_id")),
-            "user_id": u.nullish(_get(md, "user_id", "user")),
+            "session_id": u.nullish(tj.first_of(md, "thread_id", "session_id", "conversation_id")),
+            "user_id": u.nullish(tj.first_of(md, "user_id", "user")),
             "span_kind": kind,
             "operation": u.nullish(run.get("run_type")),
             "name": u.nullish(run.get("name")),
@@ -521,25 +509,25 @@ class LangSmithRuns(Source):
             "status": status,
             "provider": provider if is_llm or raw_model or raw_request else None,
             "model": model,
-            "request_model": _model(provider, raw_request, ctx),
-            "service_tier": _tier(_get(outputs, "service_tier") or _get(inv, "service_tier")),
+            "request_model": tj.model(provider, raw_request, ctx),
+            "service_tier": tj.tier(tj.first_of(outputs, "service_tier") or tj.first_of(inv, "service_tier")),
             **(cols or {}),
             "usage_scope": None,
             "usage_source": "reported" if cols else ("missing" if is_llm else None),
             "request_id": _request_id(outputs, resp_md, gen) if is_llm else None,
-            "tags": _tag_map(run.get("tags")),
+            "tags": tj.tag_map(run.get("tags")),
             "row_key": u.key(rid),
             "source_line": loc,
         }
         if cost is not None:
             row["reported_cost"], row["reported_cost_currency"] = cost, "USD"
         if is_llm:  # every llm run without usage is estimated here; `_settle` keeps the calls
-            est_in, est_out = _prompt(row, inputs or None, outputs or None, model, ctx, not cols)
+            est_in, est_out = tj.prompt_features(row, inputs or None, outputs or None, model, ctx, not cols)
             if est_in is not None:
                 row.update(input_tokens=est_in, output_tokens=est_out, usage_source="estimated")
         note = {
             "run_type": run.get("run_type"),
-            "project": _get(run, "session_name", "session_id"),
+            "project": tj.first_of(run, "session_name", "session_id"),
             "model_raw": raw_model,
             "dotted_order": run.get("dotted_order"),
             "metadata": {k: v for k, v in md.items() if str(k).startswith("ls_")},
@@ -554,7 +542,7 @@ class LangSmithRuns(Source):
             defs = tool_schemas.from_request(inputs, inv)
             hit = tool_schemas.called(outputs or None) if defs else None
             note |= tool_schemas.summary(defs, model, ctx.keep_text, hit)
-        row["attributes"] = _dumps({k: v for k, v in note.items() if v not in (None, {}, "")})
+        row["attributes"] = tj.dumps({k: v for k, v in note.items() if v not in (None, {}, "")})
         return row
 
     @staticmethod
@@ -578,7 +566,7 @@ class LangSmithRuns(Source):
             "status": "ok",
             "usage_scope": "none",
             "usage_source": "missing",
-            "_attrs": {k: v for k, v in attrs.items() if v is not None},
+            "tj.object_field": {k: v for k, v in attrs.items() if v is not None},
         }
 
     def _stats_rows(
@@ -592,7 +580,7 @@ class LangSmithRuns(Source):
             if avg is None or not n:
                 continue  # categorical feedback has only ``values``; n 0 is no feedback
             out = self._eval_row(row, str(key), avg, "feedback_stats")
-            attrs = out.pop("_attrs")
+            attrs = out.pop("tj.object_field")
             note = {"langsmith_type": "feedback_stats", "score_aggregate_n": n}
             stdev = _number(st.get("stdev"))
             note |= {"stdev": float(stdev) if stdev is not None else None, "attributes": attrs}
@@ -603,7 +591,7 @@ class LangSmithRuns(Source):
                 "start_time": row.get("end_time") or row["start_time"],
                 "row_key": u.key("feedback_stats", rid, key),
                 "source_line": row["source_line"],
-                "attributes": _dumps({k: v for k, v in note.items() if v is not None}),
+                "attributes": tj.dumps({k: v for k, v in note.items() if v is not None}),
             }
             yield out
 
@@ -620,7 +608,7 @@ class LangSmithRuns(Source):
         run_id = u.nullish(fb.get("run_id"))
         run_row = done.get(run_id) if run_id else None
         trace_id = u.nullish(fb.get("trace_id")) or (run_row or {}).get("trace_id")
-        start = u.ts(_get(fb, "created_at", "start_time", "modified_at"))
+        start = u.ts(tj.first_of(fb, "created_at", "start_time", "modified_at"))
         if not fid or not key or start is None:
             raise ValueError("feedback needs id, key and created_at")
         if trace_id is None:
@@ -630,7 +618,7 @@ class LangSmithRuns(Source):
         note = {
             "langsmith_type": "feedback",
             "comment": u.nullish(fb.get("comment")) if ctx.keep_text else None,
-            "attributes": out.pop("_attrs"),
+            "attributes": out.pop("tj.object_field"),
         }
         out |= {
             "trace_id": trace_id,
@@ -639,6 +627,6 @@ class LangSmithRuns(Source):
             "start_time": start,
             "row_key": u.key("feedback", fid),
             "source_line": loc,
-            "attributes": _dumps({k: v for k, v in note.items() if v is not None}),
+            "attributes": tj.dumps({k: v for k, v in note.items() if v is not None}),
         }
         return out

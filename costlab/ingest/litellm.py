@@ -4,7 +4,7 @@ to, exported as JSON (``GET /spend/logs``: an array of rows; ``/spend/logs/v2``:
 
 Detect: a JSON/JSONL record or CSV header with ``request_id``, ``call_type``, ``spend`` and
 ``startTime`` (research/trace_formats.md §7.1, checked against litellm==1.110.2 ``schema.prisma``).
-Parse: records in file order; JSON numbers as Decimal; ``metadata``, ``request_tags``, ``messages``,
+Parse: trace_json.records in file order; JSON numbers as Decimal; ``metadata``, ``request_tags``, ``messages``,
 ``response`` and ``proxy_server_request`` are objects in JSON exports and JSON text in CSV.
 Normalise: one span per row. ``prompt_tokens`` is inclusive (LiteLLM adds Anthropic cache reads and
 writes into it: ``anthropic/chat/transformation.py::calculate_usage``), so input_tokens =
@@ -59,6 +59,7 @@ from typing import Any
 
 from costlab import tokens
 from costlab.errors import SourceError
+from costlab.ingest import trace_json as tj
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 from costlab.ingest.registry import register_source
@@ -109,55 +110,6 @@ def _obj(value: Any) -> Any:
 def _dict(value: Any) -> dict[str, Any]:
     value = _obj(value)
     return value if isinstance(value, dict) else {}
-
-
-def _count(value: Any, what: str) -> int | None:
-    n = u.integer(value)
-    if n is not None and n < 0:
-        raise ValueError(f"negative {what}: {n}")
-    return n
-
-
-def first_record(sniff: Sniff) -> dict[str, Any] | None:
-    """The first row of a JSON array, ``{"data": [...]}`` page or JSONL file (None otherwise)."""
-    obj = sniff.first_object
-    if isinstance(obj, dict) and isinstance(obj.get("data"), list):
-        obj = obj["data"]
-    if isinstance(obj, list):
-        obj = next((o for o in obj if isinstance(o, dict)), None)
-    return obj if isinstance(obj, dict) else None
-
-
-def records(path: Path, sniff: Sniff) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """``(record number, row)`` for JSON/JSONL records or CSV rows; ``(n, reason)`` for bad ones.
-    A JSON document that is not an array or ``{"data": [...]}`` raises SourceError."""
-    if sniff.kind == "csv":
-        yield from u.csv_rows(path)  # a messages/response field may be as long as a line
-        return
-    if sniff.kind == "jsonl":
-        for n, obj in u.json_lines(path, exact=True):
-            if isinstance(obj, Exception):
-                yield n, f"invalid JSON: {obj}"
-            else:
-                yield n, obj if isinstance(obj, dict) else "not a JSON object"
-        return
-    try:
-        with u.open_text(path) as fh:
-            doc = json.load(fh, parse_float=Decimal)
-    except (ValueError, RecursionError) as ex:
-        raise SourceError(str(path), f"not valid JSON: {ex}") from None
-    rows = doc.get("data") if isinstance(doc, dict) else doc
-    if not isinstance(rows, list):
-        raise SourceError(str(path), 'expected a JSON array of rows or {"data": [...]}')
-    for n, obj in enumerate(rows, 1):
-        yield n, obj if isinstance(obj, dict) else "not a JSON object"
-
-
-def workflow_keys(ctx: ParseContext, default: tuple[str, ...]) -> tuple[str, ...]:
-    keys = ctx.config.get("workflow_attributes")
-    if isinstance(keys, str):
-        return (keys,)
-    return tuple(str(k) for k in keys) if keys else default
 
 
 def _lookup(keys: tuple[str, ...], meta: dict[str, Any], tags: list[str]) -> str | None:
@@ -229,15 +181,15 @@ class LiteLLMSpendLogs(Source):
         if sniff.kind == "csv":
             return _REQUIRED <= sniff.column_set
         if sniff.kind in ("json", "jsonl"):
-            rec = first_record(sniff)
+            rec = tj.first_record(sniff)
             return rec is not None and _REQUIRED <= {str(k).lower() for k in rec}
         return False
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
-        keys = workflow_keys(ctx, DEFAULT_WORKFLOW_KEYS)
+        keys = tj.workflow_keys(ctx, DEFAULT_WORKFLOW_KEYS)
         block = int(ctx.config.get("prefix_block_tokens") or tokens.DEFAULT_BLOCK_TOKENS)
         good, bad = 0, []
-        for n, rec in records(path, Sniff(path)):
+        for n, rec in tj.records(path, Sniff(path)):
             if isinstance(rec, str):
                 bad.append(Bad(str(n), rec))
                 continue
@@ -273,13 +225,13 @@ class LiteLLMSpendLogs(Source):
             extra.get("completion_tokens_details")
         )
         split = _dict(details.get("cache_creation_token_details"))
-        prompt = _count(r.get("prompt_tokens"), "prompt_tokens")
-        output = _count(r.get("completion_tokens"), "completion_tokens")
+        prompt = tj.count(r.get("prompt_tokens"), "prompt_tokens")
+        output = tj.count(r.get("completion_tokens"), "completion_tokens")
         known = bool(usage or extra)
 
         def part(*candidates: Any) -> int | None:
             for c in candidates:
-                value = _count(c, "cache tokens")
+                value = tj.count(c, "cache tokens")
                 if value is not None:
                     return value
             return 0 if known else None
@@ -298,7 +250,7 @@ class LiteLLMSpendLogs(Source):
         rule = "inclusive"
         if prompt is not None and (read or 0) + (write or 0) > prompt:
             prompt, rule = prompt + (read or 0) + (write or 0), "exclusive_corrected"
-        reasoning = _count(out_details.get("reasoning_tokens"), "reasoning_tokens")
+        reasoning = tj.count(out_details.get("reasoning_tokens"), "reasoning_tokens")
         spend = u.money(r.get("spend"))
 
         call_type = u.nullish(r.get("call_type")) or ""
@@ -395,8 +347,8 @@ class LiteLLMSpendLogs(Source):
             "input_tokens": prompt,
             "cache_read_tokens": read,
             "cache_write_tokens": write,
-            "cache_write_5m_tokens": _count(split.get("ephemeral_5m_input_tokens"), "5m writes"),
-            "cache_write_1h_tokens": _count(split.get("ephemeral_1h_input_tokens"), "1h writes"),
+            "cache_write_5m_tokens": tj.count(split.get("ephemeral_5m_input_tokens"), "5m writes"),
+            "cache_write_1h_tokens": tj.count(split.get("ephemeral_1h_input_tokens"), "1h writes"),
             "output_tokens": output,
             "reasoning_tokens": reasoning,
             "usage_scope": scope,
