@@ -128,7 +128,7 @@ from typing import Any
 
 from costlab.errors import SourceError
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record
 from costlab.ingest.registry import register_source
 from costlab.ingest.token_lines import TokenLine, cache_write, is_model, tokens_of, with_modality
 
@@ -909,17 +909,10 @@ class AzureCost(Source):
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
         layout = _layout_of(path)
         plan = _survey(path, layout, ctx)
-        for line, row in _records(path, layout):
-            if isinstance(row, str):
-                yield Bad(str(line), row)
-                continue
-            try:
-                yield (
-                    "charges",
-                    {**_charge(_ascii_numbers(row, plan.mark), plan), "source_line": line},
-                )
-            except ValueError as ex:
-                yield Bad(str(line), str(ex), u.raw_text(row))
+        def map_record(_line: int, row: dict[str, Any]) -> dict[str, Any]:
+            return _charge(_ascii_numbers(row, plan.mark), plan)
+
+        yield from each_record("charges", _records(path, layout), map_record)
 
 
 @register_source

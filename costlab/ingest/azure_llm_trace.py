@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record
 from costlab.ingest.registry import register_source
 
 COLUMNS = frozenset({"timestamp", "contexttokens", "generatedtokens"})
@@ -60,14 +60,10 @@ class AzureLLMInferenceTrace(Source):
         workflow = u.nullish(cfg.get("azure_llm_workflow")) or stem
         provider = u.nullish(cfg.get("azure_llm_provider"))
         model = u.nullish(cfg.get("azure_llm_model"))
-        for line, raw in u.csv_rows(path):
-            if isinstance(raw, str):
-                yield Bad(str(line), raw)
-                continue
-            try:
-                yield "spans", self._row(line, u.lower_keys(raw), stem, workflow, provider, model)
-            except ValueError as ex:
-                yield Bad(str(line), str(ex), u.raw_text(raw))
+        def map_record(line: int, raw: dict[str, Any]) -> dict[str, Any]:
+            return self._row(line, u.lower_keys(raw), stem, workflow, provider, model)
+
+        yield from each_record("spans", u.csv_rows(path), map_record)
 
     @staticmethod
     def _row(

@@ -99,7 +99,7 @@ from costlab.errors import SourceError
 from costlab.ingest import util as u
 from costlab.ingest.aws_cur import bedrock_usage_type
 from costlab.ingest.azure import openai_meter
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record
 from costlab.ingest.gcp import sku_facts
 from costlab.ingest.registry import register_source
 from costlab.ingest.token_lines import (
@@ -202,16 +202,11 @@ class FocusExport(Source):
                 f"not a usable FOCUS cost file: mandatory column(s) {', '.join(missing)} missing",
             )
         scope = _scope_mode(ctx)
-        for line, rec in _records(path, sniff.kind):
-            if isinstance(rec, str):
-                yield Bad(str(line), rec)
+        for item in each_record("charges", _records(path, sniff.kind), _map_record):
+            if isinstance(item, Bad):
+                yield item
                 continue
-            try:
-                row = _row(rec)
-            except (ValueError, TypeError, ArithmeticError) as ex:
-                yield Bad(str(line), str(ex), u.raw_text(rec))
-                continue
-            row["source_line"] = line
+            row = item[1]
             if scope:
                 day = u.day_of(row["charge_period_start"])
                 parts = [row["billing_account_id"]]
@@ -220,6 +215,10 @@ class FocusExport(Source):
                 row["replace_scope"] = "|".join(str(p) for p in [*parts, day])
                 row["delivery"] = str(path.resolve().parent)
             yield "charges", row
+
+
+def _map_record(line: int, rec: dict[str, Any]) -> dict[str, Any]:
+    return _row(rec)
 
 
 def _scope_mode(ctx: ParseContext) -> str | None:

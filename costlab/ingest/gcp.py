@@ -53,7 +53,7 @@ from zoneinfo import ZoneInfo
 
 from costlab.errors import SourceError
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record
 from costlab.ingest.registry import register_source
 from costlab.ingest.token_lines import text_kind, token_block, tokens_of, unit_kind
 
@@ -290,17 +290,7 @@ class GcpBilling(Source):
         return has_sku and {"billing_account_id", "cost", "usage_start_time"} <= cols
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
-        for line, rec in self._records(path):
-            if not isinstance(rec, dict):
-                yield Bad(str(line), rec if isinstance(rec, str) else "row is not an object", "")
-                continue
-            try:
-                row = self._row(rec)
-            except ValueError as ex:
-                yield Bad(str(line), str(ex), u.raw_text(rec))
-                continue
-            row["source_line"] = line
-            yield "charges", row
+        yield from each_record("charges", self._records(path), lambda _line, rec: self._row(rec))
 
     def _records(self, path: Path) -> Iterator[tuple[int, Any]]:
         kind = Sniff(path).kind

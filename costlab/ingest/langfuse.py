@@ -88,7 +88,7 @@ from costlab.errors import SourceError
 from costlab.ingest import tool_schemas
 from costlab.ingest import trace_json as tj
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
 from costlab.ingest.registry import register_source
 
 TYPES = frozenset(
@@ -441,24 +441,18 @@ class LangfuseExport(Source):
             if isinstance(rec, Exception):
                 yield Bad(str(loc), f"unreadable record: {rec}")
             elif _is_obs(rec):
-                try:
-                    yield "spans", self._row(rec, outer, idx, tree, ctx, loc)
-                except (ValueError, TypeError, AttributeError) as ex:
-                    yield Bad(str(loc), f"bad observation: {ex}", u.raw_text(rec))
+                row = mapped(loc, rec, self._row, rec, outer, idx, tree, ctx, loc, reason="bad observation: ")
+                yield row if isinstance(row, Bad) else ("spans", row)
             elif _is_score(rec):
-                try:
-                    score = self._score_row(rec, outer, idx, ctx, loc)
-                except (ValueError, TypeError, AttributeError) as ex:
-                    yield Bad(str(loc), f"bad score: {ex}", u.raw_text(rec))
-                    continue
-                if score is not None:
+                score = mapped(loc, rec, self._score_row, rec, outer, idx, ctx, loc, reason="bad score: ")
+                if isinstance(score, Bad):
+                    yield score
+                elif score is not None:
                     yield "spans", score
             elif _is_trace(rec) and outer is None:
                 if str(rec["id"]) not in idx.obs_traces:
-                    try:
-                        yield "spans", self._trace_row(rec, idx, ctx, loc)
-                    except (ValueError, TypeError, AttributeError) as ex:
-                        yield Bad(str(loc), f"bad trace: {ex}", u.raw_text(rec))
+                    row = mapped(loc, rec, self._trace_row, rec, idx, ctx, loc, reason="bad trace: ")
+                    yield row if isinstance(row, Bad) else ("spans", row)
             else:
                 yield Bad(str(loc), "not a Langfuse observation, trace or score", u.raw_text(rec))
 

@@ -84,7 +84,7 @@ from costlab.errors import SourceError
 from costlab.ingest import tool_schemas
 from costlab.ingest import trace_json as tj
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
 from costlab.ingest.registry import register_source
 
 _KIND = {"llm": "llm", "embedding": "embedding", "tool": "tool", "retriever": "retrieval"}
@@ -388,10 +388,9 @@ class LangSmithRuns(Source):
         parents = {rid: self._parent(r) for rid, r in runs.items()}
         built: dict[str, dict[str, Any] | Bad] = {}
         for rid, run in runs.items():
-            try:
-                built[rid] = self._row(rid, run, _usage(run), runs, parents, ctx, first[rid])
-            except (ValueError, TypeError, AttributeError) as ex:
-                built[rid] = Bad(str(first[rid]), f"bad run: {ex}", u.raw_text(run))
+            built[rid] = mapped(
+                first[rid], run, self._row, rid, run, runs, parents, ctx, first[rid], reason="bad run: "
+            )
         self._settle({rid: r for rid, r in built.items() if isinstance(r, dict)}, parents)
         done: dict[str, dict[str, Any]] = {}
         recorded = {
@@ -404,21 +403,26 @@ class LangSmithRuns(Source):
                 continue
             done[rid] = row
             yield "spans", row
-            try:
-                stats = list(self._stats_rows(rid, run, row, recorded))
-            except (ValueError, TypeError, AttributeError) as ex:
-                raw = u.raw_text(run.get("feedback_stats"))
-                yield Bad(str(first[rid]), f"bad feedback_stats of run {rid}: {ex}", raw)
+            stats = mapped(
+                first[rid],
+                run.get("feedback_stats"),
+                self._stats_rows,
+                rid,
+                run,
+                row,
+                recorded,
+                reason=f"bad feedback_stats of run {rid}: ",
+            )
+            if isinstance(stats, Bad):
+                yield stats
                 continue
             for r in stats:
                 yield "spans", r
         for loc, fb in feedback:
-            try:
-                got_fb = self._feedback_row(fb, done, ctx, loc)
-            except (ValueError, TypeError, AttributeError) as ex:
-                yield Bad(str(loc), f"bad feedback: {ex}", u.raw_text(fb))
-                continue
-            if got_fb is not None:
+            got_fb = mapped(loc, fb, self._feedback_row, fb, done, ctx, loc, reason="bad feedback: ")
+            if isinstance(got_fb, Bad):
+                yield got_fb
+            elif got_fb is not None:
                 yield "spans", got_fb
 
     @staticmethod
@@ -450,13 +454,13 @@ class LangSmithRuns(Source):
         self,
         rid: str,
         run: dict[str, Any],
-        got: tuple[dict[str, Any] | None, Decimal | None],
         runs: dict[str, dict[str, Any]],
         parents: dict[str, str | None],
         ctx: ParseContext,
         loc: int,
     ) -> dict[str, Any]:
         """The run's span; usage_scope and estimates are settled over the tree (`_settle`)."""
+        got = _usage(run)
         start = _start(run)
         if start is None:
             raise ValueError("run has no start_time")
@@ -566,13 +570,14 @@ class LangSmithRuns(Source):
             "status": "ok",
             "usage_scope": "none",
             "usage_source": "missing",
-            "tj.object_field": {k: v for k, v in attrs.items() if v is not None},
+            "_attrs": {k: v for k, v in attrs.items() if v is not None},
         }
 
     def _stats_rows(
         self, rid: str, run: dict[str, Any], row: dict[str, Any], recorded: set[tuple[str, str]]
-    ) -> Iterator[dict[str, Any]]:
+    ) -> list[dict[str, Any]]:
         """One evaluation span per ``feedback_stats`` key with an average (module doc)."""
+        rows = []
         for key, st in _d(run.get("feedback_stats")).items():
             if not isinstance(st, dict) or (rid, str(key)) in recorded:
                 continue
@@ -580,7 +585,7 @@ class LangSmithRuns(Source):
             if avg is None or not n:
                 continue  # categorical feedback has only ``values``; n 0 is no feedback
             out = self._eval_row(row, str(key), avg, "feedback_stats")
-            attrs = out.pop("tj.object_field")
+            attrs = out.pop("_attrs")
             note = {"langsmith_type": "feedback_stats", "score_aggregate_n": n}
             stdev = _number(st.get("stdev"))
             note |= {"stdev": float(stdev) if stdev is not None else None, "attributes": attrs}
@@ -593,7 +598,8 @@ class LangSmithRuns(Source):
                 "source_line": row["source_line"],
                 "attributes": tj.dumps({k: v for k, v in note.items() if v is not None}),
             }
-            yield out
+            rows.append(out)
+        return rows
 
     def _feedback_row(
         self, fb: dict[str, Any], done: dict[str, dict[str, Any]], ctx: ParseContext, loc: int
@@ -618,7 +624,7 @@ class LangSmithRuns(Source):
         note = {
             "langsmith_type": "feedback",
             "comment": u.nullish(fb.get("comment")) if ctx.keep_text else None,
-            "attributes": out.pop("tj.object_field"),
+            "attributes": out.pop("_attrs"),
         }
         out |= {
             "trace_id": trace_id,

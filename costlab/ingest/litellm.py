@@ -58,10 +58,9 @@ from pathlib import Path
 from typing import Any
 
 from costlab import tokens
-from costlab.errors import SourceError
 from costlab.ingest import trace_json as tj
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record
 from costlab.ingest.registry import register_source
 from costlab.names import normalise_model, normalise_provider
 
@@ -188,21 +187,13 @@ class LiteLLMSpendLogs(Source):
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
         keys = tj.workflow_keys(ctx, DEFAULT_WORKFLOW_KEYS)
         block = int(ctx.config.get("prefix_block_tokens") or tokens.DEFAULT_BLOCK_TOKENS)
-        good, bad = 0, []
-        for n, rec in tj.records(path, Sniff(path)):
-            if isinstance(rec, str):
-                bad.append(Bad(str(n), rec))
-                continue
-            try:
-                row = self._row(n, rec, ctx, keys, block)
-            except (ValueError, TypeError, AttributeError) as ex:
-                bad.append(Bad(str(n), str(ex), u.raw_text(rec)))
-                continue
-            good += 1
-            yield "spans", row
-        if bad and not good:
-            raise SourceError(str(path), f"no readable {self.title} row ({bad[0].reason})")
-        yield from bad
+
+        def map_record(n: int, rec: dict[str, Any]) -> dict[str, Any]:
+            return self._row(n, rec, ctx, keys, block)
+
+        records = tj.records(path, Sniff(path))
+        none_read = f"no readable {self.title} row"
+        yield from each_record("spans", records, map_record, path=path, none_read=none_read)
 
     def _row(
         self, n: int, rec: dict[str, Any], ctx: ParseContext, keys: tuple[str, ...], block: int

@@ -39,7 +39,7 @@ from typing import Any
 
 from costlab.errors import SourceError
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
 from costlab.ingest.registry import register_source
 
 BLOCK_TOKENS = 512
@@ -107,19 +107,23 @@ class MooncakeTrace(Source):
                     continue
                 if not text.strip():
                     continue
-                try:
-                    obj = json.loads(text, parse_float=Decimal)
-                    if not isinstance(obj, dict):
-                        raise ValueError("not a JSON object")
-                    row = self._row(n, obj, base, stem, workflow, provider, model)
-                except (ValueError, RecursionError) as ex:  # too deep for Python is bad input
-                    bad.append(Bad(str(n), str(ex), u.raw_text(text)))
+                row = mapped(n, text, self._read, n, text, base, stem, workflow, provider, model)
+                if isinstance(row, Bad):
+                    bad.append(row)
                     continue
                 good += 1
                 yield "spans", row
         if not good and bad:
             raise SourceError(str(path), f"no Mooncake trace record ({bad[0].reason})")
         yield from bad
+
+    @classmethod
+    def _read(cls, n: int, text: str, *context: Any) -> dict[str, Any]:
+        """One JSONL line as a row (a line nested too deep for Python is bad input too)."""
+        obj = json.loads(text, parse_float=Decimal)
+        if not isinstance(obj, dict):
+            raise ValueError("not a JSON object")
+        return cls._row(n, obj, *context)
 
     @staticmethod
     def _row(

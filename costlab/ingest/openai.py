@@ -49,7 +49,7 @@ from __future__ import annotations
 import calendar
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -57,7 +57,7 @@ from typing import Any
 
 from costlab.errors import SourceError
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record, mapped
 from costlab.ingest.registry import register_source
 from costlab.ingest.token_lines import text_kind, with_modality
 
@@ -175,6 +175,19 @@ def _text(value: Any) -> str | None:
     return u.nullish(value)
 
 
+def _result_rows(
+    path: Path, table: str, build: Callable[[datetime, datetime, dict[str, Any], int], dict[str, Any]]
+) -> Iterator[Row | Bad]:
+    """The per-result loop of both APIs: ``build(start, end, result, ordinal)`` a row."""
+    for item in _results(path):
+        if isinstance(item, Bad):
+            yield item
+            continue
+        loc, ordinal, start, end, res = item
+        row = mapped(loc, res, build, start, end, res, ordinal)
+        yield row if isinstance(row, Bad) else (table, row)
+
+
 def _month(when: datetime) -> tuple[datetime, datetime]:
     start = datetime(when.year, when.month, 1, tzinfo=UTC)
     days = calendar.monthrange(when.year, when.month)[1]
@@ -288,15 +301,7 @@ class OpenAICosts(Source):
         return _first_result(sniff) == "organization.costs.result"
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
-        for item in _results(path):
-            if isinstance(item, Bad):
-                yield item
-                continue
-            loc, ordinal, start, end, res = item
-            try:
-                yield "charges", self._row(start, end, res, ordinal)
-            except (ValueError, TypeError, AttributeError) as ex:
-                yield Bad(loc, str(ex), u.raw_text(res))
+        yield from _result_rows(path, "charges", self._row)
 
     @staticmethod
     def _row(start: datetime, end: datetime, res: dict[str, Any], ordinal: int) -> dict[str, Any]:
@@ -408,15 +413,7 @@ class OpenAIUsage(Source):
         return _first_result(sniff).startswith("organization.usage.")
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
-        for item in _results(path):
-            if isinstance(item, Bad):
-                yield item
-                continue
-            loc, ordinal, start, end, res = item
-            try:
-                yield "usage", self._row(start, end, res, ordinal)
-            except (ValueError, TypeError, AttributeError) as ex:
-                yield Bad(loc, str(ex), u.raw_text(res))
+        yield from _result_rows(path, "usage", self._row)
 
     @staticmethod
     def _row(start: datetime, end: datetime, res: dict[str, Any], ordinal: int) -> dict[str, Any]:
@@ -523,14 +520,7 @@ class OpenAICostCsv(Source):
         )
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
-        for line, raw in u.csv_rows(path):
-            if isinstance(raw, str):
-                yield Bad(str(line), raw)
-                continue
-            try:
-                yield "charges", self._row(u.lower_keys(raw), line)
-            except ValueError as ex:
-                yield Bad(str(line), str(ex), u.raw_text(raw))
+        yield from each_record("charges", u.csv_rows(path), lambda line, raw: self._row(u.lower_keys(raw), line))
 
     @staticmethod
     def _row(row: dict[str, Any], line: int) -> dict[str, Any]:

@@ -89,7 +89,7 @@ from costlab.errors import SourceError
 from costlab.ingest import genai_attrs as g
 from costlab.ingest import tool_schemas
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
 from costlab.ingest.registry import register_source
 
 _STATUS = {
@@ -131,6 +131,12 @@ def _any(value: Any) -> Any:
     if "bytesValue" in value:
         return value["bytesValue"]
     return None
+
+
+def _resource_spans(rs: Any) -> tuple[dict[str, Any], Any]:
+    """The resource attributes and scope spans of one ``resourceSpans`` entry."""
+    resource = _attrs(((rs or {}).get("resource") or {}).get("attributes"))
+    return resource, rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []
 
 
 def _attrs(items: Any) -> dict[str, Any]:
@@ -259,12 +265,11 @@ class OtlpJson(Source):
         bad = []
         k = 0
         for rs in batch["resourceSpans"]:
-            try:
-                resource = _attrs(((rs or {}).get("resource") or {}).get("attributes"))
-                scopes = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []
-            except (ValueError, TypeError, AttributeError) as ex:
-                bad.append(Bad(where, f"bad resource: {ex}", u.raw_text(rs)))
+            read = mapped(where, rs, _resource_spans, rs, reason="bad resource: ")
+            if isinstance(read, Bad):
+                bad.append(read)
                 continue
+            resource, scopes = read
             for ss in scopes:
                 if not isinstance(ss, dict) or not isinstance(ss.get("spans") or [], list):
                     bad.append(
@@ -275,10 +280,9 @@ class OtlpJson(Source):
                 scope = scope if isinstance(scope, dict) else {}
                 for span in ss.get("spans") or []:
                     k += 1
-                    try:
-                        self._read_span(span, resource, scope, line)
-                    except (ValueError, TypeError, AttributeError, KeyError) as ex:
-                        bad.append(Bad(f"{where} span {k}", str(ex), u.raw_text(span)))
+                    got = mapped(f"{where} span {k}", span, self._read_span, span, resource, scope, line)
+                    if isinstance(got, Bad):
+                        bad.append(got)
         return bad
 
     def _read_span(
