@@ -46,7 +46,7 @@ from typing import Any
 
 from costlab.errors import SourceError
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
 from costlab.ingest.registry import register_source
 from costlab.ingest.token_lines import ALLOWED_TOKEN_TYPES, text_kind
 
@@ -163,6 +163,17 @@ def _text(value: Any) -> str | None:
     return u.nullish(value)
 
 
+def _bucket(b: dict[str, Any]) -> tuple[datetime, datetime, list[Any]]:
+    """A bucket's window and results; a bucket without them is bad."""
+    start, end = u.ts(b.get("starting_at")), u.ts(b.get("ending_at"))
+    if start is None or end is None:
+        raise ValueError("bucket has no starting_at/ending_at")
+    results = b.get("results")
+    if not isinstance(results, list):
+        raise ValueError("bucket has no 'results' list")
+    return start, end, results
+
+
 class _Report(Source):
     """Walks the pages and buckets of a report; subclasses turn one result into a row."""
 
@@ -202,26 +213,20 @@ class _Report(Source):
                     continue
                 if last[(str(b.get("starting_at")), str(b.get("ending_at")))] != p:
                     continue
-                results = b.get("results")
-                try:
-                    start, end = u.ts(b.get("starting_at")), u.ts(b.get("ending_at"))
-                    if start is None or end is None:
-                        raise ValueError("bucket has no starting_at/ending_at")
-                    if not isinstance(results, list):
-                        raise ValueError("bucket has no 'results' list")
-                except ValueError as ex:
-                    yield Bad(loc, str(ex), u.raw_text(b))
+                window = mapped(loc, b, _bucket, b)
+                if isinstance(window, Bad):
+                    yield window
                     continue
+                start, end, results = window
                 scope = f"{org}|{start.isoformat()}|{end.isoformat()}"
                 for i, r in enumerate(results):
                     n += 1
                     if not isinstance(r, dict):
                         yield Bad(f"{loc}.results[{i}]", "result is not an object", u.raw_text(r))
                         continue
-                    try:
-                        row = self.row(start, end, r)
-                    except ValueError as ex:
-                        yield Bad(f"{loc}.results[{i}]", str(ex), u.raw_text(r))
+                    row = mapped(f"{loc}.results[{i}]", r, self.row, start, end, r)
+                    if isinstance(row, Bad):
+                        yield row
                         continue
                     row.update(source_line=n, replace_scope=scope)
                     yield self.table, row

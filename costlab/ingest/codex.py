@@ -50,7 +50,7 @@ from typing import Any
 
 from costlab.errors import SourceError
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, TraceSource, mapped
 from costlab.ingest.registry import register_source
 
 LINE_TYPES = frozenset({"session_meta", "turn_context", "event_msg", "response_item", "compacted"})
@@ -130,14 +130,15 @@ class _Event:
     plan: str | None
 
 
+def _json_line(text: str) -> Any:
+    return json.loads(text, parse_float=Decimal)
+
+
 @register_source
-class CodexRollout(Source):
+class CodexRollout(TraceSource):
     name = "codex"
     title = "OpenAI Codex CLI session rollout (~/.codex/sessions/**/rollout-*.jsonl)"
-    tables = ("spans",)
     row_key = "session id, event timestamp, cumulative token totals (else the call's usage)"
-    distinct_duplicates = False
-    priority = 20
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:
@@ -170,10 +171,9 @@ class CodexRollout(Source):
                     continue
                 if not text.strip():
                     continue
-                try:
-                    obj = json.loads(text, parse_float=Decimal)
-                except (ValueError, RecursionError) as ex:  # too deep for Python is bad input too
-                    yield Bad(str(n), f"invalid JSON: {ex}", u.raw_text(text))
+                obj = mapped(n, text, _json_line, text, reason="invalid JSON: ")
+                if isinstance(obj, Bad):
+                    yield obj
                     continue
                 kind = obj.get("type") if isinstance(obj, dict) else None
                 payload = obj.get("payload") if isinstance(obj, dict) else None
