@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, TraceSource, each_record
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record
 from costlab.ingest.registry import register_source
 
 COLUMNS = frozenset({"timestamp", "contexttokens", "generatedtokens"})
@@ -41,10 +41,13 @@ def _count(row: dict[str, str], key: str) -> int:
 
 
 @register_source
-class AzureLLMInferenceTrace(TraceSource):
+class AzureLLMInferenceTrace(Source):
     name = "azure_llm_trace"
     title = "Azure LLM inference trace (CSV: TIMESTAMP, ContextTokens, GeneratedTokens)"
+    tables = ("spans",)
     row_key = "file stem, line number"
+    distinct_duplicates = False
+    priority = 20
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:

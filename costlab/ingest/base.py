@@ -268,12 +268,3 @@ class Source:
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
         raise NotImplementedError
-
-
-class TraceSource(Source):
-    """Base of the trace sources: one span a record into ``spans``; a span re-sent in the same file
-    (a re-export, a retried batch) replaces the earlier one."""
-
-    tables = ("spans",)
-    distinct_duplicates = False
-    priority = 20

@@ -60,7 +60,7 @@ from typing import Any
 
 from costlab.errors import SourceError
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, TraceSource
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 from costlab.ingest.registry import register_source
 
 RECORD_TYPES = frozenset(
@@ -335,10 +335,13 @@ def _fast_decoder(keep_text: bool) -> Callable[[bytes], dict[str, Any] | None] |
 
 
 @register_source
-class ClaudeCodeSession(TraceSource):
+class ClaudeCodeSession(Source):
     name = "claude_code"
     title = "Claude Code session log (~/.claude/projects/<project>/<session>.jsonl)"
+    tables = ("spans",)
     row_key = "message.id (else requestId, else uuid) per reply; tool_use id per tool call"
+    distinct_duplicates = False
+    priority = 20
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:

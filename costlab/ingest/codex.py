@@ -50,7 +50,7 @@ from typing import Any
 
 from costlab.errors import SourceError
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, TraceSource, mapped
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
 from costlab.ingest.registry import register_source
 
 LINE_TYPES = frozenset({"session_meta", "turn_context", "event_msg", "response_item", "compacted"})
@@ -135,10 +135,13 @@ def _json_line(text: str) -> Any:
 
 
 @register_source
-class CodexRollout(TraceSource):
+class CodexRollout(Source):
     name = "codex"
     title = "OpenAI Codex CLI session rollout (~/.codex/sessions/**/rollout-*.jsonl)"
+    tables = ("spans",)
     row_key = "session id, event timestamp, cumulative token totals (else the call's usage)"
+    distinct_duplicates = False
+    priority = 20
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:

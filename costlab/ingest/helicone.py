@@ -58,7 +58,7 @@ from typing import Any
 from costlab import tokens
 from costlab.ingest import trace_json as tj
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, TraceSource, each_record
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record
 from costlab.ingest.registry import register_source
 from costlab.names import normalise_model, normalise_provider
 
@@ -127,10 +127,13 @@ def _answer(body: Any) -> str | None:
 
 
 @register_source
-class HeliconeRequests(TraceSource):
+class HeliconeRequests(Source):
     name = "helicone"
     title = "Helicone request logs (API query / @helicone/export JSON, JSONL, CSV)"
+    tables = ("spans",)
     row_key = "Helicone request_id (response_id in the export CSV); a re-export replaces"
+    distinct_duplicates = False
+    priority = 20
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:

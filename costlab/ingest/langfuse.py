@@ -88,7 +88,7 @@ from costlab.errors import SourceError
 from costlab.ingest import tool_schemas
 from costlab.ingest import trace_json as tj
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, TraceSource, mapped
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
 from costlab.ingest.registry import register_source
 
 TYPES = frozenset(
@@ -361,10 +361,13 @@ class _Index:
 
 
 @register_source
-class LangfuseExport(TraceSource):
+class LangfuseExport(Source):
     name = "langfuse"
     title = "Langfuse traces and observations (trace JSON, API pages, batch export JSON/JSONL/CSV)"
+    tables = ("spans",)
     row_key = "trace id, observation id (a re-exported observation replaces the earlier one)"
+    distinct_duplicates = False
+    priority = 20
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:

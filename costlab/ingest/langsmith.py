@@ -84,7 +84,7 @@ from costlab.errors import SourceError
 from costlab.ingest import tool_schemas
 from costlab.ingest import trace_json as tj
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, TraceSource, mapped
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
 from costlab.ingest.registry import register_source
 
 _KIND = {"llm": "llm", "embedding": "embedding", "tool": "tool", "retriever": "retrieval"}
@@ -341,10 +341,13 @@ def _start(run: dict[str, Any]) -> datetime | None:
 
 
 @register_source
-class LangSmithRuns(TraceSource):
+class LangSmithRuns(Source):
     name = "langsmith"
     title = "LangSmith runs (SDK post/patch payloads, list_runs / runs-query exports)"
+    tables = ("spans",)
     row_key = "run id (a later post/patch or export of the run replaces the earlier one)"
+    distinct_duplicates = False
+    priority = 20
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:

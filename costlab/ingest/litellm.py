@@ -60,7 +60,7 @@ from typing import Any
 from costlab import tokens
 from costlab.ingest import trace_json as tj
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, TraceSource, each_record
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record
 from costlab.ingest.registry import register_source
 from costlab.names import normalise_model, normalise_provider
 
@@ -167,10 +167,13 @@ def _true(value: Any) -> bool:
 
 
 @register_source
-class LiteLLMSpendLogs(TraceSource):
+class LiteLLMSpendLogs(Source):
     name = "litellm_spendlogs"
     title = "LiteLLM proxy spend logs (LiteLLM_SpendLogs as JSON, JSONL or CSV)"
+    tables = ("spans",)
     row_key = "request_id (the table's primary key; a re-exported row replaces the earlier one)"
+    distinct_duplicates = False
+    priority = 20
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:

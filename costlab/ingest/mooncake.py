@@ -39,7 +39,7 @@ from typing import Any
 
 from costlab.errors import SourceError
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, TraceSource, mapped
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
 from costlab.ingest.registry import register_source
 
 BLOCK_TOKENS = 512
@@ -70,10 +70,13 @@ def _config_time(value: Any) -> datetime:
 
 
 @register_source
-class MooncakeTrace(TraceSource):
+class MooncakeTrace(Source):
     name = "mooncake_trace"
     title = "Mooncake FAST'25 request trace (JSONL: timestamp, input/output_length, hash_ids)"
+    tables = ("spans",)
     row_key = "file stem, line number"
+    distinct_duplicates = False
+    priority = 20
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:

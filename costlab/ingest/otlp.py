@@ -89,7 +89,7 @@ from costlab.errors import SourceError
 from costlab.ingest import genai_attrs as g
 from costlab.ingest import tool_schemas
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, TraceSource, mapped
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
 from costlab.ingest.registry import register_source
 
 _STATUS = {
@@ -201,12 +201,15 @@ def _root(sid: str, spans: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 @register_source
-class OtlpJson(TraceSource):
+class OtlpJson(Source):
     name = "otlp_json"
     title = (
         "OpenTelemetry traces, OTLP/JSON (GenAI semconv, OpenInference, OpenLLMetry, Vercel AI SDK)"
     )
+    tables = ("spans",)
     row_key = "trace_id, span_id (a re-sent span replaces the earlier one)"
+    distinct_duplicates = False
+    priority = 20
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:
