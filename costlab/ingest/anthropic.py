@@ -3,8 +3,8 @@
 Users fetch them with an Admin key (``sk-ant-admin…``) from ``GET /v1/organizations/usage_report/messages``
 (token counts per 1m/1h/1d bucket) and ``GET /v1/organizations/cost_report`` (USD per day) and save
 the responses: one page, a JSON array of pages, or JSONL with one page per line
-[research/billing_formats.md §6; platform.claude.com/docs/en/api/admin/usage_report, …/cost_report].
-The console's CSV export is not supported: its columns are not documented publicly (§6).
+[docs/sources.md; platform.claude.com/docs/en/api/admin/usage_report, …/cost_report].
+The console's CSV export is not supported: its columns are not documented publicly.
 
 Detect: JSON/JSONL pages ``{"data": [{"starting_at", "ending_at", "results": [...]}], "has_more"}``;
 a usage result has ``uncached_input_tokens``/``cache_read_input_tokens``/``cache_creation``, a cost
@@ -25,12 +25,12 @@ re-delivery of that bucket (a re-pull, possibly with other group_by, supersedes 
 ``[anthropic] organization_id`` (set it when one lake holds several organisations). Inside one file the
 last page carrying a bucket wins, like across files.
 Quirks:
-- cost ``amount`` is in cents as a decimal string: "123.45" USD = $1.2345 (§6, §9.2).
-- dimensions are null unless grouped by them; workspace_id null also means the default workspace (§6, §9.12).
-- batch is ``service_tier: "batch"`` (§6); Priority Tier never appears in the cost report (cookbook).
-- reasoning (thinking) tokens are inside ``output_tokens`` (§9.5): reasoning_tokens stays NULL.
+- cost ``amount`` is in cents as a decimal string: "123.45" USD = $1.2345.
+- dimensions are null unless grouped by them; workspace_id null also means the default workspace.
+- batch is ``service_tier: "batch"``; Priority Tier never appears in the cost report (cookbook).
+- reasoning (thinking) tokens are inside ``output_tokens``: reasoning_tokens stays NULL.
 - currency is "currently always USD" (cost_report doc): a missing currency is read as USD.
-- newer dimensions (inference_geo, speed, account_id, service_account_id) may be absent (§9.13).
+- newer dimensions (inference_geo, speed, account_id, service_account_id) may be absent.
 - the report has no invoice period: billing_period_* stay NULL.
 - do not mix bucket widths (1d and 1h pulls of the same hours are different scopes and both count).
 """

@@ -4,7 +4,7 @@ exports (EA and MCA), the legacy usage details (PreTaxCost), the EA portal downl
 What: the daily cost-details files Cost Management exports to a storage account (or the portal
 / Cost Details API download): one row per subscription x resource x meter x day. The actual and
 the amortized export have the same columns (finops-toolkit's actualcost/amortizedcost c360-2025-04
-schemas are identical) but different money: never add them up (research 4.1, 9.1). The FOCUS
+schemas are identical) but different money: never add them up (docs/sources.md). The FOCUS
 export is the `focus` source.
 
 Header sets (`HEADER_SETS`, each with its documentation URL): EA cost details 2020-01-01 ..
@@ -94,13 +94,13 @@ the same month in one ingest the later file wins per subscription and day.
 Quirks:
 - UTF-8 BOM and MM/DD/YYYY dates (real EA samples); M/D/YYYY (focus_converters EA sample);
   a spreadsheet re-save is cp1252, ";"-delimited, "1.234,56" and DD.MM.YYYY (all read).
-- Tags without braces: ``"k": "v","k2": "v2"`` (research 9.10); unparsable tags are kept raw.
+- Tags without braces: ``"k": "v","k2": "v2"`` (docs/sources.md); unparsable tags are kept raw.
 - Scientific notation costs "5.64902E-05" are exact Decimals (focus_converters sample).
 - Older EA names CostInBillingCurrency/BillingCurrencyCode/ProductName and CAD billing (ibid.).
 - Costs with up to 28 decimals (real amortized sample) round to the lake's 12 (sub-picocent).
-- UnitOfMeasure is a block size (research 4.1; MS open-data PricingUnits.csv, incl. "10000s" = 1).
+- UnitOfMeasure is a block size (docs/sources.md; MS open-data PricingUnits.csv, incl. "10000s" = 1).
 - PayGPrice is 0 on commitment rows that have a UnitPrice (real EA samples): list cost NULL.
-- Azure OpenAI meter names vary by generation (research 4.2; Azure Retail Prices meterName):
+- Azure OpenAI meter names vary by generation (docs/sources.md; Azure Retail Prices meterName):
   "gpt-4o-0806-Outp-glbl Tokens", "gpt 4o 0806 cached Inp glbl Tokens", "5.4 mini cd Inp Gl 1M
   Tokens", "5.4 mini Opt Gl 1M Tokens", "gpt-5-codex-ccchd-inp-glbl Tokens", "gpt-5-codex-out-glbl
   Tokens", "GPT 5 Mini Inpt DZone 1M Tokens", "Cd Wr" (cache write; no TTL stated, so
@@ -623,7 +623,7 @@ def block_size(uom: str | None) -> tuple[Decimal, str | None]:
     return block, " ".join(words) + (sep + per.strip() if sep else "")
 
 
-# Azure OpenAI / Foundry meter names (research 4.2; Azure Retail Prices meterName values)
+# Azure OpenAI / Foundry meter names (docs/sources.md; Azure Retail Prices meterName values)
 _DIRECTION = {"inp": "in", "inpt": "in", "input": "in", "outp": "out", "output": "out",
               "opt": "out", "out": "out"}  # fmt: skip
 _TIER = {"batch": "batch", "pp": "priority", "priority": "priority", "provisioned": "provisioned",

@@ -8,7 +8,7 @@ Normalise: one span per request: span_kind ``llm``, usage_scope ``self``, usage_
 ``reported``, input_tokens = ``ContextTokens``, output_tokens = ``GeneratedTokens``, start_time =
 ``TIMESTAMP`` (``YYYY-MM-DD HH:MM:SS.fffffff``, no zone: read as UTC; the 7th fractional digit is
 dropped, the lake stores microseconds). No prompt, so no prefix hashes: the analyzers use these
-rows for the minimum-size eligibility of caching (research/analyzers.md §2.4). trace_id = the file
+rows for the minimum-size eligibility of caching (docs/analyzers.md). trace_id = the file
 stem, span_id = the line number. provider/model NULL unless config ``azure_llm_provider`` /
 ``azure_llm_model``; workflow = config ``azure_llm_workflow`` else the file stem
 (``AzureLLMInferenceTrace_code`` vs ``_conv``: the two services).

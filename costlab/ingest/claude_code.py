@@ -26,15 +26,15 @@ span per ``tool_use`` block (name = tool, end = its tool_result's time, status f
 usage and are skipped; text is kept only with ``ctx.keep_text``.
 Row key: ``message.id`` (fallback ``requestId``, then ``uuid``) for replies, the tool_use id for
 tools. Not (message.id, requestId): sidechain replays repeat a message.id under another requestId
-and must not count twice (ccusage #913, research/trace_formats.md §8.1). Across files the lake's
+and must not count twice (ccusage #913, docs/sources.md). Across files the lake's
 "later replaces" applies; no replace_scope (a session file only grows).
 Quirks:
 - Streamed replies are several lines sharing message.id with partial output_tokens on early
-  lines; keep the line with the highest output_tokens, the later one on ties (§8.1, §11.3;
-  ccusage keeps the first line and undercounts, ccusage #901/#938).
+  lines; keep the line with the highest output_tokens, the later one on ties
+  (ccusage keeps the first line and undercounts, ccusage #901/#938).
 - A sidechain replay of a main-thread message is one call; it stays ``main`` (ccusage #913).
 - ``<synthetic>`` messages are written locally, not billed: span_kind ``other``,
-  usage_scope ``none`` (§8.1, §11.5). ``isApiErrorMessage`` -> status ``error``.
+  usage_scope ``none``. ``isApiErrorMessage`` -> status ``error``.
 - An assistant reply without ``usage`` is a call with unknown usage: tokens NULL,
   ``usage_source='missing'`` (never 0).
 - Usage without cache fields (before prompt caching existed) counts the cache parts as 0.

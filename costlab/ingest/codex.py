@@ -10,8 +10,8 @@ Normalise: one ``llm`` span per ``event_msg``/``token_count`` that adds usage (C
 after every model response). Usage is ``info.last_token_usage`` (reported); without it, the
 difference of consecutive cumulative ``info.total_token_usage`` (derived). OpenAI counts are
 inclusive: ``input_tokens`` includes ``cached_input_tokens`` (-> cache_read_tokens) and
-``output_tokens`` includes ``reasoning_output_tokens`` (-> reasoning_tokens) (research
-trace_formats.md §8.2, §11.2; ccusage codex README). No cache-write count exists (NULL).
+``output_tokens`` includes ``reasoning_output_tokens`` (-> reasoning_tokens)
+(docs/sources.md; ccusage codex README). No cache-write count exists (NULL).
 model = the event's ``info.model``/``payload.model``, else the latest ``turn_context.model``
 (request_model); NULL when never logged (early sessions; never guessed). provider =
 ``session_meta.model_provider`` (default ``openai``). trace_id = session_id =
@@ -23,7 +23,7 @@ logged), end_time NULL. No cost is logged.
 Row key: session id + event timestamp + the cumulative totals (else the per-call usage): stable
 when the rollout grows or is archived, so re-ingesting replaces. No replace_scope.
 Quirks:
-- ``token_count`` repeats with identical cumulative totals (rate-limit updates) -> skipped (§8.2).
+- ``token_count`` repeats with identical cumulative totals (rate-limit updates) -> skipped.
   Without cumulative totals a repeat cannot be told from an identical call and is counted.
 - Cumulative totals that drop (context-window reset) restart the baseline at zero.
 - ``last_token_usage`` with zero input and output (Codex ``fill_to_context_window``) -> no call.
@@ -34,7 +34,7 @@ Quirks:
   (their totals still set the baseline). ccusage's codex parser skips the same burst
   (``detect_subagent_replay_second``); counting it again inflated usage ~1.85x elsewhere.
   Copied ancestor session_meta lines do not change the session id.
-- ``cached_input_tokens > input_tokens`` can only mean an exclusive count: input is the sum (§11.2).
+- ``cached_input_tokens > input_tokens`` can only mean an exclusive count: input is the sum.
 """
 
 from __future__ import annotations
@@ -268,7 +268,7 @@ class CodexRollout(Source):
                 continue
             inp, cached = delta["input_tokens"], delta["cached_input_tokens"]
             if inp is not None and cached is not None and cached > inp:
-                inp += cached  # an exclusive count (§11.2 defensive check)
+                inp += cached  # an exclusive count (defensive check)
             request_model = u.nullish(ev.turn.get("model"))
             model = ev.model or request_model
             cwd = u.nullish(ev.turn.get("cwd")) or u.nullish(meta.get("cwd"))

@@ -51,17 +51,17 @@ scope replacement would then delete rows it never re-sent. Users whose exports a
 re-deliveries opt in with config ``[focus] replace_scope = "billing_account_day"`` (or
 ``"sub_account_day"``); ``delivery`` is then the file's folder, so parts of one export are kept.
 Quirks:
-- Literal "NULL" strings stand for null (research 1 "Null handling", real sample) -> u.nullish.
-- Datetimes without T/Z ("2024-09-18 22:00:00") and mixed hourly/daily grains (research 9.8).
-- ChargeFrequency "Usage-based" next to "Usage-Based" in one file (research 9.9) -> u.enum.
-- Negative Usage rows (Microsoft reversals) and Credits are kept, they net (research 9.6).
+- Literal "NULL" strings stand for null (docs/sources.md, real sample) -> u.nullish.
+- Datetimes without T/Z ("2024-09-18 22:00:00") and mixed hourly/daily grains (docs/sources.md).
+- ChargeFrequency "Usage-based" next to "Usage-Based" in one file (docs/sources.md) -> u.enum.
+- Negative Usage rows (Microsoft reversals) and Credits are kept, they net (docs/sources.md).
 - Spec example tables: "$10,000.00 " amounts and M/D/YY dates (FOCUS_Spec v1.2 specification/data).
 - Microsoft writes "-2" or "Unassigned" for missing ids; they become null (learn.microsoft.com
   cloud-computing/finops/focus/conformance-summary, "Incorrect data").
 - Azure FOCUS 1.0 has the meter in x_SkuMeterName, 1.2 in SkuMeter; x_InvoiceId before InvoiceId;
-  x_ResourceGroupName is the project (research 1.3, SCHEMA.md project_id).
+  x_ResourceGroupName is the project (docs/sources.md, docs/schema.md project_id).
 - Token counts come from ConsumedQuantity in ConsumedUnit, else PricingQuantity x the block in
-  PricingUnit ("1000 Tokens", "1K tokens"; research 1 UnitFormat, 9.3). A plain "Tokens"
+  PricingUnit ("1000 Tokens", "1K tokens"; docs/sources.md). A plain "Tokens"
   PricingUnit next to an x_PricingBlockSize is ambiguous (per token or per block?) and not used.
 - AI token properties: FOCUS_Spec (github.com/FinOps-Open-Cost-and-Usage-Spec/FOCUS_Spec)
   specification/datasets/cost_and_usage/columns/skupricedetails.md (ModelId, TokenDirection,
@@ -80,7 +80,7 @@ Quirks:
 - Azure writes 1K/1M meters with x_PricingBlockSize (open-data PricingUnits.csv of
   github.com/microsoft/finops-toolkit: "1K" -> block 1000, unit "Units"); meter spellings vary
   by generation: Inp/inp/Input, Outp/Opt/out, cached/cd/cchd/ccchd, Cd Wr, Std, Gl/glbl, Rg/regnl,
-  DZ/DZone/Data Zone (Azure Retail Prices meterName values, research 4.2).
+  DZ/DZone/Data Zone (Azure Retail Prices meterName values, docs/sources.md).
 - Vertex SKUs (cloud.google.com/skus/sku-groups/gen-ai-v2): "... Text Input Caching" is the
   discounted cache read, "... Text Input Caching Storage" is storage (token-hours), never tokens.
 - Parquet doubles (AWS FOCUS types BilledCost as double) are read through their shortest repr.
@@ -149,7 +149,7 @@ _TIMES = {
     "billing_period_start": "BillingPeriodStart",
     "billing_period_end": "BillingPeriodEnd",
 }
-#: allowed values per FOCUS 1.2 (research 1 "Allowed values")
+#: allowed values per FOCUS 1.2 (docs/sources.md)
 _ENUMS: dict[str, tuple[str, tuple[str, ...]]] = {
     "charge_category": ("chargecategory", ("Usage", "Purchase", "Tax", "Credit", "Adjustment")),
     "charge_class": ("chargeclass", ("Correction",)),
@@ -556,7 +556,7 @@ _GPU = re.compile(
 
 def _compute_kind(row: dict[str, Any], usage_type: str | None) -> str:
     """gpu_hours, storage, egress or other for lines that are not LLM tokens, only where
-    units/category are unambiguous (SCHEMA.md compute_kind)."""
+    units/category are unambiguous (docs/schema.md compute_kind)."""
     unit = (row["consumed_unit"] or row["pricing_unit"] or "").lower()
     text = " ".join(filter(None, (row["charge_description"], row["sku_meter"], usage_type)))
     if re.search(r"hour|hrs", unit) and _GPU.search(text):

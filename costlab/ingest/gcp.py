@@ -2,7 +2,7 @@
 
 Users enable Billing → Billing export → BigQuery and extract ``gcp_billing_export_v1_<ACCOUNT>`` or
 ``gcp_billing_export_resource_v1_<ACCOUNT>`` with ``bq extract`` (JSONL, Parquet), ``bq query
---format=json`` (a JSON array) or a SELECT saved as CSV [research/billing_formats.md §3].
+--format=json`` (a JSON array) or a SELECT saved as CSV [docs/sources.md].
 
 Detect: rows with ``billing_account_id``, ``cost``, ``usage_start_time`` and a ``sku`` record (CSV:
 ``sku.id``/``sku.description`` or ``sku_id``/``sku_description``).
@@ -27,13 +27,13 @@ correction, not a restatement, and both count. So export_time is part of the key
 ``replace_scope`` stays NULL: re-extracting an overlapping range replaces rows key by key (latest
 ingest wins) while incremental extracts (by export_time/_PARTITIONTIME) simply add up.
 Quirks:
-- credits are a repeated field of negative amounts; UNNEST-ing them duplicates rows (§3): summed per row.
+- credits are a repeated field of negative amounts; UNNEST-ing them duplicates rows: summed per row.
   A CSV/JSON without a ``credits`` column is read as having no credits (billed = cost).
 - ``cost`` is a FLOAT; the digits written in the file are taken literally (no binary-float noise added).
 - invoice.month is a Pacific-time month (focus_converters gcp.csv: ASSIGN_TIMEZONE America/Los_Angeles).
-- cost_type regular→Usage, tax→Tax, adjustment/rounding_error→Adjustment, credit→Credit (§3; converters);
+- cost_type regular→Usage, tax→Tax, adjustment/rounding_error→Adjustment, credit→Credit (converters);
   adjustment_info.type ``*_CORRECTION`` → charge_class Correction.
-- thinking tokens are billed inside the output SKU ("Text and Thinking Output") → token_type output (§9.5).
+- thinking tokens are billed inside the output SKU ("Text and Thinking Output") → token_type output.
 - "Caching" input SKUs are discounted cache reads; "Caching Storage" SKUs are storage hours, not tokens.
   The SKU's context band ("(Long)", "(≤200k)") stays in sku_meter only (no column for it).
 - ``bq`` JSON writes every scalar as a string and TIMESTAMPs as ``2025-06-01 10:00:00 UTC`` (extract)

@@ -1,13 +1,13 @@
 """One span's flat GenAI attributes -> canonical `spans` fields (kind, usage, models, prompt, text).
 
-Covers the four attribute dialects of research/trace_formats.md: OTel GenAI semconv (§1, current and
-deprecated names), OpenLLMetry/Traceloop (§3), OpenInference (§4) and the Vercel AI SDK (`ai.*`).
+Covers the four attribute dialects of docs/sources.md: OTel GenAI semconv (current and
+deprecated names), OpenLLMetry/Traceloop, OpenInference and the Vercel AI SDK (`ai.*`).
 Input is a plain ``{key: value}`` dict, so any export that keeps raw OTel attributes can reuse it
 (Langfuse ``metadata.attributes`` stringifies every value: numbers and JSON are parsed here).
 
-Token convention (SCHEMA.md): ``input`` includes cache reads and writes, ``output`` includes
+Token convention (docs/schema.md): ``input`` includes cache reads and writes, ``output`` includes
 reasoning. OTel >= 1.40, OpenInference (Anthropic since 2025-03-25) and OpenLLMetry current already
-report inclusive counts (§11.2); AI SDK <= 5 passes the provider's own number through, which for
+report inclusive counts; AI SDK <= 5 passes the provider's own number through, which for
 Anthropic and Bedrock excludes cache (vercel/ai ``anthropic-messages-language-model.ts``:
 ``inputTokens: usage.input_tokens``) and for Gemini and xAI excludes reasoning, and keeps the cache
 and reasoning counts in ``ai.response.providerMetadata`` per provider (`_META_KEYS`; sources in the
@@ -260,8 +260,8 @@ def usage(attrs: Mapping[str, Any]) -> Usage | None:
     AI SDK spans without ``ai.usage.inputTokenDetails.*`` take the missing cache, reasoning and
     total counts from ``ai.response.providerMetadata`` (`_provider_usage`). Input is treated as
     cache-exclusive (and cache read + write are added) when: such a span's provider counts input
-    without cache (`_vercel_exclusive_input`); or cache read + write exceed the input (§11.2
-    defensive check); or a reported total equals input + cache + output. Output gets reasoning added
+    without cache (`_vercel_exclusive_input`); or cache read + write exceed the input
+    (a defensive check); or a reported total equals input + cache + output. Output gets reasoning added
     when the provider counts it apart (Gemini ``thoughtsTokenCount``, xAI), when reasoning exceeds it,
     or when the total says so."""
     vercel = is_vercel(attrs)
@@ -389,7 +389,7 @@ def service_tier(attrs: Mapping[str, Any]) -> str | None:
 
 def indexed(attrs: Mapping[str, Any], prefix: str) -> list[dict[str, Any]]:
     """Reassemble flattened ``<prefix>.<i>.<rest>`` keys into a list of nested dicts, ordered by
-    the numeric index (10 after 9, gaps allowed; §11.7)."""
+    the numeric index (10 after 9, gaps allowed)."""
     pat = re.compile(re.escape(prefix) + r"\.(\d+)\.(.+)$")
     items: dict[int, dict[str, Any]] = {}
     for key, value in attrs.items():

@@ -58,7 +58,7 @@ from typing import Any
 from costlab import tokens
 from costlab.ingest import trace_json as tj
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 from costlab.ingest.registry import register_source
 from costlab.names import normalise_model, normalise_provider
 
@@ -137,19 +137,14 @@ class HeliconeRequests(Source):
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:
-        if sniff.kind == "csv":
-            return _CSV <= sniff.column_set
-        if sniff.kind in ("json", "jsonl"):
-            rec = tj.first_record(sniff)
-            if rec is None:
-                return False
-            keys = {str(k).lower() for k in rec}
-            return (
-                {"request_id", "request_created_at"} <= keys
-                and "call_type" not in keys
-                and bool(keys & _MARKERS)
-            )
-        return False
+        keys = tj.record_columns(sniff)
+        if keys is None or sniff.kind == "csv":
+            return keys is not None and _CSV <= keys
+        return (
+            {"request_id", "request_created_at"} <= keys
+            and "call_type" not in keys
+            and bool(keys & _MARKERS)
+        )
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
         keys = tuple(_prop_key(k) for k in tj.workflow_keys(ctx, DEFAULT_WORKFLOW_KEYS))
@@ -159,9 +154,7 @@ class HeliconeRequests(Source):
         def map_record(n: int, rec: dict[str, Any]) -> dict[str, Any]:
             return self._row(n, rec, ctx, keys, inclusive, block)
 
-        records = tj.records(path, Sniff(path))
-        none_read = f"no readable {self.title} row"
-        yield from each_record("spans", records, map_record, path=path, none_read=none_read)
+        yield from tj.record_rows(path, self.title, map_record)
 
     def _row(
         self,

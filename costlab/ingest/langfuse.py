@@ -43,7 +43,7 @@ Quirks:
 - ``usage_scope`` by `costlab.ingest.util.usage_tree`: an observation is ``rollup`` whenever a
   descendant GENERATION/EMBEDDING carries usage (agno ``OpenAIChat.invoke``, MS Agent Framework
   ``invoke_agent``, an AGENT whose usage copies one child, a GENERATION over a GENERATION;
-  research/trace_formats.md §11.1), whatever its numbers equal; else ``self`` if it has usage. No
+  docs/sources.md), whatever its numbers equal; else ``self`` if it has usage. No
   usage values are compared. A GENERATION without usage is estimated only when it is the call: not
   under a GENERATION reporting usage (the wrapper is the call; its usage_source stays NULL) and not
   over one. Trees are per file: an observations export split over pages or files keeps a parent
@@ -51,7 +51,7 @@ Quirks:
   to keep the tree whole.
 - Older Langfuse kept raw OpenInference keys (``prompt_details.cache_read``,
   ``completion_details.reasoning``) which are subsets of input/output; ``total`` decides when a
-  key family is ambiguous (total = input+output -> subsets; = sum of all -> disjoint) (§5.2).
+  key family is ambiguous (total = input+output -> subsets; = sum of all -> disjoint).
 - Langfuse tokenizes prompts itself when no usage was sent: OTel-ingested observations whose raw
   attributes hold no usage keys (or whose ``providedUsageDetails`` is empty) are ``estimated``.
 - Gemini ``total`` includes thinking tokens that OpenInference's vertexai instrumentation leaves
@@ -60,10 +60,10 @@ Quirks:
 - The v1 API fills usage/cost with zeros on every observation: zeros on a non-LLM span are no
   usage (NULL), not a measured 0.
 - Legacy ``usage`` with a unit other than TOKENS (characters, images, seconds) is not tokens.
-- MS Agent Framework writes the previous response id as ``gen_ai.conversation.id`` (§11.4): a
+- MS Agent Framework writes the previous response id as ``gen_ai.conversation.id``: a
   ``resp_``/``chatcmpl-``/``msg_`` value there is not a session.
 - ``trace.observations`` may be a Python-repr string (google-gemini sample): the top-level
-  ``observations`` array is used instead (§5.1).
+  ``observations`` array is used instead.
 - An LLM span without usage but with a prompt gets a tokenizer estimate (``estimated``); without a
   prompt it stays NULL (``missing``).
 - CATEGORICAL scores (a ``stringValue`` label, no order) are skipped without quarantine: not a
@@ -297,7 +297,7 @@ _RESPONSE_ID = re.compile(r"^(resp_|chatcmpl-|msg_)")
 def _session(o: dict[str, Any], attrs: dict[str, Any]) -> str | None:
     """An observation's session: its own field, else OTel session attributes. A
     ``gen_ai.conversation.id`` that is a provider response id (MS Agent Framework chains
-    ``previous_response_id`` there, §11.4) changes on every call and is not a session."""
+    ``previous_response_id`` there) changes on every call and is not a session."""
     conv = u.nullish(attrs.get("gen_ai.conversation.id"))
     return (
         u.nullish(tj.first_of(o, "sessionId", "session_id"))

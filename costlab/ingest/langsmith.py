@@ -48,7 +48,7 @@ aggregate. A later post/patch or export replaces the earlier one. No replace_sco
 filtered slices).
 Quirks:
 - ``prompt_tokens``/``total_tokens``/``total_cost`` and ``usage_metadata`` on chain runs are rolled
-  up by the backend from child runs (langsmith-sdk PR #3119; research/trace_formats.md §6). The
+  up by the backend from child runs (langsmith-sdk PR #3119; docs/sources.md). The
   rule is `costlab.ingest.util.usage_tree`: any run with an llm/embedding descendant carrying usage
   is ``usage_scope='rollup'`` (a chain whose total copies one child, a LangChain llm run over a
   ChatModel run, a Vercel ``ai.generateText`` llm run over ``doGenerate``: PR #1825), whatever its
@@ -56,7 +56,7 @@ Quirks:
   llm runs is ``self`` but never a call: it is no llm run). An llm run without usage is estimated
   only when it is the call (not under an llm run reporting usage, not over one). Trees are per
   file: export a trace's runs together.
-- JS SDK times are epoch milliseconds, Python's ISO with microseconds (§11.6); a run without
+- JS SDK times are epoch milliseconds, Python's ISO with microseconds; a run without
   ``start_time`` takes it from its ``dotted_order`` segment (``%Y%m%dT%H%M%S%fZ`` + run id).
 - JS patch bodies carry no ``id`` (it is in the URL): the id is the tail of ``dotted_order``.
 - A patch without its post (another file) has no ``run_type``: ``ls_model_type``/``ls_provider``
@@ -65,7 +65,7 @@ Quirks:
   the prompt is counted with `costlab.tokens` (``usage_source='estimated'``); with no prompt the
   tokens stay NULL (``missing``), never 0.
 - A cache breakdown larger than the input total means the provider reported input exclusive of
-  cache (Anthropic): the parts are added (§11.2 defensive check).
+  cache (Anthropic): the parts are added (defensive check).
 - Feedback without a number (a categorical or freeform ``value``, a ``correction``) is skipped
   without quarantine; feedback with no ``trace_id`` whose run is not in the file has nothing to
   attach to and is quarantined (export it with its runs, or with ``trace_id``).

@@ -3,7 +3,7 @@ to, exported as JSON (``GET /spend/logs``: an array of rows; ``/spend/logs/v2``:
 ``{"data": [...]}``), JSON Lines, or CSV (the Postgres table dumped with its own column names).
 
 Detect: a JSON/JSONL record or CSV header with ``request_id``, ``call_type``, ``spend`` and
-``startTime`` (research/trace_formats.md §7.1, checked against litellm==1.110.2 ``schema.prisma``).
+``startTime`` (docs/sources.md, checked against litellm==1.110.2 ``schema.prisma``).
 Parse: trace_json.records in file order; JSON numbers as Decimal; ``metadata``, ``request_tags``, ``messages``,
 ``response`` and ``proxy_server_request`` are objects in JSON exports and JSON text in CSV.
 Normalise: one span per row. ``prompt_tokens`` is inclusive (LiteLLM adds Anthropic cache reads and
@@ -41,10 +41,10 @@ Quirks:
 - A failed request (``status`` "failure") with zero spend and zero tokens billed nothing:
   usage_scope ``none``, status ``error``; one that carries spend or tokens stays billable.
 - ``startTime``/``endTime`` are Postgres ``timestamp(3)`` without zone, written in UTC
-  (``_ensure_datetime_utc``): a naive time is read as UTC (§11.6).
+  (``_ensure_datetime_utc``): a naive time is read as UTC.
 - ``spend`` is a float column: CSV may hold ``1.23e-05``; read as Decimal text, never via float.
 - If cache parts exceed prompt_tokens the row is exclusive (a hand-built or foreign export): the
-  parts are added to input_tokens (§11.2 defensive check; ``attributes.input_tokens_rule``).
+  parts are added to input_tokens (defensive check; ``attributes.input_tokens_rule``).
 - ``cost_breakdown.service_tier`` -> service_tier; batch cost rows (``retrieve_batch``) -> batch.
 """
 
@@ -60,7 +60,7 @@ from typing import Any
 from costlab import tokens
 from costlab.ingest import trace_json as tj
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 from costlab.ingest.registry import register_source
 from costlab.names import normalise_model, normalise_provider
 
@@ -177,12 +177,8 @@ class LiteLLMSpendLogs(Source):
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:
-        if sniff.kind == "csv":
-            return _REQUIRED <= sniff.column_set
-        if sniff.kind in ("json", "jsonl"):
-            rec = tj.first_record(sniff)
-            return rec is not None and _REQUIRED <= {str(k).lower() for k in rec}
-        return False
+        keys = tj.record_columns(sniff)
+        return keys is not None and _REQUIRED <= keys
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
         keys = tj.workflow_keys(ctx, DEFAULT_WORKFLOW_KEYS)
@@ -191,9 +187,7 @@ class LiteLLMSpendLogs(Source):
         def map_record(n: int, rec: dict[str, Any]) -> dict[str, Any]:
             return self._row(n, rec, ctx, keys, block)
 
-        records = tj.records(path, Sniff(path))
-        none_read = f"no readable {self.title} row"
-        yield from each_record("spans", records, map_record, path=path, none_read=none_read)
+        yield from tj.record_rows(path, self.title, map_record)
 
     def _row(
         self, n: int, rec: dict[str, Any], ctx: ParseContext, keys: tuple[str, ...], block: int

@@ -14,14 +14,14 @@ identical rows and day partitions (the trace has no absolute dates). trace_id = 
 span_id = the line number. prefix_hashes = ``hash_ids`` as strings and prefix_block_tokens = 512:
 the README calls them "Remapped prefix block hashes. The block size is 512 tokens. Identical hash
 IDs indicate reusable prefix KV cache blocks", i.e. id i already stands for the whole prefix up to
-block i, as the chained ``h_i = H(h_{i-1}, block_i)`` of SCHEMA.md; in synthetic_trace.jsonl every
+block i, as the chained ``h_i = H(h_{i-1}, block_i)`` of docs/schema.md; in synthetic_trace.jsonl every
 id sits at one block position with one predecessor in all 3,993 requests (checked here).
 provider/model NULL unless config ``mooncake_provider`` / ``mooncake_model``; workflow = config
 ``mooncake_workflow`` else the file stem.
 Row key: (file stem, line number); re-ingesting the file replaces its rows. No replace_scope.
 Quirks:
 - The last block of a request is partial (len(hash_ids) = ceil(input_length / 512) on every line of
-  the synthetic trace): shareable tokens must be capped at input_tokens (research/analyzers.md §2.4
+  the synthetic trace): shareable tokens must be capped at input_tokens (docs/analyzers.md
   replay: 65.1% on the synthetic trace, "tokens capped at input_length").
 - Hash ids are remapped per trace file: ids from two different files are not comparable, so prefix
   matching must stay within one trace_id / workflow.

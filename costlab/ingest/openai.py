@@ -1,4 +1,4 @@
-"""OpenAI Costs API, Usage API and the dashboard cost CSV (research/billing_formats.md §5, §8.1, §9).
+"""OpenAI Costs API, Usage API and the dashboard cost CSV (docs/sources.md).
 
 `openai_costs`: saved `/v1/organization/costs` responses (daily buckets of dollar amounts).
 `openai_usage`: saved `/v1/organization/usage/<kind>` responses (token and unit counts, no money).
@@ -13,7 +13,7 @@ Parse: JSON numbers are read as Decimal (`parse_float=Decimal`) so dollar amount
 float; pages -> buckets -> results; a bucket or result of the wrong shape is a Bad row, an unreadable
 JSON document a SourceError. CSV is streamed row by row.
 Normalise: charge period = the bucket (API) or [date, date+1d) (CSV); billing period = the calendar
-month; currency upper-cased; provider "OpenAI", service "OpenAI API" (§8.1); BilledCost =
+month; currency upper-cased; provider "OpenAI", service "OpenAI API"; BilledCost =
 EffectiveCost = amount.value / cost_in_major (dollars), else `cost` / 100 (cents). Costs `line_item`
 ("[tier | ]<model>[ text|audio|image], <input|cached input|cache writes|output|batch input|…>[, long
 context]") gives model, token_type (the words read by costlab.ingest.token_lines; "cache writes"
@@ -29,19 +29,19 @@ CSV: (date, project_id, user_id, name, currency) — the same for both column se
 later export re-keys the same line; replace_scope = "<project_id or ''>|<date>" (by-user export:
 "user:<id>|<date>") so a later export covering a day replaces that day's earlier rows.
 Quirks:
-- Costs amount.value is dollars; CSV `cost` is CENTS, `cost_in_major` dollars (§5, §9.2).
-- Currency is lowercase "usd" (§5, §9.2).
-- CSV `timestamp` is a float epoch at UTC midnight ("1722902400.0") and must agree with `date` (§5).
+- Costs amount.value is dollars; CSV `cost` is CENTS, `cost_in_major` dollars.
+- Currency is lowercase "usd".
+- CSV `timestamp` is a float epoch at UTC midnight ("1722902400.0") and must agree with `date`.
 - CSV `name` is a display name ("GPT-4o mini"): mapped with _DISPLAY_MODELS; another name shaped
   like a model ("GPT-5 nano") becomes its slug ("gpt-5-nano", a guess), any other name model NULL;
-  model_raw always keeps the name (§5).
-- A second CSV download lacks organization_id/organization_name (§5); a legacy by-user export has
+  model_raw always keeps the name.
+- A second CSV download lacks organization_id/organization_name; a legacy by-user export has
   user_id/user_email instead of project columns (third-party tap, unverified).
-- Group-by dims are null unless grouped; empty CSV project_id is the Default Project (§5, §9.12).
-- Usage fields added later (cache writes, uncached, service_tier) are NULL when absent, not 0 (§5, §9.13).
+- Group-by dims are null unless grouped; empty CSV project_id is the Default Project.
+- Usage fields added later (cache writes, uncached, service_tier) are NULL when absent, not 0.
 - `input_audio_tokens` included cached audio until the 2026 spec, which made it uncached-only and
   added `input_cached_audio_tokens`; canonical input_audio_tokens = audio + cached audio (schema file).
-- line_item is free text; its grammar is from third-party code, unverified (§5): parsed defensively.
+- line_item is free text; its grammar is from third-party code, unverified: parsed defensively.
 """
 
 from __future__ import annotations
@@ -465,7 +465,7 @@ class OpenAIUsage(Source):
 
 
 # ---------------------------------------------------------------------------- dashboard CSV
-#: dashboard display name (lower-cased) -> (model id or None, compute_kind). The names in §5
+#: dashboard display name (lower-cased) -> (model id or None, compute_kind). The documented names
 #: first, then names a slug gets wrong, then category names (no single model). Other names shaped
 #: like a model ("GPT-4.1 nano", "o3 mini") are slugged by `display_model`.
 _DISPLAY_MODELS: dict[str, tuple[str | None, str]] = {

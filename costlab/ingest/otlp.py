@@ -1,5 +1,5 @@
 """OpenTelemetry traces as OTLP/JSON: the Collector ``file`` exporter's output (one
-``ExportTraceServiceRequest`` per line, research/trace_formats.md §2) or one OTLP/JSON document,
+``ExportTraceServiceRequest`` per line, docs/sources.md) or one OTLP/JSON document,
 with GenAI spans from OTel GenAI semconv, OpenInference, OpenLLMetry/Traceloop or the Vercel AI SDK.
 
 Detect: JSON Lines whose first object has ``resourceSpans``, or a JSON document that starts with it.
@@ -11,11 +11,11 @@ usage counts as its own (a Vercel ``ai.generateText`` would then be counted besi
 split needs a rotation between the two. Ingest such files concatenated into one.
 Normalise: AnyValue attributes to Python values; ids to lower-case hex; ``*UnixNano`` to UTC.
 `costlab.ingest.genai_attrs` maps the attribute dialects (kind, tokens made inclusive of cache and
-reasoning per SCHEMA.md, models via `costlab.names`, prompt and completion). Per trace:
+reasoning per docs/schema.md, models via `costlab.names`, prompt and completion). Per trace:
 - ``usage_scope`` by `costlab.ingest.util.usage_tree`: a span is ``rollup`` whenever an
   llm/embedding descendant carries usage (Vercel ``ai.generateText``/``ai.streamText``/``ai.embedMany``
   over their ``.do*`` steps, ``invoke_agent``, OpenInference AGENT/CHAIN, an LLM span over an LLM
-  span; §11.1), whatever its numbers equal (one child's, the sum); ``self`` if it carries usage and
+  span), whatever its numbers equal (one child's, the sum); ``self`` if it carries usage and
   no such descendant; ``none`` without usage. No usage values are compared.
 - ``usage_source``: ``reported`` (``derived`` when input = total - output). An llm/embedding call
   without usage is ``estimated`` with `costlab.tokens` from its prompt (and completion) text, unless an
@@ -34,16 +34,16 @@ reasoning per SCHEMA.md, models via `costlab.names`, prompt and completion). Per
 Config: ``workflow_attributes`` (keys), ``azure_deployments`` (deployment -> model),
 ``prefix_block_tokens`` (default `costlab.tokens.DEFAULT_BLOCK_TOKENS`).
 Row key: (trace_id, span_id): a span re-sent by an exporter retry or in overlapping rotated files
-replaces the earlier copy (§11.4; within one file the copy with an end time wins, then the later).
+replaces the earlier copy (within one file the copy with an end time wins, then the later).
 No replace_scope: a trace file never re-delivers a complete scope.
 Quirks:
-- Ids are case-insensitive hex (the proto example is upper case); base64 ids are decoded (§2, §11.7).
-- 64-bit ints arrive as strings or numbers; doubles may be "NaN"/"Infinity" (§2).
+- Ids are case-insensitive hex (the proto example is upper case); base64 ids are decoded.
+- 64-bit ints arrive as strings or numbers; doubles may be "NaN"/"Infinity".
 - Pre-1.0 ``instrumentationLibrarySpans`` / ``instrumentationLibrary`` are read too.
 - A non-JSON line, a batch without resourceSpans (e.g. resourceLogs) or a span without
   traceId/spanId/start time is Bad; the rest of the file is kept.
-- Indexed attributes are ordered numerically, gaps allowed (``...messages.10`` after ``.9``; §11.7).
-- ``gen_ai.client.inference.operation.details`` span events carry span-level keys (§1.3): merged.
+- Indexed attributes are ordered numerically, gaps allowed (``...messages.10`` after ``.9``).
+- ``gen_ai.client.inference.operation.details`` span events carry span-level keys: merged.
 - Vercel AI SDK <= 5 ``doGenerate``/``doStream`` spans write only ``ai.usage.promptTokens`` /
   ``completionTokens``; the cache and reasoning counts sit in ``ai.response.providerMetadata`` (JSON
   text), keyed by provider (`costlab.ingest.genai_attrs._META_KEYS`). Read from the vercel/ai sources:

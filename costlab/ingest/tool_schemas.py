@@ -1,13 +1,13 @@
 """Tool definitions an LLM call declares and the tools its response called, as counts and hashes.
 
 Why: tool schemas are resent with every call, at the very start of the prompt (tools -> system ->
-messages, research/analyzers.md §1), and agent frameworks often declare dozens of tools a step
+messages, docs/analyzers.md), and agent frameworks often declare dozens of tools a step
 never uses. The trimming analyzer (costlab/analyze/trimming.py) finds oversized tool blocks and
 declared-but-never-called tools from these summaries. Schemas are not user content, so they are
 summarised whatever keep_text says; tool *names* are stored only with keep_text, otherwise each
 tool is known by a short hash of its name (enough to match calls to declarations).
 
-Sources (research/trace_formats.md): OTel GenAI ``gen_ai.tool.definitions`` (JSON array, or
+Sources (docs/sources.md): OTel GenAI ``gen_ai.tool.definitions`` (JSON array, or
 flattened ``gen_ai.tool.definitions.<i>.*``), OpenInference ``llm.tools.<i>.tool.json_schema`` (or
 an ``llm.tools`` list), OpenLLMetry ``llm.request.functions.<i>.*``, Vercel ``ai.prompt.tools``,
 pydantic-ai ``model_request_parameters``; request bodies with ``tools`` (OpenAI, Anthropic,

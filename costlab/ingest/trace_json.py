@@ -8,14 +8,14 @@ Every trace source maps its records with these, so the same value reads the same
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
 from costlab.ingest import util as u
-from costlab.ingest.base import ParseContext, Sniff
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, each_record
 
 #: workflow attributes of OpenTelemetry GenAI / Traceloop traces (the ``workflow_attributes`` default)
 GENAI_WORKFLOW_KEYS = ("gen_ai.workflow.name", "traceloop.workflow.name", "workflow")
@@ -231,6 +231,26 @@ def first_record(sniff: Sniff) -> dict[str, Any] | None:
     if isinstance(obj, list):
         obj = next((o for o in obj if isinstance(o, dict)), None)
     return obj if isinstance(obj, dict) else None
+
+
+def record_columns(sniff: Sniff) -> frozenset[str] | None:
+    """Lower-cased column names of a CSV export or keys of the first JSON record (None when the
+    file is neither)."""
+    if sniff.kind == "csv":
+        return sniff.column_set
+    if sniff.kind in ("json", "jsonl"):
+        rec = first_record(sniff)
+        return frozenset(str(k).lower() for k in rec) if rec is not None else None
+    return None
+
+
+def record_rows(
+    path: Path, title: str, map_record: Callable[[int, dict[str, Any]], dict[str, Any]]
+) -> Iterator[Row | Bad]:
+    """The spans of a file of `records`, one a record; a file none of whose records is readable
+    fails as a whole."""
+    none_read = f"no readable {title} row"
+    return each_record("spans", records(path, Sniff(path)), map_record, path=path, none_read=none_read)
 
 
 def records(path: Path, sniff: Sniff) -> Iterator[tuple[int, dict[str, Any] | str]]:

@@ -450,7 +450,7 @@ class UsageTree(NamedTuple):
 def usage_tree(
     parents: Mapping[K, K | None], calls: Collection[K], estimable: Iterable[K] = ()
 ) -> UsageTree:
-    """The rollup rule every trace source shares (research/trace_formats.md §11.1).
+    """The rollup rule every trace source shares (docs/sources.md).
 
     ``calls`` are the llm/embedding spans carrying their own usage (reported or derived);
     ``estimable`` the llm/embedding spans without usage whose prompt could be counted. A leaf call
