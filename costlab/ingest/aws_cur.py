@@ -14,7 +14,7 @@ case-insensitively by their legacy name, then AWS's snake_case of it (each capit
 savingsPlan/SavingsPlanARN -> savings_plan_savings_plan_a_r_n), then, for product/* attributes
 outside CUR 2.0's fixed schema, the ``product`` map (product/ProductName -> product['product_name']).
 Map columns are Parquet MAPs or, in CSV, JSON text.
-Normalise (docs/sources.md): billed_cost = lineItem/UnblendedCost (discounts come as their own
+Normalise: (docs/sources.md) billed_cost = lineItem/UnblendedCost (discounts come as their own
 negative lines, so the file's sum is the invoice; NetUnblendedCost is not used, it would count
 them twice); effective_cost by lineItem/LineItemType as the FOCUS converter rule does
 (SavingsPlanCoveredUsage -> savingsPlan/SavingsPlanEffectiveCost, DiscountedUsage ->
@@ -79,7 +79,7 @@ from typing import Any
 
 from costlab.errors import SourceError
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
 from costlab.ingest.registry import register_source
 from costlab.ingest.token_lines import (
     TokenLine,
@@ -229,17 +229,14 @@ class _CurBase(Source):
             if isinstance(row, str):
                 yield Bad(loc, row)
                 continue
-            try:
-                if cols is None:
+            if cols is None:
+                try:
                     cols = _Columns(list(row))
-                for name in _MAPS:
-                    if name in cols.lower:
-                        row[name] = _as_map(row.get(cols.lower[name]))
-                out = _normalise(cols, row, path.name)
-            except ValueError as ex:
-                if cols is None:
+                except ValueError as ex:
                     raise SourceError(str(path), str(ex)) from None
-                yield Bad(loc, str(ex), u.raw_text(row))
+            out = mapped(loc, row, _read_row, cols, row, path.name)
+            if isinstance(out, Bad):
+                yield out
                 continue
             out["delivery"] = delivery
             out["source_line"] = int(loc.rsplit(" ", 1)[-1])
@@ -289,6 +286,13 @@ def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any] | str]]:
             yield f"line {line}", rec
     except (OSError, EOFError) as ex:
         raise SourceError(str(path), f"unreadable CSV: {ex}") from None
+
+
+def _read_row(cols: _Columns, row: dict[str, Any], file_name: str) -> dict[str, Any]:
+    for name in _MAPS:
+        if name in cols.lower:
+            row[name] = _as_map(row.get(cols.lower[name]))
+    return _normalise(cols, row, file_name)
 
 
 def _normalise(cols: _Columns, row: dict[str, Any], file_name: str) -> dict[str, Any]:

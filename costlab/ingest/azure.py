@@ -1,7 +1,7 @@
 """Azure Cost Management cost details in every published schema: the "actual" and "amortized"
 exports (EA and MCA), the legacy usage details (PreTaxCost), the EA portal download, localized.
 
-What: the daily cost-details files Cost Management exports to a storage account (or the portal
+The daily cost-details files Cost Management exports to a storage account (or the portal
 / Cost Details API download): one row per subscription x resource x meter x day. The actual and
 the amortized export have the same columns (finops-toolkit's actualcost/amortizedcost c360-2025-04
 schemas are identical) but different money: never add them up (docs/sources.md). The FOCUS
@@ -19,7 +19,7 @@ per date and grouping, no meter or quantity, so it cannot be reconciled or dedup
 Header names are compared folded (`column_name`: case, accents, spaces, hyphens, BOM ignored, so
 "Meter Sub-Category" = "MeterSubCategory" = "meterSubCategory"); aliases (`_COST`, `_DATE`, ...)
 map every schema's name onto the one the parser reads, first non-empty wins.
-Localized headers: the portal writes "<portal language> (<EnglishName>)", e.g. "Kategorie der
+- Localized headers: the portal writes "<portal language> (<EnglishName>)", e.g. "Kategorie der
 Verbrauchseinheit (MeterCategory)" (kubecost/kubecost#1526, opencost pkg/cloud/azure/resources/
 billingexports/headersets/German.csv, project-koku/koku#2284). The English name decides: the
 Spanish export labels SubscriptionGuid "Ubicación de los recursos", the label of ResourceLocation
@@ -37,7 +37,7 @@ documented header set spells them ("no cost column (PreTaxCost)") and the set's 
 Parse: two streaming passes. The first decides, for the whole file (never per row), which export
 it is, the date order, the decimal separator and the currency; the second yields rows. A
 header-only file (finops-toolkit EA_NoRows.csv) is a valid export of a scope with no charges.
-Which export: config ``[ingest.azure_cost] dataset``, else the export's manifest.json
+- Which export: config ``[ingest.azure_cost] dataset``, else the export's manifest.json
 (exportConfig.type ActualCost/AmortizedCost, as finops hubs read it), else content evidence, else
 "actual"/"amortized" in the file or folder names. Content, as finops-toolkit ConvertTo-FinOpsSchema
 reasons: a commitment (Reservation/SavingsPlan, benefit or reservation id, Microsoft.Capacity or
@@ -48,26 +48,26 @@ an amortized export with only on-demand rows and no manifest or telling name is 
 (then the later file of a shared day wins); keep the manifest.json beside the parts (it is
 registered as a no-row source, `azure_export_manifest`, so ingesting the export folder does not
 report it as unknown).
-Dates: ISO (exports; UsageDateTime "yyyy-mm-dd", a time of day is ignored), MM/DD/YYYY (Azure's
+- Dates: ISO (exports; UsageDateTime "yyyy-mm-dd", a time of day is ignored), MM/DD/YYYY (Azure's
 US format, the real EA samples) or DD/MM/YYYY: a day > 12 in any date column proves the order;
 both proven fails the file; nothing proven means MM/DD (Azure writes it), or DD/MM in a
 ";"-delimited file. DD.MM.YYYY (German) and YYYY/MM/DD (Japanese) are unambiguous. The EA portal's
 Year/Month/Day columns give the day when present. Config ``date_order = "mdy" | "dmy"`` decides.
-Numbers: Azure writes invariant numbers ("1234.5", "5.64902E-05") even under localized headers
+- Numbers: Azure writes invariant numbers ("1234.5", "5.64902E-05") even under localized headers
 (opencost's German.csv), so the header language does not decide; the data does. Each number
 column value either proves a separator ("1,68", "0.025", "1.249,92") or is ambiguous ("1.234":
 1.234 or 1234); both separators proven fails the file, one proven decides every value, none
 proven means "." ("," in a ";"-delimited file); config ``decimal = "." | ","`` decides. Values
 are rewritten to plain ASCII ("1.249,92" -> "1249.92") here, before `util.money` (exact Decimal,
 never float); one that does not read with the file's separator is quarantined.
-Currency: the BillingCurrency / BillingCurrencyCode / Currency column. The legacy EA file and
+- Currency: the BillingCurrency / BillingCurrencyCode / Currency column. The legacy EA file and
 the EA portal download have none: config ``currency = "EUR"`` supplies it, else the file fails
 with that one-line reason; costlab never assumes USD. A file's own currency column always wins.
 Normalise: cost -> billed and effective as finops-toolkit does, except that unknown is NULL:
 commitment usage carrying amortized cost is billed 0 (the cash went out with the purchase);
 a commitment purchase (or its refund) has effective 0 (spread over usage); commitment usage at 0 in
 an actual export has effective NULL (its amortized share is only in the amortized export).
-Everything else: billed = effective = cost. ChargeType Usage/Purchase/Tax keep their category,
+- Everything else: billed = effective = cost. ChargeType Usage/Purchase/Tax keep their category,
 Unused* is Usage, anything else (Refund, RoundingAdjustment) is Adjustment (finops-toolkit); no
 ChargeType (legacy) is Usage. list = paygCostInBillingCurrency, else PayGPrice (MarketPrice) x
 Quantity; contracted = UnitPrice x Quantity (prices in another pricing currency are converted with

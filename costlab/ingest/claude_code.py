@@ -60,7 +60,7 @@ from typing import Any
 
 from costlab.errors import SourceError
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
 from costlab.ingest.registry import register_source
 
 RECORD_TYPES = frozenset(
@@ -384,11 +384,11 @@ class ClaudeCodeSession(Source):
                 text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
                 if not text.strip():
                     continue
-                try:
-                    obj = _decode(text)
-                except ValueError as ex:
-                    bad.append(Bad(str(n), f"invalid JSON: {ex}", u.raw_text(text)))
+                decoded = mapped(n, text, _decode, text, reason="invalid JSON: ")
+                if isinstance(decoded, Bad):
+                    bad.append(decoded)
                     continue
+                obj = decoded
                 if not isinstance(obj, dict):
                     bad.append(Bad(str(n), "not a JSON object", u.raw_text(text)))
                     continue
@@ -406,13 +406,13 @@ class ClaudeCodeSession(Source):
             assistant = kind == "assistant" or (
                 kind is None and isinstance(msg, dict) and msg.get("role") == "assistant"
             )
-            try:
-                if assistant:
-                    self._assistant(n, obj, msg, in_subagents, ctx.keep_text, replies, tools)
-                elif kind == "user" and isinstance(msg, dict):
-                    self._results(obj, msg, results)
-            except ValueError as ex:
-                bad.append(Bad(str(n), str(ex), _raw(raw)))
+            got: object = None
+            if assistant:
+                got = mapped(n, _raw(raw), self._assistant, n, obj, msg, in_subagents, ctx.keep_text, replies, tools)
+            elif kind == "user" and isinstance(msg, dict):
+                got = mapped(n, _raw(raw), self._results, obj, msg, results)
+            if isinstance(got, Bad):
+                bad.append(got)
         if recognised == 0:
             raise SourceError(
                 str(path),

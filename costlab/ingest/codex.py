@@ -188,25 +188,26 @@ class CodexRollout(Source):
                     )
                     continue
                 recognised += 1
-                try:
-                    if kind == "session_meta":
-                        if meta is None:  # later ones are ancestors' metas copied by a fork
-                            meta, meta_ts = (
-                                payload,
-                                u.ts(obj.get("timestamp") or payload.get("timestamp")),
-                            )
-                    elif kind == "turn_context":
-                        turn = {**turn, **{k: v for k, v in payload.items() if v is not None}}
-                    elif kind == "event_msg" and payload.get("type") == "token_count":
-                        rate = payload.get("rate_limits")
-                        plan = (
-                            u.nullish(rate.get("plan_type")) if isinstance(rate, dict) else None
-                        ) or plan
-                        event = self._event(n, obj, payload, turn, plan)
-                        if event is not None:
-                            events.append(event)
-                except ValueError as ex:
-                    yield Bad(str(n), str(ex), u.raw_text(text))
+                if kind == "session_meta":
+                    if meta is None:  # later ones are ancestors' metas copied by a fork
+                        stamp = obj.get("timestamp") or payload.get("timestamp")
+                        when = mapped(n, text, u.ts, stamp)
+                        if isinstance(when, Bad):
+                            yield when
+                            continue
+                        meta, meta_ts = payload, when
+                elif kind == "turn_context":
+                    turn = {**turn, **{k: v for k, v in payload.items() if v is not None}}
+                elif kind == "event_msg" and payload.get("type") == "token_count":
+                    rate = payload.get("rate_limits")
+                    plan = (
+                        u.nullish(rate.get("plan_type")) if isinstance(rate, dict) else None
+                    ) or plan
+                    event = mapped(n, text, self._event, n, obj, payload, turn, plan)
+                    if isinstance(event, Bad):
+                        yield event
+                    elif event is not None:
+                        events.append(event)
         if recognised == 0:
             raise SourceError(str(path), "no Codex rollout lines ({timestamp, type, payload})")
         yield from self._rows(path, ctx, meta or {}, meta_ts, events)

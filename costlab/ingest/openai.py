@@ -149,24 +149,30 @@ def _results(path: Path) -> Iterator[Bad | tuple[str, int, datetime, datetime, d
             continue
         for b, bucket in enumerate(data, 1):
             bloc = f"{loc} bucket {b}"
-            try:
-                if not isinstance(bucket, dict):
-                    raise ValueError("bucket is not an object")
-                start, end = _bucket_time(bucket, "start_time"), _bucket_time(bucket, "end_time")
-                if end <= start:
-                    raise ValueError("bucket end_time is not after start_time")
-                results = bucket.get("results")
-                if not isinstance(results, list):
-                    raise ValueError("bucket has no results list")
-            except ValueError as ex:
-                yield Bad(bloc, str(ex), u.raw_text(bucket))
+            window = mapped(bloc, bucket, _bucket, bucket)
+            if isinstance(window, Bad):
+                yield window
                 continue
+            start, end, results = window
             for r, result in enumerate(results, 1):
                 ordinal += 1
                 if not isinstance(result, dict):
                     yield Bad(f"{bloc} result {r}", "result is not an object", u.raw_text(result))
                     continue
                 yield f"{bloc} result {r}", ordinal, start, end, result
+
+
+def _bucket(bucket: Any) -> tuple[datetime, datetime, list[Any]]:
+    """A bucket's window and results; a bucket without them is bad."""
+    if not isinstance(bucket, dict):
+        raise ValueError("bucket is not an object")
+    start, end = _bucket_time(bucket, "start_time"), _bucket_time(bucket, "end_time")
+    if end <= start:
+        raise ValueError("bucket end_time is not after start_time")
+    results = bucket.get("results")
+    if not isinstance(results, list):
+        raise ValueError("bucket has no results list")
+    return start, end, results
 
 
 def _text(value: Any) -> str | None:

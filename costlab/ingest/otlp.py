@@ -31,7 +31,7 @@ reasoning per docs/schema.md, models via `costlab.names`, prompt and completion)
   unless keep_text (tool schemas too: an llm call that declares tools gets the ``costlab.tools``
   counts, tokens and hashes of `costlab.ingest.tool_schemas` instead). ``tags``: user metadata, service
   name. ``model_raw``: the name as found.
-Config: ``workflow_attributes`` (keys), ``azure_deployments`` (deployment -> model),
+Settings read: ``workflow_attributes`` (keys), ``azure_deployments`` (deployment -> model),
 ``prefix_block_tokens`` (default `costlab.tokens.DEFAULT_BLOCK_TOKENS`).
 Row key: (trace_id, span_id): a span re-sent by an exporter retry or in overlapping rotated files
 replaces the earlier copy (within one file the copy with an end time wins, then the later).
