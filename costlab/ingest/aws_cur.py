@@ -269,17 +269,8 @@ class AwsCur2(_CurBase):
 
 def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any] | str]]:
     if path.name.lower().endswith(".parquet"):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        n = 0
-        try:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=8192):
-                for rec in batch.to_pylist():
-                    n += 1
-                    yield f"row {n}", rec
-        except (pa.ArrowException, OSError) as ex:
-            raise SourceError(str(path), f"unreadable Parquet: {ex}") from None
+        for n, record in u.parquet_records(path):
+            yield f"row {n}", record
         return
     try:
         for line, rec in u.csv_rows(path):

@@ -55,11 +55,8 @@ class AzureLLMInferenceTrace(Source):
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
         cfg = ctx.config
-        name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
-        stem = Path(name).stem
-        workflow = u.nullish(cfg.get("azure_llm_workflow")) or stem
-        provider = u.nullish(cfg.get("azure_llm_provider"))
-        model = u.nullish(cfg.get("azure_llm_model"))
+        stem, workflow, provider, model = u.request_trace_settings(path, cfg, "azure_llm")
+
         def map_record(line: int, raw: dict[str, Any]) -> dict[str, Any]:
             return self._row(line, u.lower_keys(raw), stem, workflow, provider, model)
 

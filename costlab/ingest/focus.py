@@ -240,17 +240,8 @@ def _records(path: Path, kind: str) -> Iterator[tuple[int, dict[str, Any] | str]
         for line, rec in u.csv_rows(path):
             yield line, rec if isinstance(rec, str) else u.lower_keys(rec)
     elif kind == "parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            pf = pq.ParquetFile(path)
-            n = 0
-            for batch in pf.iter_batches(batch_size=8192):
-                for rec in batch.to_pylist():
-                    n += 1
-                    yield n, u.lower_keys(rec)
-        except (OSError, ValueError) as ex:  # pyarrow's ArrowInvalid is a ValueError
-            raise SourceError(str(path), f"unreadable Parquet: {ex}") from None
+        for n, rec in u.parquet_records(path):
+            yield n, u.lower_keys(rec)
     else:
         for n, obj in u.json_lines(path, exact=True):
             if isinstance(obj, Exception):

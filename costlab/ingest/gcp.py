@@ -295,19 +295,7 @@ class GcpBilling(Source):
     def _records(self, path: Path) -> Iterator[tuple[int, Any]]:
         kind = Sniff(path).kind
         if kind == "parquet":
-            try:
-                import pyarrow.parquet as pq
-
-                pf = pq.ParquetFile(path)
-                n = 0
-                for batch in pf.iter_batches(batch_size=10_000):
-                    for rec in batch.to_pylist():
-                        n += 1
-                        yield n, rec
-            except Exception as ex:  # noqa: BLE001 - any pyarrow failure means an unreadable file
-                if isinstance(ex, SourceError):
-                    raise
-                raise SourceError(str(path), f"not a readable Parquet file: {ex}") from None
+            yield from u.parquet_records(path)
         elif kind == "csv":
             for line, row in u.csv_rows(path):
                 yield line, row if isinstance(row, str) else _renest(row)
@@ -315,11 +303,7 @@ class GcpBilling(Source):
             for n, obj in u.json_lines(path, exact=True):
                 yield n, f"not JSON: {obj}" if isinstance(obj, Exception) else obj
         elif kind == "json":
-            try:
-                with u.open_text(path) as fh:
-                    doc = json.load(fh, parse_float=Decimal)
-            except (ValueError, RecursionError) as ex:
-                raise SourceError(str(path), f"not valid JSON: {ex}") from None
+            doc = u.json_document(path)
             rows = doc if isinstance(doc, list) else [doc]
             yield from enumerate(rows, 1)
         else:

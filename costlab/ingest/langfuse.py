@@ -399,7 +399,7 @@ class LangfuseExport(Source):
             return rows
         if kind == "jsonl":
             return lambda: tj.document_lines(path)
-        doc = tj.load_document(path)
+        doc = u.json_document(path)
         return lambda: ((n, rec) for n, rec in enumerate(_units(doc), 1))
 
     @staticmethod

@@ -360,7 +360,7 @@ class LangSmithRuns(Source):
         if Sniff(path).kind == "jsonl":
             values: Iterator[tuple[int, Any]] = tj.document_lines(path)
         else:
-            values = iter([(0, tj.load_document(path))])
+            values = iter([(0, u.json_document(path))])
         runs: dict[str, dict[str, Any]] = {}
         first: dict[str, int] = {}
         feedback: list[tuple[int, dict[str, Any]]] = []

@@ -93,11 +93,7 @@ class MooncakeTrace(Source):
             base = _config_time(cfg.get("mooncake_base_time"))
         except ValueError as ex:
             raise SourceError(str(path), str(ex)) from None
-        name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
-        stem = Path(name).stem
-        workflow = u.nullish(cfg.get("mooncake_workflow")) or stem
-        provider = u.nullish(cfg.get("mooncake_provider"))
-        model = u.nullish(cfg.get("mooncake_model"))
+        stem, workflow, provider, model = u.request_trace_settings(path, cfg, "mooncake")
         good = 0
         bad: list[Bad] = []
         with u.open_text(path) as fh:

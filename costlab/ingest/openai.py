@@ -104,11 +104,7 @@ def _pages(path: Path) -> Iterator[tuple[str, Any]]:
     if Sniff(path).kind == "jsonl":
         yield from ((f"line {n}", obj) for n, obj in u.json_lines(path, exact=True))
         return
-    try:
-        with u.open_text(path) as fh:
-            doc = json.load(fh, parse_float=Decimal)
-    except (ValueError, RecursionError) as ex:
-        raise SourceError(str(path), f"not valid JSON: {ex}") from None
+    doc = u.json_document(path)
     if isinstance(doc, list):
         for i, page in enumerate(doc, 1):
             yield f"page {i}", page

@@ -46,14 +46,6 @@ def json_or_text(value: Any) -> Any:
     return value
 
 
-def load_document(path: Path) -> Any:
-    try:
-        with u.open_text(path) as fh:
-            return json.load(fh, parse_float=Decimal)
-    except (ValueError, RecursionError) as ex:  # nesting too deep for Python is bad input too
-        raise SourceError(str(path), f"not valid JSON: {ex}") from None
-
-
 def document_lines(path: Path) -> Iterator[tuple[int, Any]]:
     """JSONL as ``(line, value)``; a broken or over-long line yields ``(line, ValueError)``."""
     yield from u.json_lines(path, exact=True)
@@ -266,11 +258,7 @@ def records(path: Path, sniff: Sniff) -> Iterator[tuple[int, dict[str, Any] | st
             else:
                 yield n, obj if isinstance(obj, dict) else "not a JSON object"
         return
-    try:
-        with u.open_text(path) as fh:
-            doc = json.load(fh, parse_float=Decimal)
-    except (ValueError, RecursionError) as ex:
-        raise SourceError(str(path), f"not valid JSON: {ex}") from None
+    doc = u.json_document(path)
     rows = doc.get("data") if isinstance(doc, dict) else doc
     if not isinstance(rows, list):
         raise SourceError(str(path), 'expected a JSON array of rows or {"data": [...]}')
