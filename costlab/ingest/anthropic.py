@@ -181,6 +181,22 @@ class _Report(Source):
     distinct_duplicates = False  # aggregates: a repeated key in one file is the same bucket re-sent
     priority = 10
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.tables = (cls.table,)
+
+    @classmethod
+    def detect(cls, sniff: Sniff) -> bool:
+        if sniff.kind not in ("json", "jsonl"):
+            return False
+        r = _first_result(sniff)
+        return r is not None and cls.recognises(r, sniff.name)
+
+    @staticmethod
+    def recognises(r: dict[str, Any], file_name: str) -> bool:
+        """Whether the first result (``{}`` for an empty first page) is this report's."""
+        raise NotImplementedError
+
     def row(self, start: datetime, end: datetime, r: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -236,18 +252,14 @@ class _Report(Source):
 class AnthropicUsage(_Report):
     name = "anthropic_usage"
     title = "Anthropic Admin API Messages usage report (JSON)"
-    tables = ("usage",)
     table = "usage"
     row_key = "bucket start/end + api_key, workspace, model, service_tier, context_window, inference_geo, speed, account"
 
-    @classmethod
-    def detect(cls, sniff: Sniff) -> bool:
-        if sniff.kind not in ("json", "jsonl"):
-            return False
-        r = _first_result(sniff)
-        if r == {}:
-            return "usage" in sniff.name and "cost" not in sniff.name
-        return r is not None and bool(_USAGE_KEYS & r.keys()) and "amount" not in r
+    @staticmethod
+    def recognises(r: dict[str, Any], file_name: str) -> bool:
+        if not r:  # an empty first page: the file's name says which report it is
+            return "usage" in file_name and "cost" not in file_name
+        return bool(_USAGE_KEYS & r.keys()) and "amount" not in r
 
     def row(self, start: datetime, end: datetime, r: dict[str, Any]) -> dict[str, Any]:
         dims = {d: _text(r.get(d)) for d in _DIMS}
@@ -309,18 +321,14 @@ class AnthropicUsage(_Report):
 class AnthropicCost(_Report):
     name = "anthropic_cost"
     title = "Anthropic Admin API cost report (JSON; amounts in cents)"
-    tables = ("charges",)
     table = "charges"
     row_key = "bucket start/end + workspace, description, cost_type, model, service_tier, token_type, context_window, currency"
 
-    @classmethod
-    def detect(cls, sniff: Sniff) -> bool:
-        if sniff.kind not in ("json", "jsonl"):
-            return False
-        r = _first_result(sniff)
-        if r == {}:
-            return "cost" in sniff.name
-        return r is not None and "amount" in r and not isinstance(r["amount"], (dict, list))
+    @staticmethod
+    def recognises(r: dict[str, Any], file_name: str) -> bool:
+        if not r:
+            return "cost" in file_name
+        return "amount" in r and not isinstance(r["amount"], (dict, list))
 
     def row(self, start: datetime, end: datetime, r: dict[str, Any]) -> dict[str, Any]:
         dims = {d: _text(r.get(d)) for d in _COST_DIMS}

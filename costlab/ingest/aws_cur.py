@@ -75,7 +75,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from costlab.errors import SourceError
 from costlab.ingest import util as u
@@ -222,6 +222,17 @@ class _CurBase(Source):
     distinct_duplicates = True
     priority = 20
 
+    #: True for the legacy CUR (``category/Name`` headers or its Athena-style Parquet)
+    legacy: ClassVar[bool]
+
+    @classmethod
+    def detect(cls, sniff: Sniff) -> bool:
+        cs = sniff.column_set
+        if cls.legacy and sniff.kind == "csv" and _LEGACY_NEED <= cs:
+            return True
+        snake = sniff.kind in ("csv", "parquet") and _SNAKE_NEED <= cs
+        return snake and _legacy_snake(cs) == cls.legacy
+
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
         delivery = _delivery(path)
         cols: _Columns | None = None
@@ -247,24 +258,14 @@ class _CurBase(Source):
 class AwsCur(_CurBase):
     name = "aws_cur"
     title = "AWS Cost and Usage Report, legacy (CSV/CSV.gz lineItem/... headers, or legacy Parquet)"
-
-    @classmethod
-    def detect(cls, sniff: Sniff) -> bool:
-        cs = sniff.column_set
-        if sniff.kind == "csv" and _LEGACY_NEED <= cs:
-            return True
-        return sniff.kind in ("csv", "parquet") and _SNAKE_NEED <= cs and _legacy_snake(cs)
+    legacy = True
 
 
 @register_source
 class AwsCur2(_CurBase):
     name = "aws_cur2"
     title = "AWS CUR 2.0 Data Export (Parquet or CSV.gz, snake_case with map columns)"
-
-    @classmethod
-    def detect(cls, sniff: Sniff) -> bool:
-        cs = sniff.column_set
-        return sniff.kind in ("csv", "parquet") and _SNAKE_NEED <= cs and not _legacy_snake(cs)
+    legacy = False
 
 
 def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any] | str]]:

@@ -190,6 +190,24 @@ def _result_rows(
         yield row if isinstance(row, Bad) else (table, row)
 
 
+def _charge(
+    cost: Decimal | None, currency: str, start: datetime, end: datetime, description: str | None
+) -> dict[str, Any]:
+    """The columns every OpenAI charge row fills alike: money, periods, description."""
+    bill_start, bill_end = _month(start)
+    return {
+        **_COMMON,
+        "billed_cost": cost,
+        "effective_cost": cost,
+        "billing_currency": currency,
+        "charge_period_start": start,
+        "charge_period_end": end,
+        "billing_period_start": bill_start,
+        "billing_period_end": bill_end,
+        "charge_description": description,
+    }
+
+
 def _month(when: datetime) -> tuple[datetime, datetime]:
     start = datetime(when.year, when.month, 1, tzinfo=UTC)
     days = calendar.monthrange(when.year, when.month)[1]
@@ -331,17 +349,8 @@ class OpenAICosts(Source):
             parsed["compute_kind"] = "tokens"
         elif unit_raw == "gibibyte_hours" and parsed["compute_kind"] == "other":
             parsed["compute_kind"] = "storage"
-        bill_start, bill_end = _month(start)
         return {
-            **_COMMON,
-            "billed_cost": value,
-            "effective_cost": value,
-            "billing_currency": currency,
-            "charge_period_start": start,
-            "charge_period_end": end,
-            "billing_period_start": bill_start,
-            "billing_period_end": bill_end,
-            "charge_description": line_item,
+            **_charge(value, currency, start, end, line_item),
             "sub_account_id": project,
             "project_id": project,
             "api_key_id": api_key,
@@ -550,17 +559,8 @@ class OpenAICostCsv(Source):
             scope = f"{project or ''}|{start.date()}"
         else:
             scope = f"user:{user}|{start.date()}"
-        bill_start, bill_end = _month(start)
         return {
-            **_COMMON,
-            "billed_cost": cost,
-            "effective_cost": cost,
-            "billing_currency": currency,
-            "charge_period_start": start,
-            "charge_period_end": start + timedelta(days=1),
-            "billing_period_start": bill_start,
-            "billing_period_end": bill_end,
-            "charge_description": name,
+            **_charge(cost, currency, start, start + timedelta(days=1), name),
             "billing_account_id": u.nullish(row.get("organization_id")),
             "billing_account_name": u.nullish(row.get("organization_name")),
             "sub_account_id": project,
