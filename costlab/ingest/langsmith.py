@@ -214,49 +214,50 @@ def _cols(
     }
 
 
+def _at(d: dict[str, Any], path: str) -> int | None:
+    """The count at ``field`` or ``object.field`` (None for an empty path or a missing field)."""
+    obj, _, key = path.rpartition(".")
+    return _int(_d(d.get(obj)) if obj else d, key) if key else None
+
+
+def _read(
+    d: dict[str, Any],
+    inp: str,
+    out: str,
+    *,
+    read: str = "",
+    write: str = "",
+    w5: str = "",
+    w1: str = "",
+    reasoning: str = "",
+    exclusive: bool = False,
+) -> dict[str, Any] | None:
+    """`_cols` of the counts at these paths of a usage object."""
+    return _cols(_at(d, inp), _at(d, out), _at(d, read), _at(d, write), _at(d, w5), _at(d, w1),
+                 _at(d, reasoning), exclusive)  # fmt: skip
+
+
 def _from_usage_metadata(um: dict[str, Any]) -> dict[str, Any] | None:
-    itd, otd = _d(um.get("input_token_details")), _d(um.get("output_token_details"))
-    return _cols(
-        _int(um, "input_tokens"),
-        _int(um, "output_tokens"),
-        read=_int(itd, "cache_read"),
-        write=_int(itd, "cache_creation"),
-        w5=_int(itd, "ephemeral_5m_input_tokens"),
-        w1=_int(itd, "ephemeral_1h_input_tokens"),
-        reasoning=_int(otd, "reasoning"),
-    )
+    details = "input_token_details."
+    return _read(um, "input_tokens", "output_tokens", read=details + "cache_read",
+                 write=details + "cache_creation", w5=details + "ephemeral_5m_input_tokens",
+                 w1=details + "ephemeral_1h_input_tokens", reasoning="output_token_details.reasoning")  # fmt: skip
 
 
 def _from_provider(d: dict[str, Any]) -> dict[str, Any] | None:
     """OpenAI chat/Responses or Anthropic usage objects as returned by the provider."""
     if "prompt_tokens" in d or "completion_tokens" in d:  # OpenAI chat: prompt is inclusive
-        ptd, ctd = _d(d.get("prompt_tokens_details")), _d(d.get("completion_tokens_details"))
-        return _cols(
-            _int(d, "prompt_tokens"),
-            _int(d, "completion_tokens"),
-            read=_int(ptd, "cached_tokens"),
-            write=_int(d, "cache_creation_input_tokens"),
-            reasoning=_int(ctd, "reasoning_tokens"),
-        )
+        return _read(d, "prompt_tokens", "completion_tokens", read="prompt_tokens_details.cached_tokens",
+                     write="cache_creation_input_tokens",
+                     reasoning="completion_tokens_details.reasoning_tokens")  # fmt: skip
     if {"cache_read_input_tokens", "cache_creation_input_tokens", "cache_creation"} & d.keys():
-        split = _d(d.get("cache_creation"))  # Anthropic: input_tokens excludes the cache parts
-        return _cols(
-            _int(d, "input_tokens"),
-            _int(d, "output_tokens"),
-            read=_int(d, "cache_read_input_tokens"),
-            write=_int(d, "cache_creation_input_tokens"),
-            w5=_int(split, "ephemeral_5m_input_tokens"),
-            w1=_int(split, "ephemeral_1h_input_tokens"),
-            exclusive=True,
-        )
+        split = "cache_creation."  # Anthropic: input_tokens excludes the cache parts
+        return _read(d, "input_tokens", "output_tokens", read="cache_read_input_tokens",
+                     write="cache_creation_input_tokens", w5=split + "ephemeral_5m_input_tokens",
+                     w1=split + "ephemeral_1h_input_tokens", exclusive=True)  # fmt: skip
     if "input_tokens" in d or "output_tokens" in d:  # OpenAI Responses: inclusive
-        itd, otd = _d(d.get("input_tokens_details")), _d(d.get("output_tokens_details"))
-        return _cols(
-            _int(d, "input_tokens"),
-            _int(d, "output_tokens"),
-            read=_int(itd, "cached_tokens"),
-            reasoning=_int(otd, "reasoning_tokens"),
-        )
+        return _read(d, "input_tokens", "output_tokens", read="input_tokens_details.cached_tokens",
+                     reasoning="output_tokens_details.reasoning_tokens")  # fmt: skip
     return None
 
 
