@@ -187,14 +187,13 @@ def _is_trace(d: Any) -> bool:
 
 def _is_score(d: Any) -> bool:
     """A Langfuse score (trace download ``scores``, scores API page, batch export row)."""
-    return (
-        isinstance(d, dict)
-        and {"id", "name"} <= d.keys()
-        and "type" not in d
-        and "observations" not in d
-        and bool({"value", "stringValue", "string_value"} & d.keys())
-        and bool({"traceId", "trace_id"} & d.keys())
-        and bool({"dataType", "data_type", "source"} & d.keys())
+    return tj.has_shape(
+        d,
+        {"id", "name"},
+        {"type", "observations"},
+        {"value", "stringValue", "string_value"},
+        {"traceId", "trace_id"},
+        {"dataType", "data_type", "source"},
     )
 
 

@@ -96,13 +96,8 @@ _STATUS = {"success": "ok", "error": "error", "pending": "unset"}
 
 def _is_feedback(d: Any) -> bool:
     """A LangSmith feedback record (schemas.Feedback)."""
-    return (
-        isinstance(d, dict)
-        and {"id", "key"} <= d.keys()
-        and "run_type" not in d
-        and "type" not in d
-        and bool({"run_id", "trace_id"} & d.keys())
-        and bool({"score", "value", "feedback_source"} & d.keys())
+    return tj.has_shape(
+        d, {"id", "key"}, {"run_type", "type"}, {"run_id", "trace_id"}, {"score", "value", "feedback_source"}
     )
 
 

@@ -21,6 +21,15 @@ from costlab.ingest.base import Bad, ParseContext, Row, Sniff, each_record
 GENAI_WORKFLOW_KEYS = ("gen_ai.workflow.name", "traceloop.workflow.name", "workflow")
 
 
+def has_shape(d: Any, required: set[str], absent: set[str], *one_of_each: set[str]) -> bool:
+    """Whether ``d`` is an object with every ``required`` key, no ``absent`` key and at least one
+    key of each ``one_of_each`` set: how a record kind is told from its neighbours."""
+    if not isinstance(d, dict):
+        return False
+    keys = d.keys()
+    return required <= keys and not absent & keys and all(alt & keys for alt in one_of_each)
+
+
 def first_of(obj: dict[str, Any], *names: str) -> Any:
     """The first non-null of several spellings of a field."""
     for n in names:
