@@ -157,11 +157,6 @@ def _sum(*parts: int | None) -> int | None:
     return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, (dict, list)):
-        raise ValueError(f"expected a text value, found {u.raw_text(value, 60)}")
-    return u.nullish(value)
-
 
 def _bucket(b: dict[str, Any]) -> tuple[datetime, datetime, list[Any]]:
     """A bucket's window and results; a bucket without them is bad."""
@@ -262,7 +257,7 @@ class AnthropicUsage(_Report):
         return bool(_USAGE_KEYS & r.keys()) and "amount" not in r
 
     def row(self, start: datetime, end: datetime, r: dict[str, Any]) -> dict[str, Any]:
-        dims = {d: _text(r.get(d)) for d in _DIMS}
+        dims = {d: u.text(r.get(d)) for d in _DIMS}
         uncached = _tokens(r.get("uncached_input_tokens"), "uncached_input_tokens")
         read = _tokens(r.get("cache_read_input_tokens"), "cache_read_input_tokens")
         output = _tokens(r.get("output_tokens"), "output_tokens")
@@ -331,7 +326,7 @@ class AnthropicCost(_Report):
         return "amount" in r and not isinstance(r["amount"], (dict, list))
 
     def row(self, start: datetime, end: datetime, r: dict[str, Any]) -> dict[str, Any]:
-        dims = {d: _text(r.get(d)) for d in _COST_DIMS}
+        dims = {d: u.text(r.get(d)) for d in _COST_DIMS}
         amount = r.get("amount")
         if isinstance(amount, (dict, list)):
             raise ValueError("amount is not a number")
@@ -339,7 +334,7 @@ class AnthropicCost(_Report):
         if cents is None:
             raise ValueError("amount is missing")
         billed = u.money(cents.scaleb(-2))  # lowest currency unit (cents) -> dollars, exact
-        currency = (_text(r.get("currency")) or "USD").upper()
+        currency = (u.text(r.get("currency")) or "USD").upper()
         token_type = _token_type(dims["token_type"])
         cost_type = dims["cost_type"].lower() if dims["cost_type"] else None
         kind = COMPUTE_KINDS.get(cost_type, "other") if cost_type else None

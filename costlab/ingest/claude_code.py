@@ -124,24 +124,16 @@ def _ts(value: Any) -> datetime | None:
     return u.ts(value)
 
 
-def _count(usage: dict[str, Any], name: str) -> int | None:
-    value = usage.get(name)
-    n = value if type(value) is int else u.integer(value)
-    if n is not None and n < 0:
-        raise ValueError(f"negative {name}: {n}")
-    return n
-
-
 def _usage(usage: dict[str, Any]) -> dict[str, Any]:
     """Anthropic's disjoint usage -> canonical inclusive input and disjoint parts."""
-    uncached = _count(usage, "input_tokens")
-    read = _count(usage, "cache_read_input_tokens")
-    write = _count(usage, "cache_creation_input_tokens")
+    uncached = u.count(usage.get("input_tokens"), "input_tokens")
+    read = u.count(usage.get("cache_read_input_tokens"), "cache_read_input_tokens")
+    write = u.count(usage.get("cache_creation_input_tokens"), "cache_creation_input_tokens")
     split = usage.get("cache_creation")
     w5 = w1 = None
     if isinstance(split, dict):
-        w5 = _count(split, "ephemeral_5m_input_tokens")
-        w1 = _count(split, "ephemeral_1h_input_tokens")
+        w5 = u.count(split.get("ephemeral_5m_input_tokens"), "ephemeral_5m_input_tokens")
+        w1 = u.count(split.get("ephemeral_1h_input_tokens"), "ephemeral_1h_input_tokens")
     total = None
     if uncached is not None:
         read, write = read or 0, write or 0
@@ -154,10 +146,10 @@ def _usage(usage: dict[str, Any]) -> dict[str, Any]:
         "cache_write_tokens": write,
         "cache_write_5m_tokens": w5,
         "cache_write_1h_tokens": w1,
-        "output_tokens": _count(usage, "output_tokens"),
+        "output_tokens": u.count(usage.get("output_tokens"), "output_tokens"),
         "service_tier": tier if tier in TIERS else u.enum(tier, TIERS),
         "speed": u.nullish(usage.get("speed")),
-        "web_search_requests": _count(server, "web_search_requests")
+        "web_search_requests": u.count(server.get("web_search_requests"), "web_search_requests")
         if isinstance(server, dict)
         else None,
     }

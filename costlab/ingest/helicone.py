@@ -179,18 +179,18 @@ class HeliconeRequests(Source):
         props = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in props_raw.items()}
         by_key = {_prop_key(k): v for k, v in props.items() if u.nullish(v) is not None}
 
-        prompt = tj.count(r.get("prompt_tokens"), "prompt_tokens")
+        prompt = u.count(r.get("prompt_tokens"), "prompt_tokens")
         has_cache_cols = "prompt_cache_read_tokens" in r or "prompt_cache_write_tokens" in r
-        read = tj.count(r.get("prompt_cache_read_tokens"), "cache read tokens")
-        write = tj.count(r.get("prompt_cache_write_tokens"), "cache write tokens")
-        audio_in = tj.count(r.get("prompt_audio_tokens"), "prompt audio tokens")
+        read = u.count(r.get("prompt_cache_read_tokens"), "cache read tokens")
+        write = u.count(r.get("prompt_cache_write_tokens"), "cache write tokens")
+        audio_in = u.count(r.get("prompt_audio_tokens"), "prompt audio tokens")
         if has_cache_cols and prompt is not None:
             read, write = read or 0, write or 0
         input_tokens = prompt
         if prompt is not None and not inclusive:
             input_tokens = prompt + (read or 0) + (write or 0) + (audio_in or 0)
-        completion = tj.count(r.get("completion_tokens"), "completion_tokens")
-        audio_out = tj.count(r.get("completion_audio_tokens"), "completion audio tokens")
+        completion = u.count(r.get("completion_tokens"), "completion_tokens")
+        audio_out = u.count(r.get("completion_audio_tokens"), "completion audio tokens")
         output = completion + (audio_out or 0) if completion is not None else None
         response = _json(r.get("response_body"))
         usage = response.get("usage") if isinstance(response, dict) else None
@@ -199,8 +199,8 @@ class HeliconeRequests(Source):
         if isinstance(usage, dict):
             details = usage.get("completion_tokens_details") or usage.get("output_tokens_details")
             if isinstance(details, dict):
-                reasoning = tj.count(details.get("reasoning_tokens"), "reasoning_tokens")
-            provider_out = tj.count(
+                reasoning = u.count(details.get("reasoning_tokens"), "reasoning_tokens")
+            provider_out = u.count(
                 usage.get("completion_tokens", usage.get("output_tokens")), "output tokens"
             )
             if provider_out is not None and (output is None or provider_out > output):

@@ -210,13 +210,13 @@ class LiteLLMSpendLogs(Source):
             extra.get("completion_tokens_details")
         )
         split = _dict(details.get("cache_creation_token_details"))
-        prompt = tj.count(r.get("prompt_tokens"), "prompt_tokens")
-        output = tj.count(r.get("completion_tokens"), "completion_tokens")
+        prompt = u.count(r.get("prompt_tokens"), "prompt_tokens")
+        output = u.count(r.get("completion_tokens"), "completion_tokens")
         known = bool(usage or extra)
 
         def part(*candidates: Any) -> int | None:
             for c in candidates:
-                value = tj.count(c, "cache tokens")
+                value = u.count(c, "cache tokens")
                 if value is not None:
                     return value
             return 0 if known else None
@@ -235,7 +235,7 @@ class LiteLLMSpendLogs(Source):
         rule = "inclusive"
         if prompt is not None and (read or 0) + (write or 0) > prompt:
             prompt, rule = prompt + (read or 0) + (write or 0), "exclusive_corrected"
-        reasoning = tj.count(out_details.get("reasoning_tokens"), "reasoning_tokens")
+        reasoning = u.count(out_details.get("reasoning_tokens"), "reasoning_tokens")
         spend = u.money(r.get("spend"))
 
         call_type = u.nullish(r.get("call_type")) or ""
@@ -332,8 +332,8 @@ class LiteLLMSpendLogs(Source):
             "input_tokens": prompt,
             "cache_read_tokens": read,
             "cache_write_tokens": write,
-            "cache_write_5m_tokens": tj.count(split.get("ephemeral_5m_input_tokens"), "5m writes"),
-            "cache_write_1h_tokens": tj.count(split.get("ephemeral_1h_input_tokens"), "1h writes"),
+            "cache_write_5m_tokens": u.count(split.get("ephemeral_5m_input_tokens"), "5m writes"),
+            "cache_write_1h_tokens": u.count(split.get("ephemeral_1h_input_tokens"), "1h writes"),
             "output_tokens": output,
             "reasoning_tokens": reasoning,
             "usage_scope": scope,

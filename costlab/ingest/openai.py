@@ -171,11 +171,6 @@ def _bucket(bucket: Any) -> tuple[datetime, datetime, list[Any]]:
     return start, end, results
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, (dict, list)):
-        raise ValueError(f"expected a string, found {type(value).__name__}")
-    return u.nullish(value)
-
 
 def _result_rows(
     path: Path, table: str, build: Callable[[datetime, datetime, dict[str, Any], int], dict[str, Any]]
@@ -223,7 +218,7 @@ def _tier(value: str | None) -> str | None:
 
 
 def _currency(value: Any) -> str:
-    cur = _text(value)
+    cur = u.text(value)
     if cur is None:
         raise ValueError("currency missing")
     return cur.upper()
@@ -335,9 +330,9 @@ class OpenAICosts(Source):
         if value is None:
             raise ValueError("amount.value missing")
         currency = _currency(amount.get("currency"))
-        line_item = _text(res.get("line_item"))
-        project, api_key = _text(res.get("project_id")), _text(res.get("api_key_id"))
-        unit_raw = _text(res.get("quantity_unit"))
+        line_item = u.text(res.get("line_item"))
+        project, api_key = u.text(res.get("project_id")), u.text(res.get("api_key_id"))
+        unit_raw = u.text(res.get("quantity_unit"))
         quantity = u.dec(res.get("quantity"))
         parsed = parse_line_item(line_item)
         unit, mult = _UNITS.get(unit_raw or "", (unit_raw, 1))
@@ -449,11 +444,11 @@ class OpenAIUsage(Source):
         if kind in _QUANTITY:
             field, unit = _QUANTITY[kind]
             row["quantity"], row["quantity_unit"] = u.money(u.integer(res.get(field))), unit
-        project, user, api_key, model = (_text(res.get(k)) for k in _DIMS[:4])
+        project, user, api_key, model = (u.text(res.get(k)) for k in _DIMS[:4])
         batch = res.get("batch")
         if batch is not None and not isinstance(batch, bool):
             raise ValueError(f"batch is not a boolean: {batch!r}")
-        tier = _text(res.get("service_tier"))
+        tier = u.text(res.get("service_tier"))
         row.update(
             project_id=project, principal=user, api_key_id=api_key, model=model, model_raw=model
         )
@@ -469,7 +464,7 @@ class OpenAIUsage(Source):
         if audio is not None and "input_cached_audio_tokens" in res:
             attrs["input_audio_tokens_uncached"] = str(res["input_audio_tokens"])
         row["attributes"] = attrs or None
-        extra = tuple(_text(res.get(k)) for k in _EXTRA_DIMS)
+        extra = tuple(u.text(res.get(k)) for k in _EXTRA_DIMS)
         row["row_key"] = u.key(kind, start, end, project, user, api_key, model, batch, tier, *extra)
         row["source_line"] = ordinal
         return row

@@ -217,13 +217,6 @@ def prompt_features(
     return est_in, est_out
 
 
-def count(value: Any, what: str) -> int | None:
-    n = u.integer(value)
-    if n is not None and n < 0:
-        raise ValueError(f"negative {what}: {n}")
-    return n
-
-
 def first_record(sniff: Sniff) -> dict[str, Any] | None:
     """The first row of a JSON array, ``{"data": [...]}`` page or JSONL file (None otherwise)."""
     obj = sniff.first_object

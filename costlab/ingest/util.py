@@ -109,6 +109,21 @@ def integer(value: Any) -> int | None:
     return n
 
 
+def count(value: Any, what: str) -> int | None:
+    """A token or request count: a whole number, never negative (None when absent)."""
+    n = value if type(value) is int else integer(value)
+    if n is not None and n < 0:
+        raise ValueError(f"negative {what}: {n}")
+    return n
+
+
+def text(value: Any) -> str | None:
+    """A scalar text field (None when empty); an object or list where text belongs is bad."""
+    if isinstance(value, (dict, list)):
+        raise ValueError(f"expected a string, found {type(value).__name__}")
+    return nullish(value)
+
+
 _NUMBER = re.compile(r"-?\d+(\.\d+)?", re.ASCII)
 _US_DATE = re.compile(
     r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AP]M)?)?$", re.I | re.ASCII
