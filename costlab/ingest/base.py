@@ -5,6 +5,10 @@ column names from `costlab.schema`, and `Bad` items for rows that go to quaranti
 carries ``row_key`` (the natural key, from `util.key`) and ``source_line``; the lake adds the rest of
 the lineage. A problem with the whole file is raised as `SourceError` and nothing from that file is
 written.
+
+A source maps its records through `each_record` (one row a record) or `mapped` (one step of a
+stateful reader): a record that raises one of `RECORD_ERRORS` becomes a quarantine row whose reason
+is the error's text, so no source writes its own ``try``/``except`` around a record.
 """
 
 from __future__ import annotations
