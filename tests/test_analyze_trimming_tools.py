@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from costlab import ingest, tokens
 from costlab.analyze import trimming
 from costlab.analyze.base import Finding, combine
-from costlab.ingest import _tools as _t
-from costlab.ingest._tools import name_id
+from costlab.ingest import tool_schemas
+from costlab.ingest.tool_schemas import name_id
 from costlab.lake import Lake
 from costlab.workspace import Workspace
 
@@ -214,6 +214,7 @@ json_values = st.recursive(
 def test_tool_helpers_never_raise_on_odd_input(defs: Any, out: Any) -> None:
     attrs = {"gen_ai.tool.definitions": defs, "llm.tools.0.tool.json_schema": out,
              "model_request_parameters": defs}  # fmt: skip
-    got = _t.summary(_t.definitions(attrs) or _t.from_request(defs), "gpt-4o", True, _t.called(out))
+    defined = tool_schemas.definitions(attrs) or tool_schemas.from_request(defs)
+    got = tool_schemas.summary(defined, "gpt-4o", True, tool_schemas.called(out))
     if got:
         assert got["costlab.tools"]["count"] == len(got["costlab.tools"]["ids"])

@@ -19,9 +19,9 @@ import pytest
 
 from costlab.errors import SourceError, UnknownFormatError
 from costlab.ingest import detect
-from costlab.ingest._parse import parse_file
 from costlab.ingest.anthropic import AnthropicCost, AnthropicUsage
 from costlab.ingest.base import ParseContext, Sniff
+from costlab.ingest.parse import parse_file
 from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures" / "anthropic"

@@ -26,8 +26,6 @@ import pytest
 
 from costlab.errors import SourceError
 from costlab.ingest import detect
-from costlab.ingest._parse import parse_file
-from costlab.ingest._token_lines import token_block
 from costlab.ingest.aws_cur import (
     AwsCur,
     AwsCur2,
@@ -36,6 +34,8 @@ from costlab.ingest.aws_cur import (
     marketplace_block,
 )
 from costlab.ingest.base import Sniff
+from costlab.ingest.parse import parse_file
+from costlab.ingest.token_lines import token_block
 from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures" / "aws_cur"

@@ -21,9 +21,9 @@ import pytest
 
 from costlab.errors import SourceError
 from costlab.ingest import detect
-from costlab.ingest._parse import parse_file
 from costlab.ingest.azure import block_size, openai_meter
 from costlab.ingest.base import ParseContext
+from costlab.ingest.parse import parse_file
 from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures" / "azure"

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from costlab.ingest import detect, sources
-from costlab.ingest._parse import parse_file
 from costlab.ingest.base import ParseContext, Sniff
+from costlab.ingest.parse import parse_file
 from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"

@@ -26,9 +26,9 @@ import pytest
 
 from costlab.errors import SourceError
 from costlab.ingest import detect
-from costlab.ingest._parse import Parsed, parse_file
 from costlab.ingest.base import ParseContext, Sniff
 from costlab.ingest.claude_code import ClaudeCodeSession
+from costlab.ingest.parse import Parsed, parse_file
 from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from costlab.ingest import claude_code as cc
-from costlab.ingest._parse import parse_file
 from costlab.ingest.base import ParseContext
+from costlab.ingest.parse import parse_file
 from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"

@@ -19,9 +19,9 @@ import pytest
 
 from costlab.errors import SourceError
 from costlab.ingest import detect
-from costlab.ingest._parse import Parsed, parse_file
 from costlab.ingest.base import ParseContext, Sniff
 from costlab.ingest.codex import CodexRollout
+from costlab.ingest.parse import Parsed, parse_file
 from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"

@@ -22,9 +22,9 @@ import pytest
 
 from costlab.errors import SourceError, UnknownFormatError
 from costlab.ingest import detect
-from costlab.ingest._parse import parse_file
 from costlab.ingest.base import Sniff
 from costlab.ingest.gcp import GcpBilling, _invoice_period, _time, _token_count, sku_facts
+from costlab.ingest.parse import parse_file
 from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures" / "gcp"

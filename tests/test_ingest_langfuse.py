@@ -12,10 +12,10 @@ import pytest
 
 from costlab.errors import SourceError
 from costlab.ingest import detect
-from costlab.ingest._parse import parse_file
 from costlab.ingest.base import ParseContext, Sniff
 from costlab.ingest.langfuse import LangfuseExport
 from costlab.ingest.langsmith import LangSmithRuns
+from costlab.ingest.parse import parse_file
 from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"

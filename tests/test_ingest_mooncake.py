@@ -25,8 +25,8 @@ import pytest
 
 from costlab.errors import SourceError
 from costlab.ingest import detect, sources
-from costlab.ingest._parse import parse_file
 from costlab.ingest.base import ParseContext, Sniff
+from costlab.ingest.parse import parse_file
 from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"

@@ -14,8 +14,8 @@ import pytest
 from costlab.errors import SourceError
 from costlab.ingest import detect
 from costlab.ingest import oci as O
-from costlab.ingest._parse import parse_file
 from costlab.ingest.base import Sniff
+from costlab.ingest.parse import parse_file
 from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures"

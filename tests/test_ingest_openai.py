@@ -18,8 +18,8 @@ import pytest
 
 from costlab.errors import SourceError, UnknownFormatError
 from costlab.ingest import detect
-from costlab.ingest._parse import parse_file
 from costlab.ingest.openai import display_model, parse_line_item
+from costlab.ingest.parse import parse_file
 from costlab.workspace import Workspace
 
 FIX = Path(__file__).parent / "fixtures" / "openai"

@@ -1,4 +1,4 @@
-"""The shared token-line classifier (costlab/ingest/_token_lines.py): words, units, and the promise
+"""The shared token-line classifier (costlab/ingest/token_lines.py): words, units, and the promise
 that no billing source writes a token_type outside docs/schema.md's list plus the two documented
 additions (input_image, output_image)."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from costlab.ingest._token_lines import (
+from costlab.ingest.token_lines import (
     ALLOWED_TOKEN_TYPES,
     TOKEN_TYPES,
     cache_write,

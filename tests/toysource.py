@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from costlab.ingest import register
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.registry import register_source
 
 
-@register
+@register_source
 class Toy(Source):
     name = "toy"
     title = "test-only toy CSV"

@@ -3,7 +3,7 @@
 Why: tool definitions are resent with every call, ahead of the system prompt, and agent frameworks
 often declare many tools a step never calls. Ingest summarises each llm call's tools as counts,
 tiktoken tokens, a block hash and per-tool name hashes (``attributes."costlab.tools"``,
-costlab/ingest/_tools.py);
+costlab/ingest/tool_schemas.py);
 queries/analyze/trimming_tools.sql prices the block's prompt positions after caching.
 
 * **Never-called tools.** A tool declared in >= ``min_calls`` calls of a step that no observed call
@@ -31,7 +31,7 @@ from typing import Any
 
 from costlab.analyze import stats
 from costlab.analyze.base import Finding, Savings, money
-from costlab.ingest._tools import name_id
+from costlab.ingest.tool_schemas import name_id
 
 DEFAULTS: dict[str, Any] = {
     "tools_min_tokens": 1500,

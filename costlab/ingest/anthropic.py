@@ -3,8 +3,8 @@
 Users fetch them with an Admin key (``sk-ant-admin…``) from ``GET /v1/organizations/usage_report/messages``
 (token counts per 1m/1h/1d bucket) and ``GET /v1/organizations/cost_report`` (USD per day) and save
 the responses: one page, a JSON array of pages, or JSONL with one page per line
-[research/billing_formats.md §6; platform.claude.com/docs/en/api/admin/usage_report, …/cost_report].
-The console's CSV export is not supported: its columns are not documented publicly (§6).
+[docs/sources.md; platform.claude.com/docs/en/api/admin/usage_report, …/cost_report].
+The console's CSV export is not supported: its columns are not documented publicly.
 
 Detect: JSON/JSONL pages ``{"data": [{"starting_at", "ending_at", "results": [...]}], "has_more"}``;
 a usage result has ``uncached_input_tokens``/``cache_read_input_tokens``/``cache_creation``, a cost
@@ -25,12 +25,12 @@ re-delivery of that bucket (a re-pull, possibly with other group_by, supersedes 
 ``[anthropic] organization_id`` (set it when one lake holds several organisations). Inside one file the
 last page carrying a bucket wins, like across files.
 Quirks:
-- cost ``amount`` is in cents as a decimal string: "123.45" USD = $1.2345 (§6, §9.2).
-- dimensions are null unless grouped by them; workspace_id null also means the default workspace (§6, §9.12).
-- batch is ``service_tier: "batch"`` (§6); Priority Tier never appears in the cost report (cookbook).
-- reasoning (thinking) tokens are inside ``output_tokens`` (§9.5): reasoning_tokens stays NULL.
+- cost ``amount`` is in cents as a decimal string: "123.45" USD = $1.2345.
+- dimensions are null unless grouped by them; workspace_id null also means the default workspace.
+- batch is ``service_tier: "batch"``; Priority Tier never appears in the cost report (cookbook).
+- reasoning (thinking) tokens are inside ``output_tokens``: reasoning_tokens stays NULL.
 - currency is "currently always USD" (cost_report doc): a missing currency is read as USD.
-- newer dimensions (inference_geo, speed, account_id, service_account_id) may be absent (§9.13).
+- newer dimensions (inference_geo, speed, account_id, service_account_id) may be absent.
 - the report has no invoice period: billing_period_* stay NULL.
 - do not mix bucket widths (1d and 1h pulls of the same hours are different scopes and both count).
 """
@@ -45,10 +45,10 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
-from costlab.ingest._token_lines import ALLOWED_TOKEN_TYPES, text_kind
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
+from costlab.ingest.registry import register_source
+from costlab.ingest.token_lines import ALLOWED_TOKEN_TYPES, text_kind
 
 _USAGE_KEYS = frozenset({"uncached_input_tokens", "cache_read_input_tokens", "cache_creation"})
 _DIMS = (
@@ -157,10 +157,16 @@ def _sum(*parts: int | None) -> int | None:
     return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, (dict, list)):
-        raise ValueError(f"expected a text value, found {u.raw_text(value, 60)}")
-    return u.nullish(value)
+
+def _bucket(b: dict[str, Any]) -> tuple[datetime, datetime, list[Any]]:
+    """A bucket's window and results; a bucket without them is bad."""
+    start, end = u.ts(b.get("starting_at")), u.ts(b.get("ending_at"))
+    if start is None or end is None:
+        raise ValueError("bucket has no starting_at/ending_at")
+    results = b.get("results")
+    if not isinstance(results, list):
+        raise ValueError("bucket has no 'results' list")
+    return start, end, results
 
 
 class _Report(Source):
@@ -169,6 +175,22 @@ class _Report(Source):
     table: str
     distinct_duplicates = False  # aggregates: a repeated key in one file is the same bucket re-sent
     priority = 10
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.tables = (cls.table,)
+
+    @classmethod
+    def detect(cls, sniff: Sniff) -> bool:
+        if sniff.kind not in ("json", "jsonl"):
+            return False
+        r = _first_result(sniff)
+        return r is not None and cls.recognises(r, sniff.name)
+
+    @staticmethod
+    def recognises(r: dict[str, Any], file_name: str) -> bool:
+        """Whether the first result (``{}`` for an empty first page) is this report's."""
+        raise NotImplementedError
 
     def row(self, start: datetime, end: datetime, r: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
@@ -202,50 +224,40 @@ class _Report(Source):
                     continue
                 if last[(str(b.get("starting_at")), str(b.get("ending_at")))] != p:
                     continue
-                results = b.get("results")
-                try:
-                    start, end = u.ts(b.get("starting_at")), u.ts(b.get("ending_at"))
-                    if start is None or end is None:
-                        raise ValueError("bucket has no starting_at/ending_at")
-                    if not isinstance(results, list):
-                        raise ValueError("bucket has no 'results' list")
-                except ValueError as ex:
-                    yield Bad(loc, str(ex), u.raw_text(b))
+                window = mapped(loc, b, _bucket, b)
+                if isinstance(window, Bad):
+                    yield window
                     continue
+                start, end, results = window
                 scope = f"{org}|{start.isoformat()}|{end.isoformat()}"
                 for i, r in enumerate(results):
                     n += 1
                     if not isinstance(r, dict):
                         yield Bad(f"{loc}.results[{i}]", "result is not an object", u.raw_text(r))
                         continue
-                    try:
-                        row = self.row(start, end, r)
-                    except ValueError as ex:
-                        yield Bad(f"{loc}.results[{i}]", str(ex), u.raw_text(r))
+                    row = mapped(f"{loc}.results[{i}]", r, self.row, start, end, r)
+                    if isinstance(row, Bad):
+                        yield row
                         continue
                     row.update(source_line=n, replace_scope=scope)
                     yield self.table, row
 
 
-@register
+@register_source
 class AnthropicUsage(_Report):
     name = "anthropic_usage"
     title = "Anthropic Admin API Messages usage report (JSON)"
-    tables = ("usage",)
     table = "usage"
     row_key = "bucket start/end + api_key, workspace, model, service_tier, context_window, inference_geo, speed, account"
 
-    @classmethod
-    def detect(cls, sniff: Sniff) -> bool:
-        if sniff.kind not in ("json", "jsonl"):
-            return False
-        r = _first_result(sniff)
-        if r == {}:
-            return "usage" in sniff.name and "cost" not in sniff.name
-        return r is not None and bool(_USAGE_KEYS & r.keys()) and "amount" not in r
+    @staticmethod
+    def recognises(r: dict[str, Any], file_name: str) -> bool:
+        if not r:  # an empty first page: the file's name says which report it is
+            return "usage" in file_name and "cost" not in file_name
+        return bool(_USAGE_KEYS & r.keys()) and "amount" not in r
 
     def row(self, start: datetime, end: datetime, r: dict[str, Any]) -> dict[str, Any]:
-        dims = {d: _text(r.get(d)) for d in _DIMS}
+        dims = {d: u.text(r.get(d)) for d in _DIMS}
         uncached = _tokens(r.get("uncached_input_tokens"), "uncached_input_tokens")
         read = _tokens(r.get("cache_read_input_tokens"), "cache_read_input_tokens")
         output = _tokens(r.get("output_tokens"), "output_tokens")
@@ -300,25 +312,21 @@ class AnthropicUsage(_Report):
         }
 
 
-@register
+@register_source
 class AnthropicCost(_Report):
     name = "anthropic_cost"
     title = "Anthropic Admin API cost report (JSON; amounts in cents)"
-    tables = ("charges",)
     table = "charges"
     row_key = "bucket start/end + workspace, description, cost_type, model, service_tier, token_type, context_window, currency"
 
-    @classmethod
-    def detect(cls, sniff: Sniff) -> bool:
-        if sniff.kind not in ("json", "jsonl"):
-            return False
-        r = _first_result(sniff)
-        if r == {}:
-            return "cost" in sniff.name
-        return r is not None and "amount" in r and not isinstance(r["amount"], (dict, list))
+    @staticmethod
+    def recognises(r: dict[str, Any], file_name: str) -> bool:
+        if not r:
+            return "cost" in file_name
+        return "amount" in r and not isinstance(r["amount"], (dict, list))
 
     def row(self, start: datetime, end: datetime, r: dict[str, Any]) -> dict[str, Any]:
-        dims = {d: _text(r.get(d)) for d in _COST_DIMS}
+        dims = {d: u.text(r.get(d)) for d in _COST_DIMS}
         amount = r.get("amount")
         if isinstance(amount, (dict, list)):
             raise ValueError("amount is not a number")
@@ -326,7 +334,7 @@ class AnthropicCost(_Report):
         if cents is None:
             raise ValueError("amount is missing")
         billed = u.money(cents.scaleb(-2))  # lowest currency unit (cents) -> dollars, exact
-        currency = (_text(r.get("currency")) or "USD").upper()
+        currency = (u.text(r.get("currency")) or "USD").upper()
         token_type = _token_type(dims["token_type"])
         cost_type = dims["cost_type"].lower() if dims["cost_type"] else None
         kind = COMPUTE_KINDS.get(cost_type, "other") if cost_type else None

@@ -1,7 +1,7 @@
 """AWS Cost and Usage Report: legacy CUR (``aws_cur``) and CUR 2.0 Data Exports (``aws_cur2``).
 
 Both are delivered to the customer's S3 bucket (Billing console > Data Exports) and re-delivered in
-full several times a day until the month closes (research 2.1).
+full several times a day until the month closes (docs/sources.md).
 
 Detect: ``aws_cur``: CSV(.gz) with ``category/Name`` headers holding lineItem/UnblendedCost and
 lineItem/UsageStartDate, or legacy Parquet (Athena-style snake_case with flattened
@@ -14,7 +14,7 @@ case-insensitively by their legacy name, then AWS's snake_case of it (each capit
 savingsPlan/SavingsPlanARN -> savings_plan_savings_plan_a_r_n), then, for product/* attributes
 outside CUR 2.0's fixed schema, the ``product`` map (product/ProductName -> product['product_name']).
 Map columns are Parquet MAPs or, in CSV, JSON text.
-Normalise (research 2.2, 8.1): billed_cost = lineItem/UnblendedCost (discounts come as their own
+Normalise: (docs/sources.md) billed_cost = lineItem/UnblendedCost (discounts come as their own
 negative lines, so the file's sum is the invoice; NetUnblendedCost is not used, it would count
 them twice); effective_cost by lineItem/LineItemType as the FOCUS converter rule does
 (SavingsPlanCoveredUsage -> savingsPlan/SavingsPlanEffectiveCost, DiscountedUsage ->
@@ -29,13 +29,12 @@ become ``team`` (user tags lose the ``user`` prefix, as the AWS rows of the real
 have them; CUR 2.0 and legacy Parquet keys are AWS's snake_case, the CSV's original spelling is
 not recoverable from them); AWS tags
 keep theirs (``aws:createdBy``); cost categories become ``costCategory/<name>``; CUR 2.0 ``tags``
-keys (``iamPrincipal/team``) are kept; the ``discount`` map is not read. Bedrock lines (research
-2.3): model from the usage type (``USE1-Claude3Sonnet-input-tokens`` -> claude-3-sonnet), else the
+keys (``iamPrincipal/team``) are kept; the ``discount`` map is not read. Bedrock lines (docs/sources.md): model from the usage type (``USE1-Claude3Sonnet-input-tokens`` -> claude-3-sonnet), else the
 Marketplace product name, else a foundation-model/inference-profile ARN in lineItem/ResourceId;
 service_tier from its markers; token_type and tokens = UsageAmount x the pricing unit
 (``1K tokens`` -> x1000) only on usage lines (Usage, DiscountedUsage, SavingsPlanCoveredUsage), so
 a credit or negation repeating a usage type adds no tokens; consumed_quantity is then in tokens,
-pricing_quantity as billed. compute_kind (research 2.4): tokens, provisioned_throughput
+pricing_quantity as billed. compute_kind (docs/sources.md): tokens, provisioned_throughput
 (``ModelUnits``), gpu_hours (p/g/inf/trn/dl instance hours, EC2 or SageMaker ``ml.``), egress
 (DataTransfer, ``-In/-Out-Bytes``), storage (``Storage``/``ByteHrs``, GB-Mo), else other.
 Row key: identity/LineItemId + identity/TimeInterval + file name (AWS: ids are unique only within one
@@ -46,24 +45,24 @@ manifest's assemblyId/executionId when a ``*Manifest.json`` beside the file (or 
 metadata/BILLING_PERIOD=.. folder) lists it, else the parent folder's name when it looks like an
 assembly id, else the parent folder path (parts of one delivery sit in one folder).
 Quirks:
-- Dynamic legacy schema: columns come and go by month; a missing column is NULL (research 2.1, 9.13).
+- Dynamic legacy schema: columns come and go by month; a missing column is NULL (docs/sources.md).
 - Money like "1.81E-8" in exponent notation (real sample) -> exact Decimal.
-- Tax lines span the whole month; the real sample has 12 Tax lines of 1,281 (research 2.2).
-- bill/InvoiceId is empty until the month is invoiced (research 2.2) -> invoice_id NULL.
+- Tax lines span the whole month; the real sample has 12 Tax lines of 1,281 (docs/sources.md).
+- bill/InvoiceId is empty until the month is invoiced (docs/sources.md) -> invoice_id NULL.
 - Bedrock quantities: ``1K tokens`` x1000, ``1M tokens`` x1e6, older Marketplace lines whose
-  description's unit field says "Million tokens" are in millions (research 2.3, 9.3); a fractional
+  description's unit field says "Million tokens" are in millions (docs/sources.md); a fractional
   product is rounded half-even to whole tokens; other units leave tokens NULL. Marketplace
   ``Units`` leave tokens NULL too: public notes disagree on whether one Unit is a token or a
-  million (research 2.3 vs the focus source's reading), and a count off by 10^6 is worse than an
+  million (docs/sources.md vs the focus source's reading), and a count off by 10^6 is worse than an
   unknown one; the focus source reads them the same way (`marketplace_block`).
 - Usage types, token classes and units are read by `bedrock_usage_type` (shared with the focus
-  source) over costlab.ingest._token_lines.
+  source) over costlab.ingest.token_lines.
 - Marketplace models (bill/BillingEntity "AWS Marketplace", ProductName "... (Amazon Bedrock
   Edition)"): model from the product name, token kind from the description; billed_cost stays the
-  unblended cost because AWS invoices it (FOCUS's zero rule is for third-party invoices, research 9.14).
+  unblended cost because AWS invoices it (FOCUS's zero rule is for third-party invoices, docs/sources.md).
 - Cache writes without ``1h``/``1-hour`` are the default 5-minute TTL; ``-batch``/``-priority``/
   ``-flex``/``cross-region``/``mantle``/``standard`` markers may sit before or after the kind.
-- CUR 2.0 line_item_iam_principal -> principal (research 2.3, Apr-2026).
+- CUR 2.0 line_item_iam_principal -> principal (docs/sources.md, Apr-2026).
 - Billing period start missing (custom CUR 2.0 column selection) -> the usage month's first day.
 """
 
@@ -76,12 +75,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
-from costlab.ingest._token_lines import (
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
+from costlab.ingest.registry import register_source
+from costlab.ingest.token_lines import (
     TokenLine,
     cache_write,
     text_kind,
@@ -89,7 +89,6 @@ from costlab.ingest._token_lines import (
     tokens_of,
     unit_kind,
 )
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
 
 _MAPS = ("product", "resource_tags", "cost_category", "tags")  # read; "discount" is not needed
 _CUR2_ONLY = frozenset(
@@ -223,6 +222,17 @@ class _CurBase(Source):
     distinct_duplicates = True
     priority = 20
 
+    #: True for the legacy CUR (``category/Name`` headers or its Athena-style Parquet)
+    legacy: ClassVar[bool]
+
+    @classmethod
+    def detect(cls, sniff: Sniff) -> bool:
+        cs = sniff.column_set
+        if cls.legacy and sniff.kind == "csv" and _LEGACY_NEED <= cs:
+            return True
+        snake = sniff.kind in ("csv", "parquet") and _SNAKE_NEED <= cs
+        return snake and _legacy_snake(cs) == cls.legacy
+
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
         delivery = _delivery(path)
         cols: _Columns | None = None
@@ -230,66 +240,51 @@ class _CurBase(Source):
             if isinstance(row, str):
                 yield Bad(loc, row)
                 continue
-            try:
-                if cols is None:
+            if cols is None:
+                try:
                     cols = _Columns(list(row))
-                for name in _MAPS:
-                    if name in cols.lower:
-                        row[name] = _as_map(row.get(cols.lower[name]))
-                out = _normalise(cols, row, path.name)
-            except ValueError as ex:
-                if cols is None:
+                except ValueError as ex:
                     raise SourceError(str(path), str(ex)) from None
-                yield Bad(loc, str(ex), u.raw_text(row))
+            out = mapped(loc, row, _read_row, cols, row, path.name)
+            if isinstance(out, Bad):
+                yield out
                 continue
             out["delivery"] = delivery
             out["source_line"] = int(loc.rsplit(" ", 1)[-1])
             yield "charges", out
 
 
-@register
+@register_source
 class AwsCur(_CurBase):
     name = "aws_cur"
     title = "AWS Cost and Usage Report, legacy (CSV/CSV.gz lineItem/... headers, or legacy Parquet)"
-
-    @classmethod
-    def detect(cls, sniff: Sniff) -> bool:
-        cs = sniff.column_set
-        if sniff.kind == "csv" and _LEGACY_NEED <= cs:
-            return True
-        return sniff.kind in ("csv", "parquet") and _SNAKE_NEED <= cs and _legacy_snake(cs)
+    legacy = True
 
 
-@register
+@register_source
 class AwsCur2(_CurBase):
     name = "aws_cur2"
     title = "AWS CUR 2.0 Data Export (Parquet or CSV.gz, snake_case with map columns)"
-
-    @classmethod
-    def detect(cls, sniff: Sniff) -> bool:
-        cs = sniff.column_set
-        return sniff.kind in ("csv", "parquet") and _SNAKE_NEED <= cs and not _legacy_snake(cs)
+    legacy = False
 
 
 def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any] | str]]:
     if path.name.lower().endswith(".parquet"):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        n = 0
-        try:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=8192):
-                for rec in batch.to_pylist():
-                    n += 1
-                    yield f"row {n}", rec
-        except (pa.ArrowException, OSError) as ex:
-            raise SourceError(str(path), f"unreadable Parquet: {ex}") from None
+        for n, record in u.parquet_records(path):
+            yield f"row {n}", record
         return
     try:
         for line, rec in u.csv_rows(path):
             yield f"line {line}", rec
     except (OSError, EOFError) as ex:
         raise SourceError(str(path), f"unreadable CSV: {ex}") from None
+
+
+def _read_row(cols: _Columns, row: dict[str, Any], file_name: str) -> dict[str, Any]:
+    for name in _MAPS:
+        if name in cols.lower:
+            row[name] = _as_map(row.get(cols.lower[name]))
+    return _normalise(cols, row, file_name)
 
 
 def _normalise(cols: _Columns, row: dict[str, Any], file_name: str) -> dict[str, Any]:
@@ -569,7 +564,7 @@ def _model(raw: str | None) -> str | None:
 
 
 def _compute_kind(code: str | None, usage_type: str, unit: str | None) -> str:
-    """gpu_hours, storage, egress or other for non-token lines (research 2.4)."""
+    """gpu_hours, storage, egress or other for non-token lines (docs/sources.md)."""
     unit_l = (unit or "").lower()
     if re.search(r"hr|hour", unit_l) and _GPU.search(usage_type):
         return "gpu_hours"

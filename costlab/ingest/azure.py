@@ -1,10 +1,10 @@
 """Azure Cost Management cost details in every published schema: the "actual" and "amortized"
 exports (EA and MCA), the legacy usage details (PreTaxCost), the EA portal download, localized.
 
-What: the daily cost-details files Cost Management exports to a storage account (or the portal
+The daily cost-details files Cost Management exports to a storage account (or the portal
 / Cost Details API download): one row per subscription x resource x meter x day. The actual and
 the amortized export have the same columns (finops-toolkit's actualcost/amortizedcost c360-2025-04
-schemas are identical) but different money: never add them up (research 4.1, 9.1). The FOCUS
+schemas are identical) but different money: never add them up (docs/sources.md). The FOCUS
 export is the `focus` source.
 
 Header sets (`HEADER_SETS`, each with its documentation URL): EA cost details 2020-01-01 ..
@@ -19,7 +19,7 @@ per date and grouping, no meter or quantity, so it cannot be reconciled or dedup
 Header names are compared folded (`column_name`: case, accents, spaces, hyphens, BOM ignored, so
 "Meter Sub-Category" = "MeterSubCategory" = "meterSubCategory"); aliases (`_COST`, `_DATE`, ...)
 map every schema's name onto the one the parser reads, first non-empty wins.
-Localized headers: the portal writes "<portal language> (<EnglishName>)", e.g. "Kategorie der
+- Localized headers: the portal writes "<portal language> (<EnglishName>)", e.g. "Kategorie der
 Verbrauchseinheit (MeterCategory)" (kubecost/kubecost#1526, opencost pkg/cloud/azure/resources/
 billingexports/headersets/German.csv, project-koku/koku#2284). The English name decides: the
 Spanish export labels SubscriptionGuid "Ubicación de los recursos", the label of ResourceLocation
@@ -37,7 +37,7 @@ documented header set spells them ("no cost column (PreTaxCost)") and the set's 
 Parse: two streaming passes. The first decides, for the whole file (never per row), which export
 it is, the date order, the decimal separator and the currency; the second yields rows. A
 header-only file (finops-toolkit EA_NoRows.csv) is a valid export of a scope with no charges.
-Which export: config ``[ingest.azure_cost] dataset``, else the export's manifest.json
+- Which export: config ``[ingest.azure_cost] dataset``, else the export's manifest.json
 (exportConfig.type ActualCost/AmortizedCost, as finops hubs read it), else content evidence, else
 "actual"/"amortized" in the file or folder names. Content, as finops-toolkit ConvertTo-FinOpsSchema
 reasons: a commitment (Reservation/SavingsPlan, benefit or reservation id, Microsoft.Capacity or
@@ -48,26 +48,26 @@ an amortized export with only on-demand rows and no manifest or telling name is 
 (then the later file of a shared day wins); keep the manifest.json beside the parts (it is
 registered as a no-row source, `azure_export_manifest`, so ingesting the export folder does not
 report it as unknown).
-Dates: ISO (exports; UsageDateTime "yyyy-mm-dd", a time of day is ignored), MM/DD/YYYY (Azure's
+- Dates: ISO (exports; UsageDateTime "yyyy-mm-dd", a time of day is ignored), MM/DD/YYYY (Azure's
 US format, the real EA samples) or DD/MM/YYYY: a day > 12 in any date column proves the order;
 both proven fails the file; nothing proven means MM/DD (Azure writes it), or DD/MM in a
 ";"-delimited file. DD.MM.YYYY (German) and YYYY/MM/DD (Japanese) are unambiguous. The EA portal's
 Year/Month/Day columns give the day when present. Config ``date_order = "mdy" | "dmy"`` decides.
-Numbers: Azure writes invariant numbers ("1234.5", "5.64902E-05") even under localized headers
+- Numbers: Azure writes invariant numbers ("1234.5", "5.64902E-05") even under localized headers
 (opencost's German.csv), so the header language does not decide; the data does. Each number
 column value either proves a separator ("1,68", "0.025", "1.249,92") or is ambiguous ("1.234":
 1.234 or 1234); both separators proven fails the file, one proven decides every value, none
 proven means "." ("," in a ";"-delimited file); config ``decimal = "." | ","`` decides. Values
 are rewritten to plain ASCII ("1.249,92" -> "1249.92") here, before `util.money` (exact Decimal,
 never float); one that does not read with the file's separator is quarantined.
-Currency: the BillingCurrency / BillingCurrencyCode / Currency column. The legacy EA file and
+- Currency: the BillingCurrency / BillingCurrencyCode / Currency column. The legacy EA file and
 the EA portal download have none: config ``currency = "EUR"`` supplies it, else the file fails
 with that one-line reason; costlab never assumes USD. A file's own currency column always wins.
 Normalise: cost -> billed and effective as finops-toolkit does, except that unknown is NULL:
 commitment usage carrying amortized cost is billed 0 (the cash went out with the purchase);
 a commitment purchase (or its refund) has effective 0 (spread over usage); commitment usage at 0 in
 an actual export has effective NULL (its amortized share is only in the amortized export).
-Everything else: billed = effective = cost. ChargeType Usage/Purchase/Tax keep their category,
+- Everything else: billed = effective = cost. ChargeType Usage/Purchase/Tax keep their category,
 Unused* is Usage, anything else (Refund, RoundingAdjustment) is Adjustment (finops-toolkit); no
 ChargeType (legacy) is Usage. list = paygCostInBillingCurrency, else PayGPrice (MarketPrice) x
 Quantity; contracted = UnitPrice x Quantity (prices in another pricing currency are converted with
@@ -94,17 +94,17 @@ the same month in one ingest the later file wins per subscription and day.
 Quirks:
 - UTF-8 BOM and MM/DD/YYYY dates (real EA samples); M/D/YYYY (focus_converters EA sample);
   a spreadsheet re-save is cp1252, ";"-delimited, "1.234,56" and DD.MM.YYYY (all read).
-- Tags without braces: ``"k": "v","k2": "v2"`` (research 9.10); unparsable tags are kept raw.
+- Tags without braces: ``"k": "v","k2": "v2"`` (docs/sources.md); unparsable tags are kept raw.
 - Scientific notation costs "5.64902E-05" are exact Decimals (focus_converters sample).
 - Older EA names CostInBillingCurrency/BillingCurrencyCode/ProductName and CAD billing (ibid.).
 - Costs with up to 28 decimals (real amortized sample) round to the lake's 12 (sub-picocent).
-- UnitOfMeasure is a block size (research 4.1; MS open-data PricingUnits.csv, incl. "10000s" = 1).
+- UnitOfMeasure is a block size (docs/sources.md; MS open-data PricingUnits.csv, incl. "10000s" = 1).
 - PayGPrice is 0 on commitment rows that have a UnitPrice (real EA samples): list cost NULL.
-- Azure OpenAI meter names vary by generation (research 4.2; Azure Retail Prices meterName):
+- Azure OpenAI meter names vary by generation (docs/sources.md; Azure Retail Prices meterName):
   "gpt-4o-0806-Outp-glbl Tokens", "gpt 4o 0806 cached Inp glbl Tokens", "5.4 mini cd Inp Gl 1M
   Tokens", "5.4 mini Opt Gl 1M Tokens", "gpt-5-codex-ccchd-inp-glbl Tokens", "gpt-5-codex-out-glbl
   Tokens", "GPT 5 Mini Inpt DZone 1M Tokens", "Cd Wr" (cache write; no TTL stated, so
-  input_cache_write_5m as for every billing source, costlab.ingest._token_lines), "Std", "Batch",
+  input_cache_write_5m as for every billing source, costlab.ingest.token_lines), "Std", "Batch",
   "PP" (priority processing), "Provisioned Managed" (PTU hours); the resource is the account.
   `openai_meter` is shared with the focus source. The tier is the one named, else Standard when
   a deployment scope (Gl, Rg, DZ) is named, else NULL. A bare version ("5.4 mini") is a GPT model
@@ -127,10 +127,10 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
-from costlab.ingest._token_lines import TokenLine, cache_write, is_model, tokens_of, with_modality
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record
+from costlab.ingest.registry import register_source
+from costlab.ingest.token_lines import TokenLine, cache_write, is_model, tokens_of, with_modality
 
 ACTUAL, AMORTIZED = "actual", "amortized"
 # Header aliases (folded names, see `_fold`), first non-empty wins: finops-toolkit's Select-First
@@ -623,7 +623,7 @@ def block_size(uom: str | None) -> tuple[Decimal, str | None]:
     return block, " ".join(words) + (sep + per.strip() if sep else "")
 
 
-# Azure OpenAI / Foundry meter names (research 4.2; Azure Retail Prices meterName values)
+# Azure OpenAI / Foundry meter names (docs/sources.md; Azure Retail Prices meterName values)
 _DIRECTION = {"inp": "in", "inpt": "in", "input": "in", "outp": "out", "output": "out",
               "opt": "out", "out": "out"}  # fmt: skip
 _TIER = {"batch": "batch", "pp": "priority", "priority": "priority", "provisioned": "provisioned",
@@ -887,7 +887,7 @@ def _ymd(r: dict[str, Any]) -> datetime | None:
         raise ValueError(f"not a date: Year/Month/Day {y}/{m}/{d}") from None
 
 
-@register
+@register_source
 class AzureCost(Source):
     name = "azure_cost"
     title = (
@@ -909,20 +909,13 @@ class AzureCost(Source):
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
         layout = _layout_of(path)
         plan = _survey(path, layout, ctx)
-        for line, row in _records(path, layout):
-            if isinstance(row, str):
-                yield Bad(str(line), row)
-                continue
-            try:
-                yield (
-                    "charges",
-                    {**_charge(_ascii_numbers(row, plan.mark), plan), "source_line": line},
-                )
-            except ValueError as ex:
-                yield Bad(str(line), str(ex), u.raw_text(row))
+        def map_record(_line: int, row: dict[str, Any]) -> dict[str, Any]:
+            return _charge(_ascii_numbers(row, plan.mark), plan)
+
+        yield from each_record("charges", _records(path, layout), map_record)
 
 
-@register
+@register_source
 class AzureExportManifest(Source):
     """The manifest.json Cost Management writes beside each export run (exportConfig, runInfo,
     blobs). It holds no charges; `AzureCost` reads its dataset type. Registered so that ingesting

@@ -8,7 +8,7 @@ Normalise: one span per request: span_kind ``llm``, usage_scope ``self``, usage_
 ``reported``, input_tokens = ``ContextTokens``, output_tokens = ``GeneratedTokens``, start_time =
 ``TIMESTAMP`` (``YYYY-MM-DD HH:MM:SS.fffffff``, no zone: read as UTC; the 7th fractional digit is
 dropped, the lake stores microseconds). No prompt, so no prefix hashes: the analyzers use these
-rows for the minimum-size eligibility of caching (research/analyzers.md §2.4). trace_id = the file
+rows for the minimum-size eligibility of caching (docs/analyzers.md). trace_id = the file
 stem, span_id = the line number. provider/model NULL unless config ``azure_llm_provider`` /
 ``azure_llm_model``; workflow = config ``azure_llm_workflow`` else the file stem
 (``AzureLLMInferenceTrace_code`` vs ``_conv``: the two services).
@@ -26,9 +26,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from costlab.ingest import register
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record
+from costlab.ingest.registry import register_source
 
 COLUMNS = frozenset({"timestamp", "contexttokens", "generatedtokens"})
 
@@ -40,7 +40,7 @@ def _count(row: dict[str, str], key: str) -> int:
     return n
 
 
-@register
+@register_source
 class AzureLLMInferenceTrace(Source):
     name = "azure_llm_trace"
     title = "Azure LLM inference trace (CSV: TIMESTAMP, ContextTokens, GeneratedTokens)"
@@ -55,19 +55,12 @@ class AzureLLMInferenceTrace(Source):
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
         cfg = ctx.config
-        name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
-        stem = Path(name).stem
-        workflow = u.nullish(cfg.get("azure_llm_workflow")) or stem
-        provider = u.nullish(cfg.get("azure_llm_provider"))
-        model = u.nullish(cfg.get("azure_llm_model"))
-        for line, raw in u.csv_rows(path):
-            if isinstance(raw, str):
-                yield Bad(str(line), raw)
-                continue
-            try:
-                yield "spans", self._row(line, u.lower_keys(raw), stem, workflow, provider, model)
-            except ValueError as ex:
-                yield Bad(str(line), str(ex), u.raw_text(raw))
+        stem, workflow, provider, model = u.request_trace_settings(path, cfg, "azure_llm")
+
+        def map_record(line: int, raw: dict[str, Any]) -> dict[str, Any]:
+            return self._row(line, u.lower_keys(raw), stem, workflow, provider, model)
+
+        yield from each_record("spans", u.csv_rows(path), map_record)
 
     @staticmethod
     def _row(

@@ -5,24 +5,42 @@ column names from `costlab.schema`, and `Bad` items for rows that go to quaranti
 carries ``row_key`` (the natural key, from `util.key`) and ``source_line``; the lake adds the rest of
 the lineage. A problem with the whole file is raised as `SourceError` and nothing from that file is
 written.
+
+A source maps its records through `each_record` (one row a record) or `mapped` (one step of a
+stateful reader): a record that raises one of `RECORD_ERRORS` becomes a quarantine row whose reason
+is the error's text, so no source writes its own ``try``/``except`` around a record.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from costlab.ingest.util import LongLine, lines_of
+from costlab.errors import SourceError
+from costlab.ingest.util import LongLine, lines_of, raw_text
 from costlab.limits import Limits
 
 HEAD_BYTES = 256 * 1024
 
 Row = tuple[str, dict[str, Any]]
+
+#: What mapping one bad record may raise. The record becomes a quarantine row whose reason is the
+#: error's text and the rest of the file goes on; a problem with the whole file is a `SourceError`.
+RECORD_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    AttributeError,
+    LookupError,
+    ArithmeticError,
+    RecursionError,
+)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -32,6 +50,50 @@ class Bad:
     location: str
     reason: str
     raw: str = ""
+
+
+def mapped(location: object, raw: Any, build: Callable[..., T], *args: Any, reason: str = "") -> T | Bad:
+    """``build(*args)``, or, when the record is bad (one of `RECORD_ERRORS`), its quarantine row:
+    the location, ``reason`` followed by the error's text, and the raw record."""
+    try:
+        return build(*args)
+    except RECORD_ERRORS as ex:
+        return Bad(str(location), f"{reason}{ex}", raw_text(raw))
+
+
+def each_record(
+    table: str,
+    records: Iterable[tuple[int, Any]],
+    map_record: Callable[[int, Any], dict[str, Any]],
+    *,
+    path: Path | None = None,
+    none_read: str = "",
+) -> Iterator[Row | Bad]:
+    """The per-record loop of a source with one row a record: ``records`` yields ``(line,
+    record)``, where a record the reader could not read is the reason as text. Each good record
+    is ``map_record(line, record)`` with ``source_line`` set; the others go to quarantine.
+
+    With ``none_read``, the quarantine rows come last, and a file none of whose records is
+    readable fails as a whole: ``SourceError(path, "<none_read> (<first reason>)")``."""
+    bad: list[Bad] = []
+    good = 0
+    for line, rec in records:
+        if isinstance(rec, dict):
+            item: dict[str, Any] | Bad = mapped(line, rec, map_record, line, rec)
+        else:
+            item = Bad(str(line), rec if isinstance(rec, str) else "row is not an object")
+        if isinstance(item, Bad):
+            if none_read:
+                bad.append(item)
+            else:
+                yield item
+            continue
+        good += 1
+        item["source_line"] = line
+        yield table, item
+    if bad and not good:
+        raise SourceError(str(path), f"{none_read} ({bad[0].reason})")
+    yield from bad
 
 
 @dataclass

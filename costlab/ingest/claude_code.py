@@ -26,15 +26,15 @@ span per ``tool_use`` block (name = tool, end = its tool_result's time, status f
 usage and are skipped; text is kept only with ``ctx.keep_text``.
 Row key: ``message.id`` (fallback ``requestId``, then ``uuid``) for replies, the tool_use id for
 tools. Not (message.id, requestId): sidechain replays repeat a message.id under another requestId
-and must not count twice (ccusage #913, research/trace_formats.md §8.1). Across files the lake's
+and must not count twice (ccusage #913, docs/sources.md). Across files the lake's
 "later replaces" applies; no replace_scope (a session file only grows).
 Quirks:
 - Streamed replies are several lines sharing message.id with partial output_tokens on early
-  lines; keep the line with the highest output_tokens, the later one on ties (§8.1, §11.3;
-  ccusage keeps the first line and undercounts, ccusage #901/#938).
+  lines; keep the line with the highest output_tokens, the later one on ties
+  (ccusage keeps the first line and undercounts, ccusage #901/#938).
 - A sidechain replay of a main-thread message is one call; it stays ``main`` (ccusage #913).
 - ``<synthetic>`` messages are written locally, not billed: span_kind ``other``,
-  usage_scope ``none`` (§8.1, §11.5). ``isApiErrorMessage`` -> status ``error``.
+  usage_scope ``none``. ``isApiErrorMessage`` -> status ``error``.
 - An assistant reply without ``usage`` is a call with unknown usage: tokens NULL,
   ``usage_source='missing'`` (never 0).
 - Usage without cache fields (before prompt caching existed) counts the cache parts as 0.
@@ -59,9 +59,9 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
+from costlab.ingest.registry import register_source
 
 RECORD_TYPES = frozenset(
     {"user", "assistant", "system", "summary", "file-history-snapshot", "queue-operation"}
@@ -124,24 +124,16 @@ def _ts(value: Any) -> datetime | None:
     return u.ts(value)
 
 
-def _count(usage: dict[str, Any], name: str) -> int | None:
-    value = usage.get(name)
-    n = value if type(value) is int else u.integer(value)
-    if n is not None and n < 0:
-        raise ValueError(f"negative {name}: {n}")
-    return n
-
-
 def _usage(usage: dict[str, Any]) -> dict[str, Any]:
     """Anthropic's disjoint usage -> canonical inclusive input and disjoint parts."""
-    uncached = _count(usage, "input_tokens")
-    read = _count(usage, "cache_read_input_tokens")
-    write = _count(usage, "cache_creation_input_tokens")
+    uncached = u.count(usage.get("input_tokens"), "input_tokens")
+    read = u.count(usage.get("cache_read_input_tokens"), "cache_read_input_tokens")
+    write = u.count(usage.get("cache_creation_input_tokens"), "cache_creation_input_tokens")
     split = usage.get("cache_creation")
     w5 = w1 = None
     if isinstance(split, dict):
-        w5 = _count(split, "ephemeral_5m_input_tokens")
-        w1 = _count(split, "ephemeral_1h_input_tokens")
+        w5 = u.count(split.get("ephemeral_5m_input_tokens"), "ephemeral_5m_input_tokens")
+        w1 = u.count(split.get("ephemeral_1h_input_tokens"), "ephemeral_1h_input_tokens")
     total = None
     if uncached is not None:
         read, write = read or 0, write or 0
@@ -154,10 +146,10 @@ def _usage(usage: dict[str, Any]) -> dict[str, Any]:
         "cache_write_tokens": write,
         "cache_write_5m_tokens": w5,
         "cache_write_1h_tokens": w1,
-        "output_tokens": _count(usage, "output_tokens"),
+        "output_tokens": u.count(usage.get("output_tokens"), "output_tokens"),
         "service_tier": tier if tier in TIERS else u.enum(tier, TIERS),
         "speed": u.nullish(usage.get("speed")),
-        "web_search_requests": _count(server, "web_search_requests")
+        "web_search_requests": u.count(server.get("web_search_requests"), "web_search_requests")
         if isinstance(server, dict)
         else None,
     }
@@ -334,7 +326,7 @@ def _fast_decoder(keep_text: bool) -> Callable[[bytes], dict[str, Any] | None] |
     return decode
 
 
-@register
+@register_source
 class ClaudeCodeSession(Source):
     name = "claude_code"
     title = "Claude Code session log (~/.claude/projects/<project>/<session>.jsonl)"
@@ -384,11 +376,11 @@ class ClaudeCodeSession(Source):
                 text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
                 if not text.strip():
                     continue
-                try:
-                    obj = _decode(text)
-                except ValueError as ex:
-                    bad.append(Bad(str(n), f"invalid JSON: {ex}", u.raw_text(text)))
+                decoded = mapped(n, text, _decode, text, reason="invalid JSON: ")
+                if isinstance(decoded, Bad):
+                    bad.append(decoded)
                     continue
+                obj = decoded
                 if not isinstance(obj, dict):
                     bad.append(Bad(str(n), "not a JSON object", u.raw_text(text)))
                     continue
@@ -406,13 +398,13 @@ class ClaudeCodeSession(Source):
             assistant = kind == "assistant" or (
                 kind is None and isinstance(msg, dict) and msg.get("role") == "assistant"
             )
-            try:
-                if assistant:
-                    self._assistant(n, obj, msg, in_subagents, ctx.keep_text, replies, tools)
-                elif kind == "user" and isinstance(msg, dict):
-                    self._results(obj, msg, results)
-            except ValueError as ex:
-                bad.append(Bad(str(n), str(ex), _raw(raw)))
+            got: object = None
+            if assistant:
+                got = mapped(n, _raw(raw), self._assistant, n, obj, msg, in_subagents, ctx.keep_text, replies, tools)
+            elif kind == "user" and isinstance(msg, dict):
+                got = mapped(n, _raw(raw), self._results, obj, msg, results)
+            if isinstance(got, Bad):
+                bad.append(got)
         if recognised == 0:
             raise SourceError(
                 str(path),

@@ -10,8 +10,8 @@ Normalise: one ``llm`` span per ``event_msg``/``token_count`` that adds usage (C
 after every model response). Usage is ``info.last_token_usage`` (reported); without it, the
 difference of consecutive cumulative ``info.total_token_usage`` (derived). OpenAI counts are
 inclusive: ``input_tokens`` includes ``cached_input_tokens`` (-> cache_read_tokens) and
-``output_tokens`` includes ``reasoning_output_tokens`` (-> reasoning_tokens) (research
-trace_formats.md §8.2, §11.2; ccusage codex README). No cache-write count exists (NULL).
+``output_tokens`` includes ``reasoning_output_tokens`` (-> reasoning_tokens)
+(docs/sources.md; ccusage codex README). No cache-write count exists (NULL).
 model = the event's ``info.model``/``payload.model``, else the latest ``turn_context.model``
 (request_model); NULL when never logged (early sessions; never guessed). provider =
 ``session_meta.model_provider`` (default ``openai``). trace_id = session_id =
@@ -23,7 +23,7 @@ logged), end_time NULL. No cost is logged.
 Row key: session id + event timestamp + the cumulative totals (else the per-call usage): stable
 when the rollout grows or is archived, so re-ingesting replaces. No replace_scope.
 Quirks:
-- ``token_count`` repeats with identical cumulative totals (rate-limit updates) -> skipped (§8.2).
+- ``token_count`` repeats with identical cumulative totals (rate-limit updates) -> skipped.
   Without cumulative totals a repeat cannot be told from an identical call and is counted.
 - Cumulative totals that drop (context-window reset) restart the baseline at zero.
 - ``last_token_usage`` with zero input and output (Codex ``fill_to_context_window``) -> no call.
@@ -34,7 +34,7 @@ Quirks:
   (their totals still set the baseline). ccusage's codex parser skips the same burst
   (``detect_subagent_replay_second``); counting it again inflated usage ~1.85x elsewhere.
   Copied ancestor session_meta lines do not change the session id.
-- ``cached_input_tokens > input_tokens`` can only mean an exclusive count: input is the sum (§11.2).
+- ``cached_input_tokens > input_tokens`` can only mean an exclusive count: input is the sum.
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
+from costlab.ingest.registry import register_source
 
 LINE_TYPES = frozenset({"session_meta", "turn_context", "event_msg", "response_item", "compacted"})
 FIELDS = (
@@ -130,7 +130,11 @@ class _Event:
     plan: str | None
 
 
-@register
+def _json_line(text: str) -> Any:
+    return json.loads(text, parse_float=Decimal)
+
+
+@register_source
 class CodexRollout(Source):
     name = "codex"
     title = "OpenAI Codex CLI session rollout (~/.codex/sessions/**/rollout-*.jsonl)"
@@ -170,10 +174,9 @@ class CodexRollout(Source):
                     continue
                 if not text.strip():
                     continue
-                try:
-                    obj = json.loads(text, parse_float=Decimal)
-                except (ValueError, RecursionError) as ex:  # too deep for Python is bad input too
-                    yield Bad(str(n), f"invalid JSON: {ex}", u.raw_text(text))
+                obj = mapped(n, text, _json_line, text, reason="invalid JSON: ")
+                if isinstance(obj, Bad):
+                    yield obj
                     continue
                 kind = obj.get("type") if isinstance(obj, dict) else None
                 payload = obj.get("payload") if isinstance(obj, dict) else None
@@ -185,25 +188,26 @@ class CodexRollout(Source):
                     )
                     continue
                 recognised += 1
-                try:
-                    if kind == "session_meta":
-                        if meta is None:  # later ones are ancestors' metas copied by a fork
-                            meta, meta_ts = (
-                                payload,
-                                u.ts(obj.get("timestamp") or payload.get("timestamp")),
-                            )
-                    elif kind == "turn_context":
-                        turn = {**turn, **{k: v for k, v in payload.items() if v is not None}}
-                    elif kind == "event_msg" and payload.get("type") == "token_count":
-                        rate = payload.get("rate_limits")
-                        plan = (
-                            u.nullish(rate.get("plan_type")) if isinstance(rate, dict) else None
-                        ) or plan
-                        event = self._event(n, obj, payload, turn, plan)
-                        if event is not None:
-                            events.append(event)
-                except ValueError as ex:
-                    yield Bad(str(n), str(ex), u.raw_text(text))
+                if kind == "session_meta":
+                    if meta is None:  # later ones are ancestors' metas copied by a fork
+                        stamp = obj.get("timestamp") or payload.get("timestamp")
+                        when = mapped(n, text, u.ts, stamp)
+                        if isinstance(when, Bad):
+                            yield when
+                            continue
+                        meta, meta_ts = payload, when
+                elif kind == "turn_context":
+                    turn = {**turn, **{k: v for k, v in payload.items() if v is not None}}
+                elif kind == "event_msg" and payload.get("type") == "token_count":
+                    rate = payload.get("rate_limits")
+                    plan = (
+                        u.nullish(rate.get("plan_type")) if isinstance(rate, dict) else None
+                    ) or plan
+                    event = mapped(n, text, self._event, n, obj, payload, turn, plan)
+                    if isinstance(event, Bad):
+                        yield event
+                    elif event is not None:
+                        events.append(event)
         if recognised == 0:
             raise SourceError(str(path), "no Codex rollout lines ({timestamp, type, payload})")
         yield from self._rows(path, ctx, meta or {}, meta_ts, events)
@@ -265,7 +269,7 @@ class CodexRollout(Source):
                 continue
             inp, cached = delta["input_tokens"], delta["cached_input_tokens"]
             if inp is not None and cached is not None and cached > inp:
-                inp += cached  # an exclusive count (§11.2 defensive check)
+                inp += cached  # an exclusive count (defensive check)
             request_model = u.nullish(ev.turn.get("model"))
             model = ev.model or request_model
             cwd = u.nullish(ev.turn.get("cwd")) or u.nullish(meta.get("cwd"))

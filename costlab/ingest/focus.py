@@ -12,7 +12,7 @@ Normalise: FOCUS columns map 1:1 to `charges` (snake_case); ProviderName/Publish
 and ServiceProviderName/HostProviderName (1.3) both fill service_provider_name/host_provider_name.
 Money and quantities are exact Decimals; enumeration values get the spec's spelling. LLM token
 lines get model, model_raw, token_type, tokens, service_tier (section "LLM token lines" below;
-the words, units and token classes are costlab.ingest._token_lines, shared by every billing
+the words, units and token classes are costlab.ingest.token_lines, shared by every billing
 source, and each provider's naming is read by its own source's parser: azure.openai_meter,
 aws_cur.bedrock_usage_type, gcp.sku_facts):
 - model: SkuPriceDetails ModelId (FOCUS-defined; also Model/ModelName and x_ variants, keys
@@ -51,17 +51,17 @@ scope replacement would then delete rows it never re-sent. Users whose exports a
 re-deliveries opt in with config ``[focus] replace_scope = "billing_account_day"`` (or
 ``"sub_account_day"``); ``delivery`` is then the file's folder, so parts of one export are kept.
 Quirks:
-- Literal "NULL" strings stand for null (research 1 "Null handling", real sample) -> u.nullish.
-- Datetimes without T/Z ("2024-09-18 22:00:00") and mixed hourly/daily grains (research 9.8).
-- ChargeFrequency "Usage-based" next to "Usage-Based" in one file (research 9.9) -> u.enum.
-- Negative Usage rows (Microsoft reversals) and Credits are kept, they net (research 9.6).
+- Literal "NULL" strings stand for null (docs/sources.md, real sample) -> u.nullish.
+- Datetimes without T/Z ("2024-09-18 22:00:00") and mixed hourly/daily grains (docs/sources.md).
+- ChargeFrequency "Usage-based" next to "Usage-Based" in one file (docs/sources.md) -> u.enum.
+- Negative Usage rows (Microsoft reversals) and Credits are kept, they net (docs/sources.md).
 - Spec example tables: "$10,000.00 " amounts and M/D/YY dates (FOCUS_Spec v1.2 specification/data).
 - Microsoft writes "-2" or "Unassigned" for missing ids; they become null (learn.microsoft.com
   cloud-computing/finops/focus/conformance-summary, "Incorrect data").
 - Azure FOCUS 1.0 has the meter in x_SkuMeterName, 1.2 in SkuMeter; x_InvoiceId before InvoiceId;
-  x_ResourceGroupName is the project (research 1.3, SCHEMA.md project_id).
+  x_ResourceGroupName is the project (docs/sources.md, docs/schema.md project_id).
 - Token counts come from ConsumedQuantity in ConsumedUnit, else PricingQuantity x the block in
-  PricingUnit ("1000 Tokens", "1K tokens"; research 1 UnitFormat, 9.3). A plain "Tokens"
+  PricingUnit ("1000 Tokens", "1K tokens"; docs/sources.md). A plain "Tokens"
   PricingUnit next to an x_PricingBlockSize is ambiguous (per token or per block?) and not used.
 - AI token properties: FOCUS_Spec (github.com/FinOps-Open-Cost-and-Usage-Spec/FOCUS_Spec)
   specification/datasets/cost_and_usage/columns/skupricedetails.md (ModelId, TokenDirection,
@@ -80,7 +80,7 @@ Quirks:
 - Azure writes 1K/1M meters with x_PricingBlockSize (open-data PricingUnits.csv of
   github.com/microsoft/finops-toolkit: "1K" -> block 1000, unit "Units"); meter spellings vary
   by generation: Inp/inp/Input, Outp/Opt/out, cached/cd/cchd/ccchd, Cd Wr, Std, Gl/glbl, Rg/regnl,
-  DZ/DZone/Data Zone (Azure Retail Prices meterName values, research 4.2).
+  DZ/DZone/Data Zone (Azure Retail Prices meterName values, docs/sources.md).
 - Vertex SKUs (cloud.google.com/skus/sku-groups/gen-ai-v2): "... Text Input Caching" is the
   discounted cache read, "... Text Input Caching Storage" is storage (token-hours), never tokens.
 - Parquet doubles (AWS FOCUS types BilledCost as double) are read through their shortest repr.
@@ -96,9 +96,13 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
-from costlab.ingest._token_lines import (
+from costlab.ingest.aws_cur import bedrock_usage_type
+from costlab.ingest.azure import openai_meter
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record
+from costlab.ingest.gcp import sku_facts
+from costlab.ingest.registry import register_source
+from costlab.ingest.token_lines import (
     TokenLine,
     cache_write,
     is_model,
@@ -108,10 +112,6 @@ from costlab.ingest._token_lines import (
     unit_kind,
     words,
 )
-from costlab.ingest.aws_cur import bedrock_usage_type
-from costlab.ingest.azure import openai_meter
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
-from costlab.ingest.gcp import sku_facts
 from costlab.names import normalise_model
 
 _DETECT = frozenset({"billedcost", "chargeperiodstart", "chargeperiodend", "chargecategory"})
@@ -149,7 +149,7 @@ _TIMES = {
     "billing_period_start": "BillingPeriodStart",
     "billing_period_end": "BillingPeriodEnd",
 }
-#: allowed values per FOCUS 1.2 (research 1 "Allowed values")
+#: allowed values per FOCUS 1.2 (docs/sources.md)
 _ENUMS: dict[str, tuple[str, tuple[str, ...]]] = {
     "charge_category": ("chargecategory", ("Usage", "Purchase", "Tax", "Credit", "Adjustment")),
     "charge_class": ("chargeclass", ("Correction",)),
@@ -175,7 +175,7 @@ _MS_NULLS = frozenset({"-2", "unassigned"})
 _SHORT_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2})$", re.ASCII)
 
 
-@register
+@register_source
 class FocusExport(Source):
     name = "focus"
     title = "FinOps FOCUS 1.0-1.3 cost and usage export (CSV, CSV.gz, Parquet, JSONL)"
@@ -202,16 +202,11 @@ class FocusExport(Source):
                 f"not a usable FOCUS cost file: mandatory column(s) {', '.join(missing)} missing",
             )
         scope = _scope_mode(ctx)
-        for line, rec in _records(path, sniff.kind):
-            if isinstance(rec, str):
-                yield Bad(str(line), rec)
+        for item in each_record("charges", _records(path, sniff.kind), _map_record):
+            if isinstance(item, Bad):
+                yield item
                 continue
-            try:
-                row = _row(rec)
-            except (ValueError, TypeError, ArithmeticError) as ex:
-                yield Bad(str(line), str(ex), u.raw_text(rec))
-                continue
-            row["source_line"] = line
+            row = item[1]
             if scope:
                 day = u.day_of(row["charge_period_start"])
                 parts = [row["billing_account_id"]]
@@ -220,6 +215,10 @@ class FocusExport(Source):
                 row["replace_scope"] = "|".join(str(p) for p in [*parts, day])
                 row["delivery"] = str(path.resolve().parent)
             yield "charges", row
+
+
+def _map_record(line: int, rec: dict[str, Any]) -> dict[str, Any]:
+    return _row(rec)
 
 
 def _scope_mode(ctx: ParseContext) -> str | None:
@@ -241,17 +240,8 @@ def _records(path: Path, kind: str) -> Iterator[tuple[int, dict[str, Any] | str]
         for line, rec in u.csv_rows(path):
             yield line, rec if isinstance(rec, str) else u.lower_keys(rec)
     elif kind == "parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            pf = pq.ParquetFile(path)
-            n = 0
-            for batch in pf.iter_batches(batch_size=8192):
-                for rec in batch.to_pylist():
-                    n += 1
-                    yield n, u.lower_keys(rec)
-        except (OSError, ValueError) as ex:  # pyarrow's ArrowInvalid is a ValueError
-            raise SourceError(str(path), f"unreadable Parquet: {ex}") from None
+        for n, rec in u.parquet_records(path):
+            yield n, u.lower_keys(rec)
     else:
         for n, obj in u.json_lines(path, exact=True):
             if isinstance(obj, Exception):
@@ -557,7 +547,7 @@ _GPU = re.compile(
 
 def _compute_kind(row: dict[str, Any], usage_type: str | None) -> str:
     """gpu_hours, storage, egress or other for lines that are not LLM tokens, only where
-    units/category are unambiguous (SCHEMA.md compute_kind)."""
+    units/category are unambiguous (docs/schema.md compute_kind)."""
     unit = (row["consumed_unit"] or row["pricing_unit"] or "").lower()
     text = " ".join(filter(None, (row["charge_description"], row["sku_meter"], usage_type)))
     if re.search(r"hour|hrs", unit) and _GPU.search(text):

@@ -2,7 +2,7 @@
 
 Users enable Billing → Billing export → BigQuery and extract ``gcp_billing_export_v1_<ACCOUNT>`` or
 ``gcp_billing_export_resource_v1_<ACCOUNT>`` with ``bq extract`` (JSONL, Parquet), ``bq query
---format=json`` (a JSON array) or a SELECT saved as CSV [research/billing_formats.md §3].
+--format=json`` (a JSON array) or a SELECT saved as CSV [docs/sources.md].
 
 Detect: rows with ``billing_account_id``, ``cost``, ``usage_start_time`` and a ``sku`` record (CSV:
 ``sku.id``/``sku.description`` or ``sku_id``/``sku_description``).
@@ -16,7 +16,7 @@ project_id; labels + project.labels + system_labels + tags → tags; location.re
 region_id; usage.amount/unit → consumed_*, usage.amount_in_pricing_units/pricing_unit → pricing_*;
 cost_type → charge category. Vertex AI / Gemini API SKU descriptions (``Gemini 2.5 Pro Text Input -
 Predictions``, ``… Input Text Caching``, ``… Output … - Batch Predictions``, Claude's ``… Cache Write
-Input Tokens``) give model, token_type (costlab.ingest._token_lines.text_kind, as every billing source
+Input Tokens``) give model, token_type (costlab.ingest.token_lines.text_kind, as every billing source
 reads it: a cache write is never a read) and service_tier; tokens = usage.amount when usage.unit is
 ``count``/tokens, rounded half-even (NULL for ``characters``, the Gemini 1.x unit: characters are not
 tokens, and for tokens x time such as ``count-seconds``: context-cache storage).
@@ -27,13 +27,13 @@ correction, not a restatement, and both count. So export_time is part of the key
 ``replace_scope`` stays NULL: re-extracting an overlapping range replaces rows key by key (latest
 ingest wins) while incremental extracts (by export_time/_PARTITIONTIME) simply add up.
 Quirks:
-- credits are a repeated field of negative amounts; UNNEST-ing them duplicates rows (§3): summed per row.
+- credits are a repeated field of negative amounts; UNNEST-ing them duplicates rows: summed per row.
   A CSV/JSON without a ``credits`` column is read as having no credits (billed = cost).
 - ``cost`` is a FLOAT; the digits written in the file are taken literally (no binary-float noise added).
 - invoice.month is a Pacific-time month (focus_converters gcp.csv: ASSIGN_TIMEZONE America/Los_Angeles).
-- cost_type regular→Usage, tax→Tax, adjustment/rounding_error→Adjustment, credit→Credit (§3; converters);
+- cost_type regular→Usage, tax→Tax, adjustment/rounding_error→Adjustment, credit→Credit (converters);
   adjustment_info.type ``*_CORRECTION`` → charge_class Correction.
-- thinking tokens are billed inside the output SKU ("Text and Thinking Output") → token_type output (§9.5).
+- thinking tokens are billed inside the output SKU ("Text and Thinking Output") → token_type output.
 - "Caching" input SKUs are discounted cache reads; "Caching Storage" SKUs are storage hours, not tokens.
   The SKU's context band ("(Long)", "(≤200k)") stays in sku_meter only (no column for it).
 - ``bq`` JSON writes every scalar as a string and TIMESTAMPs as ``2025-06-01 10:00:00 UTC`` (extract)
@@ -52,10 +52,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
-from costlab.ingest._token_lines import text_kind, token_block, tokens_of, unit_kind
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record
+from costlab.ingest.registry import register_source
+from costlab.ingest.token_lines import text_kind, token_block, tokens_of, unit_kind
 
 _PACIFIC = ZoneInfo("America/Los_Angeles")
 #: nested records and their fields, for CSV columns flattened as ``record_field``
@@ -187,7 +187,7 @@ def sku_facts(
     service: str | None, sku: str | None, unit: str | None = None
 ) -> dict[str, Any]:
     """model, token_type, service_tier and compute_kind read from a SKU description and its usage
-    unit. The token class is _token_lines.text_kind of the SKU, as for every billing source:
+    unit. The token class is token_lines.text_kind of the SKU, as for every billing source:
     "... Input Caching" is a cache read, "... Cache Write ..." a cache write (1h when stated),
     "... Caching Storage" storage; on an AI SKU a tokens x time unit is storage whatever the
     name says, never tokens."""
@@ -263,7 +263,7 @@ def _renest(flat: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
-@register
+@register_source
 class GcpBilling(Source):
     name = "gcp_billing"
     title = "Google Cloud Billing export to BigQuery, standard/detailed (JSONL, JSON, CSV, Parquet)"
@@ -290,34 +290,12 @@ class GcpBilling(Source):
         return has_sku and {"billing_account_id", "cost", "usage_start_time"} <= cols
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
-        for line, rec in self._records(path):
-            if not isinstance(rec, dict):
-                yield Bad(str(line), rec if isinstance(rec, str) else "row is not an object", "")
-                continue
-            try:
-                row = self._row(rec)
-            except ValueError as ex:
-                yield Bad(str(line), str(ex), u.raw_text(rec))
-                continue
-            row["source_line"] = line
-            yield "charges", row
+        yield from each_record("charges", self._records(path), lambda _line, rec: self._row(rec))
 
     def _records(self, path: Path) -> Iterator[tuple[int, Any]]:
         kind = Sniff(path).kind
         if kind == "parquet":
-            try:
-                import pyarrow.parquet as pq
-
-                pf = pq.ParquetFile(path)
-                n = 0
-                for batch in pf.iter_batches(batch_size=10_000):
-                    for rec in batch.to_pylist():
-                        n += 1
-                        yield n, rec
-            except Exception as ex:  # noqa: BLE001 - any pyarrow failure means an unreadable file
-                if isinstance(ex, SourceError):
-                    raise
-                raise SourceError(str(path), f"not a readable Parquet file: {ex}") from None
+            yield from u.parquet_records(path)
         elif kind == "csv":
             for line, row in u.csv_rows(path):
                 yield line, row if isinstance(row, str) else _renest(row)
@@ -325,11 +303,7 @@ class GcpBilling(Source):
             for n, obj in u.json_lines(path, exact=True):
                 yield n, f"not JSON: {obj}" if isinstance(obj, Exception) else obj
         elif kind == "json":
-            try:
-                with u.open_text(path) as fh:
-                    doc = json.load(fh, parse_float=Decimal)
-            except (ValueError, RecursionError) as ex:
-                raise SourceError(str(path), f"not valid JSON: {ex}") from None
+            doc = u.json_document(path)
             rows = doc if isinstance(doc, list) else [doc]
             yield from enumerate(rows, 1)
         else:

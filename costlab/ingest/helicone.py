@@ -6,7 +6,7 @@ Detect: a JSON/JSONL record with ``request_id`` + ``request_created_at`` and Hel
 (``response_status``, ``request_properties``, ``cache_reference_id``, ``delay_ms``, ``target_url``,
 ``costUSD``, ...), or the export tool's CSV header (``response_id``, ``request_created_at``,
 ``request_properties``, ``prompt_tokens``). LiteLLM rows (``call_type``) are not Helicone's.
-Parse: records in file order (JSON numbers as Decimal; the record readers are shared with
+Parse: trace_json.records in file order (JSON numbers as Decimal; the record readers are shared with
 `costlab.ingest.litellm`); ``request_properties``/``properties``, ``request_body`` and
 ``response_body`` may be objects or JSON text.
 Normalise: one span per request. Helicone stores ``prompt_tokens`` EXCLUSIVE of cache reads and
@@ -56,11 +56,10 @@ from pathlib import Path
 from typing import Any
 
 from costlab import tokens
-from costlab.errors import SourceError
-from costlab.ingest import register
+from costlab.ingest import trace_json as tj
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
-from costlab.ingest.litellm import first_record, records, workflow_keys
+from costlab.ingest.registry import register_source
 from costlab.names import normalise_model, normalise_provider
 
 DEFAULT_WORKFLOW_KEYS = ("workflow", "workflow_name", "helicone-session-name")
@@ -87,13 +86,6 @@ def _json(value: Any) -> Any:
         except (ValueError, RecursionError):
             continue
     raise ValueError(f"not valid JSON: {text[:60]!r}")
-
-
-def _count(value: Any, what: str) -> int | None:
-    n = u.integer(value)
-    if n is not None and n < 0:
-        raise ValueError(f"negative {what}: {n}")
-    return n
 
 
 def _prop_key(key: str) -> str:
@@ -134,7 +126,7 @@ def _answer(body: Any) -> str | None:
     return "\n".join(pieces) or None
 
 
-@register
+@register_source
 class HeliconeRequests(Source):
     name = "helicone"
     title = "Helicone request logs (API query / @helicone/export JSON, JSONL, CSV)"
@@ -145,39 +137,24 @@ class HeliconeRequests(Source):
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:
-        if sniff.kind == "csv":
-            return _CSV <= sniff.column_set
-        if sniff.kind in ("json", "jsonl"):
-            rec = first_record(sniff)
-            if rec is None:
-                return False
-            keys = {str(k).lower() for k in rec}
-            return (
-                {"request_id", "request_created_at"} <= keys
-                and "call_type" not in keys
-                and bool(keys & _MARKERS)
-            )
-        return False
+        keys = tj.record_columns(sniff)
+        if keys is None or sniff.kind == "csv":
+            return keys is not None and _CSV <= keys
+        return (
+            {"request_id", "request_created_at"} <= keys
+            and "call_type" not in keys
+            and bool(keys & _MARKERS)
+        )
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
-        keys = tuple(_prop_key(k) for k in workflow_keys(ctx, DEFAULT_WORKFLOW_KEYS))
+        keys = tuple(_prop_key(k) for k in tj.workflow_keys(ctx, DEFAULT_WORKFLOW_KEYS))
         inclusive = str(ctx.config.get("helicone_prompt_tokens") or "").lower() == "inclusive"
         block = int(ctx.config.get("prefix_block_tokens") or tokens.DEFAULT_BLOCK_TOKENS)
-        good, bad = 0, []
-        for n, rec in records(path, Sniff(path)):
-            if isinstance(rec, str):
-                bad.append(Bad(str(n), rec))
-                continue
-            try:
-                row = self._row(n, rec, ctx, keys, inclusive, block)
-            except (ValueError, TypeError, AttributeError) as ex:
-                bad.append(Bad(str(n), str(ex), u.raw_text(rec)))
-                continue
-            good += 1
-            yield "spans", row
-        if bad and not good:
-            raise SourceError(str(path), f"no readable {self.title} row ({bad[0].reason})")
-        yield from bad
+
+        def map_record(n: int, rec: dict[str, Any]) -> dict[str, Any]:
+            return self._row(n, rec, ctx, keys, inclusive, block)
+
+        yield from tj.record_rows(path, self.title, map_record)
 
     def _row(
         self,
@@ -202,18 +179,18 @@ class HeliconeRequests(Source):
         props = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in props_raw.items()}
         by_key = {_prop_key(k): v for k, v in props.items() if u.nullish(v) is not None}
 
-        prompt = _count(r.get("prompt_tokens"), "prompt_tokens")
+        prompt = u.count(r.get("prompt_tokens"), "prompt_tokens")
         has_cache_cols = "prompt_cache_read_tokens" in r or "prompt_cache_write_tokens" in r
-        read = _count(r.get("prompt_cache_read_tokens"), "cache read tokens")
-        write = _count(r.get("prompt_cache_write_tokens"), "cache write tokens")
-        audio_in = _count(r.get("prompt_audio_tokens"), "prompt audio tokens")
+        read = u.count(r.get("prompt_cache_read_tokens"), "cache read tokens")
+        write = u.count(r.get("prompt_cache_write_tokens"), "cache write tokens")
+        audio_in = u.count(r.get("prompt_audio_tokens"), "prompt audio tokens")
         if has_cache_cols and prompt is not None:
             read, write = read or 0, write or 0
         input_tokens = prompt
         if prompt is not None and not inclusive:
             input_tokens = prompt + (read or 0) + (write or 0) + (audio_in or 0)
-        completion = _count(r.get("completion_tokens"), "completion_tokens")
-        audio_out = _count(r.get("completion_audio_tokens"), "completion audio tokens")
+        completion = u.count(r.get("completion_tokens"), "completion_tokens")
+        audio_out = u.count(r.get("completion_audio_tokens"), "completion audio tokens")
         output = completion + (audio_out or 0) if completion is not None else None
         response = _json(r.get("response_body"))
         usage = response.get("usage") if isinstance(response, dict) else None
@@ -222,8 +199,8 @@ class HeliconeRequests(Source):
         if isinstance(usage, dict):
             details = usage.get("completion_tokens_details") or usage.get("output_tokens_details")
             if isinstance(details, dict):
-                reasoning = _count(details.get("reasoning_tokens"), "reasoning_tokens")
-            provider_out = _count(
+                reasoning = u.count(details.get("reasoning_tokens"), "reasoning_tokens")
+            provider_out = u.count(
                 usage.get("completion_tokens", usage.get("output_tokens")), "output tokens"
             )
             if provider_out is not None and (output is None or provider_out > output):

@@ -28,7 +28,7 @@ else the first ``session.id``/``user.id`` among its observations (one trace, one
 a rollup). Prompt features (hash, per-message tokens, prefix blocks) via `costlab.tokens`; text
 only with ``ctx.keep_text``; content-bearing OTel attributes are dropped from ``attributes``.
 An llm observation that declares tools (raw OTel attributes, ``input.tools``, ``modelParameters``,
-``toolDefinitions``) gets the ``costlab.tools`` summary of `costlab.ingest._tools`.
+``toolDefinitions``) gets the ``costlab.tools`` summary of `costlab.ingest.tool_schemas`.
 Scores (quality signals for the downgrade analyzer): one ``other`` span per NUMERIC or BOOLEAN
 score, operation ``evaluation``, name ``score:<name>``, span id = score id, parent =
 ``observationId`` (NULL for a trace-level score), start = score ``timestamp``, no tokens
@@ -43,7 +43,7 @@ Quirks:
 - ``usage_scope`` by `costlab.ingest.util.usage_tree`: an observation is ``rollup`` whenever a
   descendant GENERATION/EMBEDDING carries usage (agno ``OpenAIChat.invoke``, MS Agent Framework
   ``invoke_agent``, an AGENT whose usage copies one child, a GENERATION over a GENERATION;
-  research/trace_formats.md §11.1), whatever its numbers equal; else ``self`` if it has usage. No
+  docs/sources.md), whatever its numbers equal; else ``self`` if it has usage. No
   usage values are compared. A GENERATION without usage is estimated only when it is the call: not
   under a GENERATION reporting usage (the wrapper is the call; its usage_source stays NULL) and not
   over one. Trees are per file: an observations export split over pages or files keeps a parent
@@ -51,7 +51,7 @@ Quirks:
   to keep the tree whole.
 - Older Langfuse kept raw OpenInference keys (``prompt_details.cache_read``,
   ``completion_details.reasoning``) which are subsets of input/output; ``total`` decides when a
-  key family is ambiguous (total = input+output -> subsets; = sum of all -> disjoint) (§5.2).
+  key family is ambiguous (total = input+output -> subsets; = sum of all -> disjoint).
 - Langfuse tokenizes prompts itself when no usage was sent: OTel-ingested observations whose raw
   attributes hold no usage keys (or whose ``providedUsageDetails`` is empty) are ``estimated``.
 - Gemini ``total`` includes thinking tokens that OpenInference's vertexai instrumentation leaves
@@ -60,10 +60,10 @@ Quirks:
 - The v1 API fills usage/cost with zeros on every observation: zeros on a non-LLM span are no
   usage (NULL), not a measured 0.
 - Legacy ``usage`` with a unit other than TOKENS (characters, images, seconds) is not tokens.
-- MS Agent Framework writes the previous response id as ``gen_ai.conversation.id`` (§11.4): a
+- MS Agent Framework writes the previous response id as ``gen_ai.conversation.id``: a
   ``resp_``/``chatcmpl-``/``msg_`` value there is not a session.
 - ``trace.observations`` may be a Python-repr string (google-gemini sample): the top-level
-  ``observations`` array is used instead (§5.1).
+  ``observations`` array is used instead.
 - An LLM span without usage but with a prompt gets a tokenizer estimate (``estimated``); without a
   prompt it stays NULL (``missing``).
 - CATEGORICAL scores (a ``stringValue`` label, no order) are skipped without quarantine: not a
@@ -78,7 +78,6 @@ The ``_`` helpers above the Langfuse section are shared with `costlab.ingest.lan
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -86,9 +85,11 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import _tools, register
+from costlab.ingest import tool_schemas
+from costlab.ingest import trace_json as tj
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
+from costlab.ingest.registry import register_source
 
 TYPES = frozenset(
     "SPAN GENERATION EVENT AGENT TOOL CHAIN RETRIEVER EVALUATOR EMBEDDING GUARDRAIL".split()
@@ -125,54 +126,9 @@ _READ = re.compile(r"cache_?read|cached")
 _WRITE = re.compile(r"cache_?(creation|write)")
 _REASON = re.compile(r"reasoning|thought")
 _OUT_SIDE = re.compile(r"output|completion|reasoning|thought|candidates")
-_TIERS = {"default": "standard", "auto": "standard", "standard": "standard", "flex": "flex"}
-_TIERS |= {"priority": "priority", "scale": "provisioned", "batch": "batch"}
-DEFAULT_WORKFLOW_KEYS = ("gen_ai.workflow.name", "traceloop.workflow.name", "workflow")
 
 
 # -- helpers shared with the LangSmith source ------------------------------------------------------
-
-
-def _get(obj: dict[str, Any], *names: str) -> Any:
-    """The first non-null of several spellings of a field."""
-    for n in names:
-        v = obj.get(n)
-        if v is not None:
-            return v
-    return None
-
-
-def _attrs(meta: dict[str, Any], key: str = "attributes") -> dict[str, Any]:
-    """A nested object field (``metadata.attributes``), {} when absent or not an object."""
-    value = meta.get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def _obj(value: Any) -> Any:
-    """A JSON value that may arrive as JSON text (CSV cells, double-encoded fields)."""
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.loads(value, parse_float=Decimal)
-        except (ValueError, RecursionError):
-            return value
-    return value
-
-
-def _load(path: Path) -> Any:
-    try:
-        with u.open_text(path) as fh:
-            return json.load(fh, parse_float=Decimal)
-    except (ValueError, RecursionError) as ex:  # nesting too deep for Python is bad input too
-        raise SourceError(str(path), f"not valid JSON: {ex}") from None
-
-
-def _lines(path: Path) -> Iterator[tuple[int, Any]]:
-    """JSONL as ``(line, value)``; a broken or over-long line yields ``(line, ValueError)``."""
-    yield from u.json_lines(path, exact=True)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
 def _clean_attrs(attrs: dict[str, Any], keep_text: bool) -> dict[str, Any]:
@@ -184,158 +140,6 @@ def _clean_attrs(attrs: dict[str, Any], keep_text: bool) -> dict[str, Any]:
         for k, v in attrs.items()
         if _KEEP_ATTR.search(k) and not isinstance(v, (dict, list))
     }
-
-
-def _tag_map(tags: Any) -> dict[str, str] | None:
-    tags = _obj(tags)
-    if isinstance(tags, list):
-        return {str(t): "" for t in tags if t is not None} or None
-    return u.tags(tags) if tags else None
-
-
-def _workflow_keys(ctx: ParseContext) -> tuple[str, ...]:
-    keys = ctx.config.get("workflow_attributes")
-    if isinstance(keys, str):
-        return (keys,)
-    return tuple(keys) if keys else DEFAULT_WORKFLOW_KEYS
-
-
-def _tier(value: Any) -> str | None:
-    text = u.nullish(value)
-    return _TIERS.get(text.lower(), text.lower()) if text else None
-
-
-def _provider(raw: Any, model: Any = None) -> str | None:
-    """Canonical provider; a Vertex resource path as model names Google when nothing else does."""
-    from costlab.names import normalise_provider
-
-    text = u.nullish(raw)
-    if text is None and isinstance(model, str) and "/publishers/google/" in model:
-        text = "google"
-    return normalise_provider(text)
-
-
-def _model(provider: str | None, raw: Any, ctx: ParseContext) -> str | None:
-    from costlab.names import normalise_model
-
-    text = u.nullish(raw)
-    if text is None or not isinstance(raw, str):
-        return None
-    return normalise_model(provider, text, ctx.config.get("azure_deployments"))
-
-
-_LC_ROLES = {"HumanMessage": "user", "AIMessage": "assistant", "SystemMessage": "system"}
-_LC_ROLES |= {"ToolMessage": "tool", "FunctionMessage": "tool", "ChatMessage": "user"}
-
-
-def _messages(value: Any) -> list[Any] | None:
-    """Chat messages from the many prompt shapes (OpenAI/OTel lists, LangChain-serialised and
-    nested lists, ``{"messages"}``, Gemini ``{"contents", "config.system_instruction"}``,
-    ``{"prompts"}``, ``{"args"}``, plain text); None when there is no prompt."""
-    value = _obj(value)
-    if value is None or value == "" or value == [] or value == {}:
-        return None
-    if isinstance(value, str):
-        return [{"role": "user", "content": value}]
-    if isinstance(value, list):
-        if all(isinstance(m, list) for m in value):  # LangChain batches: [[msg, ...]]
-            value = [m for batch in value for m in batch]
-        return [_lc_message(m) for m in value] or None
-    if isinstance(value, dict):
-        if "messages" in value:
-            msgs = _messages(value["messages"]) or []
-            system = value.get("system")  # Anthropic puts the system prompt beside messages
-            return ([{"role": "system", "content": system}] if system else []) + msgs or None
-        if "contents" in value:
-            cfg = _attrs(value, "config")
-            system = _get(cfg, "system_instruction", "systemInstruction") or value.get(
-                "system_instruction"
-            )
-            msgs = _messages(value["contents"]) or []
-            return ([{"role": "system", "content": system}] if system else []) + msgs or None
-        for key in ("prompts", "prompt", "args", "input"):
-            if key in value:
-                return _messages(value[key])
-        if {"role", "content", "parts"} & value.keys() or value.get("lc"):
-            return [_lc_message(value)]
-        return [{"role": "user", "content": _dumps(value)}]
-    return [{"role": "user", "content": str(value)}]
-
-
-def _lc_message(m: Any) -> Any:
-    """LangChain's serialised message (``{"lc":1,"id":[...,"HumanMessage"],"kwargs":{...}}``) as
-    an OpenAI-style message; other shapes pass through to `costlab.tokens`."""
-    if isinstance(m, dict) and m.get("lc") and isinstance(m.get("kwargs"), dict):
-        kw = m["kwargs"]
-        ids = m.get("id")
-        cls = str(ids[-1]) if isinstance(ids, list) and ids else ""
-        msg = {"role": kw.get("role") or _LC_ROLES.get(cls, "user"), "content": kw.get("content")}
-        if kw.get("tool_calls"):
-            msg["tool_calls"] = kw["tool_calls"]
-        return msg
-    if isinstance(m, dict) and "data" in m and m.get("type") in ("human", "ai", "system", "tool"):
-        return {**m["data"], "role": m["type"]}  # messages_to_dict() shape
-    return m
-
-
-def _part_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(_part_text(c) for c in content)
-    if isinstance(content, dict):
-        text = _get(content, "text", "content")
-        return _part_text(text) if text is not None else _dumps(content)
-    return "" if content is None else str(content)
-
-
-def _text(value: Any) -> str | None:
-    """Plain text of a completion (for keep_text and output estimates)."""
-    value = _obj(value)
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and isinstance(value.get("choices"), list):
-        value = [c.get("message", c) for c in value["choices"] if isinstance(c, dict)]
-    elif isinstance(value, dict) and isinstance(value.get("generations"), list):
-        gens = [g for b in value["generations"] for g in (b if isinstance(b, list) else [b])]
-        return "\n".join(str(g.get("text", "")) for g in gens if isinstance(g, dict)) or None
-    msgs = _messages(value) or []
-    parts = [m.get("content", m.get("parts")) if isinstance(m, dict) else m for m in msgs]
-    return "\n".join(_part_text(p) for p in parts) or None
-
-
-def _prompt(
-    row: dict[str, Any],
-    prompt: Any,
-    completion: Any,
-    model: str | None,
-    ctx: ParseContext,
-    estimate: bool,
-) -> tuple[int | None, int | None]:
-    """Fill prompt features (and text with keep_text); with ``estimate``, return tokenizer
-    counts of the prompt and completion (None without a prompt)."""
-    from costlab import tokens
-
-    msgs = _messages(prompt)
-    est_in = est_out = None
-    if msgs:
-        f = tokens.prompt_features(msgs, model=model)
-        row.update(
-            prompt_hash=f["prompt_hash"],
-            message_tokens=f["message_tokens"],
-            prefix_hashes=f["prefix_hashes"],
-            prefix_block_tokens=f["prefix_block_tokens"],
-        )
-        if estimate:
-            est_in = f["input_tokens_estimate"]
-            done = _text(completion)
-            est_out = tokens.count(done, model) if done else None
-    if ctx.keep_text:
-        row["prompt_text"] = _dumps(msgs) if msgs else None
-        row["completion_text"] = _text(completion)
-    return est_in, est_out
 
 
 def _usage_columns(inp: int | None, out: int | None, parts: dict[str, int]) -> dict[str, Any]:
@@ -383,14 +187,13 @@ def _is_trace(d: Any) -> bool:
 
 def _is_score(d: Any) -> bool:
     """A Langfuse score (trace download ``scores``, scores API page, batch export row)."""
-    return (
-        isinstance(d, dict)
-        and {"id", "name"} <= d.keys()
-        and "type" not in d
-        and "observations" not in d
-        and bool({"value", "stringValue", "string_value"} & d.keys())
-        and bool({"traceId", "trace_id"} & d.keys())
-        and bool({"dataType", "data_type", "source"} & d.keys())
+    return tj.has_shape(
+        d,
+        {"id", "name"},
+        {"type", "observations"},
+        {"value", "stringValue", "string_value"},
+        {"traceId", "trace_id"},
+        {"dataType", "data_type", "source"},
     )
 
 
@@ -430,14 +233,14 @@ def _units(value: Any, outer: dict[str, Any] | None = None) -> Iterator[tuple[di
 def _usage(o: dict[str, Any], is_llm: bool, model: str | None) -> tuple[dict[str, Any] | None, str]:
     """Canonical token columns of an observation and how they were obtained."""
     vals: dict[str, int] = {}
-    raw = _obj(_get(o, "usageDetails", "usage_details"))
+    raw = tj.json_or_text(tj.first_of(o, "usageDetails", "usage_details"))
     if isinstance(raw, dict):
         for k, v in raw.items():
             n = u.integer(v) if not isinstance(v, (dict, list)) else None
             if n is not None:
                 vals[str(k)] = n
     if raw is None:  # older exports: legacy usage, OpenAI-style or convenience fields
-        legacy = _obj(o.get("usage"))
+        legacy = tj.json_or_text(o.get("usage"))
         names = [("promptTokens", "completionTokens", "totalTokens")]
         names.append(("inputUsage", "outputUsage", "totalUsage"))
         if isinstance(legacy, dict) and str(legacy.get("unit") or "TOKENS").upper() == "TOKENS":
@@ -493,24 +296,24 @@ _RESPONSE_ID = re.compile(r"^(resp_|chatcmpl-|msg_)")
 def _session(o: dict[str, Any], attrs: dict[str, Any]) -> str | None:
     """An observation's session: its own field, else OTel session attributes. A
     ``gen_ai.conversation.id`` that is a provider response id (MS Agent Framework chains
-    ``previous_response_id`` there, §11.4) changes on every call and is not a session."""
+    ``previous_response_id`` there) changes on every call and is not a session."""
     conv = u.nullish(attrs.get("gen_ai.conversation.id"))
     return (
-        u.nullish(_get(o, "sessionId", "session_id"))
-        or u.nullish(_get(attrs, "session.id", "langfuse.session.id"))
+        u.nullish(tj.first_of(o, "sessionId", "session_id"))
+        or u.nullish(tj.first_of(attrs, "session.id", "langfuse.session.id"))
         or (conv if conv and not _RESPONSE_ID.match(conv) else None)
     )
 
 
 def _user(o: dict[str, Any], attrs: dict[str, Any]) -> str | None:
-    return u.nullish(_get(o, "userId", "user_id")) or u.nullish(
-        _get(attrs, "user.id", "langfuse.user.id")
+    return u.nullish(tj.first_of(o, "userId", "user_id")) or u.nullish(
+        tj.first_of(attrs, "user.id", "langfuse.user.id")
     )
 
 
 def _inferred(o: dict[str, Any], meta: dict[str, Any]) -> bool:
     """True when Langfuse tokenized the prompt itself (no usage was ingested)."""
-    provided = _obj(_get(o, "providedUsageDetails", "provided_usage_details"))
+    provided = tj.json_or_text(tj.first_of(o, "providedUsageDetails", "provided_usage_details"))
     if isinstance(provided, dict):
         return not provided
     attrs, scope = meta.get("attributes"), meta.get("scope")
@@ -521,7 +324,7 @@ def _inferred(o: dict[str, Any], meta: dict[str, Any]) -> bool:
 
 
 def _cost(o: dict[str, Any], has_usage: bool) -> Decimal | None:
-    details = _obj(_get(o, "costDetails", "cost_details"))
+    details = tj.json_or_text(tj.first_of(o, "costDetails", "cost_details"))
     cost = None
     if isinstance(details, dict) and details:
         if details.get("total") is not None:
@@ -530,14 +333,14 @@ def _cost(o: dict[str, Any], has_usage: bool) -> Decimal | None:
             vals = [u.money(v) for v in details.values() if v is not None]
             cost = sum((v for v in vals if v is not None), Decimal(0))
     if cost is None:
-        cost = u.money(_get(o, "calculatedTotalCost", "totalCost", "total_cost"))
+        cost = u.money(tj.first_of(o, "calculatedTotalCost", "totalCost", "total_cost"))
     if cost is not None and cost == 0 and not has_usage:
         return None  # the v1 API's zero filler, not a price
     return cost
 
 
 def _meta(value: Any) -> dict[str, Any]:
-    meta = _obj(value)
+    meta = tj.json_or_text(value)
     return meta if isinstance(meta, dict) else {}
 
 
@@ -556,7 +359,7 @@ class _Index:
         self.user: dict[str, str] = {}
 
 
-@register
+@register_source
 class LangfuseExport(Source):
     name = "langfuse"
     title = "Langfuse traces and observations (trace JSON, API pages, batch export JSON/JSONL/CSV)"
@@ -594,8 +397,8 @@ class LangfuseExport(Source):
 
             return rows
         if kind == "jsonl":
-            return lambda: _lines(path)
-        doc = _load(path)
+            return lambda: tj.document_lines(path)
+        doc = u.json_document(path)
         return lambda: ((n, rec) for n, rec in enumerate(_units(doc), 1))
 
     @staticmethod
@@ -613,7 +416,7 @@ class LangfuseExport(Source):
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
         read = self._source(path)
         idx, seen, known = _Index(), 0, 0
-        wf_keys = _workflow_keys(ctx)
+        wf_keys = tj.workflow_keys(ctx, tj.GENAI_WORKFLOW_KEYS)
         for _, outer, rec in self._records(read):
             seen += 1
             if _is_trace(rec) and outer is None:
@@ -637,24 +440,18 @@ class LangfuseExport(Source):
             if isinstance(rec, Exception):
                 yield Bad(str(loc), f"unreadable record: {rec}")
             elif _is_obs(rec):
-                try:
-                    yield "spans", self._row(rec, outer, idx, tree, ctx, loc)
-                except (ValueError, TypeError, AttributeError) as ex:
-                    yield Bad(str(loc), f"bad observation: {ex}", u.raw_text(rec))
+                row = mapped(loc, rec, self._row, rec, outer, idx, tree, ctx, loc, reason="bad observation: ")
+                yield row if isinstance(row, Bad) else ("spans", row)
             elif _is_score(rec):
-                try:
-                    score = self._score_row(rec, outer, idx, ctx, loc)
-                except (ValueError, TypeError, AttributeError) as ex:
-                    yield Bad(str(loc), f"bad score: {ex}", u.raw_text(rec))
-                    continue
-                if score is not None:
+                score = mapped(loc, rec, self._score_row, rec, outer, idx, ctx, loc, reason="bad score: ")
+                if isinstance(score, Bad):
+                    yield score
+                elif score is not None:
                     yield "spans", score
             elif _is_trace(rec) and outer is None:
                 if str(rec["id"]) not in idx.obs_traces:
-                    try:
-                        yield "spans", self._trace_row(rec, idx, ctx, loc)
-                    except (ValueError, TypeError, AttributeError) as ex:
-                        yield Bad(str(loc), f"bad trace: {ex}", u.raw_text(rec))
+                    row = mapped(loc, rec, self._trace_row, rec, idx, ctx, loc, reason="bad trace: ")
+                    yield row if isinstance(row, Bad) else ("spans", row)
             else:
                 yield Bad(str(loc), "not a Langfuse observation, trace or score", u.raw_text(rec))
 
@@ -664,13 +461,13 @@ class LangfuseExport(Source):
     ) -> None:
         if tid in idx.explicit:
             return
-        attrs = _attrs(meta)
+        attrs = tj.object_field(meta)
         for k in keys:
-            v = u.nullish(_get(attrs, k) if attrs else None) or u.nullish(meta.get(k))
+            v = u.nullish(tj.first_of(attrs, k) if attrs else None) or u.nullish(meta.get(k))
             if v and not isinstance(meta.get(k), (dict, list)):
                 idx.explicit[tid] = v
                 return
-        for t in _obj(tags) if isinstance(_obj(tags), list) else []:
+        for t in tj.json_or_text(tags) if isinstance(tj.json_or_text(tags), list) else []:
             if isinstance(t, str) and t.lower().startswith("workflow:") and t[9:].strip():
                 idx.explicit[tid] = t[9:].strip()
                 return
@@ -678,10 +475,10 @@ class LangfuseExport(Source):
     def _index(
         self, idx: _Index, o: dict[str, Any], outer: dict | None, keys: tuple[str, ...]
     ) -> None:
-        tid = str(_get(o, "traceId", "trace_id") or (outer or {}).get("id"))
+        tid = str(tj.first_of(o, "traceId", "trace_id") or (outer or {}).get("id"))
         oid, parent = (
             str(o["id"]),
-            u.nullish(_get(o, "parentObservationId", "parent_observation_id")),
+            u.nullish(tj.first_of(o, "parentObservationId", "parent_observation_id")),
         )
         idx.obs_traces.add(tid)
         idx.parents[(tid, oid)] = (tid, parent) if parent else None
@@ -689,15 +486,15 @@ class LangfuseExport(Source):
         if kind in ("llm", "embedding"):
             if _usage(o, True, None)[0] is not None:
                 idx.calls.add((tid, oid))
-            elif _messages(o.get("input")):
+            elif tj.messages(o.get("input")):
                 idx.estimable.add((tid, oid))
-        start = str(_get(o, "startTime", "start_time") or "")
+        start = str(tj.first_of(o, "startTime", "start_time") or "")
         if not parent and start:
             if tid not in idx.root_name or start < idx.root_name[tid][0]:
                 idx.root_name[tid] = (start, str(o.get("name") or ""))
         meta = _meta(o.get("metadata"))
         self._explicit(idx, tid, meta, o.get("traceTags"), keys)
-        session, user = _session(o, _attrs(meta)), _user(o, _attrs(meta))
+        session, user = _session(o, tj.object_field(meta)), _user(o, tj.object_field(meta))
         if session:
             idx.session.setdefault(tid, session)
         if user:
@@ -708,7 +505,7 @@ class LangfuseExport(Source):
         typ = str(o.get("type", "")).upper()
         if typ in _KIND:
             return _KIND[typ]
-        attrs = _attrs(meta)
+        attrs = tj.object_field(meta)
         for key in ("openinference.span.kind", "gen_ai.operation.name", "langsmith.span.kind"):
             v = str(attrs.get(key) or "").lower()
             if v in _REFINE:
@@ -724,32 +521,32 @@ class LangfuseExport(Source):
         ctx: ParseContext,
         loc: int,
     ) -> dict[str, Any]:
-        tid = u.nullish(_get(o, "traceId", "trace_id") or (outer or {}).get("id"))
+        tid = u.nullish(tj.first_of(o, "traceId", "trace_id") or (outer or {}).get("id"))
         oid = u.nullish(o.get("id"))
-        start = u.ts(_get(o, "startTime", "start_time"))
+        start = u.ts(tj.first_of(o, "startTime", "start_time"))
         if not tid or not oid or start is None:
             raise ValueError("observation needs id, traceId and startTime")
         trace = outer or idx.traces.get(tid) or {}
         meta = _meta(o.get("metadata"))
-        attrs = _attrs(meta)
+        attrs = tj.object_field(meta)
         look = {**meta, **attrs}
         kind = self._kind(o, meta)
-        params = _obj(_get(o, "modelParameters", "model_parameters"))
+        params = tj.json_or_text(tj.first_of(o, "modelParameters", "model_parameters"))
         params = params if isinstance(params, dict) else {}
-        raw_model = _get(o, "model", "providedModelName", "provided_model_name") or _get(
+        raw_model = tj.first_of(o, "model", "providedModelName", "provided_model_name") or tj.first_of(
             look, "gen_ai.response.model", "llm.response.model_name", "llm.model_name"
         )
-        provider = _provider(
-            _get(look, "gen_ai.provider.name", "llm.provider", "gen_ai.system", "llm.system")
-            or _get(look, "ls_provider", "langsmith.metadata.ls_provider", "ai.model.provider"),
+        provider = tj.provider(
+            tj.first_of(look, "gen_ai.provider.name", "llm.provider", "gen_ai.system", "llm.system")
+            or tj.first_of(look, "ls_provider", "langsmith.metadata.ls_provider", "ai.model.provider"),
             raw_model,
         )
         raw_request = (
-            _get(look, "gen_ai.request.model", "llm.request.model_name")
-            or _get(params, "model")
-            or _get(look, "ls_model_name", "langsmith.metadata.ls_model_name")
+            tj.first_of(look, "gen_ai.request.model", "llm.request.model_name")
+            or tj.first_of(params, "model")
+            or tj.first_of(look, "ls_model_name", "langsmith.metadata.ls_model_name")
         )
-        model = _model(provider, raw_model or raw_request, ctx)
+        model = tj.model(provider, raw_model or raw_request, ctx)
         is_llm = kind in ("llm", "embedding")
         usage, source = _usage(o, is_llm, model)
         if usage is not None and source == "reported" and _inferred(o, meta):
@@ -760,32 +557,32 @@ class LangfuseExport(Source):
         row: dict[str, Any] = {
             "trace_id": tid,
             "span_id": oid,
-            "parent_span_id": u.nullish(_get(o, "parentObservationId", "parent_observation_id")),
+            "parent_span_id": u.nullish(tj.first_of(o, "parentObservationId", "parent_observation_id")),
             "workflow": self._workflow(idx, tid, trace, o, attrs, ctx),
             "step": u.nullish(o.get("name")),
-            "session_id": u.nullish(_get(trace, "sessionId", "session_id")) or idx.session.get(tid),
-            "user_id": u.nullish(_get(trace, "userId", "user_id")) or idx.user.get(tid),
+            "session_id": u.nullish(tj.first_of(trace, "sessionId", "session_id")) or idx.session.get(tid),
+            "user_id": u.nullish(tj.first_of(trace, "userId", "user_id")) or idx.user.get(tid),
             "span_kind": kind,
             "operation": u.nullish(attrs.get("gen_ai.operation.name"))
             or str(o.get("type")).lower(),
             "name": u.nullish(o.get("name")),
             "start_time": start,
-            "end_time": u.ts(_get(o, "endTime", "end_time")),
+            "end_time": u.ts(tj.first_of(o, "endTime", "end_time")),
             "status": "error" if level == "ERROR" else "ok",
             "provider": provider if is_llm or raw_model or raw_request else None,
             "model": model,
-            "request_model": _model(provider, raw_request, ctx),
-            "service_tier": _tier(
-                _get(look, "openai.response.service_tier", "gen_ai.openai.response.service_tier")
-                or _get(look, "openai.request.service_tier", "gen_ai.openai.request.service_tier")
+            "request_model": tj.model(provider, raw_request, ctx),
+            "service_tier": tj.tier(
+                tj.first_of(look, "openai.response.service_tier", "gen_ai.openai.response.service_tier")
+                or tj.first_of(look, "openai.request.service_tier", "gen_ai.openai.request.service_tier")
             ),
             **(usage or {}),
             "usage_scope": scope,
             "usage_source": source if usage else u.absent_usage_source(key, is_llm, tree),
             "request_id": u.nullish(
-                _get(look, "gen_ai.response.id", "llm.response.id", "response_id")
+                tj.first_of(look, "gen_ai.response.id", "llm.response.id", "response_id")
             ),
-            "tags": _tag_map(trace.get("tags") if trace else o.get("traceTags")),
+            "tags": tj.tag_map(trace.get("tags") if trace else o.get("traceTags")),
             "row_key": u.key(tid, oid),
             "source_line": loc,
         }
@@ -794,7 +591,7 @@ class LangfuseExport(Source):
             row["reported_cost"], row["reported_cost_currency"] = cost, "USD"
         if is_llm:
             need = key in tree.estimated
-            est_in, est_out = _prompt(row, o.get("input"), o.get("output"), model, ctx, need)
+            est_in, est_out = tj.prompt_features(row, o.get("input"), o.get("output"), model, ctx, need)
             if est_in is not None:
                 row.update(input_tokens=est_in, output_tokens=est_out)
                 row.update(usage_scope="self", usage_source="estimated")
@@ -802,10 +599,10 @@ class LangfuseExport(Source):
             "langfuse_type": o.get("type"),
             "model_raw": raw_model,
             "level": o.get("level"),
-            "status_message": u.nullish(_get(o, "statusMessage", "status_message")),
+            "status_message": u.nullish(tj.first_of(o, "statusMessage", "status_message")),
             "environment": o.get("environment") or trace.get("environment"),
-            "usage_details": _obj(_get(o, "usageDetails", "usage_details")),
-            "cost_details": _obj(_get(o, "costDetails", "cost_details")),
+            "usage_details": tj.json_or_text(tj.first_of(o, "usageDetails", "usage_details")),
+            "cost_details": tj.json_or_text(tj.first_of(o, "costDetails", "cost_details")),
             "langfuse_cost_excluded": cost if source == "derived" else None,
             "scope": (meta.get("scope") or {}).get("name")
             if isinstance(meta.get("scope"), dict)
@@ -814,7 +611,7 @@ class LangfuseExport(Source):
         }
         if kind == "llm":
             note |= self._tools(o, attrs, params, model, ctx)
-        row["attributes"] = _dumps({k: v for k, v in note.items() if v not in (None, {}, "")})
+        row["attributes"] = tj.dumps({k: v for k, v in note.items() if v not in (None, {}, "")})
         return row
 
     @staticmethod
@@ -822,32 +619,32 @@ class LangfuseExport(Source):
         o: dict[str, Any], attrs: dict[str, Any], params: dict[str, Any], model: str | None,
         ctx: ParseContext,
     ) -> dict[str, Any]:
-        """``costlab.tools`` (costlab/ingest/_tools.py): the raw OTel attributes first (full
+        """``costlab.tools`` (costlab/ingest/tool_schemas.py): the raw OTel attributes first (full
         schemas), then the request body or model parameters, then Langfuse's ``toolDefinitions``."""
         defs = (
-            _tools.definitions(attrs)
-            or _tools.from_request(o.get("input"), params)
-            or _tools.from_langfuse(_get(o, "toolDefinitions", "tool_definitions"))
+            tool_schemas.definitions(attrs)
+            or tool_schemas.from_request(o.get("input"), params)
+            or tool_schemas.from_langfuse(tj.first_of(o, "toolDefinitions", "tool_definitions"))
         )
         if not defs:
             return {}
-        seen = _tools.called(
-            o.get("output"), _get(o, "toolCalls", "tool_calls"),
-            _get(o, "toolCallNames", "tool_call_names"),
+        seen = tool_schemas.called(
+            o.get("output"), tj.first_of(o, "toolCalls", "tool_calls"),
+            tj.first_of(o, "toolCallNames", "tool_call_names"),
         )  # fmt: skip
-        return _tools.summary(defs, model, ctx.keep_text, seen)
+        return tool_schemas.summary(defs, model, ctx.keep_text, seen)
 
     @staticmethod
     def _workflow(
         idx: _Index, tid: str, trace: dict, o: dict, attrs: dict, ctx: ParseContext
     ) -> str | None:
-        for k in _workflow_keys(ctx):
+        for k in tj.workflow_keys(ctx, tj.GENAI_WORKFLOW_KEYS):
             if u.nullish(attrs.get(k)):
                 return u.nullish(attrs.get(k))
         return (
             idx.explicit.get(tid)
             or u.nullish(trace.get("name") if trace else None)
-            or u.nullish(_get(o, "traceName", "trace_name"))
+            or u.nullish(tj.first_of(o, "traceName", "trace_name"))
             or u.nullish(idx.root_name.get(tid, ("", ""))[1])
         )
 
@@ -856,16 +653,16 @@ class LangfuseExport(Source):
     ) -> dict[str, Any] | None:
         """An evaluation span for a NUMERIC/BOOLEAN score; None for scores that are not numbers
         or belong to no trace (module doc)."""
-        dtype = str(_get(sc, "dataType", "data_type") or "").upper()
-        label = u.nullish(_get(sc, "stringValue", "string_value"))
+        dtype = str(tj.first_of(sc, "dataType", "data_type") or "").upper()
+        label = u.nullish(tj.first_of(sc, "stringValue", "string_value"))
         raw = sc.get("value")
         if dtype not in ("", "NUMERIC", "BOOLEAN") or (not dtype and raw is None and label):
             return None  # CATEGORICAL (or a newer non-numeric type): no order to compare
-        tid = u.nullish(_get(sc, "traceId", "trace_id") or (outer or {}).get("id"))
+        tid = u.nullish(tj.first_of(sc, "traceId", "trace_id") or (outer or {}).get("id"))
         if tid is None:
             return None  # a session or dataset-run score: no call to credit it to
         sid, name = u.nullish(sc.get("id")), u.nullish(sc.get("name"))
-        start = u.ts(_get(sc, "timestamp", "createdAt", "created_at"))
+        start = u.ts(tj.first_of(sc, "timestamp", "createdAt", "created_at"))
         if not sid or not name or start is None:
             raise ValueError("score needs id, name and timestamp")
         value: Decimal | None
@@ -878,7 +675,7 @@ class LangfuseExport(Source):
         if value is None:
             raise ValueError(f"{dtype or 'NUMERIC'} score {name!r} has no numeric value")
         trace = outer or idx.traces.get(tid) or {}
-        nested = _attrs(sc, "trace")  # v2 scores API: {"trace": {"userId", "tags", ...}}
+        nested = tj.object_field(sc, "trace")  # v2 scores API: {"trace": {"userId", "tags", ...}}
         source = u.nullish(sc.get("source"))
         attrs = {
             "gen_ai.evaluation.name": name,
@@ -897,13 +694,13 @@ class LangfuseExport(Source):
         return {
             "trace_id": tid,
             "span_id": sid,
-            "parent_span_id": u.nullish(_get(sc, "observationId", "observation_id")),
+            "parent_span_id": u.nullish(tj.first_of(sc, "observationId", "observation_id")),
             "workflow": self._workflow(idx, tid, trace, sc, {}, ctx),
             "step": f"score:{name}",
-            "session_id": u.nullish(_get(trace, "sessionId", "session_id")) or idx.session.get(tid),
-            "user_id": u.nullish(_get(trace, "userId", "user_id"))
+            "session_id": u.nullish(tj.first_of(trace, "sessionId", "session_id")) or idx.session.get(tid),
+            "user_id": u.nullish(tj.first_of(trace, "userId", "user_id"))
             or idx.user.get(tid)
-            or u.nullish(_get(nested, "userId", "user_id")),
+            or u.nullish(tj.first_of(nested, "userId", "user_id")),
             "span_kind": "other",
             "operation": "evaluation",
             "name": f"score:{name}",
@@ -911,10 +708,10 @@ class LangfuseExport(Source):
             "status": "ok",
             "usage_scope": "none",
             "usage_source": "missing",
-            "tags": _tag_map(trace.get("tags") if trace else nested.get("tags")),
+            "tags": tj.tag_map(trace.get("tags") if trace else nested.get("tags")),
             "row_key": u.key("score", sid),
             "source_line": loc,
-            "attributes": _dumps({k: v for k, v in note.items() if v not in (None, {}, "")}),
+            "attributes": tj.dumps({k: v for k, v in note.items() if v not in (None, {}, "")}),
         }
 
     def _trace_row(
@@ -924,24 +721,24 @@ class LangfuseExport(Source):
         start = u.ts(t.get("timestamp"))
         if start is None:
             raise ValueError("trace has no timestamp")
-        cost = u.money(_get(t, "totalCost", "total_cost"))
+        cost = u.money(tj.first_of(t, "totalCost", "total_cost"))
         latency = u.dec(t.get("latency"))
         row: dict[str, Any] = {
             "trace_id": tid,
             "span_id": tid,
             "workflow": idx.explicit.get(tid) or u.nullish(t.get("name")),
             "step": u.nullish(t.get("name")),
-            "session_id": u.nullish(_get(t, "sessionId", "session_id")),
-            "user_id": u.nullish(_get(t, "userId", "user_id")),
+            "session_id": u.nullish(tj.first_of(t, "sessionId", "session_id")),
+            "user_id": u.nullish(tj.first_of(t, "userId", "user_id")),
             "span_kind": "chain",
             "operation": "trace",
             "name": u.nullish(t.get("name")),
             "start_time": start,
             "usage_scope": "rollup" if cost else "none",
-            "tags": _tag_map(t.get("tags")),
+            "tags": tj.tag_map(t.get("tags")),
             "row_key": u.key(tid, tid),
             "source_line": loc,
-            "attributes": _dumps({"langfuse_type": "TRACE", "latency_s": latency}),
+            "attributes": tj.dumps({"langfuse_type": "TRACE", "latency_s": latency}),
         }
         if cost:
             row["reported_cost"], row["reported_cost_currency"] = cost, "USD"

@@ -28,7 +28,7 @@ session = ``extra.metadata`` ``thread_id``/``session_id``/``conversation_id`` (L
 ``session_id`` is the project, kept in ``attributes``); workflow = a configured metadata key
 (``workflow_attributes``) > root run name; step = run name; tags from ``tags``. An llm run whose
 request declares tools (``inputs.tools`` / ``functions``, ``extra.invocation_params.tools``) gets
-the ``costlab.tools`` summary of `costlab.ingest._tools` in ``attributes``.
+the ``costlab.tools`` summary of `costlab.ingest.tool_schemas` in ``attributes``.
 Feedback (quality signals for the downgrade analyzer): one ``other`` span per numeric feedback,
 operation ``evaluation``, name ``feedback:<key>``, parent = the run it scores, no tokens
 (usage_scope ``none``, usage_source ``missing``), workflow/session/user/tags from that run when it
@@ -48,7 +48,7 @@ aggregate. A later post/patch or export replaces the earlier one. No replace_sco
 filtered slices).
 Quirks:
 - ``prompt_tokens``/``total_tokens``/``total_cost`` and ``usage_metadata`` on chain runs are rolled
-  up by the backend from child runs (langsmith-sdk PR #3119; research/trace_formats.md §6). The
+  up by the backend from child runs (langsmith-sdk PR #3119; docs/sources.md). The
   rule is `costlab.ingest.util.usage_tree`: any run with an llm/embedding descendant carrying usage
   is ``usage_scope='rollup'`` (a chain whose total copies one child, a LangChain llm run over a
   ChatModel run, a Vercel ``ai.generateText`` llm run over ``doGenerate``: PR #1825), whatever its
@@ -56,7 +56,7 @@ Quirks:
   llm runs is ``self`` but never a call: it is no llm run). An llm run without usage is estimated
   only when it is the call (not under an llm run reporting usage, not over one). Trees are per
   file: export a trace's runs together.
-- JS SDK times are epoch milliseconds, Python's ISO with microseconds (§11.6); a run without
+- JS SDK times are epoch milliseconds, Python's ISO with microseconds; a run without
   ``start_time`` takes it from its ``dotted_order`` segment (``%Y%m%dT%H%M%S%fZ`` + run id).
 - JS patch bodies carry no ``id`` (it is in the URL): the id is the tail of ``dotted_order``.
 - A patch without its post (another file) has no ``run_type``: ``ls_model_type``/``ls_provider``
@@ -65,7 +65,7 @@ Quirks:
   the prompt is counted with `costlab.tokens` (``usage_source='estimated'``); with no prompt the
   tokens stay NULL (``missing``), never 0.
 - A cache breakdown larger than the input total means the provider reported input exclusive of
-  cache (Anthropic): the parts are added (§11.2 defensive check).
+  cache (Anthropic): the parts are added (defensive check).
 - Feedback without a number (a categorical or freeform ``value``, a ``correction``) is skipped
   without quarantine; feedback with no ``trace_id`` whose run is not in the file has nothing to
   attach to and is quarantined (export it with its runs, or with ``trace_id``).
@@ -81,22 +81,11 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import _tools, register
+from costlab.ingest import tool_schemas
+from costlab.ingest import trace_json as tj
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
-from costlab.ingest.langfuse import (
-    _dumps,
-    _get,
-    _lines,
-    _load,
-    _model,
-    _obj,
-    _prompt,
-    _provider,
-    _tag_map,
-    _tier,
-    _workflow_keys,
-)
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
+from costlab.ingest.registry import register_source
 
 _KIND = {"llm": "llm", "embedding": "embedding", "tool": "tool", "retriever": "retrieval"}
 _KIND |= {"chain": "chain", "prompt": "other", "parser": "other"}
@@ -107,13 +96,8 @@ _STATUS = {"success": "ok", "error": "error", "pending": "unset"}
 
 def _is_feedback(d: Any) -> bool:
     """A LangSmith feedback record (schemas.Feedback)."""
-    return (
-        isinstance(d, dict)
-        and {"id", "key"} <= d.keys()
-        and "run_type" not in d
-        and "type" not in d
-        and bool({"run_id", "trace_id"} & d.keys())
-        and bool({"score", "value", "feedback_source"} & d.keys())
+    return tj.has_shape(
+        d, {"id", "key"}, {"run_type", "type"}, {"run_id", "trace_id"}, {"score", "value", "feedback_source"}
     )
 
 
@@ -147,8 +131,8 @@ def _ops(value: Any) -> Iterator[Any]:
         yield from _ops(value["runs"])
     elif isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _OPS:
         yield from _ops(next(iter(value.values())))
-    elif isinstance(value, dict) and str(_get(value, "operation", "action")).lower() in _OPS:
-        yield from _ops(_get(value, "run", "item", "body", "data"))
+    elif isinstance(value, dict) and str(tj.first_of(value, "operation", "action")).lower() in _OPS:
+        yield from _ops(tj.first_of(value, "run", "item", "body", "data"))
     elif _is_run(value):
         children = value.get("child_runs")
         yield {k: v for k, v in value.items() if k != "child_runs"}
@@ -188,7 +172,7 @@ def _merge(run: dict[str, Any], op: dict[str, Any]) -> None:
 
 
 def _d(value: Any) -> dict[str, Any]:
-    value = _obj(value)
+    value = tj.json_or_text(value)
     return value if isinstance(value, dict) else {}
 
 
@@ -225,49 +209,50 @@ def _cols(
     }
 
 
+def _at(d: dict[str, Any], path: str) -> int | None:
+    """The count at ``field`` or ``object.field`` (None for an empty path or a missing field)."""
+    obj, _, key = path.rpartition(".")
+    return _int(_d(d.get(obj)) if obj else d, key) if key else None
+
+
+def _read(
+    d: dict[str, Any],
+    inp: str,
+    out: str,
+    *,
+    read: str = "",
+    write: str = "",
+    w5: str = "",
+    w1: str = "",
+    reasoning: str = "",
+    exclusive: bool = False,
+) -> dict[str, Any] | None:
+    """`_cols` of the counts at these paths of a usage object."""
+    return _cols(_at(d, inp), _at(d, out), _at(d, read), _at(d, write), _at(d, w5), _at(d, w1),
+                 _at(d, reasoning), exclusive)  # fmt: skip
+
+
 def _from_usage_metadata(um: dict[str, Any]) -> dict[str, Any] | None:
-    itd, otd = _d(um.get("input_token_details")), _d(um.get("output_token_details"))
-    return _cols(
-        _int(um, "input_tokens"),
-        _int(um, "output_tokens"),
-        read=_int(itd, "cache_read"),
-        write=_int(itd, "cache_creation"),
-        w5=_int(itd, "ephemeral_5m_input_tokens"),
-        w1=_int(itd, "ephemeral_1h_input_tokens"),
-        reasoning=_int(otd, "reasoning"),
-    )
+    details = "input_token_details."
+    return _read(um, "input_tokens", "output_tokens", read=details + "cache_read",
+                 write=details + "cache_creation", w5=details + "ephemeral_5m_input_tokens",
+                 w1=details + "ephemeral_1h_input_tokens", reasoning="output_token_details.reasoning")  # fmt: skip
 
 
 def _from_provider(d: dict[str, Any]) -> dict[str, Any] | None:
     """OpenAI chat/Responses or Anthropic usage objects as returned by the provider."""
     if "prompt_tokens" in d or "completion_tokens" in d:  # OpenAI chat: prompt is inclusive
-        ptd, ctd = _d(d.get("prompt_tokens_details")), _d(d.get("completion_tokens_details"))
-        return _cols(
-            _int(d, "prompt_tokens"),
-            _int(d, "completion_tokens"),
-            read=_int(ptd, "cached_tokens"),
-            write=_int(d, "cache_creation_input_tokens"),
-            reasoning=_int(ctd, "reasoning_tokens"),
-        )
+        return _read(d, "prompt_tokens", "completion_tokens", read="prompt_tokens_details.cached_tokens",
+                     write="cache_creation_input_tokens",
+                     reasoning="completion_tokens_details.reasoning_tokens")  # fmt: skip
     if {"cache_read_input_tokens", "cache_creation_input_tokens", "cache_creation"} & d.keys():
-        split = _d(d.get("cache_creation"))  # Anthropic: input_tokens excludes the cache parts
-        return _cols(
-            _int(d, "input_tokens"),
-            _int(d, "output_tokens"),
-            read=_int(d, "cache_read_input_tokens"),
-            write=_int(d, "cache_creation_input_tokens"),
-            w5=_int(split, "ephemeral_5m_input_tokens"),
-            w1=_int(split, "ephemeral_1h_input_tokens"),
-            exclusive=True,
-        )
+        split = "cache_creation."  # Anthropic: input_tokens excludes the cache parts
+        return _read(d, "input_tokens", "output_tokens", read="cache_read_input_tokens",
+                     write="cache_creation_input_tokens", w5=split + "ephemeral_5m_input_tokens",
+                     w1=split + "ephemeral_1h_input_tokens", exclusive=True)  # fmt: skip
     if "input_tokens" in d or "output_tokens" in d:  # OpenAI Responses: inclusive
-        itd, otd = _d(d.get("input_tokens_details")), _d(d.get("output_tokens_details"))
-        return _cols(
-            _int(d, "input_tokens"),
-            _int(d, "output_tokens"),
-            read=_int(itd, "cached_tokens"),
-            reasoning=_int(otd, "reasoning_tokens"),
-        )
+        return _read(d, "input_tokens", "output_tokens", read="input_tokens_details.cached_tokens",
+                     reasoning="output_tokens_details.reasoning_tokens")  # fmt: skip
     return None
 
 
@@ -290,7 +275,7 @@ def _usage(run: dict[str, Any]) -> tuple[dict[str, Any] | None, Decimal | None]:
     """Token columns and reported cost of a merged run."""
     outputs = _d(run.get("outputs"))
     um = _d(outputs.get("usage_metadata"))
-    cost = u.money(_get(um, "total_cost")) if um else None
+    cost = u.money(tj.first_of(um, "total_cost")) if um else None
     cols = _from_usage_metadata(um) if um else None
     llm_output = _d(outputs.get("llm_output"))
     for cand in (
@@ -351,7 +336,7 @@ def _start(run: dict[str, Any]) -> datetime | None:
     return start
 
 
-@register
+@register_source
 class LangSmithRuns(Source):
     name = "langsmith"
     title = "LangSmith runs (SDK post/patch payloads, list_runs / runs-query exports)"
@@ -369,9 +354,9 @@ class LangSmithRuns(Source):
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
         if Sniff(path).kind == "jsonl":
-            values: Iterator[tuple[int, Any]] = _lines(path)
+            values: Iterator[tuple[int, Any]] = tj.document_lines(path)
         else:
-            values = iter([(0, _load(path))])
+            values = iter([(0, u.json_document(path))])
         runs: dict[str, dict[str, Any]] = {}
         first: dict[str, int] = {}
         feedback: list[tuple[int, dict[str, Any]]] = []
@@ -399,10 +384,9 @@ class LangSmithRuns(Source):
         parents = {rid: self._parent(r) for rid, r in runs.items()}
         built: dict[str, dict[str, Any] | Bad] = {}
         for rid, run in runs.items():
-            try:
-                built[rid] = self._row(rid, run, _usage(run), runs, parents, ctx, first[rid])
-            except (ValueError, TypeError, AttributeError) as ex:
-                built[rid] = Bad(str(first[rid]), f"bad run: {ex}", u.raw_text(run))
+            built[rid] = mapped(
+                first[rid], run, self._row, rid, run, runs, parents, ctx, first[rid], reason="bad run: "
+            )
         self._settle({rid: r for rid, r in built.items() if isinstance(r, dict)}, parents)
         done: dict[str, dict[str, Any]] = {}
         recorded = {
@@ -415,21 +399,26 @@ class LangSmithRuns(Source):
                 continue
             done[rid] = row
             yield "spans", row
-            try:
-                stats = list(self._stats_rows(rid, run, row, recorded))
-            except (ValueError, TypeError, AttributeError) as ex:
-                raw = u.raw_text(run.get("feedback_stats"))
-                yield Bad(str(first[rid]), f"bad feedback_stats of run {rid}: {ex}", raw)
+            stats = mapped(
+                first[rid],
+                run.get("feedback_stats"),
+                self._stats_rows,
+                rid,
+                run,
+                row,
+                recorded,
+                reason=f"bad feedback_stats of run {rid}: ",
+            )
+            if isinstance(stats, Bad):
+                yield stats
                 continue
             for r in stats:
                 yield "spans", r
         for loc, fb in feedback:
-            try:
-                got_fb = self._feedback_row(fb, done, ctx, loc)
-            except (ValueError, TypeError, AttributeError) as ex:
-                yield Bad(str(loc), f"bad feedback: {ex}", u.raw_text(fb))
-                continue
-            if got_fb is not None:
+            got_fb = mapped(loc, fb, self._feedback_row, fb, done, ctx, loc, reason="bad feedback: ")
+            if isinstance(got_fb, Bad):
+                yield got_fb
+            elif got_fb is not None:
                 yield "spans", got_fb
 
     @staticmethod
@@ -461,13 +450,13 @@ class LangSmithRuns(Source):
         self,
         rid: str,
         run: dict[str, Any],
-        got: tuple[dict[str, Any] | None, Decimal | None],
         runs: dict[str, dict[str, Any]],
         parents: dict[str, str | None],
         ctx: ParseContext,
         loc: int,
     ) -> dict[str, Any]:
         """The run's span; usage_scope and estimates are settled over the tree (`_settle`)."""
+        got = _usage(run)
         start = _start(run)
         if start is None:
             raise ValueError("run has no start_time")
@@ -484,13 +473,13 @@ class LangSmithRuns(Source):
         gen = _message_kwargs(_generations(outputs)[0]) if _generations(outputs) else {}
         resp_md = _d(gen.get("response_metadata")) or _d(outputs.get("response_metadata"))
         llm_output = _d(outputs.get("llm_output"))
-        raw_model = _get(outputs, "model") or _get(llm_output, "model_name", "model")
-        raw_model = raw_model or _get(resp_md, "model_name", "model")
-        raw_request = _get(inv, "model", "model_name") or _get(md, "ls_model_name")
+        raw_model = tj.first_of(outputs, "model") or tj.first_of(llm_output, "model_name", "model")
+        raw_model = raw_model or tj.first_of(resp_md, "model_name", "model")
+        raw_request = tj.first_of(inv, "model", "model_name") or tj.first_of(md, "ls_model_name")
         raw_request = raw_request or inputs.get("model")
         lc_type = str(inv.get("_type") or "").split("-")[0] or None  # "openai-chat" -> openai
-        provider = _provider(_get(md, "ls_provider") or lc_type, raw_model or raw_request)
-        model = _model(provider, raw_model or raw_request, ctx)
+        provider = tj.provider(tj.first_of(md, "ls_provider") or lc_type, raw_model or raw_request)
+        model = tj.model(provider, raw_model or raw_request, ctx)
         cols, cost = got
         root, seen = rid, {rid}
         while (up := parents.get(root)) in runs and up not in seen:
@@ -498,7 +487,7 @@ class LangSmithRuns(Source):
             seen.add(root)
         root_md = _d(_d(runs[root].get("extra")).get("metadata"))
         workflow = None
-        for key in _workflow_keys(ctx):
+        for key in tj.workflow_keys(ctx, tj.GENAI_WORKFLOW_KEYS):
             workflow = workflow or u.nullish(md.get(key)) or u.nullish(root_md.get(key))
         status = _STATUS.get(str(run.get("status") or "").lower())
         status = status or (
@@ -510,8 +499,8 @@ class LangSmithRuns(Source):
             "parent_span_id": parents.get(rid),
             "workflow": workflow or u.nullish(runs[root].get("name")),
             "step": u.nullish(run.get("name")),
-            "session_id": u.nullish(_get(md, "thread_id", "session_id", "conversation_id")),
-            "user_id": u.nullish(_get(md, "user_id", "user")),
+            "session_id": u.nullish(tj.first_of(md, "thread_id", "session_id", "conversation_id")),
+            "user_id": u.nullish(tj.first_of(md, "user_id", "user")),
             "span_kind": kind,
             "operation": u.nullish(run.get("run_type")),
             "name": u.nullish(run.get("name")),
@@ -520,25 +509,25 @@ class LangSmithRuns(Source):
             "status": status,
             "provider": provider if is_llm or raw_model or raw_request else None,
             "model": model,
-            "request_model": _model(provider, raw_request, ctx),
-            "service_tier": _tier(_get(outputs, "service_tier") or _get(inv, "service_tier")),
+            "request_model": tj.model(provider, raw_request, ctx),
+            "service_tier": tj.tier(tj.first_of(outputs, "service_tier") or tj.first_of(inv, "service_tier")),
             **(cols or {}),
             "usage_scope": None,
             "usage_source": "reported" if cols else ("missing" if is_llm else None),
             "request_id": _request_id(outputs, resp_md, gen) if is_llm else None,
-            "tags": _tag_map(run.get("tags")),
+            "tags": tj.tag_map(run.get("tags")),
             "row_key": u.key(rid),
             "source_line": loc,
         }
         if cost is not None:
             row["reported_cost"], row["reported_cost_currency"] = cost, "USD"
         if is_llm:  # every llm run without usage is estimated here; `_settle` keeps the calls
-            est_in, est_out = _prompt(row, inputs or None, outputs or None, model, ctx, not cols)
+            est_in, est_out = tj.prompt_features(row, inputs or None, outputs or None, model, ctx, not cols)
             if est_in is not None:
                 row.update(input_tokens=est_in, output_tokens=est_out, usage_source="estimated")
         note = {
             "run_type": run.get("run_type"),
-            "project": _get(run, "session_name", "session_id"),
+            "project": tj.first_of(run, "session_name", "session_id"),
             "model_raw": raw_model,
             "dotted_order": run.get("dotted_order"),
             "metadata": {k: v for k, v in md.items() if str(k).startswith("ls_")},
@@ -549,11 +538,11 @@ class LangSmithRuns(Source):
             "first_token_time": run.get("first_token_time"),
             "total_tokens": run.get("total_tokens"),
         }
-        if kind == "llm":  # tool schemas (costlab/ingest/_tools.py): request tools, bind_tools
-            defs = _tools.from_request(inputs, inv)
-            hit = _tools.called(outputs or None) if defs else None
-            note |= _tools.summary(defs, model, ctx.keep_text, hit)
-        row["attributes"] = _dumps({k: v for k, v in note.items() if v not in (None, {}, "")})
+        if kind == "llm":  # tool schemas (costlab/ingest/tool_schemas.py): request tools, bind_tools
+            defs = tool_schemas.from_request(inputs, inv)
+            hit = tool_schemas.called(outputs or None) if defs else None
+            note |= tool_schemas.summary(defs, model, ctx.keep_text, hit)
+        row["attributes"] = tj.dumps({k: v for k, v in note.items() if v not in (None, {}, "")})
         return row
 
     @staticmethod
@@ -582,8 +571,9 @@ class LangSmithRuns(Source):
 
     def _stats_rows(
         self, rid: str, run: dict[str, Any], row: dict[str, Any], recorded: set[tuple[str, str]]
-    ) -> Iterator[dict[str, Any]]:
+    ) -> list[dict[str, Any]]:
         """One evaluation span per ``feedback_stats`` key with an average (module doc)."""
+        rows = []
         for key, st in _d(run.get("feedback_stats")).items():
             if not isinstance(st, dict) or (rid, str(key)) in recorded:
                 continue
@@ -602,9 +592,10 @@ class LangSmithRuns(Source):
                 "start_time": row.get("end_time") or row["start_time"],
                 "row_key": u.key("feedback_stats", rid, key),
                 "source_line": row["source_line"],
-                "attributes": _dumps({k: v for k, v in note.items() if v is not None}),
+                "attributes": tj.dumps({k: v for k, v in note.items() if v is not None}),
             }
-            yield out
+            rows.append(out)
+        return rows
 
     def _feedback_row(
         self, fb: dict[str, Any], done: dict[str, dict[str, Any]], ctx: ParseContext, loc: int
@@ -619,7 +610,7 @@ class LangSmithRuns(Source):
         run_id = u.nullish(fb.get("run_id"))
         run_row = done.get(run_id) if run_id else None
         trace_id = u.nullish(fb.get("trace_id")) or (run_row or {}).get("trace_id")
-        start = u.ts(_get(fb, "created_at", "start_time", "modified_at"))
+        start = u.ts(tj.first_of(fb, "created_at", "start_time", "modified_at"))
         if not fid or not key or start is None:
             raise ValueError("feedback needs id, key and created_at")
         if trace_id is None:
@@ -638,6 +629,6 @@ class LangSmithRuns(Source):
             "start_time": start,
             "row_key": u.key("feedback", fid),
             "source_line": loc,
-            "attributes": _dumps({k: v for k, v in note.items() if v is not None}),
+            "attributes": tj.dumps({k: v for k, v in note.items() if v is not None}),
         }
         return out

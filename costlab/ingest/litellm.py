@@ -3,8 +3,8 @@ to, exported as JSON (``GET /spend/logs``: an array of rows; ``/spend/logs/v2``:
 ``{"data": [...]}``), JSON Lines, or CSV (the Postgres table dumped with its own column names).
 
 Detect: a JSON/JSONL record or CSV header with ``request_id``, ``call_type``, ``spend`` and
-``startTime`` (research/trace_formats.md §7.1, checked against litellm==1.110.2 ``schema.prisma``).
-Parse: records in file order; JSON numbers as Decimal; ``metadata``, ``request_tags``, ``messages``,
+``startTime`` (docs/sources.md, checked against litellm==1.110.2 ``schema.prisma``).
+Parse: trace_json.records in file order; JSON numbers as Decimal; ``metadata``, ``request_tags``, ``messages``,
 ``response`` and ``proxy_server_request`` are objects in JSON exports and JSON text in CSV.
 Normalise: one span per row. ``prompt_tokens`` is inclusive (LiteLLM adds Anthropic cache reads and
 writes into it: ``anthropic/chat/transformation.py::calculate_usage``), so input_tokens =
@@ -41,10 +41,10 @@ Quirks:
 - A failed request (``status`` "failure") with zero spend and zero tokens billed nothing:
   usage_scope ``none``, status ``error``; one that carries spend or tokens stays billable.
 - ``startTime``/``endTime`` are Postgres ``timestamp(3)`` without zone, written in UTC
-  (``_ensure_datetime_utc``): a naive time is read as UTC (§11.6).
+  (``_ensure_datetime_utc``): a naive time is read as UTC.
 - ``spend`` is a float column: CSV may hold ``1.23e-05``; read as Decimal text, never via float.
 - If cache parts exceed prompt_tokens the row is exclusive (a hand-built or foreign export): the
-  parts are added to input_tokens (§11.2 defensive check; ``attributes.input_tokens_rule``).
+  parts are added to input_tokens (defensive check; ``attributes.input_tokens_rule``).
 - ``cost_breakdown.service_tier`` -> service_tier; batch cost rows (``retrieve_batch``) -> batch.
 """
 
@@ -58,10 +58,10 @@ from pathlib import Path
 from typing import Any
 
 from costlab import tokens
-from costlab.errors import SourceError
-from costlab.ingest import register
+from costlab.ingest import trace_json as tj
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.registry import register_source
 from costlab.names import normalise_model, normalise_provider
 
 DEFAULT_WORKFLOW_KEYS = ("workflow", "workflow_name", "gen_ai.workflow.name")
@@ -109,55 +109,6 @@ def _obj(value: Any) -> Any:
 def _dict(value: Any) -> dict[str, Any]:
     value = _obj(value)
     return value if isinstance(value, dict) else {}
-
-
-def _count(value: Any, what: str) -> int | None:
-    n = u.integer(value)
-    if n is not None and n < 0:
-        raise ValueError(f"negative {what}: {n}")
-    return n
-
-
-def first_record(sniff: Sniff) -> dict[str, Any] | None:
-    """The first row of a JSON array, ``{"data": [...]}`` page or JSONL file (None otherwise)."""
-    obj = sniff.first_object
-    if isinstance(obj, dict) and isinstance(obj.get("data"), list):
-        obj = obj["data"]
-    if isinstance(obj, list):
-        obj = next((o for o in obj if isinstance(o, dict)), None)
-    return obj if isinstance(obj, dict) else None
-
-
-def records(path: Path, sniff: Sniff) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """``(record number, row)`` for JSON/JSONL records or CSV rows; ``(n, reason)`` for bad ones.
-    A JSON document that is not an array or ``{"data": [...]}`` raises SourceError."""
-    if sniff.kind == "csv":
-        yield from u.csv_rows(path)  # a messages/response field may be as long as a line
-        return
-    if sniff.kind == "jsonl":
-        for n, obj in u.json_lines(path, exact=True):
-            if isinstance(obj, Exception):
-                yield n, f"invalid JSON: {obj}"
-            else:
-                yield n, obj if isinstance(obj, dict) else "not a JSON object"
-        return
-    try:
-        with u.open_text(path) as fh:
-            doc = json.load(fh, parse_float=Decimal)
-    except (ValueError, RecursionError) as ex:
-        raise SourceError(str(path), f"not valid JSON: {ex}") from None
-    rows = doc.get("data") if isinstance(doc, dict) else doc
-    if not isinstance(rows, list):
-        raise SourceError(str(path), 'expected a JSON array of rows or {"data": [...]}')
-    for n, obj in enumerate(rows, 1):
-        yield n, obj if isinstance(obj, dict) else "not a JSON object"
-
-
-def workflow_keys(ctx: ParseContext, default: tuple[str, ...]) -> tuple[str, ...]:
-    keys = ctx.config.get("workflow_attributes")
-    if isinstance(keys, str):
-        return (keys,)
-    return tuple(str(k) for k in keys) if keys else default
 
 
 def _lookup(keys: tuple[str, ...], meta: dict[str, Any], tags: list[str]) -> str | None:
@@ -215,7 +166,7 @@ def _true(value: Any) -> bool:
     return value is True or str(value).strip().lower() == "true"
 
 
-@register
+@register_source
 class LiteLLMSpendLogs(Source):
     name = "litellm_spendlogs"
     title = "LiteLLM proxy spend logs (LiteLLM_SpendLogs as JSON, JSONL or CSV)"
@@ -226,31 +177,17 @@ class LiteLLMSpendLogs(Source):
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:
-        if sniff.kind == "csv":
-            return _REQUIRED <= sniff.column_set
-        if sniff.kind in ("json", "jsonl"):
-            rec = first_record(sniff)
-            return rec is not None and _REQUIRED <= {str(k).lower() for k in rec}
-        return False
+        keys = tj.record_columns(sniff)
+        return keys is not None and _REQUIRED <= keys
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
-        keys = workflow_keys(ctx, DEFAULT_WORKFLOW_KEYS)
+        keys = tj.workflow_keys(ctx, DEFAULT_WORKFLOW_KEYS)
         block = int(ctx.config.get("prefix_block_tokens") or tokens.DEFAULT_BLOCK_TOKENS)
-        good, bad = 0, []
-        for n, rec in records(path, Sniff(path)):
-            if isinstance(rec, str):
-                bad.append(Bad(str(n), rec))
-                continue
-            try:
-                row = self._row(n, rec, ctx, keys, block)
-            except (ValueError, TypeError, AttributeError) as ex:
-                bad.append(Bad(str(n), str(ex), u.raw_text(rec)))
-                continue
-            good += 1
-            yield "spans", row
-        if bad and not good:
-            raise SourceError(str(path), f"no readable {self.title} row ({bad[0].reason})")
-        yield from bad
+
+        def map_record(n: int, rec: dict[str, Any]) -> dict[str, Any]:
+            return self._row(n, rec, ctx, keys, block)
+
+        yield from tj.record_rows(path, self.title, map_record)
 
     def _row(
         self, n: int, rec: dict[str, Any], ctx: ParseContext, keys: tuple[str, ...], block: int
@@ -273,13 +210,13 @@ class LiteLLMSpendLogs(Source):
             extra.get("completion_tokens_details")
         )
         split = _dict(details.get("cache_creation_token_details"))
-        prompt = _count(r.get("prompt_tokens"), "prompt_tokens")
-        output = _count(r.get("completion_tokens"), "completion_tokens")
+        prompt = u.count(r.get("prompt_tokens"), "prompt_tokens")
+        output = u.count(r.get("completion_tokens"), "completion_tokens")
         known = bool(usage or extra)
 
         def part(*candidates: Any) -> int | None:
             for c in candidates:
-                value = _count(c, "cache tokens")
+                value = u.count(c, "cache tokens")
                 if value is not None:
                     return value
             return 0 if known else None
@@ -298,7 +235,7 @@ class LiteLLMSpendLogs(Source):
         rule = "inclusive"
         if prompt is not None and (read or 0) + (write or 0) > prompt:
             prompt, rule = prompt + (read or 0) + (write or 0), "exclusive_corrected"
-        reasoning = _count(out_details.get("reasoning_tokens"), "reasoning_tokens")
+        reasoning = u.count(out_details.get("reasoning_tokens"), "reasoning_tokens")
         spend = u.money(r.get("spend"))
 
         call_type = u.nullish(r.get("call_type")) or ""
@@ -395,8 +332,8 @@ class LiteLLMSpendLogs(Source):
             "input_tokens": prompt,
             "cache_read_tokens": read,
             "cache_write_tokens": write,
-            "cache_write_5m_tokens": _count(split.get("ephemeral_5m_input_tokens"), "5m writes"),
-            "cache_write_1h_tokens": _count(split.get("ephemeral_1h_input_tokens"), "1h writes"),
+            "cache_write_5m_tokens": u.count(split.get("ephemeral_5m_input_tokens"), "5m writes"),
+            "cache_write_1h_tokens": u.count(split.get("ephemeral_1h_input_tokens"), "1h writes"),
             "output_tokens": output,
             "reasoning_tokens": reasoning,
             "usage_scope": scope,

@@ -14,14 +14,14 @@ identical rows and day partitions (the trace has no absolute dates). trace_id = 
 span_id = the line number. prefix_hashes = ``hash_ids`` as strings and prefix_block_tokens = 512:
 the README calls them "Remapped prefix block hashes. The block size is 512 tokens. Identical hash
 IDs indicate reusable prefix KV cache blocks", i.e. id i already stands for the whole prefix up to
-block i, as the chained ``h_i = H(h_{i-1}, block_i)`` of SCHEMA.md; in synthetic_trace.jsonl every
+block i, as the chained ``h_i = H(h_{i-1}, block_i)`` of docs/schema.md; in synthetic_trace.jsonl every
 id sits at one block position with one predecessor in all 3,993 requests (checked here).
 provider/model NULL unless config ``mooncake_provider`` / ``mooncake_model``; workflow = config
 ``mooncake_workflow`` else the file stem.
 Row key: (file stem, line number); re-ingesting the file replaces its rows. No replace_scope.
 Quirks:
 - The last block of a request is partial (len(hash_ids) = ceil(input_length / 512) on every line of
-  the synthetic trace): shareable tokens must be capped at input_tokens (research/analyzers.md §2.4
+  the synthetic trace): shareable tokens must be capped at input_tokens (docs/analyzers.md
   replay: 65.1% on the synthetic trace, "tokens capped at input_length").
 - Hash ids are remapped per trace file: ids from two different files are not comparable, so prefix
   matching must stay within one trace_id / workflow.
@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
+from costlab.ingest.registry import register_source
 
 BLOCK_TOKENS = 512
 DEFAULT_BASE_TIME = datetime(2025, 1, 1, tzinfo=UTC)
@@ -69,7 +69,7 @@ def _config_time(value: Any) -> datetime:
     return dt
 
 
-@register
+@register_source
 class MooncakeTrace(Source):
     name = "mooncake_trace"
     title = "Mooncake FAST'25 request trace (JSONL: timestamp, input/output_length, hash_ids)"
@@ -93,11 +93,7 @@ class MooncakeTrace(Source):
             base = _config_time(cfg.get("mooncake_base_time"))
         except ValueError as ex:
             raise SourceError(str(path), str(ex)) from None
-        name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
-        stem = Path(name).stem
-        workflow = u.nullish(cfg.get("mooncake_workflow")) or stem
-        provider = u.nullish(cfg.get("mooncake_provider"))
-        model = u.nullish(cfg.get("mooncake_model"))
+        stem, workflow, provider, model = u.request_trace_settings(path, cfg, "mooncake")
         good = 0
         bad: list[Bad] = []
         with u.open_text(path) as fh:
@@ -107,19 +103,23 @@ class MooncakeTrace(Source):
                     continue
                 if not text.strip():
                     continue
-                try:
-                    obj = json.loads(text, parse_float=Decimal)
-                    if not isinstance(obj, dict):
-                        raise ValueError("not a JSON object")
-                    row = self._row(n, obj, base, stem, workflow, provider, model)
-                except (ValueError, RecursionError) as ex:  # too deep for Python is bad input
-                    bad.append(Bad(str(n), str(ex), u.raw_text(text)))
+                row = mapped(n, text, self._read, n, text, base, stem, workflow, provider, model)
+                if isinstance(row, Bad):
+                    bad.append(row)
                     continue
                 good += 1
                 yield "spans", row
         if not good and bad:
             raise SourceError(str(path), f"no Mooncake trace record ({bad[0].reason})")
         yield from bad
+
+    @classmethod
+    def _read(cls, n: int, text: str, *context: Any) -> dict[str, Any]:
+        """One JSONL line as a row (a line nested too deep for Python is bad input too)."""
+        obj = json.loads(text, parse_float=Decimal)
+        if not isinstance(obj, dict):
+            raise ValueError("not a JSON object")
+        return cls._row(n, obj, *context)
 
     @staticmethod
     def _row(

@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record
+from costlab.ingest.registry import register_source
 
 _NEED = frozenset({"lineitem/referenceno", "lineitem/intervalusagestart", "cost/mycost"})
 _REQUIRED = ("lineitem/intervalusagestart", "cost/mycost", "cost/currencycode")
@@ -50,7 +50,7 @@ _CATEGORY = {
 }  # fmt: skip
 
 
-@register
+@register_source
 class OciCostReport(Source):
     name = "oci_cost_report"
     title = "Oracle Cloud (OCI) cost report (CSV)"
@@ -69,17 +69,11 @@ class OciCostReport(Source):
             raise SourceError(
                 str(path), f"not an OCI cost report: column(s) {', '.join(missing)} missing"
             )
-        for line, rec in u.csv_rows(path):
-            if isinstance(rec, str):
-                yield Bad(str(line), rec)
-                continue
-            try:
-                row = _row(u.lower_keys(rec), rec)
-            except (ValueError, TypeError, ArithmeticError) as ex:
-                yield Bad(str(line), str(ex), u.raw_text(rec))
-                continue
-            row["source_line"] = line
-            yield "charges", row
+        yield from each_record("charges", u.csv_rows(path), _map_record)
+
+
+def _map_record(line: int, rec: dict[str, Any]) -> dict[str, Any]:
+    return _row(u.lower_keys(rec), rec)
 
 
 def _row(rec: dict[str, Any], original: dict[str, Any]) -> dict[str, Any]:

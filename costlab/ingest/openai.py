@@ -1,4 +1,4 @@
-"""OpenAI Costs API, Usage API and the dashboard cost CSV (research/billing_formats.md §5, §8.1, §9).
+"""OpenAI Costs API, Usage API and the dashboard cost CSV (docs/sources.md).
 
 `openai_costs`: saved `/v1/organization/costs` responses (daily buckets of dollar amounts).
 `openai_usage`: saved `/v1/organization/usage/<kind>` responses (token and unit counts, no money).
@@ -13,10 +13,10 @@ Parse: JSON numbers are read as Decimal (`parse_float=Decimal`) so dollar amount
 float; pages -> buckets -> results; a bucket or result of the wrong shape is a Bad row, an unreadable
 JSON document a SourceError. CSV is streamed row by row.
 Normalise: charge period = the bucket (API) or [date, date+1d) (CSV); billing period = the calendar
-month; currency upper-cased; provider "OpenAI", service "OpenAI API" (§8.1); BilledCost =
+month; currency upper-cased; provider "OpenAI", service "OpenAI API"; BilledCost =
 EffectiveCost = amount.value / cost_in_major (dollars), else `cost` / 100 (cents). Costs `line_item`
 ("[tier | ]<model>[ text|audio|image], <input|cached input|cache writes|output|batch input|…>[, long
-context]") gives model, token_type (the words read by costlab.ingest._token_lines; "cache writes"
+context]") gives model, token_type (the words read by costlab.ingest.token_lines; "cache writes"
 state no TTL, so input_cache_write_5m) and service_tier; non-model items (web/file search tool calls,
 vector storage, code interpreter) get compute_kind tool_calls/storage. Usage results keep OpenAI's
 inclusive `input_tokens` (SCHEMA rule), `input_cached_tokens` -> cache_read_tokens,
@@ -29,19 +29,19 @@ CSV: (date, project_id, user_id, name, currency) — the same for both column se
 later export re-keys the same line; replace_scope = "<project_id or ''>|<date>" (by-user export:
 "user:<id>|<date>") so a later export covering a day replaces that day's earlier rows.
 Quirks:
-- Costs amount.value is dollars; CSV `cost` is CENTS, `cost_in_major` dollars (§5, §9.2).
-- Currency is lowercase "usd" (§5, §9.2).
-- CSV `timestamp` is a float epoch at UTC midnight ("1722902400.0") and must agree with `date` (§5).
+- Costs amount.value is dollars; CSV `cost` is CENTS, `cost_in_major` dollars.
+- Currency is lowercase "usd".
+- CSV `timestamp` is a float epoch at UTC midnight ("1722902400.0") and must agree with `date`.
 - CSV `name` is a display name ("GPT-4o mini"): mapped with _DISPLAY_MODELS; another name shaped
   like a model ("GPT-5 nano") becomes its slug ("gpt-5-nano", a guess), any other name model NULL;
-  model_raw always keeps the name (§5).
-- A second CSV download lacks organization_id/organization_name (§5); a legacy by-user export has
+  model_raw always keeps the name.
+- A second CSV download lacks organization_id/organization_name; a legacy by-user export has
   user_id/user_email instead of project columns (third-party tap, unverified).
-- Group-by dims are null unless grouped; empty CSV project_id is the Default Project (§5, §9.12).
-- Usage fields added later (cache writes, uncached, service_tier) are NULL when absent, not 0 (§5, §9.13).
+- Group-by dims are null unless grouped; empty CSV project_id is the Default Project.
+- Usage fields added later (cache writes, uncached, service_tier) are NULL when absent, not 0.
 - `input_audio_tokens` included cached audio until the 2026 spec, which made it uncached-only and
   added `input_cached_audio_tokens`; canonical input_audio_tokens = audio + cached audio (schema file).
-- line_item is free text; its grammar is from third-party code, unverified (§5): parsed defensively.
+- line_item is free text; its grammar is from third-party code, unverified: parsed defensively.
 """
 
 from __future__ import annotations
@@ -49,17 +49,17 @@ from __future__ import annotations
 import calendar
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from costlab.errors import SourceError
-from costlab.ingest import register
 from costlab.ingest import util as u
-from costlab.ingest._token_lines import text_kind, with_modality
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record, mapped
+from costlab.ingest.registry import register_source
+from costlab.ingest.token_lines import text_kind, with_modality
 
 PROVIDER = "OpenAI"
 SERVICE = "OpenAI API"
@@ -104,11 +104,7 @@ def _pages(path: Path) -> Iterator[tuple[str, Any]]:
     if Sniff(path).kind == "jsonl":
         yield from ((f"line {n}", obj) for n, obj in u.json_lines(path, exact=True))
         return
-    try:
-        with u.open_text(path) as fh:
-            doc = json.load(fh, parse_float=Decimal)
-    except (ValueError, RecursionError) as ex:
-        raise SourceError(str(path), f"not valid JSON: {ex}") from None
+    doc = u.json_document(path)
     if isinstance(doc, list):
         for i, page in enumerate(doc, 1):
             yield f"page {i}", page
@@ -149,18 +145,11 @@ def _results(path: Path) -> Iterator[Bad | tuple[str, int, datetime, datetime, d
             continue
         for b, bucket in enumerate(data, 1):
             bloc = f"{loc} bucket {b}"
-            try:
-                if not isinstance(bucket, dict):
-                    raise ValueError("bucket is not an object")
-                start, end = _bucket_time(bucket, "start_time"), _bucket_time(bucket, "end_time")
-                if end <= start:
-                    raise ValueError("bucket end_time is not after start_time")
-                results = bucket.get("results")
-                if not isinstance(results, list):
-                    raise ValueError("bucket has no results list")
-            except ValueError as ex:
-                yield Bad(bloc, str(ex), u.raw_text(bucket))
+            window = mapped(bloc, bucket, _bucket, bucket)
+            if isinstance(window, Bad):
+                yield window
                 continue
+            start, end, results = window
             for r, result in enumerate(results, 1):
                 ordinal += 1
                 if not isinstance(result, dict):
@@ -169,10 +158,49 @@ def _results(path: Path) -> Iterator[Bad | tuple[str, int, datetime, datetime, d
                 yield f"{bloc} result {r}", ordinal, start, end, result
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, (dict, list)):
-        raise ValueError(f"expected a string, found {type(value).__name__}")
-    return u.nullish(value)
+def _bucket(bucket: Any) -> tuple[datetime, datetime, list[Any]]:
+    """A bucket's window and results; a bucket without them is bad."""
+    if not isinstance(bucket, dict):
+        raise ValueError("bucket is not an object")
+    start, end = _bucket_time(bucket, "start_time"), _bucket_time(bucket, "end_time")
+    if end <= start:
+        raise ValueError("bucket end_time is not after start_time")
+    results = bucket.get("results")
+    if not isinstance(results, list):
+        raise ValueError("bucket has no results list")
+    return start, end, results
+
+
+
+def _result_rows(
+    path: Path, table: str, build: Callable[[datetime, datetime, dict[str, Any], int], dict[str, Any]]
+) -> Iterator[Row | Bad]:
+    """The per-result loop of both APIs: ``build(start, end, result, ordinal)`` a row."""
+    for item in _results(path):
+        if isinstance(item, Bad):
+            yield item
+            continue
+        loc, ordinal, start, end, res = item
+        row = mapped(loc, res, build, start, end, res, ordinal)
+        yield row if isinstance(row, Bad) else (table, row)
+
+
+def _charge(
+    cost: Decimal | None, currency: str, start: datetime, end: datetime, description: str | None
+) -> dict[str, Any]:
+    """The columns every OpenAI charge row fills alike: money, periods, description."""
+    bill_start, bill_end = _month(start)
+    return {
+        **_COMMON,
+        "billed_cost": cost,
+        "effective_cost": cost,
+        "billing_currency": currency,
+        "charge_period_start": start,
+        "charge_period_end": end,
+        "billing_period_start": bill_start,
+        "billing_period_end": bill_end,
+        "charge_description": description,
+    }
 
 
 def _month(when: datetime) -> tuple[datetime, datetime]:
@@ -190,7 +218,7 @@ def _tier(value: str | None) -> str | None:
 
 
 def _currency(value: Any) -> str:
-    cur = _text(value)
+    cur = u.text(value)
     if cur is None:
         raise ValueError("currency missing")
     return cur.upper()
@@ -274,7 +302,7 @@ def parse_line_item(line_item: str | None) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- Costs API
-@register
+@register_source
 class OpenAICosts(Source):
     name = "openai_costs"
     title = "OpenAI Costs API pages (/v1/organization/costs, JSON or JSONL)"
@@ -288,15 +316,7 @@ class OpenAICosts(Source):
         return _first_result(sniff) == "organization.costs.result"
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
-        for item in _results(path):
-            if isinstance(item, Bad):
-                yield item
-                continue
-            loc, ordinal, start, end, res = item
-            try:
-                yield "charges", self._row(start, end, res, ordinal)
-            except (ValueError, TypeError, AttributeError) as ex:
-                yield Bad(loc, str(ex), u.raw_text(res))
+        yield from _result_rows(path, "charges", self._row)
 
     @staticmethod
     def _row(start: datetime, end: datetime, res: dict[str, Any], ordinal: int) -> dict[str, Any]:
@@ -310,9 +330,9 @@ class OpenAICosts(Source):
         if value is None:
             raise ValueError("amount.value missing")
         currency = _currency(amount.get("currency"))
-        line_item = _text(res.get("line_item"))
-        project, api_key = _text(res.get("project_id")), _text(res.get("api_key_id"))
-        unit_raw = _text(res.get("quantity_unit"))
+        line_item = u.text(res.get("line_item"))
+        project, api_key = u.text(res.get("project_id")), u.text(res.get("api_key_id"))
+        unit_raw = u.text(res.get("quantity_unit"))
         quantity = u.dec(res.get("quantity"))
         parsed = parse_line_item(line_item)
         unit, mult = _UNITS.get(unit_raw or "", (unit_raw, 1))
@@ -324,17 +344,8 @@ class OpenAICosts(Source):
             parsed["compute_kind"] = "tokens"
         elif unit_raw == "gibibyte_hours" and parsed["compute_kind"] == "other":
             parsed["compute_kind"] = "storage"
-        bill_start, bill_end = _month(start)
         return {
-            **_COMMON,
-            "billed_cost": value,
-            "effective_cost": value,
-            "billing_currency": currency,
-            "charge_period_start": start,
-            "charge_period_end": end,
-            "billing_period_start": bill_start,
-            "billing_period_end": bill_end,
-            "charge_description": line_item,
+            **_charge(value, currency, start, end, line_item),
             "sub_account_id": project,
             "project_id": project,
             "api_key_id": api_key,
@@ -394,7 +405,7 @@ _DIMS = ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier"
 _EXTRA_DIMS = ("source", "size", "vector_store_id", "context_level")
 
 
-@register
+@register_source
 class OpenAIUsage(Source):
     name = "openai_usage"
     title = "OpenAI Usage API pages (/v1/organization/usage/*, JSON or JSONL)"
@@ -408,15 +419,7 @@ class OpenAIUsage(Source):
         return _first_result(sniff).startswith("organization.usage.")
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
-        for item in _results(path):
-            if isinstance(item, Bad):
-                yield item
-                continue
-            loc, ordinal, start, end, res = item
-            try:
-                yield "usage", self._row(start, end, res, ordinal)
-            except (ValueError, TypeError, AttributeError) as ex:
-                yield Bad(loc, str(ex), u.raw_text(res))
+        yield from _result_rows(path, "usage", self._row)
 
     @staticmethod
     def _row(start: datetime, end: datetime, res: dict[str, Any], ordinal: int) -> dict[str, Any]:
@@ -441,11 +444,11 @@ class OpenAIUsage(Source):
         if kind in _QUANTITY:
             field, unit = _QUANTITY[kind]
             row["quantity"], row["quantity_unit"] = u.money(u.integer(res.get(field))), unit
-        project, user, api_key, model = (_text(res.get(k)) for k in _DIMS[:4])
+        project, user, api_key, model = (u.text(res.get(k)) for k in _DIMS[:4])
         batch = res.get("batch")
         if batch is not None and not isinstance(batch, bool):
             raise ValueError(f"batch is not a boolean: {batch!r}")
-        tier = _text(res.get("service_tier"))
+        tier = u.text(res.get("service_tier"))
         row.update(
             project_id=project, principal=user, api_key_id=api_key, model=model, model_raw=model
         )
@@ -461,14 +464,14 @@ class OpenAIUsage(Source):
         if audio is not None and "input_cached_audio_tokens" in res:
             attrs["input_audio_tokens_uncached"] = str(res["input_audio_tokens"])
         row["attributes"] = attrs or None
-        extra = tuple(_text(res.get(k)) for k in _EXTRA_DIMS)
+        extra = tuple(u.text(res.get(k)) for k in _EXTRA_DIMS)
         row["row_key"] = u.key(kind, start, end, project, user, api_key, model, batch, tier, *extra)
         row["source_line"] = ordinal
         return row
 
 
 # ---------------------------------------------------------------------------- dashboard CSV
-#: dashboard display name (lower-cased) -> (model id or None, compute_kind). The names in §5
+#: dashboard display name (lower-cased) -> (model id or None, compute_kind). The documented names
 #: first, then names a slug gets wrong, then category names (no single model). Other names shaped
 #: like a model ("GPT-4.1 nano", "o3 mini") are slugged by `display_model`.
 _DISPLAY_MODELS: dict[str, tuple[str | None, str]] = {
@@ -504,7 +507,7 @@ def display_model(name: str) -> tuple[str | None, str | None]:
     return None, kinds[0] if kinds else None
 
 
-@register
+@register_source
 class OpenAICostCsv(Source):
     name = "openai_cost_csv"
     title = "OpenAI usage dashboard cost export (CSV)"
@@ -523,14 +526,7 @@ class OpenAICostCsv(Source):
         )
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
-        for line, raw in u.csv_rows(path):
-            if isinstance(raw, str):
-                yield Bad(str(line), raw)
-                continue
-            try:
-                yield "charges", self._row(u.lower_keys(raw), line)
-            except ValueError as ex:
-                yield Bad(str(line), str(ex), u.raw_text(raw))
+        yield from each_record("charges", u.csv_rows(path), lambda line, raw: self._row(u.lower_keys(raw), line))
 
     @staticmethod
     def _row(row: dict[str, Any], line: int) -> dict[str, Any]:
@@ -558,17 +554,8 @@ class OpenAICostCsv(Source):
             scope = f"{project or ''}|{start.date()}"
         else:
             scope = f"user:{user}|{start.date()}"
-        bill_start, bill_end = _month(start)
         return {
-            **_COMMON,
-            "billed_cost": cost,
-            "effective_cost": cost,
-            "billing_currency": currency,
-            "charge_period_start": start,
-            "charge_period_end": start + timedelta(days=1),
-            "billing_period_start": bill_start,
-            "billing_period_end": bill_end,
-            "charge_description": name,
+            **_charge(cost, currency, start, start + timedelta(days=1), name),
             "billing_account_id": u.nullish(row.get("organization_id")),
             "billing_account_name": u.nullish(row.get("organization_name")),
             "sub_account_id": project,

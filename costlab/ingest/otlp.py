@@ -1,5 +1,5 @@
 """OpenTelemetry traces as OTLP/JSON: the Collector ``file`` exporter's output (one
-``ExportTraceServiceRequest`` per line, research/trace_formats.md §2) or one OTLP/JSON document,
+``ExportTraceServiceRequest`` per line, docs/sources.md) or one OTLP/JSON document,
 with GenAI spans from OTel GenAI semconv, OpenInference, OpenLLMetry/Traceloop or the Vercel AI SDK.
 
 Detect: JSON Lines whose first object has ``resourceSpans``, or a JSON document that starts with it.
@@ -10,12 +10,12 @@ usage counts as its own (a Vercel ``ai.generateText`` would then be counted besi
 ``doGenerate`` steps). Children end before their parents, so the Collector writes them first; a
 split needs a rotation between the two. Ingest such files concatenated into one.
 Normalise: AnyValue attributes to Python values; ids to lower-case hex; ``*UnixNano`` to UTC.
-`costlab.ingest._genai` maps the attribute dialects (kind, tokens made inclusive of cache and
-reasoning per SCHEMA.md, models via `costlab.names`, prompt and completion). Per trace:
+`costlab.ingest.genai_attrs` maps the attribute dialects (kind, tokens made inclusive of cache and
+reasoning per docs/schema.md, models via `costlab.names`, prompt and completion). Per trace:
 - ``usage_scope`` by `costlab.ingest.util.usage_tree`: a span is ``rollup`` whenever an
   llm/embedding descendant carries usage (Vercel ``ai.generateText``/``ai.streamText``/``ai.embedMany``
   over their ``.do*`` steps, ``invoke_agent``, OpenInference AGENT/CHAIN, an LLM span over an LLM
-  span; §11.1), whatever its numbers equal (one child's, the sum); ``self`` if it carries usage and
+  span), whatever its numbers equal (one child's, the sum); ``self`` if it carries usage and
   no such descendant; ``none`` without usage. No usage values are compared.
 - ``usage_source``: ``reported`` (``derived`` when input = total - output). An llm/embedding call
   without usage is ``estimated`` with `costlab.tokens` from its prompt (and completion) text, unless an
@@ -29,24 +29,24 @@ reasoning per SCHEMA.md, models via `costlab.names`, prompt and completion). Per
 - ``attributes``: JSON ``{attributes, resource, scope, kind, events, status_message}``; prompt and
   completion payloads are dropped from it, and ``prompt_text`` / ``completion_text`` left NULL,
   unless keep_text (tool schemas too: an llm call that declares tools gets the ``costlab.tools``
-  counts, tokens and hashes of `costlab.ingest._tools` instead). ``tags``: user metadata, service
+  counts, tokens and hashes of `costlab.ingest.tool_schemas` instead). ``tags``: user metadata, service
   name. ``model_raw``: the name as found.
-Config: ``workflow_attributes`` (keys), ``azure_deployments`` (deployment -> model),
+Settings read: ``workflow_attributes`` (keys), ``azure_deployments`` (deployment -> model),
 ``prefix_block_tokens`` (default `costlab.tokens.DEFAULT_BLOCK_TOKENS`).
 Row key: (trace_id, span_id): a span re-sent by an exporter retry or in overlapping rotated files
-replaces the earlier copy (§11.4; within one file the copy with an end time wins, then the later).
+replaces the earlier copy (within one file the copy with an end time wins, then the later).
 No replace_scope: a trace file never re-delivers a complete scope.
 Quirks:
-- Ids are case-insensitive hex (the proto example is upper case); base64 ids are decoded (§2, §11.7).
-- 64-bit ints arrive as strings or numbers; doubles may be "NaN"/"Infinity" (§2).
+- Ids are case-insensitive hex (the proto example is upper case); base64 ids are decoded.
+- 64-bit ints arrive as strings or numbers; doubles may be "NaN"/"Infinity".
 - Pre-1.0 ``instrumentationLibrarySpans`` / ``instrumentationLibrary`` are read too.
 - A non-JSON line, a batch without resourceSpans (e.g. resourceLogs) or a span without
   traceId/spanId/start time is Bad; the rest of the file is kept.
-- Indexed attributes are ordered numerically, gaps allowed (``...messages.10`` after ``.9``; §11.7).
-- ``gen_ai.client.inference.operation.details`` span events carry span-level keys (§1.3): merged.
+- Indexed attributes are ordered numerically, gaps allowed (``...messages.10`` after ``.9``).
+- ``gen_ai.client.inference.operation.details`` span events carry span-level keys: merged.
 - Vercel AI SDK <= 5 ``doGenerate``/``doStream`` spans write only ``ai.usage.promptTokens`` /
   ``completionTokens``; the cache and reasoning counts sit in ``ai.response.providerMetadata`` (JSON
-  text), keyed by provider (`costlab.ingest._genai._META_KEYS`). Read from the vercel/ai sources:
+  text), keyed by provider (`costlab.ingest.genai_attrs._META_KEYS`). Read from the vercel/ai sources:
   https://github.com/vercel/ai/blob/main/packages/ai/src/generate-text/generate-text.ts (attributes),
   https://github.com/vercel/ai/blob/65e042afde6aad4da9d7a62526ece839eb34f9a5/packages/openai/src/openai-chat-language-model.ts
   and .../packages/openai/src/responses/openai-responses-language-model.ts (``openai.cachedPromptTokens``
@@ -86,10 +86,11 @@ from typing import Any
 
 from costlab import tokens
 from costlab.errors import SourceError
-from costlab.ingest import _genai as g
-from costlab.ingest import _tools, register
+from costlab.ingest import genai_attrs as g
+from costlab.ingest import tool_schemas
 from costlab.ingest import util as u
-from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source
+from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, mapped
+from costlab.ingest.registry import register_source
 
 _STATUS = {
     0: "unset",
@@ -130,6 +131,12 @@ def _any(value: Any) -> Any:
     if "bytesValue" in value:
         return value["bytesValue"]
     return None
+
+
+def _resource_spans(rs: Any) -> tuple[dict[str, Any], Any]:
+    """The resource attributes and scope spans of one ``resourceSpans`` entry."""
+    resource = _attrs(((rs or {}).get("resource") or {}).get("attributes"))
+    return resource, rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []
 
 
 def _attrs(items: Any) -> dict[str, Any]:
@@ -193,7 +200,7 @@ def _root(sid: str, spans: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return cur
 
 
-@register
+@register_source
 class OtlpJson(Source):
     name = "otlp_json"
     title = (
@@ -258,12 +265,11 @@ class OtlpJson(Source):
         bad = []
         k = 0
         for rs in batch["resourceSpans"]:
-            try:
-                resource = _attrs(((rs or {}).get("resource") or {}).get("attributes"))
-                scopes = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []
-            except (ValueError, TypeError, AttributeError) as ex:
-                bad.append(Bad(where, f"bad resource: {ex}", u.raw_text(rs)))
+            read = mapped(where, rs, _resource_spans, rs, reason="bad resource: ")
+            if isinstance(read, Bad):
+                bad.append(read)
                 continue
+            resource, scopes = read
             for ss in scopes:
                 if not isinstance(ss, dict) or not isinstance(ss.get("spans") or [], list):
                     bad.append(
@@ -274,10 +280,9 @@ class OtlpJson(Source):
                 scope = scope if isinstance(scope, dict) else {}
                 for span in ss.get("spans") or []:
                     k += 1
-                    try:
-                        self._read_span(span, resource, scope, line)
-                    except (ValueError, TypeError, AttributeError, KeyError) as ex:
-                        bad.append(Bad(f"{where} span {k}", str(ex), u.raw_text(span)))
+                    got = mapped(f"{where} span {k}", span, self._read_span, span, resource, scope, line)
+                    if isinstance(got, Bad):
+                        bad.append(got)
         return bad
 
     def _read_span(
@@ -384,14 +389,14 @@ class OtlpJson(Source):
             row["completion_text"] = row["_output_text"]
 
     def _tools(self, attrs: dict[str, Any], answer: Any, kind: str, row: dict[str, Any]) -> dict[str, Any]:
-        """``costlab.tools`` of an llm call that declares tools (costlab/ingest/_tools.py)."""
+        """``costlab.tools`` of an llm call that declares tools (costlab/ingest/tool_schemas.py)."""
         if kind != "llm":
             return {}
-        defs = _tools.definitions(attrs)
+        defs = tool_schemas.definitions(attrs)
         if not defs:
             return {}
-        seen = _tools.called(answer, attrs.get("ai.response.toolCalls"))
-        return _tools.summary(defs, row["_model_for_tokens"], self.ctx.keep_text, seen)
+        seen = tool_schemas.called(answer, attrs.get("ai.response.toolCalls"))
+        return tool_schemas.summary(defs, row["_model_for_tokens"], self.ctx.keep_text, seen)
 
     def _attributes_json(
         self,

@@ -163,7 +163,7 @@ def ingest(
     Returns an `IngestResult`; files that could not be read are listed in ``.failed`` with a
     one-line reason (they are not raised), so one bad file never stops the others.
     """
-    from costlab.ingest import get_source
+    from costlab.ingest.registry import get_source
     from costlab.ingest.base import ParseContext
     from costlab.ingest.util import line_limit
 
@@ -762,7 +762,7 @@ def _parse_remote(job: tuple[int, str, str | None, ParseContext, str, datetime])
 
 def _source_for(path: Path, source: str | None) -> type[Source]:
     """The named source, else the detected one; `EmptyFileError` when the file holds nothing."""
-    from costlab.ingest import detect, get_source
+    from costlab.ingest.registry import detect, get_source
     from costlab.ingest.base import Sniff
 
     if not source:

@@ -20,6 +20,7 @@ from decimal import Context, Decimal
 from pathlib import Path
 from typing import IO, Any, AnyStr, NamedTuple, TypeVar
 
+from costlab.errors import SourceError
 from costlab.limits import Limits
 from costlab.schema import MONEY_SCALE
 
@@ -106,6 +107,21 @@ def integer(value: Any) -> int | None:
     if not -(2**63) <= n < 2**63:
         raise ValueError(f"integer out of range: {value!r}")
     return n
+
+
+def count(value: Any, what: str) -> int | None:
+    """A token or request count: a whole number, never negative (None when absent)."""
+    n = value if type(value) is int else integer(value)
+    if n is not None and n < 0:
+        raise ValueError(f"negative {what}: {n}")
+    return n
+
+
+def text(value: Any) -> str | None:
+    """A scalar text field (None when empty); an object or list where text belongs is bad."""
+    if isinstance(value, (dict, list)):
+        raise ValueError(f"expected a string, found {type(value).__name__}")
+    return nullish(value)
 
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?", re.ASCII)
@@ -425,6 +441,43 @@ def load_json(path: Path, exact: bool = False) -> Any:
             raise ValueError(f"{path}: JSON nested too deeply") from None
 
 
+def json_document(path: Path) -> Any:
+    """A whole JSON file (numbers as Decimal); one that is not valid JSON, or nested deeper than
+    Python reads, fails as a whole."""
+    try:
+        with open_text(path) as fh:
+            return json.load(fh, parse_float=Decimal)
+    except (ValueError, RecursionError) as ex:
+        raise SourceError(str(path), f"not valid JSON: {ex}") from None
+
+
+def request_trace_settings(
+    path: Path, config: Mapping[str, Any], prefix: str
+) -> tuple[str, str, str | None, str | None]:
+    """File stem, workflow, provider and model of a request trace that names none of them: the
+    ``<prefix>_workflow``, ``<prefix>_provider`` and ``<prefix>_model`` settings, the workflow
+    defaulting to the file's stem (``.gz`` removed)."""
+    name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+    stem = Path(name).stem
+    workflow = nullish(config.get(f"{prefix}_workflow")) or stem
+    return stem, workflow, nullish(config.get(f"{prefix}_provider")), nullish(config.get(f"{prefix}_model"))
+
+
+def parquet_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(row number, record)`` of a Parquet file, streamed by record batches; a file pyarrow
+    cannot read fails as a whole."""
+    import pyarrow.parquet as pq
+
+    n = 0
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=8192):
+            for rec in batch.to_pylist():
+                n += 1
+                yield n, rec
+    except Exception as ex:  # noqa: BLE001 - any pyarrow failure means an unreadable file
+        raise SourceError(str(path), f"unreadable Parquet: {ex}") from None
+
+
 def raw_text(obj: Any, limit: int = 2000) -> str:
     """A row as text for quarantine, truncated."""
     text = obj if isinstance(obj, str) else json.dumps(obj, default=str, ensure_ascii=False)
@@ -450,7 +503,7 @@ class UsageTree(NamedTuple):
 def usage_tree(
     parents: Mapping[K, K | None], calls: Collection[K], estimable: Iterable[K] = ()
 ) -> UsageTree:
-    """The rollup rule every trace source shares (research/trace_formats.md §11.1).
+    """The rollup rule every trace source shares (docs/sources.md).
 
     ``calls`` are the llm/embedding spans carrying their own usage (reported or derived);
     ``estimable`` the llm/embedding spans without usage whose prompt could be counted. A leaf call

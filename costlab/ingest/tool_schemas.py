@@ -1,13 +1,13 @@
 """Tool definitions an LLM call declares and the tools its response called, as counts and hashes.
 
 Why: tool schemas are resent with every call, at the very start of the prompt (tools -> system ->
-messages, research/analyzers.md §1), and agent frameworks often declare dozens of tools a step
+messages, docs/analyzers.md), and agent frameworks often declare dozens of tools a step
 never uses. The trimming analyzer (costlab/analyze/trimming.py) finds oversized tool blocks and
 declared-but-never-called tools from these summaries. Schemas are not user content, so they are
 summarised whatever keep_text says; tool *names* are stored only with keep_text, otherwise each
 tool is known by a short hash of its name (enough to match calls to declarations).
 
-Sources (research/trace_formats.md): OTel GenAI ``gen_ai.tool.definitions`` (JSON array, or
+Sources (docs/sources.md): OTel GenAI ``gen_ai.tool.definitions`` (JSON array, or
 flattened ``gen_ai.tool.definitions.<i>.*``), OpenInference ``llm.tools.<i>.tool.json_schema`` (or
 an ``llm.tools`` list), OpenLLMetry ``llm.request.functions.<i>.*``, Vercel ``ai.prompt.tools``,
 pydantic-ai ``model_request_parameters``; request bodies with ``tools`` (OpenAI, Anthropic,
@@ -32,7 +32,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from costlab.ingest._genai import _indexed, _json
+from costlab.ingest.genai_attrs import indexed, json_value
 
 _LISTS = ("gen_ai.tool.definitions", "llm.tools", "ai.prompt.tools", "tools", "functions")
 _FLAT = ("gen_ai.tool.definitions.", "llm.tools.", "llm.request.functions.")
@@ -59,7 +59,7 @@ def name_id(name: str) -> str:
 
 def _deep(value: Any) -> Any:
     """JSON text inside a definition (``json_schema`` strings, stringified Langfuse values)."""
-    value = _json(value)
+    value = json_value(value)
     if isinstance(value, dict):
         return {k: _deep(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -69,7 +69,7 @@ def _deep(value: Any) -> Any:
 
 def _as_list(value: Any) -> list[Any] | None:
     """A definition list (one definition object counts as a list of one)."""
-    value = _json(value)
+    value = json_value(value)
     if isinstance(value, dict) and value:
         return [_deep(value)]
     if isinstance(value, list) and value:
@@ -80,7 +80,7 @@ def _as_list(value: Any) -> list[Any] | None:
 def from_langfuse(value: Any) -> list[Any] | None:
     """Langfuse's observation ``toolDefinitions``: a list, or a map {name: description or
     definition} (the exports seen so far hold ``{}``)."""
-    value = _json(value)
+    value = json_value(value)
     if isinstance(value, dict) and value and "name" not in value and "function" not in value:
         return [_deep(v) if isinstance(v, dict) else {"name": k, "description": v}
                 for k, v in value.items()]  # fmt: skip
@@ -96,11 +96,11 @@ def definitions(attrs: Mapping[str, Any]) -> list[Any] | None:
                 return got
     if any(k.startswith(_FLAT) for k in attrs):
         for prefix in _FLAT:
-            items = _indexed(attrs, prefix[:-1])
+            items = indexed(attrs, prefix[:-1])
             if items:
                 return [_deep(i.get("tool", {}).get("json_schema", i))
                         if isinstance(i.get("tool"), dict) else _deep(i) for i in items]  # fmt: skip
-    params = _json(attrs.get("model_request_parameters"))
+    params = json_value(attrs.get("model_request_parameters"))
     if isinstance(params, dict):
         groups = [params.get(k) for k in ("function_tools", "output_tools")]
         return [_deep(t) for g in groups if isinstance(g, list) for t in g] or None
@@ -110,7 +110,7 @@ def definitions(attrs: Mapping[str, Any]) -> list[Any] | None:
 def from_request(*objs: Any) -> list[Any] | None:
     """``tools`` / ``functions`` of a request body or invocation parameters (first found)."""
     for obj in objs:
-        obj = _json(obj)
+        obj = json_value(obj)
         if isinstance(obj, dict):
             for key in _LISTS:
                 got = _as_list(obj.get(key)) if obj.get(key) is not None else None
@@ -193,7 +193,7 @@ def _collect(value: Any, out: set[str], depth: int = 0) -> None:
     if isinstance(fc, dict) and fc.get("name"):
         out.add(str(fc["name"]))
     for key in _CALL_LISTS:
-        calls = _json(value.get(key))
+        calls = json_value(value.get(key))
         for c in calls if isinstance(calls, list) else []:
             name = c if isinstance(c, str) else _tool_name(c)
             if name is None and isinstance(c, dict):
@@ -202,7 +202,7 @@ def _collect(value: Any, out: set[str], depth: int = 0) -> None:
                 out.add(str(name))
     for k, v in value.items():
         if k not in _CALL_LISTS and k != "function_call" and isinstance(v, (dict, list, str)):
-            _collect(_json(v) if isinstance(v, str) else v, out, depth + 1)
+            _collect(json_value(v) if isinstance(v, str) else v, out, depth + 1)
 
 
 def called(*outputs: Any) -> list[str] | None:
@@ -211,7 +211,7 @@ def called(*outputs: Any) -> list[str] | None:
     Walks the output (OTel/OpenInference/OpenLLMetry messages, OpenAI ``choices`` and
     ``tool_calls``, Anthropic ``tool_use`` parts, LangChain generations, Vercel ``toolCalls``,
     Langfuse ``toolCallNames``) for tool-call entries."""
-    present = [o for o in (_json(x) for x in outputs) if o not in (None, "", [], {})]
+    present = [o for o in (json_value(x) for x in outputs) if o not in (None, "", [], {})]
     if not present:
         return None
     names: set[str] = set()

@@ -1,13 +1,13 @@
 """One span's flat GenAI attributes -> canonical `spans` fields (kind, usage, models, prompt, text).
 
-Covers the four attribute dialects of research/trace_formats.md: OTel GenAI semconv (§1, current and
-deprecated names), OpenLLMetry/Traceloop (§3), OpenInference (§4) and the Vercel AI SDK (`ai.*`).
+Covers the four attribute dialects of docs/sources.md: OTel GenAI semconv (current and
+deprecated names), OpenLLMetry/Traceloop, OpenInference and the Vercel AI SDK (`ai.*`).
 Input is a plain ``{key: value}`` dict, so any export that keeps raw OTel attributes can reuse it
 (Langfuse ``metadata.attributes`` stringifies every value: numbers and JSON are parsed here).
 
-Token convention (SCHEMA.md): ``input`` includes cache reads and writes, ``output`` includes
+Token convention (docs/schema.md): ``input`` includes cache reads and writes, ``output`` includes
 reasoning. OTel >= 1.40, OpenInference (Anthropic since 2025-03-25) and OpenLLMetry current already
-report inclusive counts (§11.2); AI SDK <= 5 passes the provider's own number through, which for
+report inclusive counts; AI SDK <= 5 passes the provider's own number through, which for
 Anthropic and Bedrock excludes cache (vercel/ai ``anthropic-messages-language-model.ts``:
 ``inputTokens: usage.input_tokens``) and for Gemini and xAI excludes reasoning, and keeps the cache
 and reasoning counts in ``ai.response.providerMetadata`` per provider (`_META_KEYS`; sources in the
@@ -72,7 +72,7 @@ _CONTENT_KEYS = frozenset(
     "traceloop.entity.input traceloop.entity.output gen_ai.tool.call.arguments "
     "gen_ai.tool.call.result gen_ai.retrieval.query.text gen_ai.retrieval.documents "
     "llm.prompt_template.variables tool.parameters content message body gen_ai.event.content "
-    # tool schemas: summarised as costlab.tools.* (costlab/ingest/_tools.py), kept only with text
+    # tool schemas: summarised as costlab.tools.* (costlab/ingest/tool_schemas.py), kept only with text
     "gen_ai.tool.definitions llm.tools ai.prompt.tools model_request_parameters".split()
 )
 _CONTENT_PREFIXES = (
@@ -104,7 +104,7 @@ def _int(attrs: Mapping[str, Any], *keys: str) -> int | None:
     return None
 
 
-def _json(value: Any) -> Any:
+def json_value(value: Any) -> Any:
     if isinstance(value, str) and value.strip()[:1] in ("{", "["):
         try:
             return json.loads(value)
@@ -220,7 +220,7 @@ def _provider_usage(attrs: Mapping[str, Any]) -> _MetaUsage:
     """Cache and reasoning counts from Vercel's ``ai.response.providerMetadata`` (AI SDK <= 5
     keeps most of them only there; module doc of `costlab.ingest.otlp` lists the sources). The
     first provider entry carrying a field wins."""
-    meta = _json(attrs.get("ai.response.providerMetadata"))
+    meta = json_value(attrs.get("ai.response.providerMetadata"))
     out = _MetaUsage()
     if not isinstance(meta, dict):
         return out
@@ -260,8 +260,8 @@ def usage(attrs: Mapping[str, Any]) -> Usage | None:
     AI SDK spans without ``ai.usage.inputTokenDetails.*`` take the missing cache, reasoning and
     total counts from ``ai.response.providerMetadata`` (`_provider_usage`). Input is treated as
     cache-exclusive (and cache read + write are added) when: such a span's provider counts input
-    without cache (`_vercel_exclusive_input`); or cache read + write exceed the input (§11.2
-    defensive check); or a reported total equals input + cache + output. Output gets reasoning added
+    without cache (`_vercel_exclusive_input`); or cache read + write exceed the input
+    (a defensive check); or a reported total equals input + cache + output. Output gets reasoning added
     when the provider counts it apart (Gemini ``thoughtsTokenCount``, xAI), when reasoning exceeds it,
     or when the total says so."""
     vercel = is_vercel(attrs)
@@ -387,9 +387,9 @@ def service_tier(attrs: Mapping[str, Any]) -> str | None:
     )
 
 
-def _indexed(attrs: Mapping[str, Any], prefix: str) -> list[dict[str, Any]]:
+def indexed(attrs: Mapping[str, Any], prefix: str) -> list[dict[str, Any]]:
     """Reassemble flattened ``<prefix>.<i>.<rest>`` keys into a list of nested dicts, ordered by
-    the numeric index (10 after 9, gaps allowed; §11.7)."""
+    the numeric index (10 after 9, gaps allowed)."""
     pat = re.compile(re.escape(prefix) + r"\.(\d+)\.(.+)$")
     items: dict[int, dict[str, Any]] = {}
     for key, value in attrs.items():
@@ -449,7 +449,7 @@ _EVENT_ROLES = {
 
 
 def _event_content(attrs: Mapping[str, Any]) -> Any:
-    body = _json(first(attrs, ("gen_ai.event.content", "body", "message")))
+    body = json_value(first(attrs, ("gen_ai.event.content", "body", "message")))
     if isinstance(body, dict):
         return body.get("content", body)
     return attrs.get("content", body)
@@ -464,15 +464,15 @@ def prompt_messages(attrs: Mapping[str, Any], events: Sequence[Event] = ()) -> l
     as a system message (semconv keeps it apart from the input messages)."""
     msgs: Any = None
     if attrs.get("gen_ai.input.messages") is not None:
-        msgs = _json(attrs["gen_ai.input.messages"])
+        msgs = json_value(attrs["gen_ai.input.messages"])
     elif any(k.startswith("llm.input_messages.") for k in attrs):
-        msgs = [_oi_message(m) for m in _indexed(attrs, "llm.input_messages")]
+        msgs = [_oi_message(m) for m in indexed(attrs, "llm.input_messages")]
     elif any(k.startswith("gen_ai.prompt.") for k in attrs):
-        msgs = [_traceloop_message(m) for m in _indexed(attrs, "gen_ai.prompt")]
+        msgs = [_traceloop_message(m) for m in indexed(attrs, "gen_ai.prompt")]
     elif attrs.get("ai.prompt.messages") is not None:
-        msgs = _json(attrs["ai.prompt.messages"])
+        msgs = json_value(attrs["ai.prompt.messages"])
     elif attrs.get("ai.prompt") is not None:
-        prompt = _json(attrs["ai.prompt"])
+        prompt = json_value(attrs["ai.prompt"])
         if isinstance(prompt, dict):
             msgs = list(prompt.get("messages") or [])
             if prompt.get("prompt") is not None:
@@ -496,24 +496,24 @@ def prompt_messages(attrs: Mapping[str, Any], events: Sequence[Event] = ()) -> l
             if legacy is not None
             else next(a.get("gen_ai.prompt") for n, a in events if n == "gen_ai.content.prompt")
         )
-        msgs = _json(legacy)
+        msgs = json_value(legacy)
     elif any(k.startswith("llm.prompts.") for k in attrs):
         msgs = [
             {"role": "user", "content": p.get("prompt", {}).get("text")}
-            for p in _indexed(attrs, "llm.prompts")
+            for p in indexed(attrs, "llm.prompts")
         ]
     elif any(k.startswith("embedding.embeddings.") for k in attrs):
         texts = [
-            e.get("embedding", {}).get("text") for e in _indexed(attrs, "embedding.embeddings")
+            e.get("embedding", {}).get("text") for e in indexed(attrs, "embedding.embeddings")
         ]
         msgs = [{"role": "user", "content": t} for t in texts if t is not None]
     elif attrs.get("ai.values") is not None or attrs.get("ai.value") is not None:
-        values = _json(attrs.get("ai.values", attrs.get("ai.value")))
+        values = json_value(attrs.get("ai.values", attrs.get("ai.value")))
         msgs = [
             {"role": "user", "content": v}
             for v in (values if isinstance(values, list) else [values])
         ]
-    system = _json(attrs.get("gen_ai.system_instructions"))
+    system = json_value(attrs.get("gen_ai.system_instructions"))
     if isinstance(msgs, dict):
         msgs = [msgs]
     elif msgs is not None and not isinstance(msgs, list):
@@ -528,23 +528,23 @@ def completion(attrs: Mapping[str, Any], events: Sequence[Event] = ()) -> Any:
     ``llm.choices``, OpenLLMetry ``gen_ai.completion.<i>``, Vercel ``ai.response.text`` /
     ``.object``, ``gen_ai.choice`` events, legacy ``gen_ai.completion``. Messages or text."""
     if attrs.get("gen_ai.output.messages") is not None:
-        return _json(attrs["gen_ai.output.messages"])
+        return json_value(attrs["gen_ai.output.messages"])
     if any(k.startswith("llm.output_messages.") for k in attrs):
-        return [_oi_message(m) for m in _indexed(attrs, "llm.output_messages")]
+        return [_oi_message(m) for m in indexed(attrs, "llm.output_messages")]
     if any(k.startswith("gen_ai.completion.") for k in attrs):
-        return [_traceloop_message(m) for m in _indexed(attrs, "gen_ai.completion")]
+        return [_traceloop_message(m) for m in indexed(attrs, "gen_ai.completion")]
     for key in ("ai.response.text", "ai.response.object", "ai.result.text", "gen_ai.completion"):
         if attrs.get(key) is not None:
             return attrs[key]
     choices = [
-        _json(a.get("message", _event_content(a))) for n, a in events if n == "gen_ai.choice"
+        json_value(a.get("message", _event_content(a))) for n, a in events if n == "gen_ai.choice"
     ]
     if choices:
         return [c if isinstance(c, dict) else {"role": "assistant", "content": c} for c in choices]
     for n, a in events:
         if n == "gen_ai.content.completion" and a.get("gen_ai.completion") is not None:
-            return _json(a["gen_ai.completion"])
-    texts = [c.get("completion", {}).get("text") for c in _indexed(attrs, "llm.choices")]
+            return json_value(a["gen_ai.completion"])
+    texts = [c.get("completion", {}).get("text") for c in indexed(attrs, "llm.choices")]
     return "\n".join(t for t in texts if t) or None
 
 
@@ -555,7 +555,7 @@ def tags(attrs: Mapping[str, Any], resource: Mapping[str, Any]) -> dict[str, str
     for key in ("service.name", "deployment.environment.name", "deployment.environment"):
         if resource.get(key) is not None:
             out[key] = str(resource[key])
-    meta = _json(attrs.get("metadata"))
+    meta = json_value(attrs.get("metadata"))
     if isinstance(meta, dict):
         out.update({str(k): v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()})
     for key, value in attrs.items():

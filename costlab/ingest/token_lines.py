@@ -6,7 +6,7 @@ parser (Azure OpenAI meters in azure.py, Bedrock usage types in aws_cur.py, Vert
 gcp.py, OpenAI line items, Anthropic token_type values); the token classes, the words that name
 them, the units that count tokens and the rounding live here.
 
-Token classes: the SCHEMA.md ``token_type`` list (input_uncached, input_cache_read,
+Token classes: the docs/schema.md ``token_type`` list (input_uncached, input_cache_read,
 input_cache_write_5m, input_cache_write_1h, output, reasoning, input_audio, output_audio,
 embedding) plus two documented additions, input_image / output_image: OpenAI's Costs API bills
 image tokens of gpt-image models on line items of their own, at prices unlike text tokens, so
@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
-#: SCHEMA.md token_type values
+#: docs/schema.md token_type values
 TOKEN_TYPES = (
     "input_uncached", "input_cache_read", "input_cache_write_5m", "input_cache_write_1h",
     "output", "reasoning", "input_audio", "output_audio", "embedding",
