@@ -30,24 +30,12 @@ class UsageError(CostlabError):
     """A command-line value that cannot be used (an unreadable or impossible date): exit code 2."""
 
 
-class UnknownSourceError(CostlabError):
-    def __init__(self, name: str, known: list[str]) -> None:
-        self.name, self.known = name, known
-        super().__init__(f"unknown source {name!r}; known sources: {', '.join(known)}")
-
-
 class LakeLockedError(CostlabError):
     """Another ingest holds the lake's write lock."""
 
 
 class ReadOnlyError(CostlabError):
     """`costlab sql` was given a statement that writes, attaches or copies."""
-
-
-class QueryNotFoundError(CostlabError):
-    def __init__(self, name: str, known: list[str]) -> None:
-        self.name, self.known = name, known
-        super().__init__(f"no query named {name!r}; known queries: {', '.join(known)}")
 
 
 class LakeNotFoundError(CostlabError):
@@ -70,3 +58,27 @@ class LakeDamagedError(CostlabError):
 
 class LakeFormatError(LakeDamagedError):
     """The lake was written by a newer costlab (its manifest format is unknown here)."""
+
+
+class NotKnownError(CostlabError):
+    """A name that is not in its list (a source, a query); the message lists the known ones."""
+
+    what = "names"
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name, self.known = name, known
+        super().__init__(f"{self.describe(name)}; known {self.what}: {', '.join(known)}")
+
+    def describe(self, name: str) -> str:
+        return f"unknown {self.what[:-1]} {name!r}"
+
+
+class UnknownSourceError(NotKnownError):
+    what = "sources"
+
+
+class QueryNotFoundError(NotKnownError):
+    what = "queries"
+
+    def describe(self, name: str) -> str:
+        return f"no query named {name!r}"

@@ -16,6 +16,7 @@ numbers honest (docs/analyzers.md; inferopt keeps "zero-risk" apart from "needs 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -85,12 +86,23 @@ AnalyzerFn = Callable[..., AnalyzerResult]
 ANALYZERS: dict[str, AnalyzerFn] = {}
 
 
-def analyzer(name: str) -> Callable[[AnalyzerFn], AnalyzerFn]:
-    """Register ``fn(lake, *, since=None, until=None, config=None) -> AnalyzerResult``."""
+def analyzer(name: str, defaults: dict[str, Any] | None = None) -> Callable[[AnalyzerFn], AnalyzerFn]:
+    """Register an analyzer as ``analyze(lake, *, since=None, until=None, config=None)``.
+
+    With ``defaults`` (its ``[analyze.<name>]`` settings) the decorated function takes the
+    `Start` that `begin` makes and the entry point is built here; without, it is the entry."""
 
     def wrap(fn: AnalyzerFn) -> AnalyzerFn:
-        ANALYZERS[name] = fn
-        return fn
+        if defaults is None:
+            ANALYZERS[name] = fn
+            return fn
+
+        @functools.wraps(fn)
+        def entry(lake: Workspace | Lake, *, since: Any = None, until: Any = None, config: dict[str, Any] | None = None) -> AnalyzerResult:
+            return fn(begin(lake, name, defaults, since, until, config))
+
+        ANALYZERS[name] = entry
+        return entry
 
     return wrap
 

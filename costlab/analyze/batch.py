@@ -36,7 +36,7 @@ from importlib import resources
 from typing import Any
 
 from costlab.analyze import stats
-from costlab.analyze.base import AnalyzerResult, Finding, Savings, analyzer, begin, money
+from costlab.analyze.base import AnalyzerResult, Finding, Savings, Start, analyzer, money
 
 DEFAULTS: dict[str, Any] = {
     "max_interactive_share": 0.05,
@@ -169,12 +169,10 @@ def _classify(sig: dict[str, Any], cfg: dict[str, Any]) -> tuple[bool, str, list
     return eligible, conf, signals, evidence
 
 
-@analyzer("batch")
-def analyze(
-    lake: Any, *, since: Any = None, until: Any = None, config: dict[str, Any] | None = None
-) -> AnalyzerResult:
+@analyzer("batch", DEFAULTS)
+def analyze(start: Start) -> AnalyzerResult:
     """Batch-eligible workflows and the provider batch discount on them (module docstring)."""
-    ws, cfg, lo_t, hi_t, con = begin(lake, "batch", DEFAULTS, since, until, config)
+    ws, cfg, lo_t, hi_t, con = start
     sig = stats.frame(con, "analyze/batch_workflows", lo_t, hi_t)
     costs = stats.frame(con, "analyze/batch_costs", lo_t, hi_t)
     keys = sorted({(r["price_provider"], r["price_model"]) for r in costs.iter_rows(named=True)})

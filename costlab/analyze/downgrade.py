@@ -46,7 +46,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from costlab.analyze import stats
-from costlab.analyze.base import AnalyzerResult, Finding, Savings, analyzer, begin, money
+from costlab.analyze.base import AnalyzerResult, Finding, Savings, Start, analyzer, money
 
 if TYPE_CHECKING:
     from costlab.pricing import PriceBook
@@ -201,12 +201,10 @@ def _candidate(cand: str, source: str, tau: float, tau_band: float, tau_src: str
     }
 
 
-@analyzer("downgrade")
-def analyze(
-    lake: Any, *, since: Any = None, until: Any = None, config: dict[str, Any] | None = None
-) -> AnalyzerResult:
+@analyzer("downgrade", DEFAULTS)
+def analyze(start: Start) -> AnalyzerResult:
     """Cheaper-model candidates per step, validated only by the user's own scores (module doc)."""
-    ws, cfg, lo_t, hi_t, con = begin(lake, "downgrade", DEFAULTS, since, until, config)
+    ws, cfg, lo_t, hi_t, con = start
     result = AnalyzerResult("downgrade")
     steps = stats.frame(con, "analyze/downgrade_steps", lo_t, hi_t)
     scores = stats.frame(con, "analyze/downgrade_scores", lo_t, hi_t)

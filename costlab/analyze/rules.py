@@ -80,6 +80,18 @@ def _when(value: Any, where: str) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+def _typed(kind: type) -> Any:
+    return lambda value, where: kind(value)
+
+
+#: How each field of a rule is read from TOML.
+_CONVERT: dict[str, Any] = {
+    **{f.name: _typed({"str": str, "int": int, "float": float, "bool": bool}.get(str(f.type), str)) for f in fields(Rule)},
+    "valid_from": _when,
+    "valid_to": _when,
+}
+
+
 def parse_rules(data: dict[str, Any], where: str) -> list[Rule]:
     """Rules from parsed TOML (``[[rule]]`` tables); every field is required."""
     names = [f.name for f in fields(Rule)]
@@ -90,29 +102,9 @@ def parse_rules(data: dict[str, Any], where: str) -> list[Rule]:
         if missing:
             raise CostlabError(f"{here}: missing {', '.join(missing)}; every rule needs all fields")
         try:
-            out.append(
-                Rule(
-                    provider=str(raw["provider"]),
-                    model_glob=str(raw["model_glob"]),
-                    valid_from=_when(raw["valid_from"], here),
-                    valid_to=_when(raw["valid_to"], here),
-                    min_tokens=int(raw["min_tokens"]),
-                    granularity=max(1, int(raw["granularity"])),
-                    ttl_short=float(raw["ttl_short"]),
-                    ttl_typical=float(raw["ttl_typical"]),
-                    ttl_long=float(raw["ttl_long"]),
-                    refresh_on_hit=bool(raw["refresh_on_hit"]),
-                    write_mult_short=float(raw["write_mult_short"]),
-                    write_mult_long=float(raw["write_mult_long"]),
-                    read_mult=float(raw["read_mult"]),
-                    max_breakpoints=int(raw["max_breakpoints"]),
-                    visibility_lag=float(raw["visibility_lag"]),
-                    overflow_rpm=int(raw["overflow_rpm"]),
-                    guaranteed=bool(raw["guaranteed"]),
-                    source=str(raw["source"]),
-                    retrieved=str(raw["retrieved"]),
-                )
-            )
+            values = {n: _CONVERT[n](raw[n], here) for n in names}
+            values["granularity"] = max(1, values["granularity"])
+            out.append(Rule(**values))
         except (TypeError, ValueError) as ex:
             raise CostlabError(f"{here}: {ex}; fix the value") from None
         if not out[-1].source:

@@ -41,7 +41,7 @@ from decimal import Decimal
 from typing import Any
 
 from costlab.analyze import stats, trimming_tools
-from costlab.analyze.base import AnalyzerResult, Finding, Savings, analyzer, begin, money
+from costlab.analyze.base import AnalyzerResult, Finding, Savings, Start, analyzer, money
 
 DEFAULTS: dict[str, Any] = {
     "min_tokens": 4000,
@@ -214,12 +214,10 @@ def _fewshot(con: Any, r: dict[str, Any], cfg: dict[str, Any], to_m: Decimal,
     )  # fmt: skip
 
 
-@analyzer("trimming")
-def analyze(
-    lake: Any, *, since: Any = None, until: Any = None, config: dict[str, Any] | None = None
-) -> AnalyzerResult:
+@analyzer("trimming", DEFAULTS)
+def analyze(start: Start) -> AnalyzerResult:
     """Oversized repeated prompts, history replay and few-shot blocks (module docstring)."""
-    ws, cfg, lo_t, hi_t, con = begin(lake, "trimming", DEFAULTS, since, until, config)
+    ws, cfg, lo_t, hi_t, con = start
     result = AnalyzerResult("trimming")
     stats.prompts(con)
     pre = stats.frame(con, "analyze/trimming_prefix", lo_t, hi_t,

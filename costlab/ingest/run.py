@@ -72,21 +72,14 @@ class IngestResult:
     rows_replaced: int = 0
     rows_quarantined: int = 0
 
-    @property
-    def failed(self) -> list[FileResult]:
-        return [f for f in self.files if f.status == "failed"]
+    def with_status(self, status: str) -> list[FileResult]:
+        """The files whose status is ``status`` (failed, ingested, skipped, empty)."""
+        return [f for f in self.files if f.status == status]
 
-    @property
-    def ingested(self) -> list[FileResult]:
-        return [f for f in self.files if f.status == "ingested"]
-
-    @property
-    def skipped(self) -> list[FileResult]:
-        return [f for f in self.files if f.status == "skipped"]
-
-    @property
-    def empty(self) -> list[FileResult]:
-        return [f for f in self.files if f.status == "empty"]
+    failed = property(lambda self: self.with_status("failed"), doc="Files that could not be read.")
+    ingested = property(lambda self: self.with_status("ingested"), doc="Files read into the lake.")
+    skipped = property(lambda self: self.with_status("skipped"), doc="Files unchanged since read.")
+    empty = property(lambda self: self.with_status("empty"), doc="Files with nothing to read.")
 
 
 def discover(
@@ -163,8 +156,8 @@ def ingest(
     Returns an `IngestResult`; files that could not be read are listed in ``.failed`` with a
     one-line reason (they are not raised), so one bad file never stops the others.
     """
-    from costlab.ingest.registry import get_source
     from costlab.ingest.base import ParseContext
+    from costlab.ingest.registry import get_source
     from costlab.ingest.util import line_limit
 
     lk = lake if isinstance(lake, Lake) else Lake(lake)
@@ -762,8 +755,8 @@ def _parse_remote(job: tuple[int, str, str | None, ParseContext, str, datetime])
 
 def _source_for(path: Path, source: str | None) -> type[Source]:
     """The named source, else the detected one; `EmptyFileError` when the file holds nothing."""
-    from costlab.ingest.registry import detect, get_source
     from costlab.ingest.base import Sniff
+    from costlab.ingest.registry import detect, get_source
 
     if not source:
         return detect(path)
