@@ -178,11 +178,10 @@ def analyze(start: Start) -> AnalyzerResult:
     keys = sorted({(r["price_provider"], r["price_model"]) for r in costs.iter_rows(named=True)})
     ratios = _ratios(con, keys)
     result = AnalyzerResult("batch")
-    if sig.is_empty():
+    win = stats.observed(sig, lo_t, hi_t)
+    if win is None:
         result.summary = {"workflows": 0, "eligible_workflows": 0}
         return result
-    win = stats.window(sig["first_call"].min(), sig["last_call"].max(), lo_t, hi_t)
-    assert win is not None
     fallback = rules()
     by_wf: dict[str, list[dict[str, Any]]] = {}
     for r in costs.iter_rows(named=True):

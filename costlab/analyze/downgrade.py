@@ -208,11 +208,10 @@ def analyze(start: Start) -> AnalyzerResult:
     result = AnalyzerResult("downgrade")
     steps = stats.frame(con, "analyze/downgrade_steps", lo_t, hi_t)
     scores = stats.frame(con, "analyze/downgrade_scores", lo_t, hi_t)
-    if steps.is_empty():
+    win = stats.observed(steps, lo_t, hi_t)
+    if win is None:
         result.summary = {"steps": 0}
         return result
-    win = stats.window(steps["first_call"].min(), steps["last_call"].max(), lo_t, hi_t)
-    assert win is not None
     prices = Prices(ws.prices())
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in steps.iter_rows(named=True):

@@ -301,6 +301,13 @@ def window(
     return Window(start, max(end, start + timedelta(days=1)))
 
 
+def observed(frame: Any, since: datetime | None, until: datetime | None) -> Window | None:
+    """`window` over a frame's ``first_call`` / ``last_call`` columns; None when it has no rows."""
+    if frame.is_empty():
+        return None
+    return window(frame["first_call"].min(), frame["last_call"].max(), since, until)
+
+
 def settings(config: dict[str, Any], name: str, defaults: dict[str, Any]) -> dict[str, Any]:
     """``[analyze.<name>]`` of the parsed costlab.toml ``config`` over ``defaults``."""
     section = (config.get("analyze") or {}).get(name) or {}

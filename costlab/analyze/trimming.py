@@ -225,11 +225,10 @@ def analyze(start: Start) -> AnalyzerResult:
     hist = stats.frame(con, "analyze/trimming_history", lo_t, hi_t,
                        keep_turns=int(cfg["keep_turns"]))  # fmt: skip
     tools = stats.frame(con, "analyze/trimming_tools", lo_t, hi_t)
-    if pre.is_empty():
+    win = stats.observed(pre, lo_t, hi_t)
+    if win is None:
         result.summary = {"steps": 0}
         return result
-    win = stats.window(pre["first_call"].min(), pre["last_call"].max(), lo_t, hi_t)
-    assert win is not None
     to_m = win.to_month
     costs = {(r["workflow"], r["step"]): _dec(r["cost"]) for r in pre.iter_rows(named=True)}
     for r in pre.iter_rows(named=True):
