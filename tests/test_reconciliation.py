@@ -491,7 +491,9 @@ def test_cost_formula_is_written_once_and_included_in_both_views() -> None:
         text = load_sql(view)
         assert body in text and INCLUDE not in text, view
         assert "-- token_cost:" not in text  # the fragment's header is not copied in
-    raw = [f for f in queries_root().joinpath("views").iterdir() if INCLUDE in f.read_text()]
+    raw = [f for f in queries_root().joinpath("views").iterdir() if "fragments/token_cost" in f.read_text()]
     assert sorted(f.name for f in raw) == ["calls.sql", "usage_priced.sql"]
+    joined = [f for f in queries_root().joinpath("views").iterdir() if "fragments/price_join" in f.read_text()]
+    assert sorted(f.name for f in joined) == ["analyze_base.sql", "calls.sql", "usage_priced.sql"]
     with pytest.raises(QueryNotFoundError):
         load_sql("fragments/no_such_fragment")

@@ -33,13 +33,4 @@ SELECT
     g.currency AS price_currency,
     g.p_uncached, g.p_cache_read, g.p_cache_write_5m, g.p_cache_write_1h, g.p_output, g.p_reasoning
 FROM calls AS c
-LEFT JOIN price_grid AS g
-    ON g.price_provider = c.price_provider
-   AND g.price_model = c.price_model
-   AND g.price_tier = c.price_tier
-   AND (g.valid_from IS NULL OR c.start_time >= g.valid_from)
-   AND (g.valid_to IS NULL OR c.start_time < g.valid_to)
-   AND (g.time_of_day_from IS NULL OR CAST(timezone('UTC', c.start_time) AS TIME) >= g.time_of_day_from)
-   AND (g.time_of_day_to IS NULL OR CAST(timezone('UTC', c.start_time) AS TIME) < g.time_of_day_to)
-   AND (g.input_tokens_above IS NULL OR c.input_tokens > g.input_tokens_above)
-   AND (g.input_tokens_upto IS NULL OR c.input_tokens <= g.input_tokens_upto)
+-- include: fragments/price_join | row = c | at = start_time | tokens = input_tokens

@@ -63,18 +63,7 @@ priced AS (
 -- include: fragments/token_cost
         ) END AS computed_cost
     FROM parts AS p
-    LEFT JOIN price_grid AS g
-        ON g.price_provider = p.price_provider
-       AND g.price_model = p.price_model
-       AND g.price_tier = p.price_tier
-       AND (g.valid_from IS NULL OR p.start_time >= g.valid_from)
-       AND (g.valid_to IS NULL OR p.start_time < g.valid_to)
-       AND (g.time_of_day_from IS NULL
-            OR CAST(timezone('UTC', p.start_time) AS TIME) >= g.time_of_day_from)
-       AND (g.time_of_day_to IS NULL
-            OR CAST(timezone('UTC', p.start_time) AS TIME) < g.time_of_day_to)
-       AND (g.input_tokens_above IS NULL OR p.input_tokens > g.input_tokens_above)
-       AND (g.input_tokens_upto IS NULL OR p.input_tokens <= g.input_tokens_upto)
+    -- include: fragments/price_join | row = p | at = start_time | tokens = input_tokens
 )
 SELECT
     * EXCLUDE (_read, _write, _write_1h, _reasoning, _output, _price_currency, price_source),

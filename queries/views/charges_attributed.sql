@@ -20,20 +20,10 @@ tagged AS (
     SELECT
         c.*,
         nullif(trim(c.workflow), '') AS _own_workflow,
-        list_filter(
-            list_transform(k.wf_keys, lambda t: nullif(trim(list_filter(
-                map_entries(c.tags),
-                lambda e: lower(regexp_replace(trim(e.key), '^(resourcetags/)?(user:|tag:)', '', 'i')) = t
-            )[1].value), '')),
-            lambda x: x IS NOT NULL
-        )[1] AS _tag_workflow,
-        list_filter(
-            list_transform(k.team_keys, lambda t: nullif(trim(list_filter(
-                map_entries(c.tags),
-                lambda e: lower(regexp_replace(trim(e.key), '^(resourcetags/)?(user:|tag:)', '', 'i')) = t
-            )[1].value), '')),
-            lambda x: x IS NOT NULL
-        )[1] AS _tag_team
+        -- include: fragments/first_tag | keys = k.wf_keys
+        AS _tag_workflow,
+        -- include: fragments/first_tag | keys = k.team_keys
+        AS _tag_team
     FROM charges AS c
     CROSS JOIN keys AS k
 ),

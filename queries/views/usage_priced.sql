@@ -73,18 +73,7 @@ priced AS (
 -- include: fragments/token_cost
         ) AS cost
     FROM tiered AS p
-    LEFT JOIN price_grid AS g
-        ON g.price_provider = p.price_provider
-       AND g.price_model = p.price_model
-       AND g.price_tier = p.price_tier
-       AND (g.valid_from IS NULL OR p.period_start >= g.valid_from)
-       AND (g.valid_to IS NULL OR p.period_start < g.valid_to)
-       AND (g.time_of_day_from IS NULL
-            OR CAST(timezone('UTC', p.period_start) AS TIME) >= g.time_of_day_from)
-       AND (g.time_of_day_to IS NULL
-            OR CAST(timezone('UTC', p.period_start) AS TIME) < g.time_of_day_to)
-       AND (g.input_tokens_above IS NULL OR p._band_tokens > g.input_tokens_above)
-       AND (g.input_tokens_upto IS NULL OR p._band_tokens <= g.input_tokens_upto)
+    -- include: fragments/price_join | row = p | at = period_start | tokens = _band_tokens
 )
 SELECT
     * EXCLUDE (_tier, _read, _write, _write_1h, _reasoning, _output, _price_tiers, _band_tokens,
