@@ -292,7 +292,7 @@ def check_read_only(sql: str, what: str = "`costlab sql`", hint: str = "") -> No
     """Refuse anything but SELECT-like statements (no writes, ATTACH, INSTALL, COPY, SET...).
 
     ``EXPLAIN ANALYZE`` runs its statement, so an EXPLAIN is checked as the statement it explains.
-    ``what`` names the caller in the error (``Lake.sql``, ``query 'x'``), ``hint`` ends it.
+    ``what`` names the caller in the error (``Workspace.sql``, ``query 'x'``), ``hint`` ends it.
     """
     import duckdb
 

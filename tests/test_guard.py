@@ -3,7 +3,7 @@
 * named queries come from the catalogue only and run through the `costlab sql` guard;
 * ``costlab sql --engine spark`` cannot call Java or reach outside the lake (pure parsing here;
   tests/test_spark.py runs it on a live session);
-* ``Lake.sql`` / ``Lake.query`` are read-only unless ``write=True``;
+* ``Workspace.sql`` / ``Workspace.rows`` are read-only unless ``write=True``;
 * terminal, Markdown and error output print data as text, control characters escaped;
 * ``--redact`` hashes e-mail addresses in file and folder names too, and still skips unchanged files;
 * ``report -f csv`` neutralises formula-like text cells; numbers stay numbers;
@@ -339,7 +339,7 @@ def test_spark_guard_lets_the_lake_through() -> None:
             check_spark_sql(statement)  # tables: checked live in tests/test_spark.py
 
 
-# -- Lake.sql / Lake.query from Python --------------------------------------------------------------
+# -- Workspace.sql / Workspace.rows from Python--------------------------------------------------------
 
 
 def test_workspace_sql_is_read_only_unless_asked(tmp_path: Path, toy_lake: Path) -> None:
