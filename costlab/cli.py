@@ -99,6 +99,7 @@ _METAVARS = {
     "--budget": "<scope=amount>",
     "--anomaly": "<key=value>",
     "--fail-on": "<alerts>",
+    "--month": "<month>",
     "--metrics": "<file>",
     "--prices": "<file>",
     "--top": "<n>",
@@ -297,11 +298,28 @@ LakeOpt = Annotated[
         show_default=False,
     ),
 ]
+MonthOpt = Annotated[
+    str | None,
+    typer.Option("--month", help="A calendar month instead of --since/--until: 2026-10, last, or this (month to date)."),
+]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")]
 EngineOpt = Annotated[
     str | None,
     typer.Option("--engine", help="duckdb (default) or spark; default from [engine] name in costlab.toml."),
 ]
+
+
+def _period(month: str | None, since: str | None, until: str | None) -> tuple[Any, Any]:
+    """``--since``/``--until`` as given, or the bounds of ``--month`` (not both)."""
+    if month is None:
+        return since, until
+    from costlab.errors import UsageError
+    from costlab.periods import Period
+
+    if since is not None or until is not None:
+        raise UsageError("--month cannot be combined with --since or --until; give one or the other")
+    period = Period.month(month)
+    return period.since, period.until
 
 
 def _workspace(lake: Path | None = None, since: str | None = None, until: str | None = None, engine: str | None = None) -> Workspace:
@@ -546,6 +564,7 @@ def report(
     lake: LakeOpt = None,
     since: Annotated[str | None, typer.Option(help="Start (YYYY-MM-DD, today, yesterday, 7d, 2w).")] = None,
     until: Annotated[str | None, typer.Option(help="End, exclusive (same forms as --since).")] = None,
+    month: MonthOpt = None,
     fmt: Annotated[
         str | None,
         typer.Option("--format", "-f", help="table, json, markdown, html or csv (default: from --output's extension, else table)."),
@@ -603,6 +622,7 @@ def report(
 
       costlab report --budget total=5000 --budget workflow:support-chat=1200 --fail-on budget
     """
+    since, until = _period(month, since, until)
     from costlab.money.alerts import (
         exit_code,
         parse_anomaly_option,
@@ -647,8 +667,18 @@ def report(
 
 
 def _report_format(fmt: str | None, output: str | None) -> str:
+    if fmt is None and output:
+        suffix = Path(output).suffix.lower()
+        if suffix and suffix not in _EXT_FORMAT:
+            from costlab.errors import UsageError
+
+            raise UsageError(
+                f"--output {output}: no report format writes {suffix} files; "
+                f"use {', '.join(sorted(_EXT_FORMAT))}, or name one with --format"
+            )
+        fmt = _EXT_FORMAT.get(suffix, "table")
     if fmt is None:
-        fmt = _EXT_FORMAT.get(Path(output).suffix.lower(), "table") if output else "table"
+        fmt = "table"
     fmt = fmt.lower()
     if fmt == "md":
         fmt = "markdown"
@@ -679,6 +709,7 @@ def reconcile(
     lake: LakeOpt = None,
     since: Annotated[str | None, typer.Option(help="Start (YYYY-MM-DD, yesterday, 7d).")] = None,
     until: Annotated[str | None, typer.Option(help="End, exclusive.")] = None,
+    month: MonthOpt = None,
     grain: Annotated[str, typer.Option(help="summary (provider, model) or day.")] = "summary",
     fmt: FormatOpt = "table",
 ) -> None:
@@ -691,6 +722,7 @@ def reconcile(
 
       costlab reconcile --grain day -f csv > reconciliation.csv
     """
+    since, until = _period(month, since, until)
     from costlab.money.reconcile import CORE_COLUMNS
     from costlab.money.reconcile import reconcile as run_reconcile
     from costlab.report.tables import frame
@@ -740,6 +772,7 @@ def analyze(
     ] = "all",
     since: Annotated[str | None, typer.Option(help="Start date (YYYY-MM-DD, yesterday, 7d).")] = None,
     until: Annotated[str | None, typer.Option(help="End date, exclusive.")] = None,
+    month: MonthOpt = None,
     lake: LakeOpt = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
 ) -> None:
@@ -754,6 +787,7 @@ def analyze(
 
       costlab analyze all --format json > findings.json
     """
+    since, until = _period(month, since, until)
     from costlab.analyze import base
     from costlab.report.findings import FORMATS, render
     from costlab.report.tables import progress_bar
@@ -793,6 +827,7 @@ def export_focus_cmd(
     ],
     since: Annotated[str | None, typer.Option(help="First charge date (YYYY-MM-DD, yesterday, 7d).")] = None,
     until: Annotated[str | None, typer.Option(help="End date, exclusive.")] = None,
+    month: MonthOpt = None,
     lake: LakeOpt = None,
 ) -> None:
     """Write `charges` as a FinOps FOCUS 1.2 dataset (PascalCase columns, costlab's LLM
@@ -802,6 +837,7 @@ def export_focus_cmd(
 
       costlab export focus --output focus-2025-06.parquet --since 2025-06-01 --until 2025-07-01
     """
+    since, until = _period(month, since, until)
     from costlab.money.focus_export import export_focus
 
     result = export_focus(_workspace(lake, since, until), output)

@@ -10,8 +10,8 @@ from costlab.errors import UsageError
 
 
 def parse_date(text: str | None, today: date | None = None) -> datetime | None:
-    """``YYYY-MM-DD``, ``today``, ``yesterday`` or ``<N>d`` / ``<N>w`` (days/weeks before today),
-    as midnight UTC. None stays None. An unreadable date, or a span reaching before year 1, is a
+    """``YYYY-MM-DD``, ``YYYY-MM`` (the month's first day), ``today``, ``yesterday`` or ``<N>d`` /
+    ``<N>w`` (days/weeks before today), as midnight UTC. None stays None. An unreadable date, or a span reaching before year 1, is a
     `UsageError` (the CLI exits 2 with one line)."""
     if text is None or text == "":
         return None
@@ -25,11 +25,13 @@ def parse_date(text: str | None, today: date | None = None) -> datetime | None:
         elif m := re.fullmatch(r"([0-9]+)\s*([dw])", t):
             n = int(m.group(1)) * (7 if m.group(2) == "w" else 1)
             d = today - timedelta(days=n)
+        elif m := re.fullmatch(r"([0-9]{4})-([0-9]{2})", t):  # a month: its first day
+            d = date(int(m.group(1)), int(m.group(2)), 1)
         else:
             d = date.fromisoformat(t)
     except ValueError:
         raise UsageError(
-            f"cannot read date {text!r}: use YYYY-MM-DD, today, yesterday or a span like 7d"
+            f"cannot read date {text!r}: use YYYY-MM-DD, YYYY-MM, today, yesterday or a span like 7d"
         ) from None
     except OverflowError:
         raise UsageError(
@@ -72,6 +74,27 @@ class Period:
         if lo is not None and hi is not None and lo >= hi:
             raise UsageError(f"--since {lo.date()} is not before --until {hi.date()}")
         return cls(lo, hi)
+
+    @classmethod
+    def month(cls, text: str, today: date | None = None) -> Period:
+        """A calendar month in UTC: ``YYYY-MM``, ``last`` (the month before this one) or ``this``
+        (this month to date: no end, the data's last day closes it)."""
+        today = today or datetime.now(UTC).date()
+        t = text.strip().lower()
+        if t == "this":
+            return cls(datetime(today.year, today.month, 1, tzinfo=UTC), None)
+        if t == "last":
+            first = date(today.year, today.month, 1) - timedelta(days=1)
+            start = date(first.year, first.month, 1)
+        elif m := re.fullmatch(r"([0-9]{4})-([0-9]{2})", t):
+            try:
+                start = date(int(m.group(1)), int(m.group(2)), 1)
+            except ValueError:
+                raise UsageError(f"cannot read month {text!r}: no such month") from None
+        else:
+            raise UsageError(f"cannot read month {text!r}: use YYYY-MM, last or this")
+        end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        return cls(datetime(start.year, start.month, 1, tzinfo=UTC), datetime(end.year, end.month, end.day, tzinfo=UTC))
 
     def params(self) -> dict[str, datetime | None]:
         """The ``$since`` / ``$until`` parameters of a named query."""

@@ -255,3 +255,41 @@ def test_prices_command() -> None:
     assert rows[("standard", "input_uncached")] == 2 and rows[("standard", "output")] == 8
     code, _, err = run("prices", "no-such-model-xyz")
     assert code == 1 and err.startswith("Error: no price for model")
+
+
+def test_month_grammar(tmp_path: Path) -> None:
+    """--month YYYY-MM / last / this on report, reconcile, analyze and export focus; a month is
+    [first day, next month's first day) in UTC, and it is never combined with --since."""
+    from datetime import UTC, date, datetime
+
+    from costlab.periods import Period
+
+    demo = Path(__file__).resolve().parent.parent / "sample_data" / "demo"
+    lake = tmp_path / "lake"
+    assert run("ingest", str(demo / "billing"), str(demo / "traces"), "--lake", str(lake), "-q")[0] == 0
+    by_month = json.loads(run("report", "--lake", str(lake), "--month", "2026-10", "--no-findings", "-f", "json")[1])
+    by_dates = json.loads(run("report", "--lake", str(lake), "--since", "2026-10-01", "--until", "2026-11-01",
+                              "--no-findings", "-f", "json")[1])  # fmt: skip
+    assert by_month["period"] == by_dates["period"] == {"since": "2026-10-01T00:00:00+00:00", "until": "2026-11-01T00:00:00+00:00"}
+    assert by_month["headline"] == by_dates["headline"]
+    for args in (["reconcile"], ["analyze", "batch"], ["export", "focus", "-o", str(tmp_path / "f.csv")]):
+        code, out, err = run(*args, "--lake", str(lake), "--month", "2026-10")
+        assert code == 0, (args, err)
+    code, out, err = run("reconcile", "--lake", str(lake), "--month", "2026-10", "--since", "2026-10-02")
+    assert code == 2 and "--month cannot be combined" in err and err.count("\n") == 1
+    code, out, err = run("reconcile", "--lake", str(lake), "--month", "october")
+    assert code == 2 and "cannot read month 'october'" in err
+    # last and this, against a fixed today; December wraps to January
+    assert Period.month("last", date(2026, 1, 15)) == Period(datetime(2025, 12, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
+    assert Period.month("this", date(2026, 12, 5)) == Period(datetime(2026, 12, 1, tzinfo=UTC), None)
+    assert Period.month("2026-12").until == datetime(2027, 1, 1, tzinfo=UTC)
+    # the same month in a named query's parameters: YYYY-MM is the month's first day
+    rows = json.loads(run("query", "cost_by_day", "-p", "since=2026-10", "-p", "until=2026-11", "--lake", str(lake), "-f", "json")[1])
+    assert rows and all(r["day"].startswith("2026-10") for r in rows)
+
+
+def test_report_output_suffix_without_a_format_is_an_error(tmp_path: Path) -> None:
+    Lake(tmp_path / "l").create()
+    code, out, err = run("report", "--lake", str(tmp_path / "l"), "-o", str(tmp_path / "x.pdf"))
+    assert code == 2 and "no report format writes .pdf files" in err and err.count("\n") == 1
+    assert not (tmp_path / "x.pdf").exists()
