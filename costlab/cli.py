@@ -360,7 +360,9 @@ def ingest(
     force: Annotated[bool, typer.Option("--force", help="Re-read files even if unchanged.")] = False,
     keep_text: Annotated[bool, typer.Option("--keep-text", help="Store prompt and completion text.")] = False,
     redact: Annotated[bool, typer.Option("--redact", help="Hash user ids and e-mail addresses.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any row was quarantined.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when any row was quarantined or a file in a folder was not recognised.")
+    ] = False,
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for another ingest's lock.")] = 0.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", help="Summary as table or json.")] = "table",
@@ -415,13 +417,15 @@ def ingest(
         ingest_summary(result, fmt)
     for f in result.failed:
         _error(f.error or f.path)
+    for f in result.unrecognised if not quiet else []:
+        _warn(f"{f.error}; skipped ({'--strict fails on it' if not strict else 'fails with --strict'})")
     for f in result.empty if not quiet else []:
         _warn(f.error or f.path)
     if result.rows_quarantined and not quiet:
         _warn(
             f"{result.rows_quarantined} rows quarantined; see `costlab quarantine --lake {result.lake}`"
         )
-    if result.failed or (strict and result.rows_quarantined):
+    if result.failed or (strict and (result.rows_quarantined or result.unrecognised)):
         raise typer.Exit(1)
 
 

@@ -162,7 +162,8 @@ def test_bad_file_is_one_line_error_exit_1_and_others_ingested(tmp_path: Path) -
     lake = str(tmp_path / "lake")
     write(tmp_path / "a.csv", [(1, "1", "2024-01-01")])
     (tmp_path / "junk.json").write_text("{not json")
-    code, out, err = run("ingest", str(tmp_path), "--lake", lake)
+    # named on the command line (found in a folder it would be skipped with a warning)
+    code, out, err = run("ingest", str(tmp_path / "a.csv"), str(tmp_path / "junk.json"), "--lake", lake)
     assert code == 1
     lines = [line for line in err.splitlines() if line.startswith("Error:")]
     assert len(lines) == 1 and "junk.json" in lines[0]
@@ -293,3 +294,16 @@ def test_report_output_suffix_without_a_format_is_an_error(tmp_path: Path) -> No
     code, out, err = run("report", "--lake", str(tmp_path / "l"), "-o", str(tmp_path / "x.pdf"))
     assert code == 2 and "no report format writes .pdf files" in err and err.count("\n") == 1
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_an_unrecognised_file_in_a_folder_is_a_warning_unless_strict(tmp_path: Path) -> None:
+    data = tmp_path / "exports"
+    data.mkdir()
+    write(data / "bill.csv", [(1, "2.5", "2024-01-01")])
+    (data / "metrics.csv").write_text("day,metric,value\n2024-01-01,tickets,3\n")
+    code, out, err = run("ingest", str(data), "--lake", str(tmp_path / "l"))
+    assert code == 0, err
+    assert "metrics.csv: not a recognised export" in err and "skipped" in err
+    assert "1 files ingested, 0 unchanged, 1 not recognised, 0 failed" in out
+    code, out, err = run("ingest", str(data), "--lake", str(tmp_path / "l2"), "--strict")
+    assert code == 1 and "metrics.csv: not a recognised export" in err

@@ -166,18 +166,24 @@ def test_unknown_file_fails_alone(tmp_path: Path, lake_dir: Path) -> None:
     (tmp_path / "empty.json").write_text("")
     res = ingest([tmp_path, tmp_path / "missing.csv"], lake=lake_dir)
     errors = sorted(f.error or "" for f in res.failed)
-    assert len(errors) == 2
-    assert any("notes.csv: not a recognised export" in e for e in errors)
-    assert any("missing.csv: no such file or directory" in e for e in errors)
+    assert len(errors) == 1 and "missing.csv: no such file or directory" in errors[0]
+    # found in a folder and read by no source: skipped with its reason, not a failure
+    (notes,) = res.unrecognised
+    assert Path(notes.path).name == "notes.csv" and "not a recognised export" in (notes.error or "")
+    assert [Path(f.path).name for f in res.ingested] == ["good.csv"]
+    # named on the command line, the same file is a failure: the user asked for it
+    named = ingest([tmp_path / "notes.csv"], lake=lake_dir)
+    assert [Path(f.path).name for f in named.failed] == ["notes.csv"] and not named.unrecognised
+    errors = [f.error or "" for f in res.failed + named.failed + res.unrecognised]
     assert all("\n" not in e for e in errors)
     # an empty file is not an error: skipped with a warning (tests/test_validation.py)
     assert [(Path(f.path).name, f.error) for f in res.empty] == [
         ("empty.json", f"{tmp_path / 'empty.json'}: empty file, nothing to ingest")
     ]
     assert total(lake_dir) == (Decimal("3"), 1)
-    # the failed and empty files are tried again on the next run (never recorded as ingested)
+    # the unrecognised and empty files are tried again on the next run (never recorded as ingested)
     res2 = ingest([tmp_path], lake=lake_dir)
-    assert sorted(Path(f.path).name for f in res2.failed) == ["notes.csv"]
+    assert sorted(Path(f.path).name for f in res2.unrecognised) == ["notes.csv"]
     assert [Path(f.path).name for f in res2.empty] == ["empty.json"]
 
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from costlab import schema
 from costlab.config import file_problem
-from costlab.errors import CostlabError, EmptyFileError, SourceError
+from costlab.errors import CostlabError, EmptyFileError, SourceError, UnknownFormatError
 from costlab.lake import STAGING, Lake, Manifest, file_sha256
 from costlab.limits import EARLIEST, LATEST, Limits
 from costlab.sql import sql_list, sql_literal
@@ -80,6 +80,9 @@ class IngestResult:
     ingested = property(lambda self: self.with_status("ingested"), doc="Files read into the lake.")
     skipped = property(lambda self: self.with_status("skipped"), doc="Files unchanged since read.")
     empty = property(lambda self: self.with_status("empty"), doc="Files with nothing to read.")
+    unrecognised = property(
+        lambda self: self.with_status("unrecognised"), doc="Files found in a folder that no source reads."
+    )
 
 
 def discover(
@@ -174,7 +177,9 @@ def ingest(
     result.files.extend(missing)
     with lk.write_lock(wait=wait, on_wait=on_wait), line_limit(ctx.limits.max_line_bytes):
         manifest = lk.collect_garbage(lk.open_for_write())
-        _Run(lk, manifest, result, ctx, source, force, progress).execute(files)
+        run = _Run(lk, manifest, result, ctx, source, force, progress)
+        run.named = {Path(raw).expanduser().absolute() for raw in paths}
+        run.execute(files)
     return result
 
 
@@ -203,6 +208,13 @@ class _Run:
         self.index_updates: dict[str, dict[str, Any]] = {}
         self.reread: dict[str, set[str]] = defaultdict(set)  # source_format -> re-read files
         self.per_format: dict[str | None, dict[str, Any]] = {}
+        #: files the caller named (not found by walking a folder): an unrecognised one fails
+        self.named: set[Path] = set()
+
+    def _skippable(self, path: Path) -> bool:
+        """An unrecognised file is skipped with a warning when a folder walk found it and no
+        --source was forced; named files and forced sources fail."""
+        return self.source is None and path.absolute() not in self.named
 
     # -- orchestration ----------------------------------------------------------------------
     def execute(self, files: list[Path]) -> None:
@@ -256,6 +268,11 @@ class _Run:
         except EmptyFileError as ex:
             fr.status, fr.error = "empty", str(ex)
             return
+        except UnknownFormatError as ex:
+            if self._skippable(path):
+                fr.status, fr.error = "unrecognised", str(ex)
+                return
+            fr.error = _error_text(path, ex, fr.source)
         except Exception as ex:  # noqa: BLE001 - a parser bug must not abort the run
             fr.error = _error_text(path, ex, fr.source)
         if fr.error is not None:
@@ -323,6 +340,9 @@ class _Run:
         self.result.files.append(fr)
         if out.empty:
             fr.status, fr.error = "empty", out.error
+            return
+        if out.unrecognised and self._skippable(path):
+            fr.status, fr.error = "unrecognised", out.unrecognised
             return
         if out.error is not None:
             fr.error = out.error
@@ -716,6 +736,7 @@ class _FileOut:
     tables: list[tuple[str, pa.Table, bool]] = field(default_factory=list)
     bad: list[Bad] = field(default_factory=list)
     empty: bool = False  # nothing to read (``error`` says so)
+    unrecognised: str | None = None  # no source reads it: the reason, when skipping is allowed
 
 
 @dataclass
@@ -748,6 +769,8 @@ def _parse_remote(job: tuple[int, str, str | None, ParseContext, str, datetime])
             out.ident = (st.st_size, st.st_mtime_ns, digest)
     except EmptyFileError as ex:
         return _FileOut(error=str(ex), empty=True)
+    except UnknownFormatError as ex:
+        return _FileOut(error=_error_text(path, ex, None), unrecognised=str(ex))
     except Exception as ex:  # noqa: BLE001 - reported like the in-process path does
         return _FileOut(source=out.source, error=_error_text(path, ex, out.source))
     return out

@@ -174,9 +174,10 @@ def ingest_summary(result: IngestResult, fmt: str) -> None:
         }
         sys.stdout.write(to_json(payload) + "\n")
         return
-    by_status = {s: sum(1 for f in result.files if f.status == s) for s in ("ingested", "skipped", "failed")}
+    by_status = {s: len(result.with_status(s)) for s in ("ingested", "skipped", "unrecognised", "failed")}
+    unknown = f"{by_status['unrecognised']} not recognised, " if by_status["unrecognised"] else ""
     sys.stdout.write(printable(
-        f"{by_status['ingested']} files ingested, {by_status['skipped']} unchanged, "
+        f"{by_status['ingested']} files ingested, {by_status['skipped']} unchanged, {unknown}"
         f"{by_status['failed']} failed: {result.rows_written} rows written, "
         f"{result.rows_replaced} replaced, {result.rows_duplicate} duplicates, "
         f"{result.rows_quarantined} quarantined (run {result.run_id}, lake {result.lake})"
