@@ -100,6 +100,8 @@ _METAVARS = {
     "--anomaly": "<key=value>",
     "--fail-on": "<alerts>",
     "--month": "<month>",
+    "--notify": "<url>",
+    "--notify-on": "<when>",
     "--metrics": "<file>",
     "--prices": "<file>",
     "--top": "<n>",
@@ -604,6 +606,13 @@ def report(
     ] = None,
     no_fail: Annotated[bool, typer.Option("--no-fail", help="Same as --fail-on none.")] = False,
     engine: EngineOpt = None,
+    notify: Annotated[
+        str | None,
+        typer.Option("--notify", help="POST a JSON summary (Slack-compatible `text`) to this webhook URL when an alert fires."),
+    ] = None,
+    notify_on: Annotated[
+        str, typer.Option("--notify-on", help="When to --notify: alert (default) or always.")
+    ] = "alert",
     csv_raw: Annotated[
         bool,
         typer.Option(
@@ -627,6 +636,7 @@ def report(
       costlab report --budget total=5000 --budget workflow:support-chat=1200 --fail-on budget
     """
     since, until = _period(month, since, until)
+    from costlab.errors import UsageError
     from costlab.money.alerts import (
         exit_code,
         parse_anomaly_option,
@@ -634,9 +644,14 @@ def report(
         parse_fail_on,
     )
     from costlab.report.build import ReportOptions, build_report
+    from costlab.report.notify import WHEN, check_url, post, should_send, summary
     from costlab.report.output import write_report
 
     fmt = _report_format(fmt, output)
+    if notify is not None:
+        check_url(notify)
+        if notify_on not in WHEN:
+            raise UsageError(f"--notify-on {notify_on!r}: use one of {', '.join(WHEN)}")
     ws = _workspace(lake, engine=engine)
     opts = ReportOptions.configured(
         ws,
@@ -665,6 +680,11 @@ def report(
         _warn(w)
     for a in result.alerts:
         sys.stderr.write(_line(a.message) + "\n")
+    if notify is not None and should_send(result, notify_on):
+        with _status("notifying"):
+            problem = post(notify, summary(result))
+        if problem:
+            _warn(problem)
     code = exit_code(result.alerts, opts.fail_on)
     if code:
         raise typer.Exit(code)

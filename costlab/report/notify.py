@@ -1,0 +1,95 @@
+"""``costlab report --notify URL``: POST a short JSON summary of a report to a webhook.
+
+The body carries the period, the headline per currency, every alert and the top findings, plus a
+``text`` field written for people, so a Slack (or Mattermost, Teams workflow, Discord ``/slack``)
+incoming-webhook URL works as is. The post is sent when an alert fires (``--notify-on alert``,
+the default) or after every report (``always``). It is the last thing a report does: a failed
+post is one line on stderr and changes neither the report file nor the exit code.
+
+The only network access costlab makes, and only to the URL the user gives (http or https).
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from costlab.errors import UsageError
+from costlab.money.alerts import fmt_money
+from costlab.report.markdown import period_label
+from costlab.report.tables import to_json
+
+if TYPE_CHECKING:
+    from costlab.report.model import Report
+
+WHEN = ("alert", "always")
+TOP_FINDINGS = 3
+TIMEOUT_SECONDS = 10.0
+ATTEMPTS = 3
+
+
+def check_url(url: str) -> str:
+    """``url`` when it is an http(s) URL with a host; else a one-line `UsageError`."""
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest.split("/", 1)[0]:
+        raise UsageError(f"--notify {url!r}: give an http:// or https:// URL (a webhook)")
+    return url
+
+
+def should_send(report: Report, when: str) -> bool:
+    if when not in WHEN:
+        raise UsageError(f"--notify-on {when!r}: use one of {', '.join(WHEN)}")
+    return when == "always" or bool(report.alerts)
+
+
+def summary(report: Report) -> dict[str, Any]:
+    """The body posted: period, headline, alerts, top findings and a Slack-style ``text``."""
+    period = f"{period_label(report.since) or 'start'} to {period_label(report.until) or 'end'}"
+    findings = sorted(
+        report.findings,
+        key=lambda f: -Decimal(str((f.get("monthly_savings_usd") or {}).get("high") or 0)),
+    )[:TOP_FINDINGS]
+    lines = [f"costlab report, {period}"]
+    for h in report.headline:
+        billed = fmt_money(h.billed, h.currency) if h.billed is not None else "no bill"
+        traced = fmt_money(h.traced_cost, h.currency) if h.traced_cost is not None else "none"
+        lines.append(f"billed {billed}, traced {traced} ({h.traced_calls} calls)")
+    lines += [a.message for a in report.alerts]
+    for f in findings:
+        band = f.get("monthly_savings_usd") or {}
+        lines.append(f"finding: {f.get('title')} (up to ${band.get('high', 0)}/month)")
+    return {
+        "text": "\n".join(lines),
+        "period": {"since": report.since, "until": report.until},
+        "headline": [vars(h) for h in report.headline],
+        "alerts": [{"kind": a.kind, "scope": a.scope, "name": a.name, "message": a.message} for a in report.alerts],
+        "findings": [
+            {"title": f.get("title"), "workflow": f.get("workflow"), "step": f.get("step"),
+             "monthly_savings_usd": f.get("monthly_savings_usd"), "confidence": f.get("confidence")}
+            for f in findings
+        ],  # fmt: skip
+    }
+
+
+def post(url: str, body: dict[str, Any], timeout: float = TIMEOUT_SECONDS, attempts: int = ATTEMPTS) -> str | None:
+    """POST ``body`` as JSON; None when the server took it (2xx), else the one-line reason after
+    ``attempts`` tries (a 4xx is not retried: the same request would be refused again)."""
+    data = to_json(body, indent=None).encode()
+    problem = "not sent"
+    for attempt in range(attempts):
+        request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - user's URL, checked
+                return None if 200 <= response.status < 300 else f"HTTP {response.status}"
+        except urllib.error.HTTPError as ex:
+            problem = f"HTTP {ex.code} {ex.reason}"
+            if 400 <= ex.code < 500:
+                break
+        except (urllib.error.URLError, OSError, ValueError) as ex:
+            problem = str(getattr(ex, "reason", ex))
+        if attempt + 1 < attempts:
+            time.sleep(0.5 * 2**attempt)
+    return f"--notify {url}: not delivered ({problem}); the report itself is unchanged"
