@@ -221,3 +221,37 @@ def test_readme_python_runs_on_the_demo(tmp_path: Path, monkeypatch: pytest.Monk
     by_workflow = ws.query("cost_by_workflow")  # type: ignore[attr-defined]
     assert {"support-chat", "kb-search"} <= set(by_workflow["workflow"].to_list())
     assert report.headline and report.headline[0].billed > 0  # type: ignore[attr-defined]
+
+
+def test_readme_crontab_runs_as_pasted(tmp_path: Path) -> None:
+    """The README's cron line, run as cron would (``sh -c``, a bare PATH, no costlab.toml in the
+    working folder), with its paths pointed at this checkout's costlab, the demo and a temp lake."""
+    import os
+    import sys
+
+    (block,) = _code_blocks(README, ("cron",))
+    (line,) = [x for x in block.splitlines() if x and not x.startswith(("#", "MAILTO"))]
+    command = line.split(None, 5)[5]
+    costlab = Path(sys.executable).parent / "costlab"
+    assert costlab.is_file(), "the test needs the installed costlab script beside the interpreter"
+    demo = ROOT / "sample_data" / "demo"
+    config = tmp_path / "costlab.toml"
+    config.write_text(f'lake = "{tmp_path / "lake"}"\n' + (demo / "costlab.toml").read_text())
+    (tmp_path / "metrics.csv").write_bytes((demo / "metrics.csv").read_bytes())  # named by the config
+    (tmp_path / "reports").mkdir()
+    for old, new in (
+        ("/opt/costlab/.venv/bin/costlab", str(costlab)),
+        ("/etc/costlab/costlab.toml", str(config)),
+        ("/data/exports", str(demo / "billing")),
+        ("/data/traces", str(demo / "traces")),
+        ("/data/reports", str(tmp_path / "reports")),
+        ("--since yesterday --until today", "--since 2026-10-21 --until 2026-10-22"),  # the demo's day
+    ):
+        assert old in command, old
+        command = command.replace(old, new)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SHELL": "/bin/sh", "LANG": "C.UTF-8"}
+    cron = subprocess.run(["sh", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert cron.returncode == 0 and "costlab stopped" not in cron.stdout, cron.stdout + cron.stderr
+    assert [p.suffix for p in (tmp_path / "reports").iterdir()] == [".html"], (cron.stdout, cron.stderr)
+    assert "ANOMALY workflow ticket-triage on 2026-10-21" in cron.stderr  # the mail says what happened
+    assert "Traceback" not in cron.stdout + cron.stderr and os.environ.get("COSTLAB_CONFIG") is None
