@@ -467,7 +467,7 @@ def test_reports_print_data_as_text(markup_lake: Path) -> None:
     code, out, err = run("report", "--lake", str(markup_lake), "--no-fail", "--no-findings")
     assert code == 0, err
     _inert(out)
-    assert SHOWN in out
+    assert SHOWN in out, out
     code, out, err = run("report", "--lake", str(markup_lake), "--no-fail", "--no-findings", "-f", "markdown")
     assert code == 0, err
     _inert(out)

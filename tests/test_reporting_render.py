@@ -154,7 +154,7 @@ def test_terminal_lines() -> None:
     out = _terminal()
     lines = out.splitlines()
     assert lines[0].startswith("costlab report  2026-10-01 to 2026-11-01 (end excluded) · lake /data/costlab")
-    assert lines[1] == "BUDGET: budget exceeded: total spent 1,234.50 USD in 2026-10 against a budget of 1,000.00 USD"
+    assert lines[1] == "budget exceeded: total spent 1,234.50 USD in 2026-10 against a budget of 1,000.00 USD"  # as is
     assert "\x1b[" not in out  # not a terminal: no colour codes
     # headline panels, EUR on the left (unknown billed), USD on the right
     assert "│ billed              — │ │ billed          1,234.50 │" in out
@@ -170,6 +170,44 @@ def test_terminal_lines() -> None:
     assert "user16@" not in out
     assert "Nothing here: nothing in this period" in out
     assert "│ 120.00–180.00 │ yes       │ high" in out
+
+
+@pytest.mark.parametrize("width", [60, 100])
+def test_terminal_numbers_never_wrap(width: int) -> None:
+    """On a narrow terminal every number shown prints whole on one line and every line fits:
+    text columns give way (cut with an ellipsis), then columns are left out from the right with
+    a note. Before, 44,006,547 printed as `44,006,` over `547`."""
+    from costlab.report import markdown as md
+    from costlab.report import terminal
+
+    report = rf.build()
+    checked = left_out = 0
+    for sec in report.sections:
+        if not sec.rows:
+            continue
+        table, _, narrow = terminal._table(sec, None, width)
+        buf = io.StringIO()
+        make_console(buf, width=width).print(table)
+        out = buf.getvalue()
+        assert all(len(line) <= width for line in out.splitlines()), sec.key
+        left_out += narrow
+        for i, col in enumerate(sec.columns[: len(sec.columns) - narrow]):
+            if md.is_numeric_column(sec.rows, i):
+                for r in sec.rows:
+                    assert md.display(col, r[i]) in out, (sec.key, col, r[i])
+                    checked += 1
+    assert checked > 50
+    assert left_out > 0  # the fixture's widest sections do not fit in 100 columns
+    buf = io.StringIO()  # and the whole report says when columns are left out
+    render_terminal(report, make_console(buf, width=width), top=None)
+    assert "more columns (a wider terminal, or --format csv)" in buf.getvalue()
+    assert "more columns" not in _terminal()  # 160 columns: everything fits
+
+
+def test_report_repr_is_one_short_line() -> None:
+    text = repr(rf.build())
+    assert "\n" not in text and len(text) < 120
+    assert text.startswith("<Report 2026-10-01..2026-11-01 of /data/costlab:")
 
 
 def test_terminal_all_rows() -> None:

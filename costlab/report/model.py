@@ -74,6 +74,14 @@ class Report:
     options: dict[str, Any] = field(default_factory=dict)  # policy, budgets, metrics file, ...
     version: str = ""
 
+    def __repr__(self) -> str:
+        """One short line in a plain Python shell (Jupyter shows `_repr_html_`)."""
+        period = f"{self.since.date() if self.since else 'start'}..{self.until.date() if self.until else 'end'}"
+        return (
+            f"<Report {period} of {self.lake}: {len(self.sections)} sections, {len(self.alerts)} alerts, "
+            f"{len(self.findings)} findings>"
+        )
+
     def section(self, key: str) -> Section | None:
         return next((s for s in self.sections if s.key == key), None)
 

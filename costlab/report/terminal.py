@@ -55,16 +55,43 @@ def _headline_panel(h: Headline) -> RenderableType:
     return Panel(grid, title=_text(h.currency), title_align="left", expand=False)
 
 
-def _table(sec: Section, top: int | None) -> tuple[RenderableType, int]:
+def _table(sec: Section, top: int | None, width: int) -> tuple[RenderableType, int, int]:
+    """The section as a table that fits ``width``: numbers keep their full width, text columns
+    give way (cut with an ellipsis), and columns that still do not fit are left out from the
+    right. Returns the table, the rows left out and the columns left out."""
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=_text(sec.title, style="bold"), title_justify="left", show_edge=False, header_style="bold")
-    for i, c in enumerate(sec.columns):
-        table.add_column(_text(c), justify="right" if md.is_numeric_column(sec.rows, i) else "left", overflow="fold")
     shown = sec.rows if top is None else sec.rows[:top]
-    for r in shown:
-        table.add_row(*[_text(md.display(c, v)) for c, v in zip(sec.columns, r, strict=True)])
-    return table, len(sec.rows) - len(shown)
+    # as printed: control characters escaped (`printable`), so widths are what the terminal shows
+    cells = [[printable(md.display(c, r[i])) for r in shown] for i, c in enumerate(sec.columns)]
+    natural = [max([len(printable(c)), *(len(v) for v in cells[i])]) for i, c in enumerate(sec.columns)]
+    numeric = [md.is_numeric_column(sec.rows, i) for i in range(len(sec.columns))]
+    widths: list[int] = []  # a number never narrower than its widest cell
+    for i in range(len(sec.columns)):
+        need = natural[i] if numeric[i] else min(natural[i], _TEXT_MIN)
+        if widths and sum(widths) + need + 3 * len(widths) + 2 > width:  # 1 + w + 1 per column, │ between
+            break
+        widths.append(need)
+    spare = width - sum(widths) - 3 * (len(widths) - 1) - 2
+    while spare > 0:  # text columns grow towards their natural width, one character each round
+        grown = False
+        for i, w in enumerate(widths):
+            if spare > 0 and not numeric[i] and w < natural[i]:
+                widths[i], spare, grown = w + 1, spare - 1, True
+        if not grown:
+            break
+    table = Table(title=_text(sec.title, style="bold"), title_justify="left", show_edge=False, header_style="bold")
+    for i, w in enumerate(widths):
+        table.add_column(_text(sec.columns[i]), justify="right" if numeric[i] else "left", no_wrap=True,
+                         overflow="ellipsis", width=w)  # fmt: skip
+    for r in range(len(shown)):
+        table.add_row(*[Text(cells[i][r]) for i in range(len(widths))])
+    return table, len(sec.rows) - len(shown), len(sec.columns) - len(widths)
+
+
+#: the narrowest a text column gets before columns are left out
+_TEXT_MIN = 8
 
 
 def _findings(findings: list[dict[str, Any]], savings: Any = None) -> RenderableType:
@@ -118,7 +145,7 @@ def render_terminal(report: Report, console: Console, top: int | None = 15) -> N
     head.append(printable(f"  {md.period_text(report)} · lake {report.lake} · generated {report.generated_at:%Y-%m-%d %H:%M} UTC"))
     console.print(head)
     for a in report.alerts:
-        console.print(_text(f"{a.kind.upper()}: {a.message}", style="bold red"))
+        console.print(_text(a.message, style="bold red"))  # the message names its kind
     if report.headline:
         console.print(Columns([_headline_panel(h) for h in report.headline]))
     for sec in report.sections:
@@ -126,10 +153,12 @@ def render_terminal(report: Report, console: Console, top: int | None = 15) -> N
         if not sec.rows:
             console.print(_text(sec.title, style="bold").append(": nothing in this period", style="not bold"))
             continue
-        table, hidden = _table(sec, top)
+        table, hidden, narrow = _table(sec, top, console.width)
         console.print(table)
         if hidden:
             console.print(Text(md.more_rows_line(hidden), style="dim"))
+        if narrow:
+            console.print(Text(f"… {narrow} more columns (a wider terminal, or --format csv)", style="dim"))
         if sec.note:
             console.print(_text(sec.note, style="dim"))
     if report.findings:
