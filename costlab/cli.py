@@ -636,7 +636,6 @@ def report(
       costlab report --budget total=5000 --budget workflow:support-chat=1200 --fail-on budget
     """
     since, until = _period(month, since, until)
-    from costlab.errors import UsageError
     from costlab.money.alerts import (
         exit_code,
         parse_anomaly_option,
@@ -644,14 +643,13 @@ def report(
         parse_fail_on,
     )
     from costlab.report.build import ReportOptions, build_report
-    from costlab.report.notify import WHEN, check_url, post, should_send, summary
+    from costlab.report.notify import check_url, check_when, post, should_send, summary
     from costlab.report.output import write_report
 
     fmt = _report_format(fmt, output)
-    if notify is not None:
+    if notify is not None:  # before any work: a typo must not cost a report
         check_url(notify)
-        if notify_on not in WHEN:
-            raise UsageError(f"--notify-on {notify_on!r}: use one of {', '.join(WHEN)}")
+        check_when(notify_on)
     ws = _workspace(lake, engine=engine)
     opts = ReportOptions.configured(
         ws,

@@ -160,32 +160,35 @@ class Workspace:
             yield con
 
     # -- reading ----------------------------------------------------------------------------
+    @contextmanager
+    def _reading(self, sql: str, write: bool, what: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The connection `sql` and `rows` run on: locked after the read-only check, or with
+        ``write`` an ordinary one (the caller's own SQL)."""
+        from costlab.lake import lake_file_errors
+        from costlab.sql import check_read_only
+
+        if write:
+            with self.connect(engine="duckdb") as con, lake_file_errors():
+                yield con
+            return
+        check_read_only(sql, what, _WRITE_HINT)
+        with self.locked() as con:
+            yield con
+
     def sql(self, sql: str, params: Mapping[str, Any] | list[Any] | None = None, *, write: bool = False) -> pl.DataFrame:
         """Run SQL over the lake's views and return a polars DataFrame.
 
         Read-only by default, like `costlab sql`: SELECT statements only, on a connection that
         cannot read or write files outside the lake. ``write=True`` runs the SQL on an ordinary
         connection (COPY, ATTACH, files anywhere): only for SQL you wrote yourself."""
-        from costlab.lake import lake_file_errors
-        from costlab.sql import check_read_only, frame_of
+        from costlab.sql import frame_of
 
-        if write:
-            with self.connect(engine="duckdb") as con, lake_file_errors():
-                return frame_of(con, sql, params)  # type: ignore[no-any-return]
-        check_read_only(sql, "Workspace.sql", _WRITE_HINT)
-        with self.locked() as con:
+        with self._reading(sql, write, "Workspace.sql") as con:
             return frame_of(con, sql, params)  # type: ignore[no-any-return]
 
     def rows(self, sql: str, params: Mapping[str, Any] | list[Any] | None = None, *, write: bool = False) -> list[tuple[Any, ...]]:
         """Like `sql`, as a list of row tuples."""
-        from costlab.lake import lake_file_errors
-        from costlab.sql import check_read_only
-
-        if write:
-            with self.connect(engine="duckdb") as con, lake_file_errors():
-                return con.execute(sql, params).fetchall()  # type: ignore[no-any-return]
-        check_read_only(sql, "Workspace.rows", _WRITE_HINT)
-        with self.locked() as con:
+        with self._reading(sql, write, "Workspace.rows") as con:
             return con.execute(sql, params).fetchall()  # type: ignore[no-any-return]
 
     def query(self, name: str, params: Mapping[str, Any] | None = None, rules: AttributionRules | None = None, **values: Any) -> pl.DataFrame:

@@ -177,9 +177,8 @@ def ingest(
     result.files.extend(missing)
     with lk.write_lock(wait=wait, on_wait=on_wait), line_limit(ctx.limits.max_line_bytes):
         manifest = lk.collect_garbage(lk.open_for_write())
-        run = _Run(lk, manifest, result, ctx, source, force, progress)
-        run.named = {Path(raw).expanduser().absolute() for raw in paths}
-        run.execute(files)
+        named = {Path(raw).expanduser().absolute() for raw in paths}
+        _Run(lk, manifest, result, ctx, source, force, progress, named).execute(files)
     return result
 
 
@@ -193,6 +192,7 @@ class _Run:
         source: str | None,
         force: bool,
         progress: Progress | None,
+        named: set[Path],
     ) -> None:
         self.lake, self.manifest, self.result, self.ctx = lake, manifest, result, ctx
         self.source, self.force, self.progress = source, force, progress
@@ -209,7 +209,7 @@ class _Run:
         self.reread: dict[str, set[str]] = defaultdict(set)  # source_format -> re-read files
         self.per_format: dict[str | None, dict[str, Any]] = {}
         #: files the caller named (not found by walking a folder): an unrecognised one fails
-        self.named: set[Path] = set()
+        self.named = named
 
     def _skippable(self, path: Path) -> bool:
         """An unrecognised file is skipped with a warning when a folder walk found it and no

@@ -39,9 +39,15 @@ def check_url(url: str) -> str:
     return url
 
 
-def should_send(report: Report, when: str) -> bool:
+def check_when(when: str) -> str:
+    """``when`` when it is one of `WHEN`; else a one-line `UsageError`."""
     if when not in WHEN:
         raise UsageError(f"--notify-on {when!r}: use one of {', '.join(WHEN)}")
+    return when
+
+
+def should_send(report: Report, when: str) -> bool:
+    """Whether to post: an alert fired, or ``when`` is ``always`` (checked by `check_when`)."""
     return when == "always" or bool(report.alerts)
 
 
