@@ -93,6 +93,8 @@ class Period:
                 raise UsageError(f"cannot read month {text!r}: no such month") from None
         else:
             raise UsageError(f"cannot read month {text!r}: use YYYY-MM, last or this")
+        if start.year == 9999 and start.month == 12:  # its end is past the last representable day
+            raise UsageError(f"cannot read month {text!r}: its end is after year 9999")
         end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
         return cls(datetime(start.year, start.month, 1, tzinfo=UTC), datetime(end.year, end.month, end.day, tzinfo=UTC))
 

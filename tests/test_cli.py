@@ -280,6 +280,9 @@ def test_month_grammar(tmp_path: Path) -> None:
     assert code == 2 and "--month cannot be combined" in err and err.count("\n") == 1
     code, out, err = run("reconcile", "--lake", str(lake), "--month", "october")
     assert code == 2 and "cannot read month 'october'" in err
+    for month in ("9999-12", "0000-01", "2026-13"):  # sentinels: one line, exit 2, never a traceback
+        code, out, err = run("reconcile", "--lake", str(lake), "--month", month)
+        assert code == 2 and err.startswith(f"Error: cannot read month '{month}'") and err.count("\n") == 1, err
     # last and this, against a fixed today; December wraps to January
     assert Period.month("last", date(2026, 1, 15)) == Period(datetime(2025, 12, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
     assert Period.month("this", date(2026, 12, 5)) == Period(datetime(2026, 12, 1, tzinfo=UTC), None)
