@@ -20,9 +20,19 @@ from costlab.money.alerts import Alert
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["Alert", "Headline", "Report", "Section", "SCHEMA_ID"]
+__all__ = ["Alert", "Headline", "PARTS", "Report", "Section", "SCHEMA_ID", "rank_findings"]
 
 SCHEMA_ID = "costlab.report/1"
+
+#: The report's reading order after the headline and "what to change": part key and heading.
+#: Every section belongs to one part; "details" is collapsed in HTML and behind --full in the
+#: terminal.
+PARTS: tuple[tuple[str, str], ...] = (
+    ("bill", "Where the whole bill went"),
+    ("trends", "Trends and anomalies"),
+    ("gap", "Explain the gap: billed minus traced"),
+    ("details", "Details"),
+)
 
 
 @dataclass
@@ -34,6 +44,7 @@ class Section:
     columns: list[str]
     rows: list[tuple[Any, ...]]
     note: str | None = None
+    part: str = "details"  # one of PARTS
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, r, strict=True)) for r in self.rows]
@@ -57,6 +68,9 @@ class Headline:
     traced_calls: int
     unpriced_calls: int  # calls with no cost: listed in the `unpriced` section
     coverage: Decimal | None  # share of billed LLM money the traces explain (0..1), None if unknown
+    previous_billed: Decimal | None = None  # billed in the previous period of the same length
+    change: Decimal | None = None  # billed - previous_billed (None when either is unknown)
+    change_pct: Decimal | None = None  # change / previous_billed * 100, one decimal
 
 
 @dataclass
@@ -73,6 +87,9 @@ class Report:
     savings: dict[str, Decimal] | None = None
     options: dict[str, Any] = field(default_factory=dict)  # policy, budgets, metrics file, ...
     version: str = ""
+    # the period the headline's change compares with: [previous_since, previous_until)
+    previous_since: datetime | None = None
+    previous_until: datetime | None = None
 
     def __repr__(self) -> str:
         """One short line in a plain Python shell (Jupyter shows `_repr_html_`)."""
@@ -84,6 +101,10 @@ class Report:
 
     def section(self, key: str) -> Section | None:
         return next((s for s in self.sections if s.key == key), None)
+
+    def part(self, key: str) -> list[Section]:
+        """The sections of one part (`PARTS`), in reading order."""
+        return [s for s in self.sections if s.part == key]
 
     @property
     def frames(self) -> dict[str, pl.DataFrame]:
@@ -98,11 +119,12 @@ class Report:
             "lake": self.lake,
             "generated_at": self.generated_at,
             "period": {"since": self.since, "until": self.until},
+            "previous_period": {"since": self.previous_since, "until": self.previous_until},
             "options": self.options,
             "headline": [vars(h) for h in self.headline],
             "alerts": [vars(a) for a in self.alerts],
             "sections": {
-                s.key: {"title": s.title, "note": s.note, "columns": s.columns, "rows": s.records()}
+                s.key: {"title": s.title, "part": s.part, "note": s.note, "columns": s.columns, "rows": s.records()}
                 for s in self.sections
             },
             "findings": [stable(f) for f in self.findings],
@@ -120,6 +142,25 @@ class Report:
 #: How a report shows itself in Jupyter, by format: filled by the renderers when
 #: ``costlab.report`` is imported (the data model never imports its renderers).
 DISPLAY: dict[str, Callable[[Report], str]] = {}
+
+
+def _band(f: dict[str, Any], key: str) -> Decimal:
+    band = f.get(key)
+    high = band.get("high") if isinstance(band, dict) else None
+    return Decimal(str(high)) if high is not None else Decimal(0)
+
+
+def rank_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What to change first: validated findings by their monthly saving (high end of the band,
+    then low), then the potential ones by their potential saving; ties keep the analyzers' order."""
+
+    def key(f: dict[str, Any]) -> tuple[int, Decimal, Decimal]:
+        if f.get("validated") and _band(f, "monthly_savings_usd") > 0:
+            saving = f["monthly_savings_usd"]
+            return (0, -_band(f, "monthly_savings_usd"), -Decimal(str(saving.get("low") or 0)))
+        return (1, -_band(f, "potential_savings_usd"), -_band(f, "monthly_savings_usd"))
+
+    return sorted(findings, key=key)
 
 
 def stable(value: Any, depth: int = 0) -> Any:
