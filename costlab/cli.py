@@ -596,6 +596,9 @@ def report(
     prices: Annotated[Path | None, typer.Option("--prices", help="Price override file (TOML).")] = None,
     top: Annotated[int | None, typer.Option("--top", help="Rows per table in table/markdown output.")] = None,
     no_findings: Annotated[bool, typer.Option("--no-findings", help="Skip the analyzers.")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Table format: also print the detail tables and every finding's evidence.")
+    ] = False,
     anomaly: Annotated[
         list[str] | None,
         typer.Option("--anomaly", help="Anomaly setting KEY=VALUE, repeatable: window=28, k=4, min_history=7, min_abs=1, min_rel=1."),
@@ -670,7 +673,8 @@ def report(
     with _status(f"building report ({fmt})"):
         result = build_report(ws, opts)
     written = write_report(
-        result, fmt, output, top=opts.top, console_width=None if sys.stdout.isatty() else 200, csv_raw=csv_raw
+        result, fmt, output, top=opts.top, console_width=None if sys.stdout.isatty() else 200, csv_raw=csv_raw,
+        full=full,
     )
     if written:
         _note(f"wrote {written}")

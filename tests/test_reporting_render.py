@@ -92,11 +92,14 @@ def test_markdown_lines() -> None:
     assert md[2] == (
         "Period 2026-10-01 to 2026-11-01 (end excluded); lake /data/costlab; generated 2026-11-01 02:15 UTC by costlab 0.1.0."
     )
-    assert "- **budget**: budget exceeded: total spent 1,234.50 USD in 2026-10 against a budget of 1,000.00 USD" in md
+    # each alert once, as its message says it (the message names its kind)
+    assert "- budget exceeded: total spent 1,234.50 USD in 2026-10 against a budget of 1,000.00 USD" in md
+    assert not any("**budget**" in line for line in md)
     # headline: EUR has no billing data, so billed/attributed/unattributed/coverage are unknown
-    assert "| EUR | — | — | — | 45.60 | — | 320 | 0 |" in md
+    assert "| EUR | — | — | — | — | 45.60 | — | 320 | 0 |" in md
     # USD traced 250.123456789012 -> 250.12; coverage 0.6579 -> 65.8%
-    assert "| USD | 1,234.50 | 1,000.25 | 234.25 | 250.12 | 65.8% | 9,000 | 7 |" in md
+    # no previous period in the fixture: the change is unknown (—), never +0
+    assert "| USD | 1,234.50 | — | 1,000.25 | 234.25 | 250.12 | 65.8% | 9,000 | 7 |" in md
     # hostile names are inert text; the pipe inside a team name does not split the cell
     assert (
         "| &lt;script&gt;alert(1)&lt;/script&gt; | — | USD | 10 | 200 | 1,000 | 500 | 0.0042 | 0 | 0.00042 | 0.000021 |"
@@ -113,7 +116,7 @@ def test_markdown_lines() -> None:
     assert "… 10 more rows (use --format csv)" in md
     assert "| user15@example.com | USD | 150 | 15.50 |" in md
     assert not any("user16@" in line for line in md)
-    assert "## Nothing here" in md and "Nothing in this period." in md
+    assert "### Nothing here" in md and "Nothing in this period." in md
     assert "1. **Repeated 2,400-token system prompt prefix in \\`answer\\`** (caching; support-chat / answer)" in md
     assert "   - Savings per month (USD): 120.00–180.00 (validated; confidence high)" in md
     assert "   - Evidence: calls=9,000, prefix_tokens=2,400, hit_rate=62.0%" in md
@@ -144,9 +147,9 @@ def test_md_table_row_keeps_its_cells(cells: list[str]) -> None:
 
 
 # -- terminal ----------------------------------------------------------------------------------
-def _terminal(top: int | None = 15) -> str:
+def _terminal(top: int | None = 15, full: bool = True) -> str:
     buf = io.StringIO()
-    render_terminal(rf.build(), make_console(buf, width=160), top=top)
+    render_terminal(rf.build(), make_console(buf, width=160), top=top, full=full)
     return buf.getvalue()
 
 
@@ -157,9 +160,10 @@ def test_terminal_lines() -> None:
     assert lines[1] == "budget exceeded: total spent 1,234.50 USD in 2026-10 against a budget of 1,000.00 USD"  # as is
     assert "\x1b[" not in out  # not a terminal: no colour codes
     # headline panels, EUR on the left (unknown billed), USD on the right
-    assert "│ billed              — │ │ billed          1,234.50 │" in out
-    assert "│ coverage            — │ │ coverage           65.8% │" in out
-    assert "│ traced calls      320 │ │ traced calls       9,000 │" in out
+    assert "│ billed                  — │ │ billed              1,234.50 │" in out
+    assert "│ vs previous period      — │ │ vs previous period         — │" in out
+    assert "│ coverage                — │ │ coverage               65.8% │" in out
+    assert "│ traced calls          320 │ │ traced calls           9,000 │" in out
     # money right-aligned with separators, unknown as an em dash
     assert " 2026-10-02 │ azure     │ EUR      │       30.00 │              — " in out
     assert " │ ops|infra │ USD      │     4 │    40 │        4,000 │           400 │  12.34 │" in out
@@ -199,7 +203,7 @@ def test_terminal_numbers_never_wrap(width: int) -> None:
     assert checked > 50
     assert left_out > 0  # the fixture's widest sections do not fit in 100 columns
     buf = io.StringIO()  # and the whole report says when columns are left out
-    render_terminal(report, make_console(buf, width=width), top=None)
+    render_terminal(report, make_console(buf, width=width), top=None, full=True)
     assert "more columns (a wider terminal, or --format csv)" in buf.getvalue()
     assert "more columns" not in _terminal()  # 160 columns: everything fits
 
@@ -208,6 +212,16 @@ def test_report_repr_is_one_short_line() -> None:
     text = repr(rf.build())
     assert "\n" not in text and len(text) < 120
     assert text.startswith("<Report 2026-10-01..2026-11-01 of /data/costlab:")
+
+
+def test_terminal_details_behind_full() -> None:
+    """Without --full the terminal shows the headline, what to change and the main parts; the
+    fixture's sections are all details, so they are named in one line instead."""
+    short = _terminal(full=False)
+    assert "What to change" in short
+    assert "1. $120.00–180.00/month (validated, high confidence)  support-chat / answer: " in short
+    assert "15 detail tables and the findings' evidence: costlab report --full" in short
+    assert "user15@example.com" not in short and "user15@example.com" in _terminal(full=True)
 
 
 def test_terminal_all_rows() -> None:
@@ -275,7 +289,8 @@ def test_csv_directory(tmp_path: Path) -> None:
     written = render_csv(rf.build(), str(out) + "/")
     names = [p.name for p in written]
     assert names[:3] == ["report.csv", "headline.csv", "alerts.csv"]
-    assert "cost_by_workflow.csv" in names and "cost_by_empty.csv" in names and names[-1] == "findings.csv"
+    assert names[3] == "findings.csv"  # ranked findings before the sections, as every format
+    assert "cost_by_workflow.csv" in names and "cost_by_empty.csv" in names
     with (out / "cost_by_workflow.csv").open(encoding="utf-8", newline="") as fh:
         table = list(csv.reader(fh))
     assert table[0][:3] == ["workflow", "team", "currency"]

@@ -149,6 +149,7 @@ def _fetch(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) ->
 def build_report(source: Workspace | Lake | str | None, options: ReportOptions | None = None, **fields: Any) -> Report:
     """The full report over ``[since, until)``. ``options`` (`ReportOptions`), else the
     workspace's settings overridden by ``fields`` (``since="2026-10-01"``, ``policy="even"``...)."""
+    from costlab.report.model import rank_findings
     from costlab.version import __version__
 
     ws = workspace(source)
@@ -177,54 +178,91 @@ def build_report(source: Workspace | Lake | str | None, options: ReportOptions |
             "policy": opts.policy,
             "token_policy": opts.token_policy,
         }
-        for key, title, query, note in SECTIONS:
+        found: dict[str, Section] = {}
+        for key, title, query, note, part in SECTIONS:
             cols, rows = _fetch(con, query, params)
             if key in NARROW:  # the documented columns; the named query has more
                 keep = [i for i, c in enumerate(cols) if c in NARROW[key]]
                 cols, rows = [cols[i] for i in keep], [tuple(r[i] for i in keep) for r in rows]
-            report.sections.append(Section(key, title, cols, rows, note))
-        report.sections.insert(7, _movers(con, since, until))
-        report.headline = _headline(report)
+            found[key] = Section(key, title, cols, rows, note, part)
+        found["top_movers"] = _movers(con, since, until)
+        found["daily_trend"] = _trend(con, opts, since, until)
         report.alerts = _alerts(con, opts, since, until)
+        found["anomalies"] = _anomalies(report.alerts)
+        found["bill_by_workflow"] = _with_shares(_unattributed_row(found["bill_by_workflow"]))
+        found["bill_by_team"] = _bill_by_team(found["bill_by_workflow"])
+        report.sections = [found[k] for k in ORDER if k in found]
+        report.headline = _headline(report)
+        _compare(con, report, since, until)
+        report.notice = _notice(con, report, since, until)
     if opts.findings:
         report.findings, report.savings = _findings(ws, opts)
+        report.findings = rank_findings(report.findings)
     return report
 
 
-SECTIONS: tuple[tuple[str, str, str, str | None], ...] = (
-    ("spend_by_day", "Billed money by day", "spend_by_day", "From the billing exports (charges)."),
-    ("traced_by_day", "Traced call cost by day", "traced_by_day", "From the application traces (calls)."),
-    ("cost_by_workflow", "Cost by workflow", "cost_by_workflow", None),
-    ("cost_by_step", "Cost by workflow step and model", "cost_by_step", None),
-    ("cost_by_model", "Cost by model", "cost_by_model", None),
-    ("cost_by_team", "Cost by team", "cost_by_team", None),
-    ("cost_by_user", "Cost by user", "cost_by_user", None),
+#: (key, title, named query, note, part) of the sections read straight from a query.
+SECTIONS: tuple[tuple[str, str, str, str | None, str], ...] = (
+    (
+        "bill_by_workflow",
+        "The whole bill by workflow",
+        "bill_by_workflow",
+        "Every billed dollar, token and other charges, 'unattributed' as its own row: the rows sum "
+        "to the bill. traced_cost is what the traces show for the workflow, beside it, not in the sum.",
+        "bill",
+    ),
+    (
+        "cost_by_workflow",
+        "Traced call cost by workflow (from the traces, not the bill)",
+        "cost_by_workflow",
+        "What the application's traces price; the bill's split is the table above.",
+        "bill",
+    ),
+    ("spend_by_day", "Billed money by day", "spend_by_day", "From the billing exports (charges).", "details"),
+    ("traced_by_day", "Traced call cost by day", "traced_by_day", "From the application traces (calls).", "details"),
+    ("cost_by_step", "Traced cost by workflow step and model", "cost_by_step", None, "details"),
+    ("cost_by_model", "Traced cost by model", "cost_by_model", None, "details"),
+    ("cost_by_team", "Traced cost by team", "cost_by_team", None, "details"),
+    ("cost_by_user", "Traced cost by user", "cost_by_user", None, "details"),
     (
         "allocation",
         "Allocation of the bill to workflows",
         "allocation",
         "Every billed line goes to a workflow or to the explicit 'unattributed' bucket.",
+        "details",
     ),
     (
         "allocation_check",
         "Conservation: attributed + unattributed = billed",
         "allocation_check",
         None,
+        "details",
     ),
-    ("unit_costs", "Unit costs", "unit_costs", None),
+    ("unit_costs", "Unit costs", "unit_costs", None, "details"),
     (
         "reconciliation",
         "Reconciliation: bill vs provider usage vs traces",
         "reconciliation_summary",
         "coverage = traced / billed: the share of the bill the traces explain.",
+        "details",
     ),
     (
         "unpriced",
         "Unpriced calls (not in any total)",
         "unpriced_calls",
         "Listed with their tokens, never costed at zero; add a price override to cost them.",
+        "details",
     ),
 )
+
+#: The reading order of all sections (each section's part groups them under a heading).
+ORDER = (
+    "bill_by_workflow", "bill_by_team", "cost_by_workflow",
+    "daily_trend", "anomalies", "top_movers",
+    "gap_causes", "gap_evidence",
+    "spend_by_day", "traced_by_day", "cost_by_step", "cost_by_model", "cost_by_team", "cost_by_user",
+    "allocation", "allocation_check", "unit_costs", "reconciliation", "unpriced",
+)  # fmt: skip
 
 
 NARROW = {"reconciliation": RECONCILIATION_COLUMNS}
@@ -292,7 +330,7 @@ def _report_words() -> set[str]:
 
     from costlab.sql import queries_root
 
-    names = [q for _, _, q, _ in SECTIONS] + ["top_movers", "daily_cost_by_scope"]
+    names = [q for _, _, q, _, _ in SECTIONS] + ["top_movers", "daily_cost_by_scope", "daily_trend"]
     views = [f.name[:-4] for f in queries_root().joinpath("views").iterdir() if f.name.endswith(".sql")]
     names += [f"views/{v}" for v in views if not v.startswith(("call", "analyze"))] + ["views/calls_attributed"]
     return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", " ".join(load_sql(n) for n in names)))
@@ -303,7 +341,8 @@ def _movers(con: duckdb.DuckDBPyConnection, since: datetime | None, until: datet
     if end is None:
         last = con.execute("SELECT max(start_time) FROM calls").fetchone()
         if last is None or last[0] is None:
-            return Section("top_movers", "Top movers", ["workflow", "currency", "previous", "current", "change", "change_pct"], [])
+            return Section("top_movers", "Top movers", ["workflow", "currency", "previous", "current", "change", "change_pct"],
+                           [], part="trends")
         day = last[0].astimezone(UTC).date()
         end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
     window = timedelta(days=7)
@@ -316,7 +355,7 @@ def _movers(con: duckdb.DuckDBPyConnection, since: datetime | None, until: datet
         f"Traced cost in the last {days} days ({(end - window).date()} to {(end - timedelta(days=1)).date()}) "
         f"against the {days} days before."
     )
-    return Section("top_movers", "Top movers", cols, rows, note)
+    return Section("top_movers", "Top movers", cols, rows, note, "trends")
 
 
 def _headline(report: Report) -> list[Headline]:
@@ -393,3 +432,177 @@ def _findings(ws: Workspace, opts: ReportOptions) -> tuple[list[dict[str, Any]],
 
     findings, total = base.report_findings(ws, since=opts.since, until=opts.until)
     return [stable(f) for f in findings], total.to_dict()
+
+
+def _share(amount: Decimal | None, total: Decimal | None) -> Decimal | None:
+    if amount is None or not total or total <= 0:
+        return None
+    with localcontext(prec=80):
+        return (amount / total).quantize(Decimal("0.0001"))
+
+
+def _unattributed_row(section: Section) -> Section:
+    """The unattributed bucket as its own row in every currency, 0 included: shown, never implied."""
+    col = {c: i for i, c in enumerate(section.columns)}
+    have = {r[col["currency"]] for r in section.rows if r[col["workflow"]] == "unattributed"}
+    for cur in sorted({r[col["currency"]] for r in section.rows} - have):
+        row: list[Any] = [None] * len(section.columns)
+        row[col["workflow"]], row[col["currency"]], row[col["billed"]] = "unattributed", cur, Decimal(0)
+        last = max(i for i, r in enumerate(section.rows) if r[col["currency"]] == cur)
+        section.rows.insert(last + 1, tuple(row))
+    return section
+
+
+def _with_shares(section: Section) -> Section:
+    """``share`` of the currency's bill after ``billed`` (the rows sum to the bill)."""
+    cur, amt = section.columns.index("currency"), section.columns.index("billed")
+    totals: dict[str, Decimal] = {}
+    with localcontext(prec=80):
+        for r in section.rows:
+            if r[amt] is not None:
+                totals[r[cur]] = totals.get(r[cur], Decimal(0)) + r[amt]
+    section.columns.insert(amt + 1, "share")
+    section.rows = [(*r[: amt + 1], _share(r[amt], totals.get(r[cur])), *r[amt + 1 :]) for r in section.rows]
+    return section
+
+
+def _bill_by_team(by_workflow: Section) -> Section:
+    """The whole bill by team: `bill_by_workflow` summed over each team's workflows
+    ('(none)' for workflows without a team; 'unattributed' stays its own row)."""
+    col = {c: i for i, c in enumerate(by_workflow.columns)}
+    groups: dict[tuple[str, str], list[Any]] = {}
+    with localcontext(prec=80):
+        for r in by_workflow.rows:
+            wf = r[col["workflow"]]
+            team = "unattributed" if wf == "unattributed" else (r[col["team"]] or "(none)")
+            g = groups.setdefault((team, r[col["currency"]]), [set(), Decimal(0), None])
+            g[0].add(wf)
+            g[1] += r[col["billed"]] or Decimal(0)
+            traced = r[col["traced_cost"]]
+            if traced is not None:
+                g[2] = (g[2] or Decimal(0)) + traced
+    rows = sorted(
+        ((team, cur, len(g[0]), g[1], g[2]) for (team, cur), g in groups.items()),
+        key=lambda r: (r[1], r[0] == "unattributed", -r[3], r[0]),
+    )
+    section = Section(
+        "bill_by_team",
+        "The whole bill by team",
+        ["team", "currency", "workflows", "billed", "traced_cost"],
+        [tuple(r) for r in rows],
+        "The workflows' bill summed per team ([attribution.teams]); '(none)': workflows without a team.",
+        "bill",
+    )
+    return _with_shares(section)
+
+
+def _trend(con: duckdb.DuckDBPyConnection, opts: ReportOptions, since: datetime | None,
+           until: datetime | None) -> Section:  # fmt: skip
+    """Billed and traced per day over the period and the trailing days the anomaly check reads
+    (`alerts.history_start`), those marked ``in_period = no``."""
+    from costlab.money import alerts
+
+    start = alerts.history_start(since, alerts.anomaly_settings(opts.anomaly)["window"])
+    cols, rows = _fetch(con, "daily_trend", {"since": start, "until": until})
+    first = since.astimezone(UTC).date() if since is not None else None
+    marked = [(*r, first is None or r[0] >= first) for r in rows]
+    context = sum(1 for r in marked if not r[-1])
+    note = "Billed (the bill) and traced (the traces) per day."
+    if context:
+        note += f" The {context} rows before {first} are context: the trailing days the anomaly check compares with."
+    return Section("daily_trend", "Billed and traced money per day", [*cols, "in_period"], marked, note, "trends")
+
+
+def _anomalies(found: list[Alert]) -> Section:
+    """The anomaly alerts as a table with their context: the day against its trailing median."""
+    from datetime import date as date_type
+
+    rows = []
+    for a in found:
+        if a.kind != "anomaly":
+            continue
+        times = None
+        if a.baseline:
+            with localcontext(prec=80):
+                times = (a.amount / a.baseline).quantize(Decimal("0.1"))
+        rows.append((date_type.fromisoformat(a.period), a.scope, a.name, a.currency, a.amount, a.baseline, times))
+    return Section(
+        "anomalies",
+        "Cost anomalies",
+        ["day", "scope", "name", "currency", "cost", "trailing_median", "times_median"],
+        rows,
+        "A day far above its scope's trailing median ([anomaly] window, k, min_abs, min_rel in costlab.toml).",
+        "trends",
+    )
+
+
+def _previous(con: duckdb.DuckDBPyConnection, since: datetime | None,
+              until: datetime | None) -> tuple[datetime, datetime] | None:  # fmt: skip
+    """The period before ``[since, until)``: the same number of calendar months when the period is
+    whole months, else the same length. None without a start or an end of data."""
+    if since is None:
+        return None
+    end = until
+    if end is None:
+        last = con.execute("SELECT max(charge_period_start) FROM charges").fetchone()
+        if last is None or last[0] is None:
+            return None
+        day = last[0].astimezone(UTC).date()
+        end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    if end <= since:
+        return None
+    s, e = since.astimezone(UTC), end.astimezone(UTC)
+    whole = s.day == 1 and e.day == 1 and not (s.hour or s.minute or s.second or e.hour or e.minute or e.second)
+    if whole:
+        months = (e.year - s.year) * 12 + e.month - s.month
+        index = s.year * 12 + s.month - 1 - months
+        return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC), since
+    return since - (end - since), since
+
+
+def _compare(con: duckdb.DuckDBPyConnection, report: Report, since: datetime | None, until: datetime | None) -> None:
+    """Fill each headline's billed change against the previous period, when the lake's bills
+    cover all of it (the earliest charge starts no later than the previous period)."""
+    try:
+        prev = _previous(con, since, until)
+    except (OverflowError, ValueError):  # a period at the edge of the calendar has no previous one
+        prev = None
+    if prev is None:
+        return
+    report.previous_since, report.previous_until = prev
+    first = con.execute("SELECT min(charge_period_start) FROM charges").fetchone()
+    if first is None or first[0] is None or first[0] > prev[0]:
+        return  # the bills start inside the previous period: no honest comparison
+    _, rows = _fetch(con, "spend_by_day", {"since": prev[0], "until": prev[1]})
+    totals: dict[str, Decimal] = {}
+    with localcontext(prec=80):
+        for r in rows:
+            if r[3] is not None:
+                totals[r[2]] = totals.get(r[2], Decimal(0)) + r[3]
+        for h in report.headline:
+            h.previous_billed = totals.get(h.currency, Decimal(0))
+            if h.billed is not None:
+                h.change = h.billed - h.previous_billed
+                if h.previous_billed > 0:
+                    h.change_pct = (h.change / h.previous_billed * 100).quantize(Decimal("0.1"))
+
+
+def _notice(con: duckdb.DuckDBPyConnection, report: Report, since: datetime | None,
+            until: datetime | None) -> str | None:  # fmt: skip
+    """One line when the period holds no charge and no call, naming the period and what the lake
+    does hold (an empty report is never an all-clear)."""
+    from costlab.report.markdown import period_text
+
+    if report.headline:
+        return None
+    row = con.execute(
+        "SELECT (SELECT min(charge_period_start) FROM charges), (SELECT max(charge_period_start) FROM charges),"
+        " (SELECT min(start_time) FROM spans), (SELECT max(start_time) FROM spans)"
+    ).fetchone()
+    times = [t for t in (row or ()) if t is not None]
+    held = (
+        f"the lake holds data from {min(times).astimezone(UTC).date()} to {max(times).astimezone(UTC).date()}"
+        if times
+        else "the lake holds no charges and no calls"
+    )
+    return f"No charges or calls in {period_text(report)}: {held}."

@@ -4,8 +4,9 @@ exponent), timestamps ISO 8601, unknown as an empty cell, booleans true/false.
 Two shapes, chosen by the output:
 
 * **a file or a stream** -> one long ("tidy") CSV with columns ``section,row,column,value``:
-  one line per cell. ``section`` is ``report`` (schema, lake, generated_at, since, until),
-  ``headline``, ``alerts``, each section key, then ``findings``; ``row`` is the 0-based row index
+  one line per cell. ``section`` is ``report`` (schema, lake, generated_at, since, until, the
+  previous period, notice), ``headline``, ``alerts``, ``findings`` (ranked), then each section key
+  in reading order; ``row`` is the 0-based row index
   (same as ``rows[i]`` in the JSON); findings' nested fields are flattened with dots
   (``monthly_savings_usd.low``, ``evidence.calls``). Pivot it back with any dataframe library.
 * **a directory** (exists, or the path ends with ``/``) -> one ordinary CSV per table:
@@ -86,21 +87,24 @@ def tables(report: Report) -> Iterator[tuple[str, list[str], list[tuple[Any, ...
 
     yield (
         "report",
-        ["schema", "costlab_version", "lake", "generated_at", "since", "until"],
-        [(SCHEMA_ID, report.version, report.lake, report.generated_at, report.since, report.until)],
-    )
-    h_cols = ["currency", "billed", "attributed", "unattributed", "traced_cost", "traced_calls", "unpriced_calls", "coverage"]
+        ["schema", "costlab_version", "lake", "generated_at", "since", "until", "previous_since", "previous_until",
+         "notice"],
+        [(SCHEMA_ID, report.version, report.lake, report.generated_at, report.since, report.until,
+          report.previous_since, report.previous_until, report.notice)],
+    )  # fmt: skip
+    h_cols = ["currency", "billed", "attributed", "unattributed", "traced_cost", "traced_calls", "unpriced_calls", "coverage",
+              "previous_billed", "change", "change_pct"]  # fmt: skip
     yield "headline", h_cols, [tuple(vars(h)[c] for c in h_cols) for h in report.headline]
     a_cols = ["kind", "scope", "name", "period", "currency", "amount", "threshold", "baseline", "message"]
     yield "alerts", a_cols, [tuple(vars(a)[c] for c in a_cols) for a in report.alerts]
-    for sec in report.sections:
-        yield sec.key, list(sec.columns), [tuple(r) for r in sec.rows]
     flat = [flatten(f) for f in report.findings]
     f_cols: list[str] = []
     for f in flat:
         f_cols += [k for k in f if k not in f_cols]
     if report.findings or report.section("findings") is None:
         yield "findings", f_cols, [tuple(f.get(c) for c in f_cols) for f in flat]
+    for sec in report.sections:
+        yield sec.key, list(sec.columns), [tuple(r) for r in sec.rows]
 
 
 def _safe_name(key: str) -> str:

@@ -43,8 +43,9 @@ def is_count(column: str) -> bool:
 
 
 def is_unit_cost(column: str) -> bool:
-    """``cost_per_call``, ``cost_per_unit``: small amounts that need more than 2 decimals."""
-    return "_per_" in column
+    """``cost_per_call``, ``cost_per_unit``, ``price``, ``list_price``: small amounts that need
+    more than 2 decimals."""
+    return "_per_" in column or column == "price" or column.endswith("_price")
 
 
 def money_text(d: Decimal, places: int = 2) -> str:
@@ -59,8 +60,8 @@ def money_text(d: Decimal, places: int = 2) -> str:
     return f"{d.quantize(step, rounding=ROUND_HALF_UP):,.{places}f}"
 
 
-def _grouped(d: Decimal) -> str:
-    from costlab.report.tables import dec_text
+def grouped(d: Decimal) -> str:
+    from costlab.report.text import dec_text
 
     text = dec_text(d)
     whole, _, frac = text.partition(".")
@@ -94,14 +95,14 @@ def display(column: str, value: Any) -> str:
         if isinstance(value, float):
             return _float_text(value)
         if is_count(column):
-            return _grouped(value)
+            return grouped(value)
         return money_text(value, 4 if is_unit_cost(column) else 2)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, (dict, list, tuple)):
-        from costlab.report.tables import to_json
+        from costlab.report.text import to_json
 
         return to_json(value, indent=None)
     return str(value)
@@ -141,6 +142,51 @@ def savings_text(s: Any) -> str:
     return lo if lo == hi else f"{lo}–{hi}"
 
 
+#: How many findings "What to change" lists (the rest are in the details).
+TOP_CHANGES = 5
+
+
+def change_text(h: Any) -> str:
+    """The headline's billed change against the previous period: '+12.30 (+6.9%)', '-3.00',
+    or an em dash when there is no comparable previous period."""
+    if h.change is None:
+        return DASH
+    sign = "+" if h.change > 0 else ""
+    pct = f" ({'+' if h.change_pct > 0 else ''}{h.change_pct:,.1f}%)" if h.change_pct is not None else ""
+    return f"{sign}{display('change', h.change)}{pct}"
+
+
+def previous_text(report: Report) -> str:
+    """'2026-09-01 to 2026-10-01' for the headline's change column."""
+    if report.previous_since is None or report.previous_until is None:
+        return "previous period"
+    return f"{period_label(report.previous_since)} to {period_label(report.previous_until)}"
+
+
+def change_lines(findings: Sequence[dict[str, Any]], top: int = TOP_CHANGES) -> list[dict[str, str]]:
+    """The first ``top`` findings (already ranked: validated by dollars, then potential) as what
+    a lead reads: the monthly saving, its evidence tier, where, and the action."""
+    out = []
+    for f in findings[:top]:
+        validated = bool(f.get("validated")) and isinstance(f.get("monthly_savings_usd"), dict) and bool(
+            (f["monthly_savings_usd"].get("high") or 0) > 0
+        )
+        band = f.get("monthly_savings_usd") if validated else f.get("potential_savings_usd")
+        confidence = str(f.get("confidence") or DASH)
+        evidence = f.get("evidence")
+        ev: dict[str, Any] = evidence if isinstance(evidence, dict) else {}
+        model = f.get("model") or ev.get("current_model") or ev.get("model")
+        where = finding_scope(f) + (f" ({model})" if model else "")
+        out.append({
+            "saving": f"${savings_text(band)}/month" if band else DASH,
+            "tier": f"validated, {confidence} confidence" if validated else f"potential, needs validation ({confidence} confidence)",
+            "where": where,
+            "action": str(f.get("action") or f.get("title") or DASH),
+            "analyzer": str(f.get("analyzer", "?")),
+        })
+    return out
+
+
 def _evidence_value(key: str, v: Any) -> str:
     if isinstance(v, dict):
         if set(v) == {"low", "high"}:
@@ -173,7 +219,7 @@ def md_escape(value: str) -> str:
     """Inert inline text: Markdown punctuation backslashed, HTML characters as entities, control
     characters and bidirectional overrides as visible escapes (`costlab.report.tables.printable`; line
     breaks become ``<br>``)."""
-    from costlab.report.tables import printable
+    from costlab.report.text import printable
 
     text = printable(value, keep="\r\n").translate(_MD_BACKSLASH)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -189,7 +235,7 @@ def md_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]
 
 
 def _section(sec: Section, top: int | None) -> list[str]:
-    out = [f"## {md_escape(sec.title)}", ""]
+    out = [f"### {md_escape(sec.title)}", ""]
     if sec.note:
         out += [md_escape(sec.note), ""]
     if not sec.rows:
@@ -202,7 +248,7 @@ def _section(sec: Section, top: int | None) -> list[str]:
 
 
 def _findings(findings: Sequence[dict[str, Any]], savings: Any = None) -> list[str]:
-    out = ["## Findings", ""]
+    out = ["### All findings", ""]
     if savings:
         out += [f"Validated savings per month (USD): {md_escape(savings_text(savings))}, combined on the "
                 "remaining cost (never summed); potential savings need validation first.", ""]
@@ -228,8 +274,38 @@ def _findings(findings: Sequence[dict[str, Any]], savings: Any = None) -> list[s
     return [*out, ""]
 
 
+def _headline_rows(report: Report) -> tuple[list[str], list[tuple[Any, ...]]]:
+    cols = ["currency", "billed", f"change vs {previous_text(report)}", "attributed", "unattributed", "traced",
+            "coverage", "traced calls", "unpriced calls"]  # fmt: skip
+    rows = [
+        (h.currency, h.billed, change_text(h), h.attributed, h.unattributed, h.traced_cost, h.coverage,
+         h.traced_calls, h.unpriced_calls)  # fmt: skip
+        for h in report.headline
+    ]
+    return cols, rows
+
+
+def _changes(report: Report) -> list[str]:
+    out = ["## What to change", ""]
+    if not report.findings:
+        return [*out, "No findings." if report.section("findings") is None else "Findings were not run.", ""]
+    for i, c in enumerate(change_lines(report.findings), 1):
+        out.append(f"{i}. **{md_escape(c['saving'])}** ({md_escape(c['tier'])}): {md_escape(c['where'])}: "
+                   f"{md_escape(c['action'])}")  # fmt: skip
+    if report.savings:
+        out += ["", f"Validated savings per month (USD), all findings: {md_escape(savings_text(report.savings))}, "
+                "combined on the remaining cost (never summed)."]  # fmt: skip
+    more = len(report.findings) - TOP_CHANGES
+    if more > 0:
+        out += ["", f"{more} more findings with their evidence under Details."]
+    return [*out, ""]
+
+
 def render_markdown(report: Report, top: int | None = 15) -> str:
-    """The whole report as Markdown; ``top`` rows per section (None: all)."""
+    """The whole report as Markdown, in reading order (`costlab.report.model.PARTS`); ``top`` rows
+    per section (None: all)."""
+    from costlab.report.model import PARTS
+
     out = [
         "# costlab report",
         "",
@@ -239,21 +315,27 @@ def render_markdown(report: Report, top: int | None = 15) -> str:
         + ".",
         "",
     ]
-    if report.alerts:
-        out += ["## Alerts", ""]
-        out += [f"- **{md_escape(a.kind)}**: {md_escape(a.message)}" for a in report.alerts]
-        out.append("")
+    if report.notice:
+        out += [f"**{md_escape(report.notice)}**", ""]
+    if report.headline or report.alerts:
+        out += ["## Headline", ""]
     if report.headline:
-        cols = ["currency", "billed", "attributed", "unattributed", "traced", "coverage", "traced calls", "unpriced calls"]
-        rows = [
-            (h.currency, h.billed, h.attributed, h.unattributed, h.traced_cost, h.coverage, h.traced_calls, h.unpriced_calls)
-            for h in report.headline
-        ]
-        out += ["## Headline", ""] + md_table(cols, rows) + [""]
-    for sec in report.sections:
-        out += _section(sec, top)
+        out += md_table(*_headline_rows(report)) + [""]
+    if report.alerts:  # each message names its kind
+        out += [f"- {md_escape(a.message)}" for a in report.alerts] + [""]
+    if report.notice:  # the period holds no data: the line above says it all
+        return "\n".join(out).rstrip("\n") + "\n"
     if report.findings or report.section("findings") is None:
-        out += _findings(report.findings, report.savings)
+        out += _changes(report)
+    for part, heading in PARTS:
+        sections = report.part(part)
+        if not sections and not (part == "details" and report.findings):
+            continue
+        out += [f"## {heading}", ""]
+        for sec in sections:
+            out += _section(sec, top)
+        if part == "details" and report.findings:
+            out += _findings(report.findings, report.savings)
     while out and out[-1] == "":
         out.pop()
     return "\n".join(out) + "\n"

@@ -90,6 +90,7 @@ class Report:
     # the period the headline's change compares with: [previous_since, previous_until)
     previous_since: datetime | None = None
     previous_until: datetime | None = None
+    notice: str | None = None  # one line when the period holds no data (names the period)
 
     def __repr__(self) -> str:
         """One short line in a plain Python shell (Jupyter shows `_repr_html_`)."""
@@ -120,6 +121,7 @@ class Report:
             "generated_at": self.generated_at,
             "period": {"since": self.since, "until": self.until},
             "previous_period": {"since": self.previous_since, "until": self.previous_until},
+            "notice": self.notice,
             "options": self.options,
             "headline": [vars(h) for h in self.headline],
             "alerts": [vars(a) for a in self.alerts],

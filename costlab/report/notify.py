@@ -14,12 +14,11 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from costlab.errors import UsageError
 from costlab.money.alerts import fmt_money
-from costlab.report.markdown import period_label
+from costlab.report.markdown import change_lines, period_label
 from costlab.report.tables import to_json
 
 if TYPE_CHECKING:
@@ -54,19 +53,15 @@ def should_send(report: Report, when: str) -> bool:
 def summary(report: Report) -> dict[str, Any]:
     """The body posted: period, headline, alerts, top findings and a Slack-style ``text``."""
     period = f"{period_label(report.since) or 'start'} to {period_label(report.until) or 'end'}"
-    findings = sorted(
-        report.findings,
-        key=lambda f: -Decimal(str((f.get("monthly_savings_usd") or {}).get("high") or 0)),
-    )[:TOP_FINDINGS]
+    findings = report.findings[:TOP_FINDINGS]  # ranked: validated by dollars, then potential
     lines = [f"costlab report, {period}"]
     for h in report.headline:
         billed = fmt_money(h.billed, h.currency) if h.billed is not None else "no bill"
         traced = fmt_money(h.traced_cost, h.currency) if h.traced_cost is not None else "none"
         lines.append(f"billed {billed}, traced {traced} ({h.traced_calls} calls)")
     lines += [a.message for a in report.alerts]
-    for f in findings:
-        band = f.get("monthly_savings_usd") or {}
-        lines.append(f"finding: {f.get('title')} (up to ${band.get('high', 0)}/month)")
+    for c in change_lines(findings, TOP_FINDINGS):
+        lines.append(f"change: {c['where']}: {c['action']} ({c['saving']} USD, {c['tier']})")
     return {
         "text": "\n".join(lines),
         "period": {"since": report.since, "until": report.until},
@@ -74,7 +69,9 @@ def summary(report: Report) -> dict[str, Any]:
         "alerts": [{"kind": a.kind, "scope": a.scope, "name": a.name, "message": a.message} for a in report.alerts],
         "findings": [
             {"title": f.get("title"), "workflow": f.get("workflow"), "step": f.get("step"),
-             "monthly_savings_usd": f.get("monthly_savings_usd"), "confidence": f.get("confidence")}
+             "monthly_savings_usd": f.get("monthly_savings_usd"),
+             "potential_savings_usd": f.get("potential_savings_usd"), "validated": f.get("validated"),
+             "confidence": f.get("confidence")}
             for f in findings
         ],  # fmt: skip
     }

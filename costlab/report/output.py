@@ -35,9 +35,10 @@ def output_path(template: str, report: Report) -> Path:
 
 
 def render(report: Report, fmt: str, top: int | None = 15, console_width: int | None = None,
-           to_file: bool = False, csv_raw: bool = False) -> str:
+           to_file: bool = False, csv_raw: bool = False, full: bool = False) -> str:
     """The report as text in one format (``top``: rows per table for table, markdown and html;
-    ``csv_raw``: CSV text cells as they are, not neutralised, `costlab.report.csvout`)."""
+    ``csv_raw``: CSV text cells as they are, not neutralised, `costlab.report.csvout`; ``full``: the
+    terminal table shows the details part too)."""
     if fmt == "json":
         from costlab.report.tables import to_json
 
@@ -63,20 +64,20 @@ def render(report: Report, fmt: str, top: int | None = 15, console_width: int | 
             console = make_console(buf, console_width, force_terminal=True)
         else:
             console = make_console(buf, console_width or 200)
-        render_terminal(report, console, top=top)
+        render_terminal(report, console, top=top, full=full)
         return buf.getvalue()
     raise CostlabError(f"unknown report format {fmt!r}")
 
 
 def write_report(
     report: Report, fmt: str, output: str | None, top: int | None = 15, console_width: int | None = None,
-    csv_raw: bool = False,
+    csv_raw: bool = False, full: bool = False,
 ) -> Path | None:
     """Render and write to ``output`` (atomically) or stdout; the path written, if any.
 
     CSV to a directory (an existing one, or a path ending in ``/``) writes one CSV per table."""
     if output is None:
-        sys.stdout.write(render(report, fmt, top, console_width, csv_raw=csv_raw))
+        sys.stdout.write(render(report, fmt, top, console_width, csv_raw=csv_raw, full=full))
         sys.stdout.flush()
         return None
     path = output_path(output, report)
@@ -89,7 +90,7 @@ def write_report(
         except OSError as ex:
             raise CostlabError(f"{path}: cannot write the report ({ex.strerror})") from None
         return path
-    data = render(report, fmt, top, console_width, to_file=True, csv_raw=csv_raw).encode("utf-8")
+    data = render(report, fmt, top, console_width, to_file=True, csv_raw=csv_raw, full=full).encode("utf-8")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

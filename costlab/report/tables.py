@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import IO, TYPE_CHECKING, Any
 
 from costlab.errors import CostlabError
+from costlab.report.text import dec_text, plain, printable, to_json
 
 if TYPE_CHECKING:
     import polars as pl
@@ -31,28 +31,6 @@ if TYPE_CHECKING:
     from costlab.ingest.run import IngestResult
 
 FORMATS = ("table", "json", "csv")
-
-
-#: C0 controls (tab and newline included), DEL, C1 controls, the Arabic letter mark, LRM/RLM,
-#: line/paragraph separators and the bidirectional embeddings, overrides and isolates
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
-
-_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
-
-
-def printable(text: str, keep: str = "") -> str:
-    """``text`` with every control or bidirectional-override character written as an escape
-    (``\\x1b``, ``\\u202e``); the characters in ``keep`` (e.g. a newline) stay as they are."""
-
-    def escape(m: re.Match[str]) -> str:
-        c = m.group(0)
-        if c in keep:
-            return c
-        if c in _SHORT:
-            return _SHORT[c]
-        return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
-
-    return _UNPRINTABLE.sub(escape, text)
 
 
 def console(file: IO[str] | None = None, width: int | None = None, force_terminal: bool | None = None) -> Console:
@@ -68,56 +46,6 @@ def console(file: IO[str] | None = None, width: int | None = None, force_termina
     return make(200) if width is None and not out.is_terminal else out
 
 
-def dec_text(d: Decimal) -> str:
-    """Plain decimal text without exponent or trailing zeros ('1.5', '0', '-0.000123')."""
-    if d == 0:
-        return "0"
-    text = format(d, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, datetime):
-        return v.isoformat()
-    if isinstance(v, date):
-        return v.isoformat()
-    if isinstance(v, dict):
-        return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    return v
-
-
-def to_json(value: Any, indent: int | None = 2) -> str:
-    """JSON text with Decimals as exact numbers."""
-    marks: dict[str, str] = {}
-
-    def default(o: Any) -> Any:
-        if isinstance(o, Decimal):
-            token = f"\x00dec{len(marks)}\x00"
-            marks[token] = dec_text(o)
-            return token
-        if isinstance(o, (datetime, date)):
-            return o.isoformat()
-        raise TypeError(f"cannot serialise {type(o).__name__}")
-
-    def walk(v: Any) -> Any:
-        if isinstance(v, Decimal):
-            return default(v)
-        if isinstance(v, dict):
-            return {str(k): walk(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [walk(x) for x in v]
-        return v
-
-    text = json.dumps(walk(value), indent=indent, default=default, ensure_ascii=False)
-    for token, num in marks.items():
-        text = text.replace(json.dumps(token), num)
-    return text
-
-
 def _cell(v: Any) -> str:
     if v is None:
         return ""
@@ -128,12 +56,13 @@ def _cell(v: Any) -> str:
     if isinstance(v, datetime):
         return v.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(v, (list, dict)):
-        return json.dumps(_plain(v), ensure_ascii=False)
+        return json.dumps(plain(v), ensure_ascii=False)
     return str(v)
 
 
 def rows(names: Sequence[str], data: Sequence[Sequence[Any]], fmt: str, title: str | None = None) -> None:
-    """Print rows as a table, a JSON array of objects, or CSV."""
+    """Print rows as a table (numbers as the reports show them: `costlab.report.markdown.display`),
+    a JSON array of objects, or CSV (both exact)."""
     if fmt not in FORMATS:
         raise CostlabError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
     if fmt == "json":
@@ -149,11 +78,24 @@ def rows(names: Sequence[str], data: Sequence[Sequence[Any]], fmt: str, title: s
 
         table = Table(title=Text(printable(title)) if title else None, title_justify="left", show_edge=False,
                       header_style="bold")  # fmt: skip
-        for n in names:
-            table.add_column(Text(printable(str(n))), overflow="fold")
+        from costlab.report.markdown import is_numeric_column
+
+        # the reports' display rule (money to the cent, unknown as a dash); JSON and CSV keep every digit
+        for i, n in enumerate(names):
+            table.add_column(Text(printable(str(n))), overflow="fold",
+                             justify="right" if is_numeric_column(data, i) else "left")  # fmt: skip
         for r in data:
-            table.add_row(*[Text(printable(_cell(v))) for v in r])
+            table.add_row(*[Text(printable(_shown(str(n), v))) for n, v in zip(names, r, strict=True)])
         console().print(table)
+
+
+def _shown(column: str, value: Any) -> str:
+    """`display`, except that a DECIMAL of scale 0 (a token sum in SQL) is a whole number."""
+    from costlab.report.markdown import display, grouped
+
+    if isinstance(value, Decimal) and value.is_finite() and value.as_tuple().exponent == 0 and value != 0:
+        return grouped(value)
+    return display(column, value)
 
 
 def frame(df: pl.DataFrame, fmt: str) -> None:

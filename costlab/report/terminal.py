@@ -1,5 +1,6 @@
-"""The report on a terminal with rich: headline per currency, alerts first, then one table per
-section (top rows only; the CSV has them all).
+"""The report on a terminal with rich: the headline per currency with the alerts, what to change,
+then the bill, trends and gap parts (top rows only; the CSV has them all); the details part and
+every finding's evidence behind ``--full``.
 
 Every data value goes in as `rich.text.Text` through `_text`, never as markup, so a workflow
 called ``[red]x`` or ``[/]`` prints as itself instead of styling (or crashing) the table, and its
@@ -35,7 +36,7 @@ def _text(value: str, style: str = "") -> Text:
     return Text(printable(value), style=style)
 
 
-def _headline_panel(h: Headline) -> RenderableType:
+def _headline_panel(h: Headline, previous: str) -> RenderableType:
     from rich.panel import Panel
     from rich.table import Table
 
@@ -44,6 +45,7 @@ def _headline_panel(h: Headline) -> RenderableType:
     grid.add_column(justify="right")
     for label, col, value in (
         ("billed", "billed", h.billed),
+        (f"vs {previous}", None, md.change_text(h)),
         ("attributed", "attributed", h.attributed),
         ("unattributed", "unattributed", h.unattributed),
         ("traced", "traced", h.traced_cost),
@@ -51,7 +53,7 @@ def _headline_panel(h: Headline) -> RenderableType:
         ("traced calls", "calls", h.traced_calls),
         ("unpriced calls", "calls", h.unpriced_calls),
     ):
-        grid.add_row(label, _text(md.display(col, value)))
+        grid.add_row(_text(label), _text(md.display(col, value) if col else str(value)))
     return Panel(grid, title=_text(h.currency), title_align="left", expand=False)
 
 
@@ -136,31 +138,77 @@ def _findings(findings: list[dict[str, Any]], savings: Any = None) -> Renderable
     return table
 
 
-def render_terminal(report: Report, console: Console, top: int | None = 15) -> None:
-    """Print the report; ``top`` rows per section (None: all)."""
-    from rich.columns import Columns
+def _changes(report: Report, console: Console) -> None:
     from rich.text import Text
+
+    console.print()
+    console.print(Text("What to change", style="bold"))
+    if not report.findings:
+        console.print(Text("No findings." if report.section("findings") is None else "Findings were not run.", style="dim"))
+        return
+    for i, c in enumerate(md.change_lines(report.findings), 1):
+        line = Text(f"{i}. ")
+        line.append(printable(c["saving"]), style="bold")
+        line.append(printable(f" ({c['tier']})  {c['where']}: {c['action']}"))
+        console.print(line)
+    if report.savings:
+        console.print(_text(f"validated savings per month (USD), all findings: {md.savings_text(report.savings)}, "
+                            "combined on the remaining cost", style="dim"))  # fmt: skip
+
+
+def _print_section(sec: Section, console: Console, top: int | None) -> None:
+    from rich.text import Text
+
+    console.print()
+    if not sec.rows:
+        console.print(_text(sec.title, style="bold").append(": nothing in this period", style="not bold"))
+        return
+    table, hidden, narrow = _table(sec, top, console.width)
+    console.print(table)
+    if hidden:
+        console.print(Text(md.more_rows_line(hidden), style="dim"))
+    if narrow:
+        console.print(Text(f"… {narrow} more columns (a wider terminal, or --format csv)", style="dim"))
+    if sec.note:
+        console.print(_text(sec.note, style="dim"))
+
+
+def render_terminal(report: Report, console: Console, top: int | None = 15, full: bool = False) -> None:
+    """Print the report in reading order (`costlab.report.model.PARTS`); ``top`` rows per section
+    (None: all). The details part and the full findings only with ``full`` (``--full``)."""
+    from rich.columns import Columns
+    from rich.rule import Rule
+    from rich.text import Text
+
+    from costlab.report.model import PARTS
 
     head = Text("costlab report", style="bold")
     head.append(printable(f"  {md.period_text(report)} · lake {report.lake} · generated {report.generated_at:%Y-%m-%d %H:%M} UTC"))
     console.print(head)
+    if report.notice:
+        console.print(_text(report.notice, style="bold"))
     for a in report.alerts:
         console.print(_text(a.message, style="bold red"))  # the message names its kind
     if report.headline:
-        console.print(Columns([_headline_panel(h) for h in report.headline]))
-    for sec in report.sections:
-        console.print()
-        if not sec.rows:
-            console.print(_text(sec.title, style="bold").append(": nothing in this period", style="not bold"))
+        console.print(Columns([_headline_panel(h, md.previous_text(report)) for h in report.headline]))
+    if report.notice:  # the period holds no data: the line above says it all
+        return
+    if report.findings or report.section("findings") is None:
+        _changes(report, console)
+    for part, heading in PARTS:
+        sections = report.part(part)
+        if part == "details" and not full:
+            if sections:
+                console.print()
+                console.print(Text(f"{len(sections)} detail tables and the findings' evidence: costlab report --full "
+                                   "(or --format html / markdown / csv)", style="dim"))  # fmt: skip
             continue
-        table, hidden, narrow = _table(sec, top, console.width)
-        console.print(table)
-        if hidden:
-            console.print(Text(md.more_rows_line(hidden), style="dim"))
-        if narrow:
-            console.print(Text(f"… {narrow} more columns (a wider terminal, or --format csv)", style="dim"))
-        if sec.note:
-            console.print(_text(sec.note, style="dim"))
-    if report.findings:
+        if not sections:
+            continue
+        console.print()
+        console.print(Rule(_text(heading, style="bold"), align="left"))
+        for sec in sections:
+            _print_section(sec, console, top)
+    if full and report.findings:
         console.print()
         console.print(_findings(report.findings, report.savings))
