@@ -23,7 +23,7 @@ WITH alloc AS (
                          CAST($policy AS VARCHAR), CAST($token_policy AS VARCHAR))
     GROUP BY ALL
 ),
-traced AS (
+wf_traced AS (
     SELECT workflow, cost_currency AS currency, sum(cost) AS traced_cost
     FROM calls_attributed
     WHERE cost IS NOT NULL
@@ -40,6 +40,6 @@ SELECT
     CAST(a.other_cost AS DECIMAL(38, 12)) AS other_cost,
     CAST(t.traced_cost AS DECIMAL(38, 12)) AS traced_cost
 FROM alloc AS a
-LEFT JOIN traced AS t ON t.workflow = a.workflow AND t.currency = a.currency
+LEFT JOIN wf_traced AS t ON t.workflow = a.workflow AND t.currency = a.currency
 LEFT JOIN attribution_rules AS tm ON tm.kind = 'team' AND tm.key = a.workflow
 ORDER BY a.currency, a.workflow = 'unattributed', a.billed DESC, a.workflow;
