@@ -109,7 +109,7 @@ def _render(fig: Figure, key: str, title: str) -> Chart:
     return Chart(key, title, clean_svg(buf.getvalue(), key, title))
 
 
-WIDTH_IN = 5.0  # 360 pt: drawn near its natural size on a 390 px phone, so text stays >= 11 px
+WIDTH_IN = 4.75  # 342 pt: drawn at about 1:1 on a 390 px phone (340-370 px wide), so text stays >= 11 px
 CHAR_PT = 6.9  # mean advance of a FONT_PT sans-serif character, for margins
 LEGEND_CHARS = 22
 LINE_PT = 16.0  # a bar's label line, above the bar
@@ -132,9 +132,13 @@ def _figure(height_pt: float, left_pt: float, bottom_pt: float, top_pt: float = 
     return fig, fig.add_subplot()
 
 
-def _legend(fig: Figure, ncol: int) -> None:
-    fig.legend(loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, frameon=False,
-               handlelength=1.2, columnspacing=1.0, borderaxespad=0.2)
+def _legend(fig: Figure, ax: Axes, ncol: int) -> None:
+    """Below the plot, in drawing order (matplotlib would list the lines before the bars)."""
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(handles)), key=lambda i: type(handles[i]).__name__ == "Line2D")
+    fig.legend([handles[i] for i in order], [labels[i] for i in order], loc="lower center",
+               bbox_to_anchor=(0.5, 0.0), ncol=ncol, frameon=False, handlelength=1.2, columnspacing=1.0,
+               borderaxespad=0.2)
 
 
 def _money_axis(ax: Axes, axis: Literal["x", "y"], largest: float) -> None:
@@ -243,7 +247,7 @@ def cost_over_time(spend: Section | None, traced: Section | None) -> list[Chart]
             ax.plot(x, ys, color="#111111", linewidth=1.6, marker="o", markersize=2.5, label="traced call cost")
         _day_ticks(ax, days)
         _money_axis(ax, "y", largest)
-        _legend(fig, min(entries, 2))
+        _legend(fig, ax, min(entries, 2))
         charts.append(_render(fig, f"chart-cost-over-time-{_slug(cur)}", f"Cost over time ({cur})"))
     return charts
 
@@ -290,7 +294,7 @@ def daily_trend(sec: Section | None) -> list[Chart]:
             ax.axvline(start - 0.5, color="#777777", linewidth=0.8, linestyle="--")
         _day_ticks(ax, days)
         _money_axis(ax, "y", largest)
-        _legend(fig, min(entries, 2))
+        _legend(fig, ax, min(entries, 2))
         charts.append(_render(fig, f"chart-daily-trend-{_slug(cur)}", f"{sec.title} ({cur})"))
     return charts
 
@@ -362,7 +366,7 @@ def _hbars(
     ax.axvline(0, color="#555555", linewidth=0.8)
     _money_axis(ax, "x", max(abs(lo), abs(hi)))
     if n > 1:
-        _legend(fig, n)
+        _legend(fig, ax, n)
     return _render(fig, key, title)
 
 

@@ -62,6 +62,7 @@ def environment() -> jinja2.Environment:
 _DATE = re.compile(r"(?<![\w-])\d{4}-\d{2}(?:-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?)?(?![\w-])")
 CURRENCY_SIGN = {"USD": "$", "EUR": "€", "GBP": "£"}
 TOP_FINDINGS = 5
+NOWRAP_CHARS = 28  # a cell this short stays on one line (names, emails); the table scrolls instead
 
 
 def nowrap_dates(value: Any) -> Markup:
@@ -72,6 +73,13 @@ def nowrap_dates(value: Any) -> Markup:
     return Markup(_DATE.sub(lambda m: f'<span class="nw">{m[0]}</span>', str(escape(value))))
 
 
+def _cell_class(value: Any, text: str, numeric: bool) -> str:
+    """num: right-aligned, never wrapped; none: unknown (muted); nw: a date or a short name,
+    kept on one line (the table scrolls in its box instead)."""
+    short = isinstance(value, (date, datetime)) or len(text) <= NOWRAP_CHARS
+    return " ".join(c for c, on in (("num", numeric), ("none", value is None), ("nw", short and not numeric)) if on)
+
+
 def _table(columns: list[str], rows: list[tuple[Any, ...]], top: int | None) -> dict[str, Any]:
     shown = rows if top is None else rows[:top]
     numeric = [is_numeric_column(rows, i) for i in range(len(columns))]
@@ -79,8 +87,9 @@ def _table(columns: list[str], rows: list[tuple[Any, ...]], top: int | None) -> 
         "columns": [{"name": c, "num": n} for c, n in zip(columns, numeric, strict=True)],
         "rows": [
             [
-                {"text": display(c, v), "num": n, "none": v is None, "date": isinstance(v, (date, datetime))}
+                {"text": t, "cls": _cell_class(v, t, n)}
                 for c, v, n in zip(columns, r, numeric, strict=True)
+                for t in (display(c, v),)
             ]
             for r in shown
         ],
