@@ -110,7 +110,7 @@ def _render(fig: Figure, key: str, title: str) -> Chart:
 
 
 WIDTH_IN = 4.75  # 342 pt: drawn at about 1:1 on a 390 px phone (340-370 px wide), so text stays >= 11 px
-CHAR_PT = 6.9  # mean advance of a FONT_PT sans-serif character, for margins
+CHAR_PT = 7.2  # advance of a FONT_PT sans-serif digit (DejaVu Sans: 0.636 em), for margins
 LEGEND_CHARS = 22
 LINE_PT = 16.0  # a bar's label line, above the bar
 
@@ -338,8 +338,14 @@ def _hbars(
     known = [v for _, vals in series for v in vals if v is not None]
     lo, hi = min([0.0, *known]), max([0.0, *known])
     span = (hi - lo) or 1.0
-    # room for the value label at a bar's end
-    ax.set_xlim(lo - span * 0.45 if lo < 0 else 0.0, hi + span * 0.45 if hi > 0 else span * 0.04)
+    values = texts if texts is not None and n == 1 else None
+    # room for the longest value label at a bar's end (on both sides when bars go both ways)
+    longest = max(len(t) for t in values) if values else max(len(money_text(Decimal(repr(v)))) for v in [*known, 0.0])
+    axes_pt = WIDTH_IN * 72 - 6 - 14
+    ends = (lo < 0) + (hi > 0) or 1
+    label_pt = min(CHAR_PT * longest + 10, axes_pt * 0.55 / ends)
+    pad = span * label_pt / (axes_pt - ends * label_pt)
+    ax.set_xlim(lo - pad if lo < 0 else 0.0, hi + pad if hi > 0 else span * 0.04)
     edge = blended_transform_factory(ax.transAxes, ax.transData)
     for i, lab in enumerate(labels):
         ax.text(0.0, i * item_pt + LINE_PT - 4, lab, transform=edge, ha="left", va="baseline",
@@ -356,8 +362,8 @@ def _hbars(
             if i in special:
                 patch.set_hatch("///")
                 patch.set_edgecolor("#6b6b6b")
-        values = texts if texts is not None and n == 1 else ["—" if v is None else money_text(Decimal(repr(v))) for v in vals]
-        ax.bar_label(bars, labels=values, padding=3)
+        shown = values if values is not None else ["—" if v is None else money_text(Decimal(repr(v))) for v in vals]
+        ax.bar_label(bars, labels=shown, padding=3)
         for y, v in zip(pos, vals, strict=True):
             if v is None:  # bar_label skips NaN bars: mark the unknown explicitly
                 ax.annotate("—", (0, y), xytext=(3, 0), textcoords="offset points", va="center")
