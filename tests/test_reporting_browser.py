@@ -11,17 +11,13 @@ Screenshots go to pytest's tmp_path, and to reports/screenshots/ with COSTLAB_SC
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
 import pytest
 import reportfixture as rf
 
-from costlab.analyze.base import Finding, Savings
 from costlab.report.html import render_html
-from costlab.report.model import Report, Section, rank_findings
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -55,63 +51,6 @@ def _browser_or_skip() -> None:
     if os.environ.get("COSTLAB_REQUIRE_BROWSER") == "1":
         pytest.fail(f"{CHROMIUM} missing and COSTLAB_REQUIRE_BROWSER=1: apt-get install -y chromium")
     pytest.skip(f"{CHROMIUM} missing (apt-get install -y chromium); set COSTLAB_REQUIRE_BROWSER=1 to fail instead")
-
-
-def full_report() -> Report:
-    """rf.build() plus a section in every part (the shapes the report builder gives them), the
-    change against the previous month, and three findings in ranked order."""
-    report = rf.build()
-    day0 = date(2026, 9, 24)
-    trend = [
-        # 7 context days before the period (muted), then the period's first 14 days
-        (day0 + timedelta(days=i), "USD", D(30 + i), D(20 + i) if i % 5 else None, day0 + timedelta(days=i) >= date(2026, 10, 1))
-        for i in range(21)
-    ]
-    report.sections[:0] = [
-        Section(
-            "bill_by_workflow",
-            "The whole bill by workflow",
-            ["workflow", "team", "currency", "amount", "share"],
-            [
-                ("support-chat", "cx", "USD", D("1000.25"), D("0.8102")),
-                ("(unattributed)", None, "USD", D("234.25"), D("0.1898")),
-                *[(f"batch-job-{i:02d}-with-a-rather-long-name", "data", "EUR", D(20 - i), D("0.07")) for i in range(14)],
-            ],
-            part="bill",
-        ),
-        Section(
-            "bill_by_team",
-            "The whole bill by team",
-            ["team", "currency", "amount", "share"],
-            [("cx", "USD", D("1000.25"), D("0.8102")), ("(unattributed)", "USD", D("234.25"), D("0.1898"))],
-            part="bill",
-        ),
-        Section("daily_trend", "Billed and traced by day", ["day", "currency", "billed", "traced", "in_period"],
-                trend, "The 7 days before 2026-10-01 are context.", part="trends"),
-        Section(
-            "gap_causes",
-            "Why billed and traced differ",
-            ["cause", "currency", "amount", "share"],
-            [("untraced workflows", "USD", D("600.1"), D("0.61")), ("non-token charges", "USD", D("384.28"), D("0.39"))],
-            part="gap",
-        ),
-    ]
-    usd = report.headline[1]
-    # 1234.50 billed against 1154.50 in 2026-09: +80.00, 80 / 1154.50 = 6.93% -> 6.9%
-    usd.previous_billed, usd.change, usd.change_pct = D("1154.5"), D("80"), D("6.9")
-    report.previous_since, report.previous_until = datetime(2026, 9, 1, tzinfo=UTC), rf.UTC_DAY
-    potential = Finding(
-        analyzer="downgrade", workflow="rag-search", step="rerank", title="A smaller model answers as well",
-        action="Route rerank to gpt-4o-mini", evidence={"model": "gpt-4o", "calls": 300},
-        monthly_savings_usd=Savings(D(0), D(0)), confidence="low", validated=False,
-        potential_savings_usd=Savings(D("400"), D("900")),
-    )
-    small = Finding(
-        analyzer="trimming", workflow="support-chat", step="answer", title="Unused context", action="Trim the history",
-        evidence={"calls": 9000}, monthly_savings_usd=Savings(D("10"), D("20")), confidence="medium", validated=True,
-    )
-    report.findings = rank_findings([potential.to_dict(), small.to_dict(), *report.findings])
-    return report
 
 
 def _open(html: str, tmp: Path, name: str, viewports: dict[str, tuple[int, int]]) -> dict[str, Any]:
@@ -178,7 +117,7 @@ def opened(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def full(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A report with every part, at desktop and phone sizes."""
     _browser_or_skip()
-    return _open(render_html(full_report()), tmp_path_factory.mktemp("html"), "report", VIEWPORTS)
+    return _open(render_html(rf.build_parts()), tmp_path_factory.mktemp("html"), "report", VIEWPORTS)
 
 
 def test_console_is_clean(opened: dict[str, Any], full: dict[str, Any]) -> None:

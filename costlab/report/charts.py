@@ -430,7 +430,8 @@ def bill_split(sec: Section | None, name: str, label_col: str) -> list[Chart]:
                 continue
             text = label(who)
             if team is not None and tm is not None and str(who) not in UNATTRIBUTED:
-                text = label(f"{who} · {tm}")
+                with_team = f"{text} · {label(tm)}"
+                text = with_team if len(with_team) <= LABEL_CHARS else text  # the name first
             items.append((text, v, sh if share is not None else None, str(who) in UNATTRIBUTED))
         if not items:
             continue
