@@ -201,19 +201,21 @@ def build_parts() -> Report:
         Section(
             "bill_by_workflow",
             "The whole bill by workflow",
-            ["workflow", "team", "currency", "amount", "share"],
+            ["workflow", "team", "currency", "billed", "share", "traced_cost"],
             [
-                ("support-chat", "cx", "USD", D("1000.25"), D("0.8102")),
-                ("(unattributed)", None, "USD", D("234.25"), D("0.1898")),
-                *[(f"batch-job-{i:02d}-with-a-rather-long-name", "data", "EUR", D(20 - i), D("0.07")) for i in range(14)],
+                ("support-chat", "cx", "USD", D("1000.25"), D("0.8102"), D("250.123456789012")),
+                ("unattributed", None, "USD", D("234.25"), D("0.1898"), None),
+                *[(f"batch-job-{i:02d}-with-a-rather-long-name", "data", "EUR", D(20 - i), D("0.07"), None)
+                  for i in range(14)],
             ],
             part="bill",
         ),
         Section(
             "bill_by_team",
             "The whole bill by team",
-            ["team", "currency", "amount", "share"],
-            [("cx", "USD", D("1000.25"), D("0.8102")), ("(unattributed)", "USD", D("234.25"), D("0.1898"))],
+            ["team", "currency", "workflows", "billed", "share", "traced_cost"],
+            [("cx", "USD", 1, D("1000.25"), D("0.8102"), D("250.123456789012")),
+             ("unattributed", "USD", 1, D("234.25"), D("0.1898"), None)],
             part="bill",
         ),
         Section("daily_trend", "Billed and traced by day", ["day", "currency", "billed", "traced", "in_period"],

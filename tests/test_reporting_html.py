@@ -72,6 +72,9 @@ def test_page_in_reading_order() -> None:
     bill = page[page.index('id="p-bill"') : page.index('id="p-trends"')]
     assert bill.index('id="s-bill_by_workflow"') < bill.index('id="s-bill_by_team"')
     assert 'id="s-daily_trend"' in page[page.index('id="p-trends"') : page.index('id="p-gap"')]
+    # under a chart, a table over 12 rows starts folded (bill by workflow: 16 rows; by team: 2)
+    assert bill.count('<details class="rows">\n<summary>The table: 16 rows</summary>') == 1
+    assert bill.count("<details") == 1
     details = page[page.index('id="p-details"') :]
     assert details.count("<details ") == 16 and "<details open" not in page  # 15 sections + findings
     assert '<details id="s-cost_by_user">\n<summary>Cost by user <span class="count">25 rows</span></summary>' in details
@@ -95,10 +98,11 @@ def test_bill_split_chart() -> None:
     assert "batch-job-10-with-a-rather-long-name" in texts(eur) and "3 others" in texts(eur)
     assert "24.00 · 21.0%" in texts(eur) and "<pattern" not in eur.svg
     # USD: the unattributed bucket is drawn grey and hatched
-    assert texts(usd)[-4:] == ["support-chat · cx", "(unattributed)", "1,000.25 · 81.0%", "234.25 · 19.0%"]
+    assert texts(usd)[-4:] == ["support-chat · cx", "unattributed", "1,000.25 · 81.0%", "234.25 · 19.0%"]
     assert usd.svg.count("<pattern") == 1 and charts.MUTED in usd.svg
-    # the bucket stays visible when it is the smallest of many: 14 workflows of 100..87 and
-    # 1.00 unattributed: 10 workflows, the bucket, then 4 others (90+89+88+87 = 354.00)
+    # the bucket stays visible when it is the smallest of many (also in the contract's shape,
+    # `amount` and '(unattributed)'): 14 workflows of 100..87 and 1.00 unattributed give 10
+    # workflows, the bucket, then 4 others (90+89+88+87 = 354.00)
     rows = [(f"w{i:02d}", None, "USD", D(100 - i), None) for i in range(14)] + [("(unattributed)", None, "USD", D(1), None)]
     (chart,) = charts.bill_split(Section("bill_by_workflow", "B", ["workflow", "team", "currency", "amount", "share"], rows), "b", "workflow")
     labels = [t for t in texts(chart) if not t[0].isdigit() or t.endswith("others")]

@@ -411,10 +411,13 @@ UNATTRIBUTED = frozenset({"(unattributed)", "unattributed"})
 @styled
 def bill_split(sec: Section | None, name: str, label_col: str) -> list[Chart]:
     """The whole bill split by ``label_col`` (workflow, team) per currency: every row's amount
-    and share, largest first, the unattributed bucket always shown and drawn distinctly; past
+    (column ``amount`` or ``billed``) and share, largest first, the unattributed bucket always shown and drawn distinctly; past
     MAX_BARS rows the smallest are folded into one 'N others' bar so the bars still add up."""
-    ix = _cols(sec, (label_col, "amount", "currency"))
-    if sec is None or ix is None:
+    if sec is None:
+        return []
+    amount = next((c for c in ("amount", "billed") if c in sec.columns), "amount")
+    ix = _cols(sec, (label_col, amount, "currency"))
+    if ix is None:
         return []
     team = sec.columns.index("team") if label_col == "workflow" and "team" in sec.columns else None
     share = sec.columns.index("share") if "share" in sec.columns else None

@@ -62,6 +62,7 @@ def environment() -> jinja2.Environment:
 _DATE = re.compile(r"(?<![\w-])\d{4}-\d{2}(?:-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?)?(?![\w-])")
 CURRENCY_SIGN = {"USD": "$", "EUR": "€", "GBP": "£"}
 TOP_FINDINGS = 5
+FOLD_ROWS = 12  # a longer table under a chart in the main parts starts folded (the chart says it)
 NOWRAP_CHARS = 28  # a cell this short stays on one line (names, emails); the table scrolls instead
 
 
@@ -212,6 +213,8 @@ def context(report: Report, standalone: bool = True, top: int | None = 200, char
         "period": period_text(report),
         "generated": f"{report.generated_at:%Y-%m-%d %H:%M} UTC",
         "version": report.version,
+        "notice": report.notice,
+        "fold_rows": FOLD_ROWS,
         "alerts": [{"kind": a.kind, "message": a.message} for a in report.alerts],
         "headline": headline,
         "todo": [_saves(f) for f in report.findings[:TOP_FINDINGS]],
