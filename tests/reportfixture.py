@@ -7,12 +7,12 @@ Numbers are chosen so the rendered text can be checked by hand (see tests/test_r
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 
 from costlab.analyze.base import Finding, Savings
 from costlab.money.alerts import Alert
-from costlab.report.model import Headline, Report, Section
+from costlab.report.model import Headline, Report, Section, rank_findings
 
 XSS_WORKFLOW = "<script>alert(1)</script>"
 XSS_STEP = '"><img src=x onerror=alert(2)>'
@@ -185,3 +185,62 @@ def build() -> Report:
         options={"allocation_policy": "proportional", "budgets": [{"scope": "total", "limit": D("1000")}]},
         version="0.1.0",
     )
+
+
+def build_parts() -> Report:
+    """build() plus a section in every part (the shapes the report builder gives them), the
+    change against the previous month, and three findings in ranked order."""
+    report = build()
+    day0 = date(2026, 9, 24)
+    trend = [
+        # 7 context days before the period (muted), then the period's first 14 days
+        (day0 + timedelta(days=i), "USD", D(30 + i), D(20 + i) if i % 5 else None, day0 + timedelta(days=i) >= date(2026, 10, 1))
+        for i in range(21)
+    ]
+    report.sections[:0] = [
+        Section(
+            "bill_by_workflow",
+            "The whole bill by workflow",
+            ["workflow", "team", "currency", "billed", "share", "traced_cost"],
+            [
+                ("support-chat", "cx", "USD", D("1000.25"), D("0.8102"), D("250.123456789012")),
+                ("unattributed", None, "USD", D("234.25"), D("0.1898"), None),
+                *[(f"batch-job-{i:02d}-with-a-rather-long-name", "data", "EUR", D(20 - i), D("0.07"), None)
+                  for i in range(14)],
+            ],
+            part="bill",
+        ),
+        Section(
+            "bill_by_team",
+            "The whole bill by team",
+            ["team", "currency", "workflows", "billed", "share", "traced_cost"],
+            [("cx", "USD", 1, D("1000.25"), D("0.8102"), D("250.123456789012")),
+             ("unattributed", "USD", 1, D("234.25"), D("0.1898"), None)],
+            part="bill",
+        ),
+        Section("daily_trend", "Billed and traced by day", ["day", "currency", "billed", "traced", "in_period"],
+                trend, "The 7 days before 2026-10-01 are context.", part="trends"),
+        Section(
+            "gap_causes",
+            "Why billed and traced differ",
+            ["cause", "currency", "amount", "share"],
+            [("untraced workflows", "USD", D("600.1"), D("0.61")), ("non-token charges", "USD", D("384.28"), D("0.39"))],
+            part="gap",
+        ),
+    ]
+    usd = report.headline[1]
+    # 1234.50 billed against 1154.50 in 2026-09: +80.00, 80 / 1154.50 = 6.93% -> 6.9%
+    usd.previous_billed, usd.change, usd.change_pct = D("1154.5"), D("80"), D("6.9")
+    report.previous_since, report.previous_until = datetime(2026, 9, 1, tzinfo=UTC), UTC_DAY
+    potential = Finding(
+        analyzer="downgrade", workflow="rag-search", step="rerank", title="A smaller model answers as well",
+        action="Route rerank to gpt-4o-mini", evidence={"model": "gpt-4o", "calls": 300},
+        monthly_savings_usd=Savings(D(0), D(0)), confidence="low", validated=False,
+        potential_savings_usd=Savings(D("400"), D("900")),
+    )
+    small = Finding(
+        analyzer="trimming", workflow="support-chat", step="answer", title="Unused context", action="Trim the history",
+        evidence={"calls": 9000}, monthly_savings_usd=Savings(D("10"), D("20")), confidence="medium", validated=True,
+    )
+    report.findings = rank_findings([potential.to_dict(), small.to_dict(), *report.findings])
+    return report
