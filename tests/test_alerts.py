@@ -392,7 +392,9 @@ def test_history_start() -> None:
 
 def test_money_format() -> None:
     assert fmt_money(D("1312.4"), "USD") == "$1,312.40"
-    assert fmt_money(D("0.0042"), "USD") == "$0.0042"
+    assert fmt_money(D("0.0042"), "USD") == "$0.0042"  # under a cent: two significant digits
+    # the tables' rule: half-up to the cent (0.4906 was $0.4906 in alerts, 0.49 in the report)
+    assert fmt_money(D("0.4906"), "USD") == "$0.49" and fmt_money(D("0.125"), "USD") == "$0.13"
     assert fmt_money(D("0.5"), "GBP") == "£0.50"
     assert fmt_money(D("1200"), "CHF") == "1,200.00 CHF"
 

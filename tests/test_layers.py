@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "costlab"
 
 #: layer -> module name prefixes (dotted, under ``costlab``); the longest prefix wins
 LAYERS: dict[str, tuple[str, ...]] = {
-    "core": ("errors", "version", "config", "periods", "schema", "names", "redact", "limits", "tokens"),
+    "core": ("errors", "version", "config", "periods", "schema", "names", "redact", "limits", "tokens", "money_text"),
     "pricing": ("pricing",),
     "lake": ("lake", "sql", "views", "attribution", "calls_store", "lake_check"),
     "ingest": ("ingest",),

@@ -121,7 +121,7 @@ def test_one_day_report_shows_the_day_against_its_trailing_days(demo_only: Path)
     assert context[0] == "2026-10-01" and context[-1] == "2026-10-20" and len(context) == 20
     anomalies = data["sections"]["anomalies"]["rows"]
     assert [(a["day"], a["name"]) for a in anomalies] == [("2026-10-21", "ticket-triage")]
-    # $1.95 against a trailing median of $0.4906: 4.0x, as the alert says
+    # $1.95 against a trailing median of $0.4906 (the alert shows $0.49): 4.0x, as the alert says
     assert anomalies[0]["times_median"] == Decimal("4.0")
 
 

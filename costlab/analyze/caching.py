@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from costlab.analyze.base import AnalyzerResult, Finding, Savings, analyzer, money
 from costlab.analyze.response_cache import near_dup_findings, repeat_findings
 from costlab.analyze.rules import Rule, load_rules, lookup
+from costlab.money_text import money_text
 
 if TYPE_CHECKING:
     import polars as pl
@@ -787,7 +788,7 @@ def summarize(sim: pl.DataFrame, findings: list[Finding], ctx: Context) -> dict[
     potential = [f.potential_savings_usd for f in findings if f.potential_savings_usd]
     read = float(sim["R"].sum() or 0)
     if comb.high > 0:
-        verdict = f"prompt/response caching could save ${comb.low:,.2f} to ${comb.high:,.2f} a month"
+        verdict = f"prompt/response caching could save ${money_text(comb.low)} to ${money_text(comb.high)} a month"
     elif total and read / total >= 0.5:
         verdict = (
             f"already well cached: {read / total:.0%} of input tokens are cache reads; "

@@ -352,12 +352,11 @@ def budget_warnings(daily: pl.DataFrame, budgets: Sequence[Budget]) -> list[str]
 
 
 def fmt_money(amount: Decimal, currency: str) -> str:
-    """``$1,312.40``, ``€40.00``, ``1,200.00 CHF``; amounts under 1 keep 4 significant places."""
-    if amount == 0 or abs(amount) >= 1:
-        text = format(amount, ",.2f")
-    else:  # 4 significant digits: 0.0042 has adjusted() -3 -> 6 places -> 0.004200 -> 0.0042
-        whole, frac = format(amount, f",.{3 - abs(amount).adjusted()}f").split(".")
-        text = f"{whole}.{frac.rstrip('0').ljust(2, '0')}"
+    """``$1,312.40``, ``€40.00``, ``1,200.00 CHF``: the display rule of every table
+    (`costlab.money_text`), with the currency's symbol."""
+    from costlab.money_text import money_text
+
+    text = money_text(amount)
     sym = _SYMBOLS.get(currency)
     if sym:
         return f"-{sym}{text[1:]}" if text.startswith("-") else f"{sym}{text}"

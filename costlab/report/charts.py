@@ -21,7 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
-from costlab.report.markdown import display, money_text
+from costlab.money_text import money_text
+from costlab.report.markdown import display
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -41,7 +41,9 @@ def payload(results: list[AnalyzerResult]) -> Any:
 
 
 def _money(d: Decimal) -> str:
-    return f"${d:,.2f}"
+    from costlab.money_text import money_text
+
+    return f"${money_text(d)}"
 
 
 def _band(f: Finding) -> str:

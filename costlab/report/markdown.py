@@ -20,6 +20,8 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
+from costlab.money_text import money_text
+
 if TYPE_CHECKING:
     from costlab.report.model import Report, Section
 
@@ -46,18 +48,6 @@ def is_unit_cost(column: str) -> bool:
     """``cost_per_call``, ``cost_per_unit``, ``price``, ``list_price``: small amounts that need
     more than 2 decimals."""
     return "_per_" in column or column == "price" or column.endswith("_price")
-
-
-def money_text(d: Decimal, places: int = 2) -> str:
-    """'1,234.50' (half-up, as people round); a non-zero amount under a cent keeps two
-    significant digits ('0.0023', '0.00042'), so it is neither 0.00 nor a lone digit."""
-    if not d.is_finite():
-        return str(d)
-    step = Decimal(1).scaleb(-places)
-    if d != 0 and abs(d) < Decimal("0.01"):
-        tiny = Decimal(1).scaleb(d.adjusted() - 1)  # two significant digits
-        return format(d.quantize(tiny, rounding=ROUND_HALF_UP), "f")
-    return f"{d.quantize(step, rounding=ROUND_HALF_UP):,.{places}f}"
 
 
 def grouped(d: Decimal) -> str:
