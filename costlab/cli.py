@@ -692,6 +692,29 @@ def report(
         raise typer.Exit(code)
 
 
+def _learn_prices(lake: Path | None, period: tuple[Any, Any], output: Path | None, fmt: str) -> None:
+    from costlab.money.learned import learn_prices, prices_toml
+    from costlab.report.tables import rows
+
+    learned = learn_prices(_workspace(lake, *period))
+    if not learned:
+        raise CostlabError("no bill line in this period has both a model and its token count to learn a price from; "
+                           "check the period, or ingest a bill with quantities (FOCUS, AWS CUR, OpenAI or Anthropic cost "
+                           "exports with tokens)")  # fmt: skip
+    if fmt != "table":  # the rates themselves, for programs
+        names = ["provider", "model", "token_type", "service_tier", "currency", "tokens", "billed", "per_mtok",
+                 "list_per_mtok", "discount", "catalogue_model", "lines", "source_format", "first_day", "last_day"]
+        rows(names, [tuple(getattr(r, n) for n in names) for r in learned], fmt)  # fmt: skip
+        return
+    text = prices_toml(learned)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from costlab.report.output import write_text
+
+    _note(f"wrote {write_text(output, text)}")
+
+
 def _report_format(fmt: str | None, output: str | None) -> str:
     if fmt is None and output:
         suffix = Path(output).suffix.lower()
@@ -764,12 +787,23 @@ def reconcile(
 
 @app.command()
 def prices(
-    model: Annotated[str, typer.Argument(help="Model id as your calls name it, e.g. gpt-4o-mini.")],
+    model: Annotated[str, typer.Argument(help="Model id as your calls name it, e.g. gpt-4o-mini; or `learn`.")],
     at: Annotated[str | None, typer.Option("--at", help="Only prices valid on this date (YYYY-MM-DD).")] = None,
     provider: Annotated[str | None, typer.Option("--provider", help="Provider, when a name is ambiguous.")] = None,
+    lake: LakeOpt = None,
+    since: Annotated[str | None, typer.Option(help="learn: bills from (YYYY-MM-DD, 30d).")] = None,
+    until: Annotated[str | None, typer.Option(help="learn: bills until, exclusive.")] = None,
+    month: MonthOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="learn: write the prices file here (TOML) instead of stdout.")
+    ] = None,
     fmt: FormatOpt = "table",
 ) -> None:
     """Show what costlab would charge for a model: per-MTok prices by tier, dates and source.
+    `costlab prices learn` instead reads the bill's own token lines and writes what each model
+    really cost per MTok as a prices file to review: a [[model]] for a model the catalogue does
+    not know, a [[discount]] where the bill is under or over list. Nothing is applied until you
+    name the file in costlab.toml ([prices] overrides).
 
     Prices come from the installed genai-prices data (no network) plus the overrides file named
     by `[prices] overrides` in costlab.toml.
@@ -779,7 +813,12 @@ def prices(
       costlab prices claude-sonnet-4-5
 
       costlab prices o3 --at 2025-06-01
+
+      costlab prices learn --month last -o learned-prices.toml
     """
+    if model == "learn":
+        _learn_prices(lake, _period(month, since, until), output, fmt)
+        return
     from costlab.periods import as_instant
     from costlab.pricing import describe
     from costlab.report.tables import rows

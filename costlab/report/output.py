@@ -90,7 +90,13 @@ def write_report(
         except OSError as ex:
             raise CostlabError(f"{path}: cannot write the report ({ex.strerror})") from None
         return path
-    data = render(report, fmt, top, console_width, to_file=True, csv_raw=csv_raw, full=full).encode("utf-8")
+    return write_text(path, render(report, fmt, top, console_width, to_file=True, csv_raw=csv_raw, full=full))
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (a temp file renamed over it): a reader never sees
+    half a file, and a failure leaves the old one. A one-line error when it cannot."""
+    data = text.encode("utf-8")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -103,5 +109,5 @@ def write_report(
             Path(tmp).unlink(missing_ok=True)
             raise
     except OSError as ex:
-        raise CostlabError(f"{path}: cannot write the report ({ex.strerror})") from None
+        raise CostlabError(f"{path}: cannot write ({ex.strerror})") from None
     return path
