@@ -7,7 +7,8 @@
 --   currency and cause (the largest |amount|), rows of amount 0 left out.
 -- columns: currency, cause, provider, model (the bill's normalised model; for traced_not_billed the
 --   call's model; for unexplained the reconciliation key), project_id (the line's project_id, else
---   api_key_id), workflow (the line's resolved workflow, or the call's), service (service_name),
+--   api_key_id), workflow (the line's resolved workflow, or the call's), service (service_name; for a
+--   line that is not tokens 'service_name / compute_kind', e.g. 'Amazon OpenSearch Service / storage'),
 --   amount (what the rows add to the cause), lines (bill lines or calls summed), pos (1 = largest).
 -- notes:
 --   The classes, their order and the amounts are those of queries/gap_causes.sql (same
@@ -19,7 +20,10 @@ WITH
 ,
 line_rows AS (
     SELECT currency, line_class AS cause, provider, model, coalesce(project_id, api_key_id) AS project_id,
-           workflow, service_name AS service, billed_cost AS amount
+           workflow,
+           CASE WHEN is_token THEN service_name
+                ELSE concat_ws(' / ', service_name, coalesce(compute_kind, 'unknown')) END AS service,
+           billed_cost AS amount
     FROM gap_classed
     WHERE line_class <> 'matched'
     UNION ALL

@@ -23,6 +23,7 @@ gap_charges AS (
         a.api_key_id,
         a.alloc_workflow AS workflow,
         a.service_name,
+        a.compute_kind,
         a.model,
         a.source_format,
         a.period_day AS day,
