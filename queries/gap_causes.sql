@@ -25,12 +25,16 @@
 --                                ranked before it (charges_llm's source_rank): the headline's
 --                                billed counts both. Credits and non-token duplicates are not looked for.
 --     4 untraced_projects        a token line whose resolved workflow (charges_attributed) has no
---                                call in the period, or that names a project / API key but resolves
---                                to no workflow.
+--                                call in the period, or that names a project / API key (project_id,
+--                                api_key_id; not a cloud account, which holds traced work too) but
+--                                resolves to no workflow.
 --     5 models_never_traced      a token line whose (provider, reconciliation key) has no call in the
 --                                period (a line without a model: its provider has no call).
 --     6 unpriced_calls           a token line whose model has calls in the period, none priced.
 --     7 matched                  the rest; split below, never shown itself.
+--   Credits come first: a tax or credit line is neither usage nor tokens whatever its kind.
+--   Duplicates come before the trace checks: the second copy of a line is explained by the copy,
+--   whatever the first copy's class.
 --   Keys: provider and model key as queries/views/charges_llm.sql and the reconciliation
 --     (fragments/reconciliation_key) have them; a non-token line's provider is its lower-cased
 --     provider name. "Has a call" counts every call of the period, priced or not, any currency.
