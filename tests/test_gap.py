@@ -355,3 +355,35 @@ def test_causes_close_the_gap_exactly(charges: list[dict[str, Any]], calls: list
                    "models_never_traced", "unpriced_calls")  # fmt: skip
         n = sum(1 for c in charges if c["billed_cost"] is not None and c["billing_currency"] == cur_)
         assert sum(r["lines"] for r in mine if r["cause"] in classes) <= n
+
+
+def test_reasoning_lines_and_identical_lines_of_two_counted_sources() -> None:
+    day = datetime(2025, 6, 1, tzinfo=UTC)
+    base = {"charge_period_start": day, "charge_period_end": day.replace(hour=23), "billing_currency": "USD",
+            "charge_category": "Usage", "compute_kind": "tokens", "workflow": "a"}  # fmt: skip
+    charges = [
+        # OpenAI m1: output 1.00 and a reasoning line 2.00; the one call reports no reasoning tokens
+        {**base, "source_format": "openai_costs", "service_provider_name": "OpenAI", "model": "m1",
+         "token_type": "output", "billed_cost": D("1.00")},
+        {**base, "source_format": "openai_costs", "service_provider_name": "OpenAI", "model": "m1",
+         "token_type": "reasoning", "billed_cost": D("2.00")},
+        # Acme m2 4.00 from GCP billing (account y) and the same line from FOCUS (account x): the
+        # accounts differ, so charges_llm counts both; the FOCUS copy (rank 6 > 3) is the duplicate
+        {**base, "source_format": "gcp_billing", "billing_account_id": "y", "service_provider_name": "Acme",
+         "model": "m2", "token_type": "input_uncached", "tokens": 100, "billed_cost": D("4.00")},
+        {**base, "source_format": "focus", "billing_account_id": "x", "service_provider_name": "Acme",
+         "model": "m2", "token_type": "input_uncached", "tokens": 100, "billed_cost": D("4.00")},
+    ]  # fmt: skip
+    calls = [
+        {"workflow": "a", "provider": "openai", "model": "m1", "start_time": day.replace(hour=9), "cost": D("1.00"),
+         "cost_currency": "USD", "span_kind": "llm", "usage_scope": "self"},
+        {"workflow": "a", "provider": "acme", "model": "m2", "start_time": day.replace(hour=9), "cost": D("4.00"),
+         "cost_currency": "USD", "span_kind": "llm", "usage_scope": "self"},
+    ]  # fmt: skip
+    con = _load(charges, calls)
+    (_, rows), (_, evidence) = gap_sections(con, {"since": None, "until": None})
+    # billed 11.00 - traced 5.00 = 6.00 = reasoning 2.00 + duplicate 4.00; matched m1 3.00 - 1.00
+    # - 2.00 = 0 and m2 4.00 - 4.00 = 0
+    assert {r[1]: r[2] for r in rows} == {"duplicate_exports": D("4.00"), "reasoning_tokens": D("2.00"),
+                                          "unexplained": D("0")}  # fmt: skip
+    assert [e[2:4] for e in evidence if e[1] == "duplicate_exports"] == [("acme", "m2")]
