@@ -115,6 +115,10 @@ def _money(value: Decimal, currency: str | None) -> str:
     return f"{sign}{abs(value):,.2f} {currency or ''}".rstrip()
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _names(rows: list[dict[str, Any]], key: str, limit: int = 3) -> str:
     seen: list[str] = []
     for r in rows:
@@ -129,17 +133,17 @@ def detail(cause: Mapping[str, Any], evidence: list[dict[str, Any]]) -> str:
     """One plain-English line: what the cause is here, and what to do about it."""
     name, cur, n = cause["cause"], cause["currency"], cause["lines"]
     top = ", ".join(
-        f"{r.get('workflow') or r.get('project_id') or r.get('service') or r.get('model') or '?'} "
+        f"{r.get('workflow') or r.get('project_id') or r.get('service') or r.get('model') or r.get('provider') or '?'} "
         f"{_money(r['amount'], cur)}"
         for r in evidence[:3]
     )
     if name == "credits_and_adjustments":
-        return f"{n} credit, tax or adjustment lines ({top}): not usage, no trace shows them; nothing to instrument"
+        return f"{_count(n, 'credit, tax or adjustment line')} ({top}): not usage, no trace shows them; nothing to instrument"
     if name == "non_token_charges":
-        return (f"{n} lines that are not LLM tokens ({top}): GPU hours, storage, search and other services; "
+        return (f"{_count(n, 'line')} that are not LLM tokens ({top}): GPU hours, storage, search and other services; "
                 "see the allocation for who they belong to")  # fmt: skip
     if name == "duplicate_exports":
-        return (f"{n} token lines the lake holds from two billing sources: the bill counts them twice; "
+        return (f"{_count(n, 'token line')} the lake holds from two billing sources: the bill counts them twice; "
                 "ingest one source per bill or keep the preferred one")  # fmt: skip
     if name == "untraced_projects":
         who = ", ".join(f"{r.get('project_id') or '-'} ({r.get('workflow') or 'unmapped'})" for r in evidence[:3])
@@ -149,22 +153,22 @@ def detail(cause: Mapping[str, Any], evidence: list[dict[str, Any]]) -> str:
         return (f"models {_names(evidence, 'model')} are billed but no call of them is traced: "
                 "instrument the code that calls them")  # fmt: skip
     if name == "unpriced_calls":
-        return (f"{cause['calls']} traced calls of {_names(evidence, 'model')} are unpriced, so their bill has no "
+        return (f"{_count(cause['calls'], 'traced call')} of {_names(evidence, 'model')} unpriced, so their bill has no "
                 "traced counterpart: add a [[model]] price override")  # fmt: skip
     if name == "traced_not_billed":
-        return (f"{cause['calls']} priced calls of {_names(evidence, 'model')} have no bill line in {cur or '-'}: "
+        return (f"{_count(cause['calls'], 'priced call')} of {_names(evidence, 'model')} without a bill line in {cur or '-'}: "
                 "ingest that provider's bill, or check the model is the one billed")  # fmt: skip
     if name == "discounts":
-        return (f"the bill is below list price on {n} lines (discounts, commitments): the traces price at list; "
+        return (f"the bill differs from the list price on {_count(n, 'line')} (discounts, commitments): the traces price at list; "
                 "add the discount as a price override to trace at what you pay")  # fmt: skip
     if name == "cache_write_ttl":
-        return (f"{n} lines bill 1-hour cache writes that the traces price as 5-minute writes (2x vs 1.25x input): "
+        return (f"{_count(n, 'line')} bill 1-hour cache writes that the traces price as 5-minute writes (2x vs 1.25x input): "
                 "record cache_write_1h tokens in the traces")  # fmt: skip
     if name == "long_context":
-        return (f"{n} lines are billed at the long-context rate (>200k input) while no trace shows a call that "
+        return (f"{_count(n, 'line')} billed at the long-context rate (>200k input) while no trace shows a call that "
                 "long: check the traces record the whole input")  # fmt: skip
     if name == "reasoning_tokens":
-        return (f"{n} reasoning-token lines while the traces report no reasoning tokens: record reasoning "
+        return (f"{_count(n, 'reasoning-token line')} while the traces report no reasoning tokens: record reasoning "
                 "(thinking) tokens in the traces")  # fmt: skip
     if not cause["amount"]:
         return "nothing left: the causes above explain the whole gap"
