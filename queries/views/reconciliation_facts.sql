@@ -84,16 +84,8 @@ SELECT
     ends_at,
     CAST(timezone('UTC', starts_at) AS DATE) AS day,
     provider,
-    nullif(
-        regexp_replace(
-            regexp_replace(
-                regexp_replace(
-                    lower(trim(model_raw)),
-                    '^(amazon|meta|mistral|cohere|ai21|deepseek|qwen|writer|stability|twelvelabs|luma|openai|moonshot|moonshotai|minimax|nvidia)\.',
-                    ''),
-                '-v[0-9]+:[0-9]+$', ''),
-            '-([0-9]{8}|[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{4}|00[0-9]|latest)$', ''),
-        '') AS model,
+-- include: fragments/reconciliation_key | model = model_raw
+    AS model,
     model_raw,
     currency,
     amount,
