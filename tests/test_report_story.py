@@ -150,3 +150,21 @@ def test_reconcile_rounds_as_the_report_does(demo_only: Path) -> None:
     assert " 45.34 " in out and "45.3357615" not in out
     code, out, _ = run("reconcile", "--lake", str(demo_only), "--month", "2026-10", "-f", "json")
     assert "45.3357615" in out  # machine formats keep every digit
+
+
+def test_gap_explains_billed_minus_traced_in_named_causes(october: dict[str, Any]) -> None:
+    head = october["headline"][0]
+    causes = {r["cause"]: r for r in october["sections"]["gap_causes"]["rows"]}
+    # causes + unexplained = billed - traced, to the last digit
+    assert sum(r["amount"] for r in causes.values()) == head["billed"] - head["traced_cost"]
+    # the demo's gap (191.1971095795 - 106.55823558 = 84.6388739995, tests/test_gap.py derives
+    # each part): GPU hours, OpenSearch and S3 are not tokens; the sla-report project and the
+    # sandbox workspace bill tokens no trace shows; nothing is left unexplained
+    assert causes["non_token_charges"]["amount"] == Decimal("69.0769999995")
+    assert causes["untraced_projects"]["amount"] == Decimal("15.561874")
+    assert causes["unexplained"]["amount"] == 0
+    evidence = october["sections"]["gap_evidence"]["rows"]
+    assert {r["project_id"] for r in evidence if r["cause"] == "untraced_projects"} == {
+        "proj_NwOpsScripts9zR", "wrkspc_01NwSandboxDev3Kx"
+    }
+    assert october["sections"]["gap_causes"]["part"] == "gap"

@@ -111,8 +111,9 @@ def share(amount: Decimal | None, gap: Decimal | None) -> Decimal | None:
 
 
 def _money(value: Decimal, currency: str | None) -> str:
-    sign = "-" if value < 0 else ""
-    return f"{sign}{abs(value):,.2f} {currency or ''}".rstrip()
+    from costlab.money_text import money_text
+
+    return f"{money_text(value)} {currency or ''}".rstrip()
 
 
 def _count(n: int, word: str) -> str:

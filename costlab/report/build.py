@@ -191,8 +191,10 @@ def build_report(source: Workspace | Lake | str | None, options: ReportOptions |
         found["anomalies"] = _anomalies(report.alerts)
         found["bill_by_workflow"] = _with_shares(_unattributed_row(found["bill_by_workflow"]))
         found["bill_by_team"] = _bill_by_team(found["bill_by_workflow"])
+        found.update(_gap(con, params))
         report.sections = [found[k] for k in ORDER if k in found]
         report.headline = _headline(report)
+        _gap_note(report)
         _compare(con, report, since, until)
         report.notice = _notice(con, report, since, until)
     if opts.findings:
@@ -330,7 +332,8 @@ def _report_words() -> set[str]:
 
     from costlab.sql import queries_root
 
-    names = [q for _, _, q, _, _ in SECTIONS] + ["top_movers", "daily_cost_by_scope", "daily_trend"]
+    names = [q for _, _, q, _, _ in SECTIONS] + ["top_movers", "daily_cost_by_scope", "daily_trend", "gap_causes",
+                                                  "gap_evidence"]
     views = [f.name[:-4] for f in queries_root().joinpath("views").iterdir() if f.name.endswith(".sql")]
     names += [f"views/{v}" for v in views if not v.startswith(("call", "analyze"))] + ["views/calls_attributed"]
     return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", " ".join(load_sql(n) for n in names)))
@@ -432,6 +435,40 @@ def _findings(ws: Workspace, opts: ReportOptions) -> tuple[list[dict[str, Any]],
 
     findings, total = base.report_findings(ws, since=opts.since, until=opts.until)
     return [stable(f) for f in findings], total.to_dict()
+
+
+def _gap(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> dict[str, Section]:
+    """Billed minus traced in named causes, and the bill lines behind each (costlab.money.gap)."""
+    from costlab.money.gap import gap_sections
+
+    (c_cols, c_rows), (e_cols, e_rows) = gap_sections(con, params)
+    return {
+        "gap_causes": Section(
+            "gap_causes", "Why billed and traced differ", c_cols, c_rows,
+            "Each bill line belongs to one cause; what no cause accounts for is 'unexplained'. "
+            "The causes and unexplained add up to billed minus traced, per currency.", "gap",
+        ),
+        "gap_evidence": Section(
+            "gap_evidence", "The bill lines behind each cause", e_cols, e_rows,
+            "The largest lines of each cause (the JSON and CSV have them; costlab.money.gap.explain_gap has all).",
+            "gap",
+        ),
+    }  # fmt: skip
+
+
+def _gap_note(report: Report) -> None:
+    """Lead the gap's note with the sum it explains: billed - traced = gap, per currency."""
+    from costlab.money_text import money_text
+
+    sec = report.section("gap_causes")
+    parts = [
+        f"{h.currency}: billed {money_text(h.billed)} - traced {money_text(h.traced_cost or Decimal(0))} "
+        f"= {money_text(h.billed - (h.traced_cost or Decimal(0)))}"
+        for h in report.headline
+        if h.billed is not None
+    ]
+    if sec is not None and parts:
+        sec.note = "; ".join(parts) + ". " + (sec.note or "")
 
 
 def _share(amount: Decimal | None, total: Decimal | None) -> Decimal | None:

@@ -37,7 +37,8 @@ def is_percent(column: str) -> bool:
 
 def is_fraction(column: str) -> bool:
     """A 0..1 share shown as a percentage (``coverage`` = 0.8734 is 87.3 %)."""
-    return column in {"coverage", "share", "rate"} or column.endswith(("_share", "_rate", "_coverage"))
+    return (column in {"coverage", "share", "rate"} or column.endswith(("_share", "_rate", "_coverage"))
+            or column.startswith("share_"))  # fmt: skip
 
 
 def is_count(column: str) -> bool:
