@@ -64,6 +64,7 @@ CURRENCY_SIGN = {"USD": "$", "EUR": "€", "GBP": "£"}
 TOP_FINDINGS = 5
 FOLD_ROWS = 12  # a longer table under a chart in the main parts starts folded (the chart says it)
 NOWRAP_CHARS = 28  # a cell this short stays on one line (names, emails); the table scrolls instead
+LONG_CHARS = 80  # a cell this long is a sentence: it gets a wider column
 
 
 def nowrap_dates(value: Any) -> Markup:
@@ -78,7 +79,9 @@ def _cell_class(value: Any, text: str, numeric: bool) -> str:
     """num: right-aligned, never wrapped; none: unknown (muted); nw: a date or a short name,
     kept on one line (the table scrolls in its box instead)."""
     short = isinstance(value, (date, datetime)) or len(text) <= NOWRAP_CHARS
-    return " ".join(c for c, on in (("num", numeric), ("none", value is None), ("nw", short and not numeric)) if on)
+    long = len(text) > LONG_CHARS and not numeric  # a sentence (the gap's detail): a wider column, fewer lines
+    return " ".join(c for c, on in (("num", numeric), ("none", value is None), ("nw", short and not numeric),
+                                    ("long", long)) if on)  # fmt: skip
 
 
 def _table(columns: list[str], rows: list[tuple[Any, ...]], top: int | None) -> dict[str, Any]:
