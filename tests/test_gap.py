@@ -177,7 +177,7 @@ def test_constructed_lake_causes(built: Workspace) -> None:
     # share of the gap: 40 / 70.25 = 0.569395 (6 places)
     assert causes["non_token_charges"][3] == D("0.569395")
     assert "wrkspc_sandbox" in causes["untraced_projects"][5] and "[attribution.projects]" in causes["untraced_projects"][5]
-    assert "zz-gamma" in causes["unpriced_calls"][5] and "1 traced call of zz-gamma unpriced" in causes["unpriced_calls"][5]
+    assert "zz-gamma" in causes["unpriced_calls"][5] and "1 call of zz-gamma unpriced" in causes["unpriced_calls"][5]
     ev = {(e[1], e[3]): e for e in got.evidence}
     # evidence rows: (currency, cause, provider, model, project_id, workflow, service, amount)
     assert ev[("untraced_projects", "zz-1")][2:] == ("anthropic", "zz-1", "wrkspc_sandbox", "sandbox", "Claude API", D("5"))

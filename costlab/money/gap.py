@@ -138,40 +138,39 @@ def detail(cause: Mapping[str, Any], evidence: list[dict[str, Any]]) -> str:
         f"{_money(r['amount'], cur)}"
         for r in evidence[:3]
     )
-    if name == "credits_and_adjustments":
-        return f"{_count(n, 'credit, tax or adjustment line')} ({top}): not usage, no trace shows them; nothing to instrument"
-    if name == "non_token_charges":
-        return (f"{_count(n, 'line')} that are not LLM tokens ({top}): GPU hours, storage, search and other services; "
-                "see the allocation for who they belong to")  # fmt: skip
-    if name == "duplicate_exports":
-        return (f"{_count(n, 'token line')} the lake holds from two billing sources: the bill counts them twice; "
-                "ingest one source per bill or keep the preferred one")  # fmt: skip
-    if name == "untraced_projects":
-        who = ", ".join(f"{r.get('project_id') or '-'} ({r.get('workflow') or 'unmapped'})" for r in evidence[:3])
-        return (f"bills in {who} have no traces: instrument them, or map the project in "
-                "[attribution.projects]")  # fmt: skip
-    if name == "models_never_traced":
-        return (f"models {_names(evidence, 'model')} are billed but no call of them is traced: "
-                "instrument the code that calls them")  # fmt: skip
-    if name == "unpriced_calls":
-        return (f"{_count(cause['calls'], 'traced call')} of {_names(evidence, 'model')} unpriced, so their bill has no "
-                "traced counterpart: add a [[model]] price override")  # fmt: skip
-    if name == "traced_not_billed":
-        return (f"{_count(cause['calls'], 'priced call')} of {_names(evidence, 'model')} without a bill line in {cur or '-'}: "
-                "ingest that provider's bill, or check the model is the one billed")  # fmt: skip
-    if name == "discounts":
-        return (f"the bill differs from the list price on {_count(n, 'line')} (discounts, commitments): the traces price at list; "
-                "add the discount as a price override to trace at what you pay")  # fmt: skip
-    if name == "cache_write_ttl":
-        return (f"{_count(n, 'line')} bill 1-hour cache writes that the traces price as 5-minute writes (2x vs 1.25x input): "
-                "record cache_write_1h tokens in the traces")  # fmt: skip
-    if name == "long_context":
-        return (f"{_count(n, 'line')} billed at the long-context rate (>200k input) while no trace shows a call that "
-                "long: check the traces record the whole input")  # fmt: skip
-    if name == "reasoning_tokens":
-        return (f"{_count(n, 'reasoning-token line')} while the traces report no reasoning tokens: record reasoning "
-                "(thinking) tokens in the traces")  # fmt: skip
+    fields = {
+        "lines": _count(n, "line"), "top": top, "cur": cur or "-", "models": _names(evidence, "model"),
+        "calls": _count(cause.get("calls") or 0, "call"),
+        "who": ", ".join(f"{r.get('project_id') or '-'} ({r.get('workflow') or 'unmapped'})" for r in evidence[:3]),
+    }  # fmt: skip
+    if name in DETAILS:
+        return DETAILS[name].format(**fields)
     if not cause["amount"]:
         return "nothing left: the causes above explain the whole gap"
     return (f"{_money(cause['amount'], cur)} of the matched bill lines the traces do not explain "
             f"(by model: {top or 'rounding'}): compare the reconciliation for those models")
+
+
+#: What each cause means here and what to do, filled from its evidence (`detail`).
+DETAILS = {
+    "credits_and_adjustments": "{lines} of credit, tax or adjustment ({top}): not usage, no trace shows them; "
+    "nothing to instrument",
+    "non_token_charges": "{lines} that are not LLM tokens ({top}): GPU hours, storage, search and other services; "
+    "see the allocation for who they belong to",
+    "duplicate_exports": "{lines} of tokens the lake holds from two billing sources: the bill counts them twice; "
+    "ingest one source per bill or keep the preferred one",
+    "untraced_projects": "bills in {who} have no traces: instrument them, or map the project in [attribution.projects]",
+    "models_never_traced": "models {models} are billed but no call of them is traced: instrument the code that calls them",
+    "unpriced_calls": "{calls} of {models} unpriced, so their bill has no traced counterpart: add a [[model]] price "
+    "override",
+    "traced_not_billed": "{calls} of {models} priced without a bill line in {cur}: ingest that provider's bill, or "
+    "check the model is the one billed",
+    "discounts": "the bill differs from the list price on {lines} (discounts, commitments): the traces price at list; "
+    "add the discount as a price override to trace at what you pay",
+    "cache_write_ttl": "{lines} bill 1-hour cache writes that the traces price as 5-minute writes (2x vs 1.25x input): "
+    "record cache_write_1h tokens in the traces",
+    "long_context": "{lines} billed at the long-context rate (>200k input) while no trace shows a call that long: "
+    "check the traces record the whole input",
+    "reasoning_tokens": "{lines} of reasoning tokens while the traces report no reasoning tokens: record reasoning "
+    "(thinking) tokens in the traces",
+}

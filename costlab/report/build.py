@@ -332,8 +332,7 @@ def _report_words() -> set[str]:
 
     from costlab.sql import queries_root
 
-    names = [q for _, _, q, _, _ in SECTIONS] + ["top_movers", "daily_cost_by_scope", "daily_trend", "gap_causes",
-                                                  "gap_evidence"]
+    names = [q for _, _, q, _, _ in SECTIONS] + ["top_movers", "daily_cost_by_scope", "gap_causes", "gap_evidence"]
     views = [f.name[:-4] for f in queries_root().joinpath("views").iterdir() if f.name.endswith(".sql")]
     names += [f"views/{v}" for v in views if not v.startswith(("call", "analyze"))] + ["views/calls_attributed"]
     return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", " ".join(load_sql(n) for n in names)))
@@ -540,9 +539,19 @@ def _trend(con: duckdb.DuckDBPyConnection, opts: ReportOptions, since: datetime 
     from costlab.money import alerts
 
     start = alerts.history_start(since, alerts.anomaly_settings(opts.anomaly)["window"])
-    cols, rows = _fetch(con, "daily_trend", {"since": start, "until": until})
+    window = {"since": start, "until": until}
+    days: dict[tuple[Any, str], list[Any]] = {}  # (day, currency) -> [billed, traced]: None is unknown
+    with localcontext(prec=80):
+        for day, _provider, currency, billed, _effective in _fetch(con, "spend_by_day", window)[1]:
+            cell = days.setdefault((day, currency), [None, None])
+            if billed is not None:
+                cell[0] = (cell[0] or Decimal(0)) + billed
+        for day, currency, cost, _calls, _unpriced in _fetch(con, "traced_by_day", window)[1]:
+            if currency is not None and cost is not None:  # unpriced calls have no currency and no cost
+                days.setdefault((day, currency), [None, None])[1] = cost
     first = since.astimezone(UTC).date() if since is not None else None
-    marked = [(*r, first is None or r[0] >= first) for r in rows]
+    marked = [(day, cur, b, t, first is None or day >= first) for (day, cur), (b, t) in sorted(days.items())]
+    cols = ["day", "currency", "billed", "traced"]
     context = sum(1 for r in marked if not r[-1])
     note = "Billed (the bill) and traced (the traces) per day."
     if context:

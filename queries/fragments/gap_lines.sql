@@ -61,6 +61,7 @@ gap_calls AS (
       AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
 ),
 gap_models AS (
+    -- per reconciliation key; calls without one form a NULL-key row that no equality join meets
     SELECT provider, model_key,
            count(*) AS calls,
            count(cost) AS priced_calls,
@@ -68,18 +69,13 @@ gap_models AS (
            sum(coalesce(reasoning_tokens, 0)) AS reasoning_tokens,
            max(coalesce(input_tokens, 0)) AS max_input
     FROM gap_calls
-    WHERE model_key IS NOT NULL
     GROUP BY ALL
 ),
 gap_providers AS (
     -- a bill line without a model (a Costs API pull not grouped by line item) meets its provider
-    SELECT provider,
-           count(*) AS calls,
-           count(cost) AS priced_calls,
-           sum(coalesce(cache_write_1h_tokens, 0)) AS w1h_tokens,
-           sum(coalesce(reasoning_tokens, 0)) AS reasoning_tokens,
-           max(coalesce(input_tokens, 0)) AS max_input
-    FROM gap_calls
+    SELECT provider, sum(calls) AS calls, sum(priced_calls) AS priced_calls, sum(w1h_tokens) AS w1h_tokens,
+           sum(reasoning_tokens) AS reasoning_tokens, max(max_input) AS max_input
+    FROM gap_models
     GROUP BY ALL
 ),
 gap_workflows AS (
