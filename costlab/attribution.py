@@ -98,7 +98,7 @@ class AttributionRules:
             teams=_mapping(section, "teams"),
             team_tag_keys=_keys(section, "team_tag_keys", DEFAULT_TEAM_TAG_KEYS),
             ticket_pattern=_pattern(section.get("ticket_pattern", DEFAULT_TICKET_PATTERN)),
-            call_maps={kind: _mapping(section, name) for name, kind in CALL_MAPS.items()},
+            call_maps={kind: m for name, kind in CALL_MAPS.items() if (m := _mapping(section, name))},
         )
 
     def rows(self) -> list[tuple[str, str, str]]:
