@@ -113,14 +113,21 @@ class AttributionRules:
 
     def bind(self, sql: str) -> str:
         """``sql`` (a view: it cannot take prepared parameters) with ``$ticket_pattern`` written
-        as a string literal; a constant pattern is compiled once, not per row."""
-        return sql.replace("$ticket_pattern", "'" + self.ticket_pattern.replace("'", "''") + "'")
+        as a string literal in its SQL lines (comments untouched); a constant pattern is
+        compiled once, not per row."""
+        literal = "'" + self.ticket_pattern.replace("'", "''") + "'"
+        return "\n".join(
+            line if line.lstrip().startswith("--") else line.replace("$ticket_pattern", literal)
+            for line in sql.splitlines()
+        )
 
 
 def _pattern(value: Any) -> str:
     """A ticket pattern: a regular expression with a capture group (its first is the ticket)."""
-    if not isinstance(value, str) or not value:
-        raise CostlabError("costlab.toml: [attribution] ticket_pattern must be a regular expression")
+    if not isinstance(value, str) or not value or any(ord(c) < 32 for c in value):
+        raise CostlabError(
+            "costlab.toml: [attribution] ticket_pattern must be a regular expression on one line"
+        )
     try:
         groups = re.compile(value).groups
     except re.error as ex:

@@ -251,7 +251,12 @@ def test_branch_map_applies(lake: Lake) -> None:
 
 @pytest.mark.parametrize(
     ("pattern", "message"),
-    [("([A-Z]+", "is not a regular expression"), ("[A-Z]+-\\d+", "has no capture group"), ("", "must be")],
+    [
+        ("([A-Z]+", "is not a regular expression"),
+        ("[A-Z]+-\\d+", "has no capture group"),
+        ("", "must be"),
+        ("(x)\nSELECT 1", "on one line"),  # a line break would end the SQL literal's line
+    ],
 )
 def test_a_bad_pattern_is_refused(pattern: str, message: str) -> None:
     with pytest.raises(CostlabError, match=message):
