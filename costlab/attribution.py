@@ -16,6 +16,17 @@ A team comes from the first ``team_tag_keys`` tag, else ``teams`` (workflow -> t
     [attribution.teams]
     support-bot = "customer-care"
 
+Coding agents' calls (Claude Code, Codex) carry their ``repo`` and git ``branch``; the ticket is
+the first capture group of ``ticket_pattern`` in the branch (``feature/ABC-123-login`` ->
+``ABC-123``), applied when the views are created, so a new pattern needs no re-ingest. A call's
+workflow may be mapped by ``[attribution.tickets]``, then ``.branches``, then ``.repos`` (name ->
+workflow); its team then follows ``[attribution.teams]`` as for any workflow::
+
+    [attribution]
+    ticket_pattern = "((?:ABC|OPS)-\\d+)"
+    [attribution.repos]
+    payments-api = "payments"
+
 `add_attributed_views` writes the rules to a small table ``attribution_rules(kind, key, value)`` and creates
 the views ``charges_attributed`` and ``calls_attributed`` (queries/views/) and the table macro
 ``allocation_rows`` behind queries/allocation.sql. Stdlib only at import time.
@@ -23,6 +34,7 @@ the views ``charges_attributed`` and ``calls_attributed`` (queries/views/) and t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,6 +46,11 @@ if TYPE_CHECKING:
 
 DEFAULT_TAG_KEYS = ("workflow", "costlab.workflow", "app")
 DEFAULT_TEAM_TAG_KEYS = ("team",)
+#: A JIRA-like key (``ABC-123``) anywhere in the branch name; its first group is the ticket.
+DEFAULT_TICKET_PATTERN = r"([A-Z][A-Z0-9]+-\d+)"
+#: The ``[attribution]`` tables that map a call's ticket, branch or repository to a workflow, with
+#: the ``attribution_rules`` kind each becomes (the order is their precedence).
+CALL_MAPS = {"tickets": "ticket", "branches": "branch", "repos": "repo"}
 
 #: Named queries that read the attributed views (run them with `query`).
 ATTRIBUTED_QUERIES = (
@@ -44,6 +61,7 @@ ATTRIBUTED_QUERIES = (
     "cost_by_user",
     "cost_by_session",
     "cost_by_day",
+    "cost_by_branch",
     "allocation",
     "allocation_check",
 )
@@ -57,6 +75,9 @@ class AttributionRules:
     projects: Mapping[str, str] = field(default_factory=dict)
     teams: Mapping[str, str] = field(default_factory=dict)
     team_tag_keys: tuple[str, ...] = DEFAULT_TEAM_TAG_KEYS
+    ticket_pattern: str = DEFAULT_TICKET_PATTERN
+    #: kind ("ticket", "branch", "repo") -> {name: workflow}
+    call_maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> AttributionRules:
@@ -64,17 +85,20 @@ class AttributionRules:
         section = cfg.get("attribution", {})
         if not isinstance(section, Mapping):
             raise CostlabError("costlab.toml: [attribution] must be a table")
-        unknown = set(section) - {"tag_keys", "projects", "teams", "team_tag_keys"}
+        known = {"tag_keys", "projects", "teams", "team_tag_keys", "ticket_pattern", *CALL_MAPS}
+        unknown = set(section) - known
         if unknown:
             raise CostlabError(
                 f"costlab.toml: unknown key(s) in [attribution]: {', '.join(sorted(unknown))}; "
-                "use tag_keys, team_tag_keys, projects, teams"
+                "use tag_keys, team_tag_keys, projects, teams, ticket_pattern, tickets, branches, repos"
             )
         return cls(
             tag_keys=_keys(section, "tag_keys", DEFAULT_TAG_KEYS),
             projects=_mapping(section, "projects"),
             teams=_mapping(section, "teams"),
             team_tag_keys=_keys(section, "team_tag_keys", DEFAULT_TEAM_TAG_KEYS),
+            ticket_pattern=_pattern(section.get("ticket_pattern", DEFAULT_TICKET_PATTERN)),
+            call_maps={kind: m for name, kind in CALL_MAPS.items() if (m := _mapping(section, name))},
         )
 
     def rows(self) -> list[tuple[str, str, str]]:
@@ -83,7 +107,37 @@ class AttributionRules:
         out += [("team_tag_key", k.lower(), str(i)) for i, k in enumerate(self.team_tag_keys)]
         out += [("project", k, v) for k, v in sorted(self.projects.items())]
         out += [("team", k, v) for k, v in sorted(self.teams.items())]
+        for kind in CALL_MAPS.values():
+            out += [(kind, k, v) for k, v in sorted(self.call_maps.get(kind, {}).items())]
         return out
+
+    def bind(self, sql: str) -> str:
+        """``sql`` (a view: it cannot take prepared parameters) with ``$ticket_pattern`` written
+        as a string literal in its SQL lines (comments untouched); a constant pattern is
+        compiled once, not per row."""
+        literal = "'" + self.ticket_pattern.replace("'", "''") + "'"
+        return "\n".join(
+            line if line.lstrip().startswith("--") else line.replace("$ticket_pattern", literal)
+            for line in sql.splitlines()
+        )
+
+
+def _pattern(value: Any) -> str:
+    """A ticket pattern: a regular expression with a capture group (its first is the ticket)."""
+    if not isinstance(value, str) or not value or any(ord(c) < 32 for c in value):
+        raise CostlabError(
+            "costlab.toml: [attribution] ticket_pattern must be a regular expression on one line"
+        )
+    try:
+        groups = re.compile(value).groups
+    except re.error as ex:
+        raise CostlabError(f"costlab.toml: [attribution] ticket_pattern {value!r} is not a regular expression: {ex}") from None
+    if groups < 1:
+        raise CostlabError(
+            f"costlab.toml: [attribution] ticket_pattern {value!r} has no capture group; "
+            f"the first group is the ticket, e.g. {DEFAULT_TICKET_PATTERN!r}"
+        )
+    return value
 
 
 def _keys(section: Mapping[str, Any], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -125,5 +179,5 @@ def add_attributed_views(con: duckdb.DuckDBPyConnection | Any, rules: Attributio
     con.execute(
         f"CREATE OR REPLACE VIEW charges_attributed AS {load_sql('views/charges_attributed')}"
     )
-    con.execute(f"CREATE OR REPLACE VIEW calls_attributed AS {load_sql('views/calls_attributed')}")
+    con.execute(f"CREATE OR REPLACE VIEW calls_attributed AS {rules.bind(load_sql('views/calls_attributed'))}")
     con.execute(load_sql("views/allocation_rows"))

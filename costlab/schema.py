@@ -162,6 +162,9 @@ SPANS: list[tuple[str, str]] = [
     ("completion_text", "VARCHAR"),
     ("tags", TAGS),
     ("attributes", "VARCHAR"),
+    # the repository (its name, not a path) and git branch a coding agent's call worked in
+    ("repo", "VARCHAR"),
+    ("branch", "VARCHAR"),
 ]
 
 QUARANTINE: list[tuple[str, str]] = [

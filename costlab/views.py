@@ -48,17 +48,20 @@ def table_select(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -
     return f"SELECT {_typed_select(table, present)} FROM {scan}"
 
 
-def stored_call_facts(root: Path, manifest: Manifest) -> str:
-    """A SELECT over the lake's stored ``call_facts`` files (typed; empty when there are none)."""
+def stored_call_facts(con: Any, root: Path, manifest: Manifest) -> str:
+    """A SELECT over the lake's stored ``call_facts`` files (typed; empty when there are none;
+    a column files written by an older costlab lack, such as ``repo``, reads as NULL)."""
     cols = schema.DERIVED_TABLES["call_facts"] + schema.DERIVED_PARTITIONS["call_facts"]
     files = [str(root / rel) for rel in manifest.tables.get("call_facts", [])]
     if not files:
         return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in cols) + " WHERE false"
-    typed = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in cols)
-    return (
-        f"SELECT {typed} FROM read_parquet({sql_list(files)}, hive_partitioning = true, "
+    scan = (
+        f"read_parquet({sql_list(files)}, hive_partitioning = true, "
         "union_by_name = true, hive_types = {'day': DATE})"
     )
+    present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+    typed = ", ".join(f"CAST({n if n in present else 'NULL'} AS {t}) AS {n}" for n, t in cols)
+    return f"SELECT {typed} FROM {scan}"
 
 
 def _typed_select(table: str, present: set[str] | None) -> str:
@@ -91,9 +94,11 @@ def create_views(
     from costlab.pricing import add_price_tables
 
     stored = fast and "call_facts" in manifest.tables
+    stored_select = None
     if stored:  # the prices read the calls' models from it
-        con.execute(f"CREATE OR REPLACE VIEW call_facts AS {stored_call_facts(root, manifest)}")
+        stored_select = stored_call_facts(con, root, manifest)
+        con.execute(f"CREATE OR REPLACE VIEW call_facts AS {stored_select}")
     add_price_tables(con, prices, calls_from="call_facts" if stored else "spans")  # prices, model_prices, price_grid
-    create_call_views(con, stored_call_facts(root, manifest) if stored else None)
+    create_call_views(con, stored_select if stored else None)
     for view in ("usage_priced", "charges_llm", "reconciliation_facts"):  # reconciliation inputs
         con.execute(f"CREATE OR REPLACE VIEW {view} AS {load_sql(f'views/{view}')}")

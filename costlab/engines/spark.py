@@ -349,6 +349,6 @@ class SparkConnection:
             "attribution_rules", [("kind", "VARCHAR"), ("key", "VARCHAR"), ("value", "VARCHAR")], rules.rows()
         )
         self.execute(f"CREATE OR REPLACE VIEW charges_attributed AS {load_sql('views/charges_attributed')}")
-        self.execute(f"CREATE OR REPLACE VIEW calls_attributed AS {load_sql('views/calls_attributed')}")
+        self.execute(f"CREATE OR REPLACE VIEW calls_attributed AS {rules.bind(load_sql('views/calls_attributed'))}")
         self.execute(load_sql("views/allocation_rows"))
 

@@ -19,6 +19,8 @@ span_id = ``message.id``; parent_span_id = ``parentUuid`` of the reply's first l
 tool-result record it answers; those records are not spans). workflow = ``[claude_code] workflow``
 or top-level ``workflow`` in ctx.config, else the basename of the record's ``cwd``, else the
 project folder under ``projects/`` (its encoding of ``/`` and ``.`` as ``-`` cannot be undone).
+repo = the basename of ``cwd`` (Claude Code logs no git root: a session started in a subfolder
+names that folder), branch = ``gitBranch`` (empty outside a repository: NULL).
 step = ``main``, or ``subagent`` for sidechain records or files under ``subagents/`` (the
 agentId is random per run, so it goes to ``tags['agent_id']``, not into the step). One ``tool``
 span per ``tool_use`` block (name = tool, end = its tool_result's time, status from
@@ -70,7 +72,7 @@ ID_KEYS = frozenset({"sessionId", "uuid", "parentUuid", "leafUuid", "messageId"}
 SYNTHETIC = "<synthetic>"
 _Result = tuple[datetime | None, bool, int, dict[str, Any]]  # end time, is_error, chars, subagent
 TIERS = ("standard", "batch", "priority", "flex", "provisioned")
-_PARENT = ("trace_id", "workflow", "step", "session_id", "tags", "span_id")
+_PARENT = ("trace_id", "workflow", "step", "session_id", "tags", "span_id", "repo", "branch")
 _SHARED = frozenset({"sessionId", "cwd", "gitBranch", "version", "agentId", "userType"})
 _KEPT = (
     *("sessionId", "uuid", "parentUuid", "requestId", "cwd", "gitBranch", "version", "agentId"),
@@ -451,7 +453,8 @@ class ClaudeCodeSession(Source):
                 "spans",
                 {
                     **{
-                        k: parent[k] for k in ("trace_id", "workflow", "step", "session_id", "tags")
+                        k: parent[k]
+                        for k in ("trace_id", "workflow", "step", "session_id", "tags", "repo", "branch")
                     },
                     **tool,
                     "parent_span_id": parent["span_id"],
@@ -582,6 +585,7 @@ class ClaudeCodeSession(Source):
         sidechain = reply.all_sidechain
         session = u.nullish(obj.get("sessionId")) or fallback_session
         cwd = u.nullish(obj.get("cwd"))
+        branch = u.nullish(obj.get("gitBranch"))  # "" outside a git repository
         agent_id = u.nullish(obj.get("agentId"))
         if agent_id is None and sidechain and path.stem.startswith("agent-"):
             agent_id = path.stem[len("agent-") :]
@@ -590,7 +594,7 @@ class ClaudeCodeSession(Source):
             k: v
             for k, v in {
                 "cwd": cwd,
-                "git_branch": u.nullish(obj.get("gitBranch")),
+                "git_branch": branch,
                 "agent_id": agent_id if sidechain else None,
                 "cli_version": u.nullish(obj.get("version")),
                 "speed": usage.get("speed"),
@@ -648,6 +652,8 @@ class ClaudeCodeSession(Source):
             "completion_text": ("\n".join(reply.texts) or None) if ctx.keep_text else None,
             "tags": tags or None,
             "attributes": json.dumps(attrs, default=str, sort_keys=True),
+            "repo": _basename(cwd),
+            "branch": branch,
             "row_key": key,
             "source_line": kept.line,
         }

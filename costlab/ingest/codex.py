@@ -16,7 +16,10 @@ model = the event's ``info.model``/``payload.model``, else the latest ``turn_con
 (request_model); NULL when never logged (early sessions; never guessed). provider =
 ``session_meta.model_provider`` (default ``openai``). trace_id = session_id =
 ``session_meta.id`` (else the uuid in the file name). workflow = ``[codex] workflow`` or top-level
-``workflow`` in ctx.config, else the basename of the turn's ``cwd``. step = ``main``, or
+``workflow`` in ctx.config, else the basename of the turn's ``cwd``. repo = the name in
+``session_meta.git.repository_url`` (``.../payments-api.git`` -> ``payments-api``), else the
+basename of the turn's ``cwd``; branch = ``session_meta.git.branch`` (openai/codex ``GitInfo``:
+``commit_hash``, ``branch``, ``repository_url``, recorded once at session start). step = ``main``, or
 ``subagent:<kind>`` from ``session_meta.source`` (review, compact, guardian, a spawned agent's
 role). start_time = the token_count time (the response's completion; the request start is not
 logged), end_time NULL. No cost is logged.
@@ -93,6 +96,17 @@ def _dropped(cur: Usage, prev: Usage) -> bool:
 def _basename(path: str | None) -> str | None:
     parts = [p for p in re.split(r"[\\/]", path or "") if p]
     return parts[-1] if parts else None
+
+
+def _repo_name(url: Any) -> str | None:
+    """The repository's name in a remote URL: ``git@host:org/name.git`` and
+    ``https://host/org/name`` -> ``name``."""
+    text = u.nullish(url)
+    if text is None:
+        return None
+    last = re.split(r"[/:\\]", text.rstrip("/\\"))[-1]
+    last = last[:-4] if last.endswith(".git") else last
+    return last or None
 
 
 def _step(source: Any) -> str:
@@ -250,6 +264,8 @@ class CodexRollout(Source):
         ) or u.nullish(ctx.config.get("workflow"))
         raw_git = meta.get("git")
         git: dict[str, Any] = raw_git if isinstance(raw_git, dict) else {}
+        branch = u.nullish(git.get("branch"))
+        remote_repo = _repo_name(git.get("repository_url"))
         prev: Usage | None = None
         for ev in events:
             if ev.total is not None and prev is not None and ev.total == prev:
@@ -279,7 +295,7 @@ class CodexRollout(Source):
                 k: v
                 for k, v in {
                     "cwd": cwd,
-                    "git_branch": u.nullish(git.get("branch")),
+                    "git_branch": branch,
                     "cli_version": u.nullish(meta.get("cli_version")),
                     "originator": u.nullish(meta.get("originator")),
                     "session_source": meta.get("source")
@@ -326,6 +342,8 @@ class CodexRollout(Source):
                     "usage_source": source,
                     "tags": tags or None,
                     "attributes": json.dumps(attrs, default=str, sort_keys=True),
+                    "repo": remote_repo or _basename(cwd),
+                    "branch": branch,
                     "row_key": key,
                     "source_line": ev.line,
                 },

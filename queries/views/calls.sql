@@ -31,6 +31,9 @@
 --     computed_cost is NULL (unpriced) when: no usage (usage_source 'missing' or NULL input/output
 --     tokens; an embedding's NULL output counts as 0), no matching model or cell, a part with tokens has no price, or the parts are
 --     inconsistent (cache tokens exceeding input, reasoning exceeding output).
+--   repo and branch (the last columns): the call's own, else, for rows an older costlab ingested,
+--     the basename of tags['cwd'] and tags['git_branch'] (Claude Code, Codex), so a lake
+--     needs no re-ingest (session logs may be gone) to be costed per branch.
 WITH parts AS (
     SELECT
         d.*,
@@ -66,12 +69,15 @@ priced AS (
     -- include: fragments/price_join | row = p | at = start_time | tokens = input_tokens
 )
 SELECT
-    * EXCLUDE (_read, _write, _write_1h, _reasoning, _output, _price_currency, price_source),
+    * EXCLUDE (_read, _write, _write_1h, _reasoning, _output, _price_currency, price_source, repo, branch),
     CASE WHEN computed_cost IS NOT NULL THEN price_source END AS price_source,
     coalesce(computed_cost, reported_cost) AS cost,
     CASE WHEN computed_cost IS NOT NULL THEN _price_currency
          WHEN reported_cost IS NOT NULL THEN reported_cost_currency END AS cost_currency,
     CASE WHEN computed_cost IS NOT NULL THEN 'computed'
          WHEN reported_cost IS NOT NULL THEN 'reported'
-         ELSE 'unpriced' END AS cost_source
+         ELSE 'unpriced' END AS cost_source,
+    -- rows ingested before repo/branch were columns: from the tags Claude Code and Codex carried
+    coalesce(repo, nullif(regexp_extract(tags['cwd'], '([^/\\]+)[/\\]*$', 1), '')) AS repo,
+    coalesce(branch, tags['git_branch']) AS branch
 FROM priced
