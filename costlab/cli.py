@@ -786,6 +786,48 @@ def reconcile(
 
 
 @app.command()
+def whatif(
+    lake: LakeOpt = None,
+    since: Annotated[str | None, typer.Option(help="Start (YYYY-MM-DD, yesterday, 30d).")] = None,
+    until: Annotated[str | None, typer.Option(help="End, exclusive.")] = None,
+    month: MonthOpt = None,
+    step: Annotated[str | None, typer.Option("--step", help="The calls changed: WORKFLOW/STEP or WORKFLOW (default: all).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Price the calls as this model (any id `costlab prices` knows).")] = None,
+    batch: Annotated[bool, typer.Option("--batch", help="Price the calls at the batch tier.")] = False,
+    cache_ttl: Annotated[str | None, typer.Option("--cache-ttl", help="Price cache writes as 5m or 1h writes.")] = None,
+    max_input_tokens: Annotated[
+        int | None, typer.Option("--max-input-tokens", help="Cap each call's input at this many tokens.", metavar="<n>")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, csv or markdown (a pull-request comment).")] = "table",
+) -> None:
+    """What would a change cost on the traffic you recorded? The calls re-priced under it, with
+    the same prices and formula as every call: before, after and difference per workflow and month.
+
+    Examples:
+
+      costlab whatif --since 30d --step support-chat/answer --model gpt-4.1-mini
+
+      costlab whatif --month last --step nightly-digest --batch -f markdown
+    """
+    from costlab.money.whatif import COLUMNS
+    from costlab.money.whatif import whatif as run_whatif
+    from costlab.report.tables import rows
+
+    if fmt not in ("table", "json", "csv", "markdown"):
+        raise typer.BadParameter(f"{fmt!r}; use table, json, csv or markdown", param_hint="--format")
+    result = run_whatif(_workspace(lake, *_period(month, since, until)), step=step, model=model, batch=batch,
+                        cache_ttl=cache_ttl, max_input_tokens=max_input_tokens)  # fmt: skip
+    if fmt == "markdown":
+        sys.stdout.write(result.markdown())
+        return
+    rows(COLUMNS, result.rows, fmt)
+    if fmt == "table":
+        sys.stdout.write(result.markdown().split("\n", 1)[0].replace("**", "") + "\n")
+        for c in result.caveats:
+            _note(c)
+
+
+@app.command()
 def prices(
     model: Annotated[str, typer.Argument(help="Model id as your calls name it, e.g. gpt-4o-mini; or `learn`.")],
     at: Annotated[str | None, typer.Option("--at", help="Only prices valid on this date (YYYY-MM-DD).")] = None,
