@@ -1,7 +1,7 @@
 -- What-if: the recorded calls re-priced under a change (another model, batch, a cache TTL, capped input).
 -- purpose: before / after / difference of a change on real traffic, with the same price grid and
 --   cost formula as every call (fragments/price_join, fragments/token_cost), for `costlab whatif`.
--- parameters: $since, $until TIMESTAMPTZ or NULL on start_time; $workflow, $step VARCHAR or NULL
+-- parameters: $since, $until TIMESTAMPTZ or NULL on start_time; $scope_workflow, $scope_step VARCHAR or NULL
 --   (the calls changed; NULL = all); $to_provider, $to_model VARCHAR or NULL (the price_grid key of
 --   the new model; NULL keeps each call's own); $to_tier VARCHAR or NULL (e.g. 'batch'; NULL keeps
 --   the call's); $cache_ttl VARCHAR or NULL ('1h': cache writes priced as 1-hour writes, '5m' as
@@ -16,7 +16,7 @@
 WITH c AS (
     SELECT
         k.*,
-        ($workflow IS NULL OR k.workflow = $workflow) AND ($step IS NULL OR k.step = $step) AS changed
+        ($scope_workflow IS NULL OR k.workflow = $scope_workflow) AND ($scope_step IS NULL OR k.step = $scope_step) AS changed
     FROM calls_attributed AS k
     WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR k.start_time >= CAST($since AS TIMESTAMPTZ))
       AND (CAST($until AS TIMESTAMPTZ) IS NULL OR k.start_time < CAST($until AS TIMESTAMPTZ))

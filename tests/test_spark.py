@@ -86,6 +86,10 @@ PARAMS: dict[str, Any] = {
     "steps": ["kb-search\x1fanswer", "support-chat\x1fanswer", "(none)\x1fcheck"],  # workflow chr(31) step
     # export_focus: [export.focus] settings, so both engines read the JSON and fill from it
     "billing_accounts": '{"default": {"id": "acme", "name": "Acme"}, "openai_costs": {"id": "org-1"}}',
+    # whatif: every call at the batch tier, 1-hour cache writes, input capped (the tier and TTL
+    # change the grid cell and the split; the cap exercises least/greatest on both engines)
+    "scope_workflow": None, "scope_step": None, "to_provider": None, "to_model": None, "to_tier": "batch",
+    "cache_ttl": "1h", "max_input": 1000,
 }
 #: Named queries not compared, each with the reason: none. Every query in queries/ runs on both
 #: engines (the cache analyzer's inputs included: analyze/caching_calls and caching_hashes number the calls

@@ -105,7 +105,7 @@ def whatif(
         if batch and "batch" not in hit.tiers:
             raise CostlabError(f"{model} has no batch price in the price book")
     params = {
-        **period.params(), "workflow": workflow or None, "step": step_name or None, "to_provider": to_provider,
+        **period.params(), "scope_workflow": workflow or None, "scope_step": step_name or None, "to_provider": to_provider,
         "to_model": to_model, "to_tier": "batch" if batch else None, "cache_ttl": cache_ttl,
         "max_input": max_input_tokens,
     }  # fmt: skip
