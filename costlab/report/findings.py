@@ -33,7 +33,7 @@ def payload(results: list[AnalyzerResult]) -> Any:
             "monthly_savings_usd": total.to_dict(),
             "analyzers": [r.analyzer for r in results],
             "method": "validated savings findings combined per (workflow, step) on the cost "
-            "left after earlier levers (caching, trimming, downgrade, batch)",
+            "left after earlier levers (caching, trimming, downgrade, batch, waste)",
         },
         "findings": [],
     }
