@@ -41,11 +41,23 @@ class Run:
 
     count = 0
 
-    def __init__(self, root_status: int = OK) -> None:
+    def __init__(self, root_status: int = OK, workflow: str = "wf") -> None:
         Run.count += 1
         self.trace_id = f"{Run.count:032x}"
         self.root_status = root_status
+        self.workflow = workflow
         self.spans: list[dict[str, Any]] = []
+
+    def tool(self, at: datetime, name: str) -> Run:
+        """An ``execute_tool`` span (span_kind tool, step = the tool's name)."""
+        n = len(self.spans) + 2
+        a = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name, "gen_ai.workflow.name": self.workflow}
+        self.spans.append({
+            "traceId": self.trace_id, "spanId": f"{n:016x}", "parentSpanId": f"{1:016x}",
+            "name": f"execute_tool {name}", "kind": 1, "startTimeUnixNano": _ns(at),
+            "endTimeUnixNano": _ns(at + timedelta(seconds=1)), "attributes": _attrs(a), "status": {"code": OK},
+        })  # fmt: skip
+        return self
 
     def call(self, at: datetime, step: str, inp: int, out: int, status: int = OK, prompt: str | None = None,
              model: str = "gpt-4o", provider: str = "openai", seconds: float = 0.5) -> Run:  # fmt: skip
@@ -55,7 +67,7 @@ class Run:
             "gen_ai.request.model": model, "gen_ai.response.model": model,
             "gen_ai.response.id": f"resp-{self.trace_id}-{n}",
             "gen_ai.usage.input_tokens": inp, "gen_ai.usage.output_tokens": out,
-            "gen_ai.workflow.name": "wf", "traceloop.entity.name": step,
+            "gen_ai.workflow.name": self.workflow, "traceloop.entity.name": step,
             "gen_ai.input.messages": None if prompt is None else json.dumps(
                 [{"role": "user", "parts": [{"type": "text", "content": prompt}]}]),
         }  # fmt: skip
@@ -73,7 +85,7 @@ class Run:
         root = {
             "traceId": self.trace_id, "spanId": f"{1:016x}", "parentSpanId": "", "name": "invoke_workflow wf",
             "kind": 1, "startTimeUnixNano": str(start), "endTimeUnixNano": str(end),
-            "attributes": _attrs({"gen_ai.operation.name": "invoke_workflow", "gen_ai.workflow.name": "wf"}),
+            "attributes": _attrs({"gen_ai.operation.name": "invoke_workflow", "gen_ai.workflow.name": self.workflow}),
             "status": {"code": self.root_status},
         }  # fmt: skip
         return json.dumps({"resourceSpans": [{
@@ -109,12 +121,24 @@ def runs() -> list[Run]:
         Run().call(at(15), "write", 2000, 100, prompt="w1").call(at(15, 1), "write", 2000, 100, ERROR, prompt="w2"),
         # T7 fanout: 7 calls of the same size (no growth): a batch over items, not a loop
         _fanout(Run(), at(16), 7),
+        # T8 (workflow agentwf): tool "search" used 6 times (17:00:05 .. 17:00:30, every 5 s) and
+        # 3 decide calls of 1,000 / 100 ($0.0035) at :00, :12, :22: the two from the second use
+        # (:10) to the last (:30) drove the repeats, $0.007
+        _tool_loop(Run(workflow="agentwf"), at(17)),
     ]
 
 
 def _agent(run: Run, t0: datetime, n: int) -> Run:
     for i in range(n):
         run.call(t0 + timedelta(seconds=10 * i), "agent", 1000 + 100 * i, 100, prompt=f"turn {i}")
+    return run
+
+
+def _tool_loop(run: Run, t0: datetime) -> Run:
+    for sec in (0, 12, 22):
+        run.call(t0 + timedelta(seconds=sec), "decide", 1000, 100, prompt=f"decide {sec}")
+    for k in range(1, 7):
+        run.tool(t0 + timedelta(seconds=5 * k), "search")
     return run
 
 
@@ -141,7 +165,7 @@ def test_constructed_runs_hand_computed(lake: Lake) -> None:
     res = waste.analyze(lake, config={})
     got = _by(res.findings)
     assert sorted(got) == [("error", "ask"), ("error", "lookup"), ("error", "write"), ("failed_run", None),
-                           ("loop", "agent"), ("retry", "ask")]  # fmt: skip
+                           ("loop", "agent"), ("retry", "ask"), ("tool_loop", "search")]  # fmt: skip
     # errored calls: validated (the call returned nothing); one day of errors < 3 days: medium.
     # ask: $0.006 x 30 = $0.18 of a step costing $0.012 x 30 = $0.36
     err = got[("error", "ask")]
@@ -173,10 +197,16 @@ def test_constructed_runs_hand_computed(lake: Lake) -> None:
     # 0.0245 (fanout 7 x 0.0035) = $0.13425 -> x 30 = $4.0275
     assert failed.evidence["scope_cost_window_usd"] == Decimal("0.13425")
     assert failed.base_monthly_cost_usd == Decimal("4.03")
+    # tool loop: potential, low; T8's two decide calls, $0.007 x 30 = $0.21
+    tool = got[("tool_loop", "search")]
+    assert (tool.workflow, tool.validated, tool.confidence) == ("agentwf", False, "low")
+    assert tool.evidence["calls"] == 2 and tool.evidence["max_repeats_in_a_run"] == 6
+    assert tool.evidence["cost_window_usd"] == Decimal("0.007")
+    assert tool.potential_savings_usd is not None and tool.potential_savings_usd.high == Decimal("0.21")
     # each call once: errors 0.006 + 0.011 + 0.006 (W2), retry 0.006, loop 0.02125, T5 0.019,
-    # T6's ok call 0.006 = $0.07525 over 12 priced calls and the unpriced one
-    assert res.summary["wasted_window_usd"] == Decimal("0.07525")
-    assert (res.summary["wasted_calls"], res.summary["wasted_unpriced_calls"]) == (13, 1)
+    # T6's ok call 0.006, T8 0.007 = $0.08225 over 14 priced calls and the unpriced one
+    assert res.summary["wasted_window_usd"] == Decimal("0.08225")
+    assert (res.summary["wasted_calls"], res.summary["wasted_unpriced_calls"]) == (15, 1)
     # validated: the three errored-call findings on their own steps, 0.18 + 0.33 + 0.18
     assert combine(res.findings).high == Decimal("0.69") == res.summary["validated_monthly_savings_usd"]
 
