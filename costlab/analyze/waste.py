@@ -51,14 +51,14 @@ RULES = ("error", "retry", "loop", "tool_loop", "failed_run")
 ZERO = Savings(Decimal("0.00"), Decimal("0.00"))
 
 
-def _title(rule: str, wf: str, step: str, runs: int, calls: int, cfg: dict[str, Any]) -> str:
-    where = f"{wf}/{step}"
+def _title(rule: str, runs: int, calls: int, cfg: dict[str, Any]) -> str:
+    """What is wrong, in one line (the finding names its workflow and step apart)."""
     return {
-        "error": f"{where}: {calls} calls errored and were billed",
-        "retry": f"{where}: {calls} retries of failed calls within {cfg['retry_window_seconds']:g} s",
-        "loop": f"{where}: the step looped past {cfg['loop_threshold']} calls in {runs} runs",
-        "tool_loop": f"{where}: tool called more than {cfg['loop_threshold']} times in {runs} runs",
-        "failed_run": f"{wf}: {runs} runs ended in failure; all their calls were paid for",
+        "error": f"{calls} calls errored and were billed",
+        "retry": f"{calls} retries of failed calls within {cfg['retry_window_seconds']:g} s",
+        "loop": f"the step looped past {cfg['loop_threshold']} calls in {runs} runs",
+        "tool_loop": f"the tool was called more than {cfg['loop_threshold']} times in {runs} runs",
+        "failed_run": f"{runs} runs ended in failure; all their calls were paid for",
     }[rule]
 
 
@@ -161,7 +161,7 @@ def analyze(start: Start) -> AnalyzerResult:
                 analyzer="waste",
                 workflow=wf,
                 step=None if rule == "failed_run" else step,
-                title=_title(rule, wf, step, len(runs), calls, cfg)
+                title=_title(rule, len(runs), calls, cfg)
                 + (f" (+{unpriced} unpriced calls, not costed)" if unpriced else ""),
                 action=_action(rule, step, cfg),
                 evidence=evidence,
