@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-ANALYZERS = ("caching", "trimming", "downgrade", "batch")
+ANALYZERS = ("caching", "trimming", "downgrade", "batch", "waste")
 
 SPANS_SQL = """
 COPY (

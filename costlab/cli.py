@@ -875,7 +875,7 @@ def prices(
 @app.command()
 def analyze(
     which: Annotated[
-        str, typer.Argument(help="caching, trimming, downgrade, batch or all.")
+        str, typer.Argument(help="caching, trimming, downgrade, batch, waste or all.")
     ] = "all",
     since: Annotated[str | None, typer.Option(help="Start date (YYYY-MM-DD, yesterday, 7d).")] = None,
     until: Annotated[str | None, typer.Option(help="End date, exclusive.")] = None,
@@ -886,7 +886,7 @@ def analyze(
     """Recommend what to change, with evidence and a monthly savings band per finding.
 
     `all` runs every analyzer and combines their savings on the remaining cost (caching first,
-    then trimming, downgrade, batch), so the total never counts a dollar twice.
+    then trimming, downgrade, batch, waste), so the total never counts a dollar twice.
 
     Examples:
 

@@ -2,7 +2,9 @@
 -- purpose: the steps of a workflow that cost the most, and with which model.
 -- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on start_time.
 -- grain: one row per workflow, step, model, currency. cost_per_call = cost / priced calls
---   (DOUBLE rounded to DECIMAL(38,12)).
+--   (DOUBLE rounded to DECIMAL(38,12)). p50_seconds / p95_seconds: the median and 95th
+--   percentile call duration (end_time - start_time, DOUBLE seconds, interpolated), over the
+--   group's calls that have both times; NULL when none has.
 -- notes:
 --   Unpriced calls (cost NULL) are counted in calls and unpriced_calls and never costed at zero:
 --     they join their group's currency when the group has exactly one, else form a row with a NULL
@@ -18,7 +20,8 @@ SELECT
     g.model,
     g.currency,
 -- include: fragments/call_totals
-    CAST(sum(g.cost) / nullif(count(g.cost), 0) AS DECIMAL(38, 12)) AS cost_per_call
+    CAST(sum(g.cost) / nullif(count(g.cost), 0) AS DECIMAL(38, 12)) AS cost_per_call,
+-- include: fragments/latency
 FROM c AS g
 GROUP BY g.workflow, g.step, g.model, g.currency
 ORDER BY cost DESC NULLS LAST, calls DESC, g.workflow, g.step, g.model, g.currency NULLS LAST;

@@ -5,6 +5,9 @@
 --   its own run).
 --   cost_per_call = cost / priced calls; cost_per_run = cost / runs, NULL when any call of the
 --   group is unpriced (the run total would be short). Ratios are DOUBLE rounded to DECIMAL(38,12).
+--   p50_seconds / p95_seconds: the median and 95th percentile call duration (end_time -
+--   start_time, DOUBLE seconds, interpolated), over the group's calls that have both times;
+--   NULL when none has.
 -- notes:
 --   Unpriced calls (cost NULL) are counted in calls and unpriced_calls and never costed at zero:
 --     they join their group's currency when the group has exactly one, else form a row with a NULL
@@ -19,6 +22,8 @@ SELECT
     g.team,
     g.currency,
 -- include: fragments/run_totals
+    ,
+-- include: fragments/latency
 FROM c AS g
 GROUP BY g.workflow, g.team, g.currency
 ORDER BY cost DESC NULLS LAST, calls DESC, g.workflow, g.team, g.currency NULLS LAST;

@@ -7,7 +7,7 @@ with constructed FOCUS and LiteLLM files (tests/fixtures/allocation).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -444,23 +444,13 @@ def test_lake_cost_by_workflow_and_team(lake: Any) -> None:
     rules = AttributionRules(teams={"support-bot": "customer-care"})
     wf = Workspace(lake).query("cost_by_workflow", {}, rules=rules)
     # nightly-etl: one session/trace id etl-1, 2 calls x 0.012; support-bot 1 call; the call
-    # without a workflow is its own trace (alloc-0004)
+    # without a workflow is its own trace (alloc-0004). Durations (endTime - startTime in
+    # spend_logs.jsonl): nightly-etl 3 s and 3 s, alloc-0004 2 s, support-bot (alloc-0003) 2 s
     assert [tuple(r) for r in wf.iter_rows()] == [
-        ("nightly-etl", "data", "USD", 1, 2, 20000, 2000, D("0.024"), 0, D("0.024"), D("0.012")),
-        ("(none)", "(none)", "USD", 1, 1, 10000, 1000, D("0.012"), 0, D("0.012"), D("0.012")),
-        (
-            "support-bot",
-            "customer-care",
-            "USD",
-            1,
-            1,
-            10000,
-            1000,
-            D("0.012"),
-            0,
-            D("0.012"),
-            D("0.012"),
-        ),
+        ("nightly-etl", "data", "USD", 1, 2, 20000, 2000, D("0.024"), 0, D("0.024"), D("0.012"), 3.0, 3.0),
+        ("(none)", "(none)", "USD", 1, 1, 10000, 1000, D("0.012"), 0, D("0.012"), D("0.012"), 2.0, 2.0),
+        ("support-bot", "customer-care", "USD", 1, 1, 10000, 1000, D("0.012"), 0, D("0.012"), D("0.012"),
+         2.0, 2.0),
     ]
     team = Workspace(lake).query("cost_by_team", {"since": _at("2025-06-05")}, rules=rules)
     # from 06-05: support-bot's call and the one without a workflow (no workflow counted);
@@ -474,16 +464,21 @@ def test_lake_cost_by_workflow_and_team(lake: Any) -> None:
 # -- cost by ... ------------------------------------------------------------------------------
 
 BY_CALLS = [
+    # durations (end_time - start_time) for p50/p95: A s1 2 s and 1.5 s, A s2 4 s; B has no
+    # end_time; the EUR call ends before it starts (left out)
     call("A", "0.10", day="2025-06-01", trace_id="t1", step="s1", model="m1", provider="p",
-         user_id="u1", session_id="s-1", input_tokens=100, output_tokens=10, tags={"team": "red"}),
+         user_id="u1", session_id="s-1", input_tokens=100, output_tokens=10, tags={"team": "red"},
+         end_time=_at("2025-06-01", 12) + timedelta(seconds=2)),
     call("A", "0.20", day="2025-06-01", trace_id="t1", step="s2", model="m2", provider="p",
-         user_id="u1", session_id="s-1", input_tokens=200, output_tokens=20, tags={"team": "red"}),
+         user_id="u1", session_id="s-1", input_tokens=200, output_tokens=20, tags={"team": "red"},
+         end_time=_at("2025-06-01", 12) + timedelta(seconds=4)),
     call("A", None, day="2025-06-02", trace_id="t2", step="s1", model="m1", provider="p",
-         user_id="u1", session_id="s-1", input_tokens=50, output_tokens=5, tags={"team": "red"}),
+         user_id="u1", session_id="s-1", input_tokens=50, output_tokens=5, tags={"team": "red"},
+         end_time=_at("2025-06-02", 12) + timedelta(seconds=1.5)),
     call("B", "0.05", day="2025-06-02", trace_id="t3", model="m1", provider="p", user_id="u2",
          session_id="s-2", input_tokens=10, output_tokens=1),
     call(None, "0.01", day="2025-06-02", trace_id="t4", model=None, cost_currency="EUR",
-         input_tokens=1, output_tokens=1),
+         input_tokens=1, output_tokens=1, end_time=_at("2025-06-02", 11)),
 ]  # fmt: skip
 
 
@@ -494,20 +489,23 @@ def by_con() -> duckdb.DuckDBPyConnection:
 
 def test_cost_by_workflow(by_con: duckdb.DuckDBPyConnection) -> None:
     # A: runs t1, t2; 3 calls; 350 / 35 tokens; 0.10 + 0.20 = 0.30 with one unpriced call,
-    # which joins A's only currency; cost per run unknown (a run is short), per priced call 0.15
+    # which joins A's only currency; cost per run unknown (a run is short), per priced call 0.15.
+    # Latency of A over [1.5, 2, 4] s (quantile_cont interpolates at (n - 1) * q): p50 = 2,
+    # p95 at 1.9 = 2 + 0.9 * (4 - 2) = 3.8; B and the EUR row have no usable duration: NULL
     assert run(by_con, "cost_by_workflow") == [
-        ("A", "red", "USD", 2, 3, 350, 35, D("0.30"), 1, None, D("0.15")),
-        ("B", "blue", "USD", 1, 1, 10, 1, D("0.05"), 0, D("0.05"), D("0.05")),
-        ("(none)", "(none)", "EUR", 1, 1, 1, 1, D("0.01"), 0, D("0.01"), D("0.01")),
+        ("A", "red", "USD", 2, 3, 350, 35, D("0.30"), 1, None, D("0.15"), 2.0, pytest.approx(3.8)),
+        ("B", "blue", "USD", 1, 1, 10, 1, D("0.05"), 0, D("0.05"), D("0.05"), None, None),
+        ("(none)", "(none)", "EUR", 1, 1, 1, 1, D("0.01"), 0, D("0.01"), D("0.01"), None, None),
     ]
 
 
 def test_cost_by_step_and_model(by_con: duckdb.DuckDBPyConnection) -> None:
+    # A s1 over [1.5, 2] s: p50 = 1.75, p95 = 1.5 + 0.95 * 0.5 = 1.975; A s2 one call of 4 s
     assert run(by_con, "cost_by_step") == [
-        ("A", "s2", "m2", "USD", 1, 200, 20, D("0.20"), 0, D("0.20")),
-        ("A", "s1", "m1", "USD", 2, 150, 15, D("0.10"), 1, D("0.10")),
-        ("B", "(none)", "m1", "USD", 1, 10, 1, D("0.05"), 0, D("0.05")),
-        ("(none)", "(none)", "(none)", "EUR", 1, 1, 1, D("0.01"), 0, D("0.01")),
+        ("A", "s2", "m2", "USD", 1, 200, 20, D("0.20"), 0, D("0.20"), 4.0, 4.0),
+        ("A", "s1", "m1", "USD", 2, 150, 15, D("0.10"), 1, D("0.10"), 1.75, pytest.approx(1.975)),
+        ("B", "(none)", "m1", "USD", 1, 10, 1, D("0.05"), 0, D("0.05"), None, None),
+        ("(none)", "(none)", "(none)", "EUR", 1, 1, 1, D("0.01"), 0, D("0.01"), None, None),
     ]
     # m1: 0.10 + 0.05 over 2 priced calls = 0.075
     assert run(by_con, "cost_by_model") == [

@@ -52,6 +52,8 @@ def test_nightly_workflow_is_flagged_with_hand_computed_savings(lake: Lake) -> N
     assert f.evidence["interactive_share"] == 0.0
     assert f.evidence["off_hours_share_utc_20_08"] == 1.0
     assert f.evidence["window_days"] == 14
+    # every constructed span lasts 500 ms (fixtures/analyze_h/build.py): p50 = p95 = 0.5 s
+    assert (f.evidence["latency_p50_seconds"], f.evidence["latency_p95_seconds"]) == (0.5, 0.5)
     assert combine(res.findings).high == Decimal("10.50")
 
 

@@ -248,7 +248,7 @@ def test_cli_analyze_all_lists_results_and_combined(steps: Lake) -> None:
     r = CliRunner().invoke(app, ["analyze", "all", "--lake", str(steps.path), "-f", "json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert [x["analyzer"] for x in out] == ["caching", "trimming", "downgrade", "batch", "combined"]
+    assert [x["analyzer"] for x in out] == ["caching", "trimming", "downgrade", "batch", "waste", "combined"]
     total = out[-1]["summary"]["monthly_savings_usd"]
     assert total["low"] >= 13.25  # at least the caching findings (13.13 + 0.12)
 

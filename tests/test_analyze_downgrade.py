@@ -67,6 +67,8 @@ def test_cheaper_model_as_good_is_validated(result: dict) -> None:  # type: igno
     assert f.evidence["difference"] == pytest.approx(-0.005, abs=1e-9)
     assert f.evidence["n_required_per_arm"] == 310
     assert f.evidence["verbosity_ratio"] == pytest.approx(0.8)  # 80 / 100 output tokens per call
+    # the step's latency now: every constructed span lasts 500 ms (fixtures/analyze_h/build.py)
+    assert (f.evidence["latency_p50_seconds"], f.evidence["latency_p95_seconds"]) == (0.5, 0.5)
     # gpt-4o: 2,000 x 2.5e-6 + 100 x 1e-5 = $0.006 a call, 400 calls = $2.40 in the window.
     # gpt-4o-mini ($0.15 / $0.60 per MTok), tau 1 (both o200k), v 0.8:
     #   2,000 x 1.5e-7 + 80 x 6e-7 = $0.000348 -> 400 calls $0.1392; saved $2.2608 -> x3 = $6.7824.

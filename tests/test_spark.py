@@ -80,6 +80,8 @@ PARAMS: dict[str, Any] = {
     "keep_turns": 4,
     "target_tokens": 200,
     "limit": 1000,
+    "retry_window_seconds": 120.0,
+    "loop_threshold": 5,
     "prev_start": datetime(2026, 10, 18, tzinfo=UTC),
     "cur_start": datetime(2026, 10, 25, tzinfo=UTC),
     "cur_end": datetime(2026, 11, 1, tzinfo=UTC),

@@ -9,7 +9,7 @@ numbers honest (docs/analyzers.md; inferopt keeps "zero-risk" apart from "needs 
   added to the validated total.
 * **Combine, never add.** Each finding states the *fraction* of its scope's cost it removes
   (``fraction_low``/``fraction_high``) on ``base_monthly_cost_usd``. `combine` applies findings on
-  the same scope in analyzer order (caching, trimming, downgrade, batch) to the cost that remains
+  the same scope in analyzer order (caching, trimming, downgrade, batch, waste) to the cost that remains
   after the earlier ones: savings = base x (1 - prod(1 - f_i)), so trimming tokens that caching
   already discounted saves little, and the total can never exceed the cost.
 """
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from costlab.workspace import Workspace
 
 CENT = Decimal("0.01")
-ORDER = ("caching", "trimming", "downgrade", "batch")
+ORDER = ("caching", "trimming", "downgrade", "batch", "waste")
 
 
 @dataclass
@@ -44,7 +44,7 @@ class Savings:
 
 @dataclass
 class Finding:
-    analyzer: str  # "caching" | "trimming" | "downgrade" | "batch"
+    analyzer: str  # "caching" | "trimming" | "downgrade" | "batch" | "waste"
     workflow: str | None
     step: str | None
     title: str  # one line: what is wrong

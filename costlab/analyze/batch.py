@@ -265,6 +265,7 @@ def analyze(start: Start) -> AnalyzerResult:
         if findings:
             eligible_wf.append(s["workflow"])
             result.findings.extend(findings)
+    stats.add_latency(con, result.findings, lo_t, hi_t)
     result.summary = {
         "workflows": sig.height,
         "eligible_workflows": len(eligible_wf),

@@ -234,6 +234,7 @@ def analyze(start: Start) -> AnalyzerResult:
             )  # fmt: skip
             counts[key] += 1
         result.findings.extend(f)
+    stats.add_latency(con, result.findings, lo_t, hi_t)
     result.summary = {
         "steps": len(groups),
         "validated_findings": counts["validated"],

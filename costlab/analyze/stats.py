@@ -347,3 +347,19 @@ def money_of(value: Any) -> Decimal:
     if value is None:
         return Decimal(0)
     return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def add_latency(con: Any, findings: list[Any], since: datetime | None, until: datetime | None) -> None:
+    """Put each finding's step latency now (``latency_p50_seconds`` / ``latency_p95_seconds``,
+    queries/analyze/step_latency.sql) in its evidence: a cheaper model or the batch API changes
+    it, so the reader sees what they trade."""
+    if not findings:
+        return
+    lat = {
+        (r["workflow"], r["step"]): (r["p50_seconds"], r["p95_seconds"])
+        for r in frame(con, "analyze/step_latency", since, until).iter_rows(named=True)
+    }
+    for f in findings:
+        p50, p95 = lat.get((f.workflow, f.step), (None, None))
+        f.evidence["latency_p50_seconds"] = None if p50 is None else round(float(p50), 3)
+        f.evidence["latency_p95_seconds"] = None if p95 is None else round(float(p95), 3)

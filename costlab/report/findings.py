@@ -19,6 +19,7 @@ FORMATS = ("table", "json")
 #: Summary keys shown under the table, per analyzer (the JSON has them all).
 _HEADLINE = {
     "caching": ("input_tokens", "shareable_prefix_ratio", "actual_cached_ratio", "monthly_savings_usd"),
+    "waste": ("wasted_calls", "wasted_runs", "wasted_unpriced_calls", "wasted_monthly_usd"),
 }
 
 
@@ -33,7 +34,7 @@ def payload(results: list[AnalyzerResult]) -> Any:
             "monthly_savings_usd": total.to_dict(),
             "analyzers": [r.analyzer for r in results],
             "method": "validated savings findings combined per (workflow, step) on the cost "
-            "left after earlier levers (caching, trimming, downgrade, batch)",
+            "left after earlier levers (caching, trimming, downgrade, batch, waste)",
         },
         "findings": [],
     }

@@ -8,7 +8,7 @@
 --          prices are NULL), because the caching analyzer still simulates their tokens.
 -- parameters: none (a view over `calls` and `price_grid`; the analyzer queries filter the period).
 -- grain: one row per billable call (the `calls` view).
--- columns: the call's keys and tokens as in `calls`; the raw (nullable) cache columns and, NULL as
+-- columns: the call's keys, times, status and tokens as in `calls`; the raw (nullable) cache columns and, NULL as
 --          0, read_tokens / write_tokens (5m + 1h when only the split is logged) / write_1h_tokens /
 --          reasoning_tok; cost, cost_currency, cost_source; the cell's currency (price_currency)
 --          and unit prices per token. No list or text columns: carrying them through the `calls`
@@ -19,7 +19,7 @@
 --                 costlab.analyze.stats.connect() and shared by all four analyzers.
 SELECT
     c.row_key, c.trace_id, c.span_id, c.source_line, c.source_format, c.span_kind,
-    c.workflow, c.step, c.session_id, c.user_id, c.start_time,
+    c.workflow, c.step, c.session_id, c.user_id, c.start_time, c.end_time, c.status,
     c.provider, c.model, c.price_provider, c.price_model, c.price_tier, c.service_tier,
     c.input_tokens, c.output_tokens,
     c.cache_read_tokens, c.cache_write_tokens, c.cache_write_1h_tokens,

@@ -1,0 +1,22 @@
+-- analyze/waste_scopes: what each workflow step costs, the base the waste findings are measured on.
+-- purpose: the waste analyzer states each finding as a share of its scope's cost (a step, or the
+--          whole workflow for failed runs) and scales the window to 30 days from these rows.
+-- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on
+--   start_time.
+-- grain: workflow, step (NULL as '(none)'), over every billable call (analyze_base).
+-- columns: calls, priced_calls and cost (calls with a USD cost, DECIMAL), unpriced_calls (no USD
+--   cost: counted, never costed), first_call, last_call.
+SELECT
+    coalesce(workflow, '(none)') AS workflow,
+    coalesce(step, '(none)') AS step,
+    count(*) AS calls,
+    count(CASE WHEN cost_currency = 'USD' THEN cost END) AS priced_calls,
+    sum(CASE WHEN cost_currency = 'USD' THEN cost END) AS cost,
+    count(*) - count(CASE WHEN cost_currency = 'USD' THEN cost END) AS unpriced_calls,
+    min(start_time) AS first_call,
+    max(start_time) AS last_call
+FROM analyze_base
+WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
+  AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
+GROUP BY ALL
+ORDER BY workflow, step;
