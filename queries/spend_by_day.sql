@@ -10,7 +10,7 @@ SELECT
     sum(billed_cost) AS billed_cost,
     sum(effective_cost) AS effective_cost
 FROM charges
-WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR charge_period_start >= CAST($since AS TIMESTAMPTZ))
-  AND (CAST($until AS TIMESTAMPTZ) IS NULL OR charge_period_start < CAST($until AS TIMESTAMPTZ))
+WHERE
+-- include: fragments/in_period | at = charge_period_start
 GROUP BY ALL
 ORDER BY day, provider, currency;

@@ -111,6 +111,20 @@ def money(x: Decimal | float) -> Decimal:
     return Decimal(str(x)).quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
+def priced(low: Decimal, high: Decimal, base: Decimal, validated: bool) -> dict[str, Any]:
+    """The money fields of a savings `Finding` from a monthly band [low, high] on a scope costing
+    ``base`` a month: validated savings, or the same band kept apart as potential (never in totals)."""
+    band = Savings(money(low), money(high))
+    return {
+        "monthly_savings_usd": band if validated else Savings(Decimal("0.00"), Decimal("0.00")),
+        "validated": validated,
+        "base_monthly_cost_usd": money(base),
+        "fraction_low": float(low / base) if base else 0.0,
+        "fraction_high": float(high / base) if base else 0.0,
+        "potential_savings_usd": None if validated else band,
+    }
+
+
 def combine(findings: Iterable[Finding]) -> Savings:
     """Total validated monthly savings, combined per scope on the remaining cost (module doc).
 

@@ -36,7 +36,7 @@ from importlib import resources
 from typing import Any
 
 from costlab.analyze import stats
-from costlab.analyze.base import AnalyzerResult, Finding, Savings, Start, analyzer, money
+from costlab.analyze.base import AnalyzerResult, Finding, Start, analyzer, money, priced
 
 DEFAULTS: dict[str, Any] = {
     "max_interactive_share": 0.05,
@@ -229,9 +229,7 @@ def analyze(start: Start) -> AnalyzerResult:
             base, high, low = st["cost"] * to_m, st["save"] * to_m, st["pattern_save"] * to_m
             if high < Decimal(str(cfg["min_monthly_usd"])):
                 continue
-            band = Savings(money(low), money(high))
             validated = conf in ("high", "medium")
-            zero = Savings(Decimal("0.00"), Decimal("0.00"))
             findings.append(
                 Finding(
                     analyzer="batch",
@@ -251,13 +249,8 @@ def analyze(start: Start) -> AnalyzerResult:
                         "saving_window_usd": money(st["save"]),
                         "effective_discount": round(float(st["save"] / st["eligible"]), 4),
                     },
-                    monthly_savings_usd=band if validated else zero,
                     confidence=conf,
-                    validated=validated,
-                    base_monthly_cost_usd=money(base),
-                    fraction_low=float(low / base) if base else 0.0,
-                    fraction_high=float(high / base) if base else 0.0,
-                    potential_savings_usd=None if validated else band,
+                    **priced(low, high, base, validated),
                 )
             )
             if validated:

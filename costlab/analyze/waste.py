@@ -37,7 +37,15 @@ from decimal import Decimal
 from typing import Any
 
 from costlab.analyze import stats
-from costlab.analyze.base import AnalyzerResult, Finding, Savings, Start, analyzer, combine, money
+from costlab.analyze.base import (
+    AnalyzerResult,
+    Finding,
+    Start,
+    analyzer,
+    combine,
+    money,
+    priced,
+)
 
 DEFAULTS: dict[str, Any] = {
     "retry_window_seconds": 120.0,
@@ -48,7 +56,6 @@ DEFAULTS: dict[str, Any] = {
     "min_monthly_usd": 0.0,
 }
 RULES = ("error", "retry", "loop", "tool_loop", "failed_run")
-ZERO = Savings(Decimal("0.00"), Decimal("0.00"))
 
 
 def _title(rule: str, runs: int, calls: int, cfg: dict[str, Any]) -> str:
@@ -136,7 +143,6 @@ def analyze(start: Start) -> AnalyzerResult:
         base, saving = base_window * to_m, cost * to_m
         if saving < Decimal(str(cfg["min_monthly_usd"])) or (saving <= 0 and not unpriced):
             continue
-        band = Savings(money(saving), money(saving))
         listed = sorted(runs, key=lambda r: (-stats.money_of(r["cost"]), r["run"]))[: int(cfg["max_runs_listed"])]
         evidence: dict[str, Any] = {
             "rule": rule,
@@ -165,13 +171,8 @@ def analyze(start: Start) -> AnalyzerResult:
                 + (f" (+{unpriced} unpriced calls, not costed)" if unpriced else ""),
                 action=_action(rule, step, cfg),
                 evidence=evidence,
-                monthly_savings_usd=band if validated else ZERO,
                 confidence=conf,
-                validated=validated,
-                base_monthly_cost_usd=money(base),
-                fraction_low=float(saving / base) if base else 0.0,
-                fraction_high=float(saving / base) if base else 0.0,
-                potential_savings_usd=None if validated else band,
+                **priced(saving, saving, base, validated),
             )
         )
     anyt = totals.get("any", {"calls": 0, "runs": 0, "cost": Decimal(0), "unpriced_calls": 0})

@@ -23,7 +23,7 @@ SELECT
     min(start_time) AS first_call,
     max(start_time) AS last_call
 FROM analyze_calls
-WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
-  AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
+WHERE
+-- include: fragments/in_period | at = start_time
 GROUP BY ALL
 ORDER BY workflow, step, price_model, day;
