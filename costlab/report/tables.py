@@ -81,12 +81,18 @@ def rows(names: Sequence[str], data: Sequence[Sequence[Any]], fmt: str, title: s
         from costlab.report.markdown import is_numeric_column
 
         # the reports' display rule (money to the cent, unknown as a dash); JSON and CSV keep every digit
-        for i, n in enumerate(names):
-            table.add_column(Text(printable(str(n))), overflow="fold",
-                             justify="right" if is_numeric_column(data, i) else "left")  # fmt: skip
-        for r in data:
-            table.add_row(*[Text(printable(_shown(str(n), v))) for n, v in zip(names, r, strict=True)])
-        console().print(table)
+        cells = [[printable(_shown(str(n), v)) for n, v in zip(names, r, strict=True)] for r in data]
+        numeric = [is_numeric_column(data, i) for i in range(len(names))]
+        for i, n in enumerate(names):  # a number never folds; text folds only on a narrow terminal
+            table.add_column(Text(printable(str(n))), overflow="fold", no_wrap=numeric[i],
+                             justify="right" if numeric[i] else "left")  # fmt: skip
+        for row in cells:
+            table.add_row(*[Text(c) for c in row])
+        out = console()
+        if not out.is_terminal:  # a pipe or a cron log: the table at its natural width, nothing folded
+            natural = [max([len(printable(str(n))), *(len(r[i]) for r in cells)]) for i, n in enumerate(names)]
+            out = console(width=max(out.width, sum(natural) + 3 * len(names)))
+        out.print(table)
 
 
 def _shown(column: str, value: Any) -> str:
