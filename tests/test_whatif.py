@@ -78,5 +78,8 @@ def test_markdown_comment_and_library(lake: Path) -> None:
 def test_what_change_and_unknown_model_are_one_line_errors(lake: Path) -> None:
     r = CliRunner().invoke(app, ["whatif", "--lake", str(lake), "--step", "ticket-triage"])
     assert r.exit_code == 2 and "what change?" in r.stderr
+    for bad in ("-1", "99999999999999999999999"):  # below 0, past a BIGINT: usage errors, not internal ones
+        r = CliRunner().invoke(app, ["whatif", "--lake", str(lake), "--step", "ticket-triage", "--max-input-tokens", bad])
+        assert r.exit_code == 2 and "--max-input-tokens must be between 0 and" in r.stderr
     r = CliRunner().invoke(app, ["whatif", "--lake", str(lake), "--model", "no-such-model-9"])
     assert r.exit_code == 1 and "no price for model 'no-such-model-9'" in r.stderr

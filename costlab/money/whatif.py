@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 COLUMNS = ["workflow", "month", "currency", "calls_changed", "unpriced_after", "before", "after", "difference"]
 TTLS = ("5m", "1h")
+MAX_TOKENS = 2**63 - 1  # a token count is a BIGINT
 
 
 @dataclass
@@ -90,8 +91,8 @@ def whatif(
         raise UsageError("what change? give --model, --batch, --cache-ttl or --max-input-tokens")
     if cache_ttl is not None and cache_ttl not in TTLS:
         raise UsageError(f"--cache-ttl {cache_ttl!r}: use {' or '.join(TTLS)}")
-    if max_input_tokens is not None and max_input_tokens < 0:
-        raise UsageError("--max-input-tokens must be 0 or more")
+    if max_input_tokens is not None and not 0 <= max_input_tokens <= MAX_TOKENS:
+        raise UsageError(f"--max-input-tokens must be between 0 and {MAX_TOKENS:,}")
     workflow, _, step_name = (step or "").partition("/")
     ws = workspace(source)
     period = ws.period_of(since, until)

@@ -138,8 +138,10 @@ def _where(f: dict[str, Any]) -> str:
 
 def _saves(f: dict[str, Any]) -> dict[str, Any]:
     """One line of 'what to change': the validated band when there is one, else the potential."""
+    from costlab.report.model import validated_saving
+
     monthly = f.get("monthly_savings_usd")
-    validated = bool(f.get("validated")) and isinstance(monthly, dict) and bool(monthly.get("high"))
+    validated = validated_saving(f)
     band = monthly if validated or not f.get("potential_savings_usd") else f["potential_savings_usd"]
     return {
         "action": str(f.get("action") or f.get("title") or DASH),

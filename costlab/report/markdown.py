@@ -157,11 +157,11 @@ def previous_text(report: Report) -> str:
 def change_lines(findings: Sequence[dict[str, Any]], top: int = TOP_CHANGES) -> list[dict[str, str]]:
     """The first ``top`` findings (already ranked: validated by dollars, then potential) as what
     a lead reads: the monthly saving, its evidence tier, where, and the action."""
+    from costlab.report.model import validated_saving
+
     out = []
     for f in findings[:top]:
-        validated = bool(f.get("validated")) and isinstance(f.get("monthly_savings_usd"), dict) and bool(
-            (f["monthly_savings_usd"].get("high") or 0) > 0
-        )
+        validated = validated_saving(f)
         band = f.get("monthly_savings_usd") if validated else f.get("potential_savings_usd")
         confidence = str(f.get("confidence") or DASH)
         evidence = f.get("evidence")

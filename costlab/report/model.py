@@ -152,12 +152,18 @@ def _band(f: dict[str, Any], key: str) -> Decimal:
     return Decimal(str(high)) if high is not None else Decimal(0)
 
 
+def validated_saving(f: dict[str, Any]) -> bool:
+    """A finding whose monthly saving is validated and above zero (else its band to show is the
+    potential one): the one test `rank_findings` and the renderers' "what to change" share."""
+    return bool(f.get("validated")) and _band(f, "monthly_savings_usd") > 0
+
+
 def rank_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What to change first: validated findings by their monthly saving (high end of the band,
     then low), then the potential ones by their potential saving; ties keep the analyzers' order."""
 
     def key(f: dict[str, Any]) -> tuple[int, Decimal, Decimal]:
-        if f.get("validated") and _band(f, "monthly_savings_usd") > 0:
+        if validated_saving(f):
             saving = f["monthly_savings_usd"]
             return (0, -_band(f, "monthly_savings_usd"), -Decimal(str(saving.get("low") or 0)))
         return (1, -_band(f, "potential_savings_usd"), -_band(f, "monthly_savings_usd"))
