@@ -180,4 +180,5 @@ def add_attributed_views(con: duckdb.DuckDBPyConnection | Any, rules: Attributio
         f"CREATE OR REPLACE VIEW charges_attributed AS {load_sql('views/charges_attributed')}"
     )
     con.execute(f"CREATE OR REPLACE VIEW calls_attributed AS {rules.bind(load_sql('views/calls_attributed'))}")
+    con.execute("CREATE OR REPLACE VIEW call_marks_attributed AS SELECT * FROM calls_attributed WHERE false")
     con.execute(load_sql("views/allocation_rows"))

@@ -414,6 +414,7 @@ def ingest(
             wait=wait,
             progress=progress,
             on_wait=lambda holder: None if quiet else _warn(f"waiting for the lake lock ({holder})"),
+            rollup_keys=ws.rollup_keys(),
         )
     if not quiet:
         ingest_summary(result, fmt)
@@ -596,6 +597,10 @@ def report(
     prices: Annotated[Path | None, typer.Option("--prices", help="Price override file (TOML).")] = None,
     top: Annotated[int | None, typer.Option("--top", help="Rows per table in table/markdown output.")] = None,
     no_findings: Annotated[bool, typer.Option("--no-findings", help="Skip the analyzers.")] = False,
+    no_rollups: Annotated[
+        bool,
+        typer.Option("--no-rollups", help="Price every call instead of reading the lake's daily rollups (same numbers, slower)."),
+    ] = False,
     full: Annotated[
         bool, typer.Option("--full", help="Table format: also print the detail tables and every finding's evidence.")
     ] = False,
@@ -669,6 +674,7 @@ def report(
         top=top,
         findings=False if no_findings else None,
         engine=ws.engine,
+        rollups=False if no_rollups else None,
     )
     with _status(f"building report ({fmt})"):
         result = build_report(ws, opts)

@@ -95,6 +95,8 @@ class Manifest:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: replaced data files awaiting deletion: [path, unix time replaced]
     trash: list[tuple[str, float]] = field(default_factory=list)
+    #: what the stored rollups are split by (costlab.rollups.RollupKeys as JSON); {} = unknown
+    rollup_keys: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -104,6 +106,7 @@ class Manifest:
                 "tables": self.tables,
                 "files": self.files,
                 "trash": self.trash,
+                **({"rollup_keys": self.rollup_keys} if self.rollup_keys else {}),
             },
             sort_keys=True,
             separators=(",", ":"),  # no indent: the C encoder (thousands of file entries)
@@ -137,6 +140,7 @@ class Manifest:
             tables=_tables(_field(data, "tables", dict)),
             files=_files(_field(data, "files", dict)),
             trash=_trash(_field(data, "trash", list, default=[])),
+            rollup_keys=_field(data, "rollup_keys", dict, default={}),
         )
 
 

@@ -243,7 +243,7 @@ class Repair:
         left = [
             (self.superseded, "replaced by later runs"),
             (self.uncommitted, "of ingests that never committed"),
-            (self.derived, "of call_facts (derived again from spans by the next ingest)"),
+            (self.derived, "of call_facts and the rollups (derived again from spans by the next ingest)"),
         ]
         for files, why in left:
             if files:
@@ -315,7 +315,9 @@ def plan_repair(lake: Lake, dry_run: bool) -> Repair:
     finally:
         con.close()
     if plan.derived or (previous and "call_facts" in previous.tables):
-        plan.notes.append("call_facts (the stored copy of calls) is left out: the next ingest derives it again from spans")
+        plan.notes.append(
+            "call_facts and the rollups (derived from spans) are left out: the next ingest derives them again"
+        )
     if previous is not None:
         gone = sorted(rel for rel in previous.live() if not (lake.path / rel).exists())
         if gone:

@@ -267,7 +267,54 @@ DERIVED_TABLES: dict[str, list[tuple[str, str]]] = {
     "call_facts": [c for c in TABLES["spans"] if c[0] not in CALL_FACTS_DROPPED]
     + [("source_format", "VARCHAR"), ("call_key", "VARCHAR")],
 }
-DERIVED_PARTITIONS: dict[str, list[tuple[str, str]]] = {"call_facts": [("day", "DATE")]}
+#: ``call_rollup``: the calls summed per day and group (queries/views/call_rollup.sql): every
+#: column a report groups, filters or attributes by, plus what decides a call's price cell
+#: (``price_shape``: time-of-day slot, input band, which token parts are non-zero), so the sums
+#: price exactly as the calls would (queries/views/call_groups.sql). ``call_marks``: what sums
+#: cannot give, per day: one row per distinct run and session (exact distinct counts) and per
+#: timed call (exact latency percentiles). See costlab/rollups.py and docs/lake.md.
+ROLLUP_DIMENSIONS: list[tuple[str, str]] = [
+    ("workflow", "VARCHAR"),
+    ("step", "VARCHAR"),
+    ("user_id", "VARCHAR"),
+    ("span_kind", "VARCHAR"),
+    ("provider", "VARCHAR"),
+    ("model", "VARCHAR"),
+    ("model_raw", "VARCHAR"),
+    ("service_tier", "VARCHAR"),
+    ("usage_source", "VARCHAR"),
+    ("reported_cost_currency", "VARCHAR"),
+    ("source_format", "VARCHAR"),
+    ("tags", TAGS),
+    ("repo", "VARCHAR"),
+    ("branch", "VARCHAR"),
+]
+DERIVED_TABLES["call_rollup"] = [
+    ("start_time", TS),
+    ("last_start_time", TS),
+    *ROLLUP_DIMENSIONS,
+    ("price_shape", "BIGINT"),
+    ("n_calls", "BIGINT"),
+    ("n_untraced", "BIGINT"),
+    *TOKEN_COLUMNS,
+    ("max_input_tokens", "BIGINT"),
+    ("priced_write_tokens", "BIGINT"),
+    ("priced_output_tokens", "BIGINT"),
+    ("reported_cost", MONEY),
+    ("n_reported", "BIGINT"),
+]
+DERIVED_TABLES["call_marks"] = [
+    ("start_time", TS),
+    ("end_time", TS),
+    *ROLLUP_DIMENSIONS,
+    ("trace_id", "VARCHAR"),
+    ("session_id", "VARCHAR"),
+]
+DERIVED_PARTITIONS: dict[str, list[tuple[str, str]]] = {
+    "call_facts": [("day", "DATE")],
+    "call_rollup": [("day", "DATE")],
+    "call_marks": [("day", "DATE")],
+}
 
 
 def columns(table: str) -> list[str]:

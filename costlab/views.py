@@ -32,6 +32,38 @@ def create_call_views(con: Any, stored: str | None = None) -> None:
     else:
         con.execute(f"CREATE OR REPLACE VIEW call_facts AS {stored}")
     con.execute(f"CREATE OR REPLACE VIEW calls AS {load_sql('views/calls')}")
+    # the rows only a report over the rollups has (runs, sessions, timed calls): none here
+    con.execute("CREATE OR REPLACE VIEW call_marks AS SELECT * FROM calls WHERE false")
+
+
+def stored_select(con: Any, root: Path, manifest: Manifest, table: str) -> str:
+    """A typed SELECT over the lake's files of derived ``table`` (``call_facts``, ``call_rollup``,
+    ``call_marks``); empty when there are none; a column older files lack reads as NULL."""
+    cols = schema.DERIVED_TABLES[table] + schema.DERIVED_PARTITIONS[table]
+    files = [str(root / rel) for rel in manifest.tables.get(table, [])]
+    if not files:
+        return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in cols) + " WHERE false"
+    scan = (
+        f"read_parquet({sql_list(files)}, hive_partitioning = true, "
+        "union_by_name = true, hive_types = {'day': DATE})"
+    )
+    present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+    typed = ", ".join(f"CAST({n if n in present else 'NULL'} AS {t}) AS {n}" for n, t in cols)
+    return f"SELECT {typed} FROM {scan}"
+
+
+def create_rollup_views(con: Any, manifest: Manifest) -> None:
+    """``call_groups`` (the priced rollup rows) over ``call_rollup_rows`` and
+    ``call_marks_rows``, and ``rollup_keys`` (the manifest's `costlab.rollups.RollupKeys`, as
+    JSON text, NULL without rollups), on DuckDB or Spark."""
+    import json
+
+    from costlab.rollups import stored_keys
+
+    keys = stored_keys(manifest)
+    text = "NULL" if keys is None else "'" + json.dumps(keys.to_json()).replace("'", "''") + "'"
+    con.execute(f"CREATE OR REPLACE VIEW rollup_keys AS SELECT CAST({text} AS VARCHAR) AS keys")
+    con.execute(f"CREATE OR REPLACE VIEW call_groups AS {load_sql('views/call_groups')}")
 
 
 def table_select(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> str:
@@ -46,22 +78,6 @@ def table_select(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -
     )
     present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
     return f"SELECT {_typed_select(table, present)} FROM {scan}"
-
-
-def stored_call_facts(con: Any, root: Path, manifest: Manifest) -> str:
-    """A SELECT over the lake's stored ``call_facts`` files (typed; empty when there are none;
-    a column files written by an older costlab lack, such as ``repo``, reads as NULL)."""
-    cols = schema.DERIVED_TABLES["call_facts"] + schema.DERIVED_PARTITIONS["call_facts"]
-    files = [str(root / rel) for rel in manifest.tables.get("call_facts", [])]
-    if not files:
-        return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in cols) + " WHERE false"
-    scan = (
-        f"read_parquet({sql_list(files)}, hive_partitioning = true, "
-        "union_by_name = true, hive_types = {'day': DATE})"
-    )
-    present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
-    typed = ", ".join(f"CAST({n if n in present else 'NULL'} AS {t}) AS {n}" for n, t in cols)
-    return f"SELECT {typed} FROM {scan}"
 
 
 def _typed_select(table: str, present: set[str] | None) -> str:
@@ -94,11 +110,15 @@ def create_views(
     from costlab.pricing import add_price_tables
 
     stored = fast and "call_facts" in manifest.tables
-    stored_select = None
+    facts = None
     if stored:  # the prices read the calls' models from it
-        stored_select = stored_call_facts(con, root, manifest)
-        con.execute(f"CREATE OR REPLACE VIEW call_facts AS {stored_select}")
+        facts = stored_select(con, root, manifest, "call_facts")
+        con.execute(f"CREATE OR REPLACE VIEW call_facts AS {facts}")
+        for table in ("call_rollup", "call_marks"):
+            con.execute(f"CREATE OR REPLACE VIEW {table}_rows AS {stored_select(con, root, manifest, table)}")
     add_price_tables(con, prices, calls_from="call_facts" if stored else "spans")  # prices, model_prices, price_grid
-    create_call_views(con, stored_select if stored else None)
+    create_call_views(con, facts)
+    if stored:
+        create_rollup_views(con, manifest)
     for view in ("usage_priced", "charges_llm", "reconciliation_facts"):  # reconciliation inputs
         con.execute(f"CREATE OR REPLACE VIEW {view} AS {load_sql(f'views/{view}')}")

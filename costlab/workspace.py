@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from costlab.attribution import AttributionRules
     from costlab.pricing import PriceBook
+    from costlab.rollups import RollupKeys
 
 #: Tables `Workspace.table` serves (the stored tables and the priced views over them).
 TABLES = ("charges", "usage", "spans", "calls", "prices", "quarantine", "runs", "usage_priced", "charges_llm")
@@ -104,6 +105,12 @@ class Workspace:
         from costlab.pricing import PriceBook
 
         return PriceBook.load(overrides, settings=self.settings, base=self.config_dir)
+
+    def rollup_keys(self, overrides: str | os.PathLike[str] | None = None) -> RollupKeys:
+        """The splits this workspace's prices and attribution need of the lake's rollups."""
+        from costlab.rollups import RollupKeys
+
+        return RollupKeys.of(self.prices(overrides), self.attribution_rules().team_tag_keys)
 
     def attribution_rules(self) -> AttributionRules:
         from costlab.attribution import AttributionRules

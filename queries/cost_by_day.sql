@@ -22,4 +22,5 @@ SELECT
     sum(CAST(g.output_tokens AS DECIMAL(38, 0))) AS output_tokens
 FROM c AS g
 GROUP BY g._day, g.workflow, g.currency
+HAVING sum(g.n_calls) > 0  -- not a group of run or timing rows alone
 ORDER BY g._day, g.workflow, g.currency NULLS LAST;

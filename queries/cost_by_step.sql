@@ -20,8 +20,9 @@ SELECT
     g.model,
     g.currency,
 -- include: fragments/call_totals
-    CAST(sum(g.cost) / nullif(count(g.cost), 0) AS DECIMAL(38, 12)) AS cost_per_call,
+    CAST(sum(g.cost) / nullif(sum(g.n_calls) FILTER (WHERE g.cost IS NOT NULL), 0) AS DECIMAL(38, 12)) AS cost_per_call,
 -- include: fragments/latency
 FROM c AS g
 GROUP BY g.workflow, g.step, g.model, g.currency
+HAVING sum(g.n_calls) > 0  -- not a group of run or timing rows alone
 ORDER BY cost DESC NULLS LAST, calls DESC, g.workflow, g.step, g.model, g.currency NULLS LAST;

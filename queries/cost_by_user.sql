@@ -20,4 +20,5 @@ SELECT
 -- include: fragments/run_totals
 FROM c AS g
 GROUP BY g."user", g.currency
+HAVING sum(g.n_calls) > 0  -- not a group of run or timing rows alone
 ORDER BY cost DESC NULLS LAST, calls DESC, g."user", g.currency NULLS LAST;

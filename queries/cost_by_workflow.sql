@@ -26,4 +26,5 @@ SELECT
 -- include: fragments/latency
 FROM c AS g
 GROUP BY g.workflow, g.team, g.currency
+HAVING sum(g.n_calls) > 0  -- not a group of run or timing rows alone
 ORDER BY cost DESC NULLS LAST, calls DESC, g.workflow, g.team, g.currency NULLS LAST;

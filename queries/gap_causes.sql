@@ -86,7 +86,7 @@ found AS (
     WHERE sub_cause IS NOT NULL
     GROUP BY ALL
     UNION ALL
-    SELECT cost_currency, 'traced_not_billed', -sum(cost), CAST(0 AS BIGINT), count(*)
+    SELECT cost_currency, 'traced_not_billed', -sum(cost), CAST(0 AS BIGINT), CAST(sum(n_calls) AS BIGINT)
     FROM gap_unbilled
     GROUP BY ALL
 ),

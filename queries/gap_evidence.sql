@@ -23,22 +23,22 @@ line_rows AS (
            workflow,
            CASE WHEN is_token THEN service_name
                 ELSE concat_ws(' / ', service_name, coalesce(compute_kind, 'unknown')) END AS service,
-           billed_cost AS amount
+           billed_cost AS amount, CAST(1 AS BIGINT) AS n
     FROM gap_classed
     WHERE line_class <> 'matched'
     UNION ALL
     SELECT currency, 'discounts', provider, model, coalesce(project_id, api_key_id), workflow,
-           service_name, discount
+           service_name, discount, CAST(1 AS BIGINT)
     FROM gap_classed
     WHERE line_class = 'matched' AND discount <> 0
     UNION ALL
     SELECT currency, sub_cause, provider, model, coalesce(project_id, api_key_id), workflow,
-           service_name, sub_amount
+           service_name, sub_amount, CAST(1 AS BIGINT)
     FROM gap_classed
     WHERE sub_cause IS NOT NULL
     UNION ALL
     SELECT cost_currency, 'traced_not_billed', provider, model, CAST(NULL AS VARCHAR), workflow,
-           CAST(NULL AS VARCHAR), -cost
+           CAST(NULL AS VARCHAR), -cost, n_calls
     FROM gap_unbilled
 ),
 matched_keys AS (
@@ -49,7 +49,8 @@ matched_keys AS (
 ),
 billed_calls AS (
     -- the priced calls a bill line covers (the rest are traced_not_billed)
-    SELECT k.cost_currency AS currency, k.provider, k.model_key, -sum(k.cost) AS amount, count(*) AS n
+    SELECT k.cost_currency AS currency, k.provider, k.model_key, -sum(k.cost) AS amount,
+           CAST(sum(k.n_calls) AS BIGINT) AS n
     FROM gap_calls AS k
     WHERE k.cost IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM gap_unbilled AS u
@@ -67,7 +68,7 @@ rest_rows AS (
 ),
 grouped AS (
     SELECT currency, cause, provider, model, project_id, workflow, service, sum(amount) AS amount,
-           count(*) AS lines
+           CAST(sum(n) AS BIGINT) AS lines  -- bill lines, or calls (n_calls) for traced_not_billed
     FROM line_rows
     GROUP BY ALL
     UNION ALL

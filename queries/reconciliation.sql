@@ -52,7 +52,7 @@ unpriced AS (
     SELECT
         day, provider, model,
         count(*) FILTER (WHERE kind = 'usage') AS usage_unpriced_rows,
-        count(*) FILTER (WHERE kind = 'traced') AS unpriced_calls
+        CAST(coalesce(sum(n_calls) FILTER (WHERE kind = 'traced'), 0) AS BIGINT) AS unpriced_calls
     FROM f
     WHERE amount IS NULL AND kind IN ('usage', 'traced')
     GROUP BY ALL

@@ -47,7 +47,7 @@ unpriced AS (
     SELECT
         provider, model,
         count(*) FILTER (WHERE kind = 'usage') AS usage_unpriced_rows,
-        count(*) FILTER (WHERE kind = 'traced') AS unpriced_calls,
+        CAST(coalesce(sum(n_calls) FILTER (WHERE kind = 'traced'), 0) AS BIGINT) AS unpriced_calls,
         min(day) AS _first, max(day) AS _last
     FROM f
     WHERE amount IS NULL AND kind IN ('usage', 'traced')

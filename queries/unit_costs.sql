@@ -17,21 +17,23 @@ WITH c AS (
         cost,
         -- an unpriced call counts in its workflow's currency (it adds no cost, only the count)
         coalesce(cost_currency,
-                 max(cost_currency) OVER (PARTITION BY coalesce(workflow, '(none)'))) AS currency
-    FROM calls
+                 max(cost_currency) OVER (PARTITION BY coalesce(workflow, '(none)'))) AS currency,
+        n_calls
+    FROM (SELECT * FROM calls UNION ALL SELECT * FROM call_marks) AS k  -- marks: runs (rollups)
     WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
       AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
 ),
 per_workflow AS (
     SELECT '(per run)' AS metric, workflow, currency,
            CAST(count(DISTINCT trace_id) AS DECIMAL(38, 12)) AS units,
-           sum(cost) AS cost, count(*) FILTER (WHERE cost IS NULL) AS unpriced_calls
+           sum(cost) AS cost, CAST(coalesce(sum(n_calls) FILTER (WHERE cost IS NULL), 0) AS BIGINT) AS unpriced_calls
     FROM c
     GROUP BY ALL
     UNION ALL
     -- per call divides by priced calls only: an unpriced call is not a $0 call
-    SELECT '(per call)', workflow, currency, CAST(count(cost) AS DECIMAL(38, 12)), sum(cost),
-           count(*) FILTER (WHERE cost IS NULL)
+    SELECT '(per call)', workflow, currency,
+           CAST(coalesce(sum(n_calls) FILTER (WHERE cost IS NOT NULL), 0) AS DECIMAL(38, 12)), sum(cost),
+           CAST(coalesce(sum(n_calls) FILTER (WHERE cost IS NULL), 0) AS BIGINT)
     FROM c
     GROUP BY ALL
 ),
@@ -52,7 +54,7 @@ per_metric AS (
         c.currency,
         any_value(u.units) AS units,
         sum(c.cost) AS cost,
-        count(*) FILTER (WHERE c.cost IS NULL) AS unpriced_calls
+        CAST(coalesce(sum(c.n_calls) FILTER (WHERE c.cost IS NULL), 0) AS BIGINT) AS unpriced_calls
     FROM m
     JOIN u ON u.metric = m.metric AND u.workflow IS NOT DISTINCT FROM m.workflow
     JOIN c ON c.day = m.day AND (m.workflow IS NULL OR c.workflow = m.workflow)

@@ -17,11 +17,11 @@ SELECT
               OR coalesce(output_tokens, 0) < coalesce(reasoning_tokens, 0)) THEN 'inconsistent tokens'
         ELSE 'no price'
     END AS reason,
-    count(*) AS calls,
+    CAST(sum(n_calls) AS BIGINT) AS calls,
     sum(input_tokens) AS input_tokens,
     sum(output_tokens) AS output_tokens,
     min(start_time) AS first_seen,
-    max(start_time) AS last_seen
+    max(last_start_time) AS last_seen
 FROM calls
 WHERE cost_source = 'unpriced'
   AND (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))

@@ -46,7 +46,7 @@ priced AS (
     SELECT
         p.*,
         CASE WHEN NOT p.changed THEN p.cost ELSE (
--- include: fragments/token_cost
+-- include: fragments/token_cost | requests = 1
         ) END AS after_cost,
         CASE WHEN p.changed THEN g.currency ELSE p.cost_currency END AS after_currency
     FROM parts AS p

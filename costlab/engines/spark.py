@@ -350,5 +350,6 @@ class SparkConnection:
         )
         self.execute(f"CREATE OR REPLACE VIEW charges_attributed AS {load_sql('views/charges_attributed')}")
         self.execute(f"CREATE OR REPLACE VIEW calls_attributed AS {rules.bind(load_sql('views/calls_attributed'))}")
+        self.execute("CREATE OR REPLACE VIEW call_marks_attributed AS SELECT * FROM calls_attributed WHERE false")
         self.execute(load_sql("views/allocation_rows"))
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from costlab.ingest.base import Bad, ParseContext, Source
+    from costlab.rollups import RollupKeys
 
 WORKERS_ENV = "COSTLAB_INGEST_WORKERS"  # parser processes (default: CPU count; 1 = none)
 PARALLEL_MIN_BYTES = 32 << 20  # less input than this is parsed in-process (no worker start-up)
@@ -153,8 +154,13 @@ def ingest(
     wait: float = 0.0,
     progress: Progress | None = None,
     on_wait: Callable[[str], None] | None = None,
+    rollup_keys: RollupKeys | None = None,
 ) -> IngestResult:
     """Ingest files and folders into the lake; see the module docstring for the steps.
+
+    ``rollup_keys``: the splits the lake's rollups need (`costlab.rollups.RollupKeys.of` the
+    workspace's prices and attribution; `costlab.workspace.Workspace.rollup_keys`); default:
+    list prices and the default team tag.
 
     Returns an `IngestResult`; files that could not be read are listed in ``.failed`` with a
     one-line reason (they are not raised), so one bad file never stops the others.
@@ -178,7 +184,9 @@ def ingest(
     with lk.write_lock(wait=wait, on_wait=on_wait), line_limit(ctx.limits.max_line_bytes):
         manifest = lk.collect_garbage(lk.open_for_write())
         named = {Path(raw).expanduser().absolute() for raw in paths}
-        _Run(lk, manifest, result, ctx, source, force, progress, named).execute(files)
+        run = _Run(lk, manifest, result, ctx, source, force, progress, named)
+        run.keys = rollup_keys
+        run.execute(files)
     return result
 
 
@@ -210,6 +218,16 @@ class _Run:
         self.per_format: dict[str | None, dict[str, Any]] = {}
         #: files the caller named (not found by walking a folder): an unrecognised one fails
         self.named = named
+        self.keys: RollupKeys | None = None
+
+    def rollup_keys(self) -> RollupKeys:
+        if self.keys is None:
+            from costlab.attribution import DEFAULT_TEAM_TAG_KEYS
+            from costlab.pricing import PriceBook
+            from costlab.rollups import RollupKeys
+
+            self.keys = RollupKeys.of(PriceBook.load(), DEFAULT_TEAM_TAG_KEYS)
+        return self.keys
 
     def _skippable(self, path: Path) -> bool:
         """An unrecognised file is skipped with a warning when a folder walk found it and no
@@ -455,7 +473,7 @@ class _Run:
         replaced: list[str] = []
         for table in list(self.pending):
             self._flush_pending(table, len(self.result.files))
-        from costlab import calls_store
+        from costlab import calls_store, rollups
 
         spans_before = set(manifest.tables.get("spans", []))
         con = duckdb.connect(":memory:")
@@ -478,10 +496,20 @@ class _Run:
                     replaced += self._merge_table(con, table, files, merged[table])
             replaced += self._drop_reread_leftovers(con, merged)
             spans_now = set(manifest.tables.get("spans", []))
+            facts_before = set(manifest.tables.get("call_facts", [])) if "call_facts" in manifest.tables else None
             facts_replaced, facts_changed = calls_store.update(
                 con, self.lake.path, manifest, self.run_id, sorted(spans_now ^ spans_before)
             )
             replaced += facts_replaced
+            # the days whose calls changed: those of the call_facts files replaced or added
+            touched = None if facts_before is None else {
+                d for rel in [*facts_replaced, *(set(manifest.tables["call_facts"]) - facts_before)]
+                if (d := rollups.day_of(rel)) is not None
+            }
+            rolled_replaced, rolled = rollups.update(
+                con, self.lake.path, manifest, self.run_id, touched, self.rollup_keys()
+            )
+            replaced += rolled_replaced
             self._write_runs(con)
         except duckdb.OutOfMemoryException:
             raise CostlabError(
@@ -493,7 +521,7 @@ class _Run:
         manifest.files.update(self.index_updates)
         # a run that wrote its runs row commits it (even when every file failed): a runs row
         # on disk then means a committed run, which `costlab lake repair` relies on
-        if self.index_updates or self.staged or facts_changed or self.per_format:
+        if self.index_updates or self.staged or facts_changed or rolled or self.per_format:
             now = time.time()
             manifest.trash.extend((rel, now) for rel in replaced)
             self.lake.commit(manifest)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from costlab.lake import Lake
     from costlab.money.alerts import Budget
+    from costlab.rollups import RollupKeys
 
 POLICIES = ("proportional", "even", "tag", "none")
 TOKEN_POLICIES = ("traced", "proportional")
@@ -57,6 +58,7 @@ class ReportOptions:
     attribution: dict[str, Any] = field(default_factory=dict)  # [attribution]
     config_dir: Path | None = None
     engine: str | None = None  # [engine] name / --engine: duckdb (default) or spark
+    rollups: bool = True  # [report] rollups / --no-rollups: price every call (to check the rollups)
 
     @classmethod
     def configured(cls, ws: Workspace, **cli: Any) -> ReportOptions:
@@ -87,6 +89,7 @@ class ReportOptions:
             prices=rel(prices.get("overrides")),
             top=int(rep.get("top", 15)),
             findings=bool(rep.get("findings", True)),
+            rollups=bool(rep.get("rollups", True)),
             anomaly=dict(_section(cfg, "anomaly")),
             fail_on=parse_fail_on(_section(cfg, "alerts").get("fail_on")),
             attribution=_section(cfg, "attribution"),
@@ -170,7 +173,7 @@ def build_report(source: Workspace | Lake | str | None, options: ReportOptions |
         tempfile.TemporaryDirectory(prefix="costlab-report-") as scratch,
         ws.connect(prices=book, fast=True, engine=opts.engine) as con,
     ):
-        _prepare(con, opts, since, until, Path(scratch))
+        report.rollups_note = _prepare(con, opts, since, until, Path(scratch), ws.rollup_keys(opts.prices))
         params: dict[str, Any] = {
             "since": since,
             "until": until,
@@ -276,9 +279,14 @@ def _prepare(
     since: datetime | None,
     until: datetime | None,
     scratch: Path,
-) -> None:
+    needed: RollupKeys,
+) -> str | None:
     """Tables the queries join: the report's calls, attribution rules, metrics; the same steps
-    on both engines. ``scratch``: a folder for DuckDB's copy of the calls, deleted after."""
+    on both engines. ``scratch``: a folder for DuckDB's copy of the calls, deleted after.
+
+    The calls are the lake's rollups priced (views/call_groups.sql) plus their run, session and
+    timing rows (n_calls = 0) when they can answer for this period, prices and attribution
+    (``needed``); else every call. Returns why every call was read (None: the rollups were)."""
     from costlab import attribution, engines
     from costlab.money import alerts, metrics
     from costlab.sql import sql_literal
@@ -290,19 +298,23 @@ def _prepare(
     # days' files. Only the columns the report's SQL mentions: copying all forty costs more
     # than the queries. The bounds are typed literals of datetimes built here, not user text.
     lo = alerts.history_start(since, alerts.anomaly_settings(opts.anomaly)["window"])
-    have, words = [d[0] for d in con.execute("SELECT * FROM calls LIMIT 0").description], _report_words()
-    cols = ", ".join(c for c in have if c in words)
+    typed = [(r[0], r[1]) for r in con.execute("DESCRIBE SELECT * FROM calls").fetchall()]
+    words = _report_words()
+    keep = [(c, t) for c, t in typed if c in words or c in ROW_WEIGHTS]
     bounds = []
     if lo is not None:
         bounds.append(f"day >= DATE '{lo.astimezone(UTC).date()}' AND start_time >= {_utc_literal(lo)}")
     if until is not None:
         bounds.append(f"day <= DATE '{until.astimezone(UTC).date()}' AND start_time < {_utc_literal(until)}")
+    where = f" WHERE {' AND '.join(bounds)}" if bounds else ""
+    why = _rollups_unusable(con, needed, (lo, since, until), where) if opts.rollups else "asked for (--no-rollups)"
+    if why is None:
+        source = _rollup_rows(con, keep)
+    else:
+        source = f"SELECT {', '.join(c for c, _ in keep)} FROM ({load_sql('views/calls')}) AS c"
     # calls_attributed reads `calls`: the report's calls replace it (the priced calls inlined,
     # since views bind by name)
-    con.execute(
-        f"CREATE OR REPLACE VIEW _report_calls AS SELECT {cols} FROM ({load_sql('views/calls')}) AS c"
-        + (f" WHERE {' AND '.join(bounds)}" if bounds else "")
-    )
+    con.execute(f"CREATE OR REPLACE VIEW _report_calls AS SELECT * FROM ({source}) AS r{where}")
     con.execute("CREATE OR REPLACE VIEW calls AS SELECT * FROM _report_calls")
     attribution.add_attributed_views(con, attribution.AttributionRules.from_config({"attribution": opts.attribution}))
     if spark:  # Parquet too on a local session (costlab/engines/spark.py)
@@ -312,13 +324,65 @@ def _prepare(
         path = scratch / "calls_attributed.parquet"
         con.execute(f"COPY (SELECT * FROM calls_attributed) TO '{sql_literal(str(path))}' (FORMAT parquet)")
         con.execute(f"CREATE VIEW _report_calls_attributed AS SELECT * FROM read_parquet('{sql_literal(str(path))}')")
-    con.execute("CREATE OR REPLACE VIEW calls AS SELECT * EXCLUDE (team) FROM _report_calls_attributed")
-    con.execute("CREATE OR REPLACE VIEW calls_attributed AS SELECT * FROM _report_calls_attributed")
+    for view, rows in (("calls", "n_calls > 0"), ("call_marks", "n_calls = 0")):  # marks: rollups only
+        con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * EXCLUDE (team) FROM _report_calls_attributed WHERE {rows}")
+        con.execute(f"CREATE OR REPLACE VIEW {view}_attributed AS "
+                    f"SELECT * FROM _report_calls_attributed WHERE {rows}")
     rows = metrics.load_metrics(opts.metrics) if opts.metrics else []
     if spark:  # plus the attributed charges, stored (costlab/engines/spark.py)
         spark_con.finish_report(rows)
     else:
         metrics.add_metrics_table(con, rows)
+    return why
+
+
+#: The columns a row of the report's calls holds for the calls it stands for (one call, or a
+#: rollup group: views/calls.sql, views/call_groups.sql); n_calls = 0 marks a run or timing row.
+ROW_WEIGHTS = ("n_calls", "n_untraced", "max_input_tokens", "last_start_time")
+
+
+def _rollups_unusable(
+    con: duckdb.DuckDBPyConnection, needed: RollupKeys, bounds: tuple[datetime | None, ...], where: str
+) -> str | None:
+    """Why the lake's rollups cannot stand for the calls of this report; None when they can."""
+    import json
+
+    from costlab.rollups import RollupKeys
+
+    try:
+        (text,) = con.execute("SELECT keys FROM rollup_keys").fetchone() or (None,)
+    except Exception:  # no rollup views on this connection (a lake without call_facts)
+        text = None
+    stored = RollupKeys.from_json(json.loads(text)) if text else None
+    if stored is None:
+        return "the lake has no rollups yet (the next costlab ingest builds them)"
+    missing = stored.missing(needed)
+    if missing:
+        return f"{missing} (the next costlab ingest rebuilds them)"
+    if any(t is not None and t.astimezone(UTC).timetz() != time(0, tzinfo=UTC) for t in bounds):
+        return "the period does not start and end at midnight UTC (the rollups are by day)"
+    (currencies,) = con.execute(
+        f"SELECT count(DISTINCT cost_currency) FROM call_groups AS r{where}"
+    ).fetchone() or (0,)
+    if currencies > 1:
+        return "the calls are priced in more than one currency"
+    return None
+
+
+def _rollup_rows(con: duckdb.DuckDBPyConnection, keep: list[tuple[str, str]]) -> str:
+    """The priced rollup groups and the run, session and timing rows, with ``keep``'s columns."""
+    groups = {r[0] for r in con.execute("DESCRIBE SELECT * FROM call_groups").fetchall()}
+    marks = {r[0] for r in con.execute("DESCRIBE SELECT * FROM call_marks_rows").fetchall()}
+    zero = {"n_calls", "n_untraced"}
+
+    def select(have: set[str], table: str) -> str:
+        cols = ", ".join(
+            c if c in have else (f"CAST(0 AS {t}) AS {c}" if c in zero else f"CAST(NULL AS {t}) AS {c}")
+            for c, t in keep
+        )
+        return f"SELECT {cols} FROM {table}"
+
+    return f"{select(groups, 'call_groups')} UNION ALL {select(marks, 'call_marks_rows')}"
 
 
 def _utc_literal(value: datetime) -> str:
@@ -341,7 +405,7 @@ def _report_words() -> set[str]:
 def _movers(con: duckdb.DuckDBPyConnection, since: datetime | None, until: datetime | None) -> Section:
     end = until
     if end is None:
-        last = con.execute("SELECT max(start_time) FROM calls").fetchone()
+        last = con.execute("SELECT max(last_start_time) FROM calls").fetchone()
         if last is None or last[0] is None:
             return Section("top_movers", "Top movers", ["workflow", "currency", "previous", "current", "change", "change_pct"],
                            [], part="trends")

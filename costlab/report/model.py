@@ -91,6 +91,9 @@ class Report:
     previous_since: datetime | None = None
     previous_until: datetime | None = None
     notice: str | None = None  # one line when the period holds no data (names the period)
+    #: why the report priced every call instead of reading the lake's rollups (None: rollups,
+    #: or the period has no calls); costlab.rollups
+    rollups_note: str | None = None
 
     def __repr__(self) -> str:
         """One short line in a plain Python shell (Jupyter shows `_repr_html_`)."""
@@ -122,6 +125,7 @@ class Report:
             "period": {"since": self.since, "until": self.until},
             "previous_period": {"since": self.previous_since, "until": self.previous_until},
             "notice": self.notice,
+            "rollups_note": self.rollups_note,
             "options": self.options,
             "headline": [vars(h) for h in self.headline],
             "alerts": [vars(a) for a in self.alerts],

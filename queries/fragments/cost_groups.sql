@@ -7,10 +7,19 @@
 --   dimension columns of g) has exactly one, so it is counted with the group and never costed.
 -- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on
 --   start_time. Substitutions: columns (the select list of g), groups (the PARTITION BY of c).
--- grain: one row per billable call of the period (CTEs g and c).
+--   g also holds the run, session and timing rows of a report read from the rollups
+--   (call_marks_attributed, n_calls = 0; empty otherwise): they add no call, token or money, and
+--   give the distinct runs and sessions and the latency; a query keeps only groups with calls
+--   (HAVING sum(g.n_calls) > 0).
+-- grain: one row per billable call (or rollup group, or run/timing row) of the period (CTEs g and c).
 g AS (
     SELECT {{columns}}
     FROM calls_attributed
+    WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
+      AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
+    UNION ALL
+    SELECT {{columns}}
+    FROM call_marks_attributed
     WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
       AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
 ),

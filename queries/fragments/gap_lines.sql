@@ -55,7 +55,8 @@ gap_calls AS (
         cost_currency,
         cache_write_1h_tokens,
         reasoning_tokens,
-        input_tokens
+        max_input_tokens,
+        n_calls
     FROM calls
     WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
       AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
@@ -63,11 +64,11 @@ gap_calls AS (
 gap_models AS (
     -- per reconciliation key; calls without one form a NULL-key row that no equality join meets
     SELECT provider, model_key,
-           count(*) AS calls,
-           count(cost) AS priced_calls,
+           CAST(sum(n_calls) AS BIGINT) AS calls,
+           CAST(coalesce(sum(n_calls) FILTER (WHERE cost IS NOT NULL), 0) AS BIGINT) AS priced_calls,
            sum(coalesce(cache_write_1h_tokens, 0)) AS w1h_tokens,
            sum(coalesce(reasoning_tokens, 0)) AS reasoning_tokens,
-           max(coalesce(input_tokens, 0)) AS max_input
+           max(coalesce(max_input_tokens, 0)) AS max_input
     FROM gap_calls
     GROUP BY ALL
 ),

@@ -18,4 +18,4 @@
         max(bill_period_hours) FILTER (WHERE kind = 'billed' AND counted) AS _bill_hours,
         sum(amount) FILTER (WHERE kind = 'usage') AS usage_priced,
         sum(amount) FILTER (WHERE kind = 'traced') AS traced,
-        count(*) FILTER (WHERE kind = 'traced') AS traced_calls
+        CAST(coalesce(sum(n_calls) FILTER (WHERE kind = 'traced'), 0) AS BIGINT) AS traced_calls

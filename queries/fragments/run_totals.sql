@@ -5,8 +5,8 @@
 --   cost_per_call = cost / priced calls; ratios DOUBLE rounded to DECIMAL(38,12).
 -- parameters: none
 -- grain: select-list items of one group (the last one, no comma after it).
-    count(DISTINCT g.trace_id) + count(*) FILTER (WHERE g.trace_id IS NULL) AS runs,
+    CAST(count(DISTINCT g.trace_id) + sum(g.n_untraced) AS BIGINT) AS runs,
 -- include: fragments/call_totals
-    CASE WHEN count(*) FILTER (WHERE g.cost IS NULL) = 0
-         THEN CAST(sum(g.cost) / (count(DISTINCT g.trace_id) + count(*) FILTER (WHERE g.trace_id IS NULL)) AS DECIMAL(38, 12)) END AS cost_per_run,
-    CAST(sum(g.cost) / nullif(count(g.cost), 0) AS DECIMAL(38, 12)) AS cost_per_call
+    CASE WHEN coalesce(sum(g.n_calls) FILTER (WHERE g.cost IS NULL), 0) = 0
+         THEN CAST(sum(g.cost) / (count(DISTINCT g.trace_id) + sum(g.n_untraced)) AS DECIMAL(38, 12)) END AS cost_per_run,
+    CAST(sum(g.cost) / nullif(sum(g.n_calls) FILTER (WHERE g.cost IS NOT NULL), 0) AS DECIMAL(38, 12)) AS cost_per_call

@@ -3,6 +3,8 @@
 --   per-request fee, as DECIMAL(38,12) in the cell's currency.
 -- parameters: none; the including query gives `p` (input_tokens and the parts _read, _write,
 --   _write_1h, _output, _reasoning, NULL parts already 0) and `g` (the joined price_grid cell).
+--   Substitution: requests, the number of requests the row stands for (1 for a call; a rollup
+--   group's call count in views/call_groups.sql), times the per-request fee.
 -- grain: an expression over one row.
 -- notes:
 --     (included in their text by costlab.sql.load_sql, so the formula exists once).
@@ -25,6 +27,6 @@ CASE
         + CASE WHEN p._output - p._reasoning = 0 THEN 0
                ELSE (p._output - p._reasoning) * g.p_output END
         + CASE WHEN p._reasoning = 0 THEN 0 ELSE p._reasoning * g.p_reasoning END
-        + g.p_request
+        + g.p_request * {{requests}}
         AS DECIMAL(38, 12))
 END

@@ -31,7 +31,10 @@
 --     computed_cost is NULL (unpriced) when: no usage (usage_source 'missing' or NULL input/output
 --     tokens; an embedding's NULL output counts as 0), no matching model or cell, a part with tokens has no price, or the parts are
 --     inconsistent (cache tokens exceeding input, reasoning exceeding output).
---   repo and branch (the last columns): the call's own, else, for rows an older costlab ingested,
+--   n_calls (1), n_untraced (1 when trace_id is NULL), max_input_tokens (input_tokens) and
+--     last_start_time (start_time), the last columns: what a rollup group's row holds for its
+--     calls (views/call_groups.sql), so the report's SQL reads per-call and grouped rows alike.
+--   repo and branch: the call's own, else, for rows an older costlab ingested,
 --     the basename of tags['cwd'] and tags['git_branch'] (Claude Code, Codex), so a lake
 --     needs no re-ingest (session logs may be gone) to be costed per branch.
 WITH parts AS (
@@ -63,7 +66,7 @@ priced AS (
         g.currency AS _price_currency,
         g.source AS price_source,
         CASE WHEN coalesce(p.usage_source, 'missing') = 'missing' THEN NULL ELSE (
--- include: fragments/token_cost
+-- include: fragments/token_cost | requests = 1
         ) END AS computed_cost
     FROM parts AS p
     -- include: fragments/price_join | row = p | at = start_time | tokens = input_tokens
@@ -79,5 +82,10 @@ SELECT
          ELSE 'unpriced' END AS cost_source,
     -- rows ingested before repo/branch were columns: from the tags Claude Code and Codex carried
     coalesce(repo, nullif(regexp_extract(tags['cwd'], '([^/\\]+)[/\\]*$', 1), '')) AS repo,
-    coalesce(branch, tags['git_branch']) AS branch
+    coalesce(branch, tags['git_branch']) AS branch,
+    -- what a rollup row of the report holds for its group (views/call_groups.sql); one call here
+    CAST(1 AS BIGINT) AS n_calls,
+    CAST(CASE WHEN trace_id IS NULL THEN 1 ELSE 0 END AS BIGINT) AS n_untraced,
+    input_tokens AS max_input_tokens,
+    start_time AS last_start_time
 FROM priced

@@ -8,6 +8,8 @@
 --            shared (day, provider, model, currency) key, so each reconciliation query is one
 --            GROUP BY and a reader can drill from a number to the rows behind it.
 --   starts_at / ends_at: charge_period_start/end, period_start/end, start_time/end_time.
+--   n_calls: the calls a traced row stands for (1, or a report's rollup group: views/calls.sql);
+--     NULL on bill and usage rows. Calls are summed, never counted.
 --   day: the UTC calendar day of starts_at. A charge is assigned whole to the day its charge period
 --     starts: a monthly line (some exports bill LLM use per month) lands on the month's first day,
 --     not spread over the month (that split is not in the bill). bill_period_hours (charge period
@@ -42,7 +44,8 @@ WITH facts AS (
         billing_source,
         superseded_by,
         billing_account_id,
-        source_format
+        source_format,
+        CAST(NULL AS BIGINT) AS n_calls
     FROM charges_llm
     UNION ALL  -- positional (same columns, same order): portable beyond DuckDB's BY NAME
     SELECT
@@ -58,7 +61,8 @@ WITH facts AS (
         CAST(NULL AS VARCHAR) AS billing_source,
         CAST(NULL AS VARCHAR) AS superseded_by,
         CAST(NULL AS VARCHAR) AS billing_account_id,
-        source_format
+        source_format,
+        CAST(NULL AS BIGINT) AS n_calls
     FROM usage_priced
     WHERE input_tokens IS NOT NULL OR output_tokens IS NOT NULL
     UNION ALL  -- positional (same columns, same order): portable beyond DuckDB's BY NAME
@@ -75,7 +79,8 @@ WITH facts AS (
         CAST(NULL AS VARCHAR) AS billing_source,
         CAST(NULL AS VARCHAR) AS superseded_by,
         CAST(NULL AS VARCHAR) AS billing_account_id,
-        source_format
+        source_format,
+        n_calls
     FROM calls
 )
 SELECT
@@ -95,5 +100,6 @@ SELECT
     superseded_by,
     billing_account_id,
     source_format,
-    CASE WHEN kind = 'billed' THEN date_diff('hour', starts_at, ends_at) END AS bill_period_hours
+    CASE WHEN kind = 'billed' THEN date_diff('hour', starts_at, ends_at) END AS bill_period_hours,
+    n_calls
 FROM facts

@@ -70,7 +70,7 @@ priced AS (
         g.currency AS _price_currency,
         g.source AS _price_source,
         (
--- include: fragments/token_cost
+-- include: fragments/token_cost | requests = 1
         ) AS cost
     FROM tiered AS p
     -- include: fragments/price_join | row = p | at = period_start | tokens = _band_tokens

@@ -1,0 +1,190 @@
+"""The lake's rollups: the calls summed per day (``call_rollup``) and what sums cannot give
+(``call_marks``: runs, sessions, timed calls), kept in step with ``call_facts`` by every ingest.
+
+Why: a report over a month of ten million calls used to price, attribute and aggregate every
+call. Cost is linear in tokens within one price cell, so calls that share a day, every dimension
+a report reads and every input to their price cell can be summed first and priced after, at
+report time (queries/views/call_groups.sql): re-pricing history still needs no re-ingest, and a
+report reads thousands of rows instead of millions.
+
+What decides a price cell comes from the prices: the input bands and the times of day at which
+a price starts or ends. The rollups are split at those of the prices they were built for
+(`RollupKeys`, stored in the manifest). A report whose prices or attribution need a split the
+rollups lack reads the calls instead and says so (`RollupKeys.missing`); the next ingest rebuilds
+the rollups for the new keys.
+
+The update is exact: a day's rows depend only on that day's calls, so the days whose
+``call_facts`` files a run replaced or added are derived again in full and every other day's
+files stay as they are, in the same manifest commit as the data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from costlab import schema
+from costlab.sql import load_sql, sql_list, sql_literal
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from costlab.lake import Manifest
+    from costlab.pricing import PriceBook
+
+TABLES = ("call_rollup", "call_marks")
+#: Bumped when the rollups' shape or meaning changes: a lake built by another version rebuilds.
+VERSION = 1
+_DAY = re.compile(r"(?:^|/)day=(\d{4}-\d{2}-\d{2})/")
+
+
+@dataclass(frozen=True)
+class RollupKeys:
+    """The splits the rollups are built with: input bands, times of day, attribution tag keys."""
+
+    bands: tuple[int, ...] = ()
+    cuts: tuple[time, ...] = ()
+    tag_keys: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, book: PriceBook, team_tag_keys: Iterable[str]) -> RollupKeys:
+        """The splits ``book``'s prices and the attribution's team tags need."""
+        bands: set[int] = set()
+        cuts: set[time] = set()
+        for r in book.rows():
+            bands.update(n for n in (r.input_tokens_above, r.input_tokens_upto) if n is not None)
+            cuts.update(t for t in (r.time_of_day_from, r.time_of_day_to) if t is not None)
+            for moment in (r.valid_from, r.valid_to):
+                if moment is not None:
+                    cuts.add(moment.astimezone(UTC).time().replace(tzinfo=None))
+        cuts.discard(time(0))
+        tags = {k.strip().lower() for k in team_tag_keys}
+        return cls(tuple(sorted(bands)), tuple(sorted(cuts)), tuple(sorted(tags)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": VERSION,
+            "bands": list(self.bands),
+            "cuts": [t.isoformat() for t in self.cuts],
+            "tag_keys": list(self.tag_keys),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RollupKeys | None:
+        """None for keys of another version or an unreadable entry (the rollups are not used)."""
+        try:
+            if data.get("version") != VERSION:
+                return None
+            return cls(
+                tuple(int(b) for b in data["bands"]),
+                tuple(time.fromisoformat(t) for t in data["cuts"]),
+                tuple(str(k) for k in data["tag_keys"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def missing(self, needed: RollupKeys) -> str | None:
+        """Why rollups built with these keys cannot answer for ``needed``; None when they can."""
+        reasons = []
+        if set(needed.bands) - set(self.bands):
+            reasons.append("prices with input bands the rollups are not split at")
+        if set(needed.cuts) - set(self.cuts):
+            reasons.append("prices that change at a time of day the rollups are not split at")
+        if set(needed.tag_keys) - set(self.tag_keys):
+            reasons.append("team tag keys the rollups do not keep")
+        return "; ".join(reasons) or None
+
+    def params(self) -> dict[str, Any]:
+        return {"bands": list(self.bands), "cuts": list(self.cuts), "tag_keys": list(self.tag_keys)}
+
+
+def stored_keys(manifest: Manifest) -> RollupKeys | None:
+    """The keys of the lake's rollups; None when it has none this costlab can read."""
+    if not all(t in manifest.tables for t in TABLES):
+        return None
+    return RollupKeys.from_json(manifest.rollup_keys)
+
+
+def day_of(rel: str) -> date | None:
+    """The ``day=`` partition of a lake-relative file path."""
+    m = _DAY.search(rel)
+    return date.fromisoformat(m.group(1)) if m else None
+
+
+def update(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    manifest: Manifest,
+    run_id: str,
+    days: set[date] | None,
+    keys: RollupKeys,
+) -> tuple[list[str], bool]:
+    """Bring the rollups in step with ``manifest.tables['call_facts']``.
+
+    ``days``: the days whose calls changed (None: every day). Everything is rebuilt when the
+    lake has no rollups yet or they were built with other keys. Returns the files replaced (to
+    trash) and whether anything changed.
+    """
+    rebuild = days is None or stored_keys(manifest) != keys
+    if not rebuild and not days:
+        return [], False
+    replaced: list[str] = []
+    for table in TABLES:
+        live = manifest.tables.get(table, [])
+        gone = [rel for rel in live if rebuild or day_of(rel) in (days or ())]
+        manifest.tables[table] = [rel for rel in live if rel not in gone]
+        replaced += gone
+    facts = [
+        rel for rel in manifest.tables.get("call_facts", []) if rebuild or day_of(rel) in (days or ())
+    ]
+    _facts_view(con, root, facts)
+    params = keys.params()
+    for table in TABLES:
+        _write(con, root, manifest, run_id, table, load_sql(f"views/{table}"), params)
+    manifest.rollup_keys = keys.to_json()
+    return replaced, True
+
+
+def _facts_view(con: duckdb.DuckDBPyConnection, root: Path, files: list[str]) -> None:
+    cols = schema.DERIVED_TABLES["call_facts"] + schema.DERIVED_PARTITIONS["call_facts"]
+    if not files:
+        select = "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in cols) + " WHERE false"
+    else:
+        scan = (
+            f"read_parquet({sql_list([str(root / f) for f in files])}, hive_partitioning = true, "
+            "union_by_name = true, hive_types = {'day': DATE})"
+        )
+        present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+        select = "SELECT " + ", ".join(
+            f"CAST({n if n in present else 'NULL'} AS {t}) AS {n}" for n, t in cols
+        ) + f" FROM {scan}"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW call_facts AS {select}")
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    manifest: Manifest,
+    run_id: str,
+    table: str,
+    sql: str,
+    params: dict[str, Any],
+) -> None:
+    used = {k: v for k, v in params.items() if f"${k}" in sql}
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _rollup_rows AS {sql}", used)
+    cols = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in schema.DERIVED_TABLES[table])
+    out = con.execute(
+        f"""COPY (SELECT {cols}, day FROM _rollup_rows ORDER BY day, start_time)
+            TO '{sql_literal(str(root / table))}'
+            (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (day),
+             FILENAME_PATTERN 'run-{run_id}-{{uuid}}', APPEND, RETURN_FILES true)"""
+    ).fetchone()
+    con.execute("DROP TABLE _rollup_rows")
+    written = out[1] if out else []
+    manifest.tables[table] = manifest.tables.get(table, []) + [
+        Path(f).relative_to(root).as_posix() for f in written
+    ]
