@@ -51,7 +51,7 @@ def generate_lake(path: Path, calls: int, days: int = 31, seed: int = 7) -> Path
     gen = {
         "trace_id": "printf('t%012d', i // 3)",
         "span_id": "printf('s%012d', i)",
-        "workflow": f"CASE (hash(i, {seed}) % {len(WORKFLOWS)}) {wfs} END",
+        "workflow": f"CASE (hash(i // 3, {seed}) % {len(WORKFLOWS)}) {wfs} END",  # one per trace, as ingest resolves it
         "step": "CASE (i % 3) WHEN 0 THEN 'plan' WHEN 1 THEN 'answer' ELSE 'check' END",
         "session_id": "printf('sess%08d', i // 12)",
         "span_kind": "'llm'",

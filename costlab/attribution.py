@@ -180,5 +180,7 @@ def add_attributed_views(con: duckdb.DuckDBPyConnection | Any, rules: Attributio
         f"CREATE OR REPLACE VIEW charges_attributed AS {load_sql('views/charges_attributed')}"
     )
     con.execute(f"CREATE OR REPLACE VIEW calls_attributed AS {rules.bind(load_sql('views/calls_attributed'))}")
+    # the run, session and timing rows only a report over the rollups has: none here
+    con.execute("CREATE OR REPLACE VIEW call_marks AS SELECT * FROM calls WHERE false")
     con.execute("CREATE OR REPLACE VIEW call_marks_attributed AS SELECT * FROM calls_attributed WHERE false")
     con.execute(load_sql("views/allocation_rows"))

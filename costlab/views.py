@@ -32,8 +32,6 @@ def create_call_views(con: Any, stored: str | None = None) -> None:
     else:
         con.execute(f"CREATE OR REPLACE VIEW call_facts AS {stored}")
     con.execute(f"CREATE OR REPLACE VIEW calls AS {load_sql('views/calls')}")
-    # the rows only a report over the rollups has (runs, sessions, timed calls): none here
-    con.execute("CREATE OR REPLACE VIEW call_marks AS SELECT * FROM calls WHERE false")
 
 
 def stored_select(con: Any, root: Path, manifest: Manifest, table: str) -> str:

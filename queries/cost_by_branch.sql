@@ -17,7 +17,7 @@
 --     group currency are queries/fragments/cost_groups.sql; tokens are summed in DECIMAL(38, 0),
 --     exact for any number of calls (costlab/limits.py).
 WITH
--- include: fragments/cost_groups | columns = coalesce(repo, '(none)') AS repo, coalesce(branch, '(none)') AS branch, coalesce(ticket, '(none)') AS ticket, * EXCLUDE (repo, branch, ticket) | groups = g.repo, g.branch, g.ticket
+-- include: fragments/cost_groups | columns = coalesce(repo, '(none)') AS repo, coalesce(branch, '(none)') AS branch, coalesce(ticket, '(none)') AS ticket, * EXCLUDE (repo, branch, ticket) | groups = g.repo, g.branch, g.ticket | marks = false
 SELECT
     g.repo,
     g.branch,

@@ -10,7 +10,7 @@
 --     group currency are queries/fragments/cost_groups.sql; tokens are summed in DECIMAL(38, 0),
 --     exact for any number of calls (costlab/limits.py).
 WITH
--- include: fragments/cost_groups | columns = CAST(timezone('UTC', start_time) AS DATE) AS _day, coalesce(workflow, '(none)') AS workflow, * EXCLUDE (workflow) | groups = g._day, g.workflow
+-- include: fragments/cost_groups | columns = CAST(timezone('UTC', start_time) AS DATE) AS _day, coalesce(workflow, '(none)') AS workflow, * EXCLUDE (workflow) | groups = g._day, g.workflow | marks = false
 SELECT
     g._day AS day,
     g.workflow,

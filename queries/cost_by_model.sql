@@ -11,7 +11,7 @@
 --     group currency are queries/fragments/cost_groups.sql; tokens are summed in DECIMAL(38, 0),
 --     exact for any number of calls (costlab/limits.py).
 WITH
--- include: fragments/cost_groups | columns = coalesce(provider, '(none)') AS provider, coalesce(model, '(none)') AS model, * EXCLUDE (provider, model) | groups = g.provider, g.model
+-- include: fragments/cost_groups | columns = coalesce(provider, '(none)') AS provider, coalesce(model, '(none)') AS model, * EXCLUDE (provider, model) | groups = g.provider, g.model | marks = false
 SELECT
     g.provider,
     g.model,

@@ -13,7 +13,7 @@
 --     group currency are queries/fragments/cost_groups.sql; tokens are summed in DECIMAL(38, 0),
 --     exact for any number of calls (costlab/limits.py).
 WITH
--- include: fragments/cost_groups | columns = coalesce(session_id, '(none)') AS session, coalesce(user_id, '(none)') AS "user", * | groups = g.session, g."user"
+-- include: fragments/cost_groups | columns = coalesce(session_id, '(none)') AS session, coalesce(user_id, '(none)') AS "user", * | groups = g.session, g."user" | marks = false
 SELECT
     g.session,
     g."user",

@@ -13,7 +13,7 @@
 --     group currency are queries/fragments/cost_groups.sql; tokens are summed in DECIMAL(38, 0),
 --     exact for any number of calls (costlab/limits.py).
 WITH
--- include: fragments/cost_groups | columns = coalesce(workflow, '(none)') AS workflow, coalesce(step, '(none)') AS step, coalesce(model, '(none)') AS model, * EXCLUDE (workflow, step, model) | groups = g.workflow, g.step, g.model
+-- include: fragments/cost_groups | columns = coalesce(workflow, '(none)') AS workflow, coalesce(step, '(none)') AS step, coalesce(model, '(none)') AS model, * EXCLUDE (workflow, step, model) | groups = g.workflow, g.step, g.model | marks = end_time IS NOT NULL
 SELECT
     g.workflow,
     g.step,

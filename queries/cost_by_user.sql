@@ -12,7 +12,7 @@
 --     group currency are queries/fragments/cost_groups.sql; tokens are summed in DECIMAL(38, 0),
 --     exact for any number of calls (costlab/limits.py).
 WITH
--- include: fragments/cost_groups | columns = coalesce(user_id, '(none)') AS "user", * | groups = g."user"
+-- include: fragments/cost_groups | columns = coalesce(user_id, '(none)') AS "user", * | groups = g."user" | marks = end_time IS NULL
 SELECT
     g."user",
     g.currency,

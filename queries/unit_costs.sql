@@ -19,7 +19,7 @@ WITH c AS (
         coalesce(cost_currency,
                  max(cost_currency) OVER (PARTITION BY coalesce(workflow, '(none)'))) AS currency,
         n_calls
-    FROM (SELECT * FROM calls UNION ALL SELECT * FROM call_marks) AS k  -- marks: runs (rollups)
+    FROM (SELECT * FROM calls UNION ALL SELECT * FROM call_marks WHERE trace_id IS NOT NULL) AS k  -- + run rows (rollups)
     WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
       AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
 ),

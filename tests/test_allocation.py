@@ -33,6 +33,11 @@ CALL_COLS = (
     + schema.TABLE_PARTITIONS["spans"]
     + [("cost", schema.MONEY), ("cost_currency", "VARCHAR"), ("cost_source", "VARCHAR")]
 )
+#: What a row of `calls` holds for the call it stands for (views/calls.sql: one call).
+ONE_CALL = (
+    "CAST(1 AS BIGINT) AS n_calls, CAST(trace_id IS NULL AS BIGINT) AS n_untraced, "
+    "input_tokens AS max_input_tokens, start_time AS last_start_time"
+)
 
 
 def _at(day: str, hour: int = 0) -> datetime:
@@ -87,7 +92,7 @@ def connect(
     con.register("_charges", _arrow(CHARGE_COLS, charges))
     con.register("_calls", _arrow(CALL_COLS, calls))
     con.execute("CREATE TABLE charges AS SELECT * FROM _charges")
-    con.execute("CREATE TABLE calls AS SELECT * FROM _calls")
+    con.execute(f"CREATE TABLE calls AS SELECT *, {ONE_CALL} FROM _calls")
     add_attributed_views(con, rules or AttributionRules())
     return con
 

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from test_allocation import CALL_COLS, CHARGE_COLS, _arrow, call, charge, connect, run
+from test_allocation import CALL_COLS, CHARGE_COLS, ONE_CALL, _arrow, call, charge, connect, run
 
 from costlab.money.allocation import GRAINS, POLICIES, TOKEN_POLICIES
 
@@ -87,7 +87,7 @@ def _load(charges: list[dict[str, Any]], calls: list[dict[str, Any]]) -> duckdb.
     for name, cols, rows in (("charges", CHARGE_COLS, charges), ("calls", CALL_COLS, calls)):
         con.register("_rows", _arrow(cols, rows))
         con.execute(f"DELETE FROM {name}")
-        con.execute(f"INSERT INTO {name} SELECT * FROM _rows")
+        con.execute(f"INSERT INTO {name} SELECT *{', ' + ONE_CALL if name == 'calls' else ''} FROM _rows")
         con.unregister("_rows")
     return con
 

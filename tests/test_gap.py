@@ -20,7 +20,7 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_allocation import CALL_COLS, CHARGE_COLS, _arrow
+from test_allocation import CALL_COLS, CHARGE_COLS, ONE_CALL, _arrow
 from test_reconciliation import _kv
 
 from costlab.attribution import AttributionRules, add_attributed_views
@@ -310,7 +310,7 @@ def _load(charges: list[dict[str, Any]], calls: list[dict[str, Any]]) -> duckdb.
         con.execute("SET TimeZone = 'UTC'")
         for name, cols in (("charges", CHARGE_COLS), ("calls", CALL_COLS)):
             con.register("_rows", _arrow(cols, []))
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM _rows")
+            con.execute(f"CREATE TABLE {name} AS SELECT *{', ' + ONE_CALL if name == 'calls' else ''} FROM _rows")
             con.unregister("_rows")
         con.execute(f"CREATE VIEW charges_llm AS {load_sql('views/charges_llm')}")
         add_attributed_views(con, AttributionRules(projects={"p1": "a"}))
@@ -321,7 +321,7 @@ def _load(charges: list[dict[str, Any]], calls: list[dict[str, Any]]) -> duckdb.
     for name, cols, rows in (("charges", CHARGE_COLS, charges), ("calls", CALL_COLS, calls)):
         con.register("_rows", _arrow(cols, rows))
         con.execute(f"DELETE FROM {name}")
-        con.execute(f"INSERT INTO {name} SELECT * FROM _rows")
+        con.execute(f"INSERT INTO {name} SELECT *{', ' + ONE_CALL if name == 'calls' else ''} FROM _rows")
         con.unregister("_rows")
     return con
 

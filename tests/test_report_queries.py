@@ -41,6 +41,11 @@ def con() -> duckdb.DuckDBPyConnection:
         (None, "t6", ts(10), "openai", "gpt-4o", "gpt-4o", "reported", None, 100, 0, 0, 10, None, D("0.001"), "USD", "computed"),
     ]
     c.executemany("INSERT INTO calls VALUES (" + ", ".join("?" * 16) + ")", rows)
+    c.execute("CREATE TABLE _calls AS SELECT *, 1 AS n_calls, CAST(trace_id IS NULL AS BIGINT) AS n_untraced, "
+              "input_tokens AS max_input_tokens, start_time AS last_start_time FROM calls")
+    c.execute("DROP TABLE calls")
+    c.execute("ALTER TABLE _calls RENAME TO calls")
+    c.execute("CREATE VIEW call_marks AS SELECT * FROM calls WHERE false")  # as costlab.attribution makes it
     c.execute("""CREATE TABLE charges (charge_period_start TIMESTAMPTZ, service_provider_name VARCHAR,
             host_provider_name VARCHAR, billing_currency VARCHAR, billed_cost DECIMAL(38,12),
             effective_cost DECIMAL(38,12))""")

@@ -131,12 +131,13 @@ def test_a_bad_header_is_refused(text: str, message: str | None) -> None:
 
 
 def test_include_substitutions_must_match_the_slots() -> None:
-    ok = "WITH\n-- include: fragments/cost_groups | columns = * | groups = g.workflow\nSELECT 1 FROM c"
+    ok = "WITH\n-- include: fragments/cost_groups | columns = * | groups = g.workflow | marks = false\nSELECT 1 FROM c"
     assert "PARTITION BY g.workflow)" in expand_includes(ok)
-    with pytest.raises(CostlabError, match="takes columns, groups; given columns"):
+    assert "WHERE (false)" in expand_includes(ok)
+    with pytest.raises(CostlabError, match="takes columns, groups, marks; given columns"):
         expand_includes("-- include: fragments/cost_groups | columns = *\n")
-    with pytest.raises(CostlabError, match="given colour, columns, groups"):
-        expand_includes("-- include: fragments/cost_groups | columns = * | groups = g.x | colour = red\n")
+    with pytest.raises(CostlabError, match="given colour, columns, groups, marks"):
+        expand_includes("-- include: fragments/cost_groups | columns = * | groups = g.x | marks = true | colour = red\n")
     with pytest.raises(CostlabError, match="bad substitution"):
         expand_includes("-- include: fragments/cost_groups | columns *\n")
     with pytest.raises(CostlabError, match="bad include line"):

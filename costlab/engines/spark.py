@@ -166,9 +166,15 @@ class SparkConnection:
                                manifest.tables["call_facts"])  # fmt: skip
         self._register_prices(prices, "_stored_call_facts" if stored else "spans")
         from costlab.sql import load_sql
-        from costlab.views import create_call_views
+        from costlab.views import create_call_views, create_rollup_views
 
         create_call_views(self, "SELECT * FROM _stored_call_facts" if stored else None)
+        if stored:  # the rollups a report reads (costlab.rollups), as costlab.views does
+            for table in ("call_rollup", "call_marks"):
+                cols = schema.DERIVED_TABLES[table] + schema.DERIVED_PARTITIONS[table]
+                self._read_parquet(table, cols, manifest.tables.get(table, []))
+                self.execute(f"CREATE OR REPLACE VIEW {table}_rows AS SELECT * FROM _stored_{table}")
+            create_rollup_views(self, manifest)
         for view in ("usage_priced", "charges_llm", "reconciliation_facts"):
             self.execute(f"CREATE OR REPLACE VIEW {view} AS {load_sql(f'views/{view}')}")
 
@@ -350,6 +356,7 @@ class SparkConnection:
         )
         self.execute(f"CREATE OR REPLACE VIEW charges_attributed AS {load_sql('views/charges_attributed')}")
         self.execute(f"CREATE OR REPLACE VIEW calls_attributed AS {rules.bind(load_sql('views/calls_attributed'))}")
+        self.execute("CREATE OR REPLACE VIEW call_marks AS SELECT * FROM calls WHERE false")
         self.execute("CREATE OR REPLACE VIEW call_marks_attributed AS SELECT * FROM calls_attributed WHERE false")
         self.execute(load_sql("views/allocation_rows"))
 

@@ -298,7 +298,7 @@ def _prepare(
     # days' files. Only the columns the report's SQL mentions: copying all forty costs more
     # than the queries. The bounds are typed literals of datetimes built here, not user text.
     lo = alerts.history_start(since, alerts.anomaly_settings(opts.anomaly)["window"])
-    typed = [(r[0], r[1]) for r in con.execute("DESCRIBE SELECT * FROM calls").fetchall()]
+    typed = _column_types(con, "calls")
     words = _report_words()
     keep = [(c, t) for c, t in typed if c in words or c in ROW_WEIGHTS]
     bounds = []
@@ -320,14 +320,15 @@ def _prepare(
     if spark:  # Parquet too on a local session (costlab/engines/spark.py)
         spark_con: Any = con
         spark_con.store("_report_calls_attributed", "SELECT * FROM calls_attributed", scratch)
+    elif why is None:  # rollup groups and their run and timing rows: a table in memory
+        con.execute("CREATE TABLE _report_calls_attributed AS SELECT * FROM calls_attributed")
     else:  # a Parquet file, not a table: 100M calls are ~40 GB as a DuckDB table, ~3 GB here
         path = scratch / "calls_attributed.parquet"
         con.execute(f"COPY (SELECT * FROM calls_attributed) TO '{sql_literal(str(path))}' (FORMAT parquet)")
         con.execute(f"CREATE VIEW _report_calls_attributed AS SELECT * FROM read_parquet('{sql_literal(str(path))}')")
-    for view, rows in (("calls", "n_calls > 0"), ("call_marks", "n_calls = 0")):  # marks: rollups only
-        con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * EXCLUDE (team) FROM _report_calls_attributed WHERE {rows}")
-        con.execute(f"CREATE OR REPLACE VIEW {view}_attributed AS "
-                    f"SELECT * FROM _report_calls_attributed WHERE {rows}")
+    for view, which in (("calls", "n_calls > 0"), ("call_marks", "n_calls = 0")):  # marks: rollups only
+        con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * EXCLUDE (team) FROM _report_calls_attributed WHERE {which}")
+        con.execute(f"CREATE OR REPLACE VIEW {view}_attributed AS SELECT * FROM _report_calls_attributed WHERE {which}")
     rows = metrics.load_metrics(opts.metrics) if opts.metrics else []
     if spark:  # plus the attributed charges, stored (costlab/engines/spark.py)
         spark_con.finish_report(rows)
@@ -369,10 +370,19 @@ def _rollups_unusable(
     return None
 
 
+def _column_types(con: Any, view: str) -> list[tuple[str, str]]:
+    """(name, SQL type) of ``view``'s columns, on DuckDB or Spark."""
+    from costlab import engines
+
+    if engines.is_spark(con):
+        return [(f.name, f.dataType.simpleString()) for f in con.dataframe(f"SELECT * FROM {view}", {}).schema.fields]
+    return [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()]
+
+
 def _rollup_rows(con: duckdb.DuckDBPyConnection, keep: list[tuple[str, str]]) -> str:
     """The priced rollup groups and the run, session and timing rows, with ``keep``'s columns."""
-    groups = {r[0] for r in con.execute("DESCRIBE SELECT * FROM call_groups").fetchall()}
-    marks = {r[0] for r in con.execute("DESCRIBE SELECT * FROM call_marks_rows").fetchall()}
+    groups = {c for c, _ in _column_types(con, "call_groups")}
+    marks = {c for c, _ in _column_types(con, "call_marks_rows")}
     zero = {"n_calls", "n_untraced"}
 
     def select(have: set[str], table: str) -> str:

@@ -6,7 +6,9 @@
 --   (cost and cost_currency NULL) takes its group's currency when the group (`groups`: the
 --   dimension columns of g) has exactly one, so it is counted with the group and never costed.
 -- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on
---   start_time. Substitutions: columns (the select list of g), groups (the PARTITION BY of c).
+--   start_time. Substitutions: columns (the select list of g), groups (the PARTITION BY of c),
+--   marks (which run and timing rows the query needs: a condition on call_marks_attributed,
+--   e.g. `end_time IS NOT NULL` for the timing rows only, `false` for none).
 --   g also holds the run, session and timing rows of a report read from the rollups
 --   (call_marks_attributed, n_calls = 0; empty otherwise): they add no call, token or money, and
 --   give the distinct runs and sessions and the latency; a query keeps only groups with calls
@@ -20,7 +22,8 @@ g AS (
     UNION ALL
     SELECT {{columns}}
     FROM call_marks_attributed
-    WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
+    WHERE ({{marks}})
+      AND (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
       AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
 ),
 c AS (
