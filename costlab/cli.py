@@ -597,6 +597,14 @@ def report(
     prices: Annotated[Path | None, typer.Option("--prices", help="Price override file (TOML).")] = None,
     top: Annotated[int | None, typer.Option("--top", help="Rows per table in table/markdown output.")] = None,
     no_findings: Annotated[bool, typer.Option("--no-findings", help="Skip the analyzers.")] = False,
+    currency: Annotated[
+        str | None,
+        typer.Option("--currency", help="Convert every amount into this currency (EUR, GBP...) at its own day's rate; needs --rates."),
+    ] = None,
+    rates: Annotated[
+        Path | None,
+        typer.Option("--rates", help="Dated exchange rates: CSV date,from,to,rate or the ECB reference-rate CSV as published."),
+    ] = None,
     no_rollups: Annotated[
         bool,
         typer.Option("--no-rollups", help="Price every call instead of reading the lake's daily rollups (same numbers, slower)."),
@@ -642,6 +650,8 @@ def report(
       costlab report --since yesterday --format html --output reports/{date}.html
 
       costlab report --budget total=5000 --budget workflow:support-chat=1200 --fail-on budget
+
+      costlab report --month last --currency EUR --rates eurofxref-hist.csv
     """
     since, until = _period(month, since, until)
     from costlab.money.alerts import (
@@ -675,6 +685,8 @@ def report(
         findings=False if no_findings else None,
         engine=ws.engine,
         rollups=False if no_rollups else None,
+        currency=currency,
+        rates=rates,
     )
     with _status(f"building report ({fmt})"):
         result = build_report(ws, opts)
@@ -766,6 +778,12 @@ def reconcile(
     until: Annotated[str | None, typer.Option(help="End, exclusive.")] = None,
     month: MonthOpt = None,
     grain: Annotated[str, typer.Option(help="summary (provider, model) or day.")] = "summary",
+    currency: Annotated[
+        str | None, typer.Option("--currency", help="Convert every amount into this currency at its own day's rate; needs --rates.")
+    ] = None,
+    rates: Annotated[
+        Path | None, typer.Option("--rates", help="Dated exchange rates (CSV date,from,to,rate, or the ECB's reference-rate CSV).")
+    ] = None,
     fmt: FormatOpt = "table",
 ) -> None:
     """Can you trust your traces? Billed money vs provider usage priced vs traced calls priced,
@@ -776,6 +794,8 @@ def reconcile(
       costlab reconcile --since 2026-10-01 --until 2026-11-01
 
       costlab reconcile --grain day -f csv > reconciliation.csv
+
+      costlab reconcile --month last --currency EUR --rates eurofxref-hist.csv
     """
     since, until = _period(month, since, until)
     from costlab.money.reconcile import CORE_COLUMNS
@@ -784,7 +804,11 @@ def reconcile(
 
     if grain not in ("day", "summary"):
         raise typer.BadParameter(f"{grain!r}; use summary or day", param_hint="--grain")
-    df = run_reconcile(_workspace(lake, since, until), grain="day" if grain == "day" else "summary")
+    ws = _workspace(lake, since, until)
+    fx = ws.section("currency")
+    currency = currency or fx.get("report")
+    rates_file = rates or (ws.config_dir / str(fx["rates"]) if fx.get("rates") and ws.config_dir else fx.get("rates"))
+    df = run_reconcile(ws, grain="day" if grain == "day" else "summary", currency=currency, rates=rates_file)
     if fmt == "table":  # the core columns; json and csv keep every column
         df = df.select([c for c in ("day", *CORE_COLUMNS) if c in df.columns])
     frame(df, fmt)

@@ -11,6 +11,7 @@ charge is assigned to and the double-count rule are documented in those files an
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Literal
 
 from costlab.errors import CostlabError
@@ -41,6 +42,8 @@ def reconcile(
     until: When = None,
     grain: Grain = "day",
     prices: PriceBook | None = None,
+    currency: str | None = None,
+    rates: str | os.PathLike[str] | None = None,
 ) -> pl.DataFrame:
     """Billed vs usage-priced vs traced money over ``[since, until)`` (UTC), per day or summed.
 
@@ -48,7 +51,9 @@ def reconcile(
     folder. ``since``/``until``: read by `costlab.periods.as_instant` (a datetime, naive means
     UTC; a date; ``2025-08-01``, ``yesterday``, ``7d``). ``prices``: the price book for usage and
     calls (default: genai-prices plus the configured overrides). Money columns are exact
-    ``Decimal``; ``coverage`` is traced / billed.
+    ``Decimal``; ``coverage`` is traced / billed. ``currency`` with ``rates`` (a rates file,
+    `costlab.money.currency`): every amount converted with its own day's rate; amounts without
+    one stay in their currency, on rows of their own.
     """
     from costlab.sql import load_sql
 
@@ -57,4 +62,10 @@ def reconcile(
     ws = workspace(lake)
     period = ws.period_of(since, until)
     with ws.connect(prices=prices, engine="duckdb") as con:
+        if currency:
+            from costlab.money.currency import Rates, check_currency, convert_views
+
+            if rates is None:
+                raise CostlabError(f"--currency {currency} needs a rates file: --rates FILE or [currency] rates")
+            convert_views(con, Rates.load(rates), check_currency(currency), "calls")
         return con.sql(load_sql(QUERIES[grain]), params=period.params()).pl()

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from costlab.lake import Lake
     from costlab.money.alerts import Budget
+    from costlab.money.currency import Rates
     from costlab.rollups import RollupKeys
 
 POLICIES = ("proportional", "even", "tag", "none")
@@ -59,6 +60,8 @@ class ReportOptions:
     config_dir: Path | None = None
     engine: str | None = None  # [engine] name / --engine: duckdb (default) or spark
     rollups: bool = True  # [report] rollups / --no-rollups: price every call (to check the rollups)
+    currency: str | None = None  # [currency] report / --currency: convert every amount into it
+    rates: Path | None = None  # [currency] rates / --rates: the dated rates (costlab.money.currency)
 
     @classmethod
     def configured(cls, ws: Workspace, **cli: Any) -> ReportOptions:
@@ -73,6 +76,7 @@ class ReportOptions:
         alloc = _section(cfg, "allocation")
         rep = _section(cfg, "report")
         prices = _section(cfg, "prices")
+        fx = _section(cfg, "currency")
 
         def rel(v: Any) -> Path | None:
             if not v:
@@ -90,6 +94,8 @@ class ReportOptions:
             top=int(rep.get("top", 15)),
             findings=bool(rep.get("findings", True)),
             rollups=bool(rep.get("rollups", True)),
+            currency=str(fx["report"]) if fx.get("report") else None,
+            rates=rel(fx.get("rates")),
             anomaly=dict(_section(cfg, "anomaly")),
             fail_on=parse_fail_on(_section(cfg, "alerts").get("fail_on")),
             attribution=_section(cfg, "attribution"),
@@ -115,6 +121,14 @@ class ReportOptions:
         ):
             if value not in allowed:
                 raise CostlabError(f"unknown allocation {name} {value!r}; use one of {', '.join(allowed)}")
+        if self.currency:
+            from costlab.money.currency import check_currency
+
+            self.currency = check_currency(self.currency)
+            if self.rates is None:
+                raise CostlabError(
+                    f"--currency {self.currency} needs a rates file: --rates FILE or [currency] rates in costlab.toml"
+                )
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -124,6 +138,7 @@ class ReportOptions:
             "budgets": [vars(b) for b in self.budgets],
             "metrics": str(self.metrics) if self.metrics else None,
             "prices": str(self.prices) if self.prices else None,
+            **({"currency": self.currency, "rates": str(self.rates)} if self.currency else {}),
         }
 
 
@@ -189,6 +204,8 @@ def build_report(source: Workspace | Lake | str | None, options: ReportOptions |
                 cols, rows = [cols[i] for i in keep], [tuple(r[i] for i in keep) for r in rows]
             found[key] = Section(key, title, cols, rows, note, part)
         found["top_movers"] = _movers(con, since, until)
+        if opts.currency and opts.rates:
+            found["currency_conversion"] = _conversion(con, opts, since, until)
         found["daily_trend"] = _trend(con, opts, since, until)
         report.alerts = _alerts(con, opts, since, until)
         found["anomalies"] = _anomalies(report.alerts)
@@ -266,7 +283,7 @@ ORDER = (
     "daily_trend", "anomalies", "top_movers",
     "gap_causes", "gap_evidence",
     "spend_by_day", "traced_by_day", "cost_by_step", "cost_by_model", "cost_by_team", "cost_by_user",
-    "allocation", "allocation_check", "unit_costs", "reconciliation", "unpriced",
+    "allocation", "allocation_check", "unit_costs", "reconciliation", "unpriced", "currency_conversion",
 )  # fmt: skip
 
 
@@ -307,7 +324,16 @@ def _prepare(
     if until is not None:
         bounds.append(f"day <= DATE '{until.astimezone(UTC).date()}' AND start_time < {_utc_literal(until)}")
     where = f" WHERE {' AND '.join(bounds)}" if bounds else ""
-    why = _rollups_unusable(con, needed, (lo, since, until), where) if opts.rollups else "asked for (--no-rollups)"
+    rates = None
+    if opts.currency and opts.rates:
+        from costlab.money.currency import Rates
+
+        rates = Rates.load(opts.rates)
+    why = (
+        _rollups_unusable(con, needed, (lo, since, until), where, rates, opts.currency)
+        if opts.rollups
+        else "asked for (--no-rollups)"
+    )
     if why is None:
         source = _rollup_rows(con, keep)
     else:
@@ -315,6 +341,10 @@ def _prepare(
     # calls_attributed reads `calls`: the report's calls replace it (the priced calls inlined,
     # since views bind by name)
     con.execute(f"CREATE OR REPLACE VIEW _report_calls AS SELECT * FROM ({source}) AS r{where}")
+    if rates is not None and opts.currency:  # every amount in one currency, each day at its own rate
+        from costlab.money.currency import convert_views
+
+        convert_views(con, rates, opts.currency, "_report_calls")
     con.execute("CREATE OR REPLACE VIEW calls AS SELECT * FROM _report_calls")
     attribution.add_attributed_views(con, attribution.AttributionRules.from_config({"attribution": opts.attribution}))
     if spark:  # Parquet too on a local session (costlab/engines/spark.py)
@@ -343,7 +373,12 @@ ROW_WEIGHTS = ("n_calls", "n_untraced", "max_input_tokens", "last_start_time")
 
 
 def _rollups_unusable(
-    con: duckdb.DuckDBPyConnection, needed: RollupKeys, bounds: tuple[datetime | None, ...], where: str
+    con: duckdb.DuckDBPyConnection,
+    needed: RollupKeys,
+    bounds: tuple[datetime | None, ...],
+    where: str,
+    rates: Rates | None = None,
+    target: str | None = None,
 ) -> str | None:
     """Why the lake's rollups cannot stand for the calls of this report; None when they can."""
     import json
@@ -362,11 +397,19 @@ def _rollups_unusable(
         return f"{missing} (the next costlab ingest rebuilds them)"
     if any(t is not None and t.astimezone(UTC).timetz() != time(0, tzinfo=UTC) for t in bounds):
         return "the period does not start and end at midnight UTC (the rollups are by day)"
-    (currencies,) = con.execute(
-        f"SELECT count(DISTINCT cost_currency) FROM call_groups AS r{where}"
-    ).fetchone() or (0,)
-    if currencies > 1:
-        return "the calls are priced in more than one currency"
+    # a run's calls must share one currency (after conversion) for the run rows to count it
+    pairs = con.execute(
+        "SELECT DISTINCT CAST(timezone('UTC', start_time) AS DATE), cost_currency "
+        f"FROM (SELECT * FROM call_groups AS r{where}) AS g WHERE cost_currency IS NOT NULL"
+    ).fetchall()
+    currencies = {
+        target if rates is not None and target and rates.rate(day, cur, target) is not None else cur
+        for day, cur in pairs
+    }
+    if len(currencies) > 1:
+        return "the calls are priced in more than one currency" + (
+            f" ({target} rates missing for some days)" if target else ""
+        )
     return None
 
 
@@ -393,6 +436,22 @@ def _rollup_rows(con: duckdb.DuckDBPyConnection, keep: list[tuple[str, str]]) ->
         return f"SELECT {cols} FROM {table}"
 
     return f"{select(groups, 'call_groups')} UNION ALL {select(marks, 'call_marks_rows')}"
+
+
+def _conversion(con: duckdb.DuckDBPyConnection, opts: ReportOptions, since: datetime | None,
+                until: datetime | None) -> Section:
+    """What was converted into the report's currency, at which days' rates, and what was not."""
+    from costlab.money.currency import CARRY_DAYS, Rates, conversion_rows
+
+    assert opts.currency and opts.rates
+    rates = Rates.load(opts.rates)  # cached by the caller's read; a second read names the source
+    cols, rows = conversion_rows(con, opts.currency, since, until)
+    note = (
+        f"Every amount in {opts.currency} at the rate of its own UTC day from {rates.source} (a day "
+        f"without one takes the latest of the {CARRY_DAYS} days before). Amounts with no rate that "
+        "near stay in their own currency, on rows of their own: never summed with converted money."
+    )
+    return Section("currency_conversion", f"Conversion into {opts.currency}", cols, rows, note, "details")
 
 
 def _utc_literal(value: datetime) -> str:
