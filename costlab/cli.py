@@ -878,7 +878,8 @@ def prices(
     name the file in costlab.toml ([prices] overrides).
 
     Prices come from the installed genai-prices data (no network) plus the overrides file named
-    by `[prices] overrides` in costlab.toml.
+    by `[prices] overrides` in costlab.toml; a model neither knows is priced at the rates the
+    lake's own bill charged for it (source: billed rate, with the bill lines).
 
     Examples:
 
@@ -895,7 +896,7 @@ def prices(
     from costlab.pricing import describe
     from costlab.report.tables import rows
 
-    data = describe(model, at=as_instant(at, "--at"), provider=provider, book=_workspace().prices())
+    data = describe(model, at=as_instant(at, "--at"), provider=provider, book=_workspace(lake).billed_prices())
     if not data:
         raise CostlabError(f"no prices for {model!r} valid at {at}")
     names = list(data[0])

@@ -38,11 +38,12 @@ GitHub Copilot) and models without an input or output token price are left unpri
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import functools
 import os
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -58,6 +59,13 @@ if TYPE_CHECKING:
 
 GENAI_PRICES_VERSION = _pkg_version("genai-prices")
 SOURCE = f"genai-prices {GENAI_PRICES_VERSION}"
+#: A bill line's token type -> the price type it sets (`PriceBook.with_bill_rates`).
+BILL_PRICE_TYPES = {
+    "input_uncached": "input_uncached", "embedding": "input_uncached", "output": "output",
+    "input_cache_read": "input_cache_read", "input_cache_write_5m": "input_cache_write_5m",
+    "input_cache_write_1h": "input_cache_write_1h", "input_cache_write": "input_cache_write_5m",
+    "reasoning": "reasoning", "input_audio": "input_audio", "output_audio": "output_audio",
+}  # fmt: skip
 TIERS = ("standard", "batch", "flex", "priority", "fast")
 PRICE_SCALE = 18
 _Q = Decimal(1).scaleb(-PRICE_SCALE)
@@ -541,6 +549,46 @@ class PriceBook:
 
     def rows_for(self, provider: str, model: str) -> list[PriceRow]:
         return list(self._by_key.get((provider, model), []))
+
+    def with_bill_rates(self, rates: Iterable[Sequence[Any]]) -> PriceBook:
+        """This book plus prices for the models it does not know, at the rates their own bill
+        charged (``queries/learned_rates.sql`` rows: provider, model, token_type, service_tier,
+        currency, tokens, billed, list_cost, lines, source_format, first_day, last_day).
+
+        Each such model is priced billed / tokens per token type, valid from its first billed
+        day, with a source naming the bill lines (``billed rate: ...``); calls priced so say
+        ``cost_source = 'billed_rate'``. A model billed in more than one currency, or whose
+        lines carry no token type costlab prices, stays unpriced. Known models keep their prices
+        (a bill's discount on them is `costlab prices learn`'s to propose, never applied here).
+        """
+        by_model: dict[tuple[str, str, str], list[Sequence[Any]]] = {}
+        for r in rates:
+            provider, model, token_type, tier = r[0], r[1], r[2], r[3]
+            if not provider or not model or token_type not in BILL_PRICE_TYPES or not r[5]:
+                continue
+            if self.match(str(provider), str(model)) is not None:
+                continue
+            by_model.setdefault((str(provider), str(model).lower(), str(tier)), []).append(r)
+        if not by_model:
+            return self
+        book = copy.copy(self)
+        book._by_key = dict(self._by_key)
+        book._custom = list(self._custom)
+        book._match_cache = {}
+        for (provider, model, tier), rows in sorted(by_model.items()):
+            if len({r[4] for r in rows}) != 1:
+                continue  # never one price from two currencies
+            prices = {}
+            for r in rows:
+                prices[BILL_PRICE_TYPES[r[2]]] = ("token", (Decimal(r[6]) / Decimal(r[5])).quantize(_Q))
+            first, last = min(r[10] for r in rows), max(r[11] for r in rows)
+            lines = sum(int(r[8]) for r in rows)
+            formats = ", ".join(sorted({str(r[9]) for r in rows}))
+            custom = CustomModel(provider, model, prices, currency=str(rows[0][4]), service_tier=tier,
+                                 valid_from=_midnight(first), provider_raw=provider)  # fmt: skip
+            book._apply(Overrides(path=f"billed rate: {lines} bill lines ({formats}) {first}..{last}", models=[custom]))
+        book._match_cache.clear()
+        return book
 
     # -- overrides
     def _apply(self, ov: Overrides) -> None:

@@ -89,6 +89,12 @@ def _typed_select(table: str, present: set[str] | None) -> str:
     return ", ".join(parts)
 
 
+def bill_rates(con: Any, book: PriceBook) -> PriceBook:
+    """``book`` plus the bill's own rates for the models it does not know (needs ``charges_llm``)."""
+    rows = con.execute(load_sql("learned_rates"), {"since": None, "until": None}).fetchall()
+    return book.with_bill_rates(rows)
+
+
 def create_views(
     con: duckdb.DuckDBPyConnection,
     root: Path,
@@ -105,8 +111,11 @@ def create_views(
     for table in schema.TABLES:
         files = [str(root / rel) for rel in manifest.tables.get(table, [])]
         con.execute(f"CREATE OR REPLACE VIEW {table} AS {table_select(con, table, files)}")
-    from costlab.pricing import add_price_tables
+    from costlab.pricing import PriceBook, add_price_tables
 
+    # models no catalogue knows take the rates their own bill charged (pricing.with_bill_rates)
+    con.execute(f"CREATE OR REPLACE VIEW charges_llm AS {load_sql('views/charges_llm')}")
+    prices = bill_rates(con, prices or PriceBook.load())
     stored = fast and "call_facts" in manifest.tables
     facts = None
     if stored:  # the prices read the calls' models from it

@@ -164,9 +164,13 @@ class SparkConnection:
         if stored:
             self._read_parquet("call_facts", schema.DERIVED_TABLES["call_facts"] + schema.DERIVED_PARTITIONS["call_facts"],
                                manifest.tables["call_facts"])  # fmt: skip
-        self._register_prices(prices, "_stored_call_facts" if stored else "spans")
+        from costlab.pricing import PriceBook
         from costlab.sql import load_sql
-        from costlab.views import create_call_views, create_rollup_views
+        from costlab.views import bill_rates, create_call_views, create_rollup_views
+
+        self.execute(f"CREATE OR REPLACE VIEW charges_llm AS {load_sql('views/charges_llm')}")
+        prices = bill_rates(self, prices or PriceBook.load())  # as costlab.views.create_views
+        self._register_prices(prices, "_stored_call_facts" if stored else "spans")
 
         create_call_views(self, "SELECT * FROM _stored_call_facts" if stored else None)
         if stored:  # the rollups a report reads (costlab.rollups), as costlab.views does

@@ -52,7 +52,8 @@ SELECT
     coalesce(computed_cost, reported_cost) AS cost,
     CASE WHEN computed_cost IS NOT NULL THEN _price_currency
          WHEN reported_cost IS NOT NULL THEN reported_cost_currency END AS cost_currency,
-    CASE WHEN computed_cost IS NOT NULL THEN 'computed'
+    CASE WHEN computed_cost IS NOT NULL AND starts_with(_source, 'billed rate') THEN 'billed_rate'
+         WHEN computed_cost IS NOT NULL THEN 'computed'
          WHEN reported_cost IS NOT NULL THEN 'reported'
          ELSE 'unpriced' END AS cost_source
 FROM priced

@@ -5,7 +5,10 @@
 -- grain: one row per billable call.
 -- notes:
 --   cost precedence: cost = computed_cost when the call can be priced, else reported_cost, else NULL.
---     cost_source is 'computed', 'reported' or 'unpriced' (cost NULL: listed, never costed at zero).
+--     cost_source is 'computed', 'billed_rate' (computed at the rates the lake's own bill charged for
+--     a model no catalogue or override knows: costlab.pricing.PriceBook.with_bill_rates; its
+--     price_source names the bill lines), 'reported' or 'unpriced' (cost NULL: listed, never
+--     costed at zero).
 --     Computed wins because re-pricing history is the point: the same tokens priced with one
 --     effective-dated table (and the user's negotiated discounts) are comparable across sources and
 --     time, while trace-reported costs come from each SDK's own, possibly stale, price list. The
@@ -77,7 +80,8 @@ SELECT
     coalesce(computed_cost, reported_cost) AS cost,
     CASE WHEN computed_cost IS NOT NULL THEN _price_currency
          WHEN reported_cost IS NOT NULL THEN reported_cost_currency END AS cost_currency,
-    CASE WHEN computed_cost IS NOT NULL THEN 'computed'
+    CASE WHEN computed_cost IS NOT NULL AND starts_with(price_source, 'billed rate') THEN 'billed_rate'
+         WHEN computed_cost IS NOT NULL THEN 'computed'
          WHEN reported_cost IS NOT NULL THEN 'reported'
          ELSE 'unpriced' END AS cost_source,
     -- rows ingested before repo/branch were columns: from the tags Claude Code and Codex carried

@@ -1,0 +1,100 @@
+"""Calls of a model no catalogue knows are priced at the rates their own bill charged
+(`costlab.pricing.PriceBook.with_bill_rates`): cost_source 'billed_rate', the bill lines named.
+
+The bill is the constructed FOCUS file of tests/test_learned_prices.py (acme-llm-2 billed 1.50
+per MTok input and 5.00 output from 2026-10-07; gpt-4.1 billed 15% under list); the traces are
+OpenTelemetry GenAI spans written here. Every expected cost is derived by hand in the test.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from test_learned_prices import COLS, _line
+from typer.testing import CliRunner
+
+from costlab.cli import app
+from costlab.workspace import Workspace
+
+
+def _span(span_id: str, model: str, provider: str, day: int, tokens_in: int, tokens_out: int) -> dict[str, object]:
+    t = int(datetime(2026, 10, day, 12, tzinfo=UTC).timestamp() * 1e9)
+    attrs = {
+        "gen_ai.operation.name": "chat", "gen_ai.provider.name": provider, "gen_ai.request.model": model,
+        "gen_ai.response.model": model, "gen_ai.usage.input_tokens": tokens_in,
+        "gen_ai.usage.output_tokens": tokens_out, "gen_ai.workflow.name": "research",
+    }  # fmt: skip
+    return {
+        "traceId": f"{int(span_id):032x}", "spanId": f"{int(span_id):016x}", "name": f"chat {model}", "kind": 3,
+        "startTimeUnixNano": str(t), "endTimeUnixNano": str(t + 2_000_000_000),
+        "attributes": [
+            {"key": k, "value": {"intValue": str(v)} if isinstance(v, int) else {"stringValue": v}}
+            for k, v in attrs.items()
+        ],
+        "status": {"code": 0},
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("billed")
+    bill = root / "focus.csv"
+    with bill.open("w", newline="") as f:
+        w = csv.DictWriter(f, COLS)
+        w.writeheader()
+        w.writerows([
+            _line("05", "10.20", "OpenAI", "gpt-4.1", "Input", "6000000"),
+            _line("07", "3.00", "Acme", "acme-llm-2", "Input", "2000000"),
+            _line("07", "2.50", "Acme", "acme-llm-2", "Output", "500000"),
+        ])  # fmt: skip
+    spans = [
+        _span("1", "acme-llm-2", "acme", 8, 1_000_000, 100_000),
+        _span("2", "acme-llm-2", "acme", 6, 1_000_000, 100_000),  # before the first billed day
+        _span("3", "gpt-4.1", "openai", 8, 1_000_000, 100_000),
+    ]
+    traces = root / "traces.jsonl"
+    doc = {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"scope": {"name": "t"}, "spans": spans}]}]}
+    traces.write_text(json.dumps(doc) + "\n")
+    path = root / "lake"
+    for args in (["--source", "focus", str(bill)], [str(traces)]):
+        r = CliRunner().invoke(app, ["ingest", *args, "--lake", str(path)])
+        assert r.exit_code == 0, r.output
+    return path
+
+
+def test_an_unknown_model_is_priced_at_its_billed_rate(lake: Path) -> None:
+    rows = Workspace(lake).sql(
+        "SELECT model, CAST(start_time AS DATE) AS day, cost, cost_source, price_source FROM calls ORDER BY model, day"
+    ).rows()
+    got = {(m, str(d)): (c, s, p) for m, d, c, s, p in rows}
+    # 1M input x 1.50/MTok + 100k output x 5.00/MTok = 1.50 + 0.50
+    cost, source, price_source = got[("acme-llm-2", "2026-10-08")]
+    assert (cost, source) == (Decimal("2.00"), "billed_rate")
+    assert price_source == "billed rate: 2 bill lines (focus) 2026-10-07..2026-10-07"
+    # a call before the model's first billed day has no rate: unpriced, never zero
+    assert got[("acme-llm-2", "2026-10-06")][:2] == (None, "unpriced")
+    # a catalogue model keeps its list price (2.00 + 0.80): the bill's discount is only proposed
+    assert got[("gpt-4.1", "2026-10-08")][:2] == (Decimal("2.80"), "computed")
+
+
+def test_the_report_counts_billed_rate_calls_as_traced(lake: Path) -> None:
+    r = CliRunner().invoke(
+        app, ["report", "--lake", str(lake), "--month", "2026-10", "-f", "json", "--no-findings", "--no-fail"]
+    )
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout, parse_float=Decimal)
+    (h,) = out["headline"]
+    assert h["traced_cost"] == Decimal("4.80") and h["unpriced_calls"] == 1
+
+
+def test_prices_says_the_rate_came_from_the_bill(lake: Path) -> None:
+    r = CliRunner().invoke(app, ["prices", "acme-llm-2", "--lake", str(lake), "-f", "json"])
+    assert r.exit_code == 0, r.output
+    got = {p["price_type"]: (Decimal(str(p["price"])), p["source"]) for p in json.loads(r.stdout)}
+    line = "billed rate: 2 bill lines (focus) 2026-10-07..2026-10-07"
+    assert got == {"input_uncached": (Decimal("1.5"), line), "output": (Decimal(5), line)}
