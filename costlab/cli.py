@@ -839,8 +839,8 @@ def whatif(
 
       costlab whatif --month last --step nightly-digest --batch -f markdown
     """
+    from costlab.analyze.downgrade import whatif as run_whatif
     from costlab.money.whatif import COLUMNS
-    from costlab.money.whatif import whatif as run_whatif
     from costlab.report.tables import rows
 
     if fmt not in ("table", "json", "csv", "markdown"):
@@ -853,7 +853,7 @@ def whatif(
     rows(COLUMNS, result.rows, fmt)
     if fmt == "table":
         sys.stdout.write(result.markdown().split("\n", 1)[0].replace("**", "") + "\n")
-        for c in result.caveats:
+        for c in ([f"Evidence: {result.evidence}"] if result.evidence else []) + result.caveats:
             _note(c)
 
 

@@ -52,6 +52,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], li
     for f in res.findings:
         out.setdefault((f.workflow, f.step), []).append(f)
     out[("summary", "")] = [res.summary]
+    out[("lake", "")] = [root / "lake"]
     return out
 
 
@@ -107,6 +108,24 @@ def test_no_scores_proposes_shadow_evaluation(result: dict) -> None:  # type: ig
         Decimal("14.55"), Decimal("15.30"))  # fmt: skip
     assert f.confidence == "low"
     assert combine([f]).high == Decimal("0.00")  # potential savings never count
+
+
+def test_whatif_gives_the_evidence_tier_of_a_model_change(result: dict) -> None:  # type: ignore[type-arg]
+    (lake,) = result[("lake", "")]
+    w = downgrade.whatif(Lake(lake), step="triage/classify", model="gpt-4o-mini")
+    assert w.evidence is not None and w.evidence.startswith("tier 1 (validated): gpt-4o-mini scored no worse")
+    # gpt-4o's 400 calls at mini's prices, output as recorded: 2,000 x 1.5e-7 + 100 x 6e-7 = $0.00036 a
+    # call, $0.144 against $2.40; mini's own 400 calls ($0.1392) are unchanged
+    ((before, after, diff),) = w.totals().values()
+    assert (before, after, diff) == (Decimal("2.5392"), Decimal("0.2832"), Decimal("-2.256"))
+    assert "- Evidence: tier 1 (validated)" in w.markdown()
+    worse = downgrade.whatif(Lake(lake), step="summaries/summarize", model="gpt-4.1-mini").evidence
+    assert worse is not None and worse.startswith("tier 1, not shown as good") and "no saving claimed" in worse
+    shadow = downgrade.whatif(Lake(lake), step="extract/extract_fields", model="claude-haiku-4-5").evidence
+    assert shadow is not None and shadow.startswith("tier 0 (potential, needs validation)")
+    assert downgrade.whatif(Lake(lake), step="triage", model="gpt-4o-mini").evidence == (
+        "no evidence tier: name one workflow step (--step WORKFLOW/STEP) to test a model on")
+    assert downgrade.whatif(Lake(lake), step="triage/classify", batch=True).evidence is None
 
 
 def test_summary(result: dict) -> None:  # type: ignore[type-arg]

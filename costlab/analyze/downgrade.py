@@ -46,10 +46,13 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from costlab.analyze import stats
-from costlab.analyze.base import AnalyzerResult, Finding, Savings, Start, analyzer, money
+from costlab.analyze.base import AnalyzerResult, Finding, Savings, Start, analyzer, begin, money
 
 if TYPE_CHECKING:
+    from costlab.lake import Lake
+    from costlab.money.whatif import WhatIf
     from costlab.pricing import PriceBook
+    from costlab.workspace import Workspace
 
 DEFAULTS: dict[str, Any] = {
     "margin": 0.02,
@@ -426,3 +429,64 @@ def _shadow(
         fraction_high=float(hi / base) if base and pot else 0.0,
         potential_savings_usd=pot, kind="savings" if pot else "info",
     )  # fmt: skip
+
+
+def evidence_tier(
+    lake: Workspace | Lake, step: str | None, model: str, since: Any = None, until: Any = None,
+    config: dict[str, Any] | None = None,
+) -> str:  # fmt: skip
+    """The evidence tier this analyzer would give moving ``step`` ('workflow/step') to ``model``:
+    tier 1 when both models carry the step's quality score (the non-inferiority test, passed or
+    not), tier 0 (shadow-evaluate first) when the new model has none. One line, for what-if."""
+    wf, _, name_step = (step or "").partition("/")
+    if not wf or not name_step:
+        return "no evidence tier: name one workflow step (--step WORKFLOW/STEP) to test a model on"
+    start = begin(lake, "downgrade", DEFAULTS, since, until, config)
+    try:
+        ws, cfg, lo_t, hi_t, con = start
+        hit = ws.prices().match(None, model)
+        target = hit.model if hit else model
+        steps = [r for r in stats.frame(con, "analyze/downgrade_steps", lo_t, hi_t).iter_rows(named=True)
+                 if r["workflow"] == wf and r["step"] == name_step]  # fmt: skip
+        if not steps:
+            return f"no evidence tier: no priced calls of {wf}/{name_step} in the period"
+        cost: dict[str, Decimal] = {}
+        for r in steps:
+            cost[r["price_model"]] = cost.get(r["price_model"], Decimal(0)) + stats.money_of(r["cost"])
+        current = max(cost, key=lambda m: cost[m])
+        if current == target:
+            return f"no evidence tier: {wf}/{name_step} already runs on {target}"
+        scored: dict[tuple[str, str], tuple[stats.Sample, bool]] = {}
+        for r in stats.frame(con, "analyze/downgrade_scores", lo_t, hi_t).iter_rows(named=True):
+            if r["workflow"] == wf and r["step"] == name_step:
+                mean = float(r["mean"])
+                if lower_is_better(r["score_name"], cfg["lower_is_better"]):
+                    mean = 1.0 - mean
+                scored[(r["price_model"], r["score_name"])] = (stats.Sample(int(r["n"]), mean, float(r["var"])), bool(r["binary"]))
+        names = [n for (m, n) in scored if m == current]
+        name = cfg["score_name"] or (max(names, key=lambda n: scored[(current, n)][0].n) if names else None)
+        if name is None or (current, name) not in scored or (target, name) not in scored:
+            what = f"{name} scores" if name else "quality scores"
+            return (f"tier 0 (potential, needs validation): no {what} for {target} on {wf}/{name_step}; "
+                    "shadow-evaluate it before switching (costlab analyze downgrade plans the sample)")  # fmt: skip
+        (s_cur, b1), (s_new, b2) = scored[(current, name)], scored[(target, name)]
+        test = stats.noninferior_samples(s_cur, s_new, b1 and b2, cfg["margin"], cfg["alpha"], cfg["power"])
+        if test.passed:
+            return (f"tier 1 (validated): {target} scored no worse than {current} on {name} "
+                    f"(n = {test.n_current} and {test.n_candidate}, margin {cfg['margin']})")  # fmt: skip
+        return f"tier 1, not shown as good: {target} against {current} on {name} ({test.reason}); no saving claimed"
+    finally:
+        start.ws.release()
+
+
+def whatif(lake: Workspace | Lake, since: Any = None, until: Any = None, **change: Any) -> WhatIf:
+    """`costlab.money.whatif.whatif` with, for a change of model, the evidence tier this
+    analyzer would give it (`evidence_tier`) in ``WhatIf.evidence``."""
+    from costlab.money.whatif import whatif as reprice
+    from costlab.workspace import workspace
+
+    ws = workspace(lake, since=since, until=until)
+    result = reprice(ws, **change)
+    if change.get("model"):
+        result.evidence = evidence_tier(ws, change.get("step"), change["model"])
+    return result

@@ -34,6 +34,9 @@ class WhatIf:
     change: str
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)
+    #: for a change of model: the downgrade analyzer's evidence tier for it
+    #: (`costlab.analyze.downgrade.whatif` fills it; this layer cannot run analyzers)
+    evidence: str | None = None
 
     def totals(self) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
         """Per currency: (before, after, difference) over every row."""
@@ -68,7 +71,7 @@ class WhatIf:
         lines += ["", "| workflow | month | before | after | difference |", "| --- | --- | ---: | ---: | ---: |"]
         lines += [f"| {r[0]} | {r[1]:%Y-%m} | {money_text(r[5] or Decimal(0))} | {money_text(r[6] or Decimal(0))} | "
                   f"{money_text(r[7] or Decimal(0))} {r[2]} |" for r in self.rows]  # fmt: skip
-        lines += [""] + [f"- {c}" for c in self.caveats]
+        lines += [""] + ([f"- Evidence: {self.evidence}"] if self.evidence else []) + [f"- {c}" for c in self.caveats]
         return "\n".join(lines).rstrip() + "\n"
 
 
