@@ -299,3 +299,61 @@ def test_a_lake_written_before_the_columns(lake: Lake) -> None:
     for fast in (False, True):
         with ws.connect(fast=fast) as con:
             assert con.execute(q).fetchall() == expected, fast
+
+
+def _bill_line(cost: str, provider: str, model: str, tokens: str) -> dict[str, str]:
+    """A FOCUS token line of 2025-10-21 (the shape of tests/test_learned_prices.py)."""
+    return {"BilledCost": cost, "ListCost": cost, "EffectiveCost": cost, "BillingCurrency": "USD",
+            "BillingAccountId": "acct-1", "ChargeCategory": "Usage", "ChargeDescription": f"{model} input",
+            "ChargeFrequency": "Usage-Based", "ChargePeriodStart": "2025-10-21T00:00:00Z",
+            "ChargePeriodEnd": "2025-10-22T00:00:00Z", "BillingPeriodStart": "2025-10-01T00:00:00Z",
+            "BillingPeriodEnd": "2025-11-01T00:00:00Z", "ConsumedQuantity": tokens, "ConsumedUnit": "Tokens",
+            "ServiceCategory": "AI and Machine Learning", "ServiceName": f"{provider} API", "SkuId": f"{model}-input",
+            "SkuMeter": f"{model} input tokens", "SkuPriceDetails": json.dumps({"ModelId": model, "TokenDirection": "Input"}),
+            "ServiceProviderName": provider, "HostProviderName": provider}  # fmt: skip
+
+
+def test_the_bill_by_branch_sums_to_the_invoice(lake: Lake, tmp_path: Path) -> None:
+    """The invoice: Anthropic $0.126 for claude-sonnet-4-5 and OpenAI $0.05 for gpt-5-codex (twice
+    what the traces price), plus $0.02 of a model no call used (unattributed).
+
+    By hand: the Claude line goes to the Claude Code calls' workflow and splits by their traced
+    cost: feature 0.048 of 0.063 -> 0.126 x 0.048 / 0.063 = 0.096, main 0.030; the OpenAI line
+    goes whole to the feature branch (only Codex calls used gpt-5-codex): 0.05. Feature 0.146,
+    main 0.030, unattributed 0.02: 0.196, the invoice."""
+    import csv
+
+    from test_learned_prices import COLS
+
+    bill = tmp_path / "focus.csv"
+    with bill.open("w", newline="") as f:
+        w = csv.DictWriter(f, COLS)
+        w.writeheader()
+        w.writerows([
+            _bill_line("0.126", "Anthropic", "claude-sonnet-4-5", "40000"),
+            _bill_line("0.05", "OpenAI", "gpt-5-codex", "40000"),
+            _bill_line("0.02", "OpenAI", "gpt-4o", "8000"),
+        ])  # fmt: skip
+    res = ingest([bill], lake=lake.path, source="focus")
+    assert not res.failed
+    ws = Workspace(lake, config={}, since="2025-10-01", until="2025-11-01")
+
+    def rows(token_policy: str) -> list[tuple[Any, ...]]:
+        frame = ws.query("bill_by_branch", grain="month", policy="proportional", token_policy=token_policy)
+        return [(r["repo"], r["branch"], r["ticket"], r["billed"], r["traced_cost"]) for r in frame.iter_rows(named=True)]
+
+    got = rows("proportional")  # each token line split whole over the calls of its model
+    assert got == [
+        ("shop-app", FEATURE, "ABC-123", Decimal("0.146"), Decimal("0.073")),
+        ("shop-app", "main", "(none)", Decimal("0.030"), Decimal("0.015")),
+        ("unattributed", "(none)", "(none)", Decimal("0.02"), None),
+    ]
+    assert sum(r[3] for r in got) == Decimal("0.196")
+    # token policy 'traced': a workflow gets what its calls price, the rest of a line stays
+    # unattributed: feature 0.048 + 0.025, main 0.015, unattributed 0.196 - 0.088
+    got = rows("traced")
+    assert got == [
+        ("shop-app", FEATURE, "ABC-123", Decimal("0.073"), Decimal("0.073")),
+        ("shop-app", "main", "(none)", Decimal("0.015"), Decimal("0.015")),
+        ("unattributed", "(none)", "(none)", Decimal("0.108"), None),
+    ]
