@@ -289,6 +289,8 @@ ROLLUP_DIMENSIONS: list[tuple[str, str]] = [
     ("repo", "VARCHAR"),
     ("branch", "VARCHAR"),
 ]
+#: A sum of token counts: exact past BIGINT (a day of calls at the configurable limits).
+TOKEN_SUM = "DECIMAL(38, 0)"
 DERIVED_TABLES["call_rollup"] = [
     ("start_time", TS),
     ("last_start_time", TS),
@@ -296,10 +298,10 @@ DERIVED_TABLES["call_rollup"] = [
     ("price_shape", "BIGINT"),
     ("n_calls", "BIGINT"),
     ("n_untraced", "BIGINT"),
-    *TOKEN_COLUMNS,
+    *[(name, TOKEN_SUM) for name, _ in TOKEN_COLUMNS],
     ("max_input_tokens", "BIGINT"),
-    ("priced_write_tokens", "BIGINT"),
-    ("priced_output_tokens", "BIGINT"),
+    ("priced_write_tokens", TOKEN_SUM),
+    ("priced_output_tokens", TOKEN_SUM),
     ("reported_cost", MONEY),
     ("n_reported", "BIGINT"),
 ]

@@ -9,19 +9,23 @@
 --     Only days the metric covers count, so a metric kept since mid-month is not diluted.
 --     Unpriced calls add no cost (they are listed in the `unpriced` section), so a unit cost with
 --     unpriced calls behind it is a lower bound: `unpriced_calls` says how many.
-WITH c AS (
+WITH k AS (
     SELECT
         coalesce(workflow, '(none)') AS workflow,
         CAST(timezone('UTC', start_time) AS DATE) AS day,
         trace_id,
         cost,
-        -- an unpriced call counts in its workflow's currency (it adds no cost, only the count)
-        coalesce(cost_currency,
-                 max(cost_currency) OVER (PARTITION BY coalesce(workflow, '(none)'))) AS currency,
+        cost_currency,
         n_calls
     FROM (SELECT * FROM calls UNION ALL SELECT * FROM call_marks WHERE trace_id IS NOT NULL) AS k  -- + run rows (rollups)
     WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
       AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
+),
+c AS (
+    -- an unpriced call counts in its workflow's currency (it adds no cost, only the count)
+    SELECT k.workflow, k.day, k.trace_id, k.cost, coalesce(k.cost_currency, w._currency) AS currency, k.n_calls
+    FROM k
+    JOIN (SELECT workflow, max(cost_currency) AS _currency FROM k GROUP BY workflow) AS w ON w.workflow = k.workflow
 ),
 per_workflow AS (
     SELECT '(per run)' AS metric, workflow, currency,

@@ -487,13 +487,13 @@ def test_cost_formula_is_written_once_and_included_in_both_views() -> None:
     from costlab.sql import INCLUDE, load_sql, queries_root
 
     body = load_sql("fragments/token_cost").split("\nCASE", 1)[1]  # past the header comment
-    for view in ("views/calls", "views/usage_priced"):
+    for view, requests in (("views/calls", "1"), ("views/usage_priced", "1"), ("views/call_groups", "p.n_calls")):
         text = load_sql(view)
-        assert body in text and INCLUDE not in text, view
+        assert body.replace("{{requests}}", requests) in text and INCLUDE not in text, view
         assert "-- token_cost:" not in text  # the fragment's header is not copied in
     raw = [f for f in queries_root().joinpath("views").iterdir() if "fragments/token_cost" in f.read_text()]
-    assert sorted(f.name for f in raw) == ["calls.sql", "usage_priced.sql"]
+    assert sorted(f.name for f in raw) == ["call_groups.sql", "calls.sql", "usage_priced.sql"]
     joined = [f for f in queries_root().joinpath("views").iterdir() if "fragments/price_join" in f.read_text()]
-    assert sorted(f.name for f in joined) == ["analyze_base.sql", "calls.sql", "usage_priced.sql"]
+    assert sorted(f.name for f in joined) == ["analyze_base.sql", "call_groups.sql", "calls.sql", "usage_priced.sql"]
     with pytest.raises(QueryNotFoundError):
         load_sql("fragments/no_such_fragment")

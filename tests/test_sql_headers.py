@@ -81,7 +81,7 @@ def test_includes_are_expanded_on_every_path() -> None:
     for name in [*list_queries(), *analyzer_queries()]:
         assert "-- include:" not in load_sql(name) and "{{" not in load_sql(name), name
     text = load_sql("cost_by_team")
-    assert "FROM calls_attributed" in text and "PARTITION BY g.team)" in text
+    assert "FROM calls_attributed" in text and "GROUP BY g.team) AS k" in text
     files = export_sql("spark")
     assert not [f for f, t in files.items() if "include:" in t or "{{" in t]
     assert "20_allocation.sql" in files and any(f.endswith("_analyze_caching_calls.sql") for f in files)
@@ -132,7 +132,7 @@ def test_a_bad_header_is_refused(text: str, message: str | None) -> None:
 
 def test_include_substitutions_must_match_the_slots() -> None:
     ok = "WITH\n-- include: fragments/cost_groups | columns = * | groups = g.workflow | marks = false\nSELECT 1 FROM c"
-    assert "PARTITION BY g.workflow)" in expand_includes(ok)
+    assert "GROUP BY g.workflow) AS k" in expand_includes(ok)
     assert "WHERE (false)" in expand_includes(ok)
     with pytest.raises(CostlabError, match="takes columns, groups, marks; given columns"):
         expand_includes("-- include: fragments/cost_groups | columns = *\n")

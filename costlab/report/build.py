@@ -346,19 +346,24 @@ def _prepare(
 
         convert_views(con, rates, opts.currency, "_report_calls")
     con.execute("CREATE OR REPLACE VIEW calls AS SELECT * FROM _report_calls")
-    attribution.add_attributed_views(con, attribution.AttributionRules.from_config({"attribution": opts.attribution}))
+    rules = attribution.AttributionRules.from_config({"attribution": opts.attribution})
+    attribution.add_attributed_views(con, rules)
     if spark:  # Parquet too on a local session (costlab/engines/spark.py)
         spark_con: Any = con
         spark_con.store("_report_calls_attributed", "SELECT * FROM calls_attributed", scratch)
-    elif why is None:  # rollup groups and their run and timing rows: a table in memory
+    elif why is None:  # rollup groups: a small table in memory
         con.execute("CREATE TABLE _report_calls_attributed AS SELECT * FROM calls_attributed")
     else:  # a Parquet file, not a table: 100M calls are ~40 GB as a DuckDB table, ~3 GB here
         path = scratch / "calls_attributed.parquet"
         con.execute(f"COPY (SELECT * FROM calls_attributed) TO '{sql_literal(str(path))}' (FORMAT parquet)")
         con.execute(f"CREATE VIEW _report_calls_attributed AS SELECT * FROM read_parquet('{sql_literal(str(path))}')")
-    for view, which in (("calls", "n_calls > 0"), ("call_marks", "n_calls = 0")):  # marks: rollups only
-        con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * EXCLUDE (team) FROM _report_calls_attributed WHERE {which}")
-        con.execute(f"CREATE OR REPLACE VIEW {view}_attributed AS SELECT * FROM _report_calls_attributed WHERE {which}")
+    if why is None:
+        _marks(con, rules, where, scratch)
+    con.execute("CREATE OR REPLACE VIEW calls AS SELECT * EXCLUDE (team) FROM _report_calls_attributed")
+    con.execute("CREATE OR REPLACE VIEW calls_attributed AS SELECT * FROM _report_calls_attributed")
+    if why is not None:  # every call carries its own trace, session and times: no mark rows
+        con.execute("CREATE OR REPLACE VIEW call_marks AS SELECT * FROM calls WHERE false")
+        con.execute("CREATE OR REPLACE VIEW call_marks_attributed AS SELECT * FROM calls_attributed WHERE false")
     rows = metrics.load_metrics(opts.metrics) if opts.metrics else []
     if spark:  # plus the attributed charges, stored (costlab/engines/spark.py)
         spark_con.finish_report(rows)
@@ -413,6 +418,36 @@ def _rollups_unusable(
     return None
 
 
+#: The columns of the rollups' run and timing rows the report reads (call_marks).
+MARK_COLUMNS = ("start_time", "end_time", "workflow", "step", "user_id", "provider", "model", "repo", "branch",
+                "tags", "trace_id", "session_id")  # fmt: skip
+
+
+def _marks(con: duckdb.DuckDBPyConnection, rules: Any, where: str, scratch: Path) -> None:
+    """``call_marks`` and ``call_marks_attributed``: the period's run and timing rows, attributed
+    once and kept narrow (a run or timed call per row: they can be millions), then padded with
+    NULL to the calls' columns in a view, so the queries union them with the calls for free."""
+    from costlab import engines
+
+    cols = ", ".join(MARK_COLUMNS)
+    con.execute(
+        f"CREATE OR REPLACE VIEW calls AS SELECT {cols}, CAST(0 AS BIGINT) AS n_calls, "
+        f"CAST(0 AS BIGINT) AS n_untraced FROM call_marks_rows AS r{where}"
+    )
+    bound = rules.bind(load_sql("views/calls_attributed"))
+    if engines.is_spark(con):
+        spark_con: Any = con
+        spark_con.store("_report_marks", bound, scratch)
+    else:
+        con.execute(f"CREATE TABLE _report_marks AS {bound}")
+    have = {c for c, _ in _column_types(con, "_report_marks")}
+    padded = ", ".join(
+        c if c in have else f"CAST(NULL AS {t}) AS {c}" for c, t in _column_types(con, "_report_calls_attributed")
+    )
+    con.execute(f"CREATE OR REPLACE VIEW call_marks_attributed AS SELECT {padded} FROM _report_marks")
+    con.execute("CREATE OR REPLACE VIEW call_marks AS SELECT * EXCLUDE (team) FROM call_marks_attributed")
+
+
 def _column_types(con: Any, view: str) -> list[tuple[str, str]]:
     """(name, SQL type) of ``view``'s columns, on DuckDB or Spark."""
     from costlab import engines
@@ -423,28 +458,20 @@ def _column_types(con: Any, view: str) -> list[tuple[str, str]]:
 
 
 def _rollup_rows(con: duckdb.DuckDBPyConnection, keep: list[tuple[str, str]]) -> str:
-    """The priced rollup groups and the run, session and timing rows, with ``keep``'s columns."""
+    """The priced rollup groups with ``keep``'s columns (NULL where a group has none: its calls'
+    trace, session and end time are in the mark rows, `_marks`)."""
     groups = {c for c, _ in _column_types(con, "call_groups")}
-    marks = {c for c, _ in _column_types(con, "call_marks_rows")}
-    zero = {"n_calls", "n_untraced"}
-
-    def select(have: set[str], table: str) -> str:
-        cols = ", ".join(
-            c if c in have else (f"CAST(0 AS {t}) AS {c}" if c in zero else f"CAST(NULL AS {t}) AS {c}")
-            for c, t in keep
-        )
-        return f"SELECT {cols} FROM {table}"
-
-    return f"{select(groups, 'call_groups')} UNION ALL {select(marks, 'call_marks_rows')}"
+    cols = ", ".join(c if c in groups else f"CAST(NULL AS {t}) AS {c}" for c, t in keep)
+    return f"SELECT {cols} FROM call_groups"
 
 
 def _conversion(con: duckdb.DuckDBPyConnection, opts: ReportOptions, since: datetime | None,
-                until: datetime | None) -> Section:
+                until: datetime | None) -> Section:  # fmt: skip
     """What was converted into the report's currency, at which days' rates, and what was not."""
     from costlab.money.currency import CARRY_DAYS, Rates, conversion_rows
 
     assert opts.currency and opts.rates
-    rates = Rates.load(opts.rates)  # cached by the caller's read; a second read names the source
+    rates = Rates.load(opts.rates)  # read again only for its name; the conversion used the same file
     cols, rows = conversion_rows(con, opts.currency, since, until)
     note = (
         f"Every amount in {opts.currency} at the rate of its own UTC day from {rates.source} (a day "

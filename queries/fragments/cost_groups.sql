@@ -4,7 +4,8 @@
 --   [$since, $until), selected as `columns` (the group's dimensions with NULL shown as '(none)',
 --   then the other columns). CTE c: g plus `currency`, the call's cost_currency; an unpriced call
 --   (cost and cost_currency NULL) takes its group's currency when the group (`groups`: the
---   dimension columns of g) has exactly one, so it is counted with the group and never costed.
+--   dimension columns of g, each named as in g and never NULL) has exactly one, so it is counted
+--   with the group and never costed.
 -- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on
 --   start_time. Substitutions: columns (the select list of g), groups (the PARTITION BY of c),
 --   marks (which run and timing rows the query needs: a condition on call_marks_attributed,
@@ -27,7 +28,11 @@ g AS (
       AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
 ),
 c AS (
-    SELECT g.*, CASE WHEN g.cost_currency IS NULL AND min(g.cost_currency) OVER w = max(g.cost_currency) OVER w
-             THEN min(g.cost_currency) OVER w ELSE g.cost_currency END AS currency
-    FROM g WINDOW w AS (PARTITION BY {{groups}})
+    -- each group's currencies, joined back (a join, not a window: the run and timing rows can be
+    -- millions, and a window sorts them all); the group columns are never NULL (the includers
+    -- coalesce them, and start_time is required), so the natural join meets every row
+    SELECT g.*, CASE WHEN g.cost_currency IS NULL AND k._lo = k._hi THEN k._lo ELSE g.cost_currency END AS currency
+    FROM g
+    NATURAL JOIN (SELECT {{groups}}, min(g.cost_currency) AS _lo, max(g.cost_currency) AS _hi
+                  FROM g GROUP BY {{groups}}) AS k
 )
