@@ -154,7 +154,7 @@ def shown(cmd: list[str]) -> str:
     with single quotes in double quotes)."""
     import shlex
 
-    words = ["costlab" if w == COSTLAB else "python" if w == PY else w for w in cmd]
+    words = ["python" if w == PY else w.replace(COSTLAB, "costlab") for w in cmd]
     return " ".join(f'"{w}"' if "'" in w and not any(c in w for c in '"$`\\!') else shlex.quote(w) for w in words)
 
 
@@ -310,7 +310,7 @@ class Bench:
             f"Nightly run: 1 new day on {self.days} days ({gib(self.size())})",
             ">= 10x faster than ccusage",
             f"{p.side('a', 'costlab ingest + report')}{'' if report_ok else ' (FAILED)'} vs "
-            f"{p.side('b', 'ccusage')}: {p.ratios}, {speedup:.1f}x faster; one more run: ingest "
+            f"{p.side('b', 'ccusage')}: {p.ratios}, a speed-up of {speedup:.2f}x; one more run: ingest "
             f"{secs(ing.wall)} + report {secs(rep.wall)}",
             speedup >= 10 and report_ok,
             f"`{shown(ingest)}` then `{shown(report)}` vs "
