@@ -582,6 +582,11 @@ class PriceBook:
         return SOURCE
 
     def rows(self) -> Iterator[PriceRow]:
+        if self._index is not None and self._table is not None and any(k not in self._by_key for k in self._index):
+            by_key: dict[tuple[str, str], list[PriceRow]] = {}
+            for r in _price_rows(self._table):  # every row in one conversion, not one per model
+                by_key.setdefault((r.provider, r.model), []).append(r)
+            self._by_key = by_key
         for key in list(self._keys()):
             yield from self._rows_of(key)
 
