@@ -5,7 +5,8 @@
 DuckDB streams the rows to Parquet (nothing held in memory: 100M calls are ~30 GB as a table),
 one folder per (source_format, day) as ingest lays them out; then a month of charges, the
 stored call_facts (`costlab.calls_store.update`, what ingest derives in the same commit), the
-ingest-maintained rollups when this costlab has them, and the manifest. So a benchmark measures
+ingest-maintained rollups (`costlab.rollups.update`, when this costlab has them) and the manifest,
+all under one run id of ingest's form (`costlab lake check` finds nothing foreign). So a benchmark measures
 the report or the engine, not ingest, on a lake in the shape ingest leaves.
 
 Calls: 6 workflows (one of them NULL; or ``workflows`` named wf<k>), 3 steps, 4 models with genai-prices prices, 1-20k input
@@ -32,6 +33,7 @@ from typing import Any
 
 MODELS = (("openai", "gpt-4.1-mini"), ("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4-5"), ("anthropic", "claude-haiku-4-5"))
 WORKFLOWS = ("support-chat", "ticket-triage", "kb-search", "nightly-digest", "eval-harness", None)
+RUN = "20261101T000000-00000000"  # the one "run" that wrote the lake, named as ingest names runs
 STAMP = "_generated.json"  # what the lake was generated with: a later call with the same reuses it
 
 
@@ -79,18 +81,23 @@ def write_lake(
     out = con.execute(
         f"COPY (SELECT *, 'otlp_json' AS source_format, CAST(timezone('UTC', start_time) AS DATE) AS day "
         f"FROM (SELECT {select} FROM range({calls}) r(i))) TO '{path / 'spans'}' (FORMAT parquet, "
-        "PARTITION_BY (source_format, day), FILENAME_PATTERN 'run-bench-{i}', ROW_GROUP_SIZE 1000000, "
+        f"PARTITION_BY (source_format, day), FILENAME_PATTERN 'run-{RUN}-{{uuid}}', ROW_GROUP_SIZE 1000000, "
         "RETURN_FILES true)"
     ).fetchone()
     span_files = sorted(Path(f).relative_to(path).as_posix() for f in (out[1] if out else []))
     manifest = Manifest(tables={"spans": span_files})
     if charges:
         manifest.tables["charges"] = _write_charges(con, path, span_files)
-    calls_store.update(con, path, manifest, "bench", span_files)  # what ingest derives in the same commit
+    calls_store.update(con, path, manifest, RUN, span_files)  # what ingest derives in the same commit
     # -- rollups: the ingest-maintained rollup tables, when this costlab has them (issue 16). ----
     # Same call as ingest's `_finish` makes after calls_store.update; None: every day is new.
     if importlib.util.find_spec("costlab.rollups") is not None:
-        importlib.import_module("costlab.rollups").update(con, path, manifest, "bench", None)
+        from costlab.attribution import DEFAULT_TEAM_TAG_KEYS
+        from costlab.pricing import PriceBook
+
+        rollups = importlib.import_module("costlab.rollups")
+        keys = rollups.RollupKeys.of(PriceBook.load(), DEFAULT_TEAM_TAG_KEYS)  # as ingest's default
+        rollups.update(con, path, manifest, RUN, None, keys)
     # --------------------------------------------------------------------------------------------
     shutil.rmtree(tmp, ignore_errors=True)
     Lake(path).commit(manifest)
@@ -129,7 +136,7 @@ def _span_columns(days: int, seed: int, prompts: bool, workflows: int) -> dict[s
         "request_id": "printf('req%012d', i)",
         "source_line": "i",
         "row_key": "printf('k%012d', i)",  # docs/schema.md: every row has its natural key
-        "run_id": "'bench'",
+        "run_id": f"'{RUN}'",
         "ingested_at": "TIMESTAMPTZ '2026-11-01 00:00:00+00'",
     }
     if prompts:  # blocks: template (4-16, per workflow and step), session history (0-12), own (1-3)
@@ -162,7 +169,7 @@ def _write_charges(con: Any, path: Path, span_files: list[str]) -> list[str]:
         "charge_period_start": "d", "charge_period_end": "d + INTERVAL 1 DAY",
         "charge_category": "'Usage'", "model": "model", "compute_kind": "kind",
         "token_type": "CASE WHEN kind = 'tokens' THEN 'input' END", "workflow": "wf",
-        "service_provider_name": "provider", "run_id": "'bench'", "source_line": "0",
+        "service_provider_name": "provider", "run_id": f"'{RUN}'", "source_line": "0",
         "ingested_at": "TIMESTAMPTZ '2026-11-01 00:00:00+00'",
     }  # fmt: skip
     ch_select = ", ".join(f"CAST({ch_gen.get(n, 'NULL')} AS {t}) AS {n}" for n, t in schema.TABLES["charges"])
@@ -178,7 +185,7 @@ def _write_charges(con: Any, path: Path, span_files: list[str]) -> list[str]:
     out = path / "charges"
     con.execute(
         f"COPY c TO '{out}' (FORMAT parquet, PARTITION_BY (source_format, day), OVERWRITE_OR_IGNORE, "
-        "FILENAME_PATTERN 'run-bench-{i}')"
+        f"FILENAME_PATTERN 'run-{RUN}-{{uuid}}')"
     )
     return sorted(p.relative_to(path).as_posix() for p in out.rglob("*.parquet"))
 
