@@ -1,21 +1,26 @@
-"""costlab against the real alternatives, measured in one run on this machine (issue 6).
+"""costlab against the real alternatives, measured in one run on this machine (issues 6, 16).
 
     .venv/bin/python -m benchmarks.run            # full: 1 GiB / 60 days, 10M calls, 5 GiB file
     .venv/bin/python -m benchmarks.run --quick    # same benchmarks, about 1/10 of the sizes
     .venv/bin/python -m benchmarks.run --only cold,incremental --work /tmp/costlab-bench
+    .venv/bin/python -m benchmarks.run --only report --calls 100000000 [--engine spark]
 
 Prints a markdown table (figure, target, measured, command, machine) and writes
-benchmarks/results.md. Every command runs as a child process; wall time, CPU time (user + system,
-children included) and peak RSS (the largest single process) come from ``wait4``. The machine is
-shared, so the two sides of a comparison run back to back, ``--repeat`` times, best wall kept.
+benchmarks/results.md (sections under a ``## `` heading there are kept). Every command runs as a
+child process; wall time, CPU time (user + system, children included) and peak RSS (the largest
+single process) come from ``wait4``. The machine is shared, so the two sides of a comparison run
+in turn, A B A B ... (one uncounted round, then ``--repeat`` runs each): each side's median time
+and command are printed, and the ratio A/B is the median of the pairs' ratios.
 
 - cold: ``costlab ingest`` of the Claude Code corpus vs DuckDB ``COPY (SELECT * FROM
   read_json_auto(...)) TO x.parquet`` over the same files (target: costlab <= 1.5x DuckDB).
 - incremental: one new day added to the 60: ``costlab ingest`` (skips unchanged files) plus
   ``costlab report --since <new day>`` vs ``ccusage claude daily --json`` re-reading everything
   (target: >= 10x faster); token totals compared and each difference explained from the corpus.
-- report: ``costlab report --format json --no-findings`` over a lake of N calls written directly
-  as partitioned Parquet plus manifest (target: <= 3 s for 10M).
+- report: ``costlab report --format json --no-findings`` over the generated lake of N calls
+  (benchmarks/lakegen.py; ``--calls``, ``--engine``) vs one grouped DuckDB scan of the same spans
+  (workflow, model: calls, tokens, distinct sessions) in a child python (target: no slower than
+  the scan, peak <= 2 GiB).
 - storage: lake bytes per call without text, for the ingested corpus and the N-call lake (<= 100).
 - memory: peak RSS ingesting one 5 GiB Claude Code JSONL file, streamed (target: <= 2 GiB).
 
@@ -37,14 +42,19 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks import corpus
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 REPO = Path(__file__).resolve().parent.parent
-PY = str(REPO / ".venv" / "bin" / "python")
-COSTLAB = str(REPO / ".venv" / "bin" / "costlab")
+_VENV_PY = REPO / ".venv" / "bin" / "python"
+PY = str(_VENV_PY) if _VENV_PY.is_file() else sys.executable  # a worktree without its own venv
+COSTLAB = str(Path(PY).parent / "costlab")
 CCUSAGE_VERSION = "20.0.24"
+WARMUP = 1  # uncounted rounds of each comparison (page cache, the price book cache)
 
 
 @dataclass
@@ -72,6 +82,91 @@ def run(cmd: list[str], env: dict[str, str] | None = None, cwd: str | None = Non
         if p.returncode not in (0, 3, 4):
             sys.stderr.write(f"! {' '.join(cmd)} exited {p.returncode}: {err.read().decode()[-2000:]}\n")
     return Timed(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss * 1024, p.returncode, text)
+
+
+@dataclass
+class Pair:
+    """Two commands timed in turn, A B A B ...: each side's runs and the ratio A/B pair by pair
+    (pairing keeps the ratio meaningful while the shared machine's speed drifts)."""
+
+    a: list[Timed]
+    b: list[Timed]
+
+    @staticmethod
+    def _median(xs: list[float]) -> float:
+        import statistics
+
+        return statistics.median(xs)
+
+    def wall(self, side: str) -> float:
+        return self._median([t.wall for t in getattr(self, side)])
+
+    def cpu(self, side: str) -> float:
+        return self._median([t.cpu for t in getattr(self, side)])
+
+    def rss(self, side: str) -> int:
+        return max(t.rss for t in getattr(self, side))
+
+    @property
+    def ratio(self) -> float:
+        return self._median([x.wall / y.wall for x, y in zip(self.a, self.b, strict=True)])
+
+    @property
+    def ratios(self) -> str:
+        rs = sorted(x.wall / y.wall for x, y in zip(self.a, self.b, strict=True))
+        return f"{self.ratio:.2f}x (median of {len(rs)} pairs, {rs[0]:.2f}-{rs[-1]:.2f})"
+
+    def side(self, side: str, name: str) -> str:
+        """``name`` 1.23 s (CPU 1.50 s, peak 300 MiB): medians of the runs; peak: the largest."""
+        return f"{name} {secs(self.wall(side))} (CPU {secs(self.cpu(side))}, peak {gib(self.rss(side))})"
+
+    def ok(self) -> bool:
+        return all(t.code in (0, 3, 4) for t in self.a + self.b)
+
+
+def pair(
+    a: list[str],
+    b: list[str],
+    repeat: int,
+    before_a: Callable[[], object] | None = None,
+    before_b: Callable[[], object] | None = None,
+    env_a: dict[str, str] | None = None,
+    env_b: dict[str, str] | None = None,
+) -> Pair:
+    """Run ``a`` and ``b`` in turn ``repeat`` times each after ``warmup`` uncounted rounds
+    (``before_*``: untimed set-up of each run), printing each run's time and command."""
+    out = Pair([], [])
+    for n in range(WARMUP + repeat):
+        for cmd, before, env, runs in ((a, before_a, env_a, out.a), (b, before_b, env_b, out.b)):
+            if before:
+                before()
+            t = run(cmd, env=env)
+            if n >= WARMUP:
+                runs.append(t)
+            note = " (warm-up)" if n < WARMUP else ""
+            print(f"  {secs(t.wall)} (CPU {secs(t.cpu)}, peak {gib(t.rss)}){note}: {shown(cmd)}", flush=True)
+    print(f"  A/B = {out.ratios}", flush=True)
+    return out
+
+
+def shown(cmd: list[str]) -> str:
+    """``cmd`` as a reader would type it (the venv's costlab and python by their names; SQL
+    with single quotes in double quotes)."""
+    import shlex
+
+    words = ["python" if w == PY else w.replace(COSTLAB, "costlab") for w in cmd]
+    return " ".join(f'"{w}"' if "'" in w and not any(c in w for c in '"$`\\!') else shlex.quote(w) for w in words)
+
+
+def lake_rows(lake: Path, sql: str) -> list[list[Any]]:
+    """Rows of ``sql`` over the lake, read in a child process: a child's peak RSS can never read
+    below the process that starts it, so this one stays small (no DuckDB, no lake in it)."""
+    code = ("import json, sys; from costlab.workspace import Workspace; "
+            "print(json.dumps(Workspace(sys.argv[1]).rows(sys.argv[2]), default=str))")  # fmt: skip
+    r = run([PY, "-c", code, str(lake), sql])
+    if r.code != 0:
+        raise SystemExit(f"query on {lake} failed")
+    return list(json.loads(r.out))
 
 
 def machine() -> str:
@@ -104,11 +199,12 @@ def gib(x: float) -> str:
 
 
 class Bench:
-    def __init__(self, work: Path, quick: bool, repeat: int) -> None:
-        self.work, self.quick, self.repeat = work, quick, repeat
+    def __init__(self, work: Path, quick: bool, repeat: int, calls: int | None = None, engine: str = "duckdb") -> None:
+        self.work, self.quick, self.repeat, self.engine = work, quick, repeat, engine
         self.gb = 0.1 if quick else 1.0
         self.days = 60
-        self.calls = 1_000_000 if quick else 10_000_000
+        self.calls = calls or (1_000_000 if quick else 10_000_000)
+        self.argv = ""  # the options this run was given, for the results' command line
         self.big_gb = 0.5 if quick else 5.0
         self.rows: list[tuple[str, str, str, str, str]] = []
         self.notes: list[str] = []
@@ -159,32 +255,23 @@ class Bench:
     # -- benchmarks -------------------------------------------------------------------------
     def cold(self) -> None:
         self.ensure_corpus()
-        size = sum(f.stat().st_size for f in self.corpus_files())
         glob = str(self.cc / "**" / "*.jsonl")
         pq = self.work / "duckdb.parquet"
         duck_sql = f"COPY (SELECT * FROM read_json_auto('{glob}')) TO '{pq}' (FORMAT parquet)"
-        duck = [PY, "-c", f"import duckdb; duckdb.connect().execute({duck_sql!r})"]
+        duck = [PY, "-c", "import duckdb, sys; duckdb.connect().execute(sys.argv[1])", duck_sql]
         lake = self.work / "lake-cold"
-        best_d: Timed | None = None
-        best_c: Timed | None = None
-        for _ in range(self.repeat):
-            pq.unlink(missing_ok=True)
-            d = run(duck)
-            shutil.rmtree(lake, ignore_errors=True)
-            c = run([COSTLAB, "ingest", str(self.cc), "--lake", str(lake), "-q"])
-            if c.code != 0:
-                raise SystemExit("costlab ingest failed")
-            best_d = d if best_d is None or d.wall < best_d.wall else best_d
-            best_c = c if best_c is None or c.wall < best_c.wall else best_c
-        assert best_d and best_c
-        ratio = best_c.wall / best_d.wall
+        ours = [COSTLAB, "ingest", str(self.cc), "--lake", str(lake), "-q"]
+        print("cold ingest (A) vs DuckDB read_json_auto to Parquet (B):", flush=True)
+        p = pair(ours, duck, self.repeat, before_a=lambda: shutil.rmtree(lake, ignore_errors=True),
+                 before_b=lambda: pq.unlink(missing_ok=True))  # fmt: skip
+        if not p.ok():
+            raise SystemExit("costlab ingest failed")
         self.row(
-            f"Cold ingest, {gib(size)} Claude Code logs ({len(self.corpus_files())} files, {self.days} days)",
+            f"Cold ingest, {gib(self.size())} Claude Code logs ({len(self.corpus_files())} files, {self.days} days)",
             "<= 1.5x DuckDB",
-            f"costlab {secs(best_c.wall)} (CPU {secs(best_c.cpu)}, peak {gib(best_c.rss)}) vs DuckDB "
-            f"{secs(best_d.wall)} (CPU {secs(best_d.cpu)}): {ratio:.2f}x",
-            ratio <= 1.5,
-            f"`costlab ingest {self.cc} --lake {lake}` vs `{duck_sql}`",
+            f"{p.side('a', 'costlab')} vs {p.side('b', 'DuckDB')}: {p.ratios}",
+            p.ratio <= 1.5,
+            f"`{shown(ours)}` vs `{shown(duck)}`",
         )
         calls = self.lake_scalar(lake, "SELECT count(*) FROM calls")
         spans, facts = du(lake / "spans"), du(lake / "call_facts")
@@ -198,46 +285,51 @@ class Bench:
         )
 
     def incremental(self) -> None:
+        """The nightly run, ``costlab ingest`` of the corpus with one new day then ``costlab report
+        --since <new day>``, as one shell command against ccusage re-reading every day. Before each
+        nightly run the lake goes back to its 60-day state (a copy), so every run ingests the day."""
+        import shlex
+
         self.ensure_corpus()
         self.drop_day()
-        lake = self.work / "lake-incr"
-        shutil.rmtree(lake, ignore_errors=True)
-        r = run([COSTLAB, "ingest", str(self.cc), "--lake", str(lake), "-q"])
+        base, lake = self.work / "lake-incr-60", self.work / "lake-incr"
+        shutil.rmtree(base, ignore_errors=True)
+        r = run([COSTLAB, "ingest", str(self.cc), "--lake", str(base), "-q"])
         assert r.code == 0
         self.add_day()
         new_day = corpus.day_date(self.days)
         ccusage = self.ccusage()
         cc_env = {"CLAUDE_CONFIG_DIR": str(self.work / "claude"), "HOME": str(self.work / "home"), "TZ": "UTC"}
         (self.work / "home").mkdir(exist_ok=True)
-        ing = run([COSTLAB, "ingest", str(self.cc), "--lake", str(lake), "-q"])
-        rep = run(
-            [COSTLAB, "report", "--lake", str(lake), "--since", new_day.isoformat(),
-             "--until", (new_day + timedelta(days=1)).isoformat(), "--format", "json", "--no-findings"]
-        )  # fmt: skip
+        ingest = [COSTLAB, "ingest", str(self.cc), "--lake", str(lake), "-q"]
+        report = [COSTLAB, "report", "--lake", str(lake), "--since", new_day.isoformat(),
+                  "--until", (new_day + timedelta(days=1)).isoformat(), "--format", "json", "--no-findings"]  # fmt: skip
+        nightly = ["sh", "-c", f"{shlex.join(ingest)} && exec {shlex.join(report)}"]
         cc_cmd = [ccusage, "claude", "daily", "--json", "--offline", "--timezone", "UTC"]
-        best = None
-        for _ in range(self.repeat):
-            c = run(cc_cmd, env=cc_env)
-            best = c if best is None or c.wall < best.wall else best
-        assert best is not None
-        ours = ing.wall + rep.wall
-        speedup = best.wall / ours
-        report_ok = rep.code in (0, 3, 4)
+
+        def restore() -> None:
+            shutil.rmtree(lake, ignore_errors=True)
+            shutil.copytree(base, lake, symlinks=True)
+
+        print("nightly run (A) vs ccusage (B):", flush=True)
+        p = pair(nightly, cc_cmd, self.repeat, before_a=restore, env_b=cc_env)
+        restore()  # once more, each step on its own: where the nightly time goes
+        ing, rep = run(ingest), run(report)
+        speedup = 1 / p.ratio
+        report_ok = p.ok() and rep.code in (0, 3, 4)
         self.row(
             f"Nightly run: 1 new day on {self.days} days ({gib(self.size())})",
             ">= 10x faster than ccusage",
-            f"costlab ingest {secs(ing.wall)} + report {secs(rep.wall)}"
-            f"{'' if report_ok else ' (report FAILED)'} = {secs(ours)} vs ccusage {secs(best.wall)} "
-            f"(CPU {secs(best.cpu)}): {speedup:.1f}x",
+            f"{p.side('a', 'costlab ingest + report')}{'' if report_ok else ' (FAILED)'} vs "
+            f"{p.side('b', 'ccusage')}: {p.ratios}, a speed-up of {speedup:.2f}x; one more run: ingest "
+            f"{secs(ing.wall)} + report {secs(rep.wall)}",
             speedup >= 10 and report_ok,
-            f"`costlab ingest {self.cc} --lake {lake}` + `costlab report --since {new_day} --format json "
-            f"--no-findings` vs `CLAUDE_CONFIG_DIR={self.work / 'claude'} ccusage claude daily --json --offline`",
+            f"`{shown(ingest)}` then `{shown(report)}` vs "
+            f"`CLAUDE_CONFIG_DIR={self.work / 'claude'} TZ=UTC ccusage claude daily --json --offline --timezone UTC`",
         )
-        self.compare_tokens(lake, json.loads(best.out))
+        self.compare_tokens(lake, json.loads(p.b[-1].out))
 
     def compare_tokens(self, lake: Path, cc: dict[str, Any]) -> None:
-        from costlab.lake import Lake
-
         theirs = {"input": 0, "cache_read": 0, "cache_write": 0, "output": 0}
         for d in cc.get("daily", []):
             theirs["input"] += d["inputTokens"]
@@ -247,7 +339,7 @@ class Bench:
         q = """SELECT sum(input_tokens - cache_read_tokens - cache_write_tokens), sum(cache_read_tokens),
                       sum(cache_write_tokens), sum(output_tokens), count(*)
                FROM calls WHERE usage_scope = 'self' AND input_tokens IS NOT NULL"""
-        row = Lake(lake).query(q)[0]
+        row = lake_rows(lake, q)[0]
         ours = dict(zip(("input", "cache_read", "cache_write", "output"), row[:4], strict=True))
         ref = reference_totals(self.corpus_files())
         lines = [
@@ -302,21 +394,32 @@ class Bench:
         return str(binary)
 
     def report(self) -> None:
+        """``costlab report`` over the generated N-call lake against one grouped DuckDB scan of the
+        same lake's spans (the least any answer over those calls costs), timed in turn."""
         lake = self.work / f"lake-{self.calls}"
-        make_calls_lake(lake, self.calls)
-        best = None
-        for _ in range(self.repeat):
-            r = run([COSTLAB, "report", "--lake", str(lake), "--format", "json", "--no-findings"])
-            best = r if best is None or r.wall < best.wall else best
-        assert best is not None
-        ok = best.code in (0, 3, 4)
-        target = 3.0 * self.calls / 10_000_000
+        t0 = time.perf_counter()
+        gen = run([PY, "-m", "benchmarks.lakegen", str(lake), "--calls", str(self.calls), "--reuse"], cwd=str(REPO))
+        if gen.code != 0:
+            raise SystemExit(f"generating the {self.calls:,}-call lake failed")
+        print(f"lake of {self.calls:,} calls ready in {secs(time.perf_counter() - t0)}", flush=True)
+        ours = [COSTLAB, "report", "--lake", str(lake), "--format", "json", "--no-findings"]
+        if self.engine != "duckdb":
+            ours += ["--engine", self.engine]
+        scan_sql = (
+            "SELECT workflow, model, count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), "
+            f"count(DISTINCT session_id) FROM read_parquet('{lake}/spans/**/*.parquet') GROUP BY ALL"
+        )
+        scan = [PY, "-c", "import duckdb, sys; print(duckdb.connect().execute(sys.argv[1]).fetchall())", scan_sql]
+        print(f"costlab report (A, {self.engine}) vs one grouped DuckDB scan (B):", flush=True)
+        p = pair(ours, scan, self.repeat)
         self.row(
-            f"`costlab report` over {self.calls:,} calls",
-            f"<= {target:g} s" + ("" if self.calls == 10_000_000 else " (3 s per 10M, scaled)"),
-            f"{secs(best.wall)} (CPU {secs(best.cpu)}, peak {gib(best.rss)})" + ("" if ok else " FAILED"),
-            ok and best.wall <= target,
-            f"`costlab report --lake {lake} --format json --no-findings`",
+            f"`costlab report` ({self.engine}) over {self.calls:,} calls vs one grouped DuckDB scan of their spans",
+            "<= 1x the scan, peak <= 2 GiB",
+            f"{p.side('a', 'costlab')} vs {p.side('b', 'scan')}: {p.ratios}" + ("" if p.ok() else " FAILED")
+            + ("; the Spark JVM is not reaped by costlab, so its CPU and memory are not in these figures"
+               if self.engine == "spark" else ""),
+            p.ok() and p.ratio <= 1.0 and p.rss("a") <= 2 * 2**30,
+            f"`{shown(ours)}` vs `{shown(scan)}`",
         )
         spans, facts = du(lake / "spans"), du(lake / "call_facts")
         size = spans + facts
@@ -356,17 +459,17 @@ class Bench:
 
     @staticmethod
     def lake_scalar(lake: Path, sql: str) -> int:
-        from costlab.lake import Lake
-
-        return int(Lake(lake).query(sql)[0][0])
+        return int(lake_rows(lake, sql)[0][0])
 
     def table(self) -> str:
         head = "| figure | target | measured | command |\n| --- | --- | --- | --- |\n"
         body = "".join(f"| {a} | {b} | {c} | {d} |\n" for a, b, c, d, _ in self.rows)
         notes = "".join(f"\n{n}\n" for n in self.notes)
         return (
-            f"Machine: {machine()}\n\nCommand: `.venv/bin/python -m benchmarks.run"
-            f"{' --quick' if self.quick else ''}`\n\n{head}{body}{notes}"
+            f"Machine: {machine()}\n\nCommand: `.venv/bin/python -m benchmarks.run{self.argv}`\n\n"
+            "Each comparison runs its two commands in turn (A B A B ..., one uncounted round then `--repeat` each): times "
+            "are medians, the ratio is the median of the pairs' ratios; peak is the largest process of "
+            f"any run (wait4).\n\n{head}{body}{notes}"
         )
 
 
@@ -417,88 +520,34 @@ def reference_totals(files: list[Path]) -> dict[str, Any]:
     return {"stream": stream, "replay": replay, "replies": len(best), "streamed": streamed, "replays": replays}
 
 
-def make_calls_lake(lake: Path, n: int) -> None:
-    """A lake of ``n`` llm spans written straight to partitioned Parquet + manifest (as the
-    pipeline lays it out), so that the report, not ingest, is what gets timed."""
-    import duckdb
-
-    from costlab import calls_store, schema
-    from costlab.lake import Lake, Manifest
-
-    if (lake / "_manifest.json").is_file():
-        if "call_facts" in Lake(lake).manifest().tables and Lake(lake).query("SELECT count(*) FROM spans")[0][0] == n:
-            return
-    shutil.rmtree(lake, ignore_errors=True)
-    lake.mkdir(parents=True)
-    gen = {
-        "trace_id": "'t' || (i // 8)::VARCHAR",
-        "span_id": "'s' || i::VARCHAR",
-        "workflow": "'wf-' || (hash(i, 1) % 40)::VARCHAR",
-        "step": "'step-' || (hash(i, 2) % 5)::VARCHAR",
-        "session_id": "'t' || (i // 8)::VARCHAR",
-        "user_id": "'u' || (hash(i, 3) % 500)::VARCHAR",
-        "span_kind": "'llm'",
-        "operation": "'chat'",
-        "name": "'chat ' || m",
-        "start_time": "TIMESTAMPTZ '2025-11-01 00:00:00+00' + to_microseconds((i::HUGEINT * 60 * 86400 * 1000000 // {n})::BIGINT)",
-        "status": "'ok'",
-        "provider": "p",
-        "model": "m",
-        "input_tokens": "(200 + hash(i, 4) % 20000)::BIGINT",
-        "cache_read_tokens": "(hash(i, 5) % 200)::BIGINT",
-        "cache_write_tokens": "0::BIGINT",
-        "output_tokens": "(1 + hash(i, 6) % 900)::BIGINT",
-        "usage_scope": "'self'",
-        "usage_source": "'reported'",
-        "request_id": "'r' || i::VARCHAR",
-        "source_file": "'/data/bench.jsonl'",
-        "source_line": "i",
-        "run_id": "'bench'",
-        "ingested_at": "TIMESTAMPTZ '2026-01-01 00:00:00+00'",
-        "row_key": "md5(i::VARCHAR)",
-    }
-    cols = []
-    for name, typ in schema.TABLES["spans"]:
-        expr = gen.get(name, "NULL").replace("{n}", str(n))
-        cols.append(f"CAST({expr} AS {typ}) AS {name}")
-    providers = "['anthropic', 'openai', 'openai', 'anthropic']"
-    models = "['claude-sonnet-4-5', 'gpt-4o-mini', 'gpt-4.1', 'claude-haiku-4-5']"
-    sql = f"""
-      COPY (
-        WITH base AS (SELECT i, (1 + hash(i, 7) % 4)::BIGINT AS k FROM range({n}) t(i)),
-        b AS (SELECT i, {providers}[k] AS p, {models}[k] AS m FROM base)
-        SELECT {', '.join(cols)}, 'bench' AS source_format,
-               CAST(timezone('UTC', start_time) AS DATE) AS day
-        FROM b ORDER BY i
-      ) TO '{lake / "spans"}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (source_format, day),
-           FILENAME_PATTERN 'run-bench-{{uuid}}', RETURN_FILES true)"""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    out = con.execute(sql).fetchone()
-    files = [Path(f).relative_to(lake).as_posix() for f in (out[1] if out else [])]
-    m = Manifest(tables={"spans": files})
-    con.execute(f"SET temp_directory = '{lake / '_tmp'}'")
-    calls_store.update(con, lake, m, "bench", files)  # what ingest derives in the same commit
-    shutil.rmtree(lake / "_tmp", ignore_errors=True)
-    Lake(lake).commit(m)
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="about 1/10 of the sizes")
     ap.add_argument("--work", type=Path, default=Path("/tmp/costlab-bench"), help="scratch folder")
     ap.add_argument("--only", default="cold,incremental,report,memory")
-    ap.add_argument("--repeat", type=int, default=2, help="runs per comparison (best wall kept)")
+    ap.add_argument("--repeat", type=int, default=2, help="runs of each side of a comparison, in turn")
+    ap.add_argument("--calls", type=int, help="calls in the report's generated lake (default 10M, 1M with --quick)")
+    ap.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb", help="the report's engine")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results.md")
     a = ap.parse_args(argv)
     a.work.mkdir(parents=True, exist_ok=True)
-    b = Bench(a.work, a.quick, a.repeat)
+    b = Bench(a.work, a.quick, a.repeat, a.calls, a.engine)
+    b.argv = "".join(f" {w}" for w in (argv if argv is not None else sys.argv[1:]))
     print(machine(), flush=True)
     for name in a.only.split(","):
         getattr(b, name.strip())()
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    b.notes.append(f"Peak memory cannot read below this harness's own peak, {gib(own)}: a child "
+                   "starts from its parent's memory until it runs its own program.")  # fmt: skip
     text = b.table()
     print("\n" + text)
-    a.out.write_text("# Benchmark results\n\n" + text)
+    kept = ""  # sections written by hand (## headings) stay under the table
+    if a.out.is_file() and "\n## " in a.out.read_text():
+        old = a.out.read_text()
+        kept = "\n" + old[old.index("\n## ") + 1 :]
+    a.out.write_text("# Benchmark results\n\n" + text + kept)
 
 
 if __name__ == "__main__":

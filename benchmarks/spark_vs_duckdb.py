@@ -7,12 +7,9 @@ library call), over the lake's stored call_facts; the output gives the seconds o
 a digest of the report JSON, equal on both engines when they agree. Run one engine per process
 to read its peak memory (``--engines duckdb`` then ``--engines spark --reuse``).
 
-The lake is written directly (DuckDB streams the rows to Parquet, one folder per (source_format,
-day), derives call_facts as ingest does, and commits the manifest), so the benchmark measures the
-query engines, not ingest. Calls: 6 workflows, 4 models with genai-prices prices, 1-20k input
-tokens, over 31 days; charges: one billed token line per (day, model) without a workflow plus a
-tagged and an untagged platform fee per day, so the allocation has pools to split.
-``generate_lake`` is also the "generated lake" of tests/test_spark.py.
+The lake is the benchmarks' generated lake (benchmarks/lakegen.py: spans, a month of charges
+and call_facts written directly, as ingest lays them out), so the benchmark measures the query
+engines, not ingest; it is also the "generated lake" of tests/test_spark.py.
 """
 
 from __future__ import annotations
@@ -20,103 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-MODELS = (("openai", "gpt-4.1-mini"), ("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4-5"), ("anthropic", "claude-haiku-4-5"))
-WORKFLOWS = ("support-chat", "ticket-triage", "kb-search", "nightly-digest", "eval-harness", None)
-
-
-def generate_lake(path: Path, calls: int, days: int = 31, seed: int = 7) -> Path:
-    """A lake of ``calls`` spans (LLM calls) and a month of charges, written by DuckDB."""
-    import duckdb
-
-    from costlab import calls_store, schema
-    from costlab.lake import Lake, Manifest
-
-    if path.exists() and any(path.iterdir()):
-        if not (path / "_manifest.json").is_file():
-            raise SystemExit(f"{path} is not empty and not a lake; give a new folder")
-        shutil.rmtree(path)  # an earlier generated lake
-    path.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    models = " ".join(f"WHEN {i} THEN '{m}'" for i, (_, m) in enumerate(MODELS))
-    provs = " ".join(f"WHEN {i} THEN '{p}'" for i, (p, _) in enumerate(MODELS))
-    wfs = " ".join(f"WHEN {i} THEN {repr(w) if w else 'NULL'}" for i, w in enumerate(WORKFLOWS))
-    gen = {
-        "trace_id": "printf('t%012d', i // 3)",
-        "span_id": "printf('s%012d', i)",
-        "workflow": f"CASE (hash(i // 3, {seed}) % {len(WORKFLOWS)}) {wfs} END",  # one per trace, as ingest resolves it
-        "step": "CASE (i % 3) WHEN 0 THEN 'plan' WHEN 1 THEN 'answer' ELSE 'check' END",
-        "session_id": "printf('sess%08d', i // 12)",
-        "span_kind": "'llm'",
-        "start_time": f"TIMESTAMPTZ '2026-10-01 00:00:00+00' + to_microseconds(CAST(hash(i, {seed} + 1) % ({days} * 86400000000) AS BIGINT))",
-        "provider": f"CASE (hash(i, {seed} + 2) % {len(MODELS)}) {provs} END",
-        "model": f"CASE (hash(i, {seed} + 2) % {len(MODELS)}) {models} END",
-        "input_tokens": f"CAST(1000 + hash(i, {seed} + 3) % 19000 AS BIGINT)",
-        "cache_read_tokens": f"CAST((hash(i, {seed} + 3) % 19000) // 2 AS BIGINT)",
-        "output_tokens": f"CAST(50 + hash(i, {seed} + 4) % 950 AS BIGINT)",
-        "usage_scope": "'self'",
-        "usage_source": "'reported'",
-        "request_id": "printf('req%012d', i)",
-        "source_line": "i",
-        "row_key": "printf('k%012d', i)",  # docs/schema.md: every row has its natural key
-        "run_id": "'bench'",
-        "ingested_at": "TIMESTAMPTZ '2026-11-01 00:00:00+00'",
-    }
-    cols = schema.TABLES["spans"]
-    select = ", ".join(f"CAST({gen.get(n, 'NULL')} AS {t}) AS {n}" for n, t in cols)
-    # streamed straight to Parquet (nothing held in memory: 100M calls are ~30 GB as a table)
-    tmp = path / "_tmp"
-    con.execute(f"SET temp_directory = '{tmp}'")
-    con.execute("SET preserve_insertion_order = false")
-    out = con.execute(
-        f"COPY (SELECT *, 'otlp_json' AS source_format, CAST(timezone('UTC', start_time) AS DATE) AS day "
-        f"FROM (SELECT {select} FROM range({calls}) r(i))) TO '{path / 'spans'}' (FORMAT parquet, "
-        "PARTITION_BY (source_format, day), FILENAME_PATTERN 'run-bench-{i}', ROW_GROUP_SIZE 1000000, "
-        "RETURN_FILES true)"
-    ).fetchone()
-    span_files = sorted(Path(f).relative_to(path).as_posix() for f in (out[1] if out else []))
-    con.execute(
-        "CREATE VIEW s AS SELECT start_time, provider, model FROM read_parquet("
-        f"{[str(path / f) for f in span_files]!r}, hive_partitioning = false)"
-    )
-    ch_gen = {
-        "billed_cost": "amount", "effective_cost": "amount", "billing_currency": "'USD'",
-        "charge_period_start": "d", "charge_period_end": "d + INTERVAL 1 DAY",
-        "charge_category": "'Usage'", "model": "model", "compute_kind": "kind",
-        "token_type": "CASE WHEN kind = 'tokens' THEN 'input' END", "workflow": "wf",
-        "service_provider_name": "provider", "run_id": "'bench'", "source_line": "0",
-        "ingested_at": "TIMESTAMPTZ '2026-11-01 00:00:00+00'",
-    }
-    ch_cols = schema.TABLES["charges"]
-    ch_select = ", ".join(f"CAST({ch_gen.get(n, 'NULL')} AS {t}) AS {n}" for n, t in ch_cols)
-    con.execute(
-        f"""CREATE TABLE c AS SELECT {ch_select}, 'openai_costs' AS source_format, CAST(timezone('UTC', d) AS DATE) AS day FROM (
-              SELECT date_trunc('day', timezone('UTC', start_time)) AT TIME ZONE 'UTC' AS d, provider, model,
-                     CAST(count(*) * 0.01 AS DECIMAL(38, 12)) AS amount, 'tokens' AS kind, NULL AS wf
-              FROM s GROUP BY ALL
-              UNION ALL SELECT DISTINCT date_trunc('day', timezone('UTC', start_time)) AT TIME ZONE 'UTC', 'openai', NULL,
-                     CAST(12.5 AS DECIMAL(38, 12)), 'platform', NULL FROM s
-              UNION ALL SELECT DISTINCT date_trunc('day', timezone('UTC', start_time)) AT TIME ZONE 'UTC', 'openai', NULL,
-                     CAST(3.25 AS DECIMAL(38, 12)), 'platform', 'kb-search' FROM s)"""
-    )
-    manifest = Manifest(tables={"spans": span_files})
-    out = path / "charges"
-    con.execute(
-        f"COPY c TO '{out}' (FORMAT parquet, PARTITION_BY (source_format, day), OVERWRITE_OR_IGNORE, "
-        "FILENAME_PATTERN 'run-bench-{i}')"
-    )
-    manifest.tables["charges"] = sorted(p.relative_to(path).as_posix() for p in out.rglob("*.parquet"))
-    calls_store.update(con, path, manifest, "bench", span_files)  # what ingest derives in the same commit
-    shutil.rmtree(tmp, ignore_errors=True)
-    Lake(path).commit(manifest)
-    return path
 
 
 def run(lake: Path, engine: str, spark_conf: dict[str, str] | None = None) -> dict[str, Any]:
@@ -201,7 +106,9 @@ def main() -> None:
     a = ap.parse_args()
     if not (a.reuse and (a.lake / "_manifest.json").exists()):
         t = time.perf_counter()
-        generate_lake(a.lake, a.calls)
+        from lakegen import write_lake  # run as a script: benchmarks/ is on sys.path
+
+        write_lake(a.lake, a.calls)
         print(f"generated {a.calls:,} calls in {time.perf_counter() - t:.1f}s", flush=True)
     for engine in a.engines.split(","):
         conf = dict(kv.split("=", 1) for kv in a.spark_conf)

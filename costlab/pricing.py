@@ -505,7 +505,16 @@ class PriceBook:
 
     def __init__(self, overrides: Overrides | None = None) -> None:
         self.overrides = overrides
-        self._snap = _bundled()
+        self._snapshot: Any = None
+        self._table: pa.Table | None = None  # prices_table(), once built or read from the cache
+        #: (provider, model) -> row numbers of ``_table`` while the book is read from the cache:
+        #: rows become PriceRows only for the models a report needs
+        self._index: dict[tuple[str, str], list[int]] | None = None
+        self._cache_file: Path | None = None
+        self._new_matches = False
+        self._build()
+
+    def _build(self) -> None:
         rows: list[PriceRow] = []
         for prov in self._snap.providers:
             for model in prov.models:
@@ -513,11 +522,48 @@ class PriceBook:
         self._by_key: dict[tuple[str, str], list[PriceRow]] = {}
         self._custom: list[tuple[CustomModel, tuple[str, str]]] = []
         self._match_cache: dict[tuple[str | None, str], PriceMatch | None] = {}
+        self._table, self._index = None, None
         for r in rows:
             self._by_key.setdefault((r.provider, r.model), []).append(r)
-        if overrides:
-            self._apply(overrides)
+        if self.overrides:
+            self._apply(self.overrides)
         self._match_cache.clear()  # discounts may have matched before every override was in
+
+    @property
+    def _snap(self) -> Any:
+        """genai-prices' data, loaded on first use (a book read from the cache may never need it)."""
+        if self._snapshot is None:
+            self._snapshot = _bundled()
+        return self._snapshot
+
+    @classmethod
+    def _from_cache(
+        cls, overrides: Overrides | None, table: pa.Table, matches: dict[tuple[str | None, str], PriceMatch | None]
+    ) -> PriceBook:
+        book = cls.__new__(cls)
+        book.overrides, book._snapshot, book._cache_file, book._new_matches = overrides, None, None, False
+        book._by_key, book._custom, book._match_cache = {}, [], matches
+        book._table, book._index = table, {}
+        keys = zip(table.column("provider").to_pylist(), table.column("model").to_pylist(), strict=True)
+        for i, key in enumerate(keys):
+            book._index.setdefault(key, []).append(i)
+        return book
+
+    def _hydrate(self) -> None:
+        """Build the whole book from genai-prices (a match the cache has not seen needs it); the
+        matches already known stay, as the built book gives the same ones."""
+        known = self._match_cache
+        self._build()
+        self._match_cache.update(known)
+
+    def _rows_of(self, key: tuple[str, str]) -> list[PriceRow]:
+        if self._index is not None and self._table is not None and key not in self._by_key:
+            at = self._index.get(key)
+            self._by_key[key] = _price_rows(self._table.take(at)) if at else []
+        return self._by_key.get(key, [])
+
+    def _keys(self) -> Iterable[tuple[str, str]]:
+        return self._index.keys() if self._index is not None else self._by_key.keys()
 
     @classmethod
     def load(
@@ -544,11 +590,16 @@ class PriceBook:
         return SOURCE
 
     def rows(self) -> Iterator[PriceRow]:
-        for rows in self._by_key.values():
-            yield from rows
+        if self._index is not None and self._table is not None and any(k not in self._by_key for k in self._index):
+            by_key: dict[tuple[str, str], list[PriceRow]] = {}
+            for r in _price_rows(self._table):  # every row in one conversion, not one per model
+                by_key.setdefault((r.provider, r.model), []).append(r)
+            self._by_key = by_key
+        for key in list(self._keys()):
+            yield from self._rows_of(key)
 
     def rows_for(self, provider: str, model: str) -> list[PriceRow]:
-        return list(self._by_key.get((provider, model), []))
+        return list(self._rows_of((provider, model)))
 
     def with_bill_rates(self, rates: Iterable[Sequence[Any]]) -> PriceBook:
         """This book plus prices for the models it does not know, at the rates their own bill
@@ -672,7 +723,11 @@ class PriceBook:
             return None
         key = (provider.lower() if provider else None, model)
         if key not in self._match_cache:
-            self._match_cache[key] = self._match(*key)
+            if self._index is not None:
+                self._hydrate()
+            if key not in self._match_cache:
+                self._match_cache[key] = self._match(*key)
+                self._new_matches = True
         return self._match_cache[key]
 
     def _match(self, provider: str | None, model: str) -> PriceMatch | None:
@@ -704,19 +759,20 @@ class PriceBook:
         return PriceMatch(owner.id, info.id, ("standard",), f"genai-prices via {owner.id}")
 
     def _tiers(self, key: tuple[str, str]) -> tuple[str, ...]:
-        have = {r.service_tier for r in self._by_key.get(key, [])}
+        have = {r.service_tier for r in self._rows_of(key)}
         return tuple(t for t in TIERS if t in have) or ("standard",)
 
     # -- tables
     def prices_table(self) -> pa.Table:
         import pyarrow as pa
 
-        rows = list(self.rows())
-        cols: dict[str, list[Any]] = {name: [] for name, _ in PRICE_COLUMNS}
-        for r in rows:
-            for name, _ in PRICE_COLUMNS:
-                cols[name].append(getattr(r, name))
-        return pa.table({n: pa.array(cols[n], type=t) for n, t in _arrow(PRICE_COLUMNS)})
+        if self._table is None:
+            cols: dict[str, list[Any]] = {name: [] for name, _ in PRICE_COLUMNS}
+            for r in self.rows():
+                for name, _ in PRICE_COLUMNS:
+                    cols[name].append(getattr(r, name))
+            self._table = pa.table({n: pa.array(cols[n], type=t) for n, t in _arrow(PRICE_COLUMNS)})
+        return self._table
 
     def grid_table(self, keys: Iterable[tuple[str, str]]) -> pa.Table:
         """The ``price_grid``: per price model and tier, disjoint cells (time x time of day x
@@ -726,7 +782,7 @@ class PriceBook:
         out: list[dict[str, Any]] = []
         for key in sorted(set(keys)):
             by_tier: dict[str, list[PriceRow]] = {}
-            for r in self._by_key.get(key, []):
+            for r in self._rows_of(key):
                 by_tier.setdefault(r.service_tier, []).append(r)
             for tier, rows in sorted(by_tier.items()):
                 out.extend(_grid_cells(key, tier, rows))
@@ -750,6 +806,8 @@ class PriceBook:
                     "match_rule": hit.rule if hit else None,
                 }
             )
+        if self._new_matches:
+            _save(self)
         return pa.table(
             {n: pa.array([r[n] for r in rows], type=t) for n, t in _arrow(MAP_COLUMNS)}
         )
@@ -880,7 +938,103 @@ def overrides_path(settings: Mapping[str, Any] | None, base: Path | None = None)
 
 @functools.lru_cache(maxsize=4)
 def _cached_book(path: str | None, mtime_ns: int, size: int) -> PriceBook:
-    return PriceBook(load_overrides(path) if path else None)
+    overrides = load_overrides(path) if path else None
+    file = _cache_file(path)
+    book = _read_cache(file, overrides) if file else None
+    if book is None:
+        book = PriceBook(overrides)
+        book._cache_file = file
+        _save(book)
+    book._cache_file = file  # where matches made later are kept
+    return book
+
+
+# -- the price book cache ---------------------------------------------------------------------------
+# Why: building the book (importing genai-prices' data, flattening every model, applying the
+# overrides) is a fixed ~0.3 s that every report paid, more than a nightly report's own queries.
+# The book depends only on the genai-prices version, this module's code and the override file, so
+# it is built once per (version, code, overrides) and kept as an Arrow IPC file: the ``prices``
+# table plus, in the file's metadata, every (provider, model) match made so far. A report whose
+# models were all matched before never imports genai-prices. A file that cannot be read or written
+# is ignored (the book is built as before): the cache is never a reason to fail.
+CACHE_ENV = "COSTLAB_CACHE_DIR"
+_CACHE_FORMAT = "costlab-prices-1"
+
+
+def cache_dir() -> Path:
+    """``$COSTLAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/costlab``, else ``~/.cache/costlab``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "costlab"
+
+
+def _cache_file(path: str | None) -> Path | None:
+    """The cache file of the book for the override file ``path`` (None: list prices), named by
+    a digest of everything the book is built from; None when that cannot be read."""
+    import hashlib
+
+    h = hashlib.sha256(f"{_CACHE_FORMAT}\0{GENAI_PRICES_VERSION}\0{path}\0".encode())
+    try:
+        h.update(Path(__file__).read_bytes())  # the flattening rules are this module's code
+        if path:
+            h.update(Path(path).read_bytes())
+        return cache_dir() / f"prices-{h.hexdigest()[:32]}.arrow"
+    except (OSError, RuntimeError):  # RuntimeError: no home folder to find ~/.cache in
+        return None
+
+
+def _read_cache(file: Path, overrides: Overrides | None) -> PriceBook | None:
+    import json
+
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    try:
+        with pa.memory_map(str(file)) as src:
+            table = ipc.open_file(src).read_all()
+        meta = table.schema.metadata or {}
+        if meta.get(b"format") != _CACHE_FORMAT.encode():
+            return None
+        matches: dict[tuple[str | None, str], PriceMatch | None] = {}
+        for provider, model, hit in json.loads(meta[b"matches"]):
+            matches[(provider, model)] = PriceMatch(hit[0], hit[1], tuple(hit[2]), hit[3]) if hit else None
+        table = table.replace_schema_metadata(None)
+        if table.schema != pa.schema(list(_arrow(PRICE_COLUMNS))):
+            return None
+        return PriceBook._from_cache(overrides, table, matches)
+    except Exception:  # any unreadable file is a miss, never an error
+        return None
+
+
+def _save(book: PriceBook) -> None:
+    """Write ``book`` (its prices and matches) to its cache file, atomically; errors are ignored."""
+    import json
+
+    import pyarrow.ipc as ipc
+
+    book._new_matches = False
+    if book._cache_file is None:
+        return
+    matches = [[p, m, list(hit[:2]) + [list(hit.tiers), hit.rule] if hit else None] for (p, m), hit in book._match_cache.items()]
+    table = book.prices_table()
+    table = table.replace_schema_metadata({"format": _CACHE_FORMAT, "matches": json.dumps(matches)})
+    tmp = book._cache_file.with_name(f".{book._cache_file.name}.{os.getpid()}.tmp")
+    try:
+        book._cache_file.parent.mkdir(parents=True, exist_ok=True)
+        with ipc.new_file(str(tmp), table.schema) as out:
+            out.write_table(table)
+        os.replace(tmp, book._cache_file)
+    except Exception:  # a read-only or full disk only costs the next run the build
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _price_rows(table: pa.Table) -> list[PriceRow]:
+    """PriceRows from rows of the ``prices`` table (``tier_condition`` is derived, not stored)."""
+    return [PriceRow(**{k: v for k, v in r.items() if k != "tier_condition"}) for r in table.to_pylist()]
 
 
 # -- DuckDB ---------------------------------------------------------------------------------------
@@ -1027,7 +1181,7 @@ def _condition(r: PriceRow) -> str | None:
 def _no_match(book: PriceBook, provider: str | None, model: str) -> str:
     import difflib
 
-    names = sorted({m for (_, m) in book._by_key})
+    names = sorted({m for (_, m) in book._keys()})
     close = difflib.get_close_matches(model.lower(), names, n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     who = f" from provider {provider!r}" if provider else ""

@@ -55,12 +55,13 @@ class RollupKeys:
         """The splits ``book``'s prices and the attribution's team tags need."""
         bands: set[int] = set()
         cuts: set[time] = set()
-        for r in book.rows():
-            bands.update(n for n in (r.input_tokens_above, r.input_tokens_upto) if n is not None)
-            cuts.update(t for t in (r.time_of_day_from, r.time_of_day_to) if t is not None)
-            for moment in (r.valid_from, r.valid_to):
-                if moment is not None:
-                    cuts.add(moment.astimezone(UTC).time().replace(tzinfo=None))
+        prices = book.prices_table()  # distinct column values, not 9k PriceRows: every ingest asks
+        values = {name: [v for v in prices.column(name).unique().to_pylist() if v is not None]
+                  for name in ("input_tokens_above", "input_tokens_upto", "time_of_day_from", "time_of_day_to",
+                               "valid_from", "valid_to")}  # fmt: skip
+        bands.update(values["input_tokens_above"] + values["input_tokens_upto"])
+        cuts.update(values["time_of_day_from"] + values["time_of_day_to"])
+        cuts.update(m.astimezone(UTC).time().replace(tzinfo=None) for m in values["valid_from"] + values["valid_to"])
         cuts.discard(time(0))
         tags = {k.strip().lower() for k in team_tag_keys}
         return cls(tuple(sorted(bands)), tuple(sorted(cuts)), tuple(sorted(tags)))

@@ -17,6 +17,7 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     """No test touches the user's real lake or config."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("COSTLAB_HOME", str(home))
+    monkeypatch.setenv("COSTLAB_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))  # shared by the session
     monkeypatch.delenv("COSTLAB_LAKE", raising=False)
     monkeypatch.delenv("COSTLAB_CONFIG", raising=False)
 

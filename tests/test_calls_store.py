@@ -142,11 +142,11 @@ def test_out_of_memory_is_one_line_and_commits_nothing(tmp_path: Path, monkeypat
 
     sys.path.insert(0, str(ROOT))
     try:
-        from benchmarks.run import make_calls_lake
+        from benchmarks.lakegen import write_lake
     finally:
         sys.path.pop(0)
     lake = tmp_path / "lake"
-    make_calls_lake(lake, 200_000)
+    write_lake(lake, 200_000, charges=False)
     m = json.loads((lake / MANIFEST).read_text())
     del m["tables"]["call_facts"]  # the next ingest must derive all 200,000 calls
     (lake / MANIFEST).write_text(json.dumps(m))

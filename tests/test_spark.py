@@ -1,7 +1,7 @@
 """The same queries on Spark and DuckDB give the same answers (issue: scale-out on Spark).
 
 Every named query in queries/ runs on both engines over two lakes: the demo (sample_data/demo,
-ingested) and a generated lake (benchmarks/spark_vs_duckdb.py) to which quality scores are
+ingested) and a generated lake (benchmarks/lakegen.py) to which quality scores are
 ingested (OTel ``gen_ai.evaluation.result`` events built with tests/fixtures/analyze_h, Langfuse
 scores, LangSmith feedback with an aggregate row), so analyze/downgrade_scores' JSON reading is
 compared on rows, not on an empty result. Rows must be identical as multisets (order is not
@@ -112,12 +112,12 @@ def lakes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     session({"spark_conf": TEST_CONF})  # the module's one session: later connections reuse it
     demo = tmp_path_factory.mktemp("demo") / "lake"
     ingest([DEMO], lake=demo)
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+    sys.path.insert(0, str(ROOT))
     try:
-        from spark_vs_duckdb import generate_lake
+        from benchmarks.lakegen import write_lake
     finally:
         sys.path.pop(0)
-    gen = generate_lake(tmp_path_factory.mktemp("gen") / "lake", GENERATED_CALLS)
+    gen = write_lake(tmp_path_factory.mktemp("gen") / "lake", GENERATED_CALLS)
     scores = Trace()
     for k in range(6):  # gpt-4o on even k, gpt-4o-mini on odd: 3 calls each, 2 scores per call
         scores.add(Call(datetime(2026, 10, 3 + k, 12), "kb-search", "answer", "gpt-4o-mini" if k % 2 else "gpt-4o",

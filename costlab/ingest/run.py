@@ -671,10 +671,10 @@ class _Run:
         return replaced
 
     def _write_runs(self, con: duckdb.DuckDBPyConnection) -> None:
+        if not self.per_format:  # nothing read: a nightly run with no new files imports no pyarrow
+            return
         import pyarrow as pa
 
-        if not self.per_format:
-            return
         finished = datetime.now(UTC)
         rows = []
         for fmt, st in self.per_format.items():
