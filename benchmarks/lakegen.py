@@ -10,8 +10,8 @@ all under one run id of ingest's form (`costlab lake check` finds nothing foreig
 the report or the engine, not ingest, on a lake in the shape ingest leaves.
 
 Calls: 6 workflows (one of them NULL; or ``workflows`` named wf<k>), 3 steps, 4 models with genai-prices prices, 1-20k input
-tokens (half of them cache reads), sessions of 12 calls, spread over ``days`` days from
-2026-10-01 UTC. Charges: one billed token line per (day, provider, model) without a workflow,
+tokens (half of them cache reads), runs (traces) of 3 calls 7 s apart in one workflow, sessions
+of 4 runs, the runs spread over ``days`` days from 2026-10-01 UTC. Charges: one billed token line per (day, provider, model) without a workflow,
 plus a tagged and an untagged platform fee per day, so allocation has pools to split.
 
 ``prompts=True`` adds what the prompt analyzers read: each call's prompt is its (workflow, step)
@@ -125,7 +125,8 @@ def _span_columns(days: int, seed: int, prompts: bool, workflows: int) -> dict[s
         "step": "CASE (i % 3) WHEN 0 THEN 'plan' WHEN 1 THEN 'answer' ELSE 'check' END",
         "session_id": "printf('sess%08d', i // 12)",
         "span_kind": "'llm'",
-        "start_time": f"TIMESTAMPTZ '2026-10-01 00:00:00+00' + to_microseconds(CAST(hash(i, {seed} + 1) % ({days} * 86400000000) AS BIGINT))",
+        # a trace's three calls a few seconds apart, as a run's calls are (not spread over the month)
+        "start_time": f"TIMESTAMPTZ '2026-10-01 00:00:00+00' + to_microseconds(CAST(hash(i // 3, {seed} + 1) % ({days} * 86400000000 - 60000000) AS BIGINT) + (i % 3) * 7000000)",
         "provider": f"CASE (hash(i, {seed} + 2) % {len(MODELS)}) {provs} END",
         "model": f"CASE (hash(i, {seed} + 2) % {len(MODELS)}) {models} END",
         "input_tokens": f"CAST(1000 + hash(i, {seed} + 3) % 19000 AS BIGINT)",
