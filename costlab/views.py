@@ -123,7 +123,14 @@ def create_views(
         con.execute(f"CREATE OR REPLACE VIEW call_facts AS {facts}")
         for table in ("call_rollup", "call_marks"):
             con.execute(f"CREATE OR REPLACE VIEW {table}_rows AS {stored_select(con, root, manifest, table)}")
-    add_price_tables(con, prices, calls_from="call_facts" if stored else "spans")  # prices, model_prices, price_grid
+    # the calls' models: from the rollups when the lake has them (thousands of rows, the same
+    # models as call_facts: written in the same commit), else call_facts, else every span
+    calls_from = "spans"
+    if stored:
+        calls_from = "call_facts"
+        if all(t in manifest.tables for t in ("call_rollup", "call_marks")):
+            calls_from = "(SELECT provider, model, span_kind, 'self' AS usage_scope FROM call_rollup_rows)"
+    add_price_tables(con, prices, calls_from=calls_from)  # prices, model_prices, price_grid
     create_call_views(con, facts)
     if stored:
         create_rollup_views(con, manifest)

@@ -33,8 +33,8 @@ traced AS (
         sum(cost) AS traced_cost
     FROM calls_attributed
     WHERE cost IS NOT NULL
-      AND (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
-      AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
+      AND
+-- include: fragments/in_period | at = start_time
     GROUP BY ALL
 ),
 shares AS (

@@ -17,14 +17,7 @@ WITH parts AS (
         d.input_tokens AS _input_sum,
         CASE WHEN coalesce(d.usage_source, 'missing') = 'missing' OR (d.price_shape & 448) <> 0
              THEN NULL ELSE d.input_tokens END AS input_tokens,
-        m.price_provider,
-        m.price_model,
-        CASE
-            WHEN m.price_model IS NULL OR d.service_tier = 'provisioned' THEN NULL
-            WHEN d.tags['speed'] = 'fast' AND list_contains(m.price_tiers, 'fast') THEN 'fast'
-            WHEN list_contains(m.price_tiers, d.service_tier) THEN d.service_tier
-            ELSE 'standard'
-        END AS price_tier,
+-- include: fragments/price_tier
         coalesce(d.cache_read_tokens, 0) AS _read,
         coalesce(d.priced_write_tokens, 0) AS _write,
         coalesce(d.cache_write_1h_tokens, 0) AS _write_1h,
@@ -49,11 +42,5 @@ SELECT
     * EXCLUDE (input_tokens, _input_sum, _read, _write, _write_1h, _reasoning, _output, _price_currency, _source),
     _input_sum AS input_tokens,
     CASE WHEN computed_cost IS NOT NULL THEN _source END AS price_source,
-    coalesce(computed_cost, reported_cost) AS cost,
-    CASE WHEN computed_cost IS NOT NULL THEN _price_currency
-         WHEN reported_cost IS NOT NULL THEN reported_cost_currency END AS cost_currency,
-    CASE WHEN computed_cost IS NOT NULL AND starts_with(_source, 'billed rate') THEN 'billed_rate'
-         WHEN computed_cost IS NOT NULL THEN 'computed'
-         WHEN reported_cost IS NOT NULL THEN 'reported'
-         ELSE 'unpriced' END AS cost_source
+-- include: fragments/cost_precedence | source = _source
 FROM priced

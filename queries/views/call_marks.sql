@@ -13,11 +13,7 @@ WITH f AS (
     SELECT
         *,
         CAST(timezone('UTC', start_time) AS DATE) AS _day,
-        CASE WHEN tags IS NOT NULL THEN map_from_entries(list_filter(map_entries(tags),
-            lambda e: e.key = 'speed' OR list_contains(CAST($tag_keys AS VARCHAR[]), lower(trim(e.key)))))
-        END AS _tags,
-        coalesce(repo, nullif(regexp_extract(tags['cwd'], '([^/\\]+)[/\\]*$', 1), '')) AS _repo,
-        coalesce(branch, tags['git_branch']) AS _branch
+-- include: fragments/call_scope
     FROM call_facts
 )
 SELECT

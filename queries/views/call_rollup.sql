@@ -48,11 +48,7 @@ shaped AS (
             + 4294967296 * len(list_filter(CAST($cuts AS TIME[]),
                                            lambda t: CAST(timezone('UTC', start_time) AS TIME) >= t))
         AS BIGINT) AS _shape,
-        CASE WHEN tags IS NOT NULL THEN map_from_entries(list_filter(map_entries(tags),
-            lambda e: e.key = 'speed' OR list_contains(CAST($tag_keys AS VARCHAR[]), lower(trim(e.key)))))
-        END AS _tags,
-        coalesce(repo, nullif(regexp_extract(tags['cwd'], '([^/\\]+)[/\\]*$', 1), '')) AS _repo,
-        coalesce(branch, tags['git_branch']) AS _branch
+-- include: fragments/call_scope
     FROM f
 )
 SELECT

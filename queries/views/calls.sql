@@ -43,14 +43,7 @@
 WITH parts AS (
     SELECT
         d.*,
-        m.price_provider,
-        m.price_model,
-        CASE
-            WHEN m.price_model IS NULL OR d.service_tier = 'provisioned' THEN NULL
-            WHEN d.tags['speed'] = 'fast' AND list_contains(m.price_tiers, 'fast') THEN 'fast'
-            WHEN list_contains(m.price_tiers, d.service_tier) THEN d.service_tier
-            ELSE 'standard'
-        END AS price_tier,
+-- include: fragments/price_tier
         coalesce(d.cache_read_tokens, 0) AS _read,
         coalesce(d.cache_write_tokens,
                  coalesce(d.cache_write_5m_tokens, 0) + coalesce(d.cache_write_1h_tokens, 0)) AS _write,
@@ -77,13 +70,8 @@ priced AS (
 SELECT
     * EXCLUDE (_read, _write, _write_1h, _reasoning, _output, _price_currency, price_source, repo, branch),
     CASE WHEN computed_cost IS NOT NULL THEN price_source END AS price_source,
-    coalesce(computed_cost, reported_cost) AS cost,
-    CASE WHEN computed_cost IS NOT NULL THEN _price_currency
-         WHEN reported_cost IS NOT NULL THEN reported_cost_currency END AS cost_currency,
-    CASE WHEN computed_cost IS NOT NULL AND starts_with(price_source, 'billed rate') THEN 'billed_rate'
-         WHEN computed_cost IS NOT NULL THEN 'computed'
-         WHEN reported_cost IS NOT NULL THEN 'reported'
-         ELSE 'unpriced' END AS cost_source,
+-- include: fragments/cost_precedence | source = price_source
+    ,
     -- rows ingested before repo/branch were columns: from the tags Claude Code and Codex carried
     coalesce(repo, nullif(regexp_extract(tags['cwd'], '([^/\\]+)[/\\]*$', 1), '')) AS repo,
     coalesce(branch, tags['git_branch']) AS branch,
