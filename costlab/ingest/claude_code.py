@@ -80,8 +80,21 @@ _KEPT = (
 )
 
 
+def _head_lines(head: str, limit: int) -> Iterator[str]:
+    """``head.split("\n", limit)[:limit]``, lazily: detection mostly stops at the first line, and
+    splitting copies the whole 256 KiB head (not splitlines(): the same lines as before)."""
+    start = 0
+    for _ in range(limit):
+        end = head.find("\n", start)
+        if end == -1:
+            yield head[start:]
+            return
+        yield head[start:end]
+        start = end + 1
+
+
 def _head_objects(sniff: Sniff, limit: int = 50) -> Iterator[Any]:
-    for line in sniff.head.split("\n", limit)[:limit]:  # not splitlines(): the head is 256 KiB
+    for line in _head_lines(sniff.head, limit):
         line = line.strip()
         if line:
             try:
@@ -104,6 +117,9 @@ def _basename(path: Any) -> str | None:
         return None
     parts = [p for p in re.split(r"[\\/]", text) if p]
     return parts[-1] if parts else text
+
+
+_cached_basename = functools.lru_cache(maxsize=4096)(_basename)  # for text or None: one cwd per session
 
 
 def _project_folder(path: Path) -> str | None:
@@ -227,6 +243,7 @@ def _rank(ln: _Line) -> tuple[int, bool, int]:
 
 
 _decode = json.JSONDecoder(parse_float=Decimal).decode
+_dumps = json.JSONEncoder(default=str, sort_keys=True).encode  # json.dumps(..., default=str, sort_keys=True)
 _CR = re.compile(rb"(?<=\r)(?!\n)")
 _BOM = b"\xef\xbb\xbf"
 Line = bytes | str
@@ -341,7 +358,8 @@ class ClaudeCodeSession(Source):
     def detect(cls, sniff: Sniff) -> bool:
         if sniff.kind != "jsonl":
             return False
-        if '"payload"' not in sniff.head and '"resourceSpans"' not in sniff.head:
+        head = sniff.head_bytes  # bytes: scanning them is faster than the decoded text, same answer for ASCII
+        if b'"payload"' not in head and b'"resourceSpans"' not in head:
             # no line can be Codex/OTLP, so the first Claude Code record decides (cheap on big heads)
             return any(_is_claude_record(obj) for obj in _head_objects(sniff))
         seen = False
@@ -350,6 +368,11 @@ class ClaudeCodeSession(Source):
                 return False
             seen = seen or _is_claude_record(obj)
         return seen
+
+    @classmethod
+    def warm_up(cls) -> None:
+        _fast_decoder(False)
+        _fast_decoder(True)
 
     #: A reply with no line for this many lines is complete: its row (and its tools' rows) are
     #: yielded then, so memory follows this window, not the file (one multi-GB stream). Files
@@ -401,10 +424,10 @@ class ClaudeCodeSession(Source):
                 kind is None and isinstance(msg, dict) and msg.get("role") == "assistant"
             )
             got: object = None
-            if assistant:
-                got = mapped(n, _raw(raw), self._assistant, n, obj, msg, in_subagents, ctx.keep_text, replies, tools)
+            if assistant:  # the raw text (partial) is made only for a bad record, not every line
+                got = mapped(n, functools.partial(_raw, raw), self._assistant, n, obj, msg, in_subagents, ctx.keep_text, replies, tools)
             elif kind == "user" and isinstance(msg, dict):
-                got = mapped(n, _raw(raw), self._results, obj, msg, results)
+                got = mapped(n, functools.partial(_raw, raw), self._results, obj, msg, results)
             if isinstance(got, Bad):
                 bad.append(got)
         if recognised == 0:
@@ -463,7 +486,7 @@ class ClaudeCodeSession(Source):
                     "end_time": end if end is not None and end >= tool["start_time"] else None,
                     "status": None if not found else ("error" if is_error else "ok"),
                     "usage_scope": "none",
-                    "attributes": json.dumps(attrs, default=str, sort_keys=True),
+                    "attributes": _dumps(attrs),
                 },
             )
         if before is not None:  # keep only what pending tools still need
@@ -616,7 +639,7 @@ class ClaudeCodeSession(Source):
         workflow = (
             (u.nullish(section.get("workflow")) if isinstance(section, dict) else None)
             or u.nullish(ctx.config.get("workflow"))
-            or _basename(cwd)
+            or _cached_basename(cwd)
             or _project_folder(path)
         )
         has_usage = kept.usage is not None
@@ -651,8 +674,8 @@ class ClaudeCodeSession(Source):
             "request_id": None if synthetic else u.nullish(msg.get("id")),
             "completion_text": ("\n".join(reply.texts) or None) if ctx.keep_text else None,
             "tags": tags or None,
-            "attributes": json.dumps(attrs, default=str, sort_keys=True),
-            "repo": _basename(cwd),
+            "attributes": _dumps(attrs),
+            "repo": _cached_basename(cwd),
             "branch": branch,
             "row_key": key,
             "source_line": kept.line,
