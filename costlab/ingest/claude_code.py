@@ -142,16 +142,22 @@ def _ts(value: Any) -> datetime | None:
     return u.ts(value)
 
 
+def _count(value: Any, what: str) -> int | None:
+    """`u.count`, without the call for the usual case (a plain non-negative int)."""
+    return value if type(value) is int and value >= 0 else u.count(value, what)
+
+
 def _usage(usage: dict[str, Any]) -> dict[str, Any]:
     """Anthropic's disjoint usage -> canonical inclusive input and disjoint parts."""
-    uncached = u.count(usage.get("input_tokens"), "input_tokens")
-    read = u.count(usage.get("cache_read_input_tokens"), "cache_read_input_tokens")
-    write = u.count(usage.get("cache_creation_input_tokens"), "cache_creation_input_tokens")
-    split = usage.get("cache_creation")
+    get = usage.get
+    uncached = _count(get("input_tokens"), "input_tokens")
+    read = _count(get("cache_read_input_tokens"), "cache_read_input_tokens")
+    write = _count(get("cache_creation_input_tokens"), "cache_creation_input_tokens")
+    split = get("cache_creation")
     w5 = w1 = None
     if isinstance(split, dict):
-        w5 = u.count(split.get("ephemeral_5m_input_tokens"), "ephemeral_5m_input_tokens")
-        w1 = u.count(split.get("ephemeral_1h_input_tokens"), "ephemeral_1h_input_tokens")
+        w5 = _count(split.get("ephemeral_5m_input_tokens"), "ephemeral_5m_input_tokens")
+        w1 = _count(split.get("ephemeral_1h_input_tokens"), "ephemeral_1h_input_tokens")
     total = None
     if uncached is not None:
         read, write = read or 0, write or 0
@@ -164,9 +170,9 @@ def _usage(usage: dict[str, Any]) -> dict[str, Any]:
         "cache_write_tokens": write,
         "cache_write_5m_tokens": w5,
         "cache_write_1h_tokens": w1,
-        "output_tokens": u.count(usage.get("output_tokens"), "output_tokens"),
+        "output_tokens": _count(get("output_tokens"), "output_tokens"),
         "service_tier": tier if tier in TIERS else u.enum(tier, TIERS),
-        "speed": u.nullish(usage.get("speed")),
+        "speed": None if (speed := get("speed")) is None else u.nullish(speed),
         "web_search_requests": u.count(server.get("web_search_requests"), "web_search_requests")
         if isinstance(server, dict)
         else None,
@@ -181,6 +187,10 @@ class _Line:
     usage: dict[str, Any] | None
     cost: Decimal | None
     sidechain: bool
+    rank: tuple[int, bool, int] = (0, False, 0)  # `_rank`, set once in __post_init__
+
+    def __post_init__(self) -> None:
+        self.rank = _rank(self)
 
 
 @dataclass(slots=True)
@@ -208,10 +218,10 @@ class _Reply:
     def add(self, ln: _Line) -> None:
         self.n += 1
         self.last = ln.line
-        rank = _rank(ln)
-        if ln.usage is not None and (self.best_usage is None or rank > _rank(self.best_usage)):
+        rank = ln.rank
+        if ln.usage is not None and (self.best_usage is None or rank > self.best_usage.rank):
             self.best_usage = ln
-        if self.best_any is None or rank > _rank(self.best_any):
+        if self.best_any is None or rank > self.best_any.rank:
             self.best_any = ln
         if not ln.sidechain:
             self.all_sidechain = False
@@ -227,6 +237,12 @@ class _Reply:
             self.cost = ln.cost
         if ln.obj.get("isApiErrorMessage") is True:
             self.error = True
+
+
+@functools.lru_cache(maxsize=1024)
+def _message_key(ident: str) -> str:
+    """``u.key("message", ident)``: a streamed reply's lines share it (about 2.4 lines a reply)."""
+    return u.key("message", ident)
 
 
 def _text_size(content: Any) -> int:
@@ -519,8 +535,10 @@ class ClaudeCodeSession(Source):
         usage = _usage(raw_usage) if raw_usage is not None else None
         cost = u.money(obj.get("costUSD"))
         ident = msg.get("id") or obj.get("requestId") or obj.get("uuid") or f"line:{n}"
-        key = u.key("message", ident)
-        reply = replies.setdefault(key, _Reply())
+        key = _message_key(ident) if type(ident) is str else u.key("message", ident)
+        reply = replies.get(key)
+        if reply is None:
+            reply = replies[key] = _Reply()
         sidechain = bool(obj.get("isSidechain")) or in_subagents
         slim = {k: obj.get(k) for k in _KEPT}  # keep only what the row needs, not the content
         for k in _SHARED:  # the same few values on every line: one copy each
@@ -542,6 +560,8 @@ class ClaudeCodeSession(Source):
                 name = u.nullish(block.get("name"))
                 tool_id = u.nullish(block.get("id")) or f"{ident}#{len(reply.tools)}"
                 reply.tools.append(name or "?")
+                if tool_id in tools:  # a streamed line repeating the block: the first one stays
+                    continue
                 raw_inp = block.get("input")
                 inp: dict[str, Any] = raw_inp if isinstance(raw_inp, dict) else {}
                 tools.setdefault(
