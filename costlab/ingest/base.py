@@ -128,6 +128,19 @@ class Sniff:
         except (OSError, EOFError):
             return b""
 
+    def has(self, needle: bytes) -> bool:
+        """Whether ``needle`` (ASCII) is in the head: the same answer as ``in head``, from the
+        bytes, and each needle is looked for once however many sources ask (a scan of 256 KiB
+        per file and needle is most of detecting a folder of session logs)."""
+        found = self._found.get(needle)
+        if found is None:
+            found = self._found[needle] = needle in self.head_bytes
+        return found
+
+    @cached_property
+    def _found(self) -> dict[bytes, bool]:
+        return {}
+
     @cached_property
     def head(self) -> str:
         """The first 256 KiB as text (BOM removed, undecodable bytes replaced)."""

@@ -374,8 +374,7 @@ class ClaudeCodeSession(Source):
     def detect(cls, sniff: Sniff) -> bool:
         if sniff.kind != "jsonl":
             return False
-        head = sniff.head_bytes  # bytes: scanning them is faster than the decoded text, same answer for ASCII
-        if b'"payload"' not in head and b'"resourceSpans"' not in head:
+        if not sniff.has(b'"payload"') and not sniff.has(b'"resourceSpans"'):
             # no line can be Codex/OTLP, so the first Claude Code record decides (cheap on big heads)
             return any(_is_claude_record(obj) for obj in _head_objects(sniff))
         seen = False
