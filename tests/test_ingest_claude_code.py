@@ -505,3 +505,45 @@ def test_usage_without_cache_fields_and_server_tool_use(tmp_path: Path) -> None:
     assert (row["input_tokens"], row["cache_read_tokens"], row["cache_write_tokens"]) == (120, 0, 0)
     assert (row["cache_write_5m_tokens"], row["service_tier"]) == (None, None)
     assert json.loads(row["attributes"])["web_search_requests"] == 2
+
+
+def test_a_bad_line_is_quarantined_with_its_own_text() -> None:
+    # the raw text is made only when a record fails: it must still be that line as read (with
+    # its newline; these lines are under the 2000-character cut)
+    parsed = parse_file(MALFORMED)
+    lines = MALFORMED.read_text().splitlines(keepends=True)
+    raw = {b.location: b.raw for b in parsed.bad}
+    assert len(lines[4]) < 2000 and len(lines[6]) < 2000
+    assert raw["5"] == lines[4]  # assistant record without a timestamp
+    assert raw["7"] == lines[6]  # negative input_tokens
+
+
+def test_a_tool_use_repeated_by_streamed_lines_is_one_tool_span(tmp_path: Path) -> None:
+    # Two streamed lines of one reply both carry tool_use toolu_R (the second renames it and is
+    # later): one tool span, named and timed by the first line; the reply lists the tool twice,
+    # as each line's blocks are listed.
+    def line(ts: str, out: int, name: str) -> str:
+        return json.dumps(
+            {
+                "type": "assistant",
+                "sessionId": "s1",
+                "uuid": f"u-{out}",
+                "timestamp": ts,
+                "message": {
+                    "id": "msg_R",
+                    "role": "assistant",
+                    "model": "claude-sonnet-4-5",
+                    "usage": {"input_tokens": 1, "output_tokens": out},
+                    "content": [{"type": "tool_use", "id": "toolu_R", "name": name, "input": {}}],
+                },
+            }
+        )
+
+    path = tmp_path / "s1.jsonl"
+    path.write_text(line("2025-10-20T10:00:00Z", 3, "Bash") + "\n" + line("2025-10-20T10:00:02Z", 9, "Read") + "\n")
+    spans = by_id(parse_file(path))
+    assert sorted(spans) == ["msg_R", "toolu_R"]
+    tool = spans["toolu_R"]
+    assert (tool["name"], str(tool["start_time"]), tool["source_line"]) == ("Bash", "2025-10-20 10:00:00+00:00", 1)
+    assert spans["msg_R"]["output_tokens"] == 9
+    assert json.loads(spans["msg_R"]["attributes"])["tools"] == ["Bash", "Read"]

@@ -54,11 +54,12 @@ class Bad:
 
 def mapped(location: object, raw: Any, build: Callable[..., T], *args: Any, reason: str = "") -> T | Bad:
     """``build(*args)``, or, when the record is bad (one of `RECORD_ERRORS`), its quarantine row:
-    the location, ``reason`` followed by the error's text, and the raw record."""
+    the location, ``reason`` followed by the error's text, and the raw record. ``raw`` may be
+    a function giving it, so a per-line loop makes the text only for the few bad records."""
     try:
         return build(*args)
     except RECORD_ERRORS as ex:
-        return Bad(str(location), f"{reason}{ex}", raw_text(raw))
+        return Bad(str(location), f"{reason}{ex}", raw_text(raw() if callable(raw) else raw))
 
 
 def each_record(
@@ -127,6 +128,19 @@ class Sniff:
         except (OSError, EOFError):
             return b""
 
+    def has(self, needle: bytes) -> bool:
+        """Whether ``needle`` (ASCII) is in the head: the same answer as ``in head``, from the
+        bytes, and each needle is looked for once however many sources ask (a scan of 256 KiB
+        per file and needle is most of detecting a folder of session logs)."""
+        found = self._found.get(needle)
+        if found is None:
+            found = self._found[needle] = needle in self.head_bytes
+        return found
+
+    @cached_property
+    def _found(self) -> dict[bytes, bool]:
+        return {}
+
     @cached_property
     def head(self) -> str:
         """The first 256 KiB as text (BOM removed, undecodable bytes replaced)."""
@@ -167,8 +181,11 @@ class Sniff:
         Claude Code record with a pasted image can be megabytes), up to the line limit: a longer
         line is passed over (the parser quarantines it) and the next one is the first."""
         text = self.head.lstrip()
-        if "\n" in text or len(self.head_bytes) < HEAD_BYTES:
-            return text.split("\n", 1)[0]
+        nl = text.find("\n")
+        if nl != -1:
+            return text[:nl]  # not split(): that copies the rest of the 256 KiB head
+        if len(self.head_bytes) < HEAD_BYTES:
+            return text
         opener = gzip.open if self.gzipped else open
         try:
             with opener(self.path, "rt", encoding="utf-8-sig", errors="replace") as fh:
@@ -269,6 +286,11 @@ class Source:
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:
         raise NotImplementedError
+
+    @classmethod
+    def warm_up(cls) -> None:
+        """Build what parsing needs once per process (decoders, compiled schemas), before ingest
+        forks its workers, so they share it. Nothing by default."""
 
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
         raise NotImplementedError

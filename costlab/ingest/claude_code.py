@@ -80,8 +80,21 @@ _KEPT = (
 )
 
 
+def _head_lines(head: str, limit: int) -> Iterator[str]:
+    """``head.split("\n", limit)[:limit]``, lazily: detection mostly stops at the first line, and
+    splitting copies the whole 256 KiB head (not splitlines(): the same lines as before)."""
+    start = 0
+    for _ in range(limit):
+        end = head.find("\n", start)
+        if end == -1:
+            yield head[start:]
+            return
+        yield head[start:end]
+        start = end + 1
+
+
 def _head_objects(sniff: Sniff, limit: int = 50) -> Iterator[Any]:
-    for line in sniff.head.split("\n", limit)[:limit]:  # not splitlines(): the head is 256 KiB
+    for line in _head_lines(sniff.head, limit):
         line = line.strip()
         if line:
             try:
@@ -106,6 +119,9 @@ def _basename(path: Any) -> str | None:
     return parts[-1] if parts else text
 
 
+_cached_basename = functools.lru_cache(maxsize=4096)(_basename)  # for text or None: one cwd per session
+
+
 def _project_folder(path: Path) -> str | None:
     parts = path.parts
     for i in range(len(parts) - 2, -1, -1):
@@ -126,16 +142,22 @@ def _ts(value: Any) -> datetime | None:
     return u.ts(value)
 
 
+def _count(value: Any, what: str) -> int | None:
+    """`u.count`, without the call for the usual case (a plain non-negative int)."""
+    return value if type(value) is int and value >= 0 else u.count(value, what)
+
+
 def _usage(usage: dict[str, Any]) -> dict[str, Any]:
     """Anthropic's disjoint usage -> canonical inclusive input and disjoint parts."""
-    uncached = u.count(usage.get("input_tokens"), "input_tokens")
-    read = u.count(usage.get("cache_read_input_tokens"), "cache_read_input_tokens")
-    write = u.count(usage.get("cache_creation_input_tokens"), "cache_creation_input_tokens")
-    split = usage.get("cache_creation")
+    get = usage.get
+    uncached = _count(get("input_tokens"), "input_tokens")
+    read = _count(get("cache_read_input_tokens"), "cache_read_input_tokens")
+    write = _count(get("cache_creation_input_tokens"), "cache_creation_input_tokens")
+    split = get("cache_creation")
     w5 = w1 = None
     if isinstance(split, dict):
-        w5 = u.count(split.get("ephemeral_5m_input_tokens"), "ephemeral_5m_input_tokens")
-        w1 = u.count(split.get("ephemeral_1h_input_tokens"), "ephemeral_1h_input_tokens")
+        w5 = _count(split.get("ephemeral_5m_input_tokens"), "ephemeral_5m_input_tokens")
+        w1 = _count(split.get("ephemeral_1h_input_tokens"), "ephemeral_1h_input_tokens")
     total = None
     if uncached is not None:
         read, write = read or 0, write or 0
@@ -148,9 +170,9 @@ def _usage(usage: dict[str, Any]) -> dict[str, Any]:
         "cache_write_tokens": write,
         "cache_write_5m_tokens": w5,
         "cache_write_1h_tokens": w1,
-        "output_tokens": u.count(usage.get("output_tokens"), "output_tokens"),
+        "output_tokens": _count(get("output_tokens"), "output_tokens"),
         "service_tier": tier if tier in TIERS else u.enum(tier, TIERS),
-        "speed": u.nullish(usage.get("speed")),
+        "speed": None if (speed := get("speed")) is None else u.nullish(speed),
         "web_search_requests": u.count(server.get("web_search_requests"), "web_search_requests")
         if isinstance(server, dict)
         else None,
@@ -165,6 +187,10 @@ class _Line:
     usage: dict[str, Any] | None
     cost: Decimal | None
     sidechain: bool
+    rank: tuple[int, bool, int] = (0, False, 0)  # `_rank`, set once in __post_init__
+
+    def __post_init__(self) -> None:
+        self.rank = _rank(self)
 
 
 @dataclass(slots=True)
@@ -192,10 +218,10 @@ class _Reply:
     def add(self, ln: _Line) -> None:
         self.n += 1
         self.last = ln.line
-        rank = _rank(ln)
-        if ln.usage is not None and (self.best_usage is None or rank > _rank(self.best_usage)):
+        rank = ln.rank
+        if ln.usage is not None and (self.best_usage is None or rank > self.best_usage.rank):
             self.best_usage = ln
-        if self.best_any is None or rank > _rank(self.best_any):
+        if self.best_any is None or rank > self.best_any.rank:
             self.best_any = ln
         if not ln.sidechain:
             self.all_sidechain = False
@@ -213,6 +239,12 @@ class _Reply:
             self.error = True
 
 
+@functools.lru_cache(maxsize=1024)
+def _message_key(ident: str) -> str:
+    """``u.key("message", ident)``: a streamed reply's lines share it (about 2.4 lines a reply)."""
+    return u.key("message", ident)
+
+
 def _text_size(content: Any) -> int:
     if isinstance(content, str):
         return len(content)
@@ -227,6 +259,7 @@ def _rank(ln: _Line) -> tuple[int, bool, int]:
 
 
 _decode = json.JSONDecoder(parse_float=Decimal).decode
+_dumps = json.JSONEncoder(default=str, sort_keys=True).encode  # json.dumps(..., default=str, sort_keys=True)
 _CR = re.compile(rb"(?<=\r)(?!\n)")
 _BOM = b"\xef\xbb\xbf"
 Line = bytes | str
@@ -341,7 +374,7 @@ class ClaudeCodeSession(Source):
     def detect(cls, sniff: Sniff) -> bool:
         if sniff.kind != "jsonl":
             return False
-        if '"payload"' not in sniff.head and '"resourceSpans"' not in sniff.head:
+        if not sniff.has(b'"payload"') and not sniff.has(b'"resourceSpans"'):
             # no line can be Codex/OTLP, so the first Claude Code record decides (cheap on big heads)
             return any(_is_claude_record(obj) for obj in _head_objects(sniff))
         seen = False
@@ -350,6 +383,11 @@ class ClaudeCodeSession(Source):
                 return False
             seen = seen or _is_claude_record(obj)
         return seen
+
+    @classmethod
+    def warm_up(cls) -> None:
+        _fast_decoder(False)
+        _fast_decoder(True)
 
     #: A reply with no line for this many lines is complete: its row (and its tools' rows) are
     #: yielded then, so memory follows this window, not the file (one multi-GB stream). Files
@@ -401,10 +439,10 @@ class ClaudeCodeSession(Source):
                 kind is None and isinstance(msg, dict) and msg.get("role") == "assistant"
             )
             got: object = None
-            if assistant:
-                got = mapped(n, _raw(raw), self._assistant, n, obj, msg, in_subagents, ctx.keep_text, replies, tools)
+            if assistant:  # the raw text (partial) is made only for a bad record, not every line
+                got = mapped(n, functools.partial(_raw, raw), self._assistant, n, obj, msg, in_subagents, ctx.keep_text, replies, tools)
             elif kind == "user" and isinstance(msg, dict):
-                got = mapped(n, _raw(raw), self._results, obj, msg, results)
+                got = mapped(n, functools.partial(_raw, raw), self._results, obj, msg, results)
             if isinstance(got, Bad):
                 bad.append(got)
         if recognised == 0:
@@ -463,7 +501,7 @@ class ClaudeCodeSession(Source):
                     "end_time": end if end is not None and end >= tool["start_time"] else None,
                     "status": None if not found else ("error" if is_error else "ok"),
                     "usage_scope": "none",
-                    "attributes": json.dumps(attrs, default=str, sort_keys=True),
+                    "attributes": _dumps(attrs),
                 },
             )
         if before is not None:  # keep only what pending tools still need
@@ -496,8 +534,10 @@ class ClaudeCodeSession(Source):
         usage = _usage(raw_usage) if raw_usage is not None else None
         cost = u.money(obj.get("costUSD"))
         ident = msg.get("id") or obj.get("requestId") or obj.get("uuid") or f"line:{n}"
-        key = u.key("message", ident)
-        reply = replies.setdefault(key, _Reply())
+        key = _message_key(ident) if type(ident) is str else u.key("message", ident)
+        reply = replies.get(key)
+        if reply is None:
+            reply = replies[key] = _Reply()
         sidechain = bool(obj.get("isSidechain")) or in_subagents
         slim = {k: obj.get(k) for k in _KEPT}  # keep only what the row needs, not the content
         for k in _SHARED:  # the same few values on every line: one copy each
@@ -519,6 +559,8 @@ class ClaudeCodeSession(Source):
                 name = u.nullish(block.get("name"))
                 tool_id = u.nullish(block.get("id")) or f"{ident}#{len(reply.tools)}"
                 reply.tools.append(name or "?")
+                if tool_id in tools:  # a streamed line repeating the block: the first one stays
+                    continue
                 raw_inp = block.get("input")
                 inp: dict[str, Any] = raw_inp if isinstance(raw_inp, dict) else {}
                 tools.setdefault(
@@ -616,7 +658,7 @@ class ClaudeCodeSession(Source):
         workflow = (
             (u.nullish(section.get("workflow")) if isinstance(section, dict) else None)
             or u.nullish(ctx.config.get("workflow"))
-            or _basename(cwd)
+            or _cached_basename(cwd)
             or _project_folder(path)
         )
         has_usage = kept.usage is not None
@@ -651,8 +693,8 @@ class ClaudeCodeSession(Source):
             "request_id": None if synthetic else u.nullish(msg.get("id")),
             "completion_text": ("\n".join(reply.texts) or None) if ctx.keep_text else None,
             "tags": tags or None,
-            "attributes": json.dumps(attrs, default=str, sort_keys=True),
-            "repo": _basename(cwd),
+            "attributes": _dumps(attrs),
+            "repo": _cached_basename(cwd),
             "branch": branch,
             "row_key": key,
             "source_line": kept.line,

@@ -159,7 +159,7 @@ class CodexRollout(Source):
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:
-        if sniff.kind != "jsonl" or '"payload"' not in sniff.head:  # cheap: skip json.loads
+        if sniff.kind != "jsonl" or not sniff.has(b'"payload"'):  # cheap: skip json.loads
             return False
         for line in sniff.head.splitlines()[:50]:
             try:

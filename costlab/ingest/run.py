@@ -344,6 +344,8 @@ class _Run:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        _warm_up()  # before the fork: each worker would otherwise import all of it again
+
         # fork: spawn and forkserver re-import the caller's __main__ in every worker, which runs
         # an unguarded script (`costlab.ingest(...)` at its top level) again. Workers only parse
         # files (no DuckDB, no polars), so threads the caller holds do not matter to them.
@@ -778,6 +780,18 @@ class _Remote:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _warm_up() -> None:
+    """Import what every worker needs (the sources, pyarrow) and let the sources build their
+    decoders, once in the parent: forked workers share it instead of each paying for it (about
+    0.2 s a worker, a sixth of a 0.1 GiB ingest)."""
+    import pyarrow.parquet  # noqa: F401
+
+    from costlab.ingest.registry import sources
+
+    for cls in sources().values():
+        cls.warm_up()
+
+
 def _parse_remote(job: tuple[int, str, str | None, ParseContext, str, datetime]) -> _FileOut:
     """Worker: hash, detect and parse one file into Arrow tables (same steps as `_Run._ingest_file`)."""
     from costlab.ingest.util import line_limit
@@ -881,8 +895,8 @@ def _check_row(table: str, row: dict[str, Any], fmt: str, limits: Limits) -> str
     allowed = _ALLOWED.get(table)
     if allowed is None:
         allowed = _ALLOWED[table] = frozenset(schema.columns(table))
-    unknown = row.keys() - allowed
-    if unknown:
+    if not allowed.issuperset(row):  # no set built per row: this runs for every row
+        unknown = row.keys() - allowed
         raise SourceError(fmt, f"internal: source {fmt} produced unknown columns {sorted(unknown)}")
     when = row.get(schema.DAY_COLUMN[table])
     if when is None:
