@@ -25,7 +25,8 @@ c AS (
     -- an unpriced call counts in its workflow's currency (it adds no cost, only the count)
     SELECT k.workflow, k.day, k.trace_id, k.cost, coalesce(k.cost_currency, w._currency) AS currency, k.n_calls
     FROM k
-    JOIN (SELECT workflow, max(cost_currency) AS _currency FROM k GROUP BY workflow) AS w ON w.workflow = k.workflow
+    JOIN (SELECT workflow, max(cost_currency) AS _currency FROM k WHERE n_calls > 0 GROUP BY workflow) AS w
+      ON w.workflow = k.workflow  -- the calls' currencies (run rows have none); a workflow has calls
 ),
 per_workflow AS (
     SELECT '(per run)' AS metric, workflow, currency,
@@ -39,6 +40,7 @@ per_workflow AS (
            CAST(coalesce(sum(n_calls) FILTER (WHERE cost IS NOT NULL), 0) AS DECIMAL(38, 12)), sum(cost),
            CAST(coalesce(sum(n_calls) FILTER (WHERE cost IS NULL), 0) AS BIGINT)
     FROM c
+    WHERE n_calls > 0  -- calls only: run rows add nothing here
     GROUP BY ALL
 ),
 m AS (
@@ -61,7 +63,7 @@ per_metric AS (
         CAST(coalesce(sum(c.n_calls) FILTER (WHERE c.cost IS NULL), 0) AS BIGINT) AS unpriced_calls
     FROM m
     JOIN u ON u.metric = m.metric AND u.workflow IS NOT DISTINCT FROM m.workflow
-    JOIN c ON c.day = m.day AND (m.workflow IS NULL OR c.workflow = m.workflow)
+    JOIN c ON c.day = m.day AND (m.workflow IS NULL OR c.workflow = m.workflow) AND c.n_calls > 0
     GROUP BY m.metric, m.workflow, c.currency
 )
 SELECT

@@ -14,25 +14,31 @@
 --   (call_marks_attributed, n_calls = 0; empty otherwise): they add no call, token or money, and
 --   give the distinct runs and sessions and the latency; a query keeps only groups with calls
 --   (HAVING sum(g.n_calls) > 0).
--- grain: one row per billable call (or rollup group, or run/timing row) of the period (CTEs g and c).
-g AS (
+-- grain: one row per billable call (or rollup group, or run/timing row) of the period (CTEs
+--   calls_g: the calls alone; g and c).
+calls_g AS (
     SELECT {{columns}}
     FROM calls_attributed
-    WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
-      AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
+    WHERE
+-- include: fragments/in_period | at = start_time
+),
+g AS (
+    SELECT * FROM calls_g
     UNION ALL
     SELECT {{columns}}
     FROM call_marks_attributed
     WHERE ({{marks}})
-      AND (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
-      AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
+      AND
+-- include: fragments/in_period | at = start_time
 ),
 c AS (
-    -- each group's currencies, joined back (a join, not a window: the run and timing rows can be
-    -- millions, and a window sorts them all); the group columns are never NULL (the includers
-    -- coalesce them, and start_time is required), so the natural join meets every row
+    -- each group's currencies, from its calls (the run and timing rows have none), joined back: a
+    -- join, not a window, since the run and timing rows can be millions and a window sorts them
+    -- all. The group columns are never NULL (the includers coalesce them, start_time is
+    -- required), so the natural join meets every row of a group that has calls; the rows of a
+    -- group without calls drop out, as the queries' HAVING would drop them
     SELECT g.*, CASE WHEN g.cost_currency IS NULL AND k._lo = k._hi THEN k._lo ELSE g.cost_currency END AS currency
     FROM g
     NATURAL JOIN (SELECT {{groups}}, min(g.cost_currency) AS _lo, max(g.cost_currency) AS _hi
-                  FROM g GROUP BY {{groups}}) AS k
+                  FROM calls_g AS g GROUP BY {{groups}}) AS k
 )
