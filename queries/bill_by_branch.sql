@@ -21,7 +21,7 @@ WITH alloc AS (
                          CAST($policy AS VARCHAR), CAST($token_policy AS VARCHAR))
     GROUP BY ALL
 ),
-traced AS (
+branch_traced AS (
     SELECT
         CAST(CASE WHEN $grain = 'day' THEN date_trunc('day', timezone('UTC', start_time))
                   ELSE date_trunc('month', timezone('UTC', start_time)) END AS DATE) AS period,
@@ -46,7 +46,7 @@ shares AS (
         row_number() OVER (PARTITION BY a.period, a.currency, a.workflow
                            ORDER BY t.traced_cost DESC NULLS LAST, t.repo, t.branch, t.ticket) AS _rank
     FROM alloc AS a
-    LEFT JOIN traced AS t
+    LEFT JOIN branch_traced AS t
       ON t.period = a.period AND t.currency = a.currency AND t.workflow IS NOT DISTINCT FROM a.workflow
     WINDOW w AS (PARTITION BY a.period, a.currency, a.workflow)
 ),
