@@ -711,20 +711,21 @@ def report(
 
 
 def _learn_prices(lake: Path | None, period: tuple[Any, Any], output: Path | None, fmt: str) -> None:
-    from costlab.money.learned import learn_prices, prices_toml
+    from costlab.money.learned import learn_compute_prices, learn_prices, prices_toml
     from costlab.report.tables import rows
 
-    learned = learn_prices(_workspace(lake, *period))
-    if not learned:
-        raise CostlabError("no bill line in this period has both a model and its token count to learn a price from; "
-                           "check the period, or ingest a bill with quantities (FOCUS, AWS CUR, OpenAI or Anthropic cost "
-                           "exports with tokens)")  # fmt: skip
+    ws = _workspace(lake, *period)
+    learned, compute = learn_prices(ws), learn_compute_prices(ws)
+    if not learned and not compute:
+        raise CostlabError("no bill line in this period has both a model and its token count to learn a price from, "
+                           "and no self-hosted model's workflow has compute lines; check the period, or ingest a bill "
+                           "with quantities (FOCUS, AWS CUR, OpenAI or Anthropic cost exports with tokens)")  # fmt: skip
     if fmt != "table":  # the rates themselves, for programs
         names = ["provider", "model", "token_type", "service_tier", "currency", "tokens", "billed", "per_mtok",
                  "list_per_mtok", "discount", "catalogue_model", "lines", "source_format", "first_day", "last_day"]
-        rows(names, [tuple(getattr(r, n) for n in names) for r in learned], fmt)  # fmt: skip
+        rows(names, [tuple(getattr(r, n) for n in names) for r in [*learned, *compute]], fmt)  # fmt: skip
         return
-    text = prices_toml(learned)
+    text = prices_toml(learned, compute)
     if output is None:
         sys.stdout.write(text)
         return

@@ -104,3 +104,41 @@ def test_cli_writes_the_file_and_json_lists_the_rates(lake: Path, tmp_path: Path
     # a period without token lines is an error naming what to do, not an empty file
     r = CliRunner().invoke(app, ["prices", "learn", "--lake", str(lake), "--month", "2026-09"])
     assert r.exit_code == 1 and "no bill line in this period" in r.stderr
+
+
+# -- self-hosted models: the compute billed to their workflow, per token ---------------------------
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "sample_data" / "demo" / "costlab.toml"
+
+
+def test_a_self_hosted_model_is_priced_from_its_workflows_compute(demo_lake: Path, tmp_path: Path) -> None:
+    """The demo's eval-harness runs only `northwind/llama-3.1-8b-triage-ft` on vLLM (880 calls,
+    1,846,565 input and 59,116 output tokens: sample_data/demo/README.md), on a g5.xlarge whose
+    22 CUR lines (one a weekday) carry `workflow=eval-harness` and sum to $35.713. Blended:
+    35.713 / 1,905,681 tokens = $18.740282 per MTok; $0.040583 a call. kb-search's OpenSearch
+    is tagged too but is not Compute, and its models are priced, so it is not learned."""
+    from costlab.money.learned import learn_compute_prices
+    from costlab.workspace import Workspace
+
+    ws = Workspace(demo_lake, config=DEMO_CONFIG, since="2026-10-01", until="2026-11-01")
+    [rate] = learn_compute_prices(ws)
+    assert (rate.provider, rate.model, rate.workflows, rate.currency) == (
+        "vllm", "northwind/llama-3.1-8b-triage-ft", ("eval-harness",), "USD")
+    assert (rate.calls, rate.input_tokens, rate.output_tokens, rate.lines) == (880, 1_846_565, 59_116, 22)
+    assert rate.billed == Decimal("35.713") and rate.services == "Amazon Elastic Compute Cloud"
+    assert (rate.per_mtok, rate.per_call) == (Decimal("18.740282"), Decimal("0.040583"))
+
+    # through the CLI: the [[model]] entry, which loads as an override and prices the calls
+    out = tmp_path / "learned.toml"
+    r = CliRunner().invoke(app, ["--config", str(DEMO_CONFIG), "prices", "learn", "--lake", str(demo_lake),
+                                 "--month", "2026-10", "-o", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    [model] = [m for m in tomllib.loads(out.read_text(), parse_float=Decimal)["model"] if m["provider"] == "vllm"]
+    assert model["input_per_mtok"] == model["output_per_mtok"] == Decimal("18.740282")
+    assert "cache_read_per_mtok" not in model and str(model["valid_from"]) == "2026-10-01"
+    settings = {**tomllib.loads(DEMO_CONFIG.read_text()), "prices": {"overrides": str(out)}}
+    applied = Workspace(demo_lake, config=settings, since="2026-10-01", until="2026-11-01")
+    cost, unpriced = applied.sql(
+        "SELECT sum(cost), count(*) FILTER (WHERE cost_source = 'unpriced') FROM calls WHERE workflow = 'eval-harness'"
+    ).row(0)
+    # 18.740282 x 1,905,681 / 1e6 = 35.712999... : the calls now sum to their compute bill
+    assert unpriced == 0 and round(cost, 4) == Decimal("35.7130")

@@ -7,6 +7,10 @@ rate beside the pinned catalogue's list price. `prices_toml` writes the result a
 the overrides format (docs/pricing.md) for a person to review and then name in ``[prices]
 overrides``: a ``[[model]]`` for a model the catalogue does not know, a ``[[discount]]`` for a
 known model billed below (or above) list. Nothing is applied without that step.
+
+A self-hosted model has no token lines, but its GPUs are on the bill: `learn_compute_prices`
+divides the compute billed to the workflows that run only that model by its tokens
+(``queries/compute_rates.sql``), one blended price per token (`ComputeRate`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, localcontext
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from costlab.periods import When
 from costlab.workspace import Workspace, workspace
@@ -82,6 +86,89 @@ class LearnedRate:
         )
 
 
+@dataclass(frozen=True)
+class ComputeRate:
+    """A self-hosted model's blended price per token: the compute billed to the workflows that
+    run only that model, over its tokens. The field names `LearnedRate` shares are the same."""
+
+    provider: str
+    model: str
+    workflows: tuple[str, ...]
+    currency: str
+    calls: int
+    input_tokens: Decimal  # inclusive of cache reads and writes
+    cache_tokens: Decimal
+    output_tokens: Decimal
+    billed: Decimal
+    lines: int
+    source_format: str
+    services: str
+    first_day: date
+    last_day: date
+    token_type: str = "all"
+    service_tier: str = "standard"
+    catalogue_model: None = None
+    list_per_mtok: None = None
+    discount: None = None
+
+    @property
+    def tokens(self) -> Decimal:
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def per_mtok(self) -> Decimal:
+        """Billed compute per million tokens, every token alike (to a millionth)."""
+        with localcontext(prec=60):
+            return (self.billed / self.tokens * MTOK).quantize(Decimal("0.000001"))
+
+    @property
+    def per_call(self) -> Decimal:
+        with localcontext(prec=60):
+            return (self.billed / self.calls).quantize(Decimal("0.000001"))
+
+    @property
+    def evidence(self) -> str:
+        return (
+            f"{self.lines} {self.source_format} compute lines ({self.services}) "
+            f"{self.first_day}..{self.last_day} attributed to {', '.join(self.workflows)}: "
+            f"{self.billed.normalize():f} {self.currency} for {self.calls:,} calls and {self.tokens:,} tokens "
+            f"({self.input_tokens:,} input, {self.output_tokens:,} output)"
+        )
+
+
+def learn_compute_prices(source: Workspace | Lake | str | None, since: When = None,
+                         until: When = None) -> list[ComputeRate]:  # fmt: skip
+    """A blended price per token for each self-hosted model over ``[since, until)``: the Compute
+    lines attributed to the workflows whose every call is that one unpriced model, over the
+    model's tokens there (``queries/compute_rates.sql``). A model sole in several workflows
+    takes their compute and tokens together; one billed in two currencies gets one rate each."""
+    from costlab.sql import load_sql
+
+    ws = workspace(source)
+    period = ws.period_of(since, until)
+    with ws.connect(engine="duckdb") as con:
+        rows = con.sql(load_sql("compute_rates"), params=period.params()).fetchall()
+    grouped: dict[tuple[str, str, str], list[tuple[Any, ...]]] = {}
+    for r in rows:
+        grouped.setdefault((str(r[0]), str(r[1]), str(r[3])), []).append(r)
+    out = []
+    for (provider, model, currency), group in sorted(grouped.items()):
+        out.append(ComputeRate(
+            provider, model, tuple(sorted(str(r[2]) for r in group)), currency,
+            sum(int(r[4]) for r in group),
+            sum((Decimal(r[5]) for r in group), Decimal(0)),
+            sum((Decimal(r[6]) for r in group), Decimal(0)),
+            sum((Decimal(r[7]) for r in group), Decimal(0)),
+            sum((Decimal(r[8]) for r in group), Decimal(0)),
+            sum(int(r[9]) for r in group),
+            ", ".join(sorted({str(r[10]) for r in group})),
+            ", ".join(sorted({s for r in group for s in str(r[11]).split(", ")})),
+            min(r[12] for r in group),
+            max(r[13] for r in group),
+        ))  # fmt: skip
+    return out
+
+
 def learn_prices(source: Workspace | Lake | str | None, since: When = None, until: When = None,
                  book: PriceBook | None = None) -> list[LearnedRate]:  # fmt: skip
     """Every (provider, model, token type, tier, currency) the bill prices per token over
@@ -128,9 +215,10 @@ def _toml_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a JSON string is a TOML basic string
 
 
-def prices_toml(rates: list[LearnedRate]) -> str:
+def prices_toml(rates: list[LearnedRate], compute: list[ComputeRate] | None = None) -> str:
     """The learned prices as a prices file to review (module doc); a rate within `TOLERANCE` of
-    the list price is listed in a comment only."""
+    the list price is listed in a comment only. ``compute``: self-hosted models' blended rates,
+    written as ``[[model]]`` entries with the same price for every token type."""
     lines = [
         "# Prices learned from the bill by `costlab prices learn`: review, then name this file in",
         "# costlab.toml ([prices] overrides = \"...\"). Nothing here is applied until then.",
@@ -166,4 +254,19 @@ def prices_toml(rates: list[LearnedRate]) -> str:
                   *detail, "[[discount]]", f"provider = {_toml_string(provider)}", f"model = {_toml_string(model)}",
                   f"service_tier = {_toml_string(tier)}", f"percent = {percent.normalize():f}",
                   f"valid_from = {min(r.first_day for r in group).isoformat()}", ""]  # fmt: skip
+    for c in compute or []:
+        rate = f"{c.per_mtok.normalize():f}"
+        lines += [
+            f"# {c.model} ({c.provider}, self-hosted, {c.currency}): the compute its workflow is billed, per token",
+            f"#   {c.evidence}: {rate} per MTok, {c.per_call.normalize():f} per call",
+            "#   One rate for every token: GPUs bill time, not tokens, so this makes the calls sum to their compute.",
+            "#   Applied, it prices these calls for unit costs and what-ifs; the compute lines stay on the bill,",
+            "#   and the calls have no token line there (the reconciliation shows them as traced, not billed).",
+            "[[model]]", f"provider = {_toml_string(c.provider)}", f"model = {_toml_string(c.model)}",
+            f"currency = {_toml_string(c.currency)}", f"valid_from = {c.first_day.isoformat()}",
+            f"input_per_mtok = {rate}", f"output_per_mtok = {rate}",
+        ]  # fmt: skip
+        if c.cache_tokens:
+            lines += [f"cache_read_per_mtok = {rate}", f"cache_write_per_mtok = {rate}"]
+        lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
