@@ -9,6 +9,10 @@ same functions::
     ws.sql("SELECT workflow, sum(cost) FROM calls GROUP BY 1")   # polars DataFrame
     ws.query("cost_by_workflow")                                  # a named query
     report = costlab.build_report(ws)                             # the report as plain data
+    costlab.whatif(ws, step="ticket-triage", model="gpt-4.1-mini").markdown()  # a change re-priced
+    costlab.explain_gap(ws)                                       # billed minus traced, by cause
+    costlab.reconcile(ws)                                         # bill vs usage vs traces
+    costlab.learn_prices(ws), costlab.learn_compute_prices(ws)    # prices the bill charged
 
 Imports are lazy so ``import costlab`` (and ``costlab --help``) stays fast.
 """
@@ -22,13 +26,17 @@ from costlab.version import __version__
 
 __all__ = [
     "Workspace", "Lake", "ingest", "build_report", "run_query", "IngestResult", "CostlabError",
-    "__version__",
+    "whatif", "explain_gap", "reconcile", "learn_prices", "learn_compute_prices", "__version__",
 ]
 
 if TYPE_CHECKING:
+    from costlab.analyze.downgrade import whatif
     from costlab.errors import CostlabError
     from costlab.ingest.run import IngestResult
     from costlab.lake import Lake
+    from costlab.money.gap import explain_gap
+    from costlab.money.learned import learn_compute_prices, learn_prices
+    from costlab.money.reconcile import reconcile
     from costlab.report.build import build_report
     from costlab.workspace import Workspace, run_query
 
@@ -39,6 +47,11 @@ _WHERE = {
     "run_query": "costlab.workspace",
     "IngestResult": "costlab.ingest.run",
     "CostlabError": "costlab.errors",
+    "whatif": "costlab.analyze.downgrade",
+    "explain_gap": "costlab.money.gap",
+    "reconcile": "costlab.money.reconcile",
+    "learn_prices": "costlab.money.learned",
+    "learn_compute_prices": "costlab.money.learned",
 }
 
 

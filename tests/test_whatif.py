@@ -83,3 +83,14 @@ def test_what_change_and_unknown_model_are_one_line_errors(lake: Path) -> None:
         assert r.exit_code == 2 and "--max-input-tokens must be between 0 and" in r.stderr
     r = CliRunner().invoke(app, ["whatif", "--lake", str(lake), "--model", "no-such-model-9"])
     assert r.exit_code == 1 and "no price for model 'no-such-model-9'" in r.stderr
+
+
+def test_the_top_level_names_are_the_library_functions(lake: Path) -> None:
+    """`import costlab` gives a notebook the what-if, the gap and the learned prices by name."""
+    import costlab
+
+    result = costlab.whatif(costlab.Workspace(lake, since="2026-10-01", until="2026-11-01"), step="ticket-triage",
+                            model="gpt-4.1-mini")  # fmt: skip
+    assert result.totals()["USD"][2] == Decimal("-11.8185824")
+    assert set(costlab.__all__) >= {"whatif", "explain_gap", "reconcile", "learn_prices", "learn_compute_prices"}
+    assert all(callable(getattr(costlab, n)) for n in costlab.__all__ if n != "__version__")
