@@ -27,4 +27,4 @@ WHERE cost_source = 'unpriced'
   AND (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
   AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
 GROUP BY ALL
-ORDER BY calls DESC, provider, model;
+ORDER BY calls DESC, provider, model, reason;
