@@ -12,7 +12,7 @@
 --     group currency are queries/fragments/cost_groups.sql; tokens are summed in DECIMAL(38, 0),
 --     exact for any number of calls (costlab/limits.py).
 WITH
--- include: fragments/cost_groups | columns = coalesce(team, '(none)') AS team, * EXCLUDE (team) | groups = g.team | marks = end_time IS NULL
+-- include: fragments/cost_groups | columns = coalesce(team, '(none)') AS team, * EXCLUDE (team) | groups = g.team | marks = end_time IS NULL AND (trace_id IS NOT NULL OR n_untraced > 0)
 SELECT
     g.team,
     g.currency,

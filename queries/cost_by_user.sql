@@ -1,7 +1,8 @@
 -- Traced cost by end user (spans.user_id).
 -- purpose: the cost of each end user, per run and per call.
 -- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on start_time.
--- grain: one row per user, currency. sessions = distinct session_id; runs = distinct trace_id.
+-- grain: one row per user, currency. sessions = distinct session_id (+ n_sessions: the sessions a
+--   report's compacted rows stand for, views/report_marks.sql); runs = distinct trace_id.
 --   cost_per_call = cost / priced calls; cost_per_run = cost / runs, NULL when any call of the
 --   group is unpriced (the run total would be short). Ratios are DOUBLE rounded to DECIMAL(38,12).
 -- notes:
@@ -16,7 +17,7 @@ WITH
 SELECT
     g."user",
     g.currency,
-    count(DISTINCT g.session_id) AS sessions,
+    count(DISTINCT g.session_id) + coalesce(sum(g.n_sessions), 0) AS sessions,
 -- include: fragments/run_totals
 FROM c AS g
 GROUP BY g."user", g.currency

@@ -16,7 +16,7 @@
 --     group currency are queries/fragments/cost_groups.sql; tokens are summed in DECIMAL(38, 0),
 --     exact for any number of calls (costlab/limits.py).
 WITH
--- include: fragments/cost_groups | columns = coalesce(workflow, '(none)') AS workflow, coalesce(team, '(none)') AS team, * EXCLUDE (workflow, team) | groups = g.workflow, g.team | marks = true
+-- include: fragments/cost_groups | columns = coalesce(workflow, '(none)') AS workflow, coalesce(team, '(none)') AS team, * EXCLUDE (workflow, team) | groups = g.workflow, g.team | marks = end_time IS NOT NULL OR trace_id IS NOT NULL OR n_untraced > 0
 SELECT
     g.workflow,
     g.team,

@@ -14,23 +14,24 @@ WITH k AS (
         coalesce(workflow, '(none)') AS workflow,
         CAST(timezone('UTC', start_time) AS DATE) AS day,
         trace_id,
+        CASE WHEN n_calls = 0 THEN n_untraced ELSE 0 END AS _runs,  -- runs a compacted run row counts
         cost,
         cost_currency,
         n_calls
-    FROM (SELECT * FROM calls UNION ALL SELECT * FROM call_marks WHERE trace_id IS NOT NULL) AS k  -- + run rows (rollups)
+    FROM (SELECT * FROM calls UNION ALL SELECT * FROM call_marks WHERE trace_id IS NOT NULL OR n_untraced > 0) AS k  -- + run rows (rollups)
     WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
       AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
 ),
 c AS (
     -- an unpriced call counts in its workflow's currency (it adds no cost, only the count)
-    SELECT k.workflow, k.day, k.trace_id, k.cost, coalesce(k.cost_currency, w._currency) AS currency, k.n_calls
+    SELECT k.workflow, k.day, k.trace_id, k._runs, k.cost, coalesce(k.cost_currency, w._currency) AS currency, k.n_calls
     FROM k
     JOIN (SELECT workflow, max(cost_currency) AS _currency FROM k WHERE n_calls > 0 GROUP BY workflow) AS w
       ON w.workflow = k.workflow  -- the calls' currencies (run rows have none); a workflow has calls
 ),
 per_workflow AS (
     SELECT '(per run)' AS metric, workflow, currency,
-           CAST(count(DISTINCT trace_id) AS DECIMAL(38, 12)) AS units,
+           CAST(count(DISTINCT trace_id) + coalesce(sum(_runs), 0) AS DECIMAL(38, 12)) AS units,
            sum(cost) AS cost, CAST(coalesce(sum(n_calls) FILTER (WHERE cost IS NULL), 0) AS BIGINT) AS unpriced_calls
     FROM c
     GROUP BY ALL

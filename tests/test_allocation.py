@@ -35,7 +35,7 @@ CALL_COLS = (
 )
 #: What a row of `calls` holds for the call it stands for (views/calls.sql: one call).
 ONE_CALL = (
-    "CAST(1 AS BIGINT) AS n_calls, CAST(trace_id IS NULL AS BIGINT) AS n_untraced, "
+    "CAST(1 AS BIGINT) AS n_calls, CAST(trace_id IS NULL AS BIGINT) AS n_untraced, CAST(0 AS BIGINT) AS n_sessions, "
     "input_tokens AS max_input_tokens, start_time AS last_start_time"
 )
 

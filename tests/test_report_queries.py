@@ -41,7 +41,7 @@ def con() -> duckdb.DuckDBPyConnection:
         (None, "t6", ts(10), "openai", "gpt-4o", "gpt-4o", "reported", None, 100, 0, 0, 10, None, D("0.001"), "USD", "computed"),
     ]
     c.executemany("INSERT INTO calls VALUES (" + ", ".join("?" * 16) + ")", rows)
-    c.execute("CREATE TABLE _calls AS SELECT *, 1 AS n_calls, CAST(trace_id IS NULL AS BIGINT) AS n_untraced, "
+    c.execute("CREATE TABLE _calls AS SELECT *, 1 AS n_calls, CAST(trace_id IS NULL AS BIGINT) AS n_untraced, CAST(0 AS BIGINT) AS n_sessions, "
               "input_tokens AS max_input_tokens, start_time AS last_start_time FROM calls")
     c.execute("DROP TABLE calls")
     c.execute("ALTER TABLE _calls RENAME TO calls")

@@ -27,6 +27,7 @@ from costlab.ingest.run import ingest
 from costlab.lake import Lake, Manifest
 from costlab.pricing import PriceBook
 from costlab.report.build import build_report
+from costlab.sql import load_sql
 from costlab.workspace import Workspace
 
 D0 = datetime(2026, 10, 5, tzinfo=UTC)
@@ -173,6 +174,55 @@ def test_runs_sessions_and_latency_are_exact_across_days(tmp_path: Path) -> None
     assert (wf["p50_seconds"], wf["p95_seconds"]) == (4.0, pytest.approx(9.4))  # 2, 4, 10 s
     (user,) = _sections(fast)["cost_by_user"]
     assert user["sessions"] == 2  # sess0 and other
+
+
+def _compaction_spans() -> list[dict[str, Any]]:
+    """Runs and sessions of every shape views/report_marks.sql tells apart, all tagged team=help."""
+    m = timedelta(minutes=1)
+    late, next_day = D0.replace(hour=23, minute=59), D0 + timedelta(days=1, minutes=1)
+    return [
+        _span(0, trace_id="A", session_id="S1"), _span(1, trace_id="A", session_id="S1"),  # one day, one set
+        _span(2, trace_id="B", session_id="S1"),  # of inputs: A and B counted; S1 likewise
+        _span(3, trace_id="C", session_id="S2", start_time=late),  # C and S2 cross midnight
+        _span(4, trace_id="C", session_id="S2", start_time=next_day),
+        _span(5, trace_id="D", session_id="S3"),  # D and S3 in two workflows
+        _span(6, trace_id="D", session_id="S3", workflow="triage"),
+        _span(7, trace_id="E", session_id="S4"),  # E and S4 for two users
+        _span(8, trace_id="E", session_id="S4", user_id="bob", start_time=D0 + 9 * m),
+        _span(9, trace_id=None, session_id="S5"),  # no trace: its own run
+    ]
+
+
+def test_compacted_runs_and_sessions_count_as_the_calls_do(tmp_path: Path) -> None:
+    """Runs and sessions seen on one day with one set of attribution inputs are counts in the
+    report's mark rows, the others rows of their own: every count equals the calls', by hand:
+    support: A, B, C, D, E and the untraced call = 6 runs; triage: D = 1; ann: 6 runs over S1-S5;
+    bob: E, S4; team help: 6 runs; the next day alone: C, S2."""
+    lake = _write_lake(tmp_path / "lake", _compaction_spans())
+    fast, slow = _both(lake, since="2026-10-05", until="2026-10-07")
+    assert fast["rollups_note"] is None
+    assert _sections(fast) == _sections(slow)
+    runs = {r["workflow"]: r["runs"] for r in _sections(fast)["cost_by_workflow"]}
+    assert runs == {"support": 6, "triage": 1}
+    users = {r["user"]: (r["runs"], r["sessions"]) for r in _sections(fast)["cost_by_user"]}
+    assert users == {"ann": (6, 5), "bob": (1, 1)}
+    assert [(r["team"], r["runs"]) for r in _sections(fast)["cost_by_team"]] == [("help", 6)]
+    per_run = {r["workflow"]: r["units"] for r in _sections(fast)["unit_costs"] if r["metric"] == "(per run)"}
+    assert per_run == {"support": 5, "triage": 1}  # traced runs only, as the calls count them
+    fast, slow = _both(lake, since="2026-10-06", until="2026-10-07")
+    assert _sections(fast) == _sections(slow)
+    assert [(r["user"], r["runs"], r["sessions"]) for r in _sections(fast)["cost_by_user"]] == [("ann", 1, 1)]
+    # the compaction itself: A and B are one row counting 2 runs; S1, S3 (two workflows, one user,
+    # one day) and S5 one counting 3 sessions (sessions are kept by day and user only)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    files = [str(lake / f) for f in Lake(lake).manifest().tables["call_marks"]]
+    con.execute(f"CREATE VIEW _mark_rows AS SELECT * FROM read_parquet({files!r}, hive_partitioning = true)")
+    rows = con.execute(
+        f"SELECT trace_id, session_id, n_untraced, n_sessions FROM ({load_sql('views/report_marks')}) "
+        "WHERE n_untraced + n_sessions > 0 ORDER BY n_untraced DESC"
+    ).fetchall()
+    assert rows == [(None, None, 2, 0), (None, None, 0, 3)]
 
 
 def _stored(lake: Path, table: str) -> list[tuple[Any, ...]]:

@@ -374,7 +374,7 @@ def _prepare(
 
 #: The columns a row of the report's calls holds for the calls it stands for (one call, or a
 #: rollup group: views/calls.sql, views/call_groups.sql); n_calls = 0 marks a run or timing row.
-ROW_WEIGHTS = ("n_calls", "n_untraced", "max_input_tokens", "last_start_time")
+ROW_WEIGHTS = ("n_calls", "n_untraced", "n_sessions", "max_input_tokens", "last_start_time")
 
 
 def _rollups_unusable(
@@ -424,16 +424,15 @@ MARK_COLUMNS = ("start_time", "end_time", "workflow", "step", "user_id", "provid
 
 
 def _marks(con: duckdb.DuckDBPyConnection, rules: Any, where: str, scratch: Path) -> None:
-    """``call_marks`` and ``call_marks_attributed``: the period's run and timing rows, attributed
-    once and kept narrow (a run or timed call per row: they can be millions), then padded with
-    NULL to the calls' columns in a view, so the queries union them with the calls for free."""
+    """``call_marks`` and ``call_marks_attributed``: the period's run and timing rows, compacted
+    (queries/views/report_marks.sql: a run or session seen on one day with one set of attribution
+    inputs is a count, not a row), attributed once and kept narrow, then padded with NULL to the
+    calls' columns in a view, so the queries union them with the calls for free."""
     from costlab import engines
 
     cols = ", ".join(MARK_COLUMNS)
-    con.execute(
-        f"CREATE OR REPLACE VIEW calls AS SELECT {cols}, CAST(0 AS BIGINT) AS n_calls, "
-        f"CAST(0 AS BIGINT) AS n_untraced FROM call_marks_rows AS r{where}"
-    )
+    con.execute(f"CREATE OR REPLACE VIEW _mark_rows AS SELECT {cols}, day FROM call_marks_rows AS r{where}")
+    con.execute(f"CREATE OR REPLACE VIEW calls AS {load_sql('views/report_marks')}")
     bound = rules.bind(load_sql("views/calls_attributed"))
     if engines.is_spark(con):
         spark_con: Any = con

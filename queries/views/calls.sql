@@ -34,9 +34,11 @@
 --     computed_cost is NULL (unpriced) when: no usage (usage_source 'missing' or NULL input/output
 --     tokens; an embedding's NULL output counts as 0), no matching model or cell, a part with tokens has no price, or the parts are
 --     inconsistent (cache tokens exceeding input, reasoning exceeding output).
---   n_calls (1), n_untraced (1 when trace_id is NULL), max_input_tokens (input_tokens) and
---     last_start_time (start_time), the last columns: what a rollup group's row holds for its
---     calls (views/call_groups.sql), so the report's SQL reads per-call and grouped rows alike.
+--   n_calls (1), n_untraced (1 when trace_id is NULL), n_sessions (0), max_input_tokens
+--     (input_tokens) and last_start_time (start_time), the last columns: what a rollup group's
+--     row holds for its calls (views/call_groups.sql), so the report's SQL reads per-call and
+--     grouped rows alike; a report's compacted run and session rows count their runs in
+--     n_untraced and their sessions in n_sessions (views/report_marks.sql).
 --   repo and branch: the call's own, else, for rows an older costlab ingested,
 --     the basename of tags['cwd'] and tags['git_branch'] (Claude Code, Codex), so a lake
 --     needs no re-ingest (session logs may be gone) to be costed per branch.
@@ -78,6 +80,7 @@ SELECT
     -- what a rollup row of the report holds for its group (views/call_groups.sql); one call here
     CAST(1 AS BIGINT) AS n_calls,
     CAST(CASE WHEN trace_id IS NULL THEN 1 ELSE 0 END AS BIGINT) AS n_untraced,
+    CAST(0 AS BIGINT) AS n_sessions,
     input_tokens AS max_input_tokens,
     start_time AS last_start_time
 FROM priced
