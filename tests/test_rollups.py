@@ -181,11 +181,11 @@ def _compaction_spans() -> list[dict[str, Any]]:
     m = timedelta(minutes=1)
     late, next_day = D0.replace(hour=23, minute=59), D0 + timedelta(days=1, minutes=1)
     return [
-        _span(0, trace_id="A", session_id="S1"), _span(1, trace_id="A", session_id="S1"),  # one day, one set
-        _span(2, trace_id="B", session_id="S1"),  # of inputs: A and B counted; S1 likewise
-        _span(3, trace_id="C", session_id="S2", start_time=late),  # C and S2 cross midnight
+        _span(0, trace_id="A", session_id="S1"), _span(1, trace_id="A", session_id="S1"),  # one set of
+        _span(2, trace_id="B", session_id="S1"),  # inputs: A and B are counted
+        _span(3, trace_id="C", session_id="S2", start_time=late),  # C crosses midnight on one set
         _span(4, trace_id="C", session_id="S2", start_time=next_day),
-        _span(5, trace_id="D", session_id="S3"),  # D and S3 in two workflows
+        _span(5, trace_id="D", session_id="S3"),  # D in two workflows: a row per workflow
         _span(6, trace_id="D", session_id="S3", workflow="triage"),
         _span(7, trace_id="E", session_id="S4"),  # E and S4 for two users
         _span(8, trace_id="E", session_id="S4", user_id="bob", start_time=D0 + 9 * m),
@@ -194,10 +194,10 @@ def _compaction_spans() -> list[dict[str, Any]]:
 
 
 def test_compacted_runs_and_sessions_count_as_the_calls_do(tmp_path: Path) -> None:
-    """Runs and sessions seen on one day with one set of attribution inputs are counts in the
-    report's mark rows, the others rows of their own: every count equals the calls', by hand:
-    support: A, B, C, D, E and the untraced call = 6 runs; triage: D = 1; ann: 6 runs over S1-S5;
-    bob: E, S4; team help: 6 runs; the next day alone: C, S2."""
+    """Runs with one set of attribution inputs in the period are counts in the report's mark
+    rows, the others rows of their own, sessions counts per user: every count equals the calls',
+    by hand: support: A, B, C, D, E and the untraced call = 6 runs; triage: D = 1; ann: 6 runs
+    over S1-S5; bob: E, S4; team help: 6 runs; the next day alone: C, S2."""
     lake = _write_lake(tmp_path / "lake", _compaction_spans())
     fast, slow = _both(lake, since="2026-10-05", until="2026-10-07")
     assert fast["rollups_note"] is None
@@ -212,17 +212,38 @@ def test_compacted_runs_and_sessions_count_as_the_calls_do(tmp_path: Path) -> No
     fast, slow = _both(lake, since="2026-10-06", until="2026-10-07")
     assert _sections(fast) == _sections(slow)
     assert [(r["user"], r["runs"], r["sessions"]) for r in _sections(fast)["cost_by_user"]] == [("ann", 1, 1)]
-    # the compaction itself: A and B are one row counting 2 runs; S1, S3 (two workflows, one user,
-    # one day) and S5 one counting 3 sessions (sessions are kept by day and user only)
+    # the compaction itself: A, B and C are one row counting 3 runs, D and E a row per set of
+    # inputs; the sessions one row per user: ann's S1-S5, bob's S4
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     files = [str(lake / f) for f in Lake(lake).manifest().tables["call_marks"]]
     con.execute(f"CREATE VIEW _mark_rows AS SELECT * FROM read_parquet({files!r}, hive_partitioning = true)")
     rows = con.execute(
-        f"SELECT trace_id, session_id, n_untraced, n_sessions FROM ({load_sql('views/report_marks')}) "
-        "WHERE n_untraced + n_sessions > 0 ORDER BY n_untraced DESC"
+        f"SELECT workflow, user_id, trace_id, n_untraced, n_sessions FROM ({load_sql('views/report_marks')}) "
+        "ORDER BY ALL NULLS FIRST"
     ).fetchall()
-    assert rows == [(None, None, 2, 0), (None, None, 0, 3)]
+    assert rows == [
+        (None, "ann", None, 0, 5),
+        (None, "bob", None, 0, 1),
+        ("support", "ann", None, 3, 0),
+        ("support", "ann", "D", 0, 0),
+        ("support", "ann", "E", 0, 0),
+        ("support", "bob", "E", 0, 0),
+        ("triage", "ann", "D", 0, 0),
+    ]
+    # a hash two sets of inputs share is never trusted: with every set colliding, each run keeps
+    # its rows and the runs per workflow are the same
+    runs_per_workflow = (
+        "SELECT workflow, count(DISTINCT trace_id) + sum(n_untraced) FROM ({}) "
+        "WHERE workflow IS NOT NULL GROUP BY ALL ORDER BY ALL"
+    )
+    sql = load_sql("views/report_marks")
+    collide = sql.replace("hash(workflow, user_id, to_json(tags), repo, branch)", "CAST(0 AS UBIGINT)")
+    assert sql.count("hash(") == collide.count("CAST(0 AS UBIGINT)") == 3
+    expected = [("support", 5), ("triage", 1)]  # A, B, C, D, E; D (the untraced call is in the calls)
+    assert con.execute(runs_per_workflow.format(sql)).fetchall() == expected
+    assert con.execute(runs_per_workflow.format(collide)).fetchall() == expected
+    assert con.execute(f"SELECT sum(n_untraced) FROM ({collide})").fetchall() == [(0,)]
 
 
 def _stored(lake: Path, table: str) -> list[tuple[Any, ...]]:

@@ -318,12 +318,7 @@ def _prepare(
     typed = _column_types(con, "calls")
     words = _report_words()
     keep = [(c, t) for c, t in typed if c in words or c in ROW_WEIGHTS]
-    bounds = []
-    if lo is not None:
-        bounds.append(f"day >= DATE '{lo.astimezone(UTC).date()}' AND start_time >= {_utc_literal(lo)}")
-    if until is not None:
-        bounds.append(f"day <= DATE '{until.astimezone(UTC).date()}' AND start_time < {_utc_literal(until)}")
-    where = f" WHERE {' AND '.join(bounds)}" if bounds else ""
+    where = _day_bounds(lo, until)
     rates = None
     if opts.currency and opts.rates:
         from costlab.money.currency import Rates
@@ -358,7 +353,7 @@ def _prepare(
         con.execute(f"COPY (SELECT * FROM calls_attributed) TO '{sql_literal(str(path))}' (FORMAT parquet)")
         con.execute(f"CREATE VIEW _report_calls_attributed AS SELECT * FROM read_parquet('{sql_literal(str(path))}')")
     if why is None:
-        _marks(con, rules, where, scratch)
+        _marks(con, rules, _day_bounds(since, until), scratch)
     con.execute("CREATE OR REPLACE VIEW calls AS SELECT * EXCLUDE (team) FROM _report_calls_attributed")
     con.execute("CREATE OR REPLACE VIEW calls_attributed AS SELECT * FROM _report_calls_attributed")
     if why is not None:  # every call carries its own trace, session and times: no mark rows
@@ -370,6 +365,17 @@ def _prepare(
     else:
         metrics.add_metrics_table(con, rows)
     return why
+
+
+def _day_bounds(lo: datetime | None, until: datetime | None) -> str:
+    """A WHERE clause keeping [lo, until) on start_time, with the day bounds that let the engine
+    skip the other days' files (typed literals of datetimes built here, not user text)."""
+    bounds = []
+    if lo is not None:
+        bounds.append(f"day >= DATE '{lo.astimezone(UTC).date()}' AND start_time >= {_utc_literal(lo)}")
+    if until is not None:
+        bounds.append(f"day <= DATE '{until.astimezone(UTC).date()}' AND start_time < {_utc_literal(until)}")
+    return f" WHERE {' AND '.join(bounds)}" if bounds else ""
 
 
 #: The columns a row of the report's calls holds for the calls it stands for (one call, or a
@@ -424,14 +430,15 @@ MARK_COLUMNS = ("start_time", "end_time", "workflow", "step", "user_id", "provid
 
 
 def _marks(con: duckdb.DuckDBPyConnection, rules: Any, where: str, scratch: Path) -> None:
-    """``call_marks`` and ``call_marks_attributed``: the period's run and timing rows, compacted
-    (queries/views/report_marks.sql: a run or session seen on one day with one set of attribution
-    inputs is a count, not a row), attributed once and kept narrow, then padded with NULL to the
-    calls' columns in a view, so the queries union them with the calls for free."""
+    """``call_marks`` and ``call_marks_attributed``: the run, session and timing rows of the
+    report's period (``where``), compacted for that period (queries/views/report_marks.sql: runs
+    and sessions become counts per group, not a row each), attributed once and kept narrow, then
+    padded with NULL to the calls' columns in a view, so the queries union them with the calls
+    for free. Only the queries of the report's own period may read them."""
     from costlab import engines
 
     cols = ", ".join(MARK_COLUMNS)
-    con.execute(f"CREATE OR REPLACE VIEW _mark_rows AS SELECT {cols}, day FROM call_marks_rows AS r{where}")
+    con.execute(f"CREATE OR REPLACE VIEW _mark_rows AS SELECT {cols} FROM call_marks_rows AS r{where}")
     con.execute(f"CREATE OR REPLACE VIEW calls AS {load_sql('views/report_marks')}")
     bound = rules.bind(load_sql("views/calls_attributed"))
     if engines.is_spark(con):

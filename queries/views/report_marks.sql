@@ -1,73 +1,83 @@
--- report_marks: the report's run, session and timing rows (call_marks), compacted exactly.
+-- report_marks: the report's run, session and timing rows (call_marks) for its period, compacted.
 -- purpose: a report read from the rollups counts distinct runs and sessions from the mark rows
 --   (views/call_marks.sql): one row per day, attribution inputs and (trace, session), millions
---   over a month of traffic. The report's periods start and end at midnight UTC when it reads the
---   rollups, so a run or session seen on one UTC day only is in a period exactly when its day is.
---   Runs: a run whose rows all fall on one day with one set of attribution inputs (workflow,
---   user_id, tags, repo, branch) lands in one group of any query that counts runs (they group by
---   those inputs, by what attribution derives from them, or by day). Such runs are counted, not
---   listed: one row per day and inputs with trace_id NULL and n_untraced = how many
---   (fragments/run_totals.sql adds sum(n_untraced) to count(DISTINCT trace_id), as for calls
---   without a trace). Any other run keeps a row per day and inputs, so count(DISTINCT trace_id)
---   still counts it once.
---   Sessions: only cost_by_user counts them, by user, so they are kept per day and user_id (the
---   other inputs NULL): those seen on one day by one user are counted in n_sessions, the others
---   keep a row per day and user. Timing rows (end_time set) pass unchanged.
--- parameters: none; reads the view _mark_rows (the period's call_marks rows: the columns of
---   costlab.report.build.MARK_COLUMNS and day), made by costlab/report/build.py.
--- grain: one row per day and attribution inputs for the runs seen only there, and one per day and
---   user for such sessions; one per other (run, day, inputs) and (session, day, user); one per
---   timed call.
-WITH m AS (
-    SELECT *, to_json(tags) AS _tk FROM _mark_rows WHERE end_time IS NULL
-),
-trace_slots AS (
-    SELECT DISTINCT trace_id, day, workflow, user_id, _tk, repo, branch FROM m WHERE trace_id IS NOT NULL
-),
-single_traces AS (
-    SELECT trace_id, true AS _single FROM trace_slots GROUP BY trace_id HAVING count(*) = 1
-),
-session_slots AS (
-    SELECT DISTINCT session_id, day, user_id FROM m WHERE session_id IS NOT NULL
-),
-single_sessions AS (
-    SELECT session_id, true AS _single FROM session_slots GROUP BY session_id HAVING count(*) = 1
-),
-traces AS (
-    SELECT m.*, coalesce(s._single, false) AS _single
-    FROM m LEFT JOIN single_traces AS s ON s.trace_id = m.trace_id
-    WHERE m.trace_id IS NOT NULL
-),
-sessions AS (
-    SELECT m.*, coalesce(s._single, false) AS _single
-    FROM m LEFT JOIN single_sessions AS s ON s.session_id = m.session_id
-    WHERE m.session_id IS NOT NULL
-),
-compact AS (
+--   over a month of traffic. The report counts them over its own period only (cost_by_workflow,
+--   cost_by_team, cost_by_user, unit_costs run with the report's since and until), so each run
+--   or session needs to be counted once per group over that period, not listed:
+--   Runs: a run whose rows in the period share one set of attribution inputs (workflow, user_id,
+--   tags, repo, branch) lands in exactly one group of any query that counts runs (they group by
+--   those inputs or by what attribution derives from them). Such runs become one row per set of
+--   inputs with trace_id NULL and n_untraced = how many (a set is found by a hash of its inputs,
+--   checked: a hash shared by two sets keeps their runs as rows) (fragments/run_totals.sql adds
+--   sum(n_untraced) to count(DISTINCT trace_id), as for calls without a trace). A run with more
+--   than one set keeps a row per set, so count(DISTINCT trace_id) counts it once per group.
+--   Sessions: only cost_by_user counts them, by user: one row per user_id with n_sessions = its
+--   distinct sessions in the period (the other inputs NULL).
+--   Timing rows (end_time set) pass unchanged.
+--   So the rows are exact for the period they were made for and for no narrower one.
+-- parameters: none; reads the view _mark_rows (the call_marks rows of the report's period: the
+--   columns of costlab.report.build.MARK_COLUMNS), made by costlab/report/build.py.
+-- grain: one row per set of attribution inputs for its single-set runs, one per (run, set) for
+--   the others, one per user for the sessions, one per timed call.
+WITH sets AS (
+    -- the inputs behind each hash; a hash that two different sets share is never trusted (_one),
+    -- so a collision costs rows, never a count (a nullable column is one value when it is NULL on
+    -- every row, or set on every row with min = max)
     SELECT
-        min(start_time) AS start_time, workflow, user_id, repo, branch, any_value(tags) AS tags,
-        CASE WHEN _single THEN NULL ELSE trace_id END AS trace_id,
-        CAST(NULL AS VARCHAR) AS session_id,
-        CAST(CASE WHEN _single THEN count(DISTINCT trace_id) ELSE 0 END AS BIGINT) AS n_untraced,
-        CAST(0 AS BIGINT) AS n_sessions
-    FROM traces
-    GROUP BY day, workflow, user_id, _tk, repo, branch, _single, CASE WHEN _single THEN NULL ELSE trace_id END
-    UNION ALL
-    SELECT
-        min(start_time), CAST(NULL AS VARCHAR), user_id, CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR),
-        CAST(NULL AS MAP(VARCHAR, VARCHAR)),
-        CAST(NULL AS VARCHAR),
-        CASE WHEN _single THEN NULL ELSE session_id END,
-        CAST(0 AS BIGINT),
-        CAST(CASE WHEN _single THEN count(DISTINCT session_id) ELSE 0 END AS BIGINT)
-    FROM sessions
-    GROUP BY day, user_id, _single, CASE WHEN _single THEN NULL ELSE session_id END
+        hash(workflow, user_id, to_json(tags), repo, branch) AS _h,
+        min(workflow) AS workflow, min(user_id) AS user_id, min(repo) AS repo, min(branch) AS branch,
+        any_value(tags) AS tags,
+        (count(workflow) = 0 OR (count(workflow) = count(*) AND min(workflow) = max(workflow)))
+        AND (count(user_id) = 0 OR (count(user_id) = count(*) AND min(user_id) = max(user_id)))
+        AND (count(tags) = 0 OR (count(tags) = count(*) AND min(to_json(tags)) = max(to_json(tags))))
+        AND (count(repo) = 0 OR (count(repo) = count(*) AND min(repo) = max(repo)))
+        AND (count(branch) = 0 OR (count(branch) = count(*) AND min(branch) = max(branch))) AS _one
+    FROM _mark_rows
+    WHERE end_time IS NULL AND trace_id IS NOT NULL
+    GROUP BY hash(workflow, user_id, to_json(tags), repo, branch)
+),
+runs AS (
+    -- per run: one hash on every row, and that hash stands for one set of inputs
+    SELECT u.trace_id, u.start_time, u._h, (u._lo = u._h AND b._h IS NULL) AS _single
+    FROM (
+        SELECT trace_id, min(start_time) AS start_time, max(_h) AS _h, min(_h) AS _lo
+        FROM (SELECT trace_id, start_time, hash(workflow, user_id, to_json(tags), repo, branch) AS _h
+              FROM _mark_rows WHERE end_time IS NULL AND trace_id IS NOT NULL) AS r
+        GROUP BY trace_id
+    ) AS u
+    LEFT JOIN (SELECT _h FROM sets WHERE NOT _one) AS b ON b._h = u._h
+),
+counted AS (
+    SELECT _h, min(start_time) AS start_time, count(*) AS n FROM runs WHERE _single GROUP BY _h
+),
+mixed AS (
+    SELECT m.*
+    FROM _mark_rows AS m JOIN (SELECT trace_id FROM runs WHERE NOT _single) AS x ON x.trace_id = m.trace_id
+    WHERE m.end_time IS NULL
 )
 SELECT
-    start_time, CAST(NULL AS TIMESTAMPTZ) AS end_time, workflow, CAST(NULL AS VARCHAR) AS step, user_id,
-    CAST(NULL AS VARCHAR) AS provider, CAST(NULL AS VARCHAR) AS model, repo, branch, tags, trace_id,
-    session_id, CAST(0 AS BIGINT) AS n_calls, n_untraced, n_sessions
-FROM compact
+    c.start_time, CAST(NULL AS TIMESTAMPTZ) AS end_time, s.workflow, CAST(NULL AS VARCHAR) AS step, s.user_id,
+    CAST(NULL AS VARCHAR) AS provider, CAST(NULL AS VARCHAR) AS model, s.repo, s.branch, s.tags,
+    CAST(NULL AS VARCHAR) AS trace_id, CAST(NULL AS VARCHAR) AS session_id,
+    CAST(0 AS BIGINT) AS n_calls, CAST(c.n AS BIGINT) AS n_untraced, CAST(0 AS BIGINT) AS n_sessions
+FROM counted AS c
+JOIN sets AS s ON s._h = c._h
+UNION ALL
+SELECT
+    min(start_time), CAST(NULL AS TIMESTAMPTZ), workflow, CAST(NULL AS VARCHAR), user_id,
+    CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), repo, branch, any_value(tags), trace_id,
+    CAST(NULL AS VARCHAR), CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT)
+FROM mixed
+GROUP BY workflow, user_id, to_json(tags), repo, branch, trace_id
+UNION ALL
+SELECT
+    min(start_time), CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), user_id,
+    CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR),
+    CAST(NULL AS MAP(VARCHAR, VARCHAR)), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(0 AS BIGINT),
+    CAST(0 AS BIGINT), CAST(count(DISTINCT session_id) AS BIGINT)
+FROM _mark_rows
+WHERE end_time IS NULL AND session_id IS NOT NULL
+GROUP BY user_id
 UNION ALL
 SELECT
     start_time, end_time, workflow, step, user_id, provider, model, repo, branch, tags, trace_id,
