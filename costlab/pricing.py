@@ -622,9 +622,7 @@ class PriceBook:
             by_model.setdefault((str(provider), str(model).lower(), str(tier)), []).append(r)
         if not by_model:
             return self
-        book = copy.copy(self)
-        book._by_key = dict(self._by_key)
-        book._custom = list(self._custom)
+        book = self._detached()
         book._match_cache = {}
         for (provider, model, tier), rows in sorted(by_model.items()):
             if len({r[4] for r in rows}) != 1:
@@ -639,6 +637,20 @@ class PriceBook:
                                  valid_from=_midnight(first), provider_raw=provider)  # fmt: skip
             book._apply(Overrides(path=f"billed rate: {lines} bill lines ({formats}) {first}..{last}", models=[custom]))
         book._match_cache.clear()
+        return book
+
+    def _detached(self) -> PriceBook:
+        """A copy to add prices to: every row in memory, and no cache file, so its prices (which
+        depend on a lake's bill or calls, not only on the override file) are never saved under
+        this book's cache key nor read from it. A book read from the cache is built first: the
+        copy must match new models as the built book would (the overrides' custom models)."""
+        if self._index is not None:
+            self._hydrate()
+        book = copy.copy(self)
+        book._by_key = {key: list(rows) for key, rows in self._by_key.items()}
+        book._custom = list(self._custom)
+        book._match_cache = dict(self._match_cache)
+        book._table, book._index, book._cache_file, book._new_matches = None, None, None, False
         return book
 
     # -- overrides
