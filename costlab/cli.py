@@ -897,11 +897,31 @@ def prices(
     from costlab.pricing import describe
     from costlab.report.tables import rows
 
-    data = describe(model, at=as_instant(at, "--at"), provider=provider, book=_workspace(lake).billed_prices())
+    ws = _workspace(lake)
+    data = describe(model, at=as_instant(at, "--at"), provider=provider, book=ws.billed_prices())
     if not data:
         raise CostlabError(f"no prices for {model!r} valid at {at}")
     names = list(data[0])
     rows(names, [tuple(d[n] for n in names) for d in data], fmt)
+    _commitment_lines(ws, _period(month, since, until))
+
+
+def _commitment_lines(ws: Workspace, period: tuple[Any, Any]) -> None:
+    """After `costlab prices`: the overrides file's commitments, each committed month drawn
+    down (`costlab.money.commitments.status`; the period given, else every month with spend),
+    on stderr so the prices stay machine-readable."""
+    book = ws.prices()
+    if not book.commitments:
+        return
+    from costlab.money.commitments import status
+    from costlab.money_text import money_text
+
+    for c in book.commitments:
+        until = f" until {c.valid_to.date()}" if c.valid_to else ""
+        since = f" from {c.valid_from.date()}" if c.valid_from else ""
+        typer.echo(f"commitment: {c.provider} {money_text(c.amount)} {c.currency} per month{since}{until}", err=True)
+    for m in status(ws, *period, book=book):
+        typer.echo(f"  {m.line()}", err=True)
 
 
 @app.command()
