@@ -239,6 +239,35 @@ def test_volume_factors_walk_the_month(tmp_path: Path) -> None:
                                                                     date(2026, 10, 7): Decimal("0.9")}}  # fmt: skip
 
 
+def test_models_of_one_entry_count_together_and_the_last_entry_wins(tmp_path: Path) -> None:
+    book = PriceBook(_overrides(tmp_path, """
+[[volume]]
+provider = "openai"
+tiers = [{ from_mtok = 0, percent = 0 }, { from_mtok = 1, percent = 10 }]
+
+[[volume]]
+provider = "openai"
+model = "gpt-4o"
+valid_from = 2026-10-06
+tiers = [{ from_mtok = 0, percent = 50 }]
+"""))
+    rows = [
+        (date(2026, 10, 5), "openai", "gpt-4.1", 600_000),
+        (date(2026, 10, 5), "openai", "gpt-4.1-mini", 200_000),
+        (date(2026, 10, 5), "openai", "gpt-4o", 100_000),  # before the second entry: the first's
+        (date(2026, 10, 6), "openai", "gpt-4.1-mini", 300_000),
+        (date(2026, 10, 6), "openai", "gpt-4o", 9_000_000),  # the second entry's: not in the first's count
+    ]
+    # the first entry: 2026-10-05 600k + 200k + 100k = 900k, all under 1 MTok (factor 1); 2026-10-06
+    # 300k from 900k to 1.2M: (100k x 1 + 200k x 0.9) / 300k = 280k / 300k = 0.9333...
+    # the second entry: 9M at 50% off from its first day: 0.5
+    got = book.volume_factors(rows)
+    assert got.keys() == {("openai", "gpt-4.1-mini"), ("openai", "gpt-4o")}
+    (mini,) = got[("openai", "gpt-4.1-mini")].items()
+    assert mini[0] == date(2026, 10, 6) and abs(mini[1] * 15 - 14) < Decimal("1e-50")  # 14/15
+    assert got[("openai", "gpt-4o")] == {date(2026, 10, 6): Decimal("0.5")}
+
+
 def _overrides(folder: Path, text: str) -> Overrides:
     (folder / "p.toml").write_text(text)
     return load_overrides(folder / "p.toml")
