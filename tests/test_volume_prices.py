@@ -335,3 +335,15 @@ def test_a_bad_entry_through_the_cli_is_one_line(tmp_path: Path, setup: tuple[Pa
     assert r.exit_code != 0
     assert "the first tier must start at from_mtok = 0" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_spark_prices_the_volume_tiers_and_the_commitments_alike(setup: tuple[Path, Path]) -> None:
+    """The Spark connection applies the same tiers (its temp views are made again over the new
+    price tables) and reads the same commitment spend."""
+    pytest.importorskip("pyspark")
+    lake, config = setup
+    spark = _report(lake, config, "--engine", "spark")
+    (h,) = spark["headline"]  # type: ignore[misc]
+    assert h["traced_cost"] == Decimal("5.744")  # as on DuckDB: 2.80 + 1.504 + 1.44
+    note = spark["sections"]["reconciliation"]["note"]  # type: ignore[index]
+    assert "openai 2026-10: committed 10.00 USD, spent 5.50 (on the bill)" in note
