@@ -864,8 +864,8 @@ def prices(
     at: Annotated[str | None, typer.Option("--at", help="Only prices valid on this date (YYYY-MM-DD).")] = None,
     provider: Annotated[str | None, typer.Option("--provider", help="Provider, when a name is ambiguous.")] = None,
     lake: LakeOpt = None,
-    since: Annotated[str | None, typer.Option(help="learn: bills from (YYYY-MM-DD, 30d).")] = None,
-    until: Annotated[str | None, typer.Option(help="learn: bills until, exclusive.")] = None,
+    since: Annotated[str | None, typer.Option(help="learn, commitments: bills from (YYYY-MM-DD, 30d).")] = None,
+    until: Annotated[str | None, typer.Option(help="learn, commitments: bills until, exclusive.")] = None,
     month: MonthOpt = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="learn: write the prices file here (TOML) instead of stdout.")
@@ -880,7 +880,10 @@ def prices(
 
     Prices come from the installed genai-prices data (no network) plus the overrides file named
     by `[prices] overrides` in costlab.toml; a model neither knows is priced at the rates the
-    lake's own bill charged for it (source: billed rate, with the bill lines).
+    lake's own bill charged for it (source: billed rate, with the bill lines). [[volume]] tiers
+    of the overrides file show as day rows (source: ...; volume tiers); its [[commitment]]s are
+    written to stderr after the prices, drawn down per month (--month/--since/--until, else
+    every month with spend).
 
     Examples:
 
