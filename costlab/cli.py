@@ -864,8 +864,8 @@ def prices(
     at: Annotated[str | None, typer.Option("--at", help="Only prices valid on this date (YYYY-MM-DD).")] = None,
     provider: Annotated[str | None, typer.Option("--provider", help="Provider, when a name is ambiguous.")] = None,
     lake: LakeOpt = None,
-    since: Annotated[str | None, typer.Option(help="learn: bills from (YYYY-MM-DD, 30d).")] = None,
-    until: Annotated[str | None, typer.Option(help="learn: bills until, exclusive.")] = None,
+    since: Annotated[str | None, typer.Option(help="learn, commitments: bills from (YYYY-MM-DD, 30d).")] = None,
+    until: Annotated[str | None, typer.Option(help="learn, commitments: bills until, exclusive.")] = None,
     month: MonthOpt = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="learn: write the prices file here (TOML) instead of stdout.")
@@ -880,7 +880,10 @@ def prices(
 
     Prices come from the installed genai-prices data (no network) plus the overrides file named
     by `[prices] overrides` in costlab.toml; a model neither knows is priced at the rates the
-    lake's own bill charged for it (source: billed rate, with the bill lines).
+    lake's own bill charged for it (source: billed rate, with the bill lines). [[volume]] tiers
+    of the overrides file show as day rows (source: ...; volume tiers); its [[commitment]]s are
+    written to stderr after the prices, drawn down per month (--month/--since/--until, else
+    every month with spend).
 
     Examples:
 
@@ -897,11 +900,31 @@ def prices(
     from costlab.pricing import describe
     from costlab.report.tables import rows
 
-    data = describe(model, at=as_instant(at, "--at"), provider=provider, book=_workspace(lake).billed_prices())
+    ws = _workspace(lake)
+    data = describe(model, at=as_instant(at, "--at"), provider=provider, book=ws.billed_prices())
     if not data:
         raise CostlabError(f"no prices for {model!r} valid at {at}")
     names = list(data[0])
     rows(names, [tuple(d[n] for n in names) for d in data], fmt)
+    _commitment_lines(ws, _period(month, since, until))
+
+
+def _commitment_lines(ws: Workspace, period: tuple[Any, Any]) -> None:
+    """After `costlab prices`: the overrides file's commitments, each committed month drawn
+    down (`costlab.money.commitments.status`; the period given, else every month with spend),
+    on stderr so the prices stay machine-readable."""
+    book = ws.prices()
+    if not book.commitments:
+        return
+    from costlab.money.commitments import status
+    from costlab.money_text import money_text
+
+    for c in book.commitments:
+        until = f" until {c.valid_to.date()}" if c.valid_to else ""
+        since = f" from {c.valid_from.date()}" if c.valid_from else ""
+        typer.echo(f"commitment: {c.provider} {money_text(c.amount)} {c.currency} per month{since}{until}", err=True)
+    for m in status(ws, *period, book=book):
+        typer.echo(f"  {m.line()}", err=True)
 
 
 @app.command()

@@ -329,11 +329,63 @@ class Discount:
     valid_to: datetime | None = None
 
 
+@dataclass(frozen=True)
+class VolumeTier:
+    from_tokens: int  # the tier starts after this many tokens of the month
+    percent: Decimal  # off the price otherwise in force
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A graduated volume discount (``[[volume]]``): each tier's percent off the tokens of the
+    UTC calendar month that fall in it (`PriceBook.volume_factors`)."""
+
+    provider: str  # as written; matches the normalised and the genai-prices id
+    tiers: tuple[VolumeTier, ...]
+    model: str | None = None  # glob over the canonical price model id; None: every model
+    valid_from: datetime | None = None  # UTC midnights
+    valid_to: datetime | None = None
+
+    def covers(self, day: date) -> bool:
+        at = datetime.combine(day, time(0), UTC)
+        return (self.valid_from is None or at >= self.valid_from) and (self.valid_to is None or at < self.valid_to)
+
+    def discounted(self, before: int, tokens: int) -> Decimal:
+        """Tokens ``before + 1 .. before + tokens`` of the month weighted by their tiers' share of
+        the price: sum over tiers of (tokens in the tier) x (100 - percent) / 100."""
+        total = Decimal(0)
+        lo, hi = before, before + tokens
+        for tier, nxt in zip(self.tiers, [*self.tiers[1:], None], strict=True):
+            top = hi if nxt is None else min(hi, nxt.from_tokens)
+            inside = top - max(lo, tier.from_tokens)
+            if inside > 0:
+                total += inside * (Decimal(100) - tier.percent)
+        return total / Decimal(100)
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """A monthly committed spend with a provider (``[[commitment]]``; `costlab.money.commitments`)."""
+
+    provider: str  # normalised as calls and charges_llm carry it
+    amount: Decimal  # per UTC calendar month
+    currency: str = "USD"
+    valid_from: datetime | None = None  # the first day of a month
+    valid_to: datetime | None = None  # exclusive; the first day of a month
+
+    def covers(self, month: date) -> bool:
+        """True when ``month`` (its first day) is a committed month."""
+        at = datetime.combine(month, time(0), UTC)
+        return (self.valid_from is None or at >= self.valid_from) and (self.valid_to is None or at < self.valid_to)
+
+
 @dataclass
 class Overrides:
     path: str
     models: list[CustomModel] = field(default_factory=list)
     discounts: list[Discount] = field(default_factory=list)
+    volumes: list[Volume] = field(default_factory=list)
+    commitments: list[Commitment] = field(default_factory=list)
 
 
 def _when(value: Any, where: str) -> datetime | None:
@@ -388,6 +440,16 @@ def load_overrides(path: str | os.PathLike[str]) -> Overrides:
     ``[[discount]]`` negotiated discount on the list price: ``percent = 15`` with optional
     ``provider``, ``model`` (glob over the canonical model id), ``service_tier``, ``valid_from``,
     ``valid_to`` (exclusive). The last matching discount wins; discounts never compound.
+
+    ``[[volume]]`` graduated volume tiers: ``provider`` (required), optional ``model`` (glob over
+    the canonical model id; absent: every model of the provider), ``valid_from``/``valid_to``
+    (dates), ``tiers = [{ from_mtok = 0, percent = 0 }, { from_mtok = 1000, percent = 10 }]``:
+    each tier's percent off the price otherwise in force, for the tokens of the UTC calendar
+    month (all token types summed) that fall in it (`PriceBook.volume_factors`).
+
+    ``[[commitment]]`` a monthly committed spend: ``provider``, ``amount`` (per month),
+    ``currency`` (default USD), ``valid_from`` and optional ``valid_to`` (first days of months);
+    `costlab.money.commitments.status` reports it drawn down.
     """
     from costlab.config import regular_file
 
@@ -398,11 +460,14 @@ def load_overrides(path: str | os.PathLike[str]) -> Overrides:
     except tomllib.TOMLDecodeError as ex:
         raise CostlabError(f"{p}: not valid TOML ({ex})") from None
     out = Overrides(path=str(p))
-    unknown = set(data) - {"model", "discount"}
+    unknown = set(data) - {"model", "discount", "volume", "commitment"}
     if unknown:
         raise CostlabError(
-            f"{p}: unknown section(s) {sorted(unknown)}; use [[model]] or [[discount]]"
+            f"{p}: unknown section(s) {sorted(unknown)}; use [[model]], [[discount]], [[volume]] or [[commitment]]"
         )
+    for section in ("model", "discount", "volume", "commitment"):
+        if not isinstance(data.get(section, []), list):
+            raise CostlabError(f"{p}: {section} must be written [[{section}]] (a list of entries)")
     for i, m in enumerate(data.get("model", [])):
         where = f"{p}: [[model]] #{i + 1}"
         if not isinstance(m, dict) or not m.get("provider") or not m.get("model"):
@@ -453,7 +518,74 @@ def load_overrides(path: str | os.PathLike[str]) -> Overrides:
                 **_window(d, where),
             )
         )
+    out.volumes = [_volume(v, f"{p}: [[volume]] #{i + 1}") for i, v in enumerate(data.get("volume", []))]
+    out.commitments = [
+        _commitment(c, f"{p}: [[commitment]] #{i + 1}") for i, c in enumerate(data.get("commitment", []))
+    ]
     return out
+
+
+def _day_window(entry: dict[str, Any], where: str, month: bool = False) -> dict[str, datetime | None]:
+    """`_window` whose bounds are UTC midnights (``month``: first days of months)."""
+    window = _window(entry, where)
+    for key, at in window.items():
+        if at is not None and at.time() != time(0):
+            raise CostlabError(f"{where}: {key} must be a date (UTC midnight), got {entry[key]!r}")
+        if at is not None and month and at.day != 1:
+            raise CostlabError(f"{where}: {key} must be the first day of a month, got {entry[key]!r}")
+    return window
+
+
+def _volume(v: Any, where: str) -> Volume:
+    if not isinstance(v, dict) or not v.get("provider"):
+        raise CostlabError(f"{where}: needs provider and tiers")
+    extra = set(v) - {"provider", "model", "tiers", "valid_from", "valid_to"}
+    if extra:
+        raise CostlabError(f"{where}: unknown key(s) {sorted(extra)}")
+    raw = v.get("tiers")
+    if not isinstance(raw, list) or not raw:
+        raise CostlabError(f"{where}: needs tiers = [{{ from_mtok = 0, percent = 0 }}, ...]")
+    tiers: list[VolumeTier] = []
+    for j, t in enumerate(raw):
+        at = f"{where} tier #{j + 1}"
+        if not isinstance(t, dict) or set(t) != {"from_mtok", "percent"}:
+            raise CostlabError(f"{at}: write {{ from_mtok = N, percent = P }}")
+        tokens = _num(t["from_mtok"], f"{at} from_mtok") * _MTOK
+        pct = _num(t["percent"], f"{at} percent")
+        if tokens != tokens.to_integral_value():
+            raise CostlabError(f"{at}: from_mtok must be a whole number of tokens, got {t['from_mtok']!r}")
+        if pct >= 100:
+            raise CostlabError(f"{at}: percent must be at least 0 and under 100, got {t['percent']!r}")
+        if not tiers and tokens != 0:
+            raise CostlabError(f"{at}: the first tier must start at from_mtok = 0")
+        if tiers and tokens <= tiers[-1].from_tokens:
+            raise CostlabError(f"{at}: tiers must be sorted by from_mtok, each above the one before")
+        tiers.append(VolumeTier(int(tokens), pct))
+    return Volume(
+        provider=str(v["provider"]),
+        tiers=tuple(tiers),
+        model=str(v["model"]).lower() if v.get("model") else None,
+        **_day_window(v, where),
+    )
+
+
+def _commitment(c: Any, where: str) -> Commitment:
+    from costlab.names import normalise_provider
+
+    if not isinstance(c, dict) or not c.get("provider") or "amount" not in c or "valid_from" not in c:
+        raise CostlabError(f"{where}: needs provider, amount and valid_from")
+    extra = set(c) - {"provider", "amount", "currency", "valid_from", "valid_to"}
+    if extra:
+        raise CostlabError(f"{where}: unknown key(s) {sorted(extra)}")
+    currency = str(c.get("currency", "USD")).strip().upper()
+    if not (len(currency) == 3 and currency.isalpha() and currency.isascii()):
+        raise CostlabError(f"{where}: currency must be a three-letter code such as USD, got {c.get('currency')!r}")
+    return Commitment(
+        provider=normalise_provider(str(c["provider"])) or str(c["provider"]).lower(),
+        amount=_num(c["amount"], f"{where} amount"),
+        currency=currency,
+        **_day_window(c, where, month=True),
+    )
 
 
 def _window(entry: dict[str, Any], where: str) -> dict[str, datetime | None]:
@@ -485,6 +617,24 @@ def _split(r: PriceRow, lo: datetime | None, hi: datetime | None) -> list[PriceR
         start = c
     pieces.append(replace(r, valid_from=start))
     return pieces
+
+
+def _day_runs(days: Mapping[date, Decimal]) -> Iterator[tuple[datetime, datetime, Decimal]]:
+    """[start, end) UTC midnights of the runs of consecutive days that share a factor."""
+    run: list[Any] = []
+    for day in sorted(days):
+        if run and run[1] == day and run[2] == days[day]:
+            run[1] = day + timedelta(days=1)
+            continue
+        if run:
+            yield _midnight_of(run[0]), _midnight_of(run[1]), run[2]
+        run = [day, day + timedelta(days=1), days[day]]
+    if run:
+        yield _midnight_of(run[0]), _midnight_of(run[1]), run[2]
+
+
+def _midnight_of(day: date) -> datetime:
+    return datetime.combine(day, time(0), UTC)
 
 
 def _inside(r: PriceRow, lo: datetime | None, hi: datetime | None) -> bool:
@@ -622,9 +772,7 @@ class PriceBook:
             by_model.setdefault((str(provider), str(model).lower(), str(tier)), []).append(r)
         if not by_model:
             return self
-        book = copy.copy(self)
-        book._by_key = dict(self._by_key)
-        book._custom = list(self._custom)
+        book = self._detached()
         book._match_cache = {}
         for (provider, model, tier), rows in sorted(by_model.items()):
             if len({r[4] for r in rows}) != 1:
@@ -639,6 +787,113 @@ class PriceBook:
                                  valid_from=_midnight(first), provider_raw=provider)  # fmt: skip
             book._apply(Overrides(path=f"billed rate: {lines} bill lines ({formats}) {first}..{last}", models=[custom]))
         book._match_cache.clear()
+        return book
+
+    def _detached(self) -> PriceBook:
+        """A copy to add prices to: every row in memory, and no cache file, so its prices (which
+        depend on a lake's bill or calls, not only on the override file) are never saved under
+        this book's cache key nor read from it. A book read from the cache is built first: the
+        copy must match new models as the built book would (the overrides' custom models)."""
+        if self._index is not None:
+            self._hydrate()
+        book = copy.copy(self)
+        book._by_key = {key: list(rows) for key, rows in self._by_key.items()}
+        book._custom = list(self._custom)
+        book._match_cache = dict(self._match_cache)
+        book._table, book._index, book._cache_file, book._new_matches = None, None, None, False
+        return book
+
+    @property
+    def volumes(self) -> list[Volume]:
+        return self.overrides.volumes if self.overrides else []
+
+    @property
+    def commitments(self) -> list[Commitment]:
+        return self.overrides.commitments if self.overrides else []
+
+    def volume_factors(self, day_tokens: Iterable[Sequence[Any]]) -> dict[tuple[str, str], dict[date, Decimal]]:
+        """Per price model and UTC day, the factor its prices take under the ``[[volume]]`` tiers
+        (only factors other than 1). ``day_tokens``: (day, price_provider, price_model, tokens)
+        rows of the calls (``queries/views/volume_tokens.sql``).
+
+        A (price model, day) counts toward the last ``[[volume]]`` entry that matches the model
+        and covers the day, and takes that entry's factor. Per entry, the days are walked in
+        order within each UTC calendar month: a day's tokens fill the tiers from the month's
+        count before it to the count after it, so its factor is sum(tokens in tier x (1 -
+        percent)) / day tokens, and the month's cost is the graduated sum exactly. Which calls
+        within the day that crosses a tier got the cheaper tokens is not known: every call of
+        the day takes the same factor (the day and month totals are exact)."""
+        import decimal
+
+        volumes = self.volumes
+        if not volumes:
+            return {}
+        applies: dict[tuple[int, tuple[str, str]], bool] = {}
+        per_entry: dict[int, dict[date, int]] = {}
+        governed: list[tuple[tuple[str, str], date, int]] = []
+        for row in day_tokens:
+            day, provider, model, tokens = row[0], row[1], row[2], row[3]
+            if day is None or not provider or not model or not tokens or int(tokens) <= 0:
+                continue
+            key = (str(provider), str(model))
+            day = day.date() if isinstance(day, datetime) else day
+            entry = None
+            for i in reversed(range(len(volumes))):
+                if (i, key) not in applies:
+                    v = volumes[i]
+                    applies[(i, key)] = self._applies(v.provider, v.model, key)
+                if applies[(i, key)] and volumes[i].covers(day):
+                    entry = i
+                    break
+            if entry is None:
+                continue
+            days = per_entry.setdefault(entry, {})
+            days[day] = days.get(day, 0) + int(tokens)
+            governed.append((key, day, entry))
+        factor: dict[tuple[int, date], Decimal] = {}
+        with decimal.localcontext() as ctx:
+            ctx.prec = 60
+            for entry, days in per_entry.items():
+                month: tuple[int, int] | None = None
+                before = 0
+                for day in sorted(days):
+                    if (day.year, day.month) != month:
+                        month, before = (day.year, day.month), 0
+                    n = days[day]
+                    factor[(entry, day)] = volumes[entry].discounted(before, n) / n
+                    before += n
+        out: dict[tuple[str, str], dict[date, Decimal]] = {}
+        for key, day, entry in governed:
+            f = factor[(entry, day)]
+            if f != 1:
+                out.setdefault(key, {})[day] = f
+        return out
+
+    def with_volume(self, day_factors: Mapping[tuple[str, str], Mapping[date, Decimal]]) -> PriceBook:
+        """A copy whose rows of each price model are split at the UTC midnights of the days in
+        ``day_factors`` (`volume_factors`) and scaled by that day's factor there (consecutive days
+        of one factor stay one row); every other row is unchanged. No factor other than 1: this
+        book itself. The copy is never cached (`_detached`)."""
+        import decimal
+
+        todo = {key: {d: f for d, f in days.items() if f != 1} for key, days in day_factors.items()}
+        todo = {key: days for key, days in todo.items() if days}
+        if not todo:
+            return self
+        book = self._detached()
+        with decimal.localcontext() as ctx:
+            ctx.prec = 60
+            for key, days in sorted(todo.items()):
+                rows = book._rows_of(key)
+                for lo, hi, f in _day_runs(days):
+                    out = []
+                    for r in _clip(rows, lo, hi):
+                        if _inside(r, lo, hi):
+                            price = (r.unit_price * f).quantize(_Q, rounding=ROUND_HALF_EVEN)
+                            r = replace(r, unit_price=price, source=f"{r.source}; volume tiers")
+                        out.append(r)
+                    rows = out
+                book._by_key[key] = rows
         return book
 
     # -- overrides
@@ -701,12 +956,16 @@ class PriceBook:
         return {_provider_name(raw)} | ({prov.id} if prov else set())
 
     def _discount_applies(self, d: Discount, key: tuple[str, str]) -> bool:
-        if d.provider is not None and key[0] not in self._provider_ids(d.provider):
+        return self._applies(d.provider, d.model, key)
+
+    def _applies(self, provider: str | None, model: str | None, key: tuple[str, str]) -> bool:
+        """An entry naming ``provider`` and ``model`` (glob or id) applies to price model ``key``."""
+        if provider is not None and key[0] not in self._provider_ids(provider):
             return False
-        if d.model is None or fnmatch.fnmatchcase(key[1].lower(), d.model):
+        if model is None or fnmatch.fnmatchcase(key[1].lower(), model):
             return True
-        if not any(ch in d.model for ch in "*?["):  # an alias such as a dated snapshot id
-            hit = self._genai_match(d.provider or key[0], d.model)
+        if not any(ch in model for ch in "*?["):  # an alias such as a dated snapshot id
+            hit = self._genai_match(provider or key[0], model)
             return hit is not None and (hit.provider, hit.model) == key
         return False
 

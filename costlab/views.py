@@ -95,14 +95,26 @@ def bill_rates(con: Any, book: PriceBook) -> PriceBook:
     return book.with_bill_rates(rows)
 
 
+def volume_prices(con: Any, book: PriceBook) -> PriceBook:
+    """``book`` with its ``[[volume]]`` tiers applied to the lake's calls
+    (`costlab.pricing.PriceBook.volume_factors`, then ``with_volume``); needs ``call_facts`` and
+    ``model_prices``. A book without volume tiers is returned as it is."""
+    if not book.volumes:
+        return book
+    rows = con.execute(load_sql("views/volume_tokens")).fetchall()
+    return book.with_volume(book.volume_factors(rows))
+
+
 def create_views(
     con: duckdb.DuckDBPyConnection,
     root: Path,
     manifest: Manifest,
     prices: PriceBook | None = None,
     fast: bool = False,
-) -> None:
+) -> PriceBook:
     """Create the stored-table views, the price tables, then the derived views (``calls``).
+    Returns the prices the tables hold: ``prices`` with the bill's rates for the models no
+    catalogue knows, then the override file's volume tiers over the lake's calls.
 
     ``fast``: ``call_facts`` reads the lake's stored copy (kept by ingest; without the columns in
     `costlab.schema.CALL_FACTS_DROPPED`) instead of de-duplicating every span again. Lakes
@@ -132,7 +144,14 @@ def create_views(
             calls_from = "(SELECT provider, model, span_kind, 'self' AS usage_scope FROM call_rollup_rows)"
     add_price_tables(con, prices, calls_from=calls_from)  # prices, model_prices, price_grid
     create_call_views(con, facts)
+    # [[volume]] tiers: counted over the calls just priced, then the same models priced again
+    volume = volume_prices(con, prices)
+    if volume is not prices:
+        prices = volume
+        add_price_tables(con, prices, calls_from=calls_from)
+        create_call_views(con, facts)
     if stored:
         create_rollup_views(con, manifest)
     for view in ("usage_priced", "charges_llm", "reconciliation_facts"):  # reconciliation inputs
         con.execute(f"CREATE OR REPLACE VIEW {view} AS {load_sql(f'views/{view}')}")
+    return prices

@@ -107,24 +107,28 @@ class Workspace:
         return PriceBook.load(overrides, settings=self.settings, base=self.config_dir)
 
     def billed_prices(self, overrides: str | os.PathLike[str] | None = None) -> PriceBook:
-        """`prices` plus the rates the lake's bill charged for models they do not know (what
-        `calls` prices them at; `costlab.pricing.PriceBook.with_bill_rates`). A workspace
-        without a lake has only `prices`."""
+        """`prices` plus the rates the lake's bill charged for models they do not know, then the
+        override file's volume tiers over the lake's calls: what `calls` prices them at
+        (`costlab.pricing.PriceBook.with_bill_rates`, ``with_volume``). A workspace without a
+        lake has only `prices`."""
         if not self.lake.exists():
             return self.prices(overrides)
         import duckdb
 
         from costlab.lake import lake_file_errors
         from costlab.sql import load_sql
-        from costlab.views import bill_rates, table_select
+        from costlab.views import bill_rates, create_views, table_select
 
         manifest = self.lake.manifest()
+        book = self.prices(overrides)
         with duckdb.connect(":memory:") as con, lake_file_errors():
             con.execute("SET TimeZone = 'UTC'")
+            if book.volumes:  # volume tiers count the lake's calls: the views `connect` makes
+                return create_views(con, self.lake.path, manifest, book, fast=True)
             files = [str(self.lake.path / rel) for rel in manifest.tables.get("charges", [])]
             con.execute(f"CREATE VIEW charges AS {table_select(con, 'charges', files)}")
             con.execute(f"CREATE VIEW charges_llm AS {load_sql('views/charges_llm')}")
-            return bill_rates(con, self.prices(overrides))
+            return bill_rates(con, book)
 
     def rollup_keys(self, overrides: str | os.PathLike[str] | None = None) -> RollupKeys:
         """The splits this workspace's prices and attribution need of the lake's rollups."""

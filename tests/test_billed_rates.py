@@ -98,3 +98,31 @@ def test_prices_says_the_rate_came_from_the_bill(lake: Path) -> None:
     got = {p["price_type"]: (Decimal(str(p["price"])), p["source"]) for p in json.loads(r.stdout)}
     line = "billed rate: 2 bill lines (focus) 2026-10-07..2026-10-07"
     assert got == {"input_uncached": (Decimal("1.5"), line), "output": (Decimal(5), line)}
+
+
+
+
+def test_a_book_with_bill_rates_is_never_cached_as_the_plain_book(
+    lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bill's rates belong to one lake: a copy with them must not be saved under the plain
+    book's cache key. It was (its matches, with the billed model matched as an override, over
+    the plain book's table): the next process read the billed model as known but without a
+    price, and left its calls unpriced. Two processes over one fresh cache folder."""
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("COSTLAB_CACHE_DIR", str(tmp_path / "cache"))
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    code = (
+        "import sys; from costlab.workspace import Workspace; ws = Workspace(sys.argv[1]); "
+        "print(ws.sql(\"SELECT cost_source FROM calls WHERE model = 'acme-llm-2' AND cost IS NOT NULL\").rows(), "
+        "ws.sql(\"SELECT count(*) FROM prices WHERE model = 'acme-llm-2'\").rows())"
+    )
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", code, str(lake)], env=env, capture_output=True, text=True, check=True)
+        # still priced at the bill's rate; and its two prices are in the `prices` table too, not
+        # only in the calls' price cells (the copy used to keep the plain book's table)
+        assert out.stdout.strip() == "[('billed_rate',)] [(2,)]", out.stderr

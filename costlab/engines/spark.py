@@ -166,13 +166,19 @@ class SparkConnection:
                                manifest.tables["call_facts"])  # fmt: skip
         from costlab.pricing import PriceBook
         from costlab.sql import load_sql
-        from costlab.views import bill_rates, create_call_views, create_rollup_views
+        from costlab.views import bill_rates, create_call_views, create_rollup_views, volume_prices
 
         self.execute(f"CREATE OR REPLACE VIEW charges_llm AS {load_sql('views/charges_llm')}")
         prices = bill_rates(self, prices or PriceBook.load())  # as costlab.views.create_views
         self._register_prices(prices, "_stored_call_facts" if stored else "spans")
 
         create_call_views(self, "SELECT * FROM _stored_call_facts" if stored else None)
+        volume = volume_prices(self, prices)  # [[volume]] tiers, as costlab.views.create_views
+        if volume is not prices:
+            prices = volume
+            self._register_prices(prices, "_stored_call_facts" if stored else "spans")
+            # a Spark temp view keeps the plan it was made with: made again over the new tables
+            create_call_views(self, "SELECT * FROM _stored_call_facts" if stored else None)
         if stored:  # the rollups a report reads (costlab.rollups), as costlab.views does
             for table in ("call_rollup", "call_marks"):
                 cols = schema.DERIVED_TABLES[table] + schema.DERIVED_PARTITIONS[table]

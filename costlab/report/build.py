@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from costlab.lake import Lake
     from costlab.money.alerts import Budget
     from costlab.money.currency import Rates
+    from costlab.pricing import PriceBook
     from costlab.rollups import RollupKeys
 
 POLICIES = ("proportional", "even", "tag", "none")
@@ -215,6 +216,7 @@ def build_report(source: Workspace | Lake | str | None, options: ReportOptions |
         report.sections = [found[k] for k in ORDER if k in found]
         report.headline = _headline(report)
         _gap_note(report)
+        _commitment_note(con, ws, report, book, since, until)
         _compare(con, report, since, until)
         report.notice = _notice(con, report, since, until)
     if opts.findings:
@@ -619,6 +621,25 @@ def _gap(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> dict[str, Se
             "gap",
         ),
     }  # fmt: skip
+
+
+def _commitment_note(
+    con: Any, ws: Workspace, report: Report, book: PriceBook, since: datetime | None, until: datetime | None
+) -> None:
+    """The overrides file's monthly commitments, drawn down (`costlab.money.commitments`), after
+    the reconciliation's note: bill against traces is where a true-up shows. Nothing without
+    commitments."""
+    if not book.commitments:
+        return
+    from costlab.money.commitments import status
+
+    sec = report.section("reconciliation")
+    months = status(ws, since, until, book=book, con=con)
+    if sec is None or not months:
+        return
+    lines = "; ".join(m.line() for m in months)
+    text = f"Commitments (whole UTC months; a month not over yet is not settled): {lines}."
+    sec.note = f"{sec.note} {text}" if sec.note else text
 
 
 def _gap_note(report: Report) -> None:
