@@ -25,8 +25,8 @@ WITH billed AS (
       AND charge_category = 'Usage'
       AND provider IS NOT NULL
       AND billing_currency IS NOT NULL
-      AND (CAST($since AS TIMESTAMPTZ) IS NULL OR charge_period_start >= CAST($since AS TIMESTAMPTZ))
-      AND (CAST($until AS TIMESTAMPTZ) IS NULL OR charge_period_start < CAST($until AS TIMESTAMPTZ))
+      AND
+-- include: fragments/in_period | at = charge_period_start
     GROUP BY 1, 2, 3
 ),
 traced AS (
@@ -35,13 +35,13 @@ traced AS (
         CAST(date_trunc('month', timezone('UTC', start_time)) AS DATE) AS month,
         cost_currency AS currency,
         sum(cost) AS traced,
-        count(*) AS traced_calls
+        CAST(sum(n_calls) AS BIGINT) AS traced_calls  -- a report's calls can be rollup groups
     FROM calls
     WHERE cost IS NOT NULL
       AND provider IS NOT NULL
       AND cost_currency IS NOT NULL
-      AND (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
-      AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
+      AND
+-- include: fragments/in_period | at = start_time
     GROUP BY 1, 2, 3
 )
 SELECT

@@ -8,14 +8,14 @@ OpenTelemetry GenAI spans written here. Every expected cost is derived by hand i
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from test_learned_prices import COLS, _line
+from otlpspan import chat_span, write_traces
+from test_learned_prices import _line, write_focus
 from typer.testing import CliRunner
 
 from costlab.cli import app
@@ -23,43 +23,23 @@ from costlab.workspace import Workspace
 
 
 def _span(span_id: str, model: str, provider: str, day: int, tokens_in: int, tokens_out: int) -> dict[str, object]:
-    t = int(datetime(2026, 10, day, 12, tzinfo=UTC).timestamp() * 1e9)
-    attrs = {
-        "gen_ai.operation.name": "chat", "gen_ai.provider.name": provider, "gen_ai.request.model": model,
-        "gen_ai.response.model": model, "gen_ai.usage.input_tokens": tokens_in,
-        "gen_ai.usage.output_tokens": tokens_out, "gen_ai.workflow.name": "research",
-    }  # fmt: skip
-    return {
-        "traceId": f"{int(span_id):032x}", "spanId": f"{int(span_id):016x}", "name": f"chat {model}", "kind": 3,
-        "startTimeUnixNano": str(t), "endTimeUnixNano": str(t + 2_000_000_000),
-        "attributes": [
-            {"key": k, "value": {"intValue": str(v)} if isinstance(v, int) else {"stringValue": v}}
-            for k, v in attrs.items()
-        ],
-        "status": {"code": 0},
-    }  # fmt: skip
+    return chat_span(int(span_id), datetime(2026, 10, day, 12, tzinfo=UTC), tokens_in, tokens_out, model, provider)
 
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("billed")
-    bill = root / "focus.csv"
-    with bill.open("w", newline="") as f:
-        w = csv.DictWriter(f, COLS)
-        w.writeheader()
-        w.writerows([
-            _line("05", "10.20", "OpenAI", "gpt-4.1", "Input", "6000000"),
-            _line("07", "3.00", "Acme", "acme-llm-2", "Input", "2000000"),
-            _line("07", "2.50", "Acme", "acme-llm-2", "Output", "500000"),
-        ])  # fmt: skip
+    bill = write_focus(root / "focus.csv", [
+        _line("05", "10.20", "OpenAI", "gpt-4.1", "Input", "6000000"),
+        _line("07", "3.00", "Acme", "acme-llm-2", "Input", "2000000"),
+        _line("07", "2.50", "Acme", "acme-llm-2", "Output", "500000"),
+    ])  # fmt: skip
     spans = [
         _span("1", "acme-llm-2", "acme", 8, 1_000_000, 100_000),
         _span("2", "acme-llm-2", "acme", 6, 1_000_000, 100_000),  # before the first billed day
         _span("3", "gpt-4.1", "openai", 8, 1_000_000, 100_000),
     ]
-    traces = root / "traces.jsonl"
-    doc = {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"scope": {"name": "t"}, "spans": spans}]}]}
-    traces.write_text(json.dumps(doc) + "\n")
+    traces = write_traces(root / "traces.jsonl", spans)
     path = root / "lake"
     for args in (["--source", "focus", str(bill)], [str(traces)]):
         r = CliRunner().invoke(app, ["ingest", *args, "--lake", str(path)])

@@ -25,6 +25,15 @@ COLS = [
 ]  # fmt: skip
 
 
+def write_focus(path: Path, rows: list[dict[str, str]]) -> Path:
+    """A FOCUS CSV of ``rows`` (`_line`) at ``path``."""
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, COLS)
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
 def _line(day: str, cost: str, provider: str, model: str, direction: str, tokens: str) -> dict[str, str]:
     return {"BilledCost": cost, "ListCost": cost, "EffectiveCost": cost, "BillingCurrency": "USD",
             "BillingAccountId": "acct-1", "ChargeCategory": "Usage", "ChargeDescription": f"{model} {direction}",
@@ -51,11 +60,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
         _line("07", "3.00", "Acme", "acme-llm-2", "Input", "2000000"),
         _line("07", "2.50", "Acme", "acme-llm-2", "Output", "500000"),
     ]
-    bill = root / "focus.csv"
-    with bill.open("w", newline="") as f:
-        w = csv.DictWriter(f, COLS)
-        w.writeheader()
-        w.writerows(rows)
+    bill = write_focus(root / "focus.csv", rows)
     path = root / "lake"
     r = CliRunner().invoke(app, ["ingest", "--source", "focus", str(bill), "--lake", str(path)])
     assert r.exit_code == 0, r.stderr

@@ -23,14 +23,14 @@ shape). Every expected number is derived by hand in the comments:
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from test_learned_prices import COLS, _line
+from otlpspan import chat_span, write_traces
+from test_learned_prices import _line, write_focus
 from typer.testing import CliRunner
 
 from costlab.cli import app
@@ -59,21 +59,7 @@ valid_to = 2026-11-01
 
 
 def _span(n: int, when: datetime, tokens_in: int, tokens_out: int, model: str = "gpt-4.1") -> dict[str, object]:
-    t = int(when.timestamp() * 1e9)
-    attrs = {
-        "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": model,
-        "gen_ai.response.model": model, "gen_ai.usage.input_tokens": tokens_in,
-        "gen_ai.usage.output_tokens": tokens_out, "gen_ai.workflow.name": "research",
-    }  # fmt: skip
-    return {
-        "traceId": f"{n:032x}", "spanId": f"{n:016x}", "name": f"chat {model}", "kind": 3,
-        "startTimeUnixNano": str(t), "endTimeUnixNano": str(t + 2_000_000_000),
-        "attributes": [
-            {"key": k, "value": {"intValue": str(v)} if isinstance(v, int) else {"stringValue": v}}
-            for k, v in attrs.items()
-        ],
-        "status": {"code": 0},
-    }  # fmt: skip
+    return chat_span(n, when, tokens_in, tokens_out, model)
 
 
 def _at(month: int, day: int, hour: int) -> datetime:
@@ -94,18 +80,12 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         _span(4, _at(10, 7, 12), 400_000, 100_000),
         _span(5, _at(11, 2, 12), 400_000, 100_000),
     ]
-    doc = {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"scope": {"name": "t"}, "spans": spans}]}]}
-    traces = root / "traces.jsonl"
-    traces.write_text(json.dumps(doc) + "\n")
-    bill = root / "focus.csv"
-    with bill.open("w", newline="") as f:
-        w = csv.DictWriter(f, COLS)
-        w.writeheader()
-        # October's OpenAI usage on the bill: 2.50 + 3.00 = 5.50 (November has no bill)
-        w.writerows([
-            _line("05", "2.50", "OpenAI", "gpt-4.1", "Input", "1250000"),
-            _line("06", "3.00", "OpenAI", "gpt-4.1", "Output", "375000"),
-        ])  # fmt: skip
+    traces = write_traces(root / "traces.jsonl", spans)
+    # October's OpenAI usage on the bill: 2.50 + 3.00 = 5.50 (November has no bill)
+    bill = write_focus(root / "focus.csv", [
+        _line("05", "2.50", "OpenAI", "gpt-4.1", "Input", "1250000"),
+        _line("06", "3.00", "OpenAI", "gpt-4.1", "Output", "375000"),
+    ])  # fmt: skip
     lake = root / "lake"
     for args in (["--source", "focus", str(bill)], [str(traces)]):
         r = CliRunner().invoke(app, ["--config", str(config), "ingest", *args, "--lake", str(lake)])
