@@ -126,9 +126,7 @@ class PriceRow:
         return " and ".join(parts)
 
     def covers(self, at: datetime) -> bool:
-        return (self.valid_from is None or at >= self.valid_from) and (
-            self.valid_to is None or at < self.valid_to
-        )
+        return _within(at, self.valid_from, self.valid_to)
 
 
 class PriceMatch(NamedTuple):
@@ -249,7 +247,16 @@ def _model_rows(provider_id: str, model: Any) -> list[PriceRow]:
 
 
 def _midnight(d: date | None) -> datetime | None:
-    return datetime.combine(d, time(0), UTC) if d else None
+    return _midnight_of(d) if d else None
+
+
+def _midnight_of(day: date) -> datetime:
+    return datetime.combine(day, time(0), UTC)
+
+
+def _within(at: datetime, lo: datetime | None, hi: datetime | None) -> bool:
+    """``at`` in [lo, hi), a None bound being open."""
+    return (lo is None or at >= lo) and (hi is None or at < hi)
 
 
 def _rows_for(
@@ -347,8 +354,7 @@ class Volume:
     valid_to: datetime | None = None
 
     def covers(self, day: date) -> bool:
-        at = datetime.combine(day, time(0), UTC)
-        return (self.valid_from is None or at >= self.valid_from) and (self.valid_to is None or at < self.valid_to)
+        return _within(_midnight_of(day), self.valid_from, self.valid_to)
 
     def discounted(self, before: int, tokens: int) -> Decimal:
         """Tokens ``before + 1 .. before + tokens`` of the month weighted by their tiers' share of
@@ -375,8 +381,7 @@ class Commitment:
 
     def covers(self, month: date) -> bool:
         """True when ``month`` (its first day) is a committed month."""
-        at = datetime.combine(month, time(0), UTC)
-        return (self.valid_from is None or at >= self.valid_from) and (self.valid_to is None or at < self.valid_to)
+        return _within(_midnight_of(month), self.valid_from, self.valid_to)
 
 
 @dataclass
@@ -631,10 +636,6 @@ def _day_runs(days: Mapping[date, Decimal]) -> Iterator[tuple[datetime, datetime
         run = [day, day + timedelta(days=1), days[day]]
     if run:
         yield _midnight_of(run[0]), _midnight_of(run[1]), run[2]
-
-
-def _midnight_of(day: date) -> datetime:
-    return datetime.combine(day, time(0), UTC)
 
 
 def _inside(r: PriceRow, lo: datetime | None, hi: datetime | None) -> bool:
