@@ -26,6 +26,7 @@ import argparse
 import importlib
 import importlib.util
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -75,6 +76,9 @@ def write_lake(
     tmp = path / "_tmp"
     con.execute(f"SET temp_directory = '{tmp}'")
     con.execute("SET preserve_insertion_order = false")
+    # DuckDB's default cap (80% of RAM) plus Python's share made the 100M-call lake thrash a
+    # 24 GiB machine for over half an hour; a cap spills to _tmp instead
+    con.execute(f"SET memory_limit = '{os.environ.get('COSTLAB_LAKEGEN_MEMORY', '8GB')}'")
     select = ", ".join(
         f"CAST({_span_columns(days, seed, prompts, workflows).get(n, 'NULL')} AS {t}) AS {n}" for n, t in schema.TABLES["spans"]
     )

@@ -13,9 +13,12 @@ a price starts or ends. The rollups are split at those of the prices they were b
 rollups lack reads the calls instead and says so (`RollupKeys.missing`); the next ingest rebuilds
 the rollups for the new keys.
 
-The update is exact: a day's rows depend only on that day's calls, so the days whose
-``call_facts`` files a run replaced or added are derived again in full and every other day's
-files stay as they are, in the same manifest commit as the data.
+The update is exact: a day's ``call_rollup`` rows depend only on that day's calls, so the days
+whose ``call_facts`` files a run replaced or added are derived again in full and every other
+day's files stay as they are, in the same manifest commit as the data. A day's ``call_marks``
+rows also depend on which other days its runs and sessions have calls on (one seen on one day
+alone is a count, not a row: queries/views/call_marks.sql), so the days sharing a run or session
+with the changed ones are derived again with them.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ if TYPE_CHECKING:
 
 TABLES = ("call_rollup", "call_marks")
 #: Bumped when the rollups' shape or meaning changes: a lake built by another version rebuilds.
-VERSION = 1
+VERSION = 2  # 2: call_marks counts the runs and sessions of one day (n_runs, n_sessions)
 _DAY = re.compile(r"(?:^|/)day=(\d{4}-\d{2}-\d{2})/")
 
 
@@ -127,30 +130,53 @@ def update(
     """Bring the rollups in step with ``manifest.tables['call_facts']``.
 
     ``days``: the days whose calls changed (None: every day). Everything is rebuilt when the
-    lake has no rollups yet or they were built with other keys. Returns the files replaced (to
-    trash) and whether anything changed.
+    lake has no rollups yet or they were built with other keys. ``call_marks`` is derived again
+    for those days and for every other day holding a run or session of theirs, before or after
+    the change (`_spread_days`): whether a run is counted on its day depends on the days it
+    has calls on. Returns the files replaced (to trash) and whether anything changed.
     """
     rebuild = days is None or stored_keys(manifest) != keys
     if not rebuild and not days:
         return [], False
+    all_facts = manifest.tables.get("call_facts", [])
+    _facts_view(con, root, all_facts, "all_call_facts")
+    marks_days = None if rebuild else (days or set()) | _spread_days(con, root, manifest, days or set())
     replaced: list[str] = []
-    for table in TABLES:
-        live = manifest.tables.get(table, [])
-        gone = [rel for rel in live if rebuild or day_of(rel) in (days or ())]
-        manifest.tables[table] = [rel for rel in live if rel not in gone]
-        replaced += gone
-    facts = [
-        rel for rel in manifest.tables.get("call_facts", []) if rebuild or day_of(rel) in (days or ())
-    ]
-    _facts_view(con, root, facts)
     params = keys.params()
     for table in TABLES:
+        wanted = days if table == "call_rollup" else marks_days
+        live = manifest.tables.get(table, [])
+        gone = [rel for rel in live if wanted is None or day_of(rel) in wanted]
+        manifest.tables[table] = [rel for rel in live if rel not in gone]
+        replaced += gone
+        _facts_view(con, root, [rel for rel in all_facts if wanted is None or day_of(rel) in wanted])
         _write(con, root, manifest, run_id, table, load_sql(f"views/{table}"), params)
     manifest.rollup_keys = keys.to_json()
     return replaced, True
 
 
-def _facts_view(con: duckdb.DuckDBPyConnection, root: Path, files: list[str]) -> None:
+def _spread_days(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest, days: set[date]) -> set[date]:
+    """The other days with calls of a run or session that has calls on ``days`` now (the new
+    call_facts) or had before this change (the kept ids of their old call_marks rows: a run
+    counted on its day had no other day)."""
+    old_marks = [str(root / rel) for rel in manifest.tables.get("call_marks", []) if day_of(rel) in days]
+    _facts_view(con, root, [rel for rel in manifest.tables.get("call_facts", []) if day_of(rel) in days])
+    old = (
+        f"SELECT trace_id, session_id FROM read_parquet({sql_list(old_marks)}, hive_partitioning = false)"
+        if old_marks
+        else "SELECT CAST(NULL AS VARCHAR) AS trace_id, CAST(NULL AS VARCHAR) AS session_id WHERE false"
+    )
+    listed = ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(days))
+    rows = con.execute(
+        f"""WITH ids AS (SELECT trace_id, session_id FROM call_facts UNION ALL {old})
+            SELECT DISTINCT day FROM all_call_facts
+            WHERE day NOT IN ({listed})
+              AND (trace_id IN (SELECT trace_id FROM ids) OR session_id IN (SELECT session_id FROM ids))"""
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _facts_view(con: duckdb.DuckDBPyConnection, root: Path, files: list[str], name: str = "call_facts") -> None:
     cols = schema.DERIVED_TABLES["call_facts"] + schema.DERIVED_PARTITIONS["call_facts"]
     if not files:
         select = "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in cols) + " WHERE false"
@@ -163,7 +189,7 @@ def _facts_view(con: duckdb.DuckDBPyConnection, root: Path, files: list[str]) ->
         select = "SELECT " + ", ".join(
             f"CAST({n if n in present else 'NULL'} AS {t}) AS {n}" for n, t in cols
         ) + f" FROM {scan}"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW call_facts AS {select}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
 
 
 def _write(

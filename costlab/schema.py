@@ -271,7 +271,8 @@ DERIVED_TABLES: dict[str, list[tuple[str, str]]] = {
 #: column a report groups, filters or attributes by, plus what decides a call's price cell
 #: (``price_shape``: time-of-day slot, input band, which token parts are non-zero), so the sums
 #: price exactly as the calls would (queries/views/call_groups.sql). ``call_marks``: what sums
-#: cannot give, per day: one row per distinct run and session (exact distinct counts) and per
+#: cannot give, per day: the runs and sessions seen on that day alone counted per set of inputs,
+#: a row per distinct run and session for the others (exact distinct counts), and a row per
 #: timed call (exact latency percentiles). See costlab/rollups.py and docs/lake.md.
 ROLLUP_DIMENSIONS: list[tuple[str, str]] = [
     ("workflow", "VARCHAR"),
@@ -311,6 +312,8 @@ DERIVED_TABLES["call_marks"] = [
     *ROLLUP_DIMENSIONS,
     ("trace_id", "VARCHAR"),
     ("session_id", "VARCHAR"),
+    ("n_runs", "BIGINT"),
+    ("n_sessions", "BIGINT"),
 ]
 DERIVED_PARTITIONS: dict[str, list[tuple[str, str]]] = {
     "call_facts": [("day", "DATE")],

@@ -212,15 +212,32 @@ def test_compacted_runs_and_sessions_count_as_the_calls_do(tmp_path: Path) -> No
     fast, slow = _both(lake, since="2026-10-06", until="2026-10-07")
     assert _sections(fast) == _sections(slow)
     assert [(r["user"], r["runs"], r["sessions"]) for r in _sections(fast)["cost_by_user"]] == [("ann", 1, 1)]
-    # the compaction itself: A, B and C are one row counting 3 runs, D and E a row per set of
-    # inputs; the sessions one row per user: ann's S1-S5, bob's S4
+    # what ingest stored: the runs and sessions with one day and one set of inputs in the whole
+    # lake counted per day (A, B; S1, S3, S5), the others kept as rows (C and S2 span two days,
+    # D two workflows, E and S4 two users), the counted half of a pair NULL
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     files = [str(lake / f) for f in Lake(lake).manifest().tables["call_marks"]]
     con.execute(f"CREATE VIEW _mark_rows AS SELECT * FROM read_parquet({files!r}, hive_partitioning = true)")
+    stored = con.execute(
+        "SELECT CAST(day AS VARCHAR), workflow, user_id, trace_id, session_id, n_runs, n_sessions FROM _mark_rows "
+        "WHERE end_time IS NULL ORDER BY ALL NULLS FIRST"
+    ).fetchall()
+    assert stored == [
+        ("2026-10-05", None, "ann", None, None, 0, 3),
+        ("2026-10-05", "support", "ann", None, None, 2, 0),
+        ("2026-10-05", "support", "ann", "C", "S2", 0, 0),
+        ("2026-10-05", "support", "ann", "D", None, 0, 0),
+        ("2026-10-05", "support", "ann", "E", "S4", 0, 0),
+        ("2026-10-05", "support", "bob", "E", "S4", 0, 0),
+        ("2026-10-05", "triage", "ann", "D", None, 0, 0),
+        ("2026-10-06", "support", "ann", "C", "S2", 0, 0),
+    ]
+    # the report's compaction of the period: C is counted by its one set of inputs, D and E keep
+    # a row per set; the sessions one count per user: ann's S1-S5, bob's S4
     rows = con.execute(
-        f"SELECT workflow, user_id, trace_id, n_untraced, n_sessions FROM ({load_sql('views/report_marks')}) "
-        "ORDER BY ALL NULLS FIRST"
+        f"SELECT workflow, user_id, trace_id, sum(n_untraced), sum(n_sessions) FROM ({load_sql('views/report_marks')}) "
+        "GROUP BY ALL ORDER BY ALL NULLS FIRST"
     ).fetchall()
     assert rows == [
         (None, "ann", None, 0, 5),
@@ -243,7 +260,7 @@ def test_compacted_runs_and_sessions_count_as_the_calls_do(tmp_path: Path) -> No
     expected = [("support", 5), ("triage", 1)]  # A, B, C, D, E; D (the untraced call is in the calls)
     assert con.execute(runs_per_workflow.format(sql)).fetchall() == expected
     assert con.execute(runs_per_workflow.format(collide)).fetchall() == expected
-    assert con.execute(f"SELECT sum(n_untraced) FROM ({collide})").fetchall() == [(0,)]
+    assert con.execute(f"SELECT sum(n_untraced) FROM ({collide})").fetchall() == [(2,)]  # A, B: ingest's
 
 
 def _stored(lake: Path, table: str) -> list[tuple[Any, ...]]:
@@ -345,3 +362,66 @@ def test_rollup_keys_round_trip_and_name_what_is_missing() -> None:
     less = rollups.RollupKeys(keys.bands[:1], keys.cuts, ("team",))
     assert less.missing(keys) == "prices with input bands the rollups are not split at; team tag keys the rollups do not keep"
     assert keys.missing(less) is None
+
+
+def _traced(n: int, when: datetime, trace: int, session: str) -> dict[str, Any]:
+    """A chat span of run ``trace`` and session ``session`` (user ann), as an OTLP exporter writes it."""
+    from otlpspan import chat_span
+
+    span = chat_span(n, when, 1000, 100, workflow="support")
+    span["traceId"] = f"{trace:032x}"
+    attrs = span["attributes"]
+    assert isinstance(attrs, list)
+    attrs += [{"key": "session.id", "value": {"stringValue": session}},
+              {"key": "user.id", "value": {"stringValue": "ann"}}]  # fmt: skip
+    return span
+
+
+def test_a_run_that_gains_a_day_later_is_counted_once(tmp_path: Path) -> None:
+    """Ingest counts a run or session seen on one day on that day's row. When a later file adds
+    a call of that run on another day, both days are derived again and the run is kept as rows:
+    by hand, runs R (10-05 and, later, 10-06) and Q (10-05), sessions S (R's) and P (Q's):
+    support has 2 runs over both days, 2 on 10-05 alone, 1 on 10-06 alone, ann 2 sessions. After
+    the late file goes again, R is one day's run again. Every step equals a rebuild and the
+    calls' answer."""
+    from otlpspan import write_traces
+
+    src, lake = tmp_path / "logs", tmp_path / "lake"
+    src.mkdir()
+    write_traces(src / "a.json", [_traced(1, D0.replace(hour=9), 1, "S"), _traced(2, D0.replace(hour=10), 2, "P")])
+    ingest([src], lake=lake)
+
+    def marks() -> list[tuple[Any, ...]]:
+        rows = [(str(r[-1]), r[-5], r[-4], r[-3], r[-2]) for r in _stored(lake, "call_marks") if r[1] is None]
+        return sorted(rows, key=repr)
+
+    def counts(since: str, until: str) -> tuple[int, int]:
+        fast, slow = _both(lake, since=since, until=until)
+        assert fast["rollups_note"] is None and _sections(fast) == _sections(slow)
+        runs = sum(r["runs"] for r in _sections(fast)["cost_by_workflow"])
+        sessions = sum(r["sessions"] for r in _sections(fast)["cost_by_user"])
+        return runs, sessions
+
+    assert set(marks()) == {("2026-10-05", None, None, 0, 2), ("2026-10-05", None, None, 2, 0)}  # all counted
+    assert counts("2026-10-05", "2026-10-07") == (2, 2)
+    r_id = f"{1:032x}"
+    write_traces(src / "b.json", [_traced(3, D0 + timedelta(days=1, hours=1), 1, "S")])  # R and S go on
+    ingest([src], lake=lake)
+    assert marks() == sorted([
+        ("2026-10-05", None, None, 0, 1),  # P
+        ("2026-10-05", None, None, 1, 0),  # Q
+        ("2026-10-05", r_id, "S", 0, 0),
+        ("2026-10-06", r_id, "S", 0, 0),
+    ], key=repr)  # fmt: skip
+    for table in rollups.TABLES:
+        assert _stored(lake, table) == _rebuilt(lake, table), table
+    assert counts("2026-10-05", "2026-10-07") == (2, 2)
+    assert counts("2026-10-05", "2026-10-06") == (2, 2)
+    assert counts("2026-10-06", "2026-10-07") == (1, 1)
+    (src / "b.json").write_text("")  # the late call withdrawn: R and S are one day's again
+    write_traces(src / "b.json", [_traced(4, D0 + timedelta(days=1, hours=2), 3, "T")])
+    ingest([src], lake=lake)
+    for table in rollups.TABLES:
+        assert _stored(lake, table) == _rebuilt(lake, table), table
+    assert ("2026-10-05", None, None, 2, 0) in marks()
+    assert counts("2026-10-05", "2026-10-07") == (3, 3)

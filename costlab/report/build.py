@@ -428,7 +428,7 @@ def _rollups_unusable(
 
 #: The columns of the rollups' run and timing rows the report reads (call_marks).
 MARK_COLUMNS = ("start_time", "end_time", "workflow", "step", "user_id", "provider", "model", "repo", "branch",
-                "tags", "trace_id", "session_id")  # fmt: skip
+                "tags", "trace_id", "session_id", "n_runs", "n_sessions")  # fmt: skip
 
 
 def _marks(con: duckdb.DuckDBPyConnection, rules: Any, where: str, scratch: Path) -> None:

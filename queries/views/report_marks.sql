@@ -1,7 +1,8 @@
 -- report_marks: the report's run, session and timing rows (call_marks) for its period, compacted.
 -- purpose: a report read from the rollups counts distinct runs and sessions from the mark rows
---   (views/call_marks.sql): one row per day, attribution inputs and (trace, session), millions
---   over a month of traffic. The report counts them over its own period only (cost_by_workflow,
+--   (views/call_marks.sql): ingest has counted the runs and sessions that lie on one day
+--   (n_runs, n_sessions: summed here per set of inputs and per user); the others are a row per
+--   day, attribution inputs and (trace, session), compacted here. The report counts them over its own period only (cost_by_workflow,
 --   cost_by_team, cost_by_user, unit_costs run with the report's since and until), so each run
 --   or session needs to be counted once per group over that period, not listed:
 --   Runs: a run whose rows in the period share one set of attribution inputs (workflow, user_id,
@@ -77,6 +78,24 @@ SELECT
     CAST(0 AS BIGINT), CAST(count(DISTINCT session_id) AS BIGINT)
 FROM _mark_rows
 WHERE end_time IS NULL AND session_id IS NOT NULL
+GROUP BY user_id
+UNION ALL
+-- the runs and sessions ingest already counted on their one day (views/call_marks.sql)
+SELECT
+    min(start_time), CAST(NULL AS TIMESTAMPTZ), workflow, CAST(NULL AS VARCHAR), user_id,
+    CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), repo, branch, any_value(tags), CAST(NULL AS VARCHAR),
+    CAST(NULL AS VARCHAR), CAST(0 AS BIGINT), CAST(sum(n_runs) AS BIGINT), CAST(0 AS BIGINT)
+FROM _mark_rows
+WHERE end_time IS NULL AND n_runs > 0
+GROUP BY workflow, user_id, to_json(tags), repo, branch
+UNION ALL
+SELECT
+    min(start_time), CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), user_id,
+    CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR),
+    CAST(NULL AS MAP(VARCHAR, VARCHAR)), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(0 AS BIGINT),
+    CAST(0 AS BIGINT), CAST(sum(n_sessions) AS BIGINT)
+FROM _mark_rows
+WHERE end_time IS NULL AND n_sessions > 0
 GROUP BY user_id
 UNION ALL
 SELECT
