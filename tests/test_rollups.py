@@ -20,6 +20,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_calls_store import _write_days
 
 from costlab import calls_store, rollups, schema
@@ -425,3 +427,51 @@ def test_a_run_that_gains_a_day_later_is_counted_once(tmp_path: Path) -> None:
         assert _stored(lake, table) == _rebuilt(lake, table), table
     assert ("2026-10-05", None, None, 2, 0) in marks()
     assert counts("2026-10-05", "2026-10-07") == (3, 3)
+
+
+def _otlp_call(n: int, day: int, trace: int, session: int, user: str) -> dict[str, Any]:
+    span = _traced(n, D0 + timedelta(days=day, hours=1 + n % 20), trace, f"S{session}")
+    attrs = span["attributes"]
+    assert isinstance(attrs, list)
+    attrs[-1] = {"key": "user.id", "value": {"stringValue": user}}
+    return span
+
+
+CALL = st.tuples(st.integers(0, 3), st.integers(0, 4), st.integers(0, 3), st.sampled_from(["ann", "bob"]))
+
+
+@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(files=st.lists(st.lists(CALL, min_size=1, max_size=4), min_size=2, max_size=4),
+       steps=st.lists(st.tuples(st.integers(0, 3), st.booleans()), min_size=1, max_size=4))  # fmt: skip
+def test_any_ingest_sequence_keeps_the_marks_equal_to_a_rebuild(
+    tmp_path_factory: pytest.TempPathFactory, files: list[list[tuple[int, int, int, str]]],
+    steps: list[tuple[int, bool]],
+) -> None:  # fmt: skip
+    """Files of calls on four days, five runs, four sessions and two users, added and withdrawn
+    in any order: after every ingest the stored rollups equal a rebuild, and the report from them
+    counts the runs and sessions the calls do, over the whole span and over each day."""
+    from otlpspan import write_traces
+
+    root = tmp_path_factory.mktemp("seq")
+    src, lake = root / "logs", root / "lake"
+    src.mkdir()
+    n = 0
+    spans = []
+    for calls in files:
+        spans.append([_otlp_call(n := n + 1, *c) for c in calls])
+    write_traces(src / "f0.json", spans[0])
+    ingest([src], lake=lake)
+    for which, add in steps:
+        k = which % len(spans)
+        if add:
+            write_traces(src / f"f{k}.json", spans[k])
+        else:  # its calls withdrawn: the file now holds one call of a run and session of its own
+            write_traces(src / f"f{k}.json", [_otlp_call(n := n + 1, 0, 100 + k, 100 + k, "ann")])
+        ingest([src], lake=lake)
+        for table in rollups.TABLES:
+            assert _stored(lake, table) == _rebuilt(lake, table), table
+    for since, until in [("2026-10-05", "2026-10-09"), *((f"2026-10-0{d}", f"2026-10-0{d + 1}") for d in range(5, 9))]:
+        fast, slow = _both(lake, since=since, until=until)
+        assert fast["rollups_note"] is None
+        keep = ("cost_by_workflow", "cost_by_user", "cost_by_team", "unit_costs")
+        assert {k: _sections(fast)[k] for k in keep} == {k: _sections(slow)[k] for k in keep}
