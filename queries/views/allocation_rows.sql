@@ -83,8 +83,10 @@ tok_share AS (
     SELECT *,
            -- 'traced' and the traces fit in the pool: each workflow gets its traced cost, exactly
            (p_token_policy = 'traced' AND total <= abs(amount)) AS exact_fit,
-           CASE WHEN p_token_policy = 'traced' AND total <= abs(amount) THEN sign(amount) * traced
-                ELSE CAST(amount * (traced / total) AS DECIMAL(38, 12)) END AS share,
+           -- the sign by CASE, not sign(): Spark's sign() is DOUBLE and made the share DOUBLE
+           CASE WHEN p_token_policy = 'traced' AND total <= abs(amount)
+                THEN CASE WHEN amount < 0 THEN -traced ELSE traced END
+                ELSE CAST(amount * (CAST(traced AS DOUBLE) / CAST(total AS DOUBLE)) AS DECIMAL(38, 12)) END AS share,
            row_number() OVER (PARTITION BY period, currency, model_key
                               ORDER BY abs(traced) DESC, workflow NULLS LAST) AS rk
     FROM tok_w
@@ -151,7 +153,7 @@ nt_w AS (
 ),
 nt_share AS (
     SELECT *,
-           CAST(amount * (weight / total) AS DECIMAL(38, 12)) AS share,
+           CAST(amount * (CAST(weight AS DOUBLE) / CAST(total AS DOUBLE)) AS DECIMAL(38, 12)) AS share,
            row_number() OVER (PARTITION BY period, currency, compute_kind
                               ORDER BY weight DESC, workflow) AS rk
     FROM nt_w
