@@ -12,8 +12,9 @@
 -- allowed: token_policy = traced | proportional
 -- grain: repo, branch, ticket, currency (repo 'unattributed' = the bill's unattributed bucket).
 -- notes:
---   Exact: within a workflow, period and currency each share is rounded to 12 decimals and the
---     largest share takes the remainder, so each workflow's rows sum to its allocated money.
+--   Exact: within a workflow, period and currency each share (billed x a DOUBLE ratio of traced
+--     costs, about 16 significant digits) is rounded to 12 decimals and the largest share takes
+--     the remainder, so each workflow's rows sum to its allocated money on both engines.
 --   traced_cost: the priced calls' cost, beside the billed money, not in its sum.
 WITH alloc AS (
     SELECT period, currency, workflow, sum(amount) AS billed
@@ -41,7 +42,9 @@ shares AS (
     SELECT
         a.period, a.currency, a.workflow, t.repo, t.branch, t.ticket, a.billed, t.traced_cost,
         CASE WHEN sum(t.traced_cost) OVER w > 0
-             THEN CAST(a.billed * t.traced_cost / sum(t.traced_cost) OVER w AS DECIMAL(38, 12))
+             -- the ratio alone in DOUBLE: billed * traced_cost as DECIMAL(38,24) overflows past 1e14
+             THEN CAST(a.billed * (CAST(t.traced_cost AS DOUBLE) / CAST(sum(t.traced_cost) OVER w AS DOUBLE))
+                       AS DECIMAL(38, 12))
              ELSE a.billed END AS _part,
         row_number() OVER (PARTITION BY a.period, a.currency, a.workflow
                            ORDER BY t.traced_cost DESC NULLS LAST, t.repo, t.branch, t.ticket) AS _rank

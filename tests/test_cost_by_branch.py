@@ -357,3 +357,70 @@ def test_the_bill_by_branch_sums_to_the_invoice(lake: Lake, tmp_path: Path) -> N
         ("shop-app", "main", "(none)", Decimal("0.015"), Decimal("0.015")),
         ("unattributed", "(none)", "(none)", Decimal("0.108"), None),
     ]
+
+
+def _bill(tmp_path: Path, lake: Lake, amount: str) -> None:
+    """A FOCUS line of ``amount`` for claude-sonnet-4-5 (October 2025), ingested into ``lake``."""
+    import csv
+
+    from test_learned_prices import COLS
+
+    bill = tmp_path / "focus.csv"
+    with bill.open("w", newline="") as f:
+        w = csv.DictWriter(f, COLS)
+        w.writeheader()
+        w.writerow(_bill_line(amount, "Anthropic", "claude-sonnet-4-5", "40000"))
+    assert not ingest([bill], lake=lake.path, source="focus").failed
+
+
+def _billed_by_branch(lake: Lake, engine: str) -> dict[str, Decimal]:
+    ws = Workspace(lake, config={}, since="2025-10-01", until="2025-11-01", engine=engine)
+    frame = ws.query("bill_by_branch", grain="month", policy="proportional", token_policy="proportional")
+    return {r["branch"]: r["billed"] for r in frame.iter_rows(named=True)}
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_a_bill_of_eighteen_digits_splits_over_branches_exactly(lake: Lake, tmp_path: Path, engine: str) -> None:
+    """One Anthropic line of 135881.925406230138 (18 significant digits, more than a DOUBLE
+    holds) for claude-sonnet-4-5: the whole line goes to the Claude Code calls' workflow, then
+    splits over its branches by traced cost, feature 0.048 and main 0.015 of 0.063. By hand: main
+    gets 135881.925406230138 x 5/21 = 32352.8393824357471..., the feature branch the rest; the
+    share is a DOUBLE's 16 digits, the sum is the line to the last of its 12 decimals."""
+    if engine == "spark":
+        pytest.importorskip("pyspark")
+    amount = Decimal("135881.925406230138")
+    _bill(tmp_path, lake, str(amount))
+    got = _billed_by_branch(lake, engine)
+    assert set(got) == {FEATURE, "main"}
+    assert abs(got["main"] - amount * 5 / 21) < Decimal("1e-11")  # a DOUBLE's 16 digits of 32352.8...
+    assert got[FEATURE] == amount - got["main"]
+    assert sum(got.values()) == amount
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_a_bill_past_fourteen_digits_of_product_does_not_overflow(lake: Lake, tmp_path: Path, engine: str) -> None:
+    """A $500M line and a branch with $600,000 traced: ``billed * traced_cost`` is 3e14, past
+    the 14 integer digits of DECIMAL(38,12) x DECIMAL(38,12) = DECIMAL(38,24), and the report
+    failed with "Overflow in multiplication of DECIMAL(38)" (as a $20M bill of a workflow with
+    $20M traced would). The ratio is now a DOUBLE of the traced costs alone.
+
+    The third branch: one Claude Code call of 1e11 uncached input tokens (under the 1e12 a call
+    may hold), past 200K input tokens so at the long-context $6/MTok: $600,000. By hand, of
+    500,000,000: feature 0.048/600000.063 and main 0.015/600000.063 of it (39.9999958... and
+    12.4999986...), the load branch the rest."""
+    if engine == "spark":
+        pytest.importorskip("pyspark")
+    log = tmp_path / "logs" / "claude" / "projects" / "-home-dev-src-shop-app" / "load.jsonl"
+    log.write_text("".join(json.dumps(x) + "\n" for x in [
+        _user(9, "2025-10-23T09:00:00.000Z", "load"),
+        _assistant(9, "2025-10-23T09:00:05.000Z", "load", 10**11, 0, 0, 0),
+    ]))  # fmt: skip
+    assert not ingest([log], lake=lake.path).failed
+    _bill(tmp_path, lake, "500000000")
+    got = _billed_by_branch(lake, engine)
+    total = Decimal("600000.063")
+    assert set(got) == {FEATURE, "main", "load"}
+    assert abs(got[FEATURE] - 500_000_000 * Decimal("0.048") / total) < Decimal("1e-11")  # 12 decimals
+    assert abs(got["main"] - 500_000_000 * Decimal("0.015") / total) < Decimal("1e-11")
+    assert got["load"] == 500_000_000 - got[FEATURE] - got["main"]
+    assert sum(got.values()) == 500_000_000
