@@ -43,8 +43,8 @@ shares AS (
         a.period, a.currency, a.workflow, t.repo, t.branch, t.ticket, a.billed, t.traced_cost,
         CASE WHEN sum(t.traced_cost) OVER w > 0
              -- the ratio alone in DOUBLE: billed * traced_cost as DECIMAL(38,24) overflows past 1e14
-             THEN CAST(a.billed * (CAST(t.traced_cost AS DOUBLE) / CAST(sum(t.traced_cost) OVER w AS DOUBLE))
-                       AS DECIMAL(38, 12))
+             THEN
+-- include: fragments/money_of_double | x = a.billed * (CAST(t.traced_cost AS DOUBLE) / CAST(sum(t.traced_cost) OVER w AS DOUBLE))
              ELSE a.billed END AS _part,
         row_number() OVER (PARTITION BY a.period, a.currency, a.workflow
                            ORDER BY t.traced_cost DESC NULLS LAST, t.repo, t.branch, t.ticket) AS _rank

@@ -10,6 +10,7 @@ writes them, two OTLP GenAI chat spans); gpt-4.1 lists at $2 input / $8 output p
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -37,11 +38,11 @@ def _lake(root: Path) -> Path:
     return lake
 
 
-def _allocation(lake: Path, engine: str) -> dict[str, object]:
+def _allocation(lake: Path, engine: str, token_policy: str = "traced") -> dict[str, object]:
     r = CliRunner().invoke(
         app,
         ["report", "--lake", str(lake), "--month", "2026-10", "-f", "json", "--no-findings", "--no-fail",
-         "--engine", engine],
+         "--engine", engine, "--token-policy", token_policy],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     sections = json.loads(r.stdout, parse_float=Decimal)["sections"]
@@ -70,3 +71,31 @@ def test_a_pool_of_eighteen_digits_conserves_on_spark(tmp_path: Path) -> None:
     spark = _allocation(lake, "spark")
     _by_hand(spark)
     assert spark == _allocation(lake, "duckdb")
+
+
+def _money_of_double(x: float) -> Decimal:
+    """queries/fragments/money_of_double.sql in Python floats (the same IEEE arithmetic): the
+    whole part, plus the fraction x 1e12 rounded half away from zero, in units of 1e-12."""
+    whole = math.floor(x)
+    frac = (x - whole) * 1e12
+    units = math.floor(frac + 0.5) if frac >= 0 else math.ceil(frac - 0.5)
+    return Decimal(whole) + Decimal(units) * Decimal("1e-12")
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_a_proportional_split_has_the_same_digits_on_both_engines(tmp_path: Path, engine: str) -> None:
+    """Token policy 'proportional': the pool splits 2.80 : 1.40 in DOUBLE. triage gets
+    135881.925406230138 x (1.4 / 4.2), the DOUBLE 45293.975135410044458..., as that DOUBLE's
+    value to 12 decimals, 45293.975135410044, on both engines. A plain CAST to DECIMAL gave
+    45293.975135410048 on DuckDB (it scales the DOUBLE by 1e12 in DOUBLE, past 2^53) and
+    ...044 on Spark; the 100M-call lake's allocation differed by 3e-12 so. research, the
+    largest share, takes the rest: the pool is exact either way."""
+    if engine == "spark":
+        pytest.importorskip("pyspark")
+    rows = _allocation(_lake(tmp_path), engine, "proportional")
+    amounts = {r["workflow"]: r["amount"] for r in rows["allocation"]}  # type: ignore[attr-defined]
+    triage = _money_of_double(float(Decimal(POOL)) * (1.4 / 4.2))
+    assert abs(triage - Decimal(POOL) / 3) < Decimal("1e-11")
+    assert amounts == {"research": Decimal(POOL) - triage, "triage": triage}
+    (check,) = rows["allocation_check"]  # type: ignore[misc]
+    assert check["difference"] == 0 and check["billed"] == Decimal(POOL)

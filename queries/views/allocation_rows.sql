@@ -86,7 +86,9 @@ tok_share AS (
            -- the sign by CASE, not sign(): Spark's sign() is DOUBLE and made the share DOUBLE
            CASE WHEN p_token_policy = 'traced' AND total <= abs(amount)
                 THEN CASE WHEN amount < 0 THEN -traced ELSE traced END
-                ELSE CAST(amount * (CAST(traced AS DOUBLE) / CAST(total AS DOUBLE)) AS DECIMAL(38, 12)) END AS share,
+                ELSE
+-- include: fragments/money_of_double | x = amount * (CAST(traced AS DOUBLE) / CAST(total AS DOUBLE))
+                END AS share,
            row_number() OVER (PARTITION BY period, currency, model_key
                               ORDER BY abs(traced) DESC, workflow NULLS LAST) AS rk
     FROM tok_w
@@ -153,7 +155,8 @@ nt_w AS (
 ),
 nt_share AS (
     SELECT *,
-           CAST(amount * (CAST(weight AS DOUBLE) / CAST(total AS DOUBLE)) AS DECIMAL(38, 12)) AS share,
+-- include: fragments/money_of_double | x = amount * (CAST(weight AS DOUBLE) / CAST(total AS DOUBLE))
+           AS share,
            row_number() OVER (PARTITION BY period, currency, compute_kind
                               ORDER BY weight DESC, workflow) AS rk
     FROM nt_w
