@@ -182,6 +182,24 @@ def test_brief_example_flat_series_with_one_spike() -> None:
     assert exit_code(got) == EXIT_ANOMALY
 
 
+def test_rows_fetched_from_duckdb_give_the_same_alerts_as_the_frame() -> None:
+    """The report passes `DailyRows` (columns in the query's order, any order works) instead of
+    a polars frame; budgets, forecasts, anomalies and warnings must not change."""
+    values: list[Any] = ["95.80"] * 20 + ["412.10"] + ["95.80"] * 9
+    daily = frame(series("ticket-triage", "2026-10-01", values) + series("x", "2026-10-01", ["1"], currency="EUR"))
+    order = ("cost", "currency", "day", "name", "scope")
+    rows = alerts.DailyRows(order, [tuple(r[c] for c in order) for r in daily.iter_rows(named=True)])
+    budgets = [Budget("workflow", "ticket-triage", D("3000"), "USD"), Budget("workflow", "x", D("5"), "USD")]
+    for got, want in [
+        (detect_anomalies(rows, *OCT), detect_anomalies(daily, *OCT)),
+        (check_budgets(rows, budgets, *OCT), check_budgets(daily, budgets, *OCT)),
+        (alerts.budget_warnings(rows, budgets), alerts.budget_warnings(daily, budgets)),
+    ]:
+        assert got == want and got
+    with pytest.raises(CostlabError, match="missing column"):
+        detect_anomalies(alerts.DailyRows(("scope",), []), *OCT)
+
+
 def test_mad_term_threshold_exactly() -> None:
     # History alternating 60 / 140 (7 each): median (60 + 140) / 2 = 100; every |x - 100| = 40 ->
     # MAD 40; k x 1.4826 x MAD = 5 x 1.4826 x 40 = 296.52 > 1.0 x 100 -> threshold 396.52.

@@ -35,6 +35,21 @@ def test_help_does_not_import_heavy_libraries() -> None:
     assert "HEAVY []" in out
 
 
+def test_a_nightly_report_does_not_import_polars(demo_lake: Path) -> None:
+    """The report's alerts read DuckDB rows, not a polars frame: importing polars is ~0.1 s of a
+    nightly run. Through the real entry point, with the demo's budgets and anomalies."""
+    config = Path(__file__).resolve().parents[1] / "sample_data" / "demo" / "costlab.toml"
+    argv = ["costlab", "--config", str(config), "report", "--lake", str(demo_lake), "--format", "json",
+            "--no-findings", "--no-fail"]  # fmt: skip
+    code = (
+        f"import sys, runpy; sys.argv={argv!r}\n"
+        "try:\n    runpy.run_module('costlab', run_name='__main__')\nexcept SystemExit as e: assert not e.code, e.code\n"
+        "print('POLARS', 'polars' in sys.modules, file=sys.stderr)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert '"alerts"' in r.stdout and "POLARS False" in r.stderr, r.stderr
+
+
 def test_console_script_and_module_entry_points() -> None:
     exe = Path(sys.executable).with_name("costlab")
     for cmd in ([str(exe), "--help"], [sys.executable, "-m", "costlab", "--help"]):
