@@ -36,10 +36,11 @@
 --     '-latest' dropped, then only [a-z0-9] kept. So the CUR's 'claude-3-5-sonnet' (from usage type
 --     Claude3.5Sonnet) meets traces' 'claude-3-5-sonnet-20240620', and Azure's dated gpt-4o meets
 --     'gpt-4o'. Snapshots of one model share a pool (a bill rarely names the snapshot).
---   Exactness: a share is amount x (weight / total weights); the ratio is DOUBLE (cast so on
---     both engines: Spark divides decimals in DECIMAL and would round differently), the product
---     is rounded to DECIMAL(38,12), and each pool's rounding remainder (pool - sum of rounded
---     shares, exact decimal arithmetic) is added to its largest share, so
+--   Exactness: a share is amount x (weight / total weights) in DOUBLE (cast so on both
+--     engines: Spark divides decimals in DECIMAL and would round differently), rounded to
+--     DECIMAL(38,12) by fragments/money_of_double (the same digits on every engine), and each
+--     pool's rounding remainder (pool - sum of rounded shares, exact decimal arithmetic) is
+--     added to its largest share, so
 --     every pool sums exactly to its amount and attributed + unattributed = billed for every period
 --     and currency (queries/allocation_check.sql; property-tested). 'traced' shares that fit are
 --     the traced costs themselves, no rounding. Ties break on workflow name: reruns are identical.
