@@ -587,9 +587,9 @@ def _alerts(
 
     settings = alerts.anomaly_settings(opts.anomaly)
     start = alerts.history_start(since, settings["window"])  # month start or anomaly look-back
-    cur = con.cursor()  # rows, not a polars frame: the import alone is ~0.1 s of a nightly report
-    cur.execute(load_sql("daily_cost_by_scope"), {"since": start, "until": until})
-    daily = alerts.DailyRows(tuple(d[0] for d in cur.description or ()), cur.fetchall())
+    # rows, not a polars frame: the import alone is ~0.1 s of a nightly report
+    cols, rows = _fetch(con.cursor(), "daily_cost_by_scope", {"since": start, "until": until})
+    daily = alerts.DailyRows(tuple(cols), rows)
     opts.warnings.extend(alerts.budget_warnings(daily, opts.budgets))
     out = alerts.check_budgets(daily, opts.budgets, since, until)
     out += alerts.detect_anomalies(daily, since, until, **settings)
