@@ -10,12 +10,12 @@ writes them, two OTLP GenAI chat spans); gpt-4.1 lists at $2 input / $8 output p
 from __future__ import annotations
 
 import json
-import math
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from money_double import money_of_double
 from otlpspan import chat_span, write_traces
 from test_learned_prices import _line, write_focus
 from typer.testing import CliRunner
@@ -73,15 +73,6 @@ def test_a_pool_of_eighteen_digits_conserves_on_spark(tmp_path: Path) -> None:
     assert spark == _allocation(lake, "duckdb")
 
 
-def _money_of_double(x: float) -> Decimal:
-    """queries/fragments/money_of_double.sql in Python floats (the same IEEE arithmetic): the
-    whole part, plus the fraction x 1e12 rounded half away from zero, in units of 1e-12."""
-    whole = math.floor(x)
-    frac = (x - whole) * 1e12
-    units = math.floor(frac + 0.5) if frac >= 0 else math.ceil(frac - 0.5)
-    return Decimal(whole) + Decimal(units) * Decimal("1e-12")
-
-
 @pytest.mark.parametrize("engine", ["duckdb", "spark"])
 def test_a_proportional_split_has_the_same_digits_on_both_engines(tmp_path: Path, engine: str) -> None:
     """Token policy 'proportional': the pool splits 2.80 : 1.40 in DOUBLE. triage gets
@@ -94,7 +85,7 @@ def test_a_proportional_split_has_the_same_digits_on_both_engines(tmp_path: Path
         pytest.importorskip("pyspark")
     rows = _allocation(_lake(tmp_path), engine, "proportional")
     amounts = {r["workflow"]: r["amount"] for r in rows["allocation"]}  # type: ignore[attr-defined]
-    triage = _money_of_double(float(Decimal(POOL)) * (1.4 / 4.2))
+    triage = money_of_double(float(Decimal(POOL)) * (1.4 / 4.2))
     assert abs(triage - Decimal(POOL) / 3) < Decimal("1e-11")
     assert amounts == {"research": Decimal(POOL) - triage, "triage": triage}
     (check,) = rows["allocation_check"]  # type: ignore[misc]
