@@ -167,6 +167,43 @@ def test_forked_subagent_skips_the_copied_parent_history() -> None:
     assert {r["step"] for r in rows} == {"subagent:explorer"}
 
 
+def test_a_fork_whose_own_meta_line_is_unreadable_still_skips_the_copied_history(tmp_path: Path) -> None:
+    """The fork's first line (its own session_meta) cut mid-JSON: the next session_meta is the
+    parent's (0199f0a1-..., not the file name's 0199f0a2-...), copied and re-stamped at
+    10:00:00.000 by the fork. It is not adopted: the session is the file name's id and the burst
+    within 1 s of that line is the parent's, skipped - the same 2 calls as the intact file, where
+    adopting it counted 4 (33000 input) under the parent's id. (A file that lost its first line
+    altogether starts with the parent's meta, which cannot be told from a renamed rollout's: it
+    is adopted, as before.)"""
+    lines = FORK.read_text().splitlines()
+    assert json.loads(lines[1])["payload"]["id"] == MAIN_ID
+    path = tmp_path / FORK.name
+    path.write_text("\n".join([lines[0][: len(lines[0]) // 2], *lines[1:]]) + "\n")
+    parsed = parse_file(path)
+    assert len(parsed.bad) == 1
+    assert calls(parsed) == calls(parse_file(FORK))
+    assert sums(parsed) == (2, 8000, 6200, 210, 100)
+    assert {r["trace_id"] for r in parsed.table("spans")} == {CHILD_ID}
+    path.write_text("\n".join(lines[1:]) + "\n")
+    assert sums(parse_file(path))[:2] == (4, 33000)
+
+
+def test_a_later_meta_of_the_files_own_session_is_adopted(tmp_path: Path) -> None:
+    """The first line lost, and a later session_meta names the file's own session (a resumed
+    rollout's, say): that is this session's meta, not a fork's copy; nothing is skipped. The
+    fork fixture with its copied parent meta renamed to the child's id and made a plain CLI
+    session: all 4 calls count (12000 + 13000 + 6000 + 2000 = 33000 input)."""
+    lines = FORK.read_text().splitlines()
+    meta = json.loads(lines[1])
+    meta["payload"]["id"] = CHILD_ID
+    path = tmp_path / FORK.name
+    path.write_text("\n".join([json.dumps(meta), *lines[2:]]) + "\n")  # its own meta first: adopted
+    assert sums(parse_file(path))[:2] == (4, 33000)
+    path.write_text("\n".join([lines[2], json.dumps(meta), *lines[3:]]) + "\n")  # not first: adopted too
+    parsed = parse_file(path)
+    assert sums(parsed)[:2] == (4, 33000) and {r["trace_id"] for r in parsed.table("spans")} == {CHILD_ID}
+
+
 def test_same_rollout_not_marked_as_fork_counts_early_events(tmp_path: Path) -> None:
     lines = FORK.read_text().splitlines()
     meta = json.loads(lines[0])

@@ -37,6 +37,13 @@ Quirks:
   (their totals still set the baseline). ccusage's codex parser skips the same burst
   (``detect_subagent_replay_second``); counting it again inflated usage ~1.85x elsewhere.
   Copied ancestor session_meta lines do not change the session id.
+- A fork whose own session_meta line is unreadable: a session_meta that follows an unreadable
+  first line and names another session than the file name's UUID (Codex names each rollout
+  ``rollout-<time>-<session id>.jsonl``) is an ancestor's, copied by the fork. The session id
+  then comes from the file name, and the copied burst is skipped from that line's (re-stamped)
+  time, as for a readable fork meta. Adopting the ancestor's meta counted the parent's history
+  again under the parent's id. A file whose first line is another session's meta is adopted as
+  before (a renamed rollout looks the same).
 - ``cached_input_tokens > input_tokens`` can only mean an exclusive count: input is the sum.
 """
 
@@ -177,6 +184,9 @@ class CodexRollout(Source):
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[Row | Bad]:
         meta: dict[str, Any] | None = None
         meta_ts: datetime | None = None
+        fork_ts: datetime | None = None  # an ancestor's copied meta seen where ours was unreadable
+        own_id = (_UUID.findall(path.stem) or [None])[-1]
+        first_line = True
         turn: dict[str, Any] = {}
         plan: str | None = None  # ChatGPT plan from rate_limits: a session fact, kept once seen
         events: list[_Event] = []
@@ -185,9 +195,11 @@ class CodexRollout(Source):
             for n, text in enumerate(fh, 1):
                 if isinstance(text, u.LongLine):
                     yield Bad(str(n), str(text))
+                    first_line = False
                     continue
                 if not text.strip():
                     continue
+                at_first, first_line = first_line, False
                 obj = mapped(n, text, _json_line, text, reason="invalid JSON: ")
                 if isinstance(obj, Bad):
                     yield obj
@@ -203,13 +215,17 @@ class CodexRollout(Source):
                     continue
                 recognised += 1
                 if kind == "session_meta":
-                    if meta is None:  # later ones are ancestors' metas copied by a fork
+                    if meta is None and fork_ts is None:  # later ones are ancestors' copies
                         stamp = obj.get("timestamp") or payload.get("timestamp")
                         when = mapped(n, text, u.ts, stamp)
                         if isinstance(when, Bad):
                             yield when
                             continue
-                        meta, meta_ts = payload, when
+                        named = str(payload.get("id") or "").lower()
+                        if not at_first and own_id and named not in ("", own_id.lower()):
+                            fork_ts = when  # our own meta was lost: this is a fork's copy
+                        else:
+                            meta, meta_ts = payload, when
                 elif kind == "turn_context":
                     turn = {**turn, **{k: v for k, v in payload.items() if v is not None}}
                 elif kind == "event_msg" and payload.get("type") == "token_count":
@@ -224,7 +240,9 @@ class CodexRollout(Source):
                         events.append(event)
         if recognised == 0:
             raise SourceError(str(path), "no Codex rollout lines ({timestamp, type, payload})")
-        yield from self._rows(path, ctx, meta or {}, meta_ts, events)
+        if meta is not None:
+            fork_ts = meta_ts if _is_fork(meta) else None
+        yield from self._rows(path, ctx, meta or {}, fork_ts, events)
 
     @staticmethod
     def _event(
@@ -250,14 +268,14 @@ class CodexRollout(Source):
         path: Path,
         ctx: ParseContext,
         meta: dict[str, Any],
-        meta_ts: datetime | None,
+        fork_ts: datetime | None,
         events: list[_Event],
     ) -> Iterator[Row | Bad]:
         found = _UUID.findall(path.stem)
         session = u.nullish(meta.get("id")) or (found[-1] if found else path.stem)
         provider = (u.nullish(meta.get("model_provider")) or "openai").lower()
         step = _step(meta.get("source"))
-        copied_until = meta_ts + FORK_WINDOW if _is_fork(meta) and meta_ts else None
+        copied_until = fork_ts + FORK_WINDOW if fork_ts else None
         section = ctx.config.get(self.name)
         override = (
             u.nullish(section.get("workflow")) if isinstance(section, dict) else None
