@@ -13,8 +13,9 @@ exit code, because a linear extrapolation of a few days is not a fact about mone
 
 Input is a polars frame ``(scope, name, day, currency, cost)`` - ``queries/daily_cost_by_scope.sql``
 for traced calls, or allocated billed money in the same shape - or the same rows as `DailyRows`
-(the report's path: importing polars is a tenth of a second of a nightly run). Rows sharing a key are summed, so
-pass one money basis. Currencies are never mixed: a budget only sees spend in its own currency.
+(the report's path: importing polars is a tenth of a second of a nightly run). Rows sharing a
+key are summed, so pass one money basis. Currencies are never mixed: a budget only sees spend in
+its own currency.
 
 Budgets (``[budgets]`` / ``--budget``): spend in each calendar month (UTC) overlapping
 ``[since, until)``, counted from the month's first day (month to date, even when ``since`` is
