@@ -361,15 +361,9 @@ def test_the_bill_by_branch_sums_to_the_invoice(lake: Lake, tmp_path: Path) -> N
 
 def _bill(tmp_path: Path, lake: Lake, amount: str) -> None:
     """A FOCUS line of ``amount`` for claude-sonnet-4-5 (October 2025), ingested into ``lake``."""
-    import csv
+    from test_learned_prices import write_focus
 
-    from test_learned_prices import COLS
-
-    bill = tmp_path / "focus.csv"
-    with bill.open("w", newline="") as f:
-        w = csv.DictWriter(f, COLS)
-        w.writeheader()
-        w.writerow(_bill_line(amount, "Anthropic", "claude-sonnet-4-5", "40000"))
+    bill = write_focus(tmp_path / "focus.csv", [_bill_line(amount, "Anthropic", "claude-sonnet-4-5", "40000")])
     assert not ingest([bill], lake=lake.path, source="focus").failed
 
 
