@@ -242,7 +242,7 @@ class CodexRollout(Source):
             raise SourceError(str(path), "no Codex rollout lines ({timestamp, type, payload})")
         if meta is not None:
             fork_ts = meta_ts if _is_fork(meta) else None
-        yield from self._rows(path, ctx, meta or {}, fork_ts, events)
+        yield from self._rows(path, ctx, meta or {}, own_id, fork_ts, events)
 
     @staticmethod
     def _event(
@@ -268,11 +268,11 @@ class CodexRollout(Source):
         path: Path,
         ctx: ParseContext,
         meta: dict[str, Any],
+        own_id: str | None,
         fork_ts: datetime | None,
         events: list[_Event],
     ) -> Iterator[Row | Bad]:
-        found = _UUID.findall(path.stem)
-        session = u.nullish(meta.get("id")) or (found[-1] if found else path.stem)
+        session = u.nullish(meta.get("id")) or own_id or path.stem
         provider = (u.nullish(meta.get("model_provider")) or "openai").lower()
         step = _step(meta.get("source"))
         copied_until = fork_ts + FORK_WINDOW if fork_ts else None
