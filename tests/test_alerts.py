@@ -302,6 +302,11 @@ def test_exit_codes() -> None:
     assert exit_code([_alert("forecast")]) == 0
     assert exit_code([_alert("anomaly"), _alert("budget")], alerts.parse_fail_on("anomaly")) == EXIT_ANOMALY
     assert exit_code([_alert("anomaly"), _alert("budget")], alerts.parse_fail_on("none")) == 0
+    # --fail-on text passed as it is: "budget" is one kind, not the letters b, u, d, g, e, t
+    # (read as letters it matched no kind and a cron job over budget exited 0)
+    assert exit_code([_alert("budget")], "budget") == EXIT_BUDGET
+    assert exit_code([_alert("anomaly"), _alert("budget")], "anomaly") == EXIT_ANOMALY
+    assert exit_code([_alert("budget")], "none") == 0
     assert alerts.parse_fail_on(["budget", "anomaly"]) == alerts.parse_fail_on("all") == alerts.DEFAULT_FAIL_ON
     with pytest.raises(CostlabError, match="unknown kind forecast; use budget, anomaly"):
         alerts.parse_fail_on("budget,forecast")

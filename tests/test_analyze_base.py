@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from costlab.analyze.base import Finding, Savings, combine
 from costlab.lake import Lake
 
@@ -57,3 +59,22 @@ def test_report_findings_accepts_date_text_and_returns_the_combined_total(tmp_pa
     assert total.low >= Decimal("13.25")
     empty, none = report_findings(lake, since="2025-07-01", until="2025-07-02", config={})
     assert empty == [] and none == combine([])
+
+
+def test_run_takes_one_analyzer_name_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    """``run(lake, "waste")`` runs that analyzer (a string was iterated into the names "w", "a",
+    ... and failed with ModuleNotFoundError); "all" is every analyzer; an unknown name is a
+    CostlabError naming the known ones, raised before any work."""
+    from costlab.analyze.base import ORDER, run
+    from costlab.errors import CostlabError
+    from costlab.ingest.run import ingest
+
+    fix = Path(__file__).resolve().parent / "fixtures" / "analyze" / "litellm_steps.jsonl"
+    ingest(fix, lake=tmp_path / "lake")
+    lake = Lake(tmp_path / "lake")
+    one = run(lake, "waste", config={})
+    assert [r.analyzer for r in one] == ["waste"] and one[0].summary["calls"] > 0
+    assert [r.analyzer for r in run(lake, "all", config={})] == list(ORDER)
+    for wrong in ("nope", "stats"):  # stats is a module of the package, not an analyzer
+        with pytest.raises(CostlabError, match=f"no analyzer '{wrong}'; analyzers: caching, trimming"):
+            run(lake, wrong)

@@ -442,3 +442,22 @@ def test_trash_within_grace_is_kept_and_past_grace_is_deleted(tmp_path: Path) ->
     ingest([tmp_path / "d.csv"], lake=lake)
     assert not (lake / old[0]).exists()
     assert os.path.isdir(lake / "charges")
+
+
+# -- one path given alone ------------------------------------------------------------------------
+@pytest.mark.parametrize("given", ["in", Path("in")], ids=["str", "Path"])
+def test_the_library_reads_one_path_given_alone_and_nothing_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str | Path
+) -> None:
+    """``costlab.ingest("exports/")`` reads that folder. A string is iterable: read as a list of
+    paths it was the characters of its name, and an absolute one began with ``/``, the whole
+    file system (it ingested site-packages' JSONL); a Path failed as not iterable."""
+    import costlab
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in").mkdir()
+    write(tmp_path / "in" / "a.csv", [(1, "1.25", "2024-01-01"), (2, "2", "2024-01-02")])
+    write(tmp_path / "b.csv", [(9, "100", "2024-01-01")])  # beside it: must not be read
+    result = costlab.ingest(given, lake="lake")
+    assert [(Path(f.path).name, f.status) for f in result.files] == [("a.csv", "ingested")]
+    assert Workspace(tmp_path / "lake").rows("SELECT count(*), sum(billed_cost) FROM charges")[0] == (2, Decimal("3.25"))

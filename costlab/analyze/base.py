@@ -208,19 +208,29 @@ def begin(
     return Start(ws, cfg, ws.period.since, ws.period.until, ws.analysis_connection())
 
 
-def run(lake: Workspace | Lake, names: Iterable[str] = ORDER, **kwargs: Any) -> list[AnalyzerResult]:
+def run(lake: Workspace | Lake, names: str | Iterable[str] = ORDER, **kwargs: Any) -> list[AnalyzerResult]:
     """Run the named analyzers in `ORDER` (imports them so they register). They share one
     materialised calls table (`Workspace.analysis_connection`) for this run; it is released at
     the end, so a second run in the same process (a notebook, a test) starts clean and sees new
-    data. ``since``/``until``/``config`` in ``kwargs`` set the workspace's period and settings."""
+    data. ``since``/``until``/``config`` in ``kwargs`` set the workspace's period and settings.
+    ``names`` may be one name (``"caching"``, or ``"all"``) as well as a list; an unknown name is
+    a `CostlabError` listing the known ones."""
     import importlib
 
+    from costlab.errors import CostlabError
     from costlab.workspace import workspace
 
-    ws = workspace(lake, since=kwargs.pop("since", None), until=kwargs.pop("until", None), config=kwargs.pop("config", None))
+    if isinstance(names, str):
+        names = ORDER if names == "all" else [names]
     wanted = list(names)
     for name in wanted:
-        importlib.import_module(f"costlab.analyze.{name}")
+        try:
+            importlib.import_module(f"costlab.analyze.{name}")
+        except ModuleNotFoundError:
+            pass
+        if name not in ANALYZERS:
+            raise CostlabError(f"no analyzer {name!r}; analyzers: {', '.join(ORDER)} or all")
+    ws = workspace(lake, since=kwargs.pop("since", None), until=kwargs.pop("until", None), config=kwargs.pop("config", None))
     try:
         return [ANALYZERS[n](ws, **kwargs) for n in ORDER if n in wanted] + [
             ANALYZERS[n](ws, **kwargs) for n in wanted if n not in ORDER

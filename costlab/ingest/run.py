@@ -87,7 +87,7 @@ class IngestResult:
 
 
 def discover(
-    paths: Iterable[str | os.PathLike[str]],
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     exclude: Path | None = None,
     ignore: Iterable[str] = (),
 ) -> tuple[list[Path], list[FileResult]]:
@@ -98,8 +98,12 @@ def discover(
     ``--exclude``: matched against the name and the path relative to the folder, e.g.
     ``metrics*.csv`` or ``drafts/*``) are skipped. A file named explicitly is always tried,
     unless it is not a regular file (a FIFO would block, ``/dev/zero`` never ends): that fails.
+    One path given alone (a ``str`` or ``PathLike``) is that path, not the characters of its
+    name: iterating ``"exports/"`` would walk ``/`` first, the whole file system.
     """
-    patterns = list(ignore)
+    patterns = [ignore] if isinstance(ignore, str) else list(ignore)
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
     found: list[Path] = []
     missing: list[FileResult] = []
     for raw in paths:
@@ -143,7 +147,7 @@ def _walk(top: Path, exclude: Path | None, patterns: list[str]) -> list[Path]:
 
 
 def ingest(
-    paths: Iterable[str | os.PathLike[str]],
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     lake: Lake | str | os.PathLike[str] | None = None,
     *,
     source: str | None = None,
@@ -179,6 +183,9 @@ def ingest(
     ignore = ctx.config.get("exclude", [])
     if isinstance(ignore, str):
         ignore = [ignore]
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]  # one path, not the characters of its name (see `discover`)
+    paths = list(paths)
     files, missing = discover(paths, exclude=lk.path, ignore=[str(p) for p in ignore])
     result.files.extend(missing)
     with lk.write_lock(wait=wait, on_wait=on_wait), line_limit(ctx.limits.max_line_bytes):

@@ -233,10 +233,12 @@ def parse_fail_on(value: str | Sequence[str] | None) -> frozenset[str]:
     return frozenset(kinds)
 
 
-def exit_code(alerts: Iterable[Alert], fail_on: Iterable[str] = DEFAULT_FAIL_ON) -> int:
+def exit_code(alerts: Iterable[Alert], fail_on: str | Iterable[str] = DEFAULT_FAIL_ON) -> int:
     """EXIT_BUDGET when a budget was exceeded, else EXIT_ANOMALY for an anomaly, else 0; only
-    kinds in ``fail_on`` count (forecasts never do)."""
-    kinds = {a.kind for a in alerts} & set(fail_on)
+    kinds in ``fail_on`` count (forecasts never do). A string is read as ``--fail-on`` text
+    (`parse_fail_on`), never as its characters: ``"budget"`` must not mean no kind at all."""
+    wanted = parse_fail_on(fail_on) if isinstance(fail_on, str) else set(fail_on)
+    kinds = {a.kind for a in alerts} & wanted
     if "budget" in kinds:
         return EXIT_BUDGET
     if "anomaly" in kinds:
