@@ -40,7 +40,7 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -421,6 +421,8 @@ class Bench:
             p.ok() and p.ratio <= 1.0 and p.rss("a") <= 2 * 2**30,
             f"`{shown(ours)}` vs `{shown(scan)}`",
         )
+        if self.engine == "duckdb":
+            self.day_findings(lake)
         spans, facts = du(lake / "spans"), du(lake / "call_facts")
         size = spans + facts
         self.row(
@@ -429,6 +431,23 @@ class Bench:
             f"{size / self.calls:.0f} B ({gib(spans)} spans + {gib(facts)} call_facts)",
             size / self.calls <= 100,
             f"du {lake}/spans {lake}/call_facts / {self.calls:,}",
+        )
+
+    def day_findings(self, lake: Path) -> None:
+        """A nightly report of the lake's last day with its findings (the default) against the
+        same report without them: what the analyzers add for one day of a long history."""
+        last = lake_rows(lake, "SELECT CAST(CAST(timezone('UTC', max(start_time)) AS DATE) AS VARCHAR) FROM calls")
+        day = date.fromisoformat(last[0][0])
+        period = ["--since", day.isoformat(), "--until", (day + timedelta(days=1)).isoformat()]
+        base = [COSTLAB, "report", "--lake", str(lake), "--format", "json", *period]
+        print("one day's report with findings (A) vs without (B):", flush=True)
+        p = pair(base, [*base, "--no-findings"], self.repeat)
+        self.row(
+            f"`costlab report` of the last day of {self.calls:,} calls, findings included, vs the same without",
+            "the analyzers cost what the day holds, not the history",
+            f"{p.side('a', 'with findings')} vs {p.side('b', 'without')}: {p.ratios}" + ("" if p.ok() else " FAILED"),
+            None,
+            f"`{shown(base)}` vs `{shown([*base, '--no-findings'])}`",
         )
 
     def memory(self) -> None:

@@ -223,7 +223,7 @@ def _failure(ex: Exception) -> tuple[int, str]:
     if isinstance(ex, OSError) and ex.strerror:
         where = f"{ex.filename}: " if ex.filename is not None else ""
         return 1, f"{where}{ex.strerror}"
-    if isinstance(ex, MemoryError):
+    if isinstance(ex, MemoryError) or type(ex).__name__ == "OutOfMemoryException":  # DuckDB's, at its limit
         return 1, "out of memory; free memory or narrow the command (e.g. a shorter --since)"
     return 1, (
         f"internal error: {type(ex).__name__}: {first[:300]} "

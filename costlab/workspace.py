@@ -18,6 +18,7 @@ import copy
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from costlab.attribution import AttributionRules
+    from costlab.lake import Manifest
     from costlab.pricing import PriceBook
     from costlab.rollups import RollupKeys
 
@@ -71,8 +73,9 @@ class Workspace:
         self.lake = lake if isinstance(lake, Lake) else Lake(resolve_lake(lake, self.config_file, self.settings))
         self.period = Period.of(since, until)
         self.engine, self.engine_settings = engines.settings(engine, self.settings)
-        self._analysis: Any = None
-        self._analysis_version: int | None = None
+        #: the analyzers' connection and what it was built for (lake version, period); one dict
+        #: shared by the `with_period` copies, so a copy's rebuild or release is seen by all
+        self._analysis: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.lake.path)!r}, since={self.period.since}, until={self.period.until}, engine={self.engine!r})"
@@ -277,28 +280,66 @@ class Workspace:
     def analysis_connection(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with ``analyze_base`` materialized once and ``analyze_calls`` (its
         priced USD rows) as a view over it, shared by every analyzer run on this workspace:
-        building the priced, de-duplicated calls is most of their cost on a large lake. Rebuilt
-        when the lake's manifest changes; `release` frees it. Memory is capped
-        (`ANALYSIS_MEMORY_LIMIT`, ``[analyze] memory_limit``)."""
+        building the priced, de-duplicated calls is most of their cost on a large lake. With a
+        period, only the period's calls are built (`_period_calls`), so a nightly report's
+        findings cost what its day holds, not the history. Rebuilt when the lake's manifest or
+        the period changes; `release` frees it. Memory is capped (`ANALYSIS_MEMORY_LIMIT`,
+        ``[analyze] memory_limit``)."""
         from costlab.sql import load_sql
 
-        version = self.lake.manifest().version
-        if self._analysis is None or self._analysis_version != version:
+        manifest = self.lake.manifest()
+        key = (manifest.version, self.period.since, self.period.until)
+        box = self._analysis
+        if box.get("key") != key:
             self.release()
             limit = self.section("analyze").get("memory_limit") or ANALYSIS_MEMORY_LIMIT
             con = self.connect(engine="duckdb")
             con.execute(f"SET memory_limit = '{_size(str(limit))}'")
             con.execute("SET preserve_insertion_order = false")
+            _period_calls(con, self.lake.path, manifest, self.period)
             con.execute(f"CREATE TEMP TABLE analyze_base AS {load_sql('views/analyze_base')}")
             con.execute(f"CREATE TEMP VIEW analyze_calls AS {load_sql('views/analyze_calls')}")
-            self._analysis, self._analysis_version = con, version
-        return self._analysis  # type: ignore[no-any-return]
+            box.update(con=con, key=key)
+        return box["con"]  # type: ignore[no-any-return]
 
     def release(self) -> None:
         """Close the analyzers' connection (frees the materialized calls)."""
-        if self._analysis is not None:
-            self._analysis.close()
-        self._analysis, self._analysis_version = None, None
+        con = self._analysis.pop("con", None)
+        if con is not None:
+            con.close()
+        self._analysis.clear()
+
+
+def _period_calls(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest, period: Period) -> None:
+    """Restrict ``call_keys`` (so ``call_facts`` and ``calls``) on ``con`` to the calls whose
+    winning span starts inside ``period``: the keys come from the lake's stored call_facts, read
+    only from the period's ``day=`` files. Exact, not a cut by span time: every span of those
+    keys still competes in the de-duplication, so each call gets the row it has over the whole
+    lake, and no call outside the period enters. Without a period, or on a lake written before
+    stored call_facts, nothing changes (every call is built and the analyzers filter)."""
+    from costlab.rollups import day_of
+    from costlab.sql import load_sql, sql_list
+
+    if (period.since is None and period.until is None) or "call_facts" not in manifest.tables:
+        return
+    lo = period.since.astimezone(UTC).date() if period.since is not None else None
+    hi = period.until.astimezone(UTC).date() if period.until is not None else None
+    files = [
+        str(root / rel) for rel in manifest.tables["call_facts"]
+        if (d := day_of(rel)) is None or ((lo is None or d >= lo) and (hi is None or d <= hi))
+    ]  # fmt: skip
+    keys = "SELECT CAST(NULL AS VARCHAR) AS call_key WHERE false"
+    if files:
+        keys = (
+            f"SELECT DISTINCT call_key FROM read_parquet({sql_list(files)}, hive_partitioning = false) "
+            "WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ)) "
+            "AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))"
+        )
+    con.execute(f"CREATE TEMP TABLE _period_keys AS {keys}", {"since": period.since, "until": period.until} if files else None)
+    con.execute(
+        f"CREATE OR REPLACE VIEW call_keys AS SELECT * FROM ({load_sql('views/call_keys')}) "
+        "WHERE call_key IN (SELECT call_key FROM _period_keys)"
+    )
 
 
 def workspace(

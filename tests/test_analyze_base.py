@@ -78,3 +78,29 @@ def test_run_takes_one_analyzer_name_and_refuses_an_unknown_one(tmp_path: Path) 
     for wrong in ("nope", "stats"):  # stats is a module of the package, not an analyzer
         with pytest.raises(CostlabError, match=f"no analyzer '{wrong}'; analyzers: caching, trimming"):
             run(lake, wrong)
+
+
+def test_analyzers_out_of_memory_is_one_line_naming_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB at the analyzers' memory cap ([analyze] memory_limit) is a CostlabError saying what
+    to change, and through the CLI one line, not 'internal error: OutOfMemoryException'."""
+    import duckdb
+    from typer.testing import CliRunner
+
+    from costlab.analyze import base
+    from costlab.cli import app
+    from costlab.errors import CostlabError
+    from costlab.ingest.run import ingest
+
+    fix = Path(__file__).resolve().parent / "fixtures" / "analyze" / "litellm_steps.jsonl"
+    ingest(fix, lake=tmp_path / "lake")
+    import costlab.analyze.waste  # noqa: F401 - registers it before it is replaced
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate data of size 32.0 MiB")
+
+    monkeypatch.setitem(base.ANALYZERS, "waste", full)
+    with pytest.raises(CostlabError, match=r"more memory for this period than \[analyze\] memory_limit = '1GB'"):
+        base.run(Lake(tmp_path / "lake"), "waste", config={})
+    r = CliRunner().invoke(app, ["report", "--lake", str(tmp_path / "lake"), "--format", "json"])
+    assert r.exit_code == 1
+    assert r.stderr.count("\n") == 1 and "costlab report --no-findings" in r.stderr, r.stderr

@@ -235,6 +235,17 @@ def run(lake: Workspace | Lake, names: str | Iterable[str] = ORDER, **kwargs: An
         return [ANALYZERS[n](ws, **kwargs) for n in ORDER if n in wanted] + [
             ANALYZERS[n](ws, **kwargs) for n in wanted if n not in ORDER
         ]
+    except Exception as ex:
+        if type(ex).__name__ != "OutOfMemoryException":  # DuckDB's, at the analyzers' cap
+            raise
+        from costlab.workspace import ANALYSIS_MEMORY_LIMIT
+
+        limit = ws.section("analyze").get("memory_limit") or ANALYSIS_MEMORY_LIMIT
+        raise CostlabError(
+            f"{ws.lake.path}: the analyzers need more memory for this period than [analyze] memory_limit "
+            f"= {limit!r} allows; raise it in costlab.toml (e.g. memory_limit = \"4GB\"), choose a shorter "
+            "--since, or leave the findings out (costlab report --no-findings)"
+        ) from None
     finally:
         ws.release()
 

@@ -1,0 +1,97 @@
+"""The analyzers' materialized calls cover only the workspace's period, exactly
+(costlab.workspace.Workspace.analysis_connection, _period_calls).
+
+A nightly ``costlab report --since yesterday`` runs every analyzer; they used to build the
+priced, de-duplicated calls of the whole lake (24 s on 10M calls) to keep one day of them.
+The period's calls are now chosen by the stored call_facts, so the de-duplication still sees
+every span of a call: a call whose copies straddle midnight belongs to the day of the copy that
+wins, with the winner's tokens, never to the day of a losing copy.
+
+Constructed Claude Code logs (record shape as tests/fixtures/claude_code/constructed; ids, times
+and tokens invented so the answer is known by hand):
+  a.jsonl  msg_A1 2026-10-01 12:00:00  output 7
+           msg_X  2026-10-01 23:59:59  output 5   (a first copy of msg_X)
+  b.jsonl  msg_X  2026-10-02 00:00:02  output 50  (the copy with more output: it wins, on day 2)
+           msg_B1 2026-10-02 10:00:00  output 9
+So day 1 holds msg_A1 alone; day 2 holds msg_X (output 50, input 2000) and msg_B1.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from costlab.ingest.run import ingest
+from costlab.workspace import Workspace
+
+
+def _reply(msg: str, at: str, out: int, inp: int, session: str) -> str:
+    return json.dumps({
+        "parentUuid": None, "isSidechain": False, "userType": "external", "cwd": "/work/shop",
+        "sessionId": session, "version": "2.0.28", "uuid": f"u-{msg}-{at}", "timestamp": at,
+        "type": "assistant", "requestId": f"req_{msg}",
+        "message": {
+            "model": "claude-sonnet-4-5-20250929", "id": msg, "type": "message", "role": "assistant",
+            "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": inp, "cache_creation_input_tokens": 0,
+                      "cache_read_input_tokens": 0, "output_tokens": out},
+        },
+    })  # fmt: skip
+
+
+def _lake(tmp_path: Path) -> Path:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_text(
+        _reply("msg_A1", "2026-10-01T12:00:00.000Z", 7, 1000, "s-a") + "\n"
+        + _reply("msg_X", "2026-10-01T23:59:59.000Z", 5, 2000, "s-a") + "\n"
+    )
+    (logs / "b.jsonl").write_text(
+        _reply("msg_X", "2026-10-02T00:00:02.000Z", 50, 2000, "s-b") + "\n"
+        + _reply("msg_B1", "2026-10-02T10:00:00.000Z", 9, 3000, "s-b") + "\n"
+    )
+    lake = tmp_path / "lake"
+    ingest([logs], lake=lake)
+    return lake
+
+
+def _base(ws: Workspace) -> list[tuple[object, ...]]:
+    return ws.analysis_connection().execute(
+        "SELECT span_id, output_tokens, input_tokens FROM analyze_base ORDER BY span_id"
+    ).fetchall()
+
+
+def test_the_period_holds_its_calls_with_their_winning_copy(tmp_path: Path) -> None:
+    lake = _lake(tmp_path)
+    day1 = Workspace(lake, since="2026-10-01", until="2026-10-02")
+    day2 = day1.with_period("2026-10-02", "2026-10-03")
+    assert _base(day1) == [("msg_A1", 7, 1000)]  # not msg_X: its winning copy is on day 2
+    assert _base(day2) == [("msg_B1", 9, 3000), ("msg_X", 50, 2000)]
+    # the copies share one connection slot: day1 asking again rebuilds, it is not left closed
+    assert _base(day1) == [("msg_A1", 7, 1000)]
+    everything = Workspace(lake)
+    assert _base(everything) == [("msg_A1", 7, 1000), ("msg_B1", 9, 3000), ("msg_X", 50, 2000)]
+    assert _base(Workspace(lake, since="2026-10-03")) == []
+    for ws in (day1, day2, everything):
+        ws.release()
+
+
+def test_the_analyzers_answer_the_same_from_the_period_as_from_every_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What each analyzer reports for day 2 does not depend on the base holding other days:
+    the same findings and summaries as with every call built (the restriction switched off)."""
+    from costlab import workspace
+    from costlab.analyze.base import run
+
+    lake = _lake(tmp_path)
+    kw = {"since": "2026-10-02", "until": "2026-10-03", "config": {}}
+    got = [r.to_dict() for r in run(Workspace(lake), **kw)]
+    waste = next(r for r in got if r["analyzer"] == "waste")
+    caching = next(r for r in got if r["analyzer"] == "caching")
+    assert waste["summary"]["calls"] == 2
+    assert caching["summary"]["calls"] == 2 and caching["summary"]["input_tokens"] == 5000
+    monkeypatch.setattr(workspace, "_period_calls", lambda *args: None)
+    assert [r.to_dict() for r in run(Workspace(lake), **kw)] == got
