@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 WORKERS_ENV = "COSTLAB_INGEST_WORKERS"  # parser processes (default: CPU count; 1 = none)
 PARALLEL_MIN_BYTES = 32 << 20  # less input than this is parsed in-process (no worker start-up)
 PARALLEL_MAX_FILE = 256 << 20  # bigger files are parsed in-process, streamed in chunks
+BATCH_BYTES = 16 << 20  # a worker's job: consecutive small files up to this much input ...
+BATCH_FILES = 256  # ... or this many files; its rows are staged as one Parquet file per table
 DATA_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".parquet")
 CHUNK_ROWS = 50_000
 Progress = Callable[[int, int, str], None]
@@ -334,8 +336,10 @@ class _Run:
 
     # -- parallel parsing --------------------------------------------------------------------
     def _remote_results(self, todo: list[Path]) -> _Remote:
-        """Parse the small files in worker processes (one per CPU) when there is enough work;
-        results come back in order, as Arrow tables. Big files stay in this process, streamed."""
+        """Parse the small files in worker processes (one per CPU) when there is enough work.
+        A job is a batch of consecutive files (`BATCH_BYTES`, `BATCH_FILES`); the worker stages
+        the rows of its batch's good files itself, one Parquet file per table, and sends back
+        only each file's outcome, in order. Big files stay in this process, streamed."""
         workers = _workers()
         sizes = {}
         for n, path in enumerate(todo):
@@ -348,6 +352,7 @@ class _Run:
         forced = bool(os.environ.get(WORKERS_ENV))
         if workers < 2 or len(sizes) < 2 or (sum(sizes.values()) < PARALLEL_MIN_BYTES and not forced):
             return _Remote()
+        import itertools
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -357,12 +362,22 @@ class _Run:
         # an unguarded script (`costlab.ingest(...)` at its top level) again. Workers only parse
         # files (no DuckDB, no polars), so threads the caller holds do not matter to them.
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-        jobs = [
-            (n, str(todo[n]), self.source, self.ctx, self.run_id, self.started) for n in sorted(sizes)
-        ]
-        return _Remote(set(sizes), pool.map(_parse_remote, jobs, chunksize=4), pool)
+        batches: list[list[tuple[int, str]]] = [[]]
+        held = 0
+        for n in sorted(sizes):
+            if batches[-1] and (held + sizes[n] > BATCH_BYTES or len(batches[-1]) >= BATCH_FILES):
+                batches.append([])
+                held = 0
+            batches[-1].append((n, str(todo[n])))
+            held += sizes[n]
+        stage = str(self.stage_dir)
+        jobs = [(b, self.source, self.ctx, self.run_id, self.started, stage) for b in batches]
+        results = itertools.chain.from_iterable(pool.map(_parse_batch, jobs))
+        return _Remote(set(sizes), results, pool)
 
     def _take_remote(self, ordinal: int, path: Path, out: _FileOut) -> None:
+        for table, staged in out.staged:  # a batch's rows (good files only), whatever this file's outcome
+            self.staged[table].append(Path(staged))
         fr = FileResult(str(path), "failed", out.source)
         self.result.files.append(fr)
         if out.empty:
@@ -377,16 +392,9 @@ class _Run:
             self._stats(fr.source)["files"].append(self._name(path))
             return
         assert out.source is not None and out.ident is not None
-        good = 0
-        for table, tbl, final in out.tables:
-            good += tbl.num_rows
-            if final:
-                self._add_pending(table, tbl, ordinal)
-            elif tbl.num_rows:
-                self._write_stage(table, ordinal, tbl)
         if out.bad:
             self._stage_quarantine(ordinal, path, out.source, out.bad)
-        self._ingested(fr, path, out.source, out.ident, good, len(out.bad))
+        self._ingested(fr, path, out.source, out.ident, out.rows, len(out.bad))
 
     def _name(self, path: Path) -> str:
         return source_name(path, self.ctx.redact)
@@ -443,12 +451,8 @@ class _Run:
             self._write_stage(table, ordinal, pa.concat_tables(tables))
 
     def _write_stage(self, table: str, ordinal: int, tbl: pa.Table) -> None:
-        import pyarrow.parquet as pq
-
-        out = self.stage_dir / table / f"f{ordinal:07d}-{len(self.staged[table]):05d}.parquet"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(tbl, out, compression="zstd")
-        self.staged[table].append(out)
+        name = f"f{ordinal:07d}-{len(self.staged[table]):05d}"
+        self.staged[table].append(Path(_stage_file(self.stage_dir, table, name, tbl)))
 
     def _stage_quarantine(self, ordinal: int, path: Path, fmt: str, bad: list[Bad]) -> None:
         if self.ctx.redact:  # raw lines and reasons quote values: no identities there either
@@ -770,7 +774,11 @@ class _FileOut:
     source: str | None = None
     error: str | None = None
     ident: tuple[int, int, str] | None = None  # size, mtime_ns, sha256
-    tables: list[tuple[str, pa.Table, bool]] = field(default_factory=list)
+    rows: int = 0  # rows staged for the file
+    #: staged Parquet files (table, path): a big file's full chunks, and on a batch's last file
+    #: the batch's rows (`_parse_batch`)
+    staged: list[tuple[str, str]] = field(default_factory=list)
+    tables: list[tuple[str, pa.Table]] = field(default_factory=list)  # in the worker only
     bad: list[Bad] = field(default_factory=list)
     empty: bool = False  # nothing to read (``error`` says so)
     unrecognised: str | None = None  # no source reads it: the reason, when skipping is allowed
@@ -799,12 +807,33 @@ def _warm_up() -> None:
         cls.warm_up()
 
 
-def _parse_remote(job: tuple[int, str, str | None, ParseContext, str, datetime]) -> _FileOut:
-    """Worker: hash, detect and parse one file into Arrow tables (same steps as `_Run._ingest_file`)."""
+def _parse_batch(job: tuple[list[tuple[int, str]], str | None, ParseContext, str, datetime, str]) -> list[_FileOut]:
+    """Worker: parse a batch of files (`_parse_file` each) and stage the rows of those that
+    parsed completely as one Parquet file per table, listed on the batch's last outcome. A
+    file that fails adds nothing (its own full chunks are deleted), as in-process."""
+    import pyarrow as pa
+
+    files, source, ctx, run_id, started, stage = job
+    outs = [_parse_file(n, Path(name), source, ctx, run_id, started, Path(stage)) for n, name in files]
+    kept: dict[str, list[pa.Table]] = defaultdict(list)
+    for out in outs:
+        for table, tbl in out.tables:
+            kept[table].append(tbl)
+        out.tables = []
+    for table, tables in kept.items():
+        rows = pa.concat_tables(tables)
+        if rows.num_rows:
+            outs[-1].staged.append((table, _stage_file(Path(stage), table, f"b{files[0][0]:07d}", rows)))
+    return outs
+
+
+def _parse_file(
+    ordinal: int, path: Path, source: str | None, ctx: ParseContext, run_id: str, started: datetime, stage: Path
+) -> _FileOut:
+    """Worker: hash, detect and parse one file (same steps as `_Run._ingest_file`): its last
+    rows per table as Arrow tables, full chunks (`CHUNK_ROWS`) staged at once."""
     from costlab.ingest.util import line_limit
 
-    ordinal, name, source, ctx, run_id, started = job
-    path = Path(name)
     out = _FileOut()
     try:
         with line_limit(ctx.limits.max_line_bytes):
@@ -814,15 +843,32 @@ def _parse_remote(job: tuple[int, str, str | None, ParseContext, str, datetime])
             out.source = cls.name
             common = _common(path, cls, run_id, started, ordinal, ctx.redact)
             for table, buf, final in _row_chunks(path, cls, ctx, common, out.bad):
-                out.tables.append((table, _to_arrow(table, buf, out.bad), final))
+                tbl = _to_arrow(table, buf, out.bad)
+                out.rows += tbl.num_rows
+                if final:
+                    out.tables.append((table, tbl))
+                elif tbl.num_rows:
+                    name = f"w{ordinal:07d}-{len(out.staged):05d}"
+                    out.staged.append((table, _stage_file(stage, table, name, tbl)))
             out.ident = (st.st_size, st.st_mtime_ns, digest)
-    except EmptyFileError as ex:
-        return _FileOut(error=str(ex), empty=True)
-    except UnknownFormatError as ex:
-        return _FileOut(error=_error_text(path, ex, None), unrecognised=str(ex))
     except Exception as ex:  # noqa: BLE001 - reported like the in-process path does
+        for _, staged in out.staged:
+            Path(staged).unlink(missing_ok=True)
+        if isinstance(ex, EmptyFileError):
+            return _FileOut(error=str(ex), empty=True)
+        if isinstance(ex, UnknownFormatError):
+            return _FileOut(error=_error_text(path, ex, None), unrecognised=str(ex))
         return _FileOut(source=out.source, error=_error_text(path, ex, out.source))
     return out
+
+
+def _stage_file(stage: Path, table: str, name: str, tbl: pa.Table) -> str:
+    import pyarrow.parquet as pq
+
+    out = stage / table / f"{name}.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(tbl, out, compression="zstd")
+    return str(out)
 
 
 def _source_for(path: Path, source: str | None) -> type[Source]:
