@@ -29,7 +29,7 @@ from costlab.workspace import Workspace
 
 def _reply(msg: str, at: str, out: int, inp: int, session: str) -> str:
     return json.dumps({
-        "parentUuid": None, "isSidechain": False, "userType": "external", "cwd": "/work/shop",
+        "parentUuid": None, "isSidechain": False, "userType": "external", "cwd": "/home/dev/shop",
         "sessionId": session, "version": "2.0.28", "uuid": f"u-{msg}-{at}", "timestamp": at,
         "type": "assistant", "requestId": f"req_{msg}",
         "message": {
