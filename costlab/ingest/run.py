@@ -557,7 +557,7 @@ class _Run:
         if keyed:
             # the winners are chosen on the few columns that decide them, each staged row named
             # by its file and row number, then the whole rows of the winners are read once:
-            # carrying every column through the two windows cost 4 times as much
+            # carrying every column through the two windows took twice as long
             ids = (
                 f"read_parquet({sql_list([str(p) for p in staged])}, union_by_name = true, "
                 "filename = '_stage_file', file_row_number = true)"
