@@ -960,12 +960,8 @@ def analyze(
     if fmt not in FORMATS:
         raise typer.BadParameter(f"use one of: {', '.join(FORMATS)}", param_hint="--format")
     ws = _workspace(lake, since, until)
-    results = []
     with progress_bar(enabled=_interactive(), label="analyzing") as progress:
-        for i, name in enumerate(names):
-            if progress:
-                progress(i, len(names), name)
-            results += base.run(ws, [name])
+        results = base.run(ws, names, on_start=progress)  # one run: the calls are built once
     render(results, fmt)
 
 

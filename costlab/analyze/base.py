@@ -208,13 +208,20 @@ def begin(
     return Start(ws, cfg, ws.period.since, ws.period.until, ws.analysis_connection())
 
 
-def run(lake: Workspace | Lake, names: str | Iterable[str] = ORDER, **kwargs: Any) -> list[AnalyzerResult]:
+def run(
+    lake: Workspace | Lake,
+    names: str | Iterable[str] = ORDER,
+    on_start: Callable[[int, int, str], None] | None = None,
+    **kwargs: Any,
+) -> list[AnalyzerResult]:
     """Run the named analyzers in `ORDER` (imports them so they register). They share one
     materialised calls table (`Workspace.analysis_connection`) for this run; it is released at
     the end, so a second run in the same process (a notebook, a test) starts clean and sees new
     data. ``since``/``until``/``config`` in ``kwargs`` set the workspace's period and settings.
     ``names`` may be one name (``"caching"``, or ``"all"``) as well as a list; an unknown name is
-    a `CostlabError` listing the known ones."""
+    a `CostlabError` listing the known ones. ``on_start(i, n, name)`` is called before each
+    analyzer (a progress bar): run them all in one call, not one call each, or the calls are
+    built again for every analyzer."""
     import importlib
 
     from costlab.errors import CostlabError
@@ -231,10 +238,14 @@ def run(lake: Workspace | Lake, names: str | Iterable[str] = ORDER, **kwargs: An
         if name not in ANALYZERS:
             raise CostlabError(f"no analyzer {name!r}; analyzers: {', '.join(ORDER)} or all")
     ws = workspace(lake, since=kwargs.pop("since", None), until=kwargs.pop("until", None), config=kwargs.pop("config", None))
+    order = [n for n in ORDER if n in wanted] + [n for n in wanted if n not in ORDER]
     try:
-        return [ANALYZERS[n](ws, **kwargs) for n in ORDER if n in wanted] + [
-            ANALYZERS[n](ws, **kwargs) for n in wanted if n not in ORDER
-        ]
+        results = []
+        for i, name in enumerate(order):
+            if on_start is not None:
+                on_start(i, len(order), name)
+            results.append(ANALYZERS[name](ws, **kwargs))
+        return results
     except Exception as ex:
         if type(ex).__name__ != "OutOfMemoryException":  # DuckDB's, at the analyzers' cap
             raise
