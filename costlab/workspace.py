@@ -312,33 +312,43 @@ class Workspace:
 
 def _period_calls(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest, period: Period) -> None:
     """Restrict ``call_keys`` (so ``call_facts`` and ``calls``) on ``con`` to the calls whose
-    winning span starts inside ``period``: the keys come from the lake's stored call_facts, read
-    only from the period's ``day=`` files. Exact, not a cut by span time: every span of those
-    keys still competes in the de-duplication, so each call gets the row it has over the whole
-    lake, and no call outside the period enters. Without a period, or on a lake written before
-    stored call_facts, nothing changes (every call is built and the analyzers filter)."""
+    winning span starts inside ``period``, reading only the period's ``day=`` files: the keys
+    come from the stored call_facts of those days, their spans from the spans of those days.
+
+    Exact, not a cut by span time: a call's stored row is the winner of all its copies, and
+    that winner lies in its own day's span files (spans and call_facts are partitioned by the
+    same UTC day of start_time). The period's span files hold it and some of the other copies;
+    the best of a subset that holds the best of all is that best, so the de-duplication picks
+    the same span, and no call outside the period enters. The cost follows the period, not the
+    history. Without a period, or on a lake written before stored call_facts, nothing changes
+    (every call is built and the analyzers filter)."""
     from costlab.rollups import day_of
     from costlab.sql import load_sql, sql_list
+    from costlab.views import table_select
 
     if (period.since is None and period.until is None) or "call_facts" not in manifest.tables:
         return
     lo = period.since.astimezone(UTC).date() if period.since is not None else None
     hi = period.until.astimezone(UTC).date() if period.until is not None else None
-    files = [
-        str(root / rel) for rel in manifest.tables["call_facts"]
-        if (d := day_of(rel)) is None or ((lo is None or d >= lo) and (hi is None or d <= hi))
-    ]  # fmt: skip
+
+    def days(table: str) -> list[str]:
+        return [
+            str(root / rel) for rel in manifest.tables.get(table, [])
+            if (d := day_of(rel)) is None or ((lo is None or d >= lo) and (hi is None or d <= hi))
+        ]  # fmt: skip
+
+    facts = days("call_facts")
     keys = "SELECT CAST(NULL AS VARCHAR) AS call_key WHERE false"
-    if files:
+    if facts:
         keys = (
-            f"SELECT DISTINCT call_key FROM read_parquet({sql_list(files)}, hive_partitioning = false) "
+            f"SELECT DISTINCT call_key FROM read_parquet({sql_list(facts)}, hive_partitioning = false) "
             "WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ)) "
             "AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))"
         )
-    con.execute(f"CREATE TEMP TABLE _period_keys AS {keys}", {"since": period.since, "until": period.until} if files else None)
+    con.execute(f"CREATE TEMP TABLE _period_keys AS {keys}", {"since": period.since, "until": period.until} if facts else None)
     con.execute(
-        f"CREATE OR REPLACE VIEW call_keys AS SELECT * FROM ({load_sql('views/call_keys')}) "
-        "WHERE call_key IN (SELECT call_key FROM _period_keys)"
+        f"CREATE OR REPLACE VIEW call_keys AS WITH spans AS ({table_select(con, 'spans', days('spans'))}) "
+        f"SELECT * FROM ({load_sql('views/call_keys')}) WHERE call_key IN (SELECT call_key FROM _period_keys)"
     )
 
 

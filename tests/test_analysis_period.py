@@ -3,9 +3,10 @@
 
 A nightly ``costlab report --since yesterday`` runs every analyzer; they used to build the
 priced, de-duplicated calls of the whole lake (24 s on 10M calls) to keep one day of them.
-The period's calls are now chosen by the stored call_facts, so the de-duplication still sees
-every span of a call: a call whose copies straddle midnight belongs to the day of the copy that
-wins, with the winner's tokens, never to the day of a losing copy.
+The period's calls are now chosen by the stored call_facts and de-duplicated over the period's
+span files, which hold each such call's winning copy: a call whose copies straddle midnight
+belongs to the day of the copy that wins, with the winner's tokens, never to the day of a
+losing copy.
 
 Constructed Claude Code logs (record shape as tests/fixtures/claude_code/constructed; ids, times
 and tokens invented so the answer is known by hand):
@@ -19,6 +20,7 @@ So day 1 holds msg_A1 alone; day 2 holds msg_X (output 50, input 2000) and msg_B
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -74,6 +76,9 @@ def test_the_period_holds_its_calls_with_their_winning_copy(tmp_path: Path) -> N
     everything = Workspace(lake)
     assert _base(everything) == [("msg_A1", 7, 1000), ("msg_B1", 9, 3000), ("msg_X", 50, 2000)]
     assert _base(Workspace(lake, since="2026-10-03")) == []
+    assert _base(Workspace(lake, since="2026-10-01", until="2026-10-03")) == _base(everything)
+    noon = Workspace(lake, since=datetime(2026, 10, 1, 12, 0, 1, tzinfo=UTC), until="2026-10-03")
+    assert _base(noon) == [("msg_B1", 9, 3000), ("msg_X", 50, 2000)]  # msg_A1 ran at 12:00:00
     for ws in (day1, day2, everything):
         ws.release()
 
