@@ -323,7 +323,7 @@ def _period_calls(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest
     history. Without a period, or on a lake written before stored call_facts, nothing changes
     (every call is built and the analyzers filter)."""
     from costlab.rollups import day_of
-    from costlab.sql import load_sql, sql_list
+    from costlab.sql import expand_includes, load_sql, sql_list
     from costlab.views import table_select
 
     if (period.since is None and period.until is None) or "call_facts" not in manifest.tables:
@@ -340,10 +340,10 @@ def _period_calls(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest
     facts = days("call_facts")
     keys = "SELECT CAST(NULL AS VARCHAR) AS call_key WHERE false"
     if facts:
-        keys = (
-            f"SELECT DISTINCT call_key FROM read_parquet({sql_list(facts)}, hive_partitioning = false) "
-            "WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ)) "
-            "AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))"
+        keys = expand_includes(
+            f"SELECT DISTINCT call_key FROM read_parquet({sql_list(facts)}, hive_partitioning = false)\n"
+            "WHERE\n-- include: fragments/in_period | at = start_time\n",
+            "period call keys",
         )
     con.execute(f"CREATE TEMP TABLE _period_keys AS {keys}", {"since": period.since, "until": period.until} if facts else None)
     con.execute(

@@ -224,6 +224,8 @@ def run(
     built again for every analyzer."""
     import importlib
 
+    import duckdb  # the analyzers' engine (already loaded by them; needed here for its errors)
+
     from costlab.errors import CostlabError
     from costlab.workspace import workspace
 
@@ -246,9 +248,7 @@ def run(
                 on_start(i, len(order), name)
             results.append(ANALYZERS[name](ws, **kwargs))
         return results
-    except Exception as ex:
-        if type(ex).__name__ != "OutOfMemoryException":  # DuckDB's, at the analyzers' cap
-            raise
+    except duckdb.OutOfMemoryException:  # at the analyzers' cap
         from costlab.workspace import ANALYSIS_MEMORY_LIMIT
 
         limit = ws.section("analyze").get("memory_limit") or ANALYSIS_MEMORY_LIMIT
