@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,6 +10,16 @@ import pytest
 
 from costlab.analyze.base import Finding, Savings, combine
 from costlab.lake import Lake
+
+STEPS = Path(__file__).resolve().parent / "fixtures" / "analyze" / "litellm_steps.jsonl"
+
+
+def _steps_lake(tmp_path: Path, **kwargs: object) -> Lake:
+    """The analyzer fixture's LiteLLM steps ingested into ``tmp_path / "lake"``."""
+    from costlab.ingest.run import ingest
+
+    ingest([STEPS], lake=tmp_path / "lake", **kwargs)  # type: ignore[arg-type]
+    return Lake(tmp_path / "lake")
 
 
 def _f(analyzer: str, step: str | None, base: str, lo: float, hi: float, validated: bool = True) -> Finding:
@@ -46,11 +57,7 @@ def test_total_never_exceeds_the_cost() -> None:
 def test_report_findings_accepts_date_text_and_returns_the_combined_total(tmp_path: Path) -> None:
     """`costlab report` passes --since/--until as text; the total is `combine`, not a sum."""
     from costlab.analyze.base import combine, report_findings
-    from costlab.ingest.run import ingest
-
-    fix = Path(__file__).resolve().parent / "fixtures" / "analyze" / "litellm_steps.jsonl"
-    ingest([fix], lake=tmp_path / "lake", keep_text=True)
-    lake = Lake(tmp_path / "lake")
+    lake = _steps_lake(tmp_path, keep_text=True)
     found, total = report_findings(lake, since="2025-06-04", until="2025-06-05", config={})
     assert found and all({"analyzer", "title", "monthly_savings_usd"} <= set(f) for f in found)
     same, _ = report_findings(lake, config={})  # the fixture lies inside that day
@@ -67,11 +74,7 @@ def test_run_takes_one_analyzer_name_and_refuses_an_unknown_one(tmp_path: Path) 
     CostlabError naming the known ones, raised before any work."""
     from costlab.analyze.base import ORDER, run
     from costlab.errors import CostlabError
-    from costlab.ingest.run import ingest
-
-    fix = Path(__file__).resolve().parent / "fixtures" / "analyze" / "litellm_steps.jsonl"
-    ingest(fix, lake=tmp_path / "lake")
-    lake = Lake(tmp_path / "lake")
+    lake = _steps_lake(tmp_path)
     one = run(lake, "waste", config={})
     assert [r.analyzer for r in one] == ["waste"] and one[0].summary["calls"] > 0
     assert [r.analyzer for r in run(lake, "all", config={})] == list(ORDER)
@@ -89,10 +92,7 @@ def test_analyzers_out_of_memory_is_one_line_naming_the_setting(tmp_path: Path, 
     from costlab.analyze import base
     from costlab.cli import app
     from costlab.errors import CostlabError
-    from costlab.ingest.run import ingest
-
-    fix = Path(__file__).resolve().parent / "fixtures" / "analyze" / "litellm_steps.jsonl"
-    ingest(fix, lake=tmp_path / "lake")
+    lake = _steps_lake(tmp_path)
     import costlab.analyze.waste  # noqa: F401 - registers it before it is replaced
 
     def full(*args: object, **kwargs: object) -> None:
@@ -100,7 +100,7 @@ def test_analyzers_out_of_memory_is_one_line_naming_the_setting(tmp_path: Path, 
 
     monkeypatch.setitem(base.ANALYZERS, "waste", full)
     with pytest.raises(CostlabError, match=r"more memory for this period than \[analyze\] memory_limit = '1GB'"):
-        base.run(Lake(tmp_path / "lake"), "waste", config={})
+        base.run(lake, "waste", config={})
     r = CliRunner().invoke(app, ["report", "--lake", str(tmp_path / "lake"), "--format", "json"])
     assert r.exit_code == 1
     assert r.stderr.count("\n") == 1 and "costlab report --no-findings" in r.stderr, r.stderr
@@ -113,10 +113,7 @@ def test_analyze_all_builds_the_calls_once(tmp_path: Path, monkeypatch: pytest.M
 
     from costlab import workspace
     from costlab.cli import app
-    from costlab.ingest.run import ingest
-
-    fix = Path(__file__).resolve().parent / "fixtures" / "analyze" / "litellm_steps.jsonl"
-    ingest(fix, lake=tmp_path / "lake")
+    _steps_lake(tmp_path)
     builds: list[object] = []
     real = workspace._period_calls  # called once per build of the analyzers' calls
 
@@ -127,6 +124,6 @@ def test_analyze_all_builds_the_calls_once(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(workspace, "_period_calls", counted)
     r = CliRunner().invoke(app, ["analyze", "all", "--lake", str(tmp_path / "lake"), "--format", "json"])
     assert r.exit_code == 0, r.stderr
-    got = [a["analyzer"] for a in __import__("json").loads(r.stdout)]
+    got = [a["analyzer"] for a in json.loads(r.stdout)]
     assert got == ["caching", "trimming", "downgrade", "batch", "waste", "combined"]
     assert len(builds) == 1
