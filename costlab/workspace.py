@@ -296,6 +296,7 @@ class Workspace:
             con = self.connect(engine="duckdb")
             con.execute(f"SET memory_limit = '{_size(str(limit))}'")
             con.execute("SET preserve_insertion_order = false")
+            con.execute(f"CREATE OR REPLACE VIEW analyze_spans AS {load_sql('views/analyze_spans')}")
             _period_calls(con, self.lake.path, manifest, self.period)
             con.execute(f"CREATE TEMP TABLE analyze_base AS {load_sql('views/analyze_base')}")
             con.execute(f"CREATE TEMP VIEW analyze_calls AS {load_sql('views/analyze_calls')}")
@@ -313,7 +314,8 @@ class Workspace:
 def _period_calls(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest, period: Period) -> None:
     """Restrict ``call_keys`` (so ``call_facts`` and ``calls``) on ``con`` to the calls whose
     winning span starts inside ``period``, reading only the period's ``day=`` files: the keys
-    come from the stored call_facts of those days, their spans from the spans of those days.
+    come from the stored call_facts of those days, their spans from the spans of those days,
+    which also become ``analyze_spans`` (queries/views/analyze_spans.sql).
 
     Exact, not a cut by span time: a call's stored row is the winner of all its copies, and
     that winner lies in its own day's span files (spans and call_facts are partitioned by the
@@ -346,8 +348,9 @@ def _period_calls(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest
             "period call keys",
         )
     con.execute(f"CREATE TEMP TABLE _period_keys AS {keys}", {"since": period.since, "until": period.until} if facts else None)
+    con.execute(f"CREATE OR REPLACE VIEW analyze_spans AS {table_select(con, 'spans', days('spans'))}")
     con.execute(
-        f"CREATE OR REPLACE VIEW call_keys AS WITH spans AS ({table_select(con, 'spans', days('spans'))}) "
+        "CREATE OR REPLACE VIEW call_keys AS WITH spans AS (SELECT * FROM analyze_spans) "
         f"SELECT * FROM ({load_sql('views/call_keys')}) WHERE call_key IN (SELECT call_key FROM _period_keys)"
     )
 

@@ -100,3 +100,50 @@ def test_the_analyzers_answer_the_same_from_the_period_as_from_every_call(
     assert caching["summary"]["calls"] == 2 and caching["summary"]["input_tokens"] == 5000
     monkeypatch.setattr(workspace, "_period_calls", lambda *args: None)
     assert [r.to_dict() for r in run(Workspace(lake), **kw)] == got
+
+
+def _two_days_of_steps(tmp_path: Path) -> Path:
+    """tests/fixtures/analyze/litellm_steps.jsonl (100 calls on 2025-06-04, prompts kept) and a
+    copy of it moved to 2025-06-05 under new request ids: two days of calls whose spans carry
+    message tokens, prefix hashes, prompt texts and tool summaries."""
+    src = Path(__file__).resolve().parent / "fixtures" / "analyze" / "litellm_steps.jsonl"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    text = src.read_text()
+    (logs / "day1.jsonl").write_text(text)
+    (logs / "day2.jsonl").write_text(text.replace("2025-06-04", "2025-06-05").replace('"req-', '"req2-'))
+    lake = tmp_path / "lake"
+    ingest([logs], lake=lake, keep_text=True)
+    return lake
+
+
+def test_the_prompt_features_of_a_period_come_from_its_own_span_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``analyze_spans`` (what the analyzers fetch prefix hashes, message tokens, prompt texts
+    and tool summaries from, by row_key) holds only the period's day files, and every analyzer
+    answers as it does with every span read (the restriction switched off)."""
+    from costlab import workspace
+    from costlab.analyze.base import run
+    from costlab.analyze.stats import prompts
+
+    lake = _two_days_of_steps(tmp_path)
+    day2 = Workspace(lake, since="2025-06-05", until="2025-06-06")
+    con = day2.analysis_connection()
+    assert con.execute("SELECT count(*) FROM spans").fetchall() == [(200,)]
+    assert con.execute("SELECT count(*) FROM analyze_spans").fetchall() == [(100,)]
+    prompts(con)
+    assert con.execute(
+        "SELECT count(*), min(start_time) >= TIMESTAMPTZ '2025-06-05 00:00:00+00' FROM analyze_prompts "
+        "JOIN analyze_calls USING (trace_id, span_id, source_line)"
+    ).fetchall() == [(100, True)]
+    day2.release()
+    noon = datetime(2025, 6, 4, 7, 30, tzinfo=UTC)  # inside day 1's calls
+    for since, until in (("2025-06-05", "2025-06-06"), ("2025-06-04", "2025-06-06"), (noon, "2025-06-05")):
+        kw = {"since": since, "until": until, "config": {}}
+        got = [r.to_dict() for r in run(Workspace(lake), **kw)]
+        with monkeypatch.context() as m:
+            m.setattr(workspace, "_period_calls", lambda *args: None)
+            assert [r.to_dict() for r in run(Workspace(lake), **kw)] == got, (since, until)
+    caching = next(r for r in got if r["analyzer"] == "caching")
+    assert caching["findings"], "the fixture's prompts give caching findings: the comparison is not empty"

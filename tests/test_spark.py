@@ -163,6 +163,7 @@ def _prepare(con: Any, spark: bool) -> None:
     rules = attribution.AttributionRules.from_config({"attribution": _demo_attribution()})
     con.execute("CREATE TABLE _t_calls AS SELECT * FROM calls")
     con.execute("CREATE OR REPLACE VIEW calls AS SELECT * FROM _t_calls")
+    con.execute(f"CREATE OR REPLACE VIEW analyze_spans AS {load_sql('views/analyze_spans')}")  # every span
     for view in ("analyze_base", "analyze_calls", "analyze_prompts"):  # as costlab.analyze.stats does
         con.execute(f"CREATE TABLE {view} AS {load_sql('views/' + view)}")
     if spark:

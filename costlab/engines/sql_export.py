@@ -30,6 +30,7 @@ VIEWS = (
     "charges_attributed",
     "calls_attributed",
     "analyze_calls",
+    "analyze_spans",
     "analyze_prompts",
 )
 EXPORT_DIALECTS = tuple(d for d in DIALECTS if d != "duckdb")

@@ -8,7 +8,7 @@
 -- parameters: $steps VARCHAR[]: workflow || chr(31) || step of the steps wanted (NULL as '(none)');
 --         $since, $until TIMESTAMPTZ or NULL: the filter of analyze/caching_calls.sql.
 -- grain: workflow, step over the LLM calls of the materialized `analyze_base` table that have
---        message_tokens (joined to `spans` by row_key).
+--        message_tokens (joined to `analyze_spans` by row_key).
 WITH m AS (
     SELECT
         coalesce(c.workflow, '(none)') AS wf, coalesce(c.step, '(none)') AS st,
@@ -17,7 +17,7 @@ WITH m AS (
             THEN least(greatest(c.input_tokens / (list_sum(s.message_tokens) + 3), 0.5), 2.0)
             ELSE 1.0 END AS m0
     FROM analyze_base AS c
-    JOIN spans AS s USING (row_key)
+    JOIN analyze_spans AS s USING (row_key)
     WHERE c.span_kind = 'llm' AND c.input_tokens IS NOT NULL AND s.message_tokens IS NOT NULL
       AND (CAST($since AS TIMESTAMPTZ) IS NULL OR c.start_time >= CAST($since AS TIMESTAMPTZ))
       AND (CAST($until AS TIMESTAMPTZ) IS NULL OR c.start_time < CAST($until AS TIMESTAMPTZ))

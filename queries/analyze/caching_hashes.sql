@@ -2,7 +2,7 @@
 -- purpose: the replay's input (costlab.analyze.replay): block i of a call is key_i =
 --          hash(scope, prefix_hashes[i]) (DuckDB's 64-bit hash), so equal keys mean the same
 --          chained prefix within one provider cache (scope as in analyze/caching_calls.sql).
---          Fetched from `spans` by row_key for the rows of the materialized `analyze_base` table
+--          Fetched from `analyze_spans` by row_key for the rows of the materialized `analyze_base` table
 --          instead of being carried through the `calls` de-duplication.
 -- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive): the same
 --         filter as analyze/caching_calls.sql.
@@ -23,5 +23,5 @@ WITH c AS (
 )
 SELECT c.rid, list_transform(s.prefix_hashes, lambda x: hash(c.scope, x)) AS key
 FROM c
-JOIN spans AS s USING (row_key)
+JOIN analyze_spans AS s USING (row_key)
 WHERE array_length(s.prefix_hashes) > 0

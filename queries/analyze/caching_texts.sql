@@ -9,7 +9,7 @@ SELECT
     coalesce(step, '(none)') AS st,
     prompt_text,
     model
-FROM spans
+FROM analyze_spans
 WHERE span_kind = 'llm'
   AND prompt_text IS NOT NULL
   AND (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))

@@ -14,7 +14,8 @@
 --          trace has tool spans). trace_tools: names (step, else name) of the tool spans in the
 --          traces of the step's calls, so a tool that was executed counts as used.
 -- parameters: $since, $until TIMESTAMPTZ or NULL. Reads the materialized analyze_calls table and
---             the spans view (attributes fetched by row_key, as views/analyze_prompts.sql does).
+--             the analyze_spans view (attributes fetched by row_key, as views/analyze_prompts.sql
+--             does) and the spans view (tool spans of the calls' traces, on any day).
 -- grain: workflow, step (NULL as '(none)'), tools_hash; over priced USD calls that declare tools.
 WITH raw AS (
     SELECT
@@ -25,7 +26,7 @@ WITH raw AS (
         coalesce(a.p_cache_write_5m, a.p_uncached) AS p_write,
         json_extract_string(s.attributes, '$."costlab.tools"') AS block
     FROM analyze_calls AS a
-    JOIN spans AS s USING (row_key)  -- row_key is unique in the lake
+    JOIN analyze_spans AS s USING (row_key)  -- row_key is unique in the lake
     WHERE s.attributes LIKE '%"costlab.tools"%'
       AND (CAST($since AS TIMESTAMPTZ) IS NULL OR a.start_time >= CAST($since AS TIMESTAMPTZ))
       AND (CAST($until AS TIMESTAMPTZ) IS NULL OR a.start_time < CAST($until AS TIMESTAMPTZ))

@@ -1,12 +1,12 @@
 -- analyze_prompts: prompt features of the analyzed calls (per-message tokens, template hash, text).
 -- purpose: the trimming and downgrade analyzers need message_tokens, one prefix hash and (when
---          kept) the prompt text. They are fetched from `spans` for the rows `analyze_calls` kept,
+--          kept) the prompt text. They are fetched from `analyze_spans` for the rows `analyze_calls` kept,
 --          by row_key, instead of being carried through the
 --          `calls` de-duplication. m0_hash = the chained prefix hash of the last full block inside
 --          the first message (equal across calls iff their first messages' leading full blocks
 --          are equal); est = sum(message_tokens) + 3 (costlab's own count of the whole prompt).
 -- parameters: none (over the `analyze_calls` view of the materialized `analyze_base` table and
---             the `spans` view).
+--             the `analyze_spans` view).
 -- grain: one row per analyzed call that has message_tokens.
 SELECT
     a.trace_id, a.span_id, a.source_line,
@@ -18,5 +18,5 @@ SELECT
          THEN s.prefix_hashes[CAST(s.message_tokens[1] // s.prefix_block_tokens AS BIGINT)] END AS m0_hash,
     s.prompt_text
 FROM analyze_calls AS a
-JOIN spans AS s USING (row_key)  -- row_key is unique in the lake
+JOIN analyze_spans AS s USING (row_key)  -- row_key is unique in the lake
 WHERE s.message_tokens IS NOT NULL

@@ -1,0 +1,12 @@
+-- analyze_spans: the spans that hold the analyzed calls' own rows and the period's spans.
+-- purpose: the analyzers fetch what the de-duplicated calls leave out (prefix hashes, message
+--          tokens, prompt text, attributes) by row_key, and read the period's kept prompt texts.
+--          Here every span; the analyzers' connection (costlab.workspace._period_calls) narrows
+--          it to the spans files of the period's UTC days. That is exact, not a cut: a span is
+--          stored under the UTC day of its start_time, so a call of the period has its row, and
+--          a span starting in the period lies, in those files; the cost then follows the
+--          period, not the history. Lookups by trace (a run's root and tool spans, evaluation
+--          scores), which may start on other days, read `spans`.
+-- parameters: none.
+-- grain: one row per span (the `spans` view's rows).
+SELECT * FROM spans
