@@ -30,6 +30,11 @@ class UsageError(CostlabError):
     """A command-line value that cannot be used (an unreadable or impossible date): exit code 2."""
 
 
+class AnalyzerMemoryError(CostlabError):
+    """The analyzers need more memory for a period than ``[analyze] memory_limit`` allows: a
+    report still renders, without findings, and says so (``Report.findings_note``)."""
+
+
 class LakeLockedError(CostlabError):
     """Another ingest holds the lake's write lock."""
 

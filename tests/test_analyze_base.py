@@ -101,9 +101,58 @@ def test_analyzers_out_of_memory_is_one_line_naming_the_setting(tmp_path: Path, 
     monkeypatch.setitem(base.ANALYZERS, "waste", full)
     with pytest.raises(CostlabError, match=r"more memory for this period than \[analyze\] memory_limit = '1GB'"):
         base.run(lake, "waste", config={})
-    r = CliRunner().invoke(app, ["report", "--lake", str(tmp_path / "lake"), "--format", "json"])
+    r = CliRunner().invoke(app, ["analyze", "waste", "--lake", str(tmp_path / "lake"), "--format", "json"])
     assert r.exit_code == 1
     assert r.stderr.count("\n") == 1 and "costlab report --no-findings" in r.stderr, r.stderr
+
+
+def test_a_report_whose_analyzers_run_out_of_memory_still_renders_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A nightly report is its spend, budgets and anomalies first: analyzers past their memory
+    cap (a real DuckDB out-of-memory at [analyze] memory_limit = "1MB") leave the findings out,
+    and the report says why in every format and on stderr, never "No findings."."""
+    from typer.testing import CliRunner
+
+    from costlab.cli import app
+
+    _steps_lake(tmp_path)
+    config = tmp_path / "costlab.toml"
+    config.write_text('[analyze]\nmemory_limit = "1MB"\n')
+    monkeypatch.setenv("COSTLAB_CONFIG", str(config))
+    lake = str(tmp_path / "lake")
+    r = CliRunner().invoke(app, ["report", "--lake", lake, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["findings"] == [] and doc["savings_usd"] is None
+    assert doc["findings_note"].startswith("Findings were not computed: ")
+    assert "memory_limit = '1MB'" in doc["findings_note"]
+    assert doc["headline"][0]["traced_calls"] == 100  # the rest of the report is all there
+    assert r.stderr.count("\n") == 1 and "memory_limit = '1MB'" in r.stderr, r.stderr
+    for fmt in ("markdown", "table"):
+        r = CliRunner().invoke(app, ["report", "--lake", lake, "--format", fmt])
+        assert r.exit_code == 0, r.output
+        assert "Findings were not computed" in r.stdout and "No findings." not in r.stdout, fmt
+
+
+def test_no_findings_is_not_an_all_clear(tmp_path: Path) -> None:
+    """--no-findings said "No findings." under "What to change", as if the analyzers had found
+    nothing; it says they were not run, in every format."""
+    from typer.testing import CliRunner
+
+    from costlab.cli import app
+    from costlab.report.build import NOT_RUN
+
+    _steps_lake(tmp_path)
+    lake = str(tmp_path / "lake")
+    r = CliRunner().invoke(app, ["report", "--lake", lake, "--format", "json", "--no-findings"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["findings_note"] == NOT_RUN
+    assert json.loads(CliRunner().invoke(app, ["report", "--lake", lake, "--format", "json"]).stdout)["findings_note"] is None
+    for fmt in ("markdown", "table", "html", "csv"):
+        r = CliRunner().invoke(app, ["report", "--lake", lake, "--format", fmt, "--no-findings"])
+        assert r.exit_code == 0, r.output
+        assert "Findings were not run" in r.stdout and "No findings." not in r.stdout, fmt
 
 
 def test_analyze_all_builds_the_calls_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

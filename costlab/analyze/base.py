@@ -226,7 +226,7 @@ def run(
 
     import duckdb  # the analyzers' engine (already loaded by them; needed here for its errors)
 
-    from costlab.errors import CostlabError
+    from costlab.errors import AnalyzerMemoryError, CostlabError
     from costlab.workspace import workspace
 
     if isinstance(names, str):
@@ -252,7 +252,7 @@ def run(
         from costlab.workspace import ANALYSIS_MEMORY_LIMIT
 
         limit = ws.section("analyze").get("memory_limit") or ANALYSIS_MEMORY_LIMIT
-        raise CostlabError(
+        raise AnalyzerMemoryError(
             f"{ws.lake.path}: the analyzers need more memory for this period than [analyze] memory_limit "
             f"= {limit!r} allows; raise it in costlab.toml (e.g. memory_limit = \"4GB\"), choose a shorter "
             "--since, or leave the findings out (costlab report --no-findings)"

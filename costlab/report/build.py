@@ -18,7 +18,7 @@ from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from costlab.errors import CostlabError
+from costlab.errors import AnalyzerMemoryError, CostlabError
 from costlab.money.alerts import Alert
 from costlab.money.reconcile import CORE_COLUMNS as RECONCILIATION_COLUMNS
 from costlab.periods import Period
@@ -219,10 +219,21 @@ def build_report(source: Workspace | Lake | str | None, options: ReportOptions |
         _commitment_note(con, ws, report, book, since, until)
         _compare(con, report, since, until)
         report.notice = _notice(con, report, since, until)
-    if opts.findings:
+    if not opts.findings:
+        report.findings_note = NOT_RUN
+        return report
+    try:
         report.findings, report.savings = _findings(ws, opts)
-        report.findings = rank_findings(report.findings)
+    except AnalyzerMemoryError as ex:  # the spend, budgets and anomalies still go out
+        report.findings_note = f"Findings were not computed: {ex}"
+        opts.warnings.append(report.findings_note)
+        return report
+    report.findings = rank_findings(report.findings)
     return report
+
+
+#: `Report.findings_note` when the analyzers were switched off (no findings is not "none found").
+NOT_RUN = "Findings were not run (--no-findings, or [report] findings = false)."
 
 
 #: (key, title, named query, note, part) of the sections read straight from a query.

@@ -5,7 +5,7 @@ Two shapes, chosen by the output:
 
 * **a file or a stream** -> one long ("tidy") CSV with columns ``section,row,column,value``:
   one line per cell. ``section`` is ``report`` (schema, lake, generated_at, since, until, the
-  previous period, notice), ``headline``, ``alerts``, ``findings`` (ranked), then each section key
+  previous period, notice, findings_note), ``headline``, ``alerts``, ``findings`` (ranked), then each section key
   in reading order; ``row`` is the 0-based row index
   (same as ``rows[i]`` in the JSON); findings' nested fields are flattened with dots
   (``monthly_savings_usd.low``, ``evidence.calls``). Pivot it back with any dataframe library.
@@ -88,9 +88,9 @@ def tables(report: Report) -> Iterator[tuple[str, list[str], list[tuple[Any, ...
     yield (
         "report",
         ["schema", "costlab_version", "lake", "generated_at", "since", "until", "previous_since", "previous_until",
-         "notice"],
+         "notice", "findings_note"],
         [(SCHEMA_ID, report.version, report.lake, report.generated_at, report.since, report.until,
-          report.previous_since, report.previous_until, report.notice)],
+          report.previous_since, report.previous_until, report.notice, report.findings_note)],
     )  # fmt: skip
     h_cols = ["currency", "billed", "attributed", "unattributed", "traced_cost", "traced_calls", "unpriced_calls", "coverage",
               "previous_billed", "change", "change_pct"]  # fmt: skip
@@ -101,8 +101,7 @@ def tables(report: Report) -> Iterator[tuple[str, list[str], list[tuple[Any, ...
     f_cols: list[str] = []
     for f in flat:
         f_cols += [k for k in f if k not in f_cols]
-    if report.findings or report.section("findings") is None:
-        yield "findings", f_cols, [tuple(f.get(c) for c in f_cols) for f in flat]
+    yield "findings", f_cols, [tuple(f.get(c) for c in f_cols) for f in flat]
     for sec in report.sections:
         yield sec.key, list(sec.columns), [tuple(r) for r in sec.rows]
 

@@ -228,7 +228,7 @@ def context(report: Report, standalone: bool = True, top: int | None = 200, char
         "details": details,
         "findings": findings,
         "savings": savings_text(report.savings) if report.savings else None,
-        "show_findings": bool(report.findings) or report.section("findings") is None,
+        "findings_note": report.findings_note,
     }
 
 

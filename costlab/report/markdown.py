@@ -279,7 +279,7 @@ def _headline_rows(report: Report) -> tuple[list[str], list[tuple[Any, ...]]]:
 def _changes(report: Report) -> list[str]:
     out = ["## What to change", ""]
     if not report.findings:
-        return [*out, "No findings." if report.section("findings") is None else "Findings were not run.", ""]
+        return [*out, md_escape(report.findings_note or "No findings."), ""]
     for i, c in enumerate(change_lines(report.findings), 1):
         out.append(f"{i}. **{md_escape(c['saving'])}** ({md_escape(c['tier'])}): {md_escape(c['where'])}: "
                    f"{md_escape(c['action'])}")  # fmt: skip
@@ -316,8 +316,7 @@ def render_markdown(report: Report, top: int | None = 15) -> str:
         out += [f"- {md_escape(a.message)}" for a in report.alerts] + [""]
     if report.notice:  # the period holds no data: the line above says it all
         return "\n".join(out).rstrip("\n") + "\n"
-    if report.findings or report.section("findings") is None:
-        out += _changes(report)
+    out += _changes(report)
     for part, heading in PARTS:
         sections = report.part(part)
         if not sections and not (part == "details" and report.findings):

@@ -94,6 +94,9 @@ class Report:
     #: why the report priced every call instead of reading the lake's rollups (None: rollups,
     #: or the period has no calls); costlab.rollups
     rollups_note: str | None = None
+    #: why there are no findings to show although there may be some: the analyzers were not run
+    #: (--no-findings) or ran out of memory (None: they ran, and ``findings`` is all they found)
+    findings_note: str | None = None
 
     def __repr__(self) -> str:
         """One short line in a plain Python shell (Jupyter shows `_repr_html_`)."""
@@ -134,6 +137,7 @@ class Report:
                 for s in self.sections
             },
             "findings": [stable(f) for f in self.findings],
+            "findings_note": self.findings_note,
             "savings_usd": self.savings,
         }
 

@@ -62,6 +62,8 @@ def summary(report: Report) -> dict[str, Any]:
     lines += [a.message for a in report.alerts]
     for c in change_lines(findings, TOP_FINDINGS):
         lines.append(f"change: {c['where']}: {c['action']} ({c['saving']} USD, {c['tier']})")
+    if report.findings_note:  # not run, or out of memory: not an all-clear
+        lines.append(report.findings_note)
     return {
         "text": "\n".join(lines),
         "period": {"since": report.since, "until": report.until},
@@ -74,6 +76,7 @@ def summary(report: Report) -> dict[str, Any]:
              "confidence": f.get("confidence")}
             for f in findings
         ],  # fmt: skip
+        "findings_note": report.findings_note,
     }
 
 

@@ -144,7 +144,7 @@ def _changes(report: Report, console: Console) -> None:
     console.print()
     console.print(Text("What to change", style="bold"))
     if not report.findings:
-        console.print(Text("No findings." if report.section("findings") is None else "Findings were not run.", style="dim"))
+        console.print(_text(report.findings_note or "No findings.", style="dim"))
         return
     for i, c in enumerate(md.change_lines(report.findings), 1):
         line = Text(f"{i}. ")
@@ -193,8 +193,7 @@ def render_terminal(report: Report, console: Console, top: int | None = 15, full
         console.print(Columns([_headline_panel(h, md.previous_text(report)) for h in report.headline]))
     if report.notice:  # the period holds no data: the line above says it all
         return
-    if report.findings or report.section("findings") is None:
-        _changes(report, console)
+    _changes(report, console)
     for part, heading in PARTS:
         sections = report.part(part)
         if part == "details" and not full:
