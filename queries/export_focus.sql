@@ -165,10 +165,13 @@ filled AS (
 priced AS (
     SELECT
         *,
-        CASE WHEN NOT drop_quantity THEN CAST(list_unit_price * pricing_quantity AS DECIMAL(38, 12)) END
-            AS quantity_list_cost,
-        CASE WHEN NOT drop_quantity THEN CAST(contracted_unit_price * pricing_quantity AS DECIMAL(38, 12)) END
-            AS quantity_contracted_cost
+        -- the products by fragments/money_product: a plain DECIMAL(38,12) x DECIMAL(38,12) failed at $1e14
+        CASE WHEN NOT drop_quantity THEN
+-- include: fragments/money_product | a = list_unit_price | b = pricing_quantity
+        END AS quantity_list_cost,
+        CASE WHEN NOT drop_quantity THEN
+-- include: fragments/money_product | a = contracted_unit_price | b = pricing_quantity
+        END AS quantity_contracted_cost
     FROM filled
 )
 SELECT
