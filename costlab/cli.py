@@ -932,7 +932,10 @@ def analyze(
     which: Annotated[
         str, typer.Argument(help="caching, trimming, downgrade, batch, waste or all.")
     ] = "all",
-    since: Annotated[str | None, typer.Option(help="Start date (YYYY-MM-DD, yesterday, 7d).")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Start date (YYYY-MM-DD, yesterday, 7d); without it, the lake's last 30 days with calls."),
+    ] = None,
     until: Annotated[str | None, typer.Option(help="End date, exclusive.")] = None,
     month: MonthOpt = None,
     lake: LakeOpt = None,
@@ -941,7 +944,9 @@ def analyze(
     """Recommend what to change, with evidence and a monthly savings band per finding.
 
     `all` runs every analyzer and combines their savings on the remaining cost (caching first,
-    then trimming, downgrade, batch, waste), so the total never counts a dollar twice.
+    then trimming, downgrade, batch, waste), so the total never counts a dollar twice. Without
+    --since they read the lake's last 30 days with calls ([analyze] default_days; 0: every call),
+    and say so on stderr when that leaves days out.
 
     Examples:
 
@@ -963,6 +968,8 @@ def analyze(
     with progress_bar(enabled=_interactive(), label="analyzing") as progress:
         results = base.run(ws, names, on_start=progress)  # one run: the calls are built once
     render(results, fmt)
+    if (window := base.recent(ws)) is not None:
+        typer.echo(window.note(), err=True)
 
 
 def _subcommands(name: str, help: str) -> typer.Typer:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -93,18 +93,74 @@ def analyzer(name: str, defaults: dict[str, Any] | None = None) -> Callable[[Ana
     `Start` that `begin` makes and the entry point is built here; without, it is the entry."""
 
     def wrap(fn: AnalyzerFn) -> AnalyzerFn:
-        if defaults is None:
-            ANALYZERS[name] = fn
-            return fn
-
         @functools.wraps(fn)
-        def entry(lake: Workspace | Lake, *, since: Any = None, until: Any = None, config: dict[str, Any] | None = None) -> AnalyzerResult:
-            return fn(begin(lake, name, defaults, since, until, config))
+        def entry(
+            lake: Workspace | Lake, *, since: Any = None, until: Any = None, config: dict[str, Any] | None = None,
+            **kwargs: Any,
+        ) -> AnalyzerResult:  # fmt: skip
+            from costlab.workspace import workspace
+
+            ws = workspace(lake, config=config, since=since, until=until)
+            if (window := recent(ws)) is not None:  # no start given: the recent days, not the history
+                ws = ws.with_period(window.since, ws.period.until)
+            if defaults is None:
+                return fn(ws, **kwargs)
+            return fn(begin(ws, name, defaults, None, None, None), **kwargs)
 
         ANALYZERS[name] = entry
         return entry
 
     return wrap
+
+
+#: Without a start (no ``--since``), the analyzers read the lake's last this many UTC days with
+#: calls (``[analyze] default_days``; 0: every call). Findings are about how the system runs now,
+#: and their time and memory then follow 30 days of calls, not the history.
+DEFAULT_DAYS = 30
+
+
+class Recent(NamedTuple):
+    """The analyzers' period when `recent` narrows it: from ``since`` (00:00 UTC) through the
+    UTC day ``last``, ``days`` days."""
+
+    since: datetime
+    last: date
+    days: int
+
+    def note(self) -> str:
+        """One line for the report and ``costlab analyze``."""
+        return (
+            f"Findings cover the last {self.days} days with calls, {self.since.date().isoformat()} to "
+            f"{self.last.isoformat()}; --since chooses another period ([analyze] default_days = 0: every call)."
+        )
+
+
+def recent(ws: Workspace) -> Recent | None:
+    """The period the analyzers read when ``ws`` has no start: the last ``[analyze] default_days``
+    UTC days with calls before its end, found from the ``day=`` partitions of the stored
+    call_facts (no data read). None (``ws`` as it is) when it has a start, the setting is 0, the
+    lake has no stored call_facts, or its calls lie within that many days, where the answers
+    are the same as over every call."""
+    from datetime import UTC, timedelta
+
+    from costlab.errors import CostlabError
+    from costlab.rollups import day_of
+
+    raw = ws.section("analyze").get("default_days", DEFAULT_DAYS)
+    if type(raw) is not int or raw < 0:
+        raise CostlabError(f"costlab.toml [analyze] default_days: {raw!r} is not a whole number of days; use e.g. 30, or 0 for every call")
+    if ws.period.since is not None or raw == 0:
+        return None
+    until = ws.period.until
+    tables = ws.lake.manifest().tables
+    days = {
+        d for rel in tables.get("call_facts", [])
+        if (d := day_of(rel)) is not None and (until is None or datetime(d.year, d.month, d.day, tzinfo=UTC) < until)
+    }  # fmt: skip
+    if not days or (max(days) - min(days)).days < raw:
+        return None
+    start = max(days) - timedelta(days=raw - 1)
+    return Recent(datetime(start.year, start.month, start.day, tzinfo=UTC), max(days), raw)
 
 
 def money(x: Decimal | float) -> Decimal:

@@ -222,6 +222,10 @@ def build_report(source: Workspace | Lake | str | None, options: ReportOptions |
     if not opts.findings:
         report.findings_note = NOT_RUN
         return report
+    from costlab.analyze.base import recent
+
+    window = recent(workspace(ws, since=opts.since, until=opts.until))
+    report.findings_scope = window.note() if window is not None else None
     try:
         report.findings, report.savings = _findings(ws, opts)
     except AnalyzerMemoryError as ex:  # the spend, budgets and anomalies still go out

@@ -5,7 +5,7 @@ Two shapes, chosen by the output:
 
 * **a file or a stream** -> one long ("tidy") CSV with columns ``section,row,column,value``:
   one line per cell. ``section`` is ``report`` (schema, lake, generated_at, since, until, the
-  previous period, notice, findings_note), ``headline``, ``alerts``, ``findings`` (ranked), then each section key
+  previous period, notice, findings_note, findings_scope), ``headline``, ``alerts``, ``findings`` (ranked), then each section key
   in reading order; ``row`` is the 0-based row index
   (same as ``rows[i]`` in the JSON); findings' nested fields are flattened with dots
   (``monthly_savings_usd.low``, ``evidence.calls``). Pivot it back with any dataframe library.
@@ -88,9 +88,10 @@ def tables(report: Report) -> Iterator[tuple[str, list[str], list[tuple[Any, ...
     yield (
         "report",
         ["schema", "costlab_version", "lake", "generated_at", "since", "until", "previous_since", "previous_until",
-         "notice", "findings_note"],
+         "notice", "findings_note", "findings_scope"],
         [(SCHEMA_ID, report.version, report.lake, report.generated_at, report.since, report.until,
-          report.previous_since, report.previous_until, report.notice, report.findings_note)],
+          report.previous_since, report.previous_until, report.notice, report.findings_note,
+          report.findings_scope)],
     )  # fmt: skip
     h_cols = ["currency", "billed", "attributed", "unattributed", "traced_cost", "traced_calls", "unpriced_calls", "coverage",
               "previous_billed", "change", "change_pct"]  # fmt: skip

@@ -229,6 +229,7 @@ def context(report: Report, standalone: bool = True, top: int | None = 200, char
         "findings": findings,
         "savings": savings_text(report.savings) if report.savings else None,
         "findings_note": report.findings_note,
+        "findings_scope": report.findings_scope,
     }
 
 

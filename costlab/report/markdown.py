@@ -278,8 +278,9 @@ def _headline_rows(report: Report) -> tuple[list[str], list[tuple[Any, ...]]]:
 
 def _changes(report: Report) -> list[str]:
     out = ["## What to change", ""]
+    scope = ["", md_escape(report.findings_scope)] if report.findings_scope else []
     if not report.findings:
-        return [*out, md_escape(report.findings_note or "No findings."), ""]
+        return [*out, md_escape(report.findings_note or "No findings."), *scope, ""]
     for i, c in enumerate(change_lines(report.findings), 1):
         out.append(f"{i}. **{md_escape(c['saving'])}** ({md_escape(c['tier'])}): {md_escape(c['where'])}: "
                    f"{md_escape(c['action'])}")  # fmt: skip
@@ -289,7 +290,7 @@ def _changes(report: Report) -> list[str]:
     more = len(report.findings) - TOP_CHANGES
     if more > 0:
         out += ["", f"{more} more findings with their evidence under Details."]
-    return [*out, ""]
+    return [*out, *scope, ""]
 
 
 def render_markdown(report: Report, top: int | None = 15) -> str:

@@ -97,6 +97,9 @@ class Report:
     #: why there are no findings to show although there may be some: the analyzers were not run
     #: (--no-findings) or ran out of memory (None: they ran, and ``findings`` is all they found)
     findings_note: str | None = None
+    #: the analyzers read fewer days than the report: without --since, the lake's last
+    #: ``[analyze] default_days`` days with calls (`costlab.analyze.base.recent`); None: the report's period
+    findings_scope: str | None = None
 
     def __repr__(self) -> str:
         """One short line in a plain Python shell (Jupyter shows `_repr_html_`)."""
@@ -138,6 +141,7 @@ class Report:
             },
             "findings": [stable(f) for f in self.findings],
             "findings_note": self.findings_note,
+            "findings_scope": self.findings_scope,
             "savings_usd": self.savings,
         }
 

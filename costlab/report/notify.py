@@ -64,6 +64,8 @@ def summary(report: Report) -> dict[str, Any]:
         lines.append(f"change: {c['where']}: {c['action']} ({c['saving']} USD, {c['tier']})")
     if report.findings_note:  # not run, or out of memory: not an all-clear
         lines.append(report.findings_note)
+    if report.findings_scope:
+        lines.append(report.findings_scope)
     return {
         "text": "\n".join(lines),
         "period": {"since": report.since, "until": report.until},
@@ -77,6 +79,7 @@ def summary(report: Report) -> dict[str, Any]:
             for f in findings
         ],  # fmt: skip
         "findings_note": report.findings_note,
+        "findings_scope": report.findings_scope,
     }
 
 

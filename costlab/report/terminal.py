@@ -145,15 +145,16 @@ def _changes(report: Report, console: Console) -> None:
     console.print(Text("What to change", style="bold"))
     if not report.findings:
         console.print(_text(report.findings_note or "No findings.", style="dim"))
-        return
     for i, c in enumerate(md.change_lines(report.findings), 1):
         line = Text(f"{i}. ")
         line.append(printable(c["saving"]), style="bold")
         line.append(printable(f" ({c['tier']})  {c['where']}: {c['action']}"))
         console.print(line)
-    if report.savings:
+    if report.findings and report.savings:
         console.print(_text(f"validated savings per month (USD), all findings: {md.savings_text(report.savings)}, "
                             "combined on the remaining cost", style="dim"))  # fmt: skip
+    if report.findings_scope:
+        console.print(_text(report.findings_scope, style="dim"))
 
 
 def _print_section(sec: Section, console: Console, top: int | None) -> None:
