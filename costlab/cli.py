@@ -964,11 +964,11 @@ def analyze(
         raise typer.BadParameter(f"use one of: {', '.join(base.ORDER)}, all", param_hint="WHICH")
     if fmt not in FORMATS:
         raise typer.BadParameter(f"use one of: {', '.join(FORMATS)}", param_hint="--format")
-    ws = _workspace(lake, since, until)
+    ws, window = base.with_recent(_workspace(lake, since, until))
     with progress_bar(enabled=_interactive(), label="analyzing") as progress:
         results = base.run(ws, names, on_start=progress)  # one run: the calls are built once
     render(results, fmt)
-    if (window := base.recent(ws)) is not None:
+    if window is not None:
         typer.echo(window.note(), err=True)
 
 

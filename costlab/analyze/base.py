@@ -100,9 +100,7 @@ def analyzer(name: str, defaults: dict[str, Any] | None = None) -> Callable[[Ana
         ) -> AnalyzerResult:  # fmt: skip
             from costlab.workspace import workspace
 
-            ws = workspace(lake, config=config, since=since, until=until)
-            if (window := recent(ws)) is not None:  # no start given: the recent days, not the history
-                ws = ws.with_period(window.since, ws.period.until)
+            ws, _ = with_recent(workspace(lake, config=config, since=since, until=until))
             if defaults is None:
                 return fn(ws, **kwargs)
             return fn(begin(ws, name, defaults, None, None, None), **kwargs)
@@ -161,6 +159,14 @@ def recent(ws: Workspace) -> Recent | None:
         return None
     start = max(days) - timedelta(days=raw - 1)
     return Recent(datetime(start.year, start.month, start.day, tzinfo=UTC), max(days), raw)
+
+
+def with_recent(ws: Workspace) -> tuple[Workspace, Recent | None]:
+    """``ws`` over the days the analyzers read (`recent`: without a start, the last days with
+    calls) and that window (None: ``ws`` as it is). Decided once per command: the narrowed
+    workspace has a start, so the analyzers it is passed to keep it."""
+    window = recent(ws)
+    return (ws if window is None else ws.with_period(window.since, ws.period.until)), window
 
 
 def money(x: Decimal | float) -> Decimal:
@@ -295,7 +301,9 @@ def run(
             pass
         if name not in ANALYZERS:
             raise CostlabError(f"no analyzer {name!r}; analyzers: {', '.join(ORDER)} or all")
-    ws = workspace(lake, since=kwargs.pop("since", None), until=kwargs.pop("until", None), config=kwargs.pop("config", None))
+    ws, _ = with_recent(
+        workspace(lake, since=kwargs.pop("since", None), until=kwargs.pop("until", None), config=kwargs.pop("config", None))
+    )
     order = [n for n in ORDER if n in wanted] + [n for n in wanted if n not in ORDER]
     try:
         results = []

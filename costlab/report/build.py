@@ -222,12 +222,12 @@ def build_report(source: Workspace | Lake | str | None, options: ReportOptions |
     if not opts.findings:
         report.findings_note = NOT_RUN
         return report
-    from costlab.analyze.base import recent
+    from costlab.analyze.base import with_recent
 
-    window = recent(workspace(ws, since=opts.since, until=opts.until))
+    findings_ws, window = with_recent(workspace(ws, since=opts.since, until=opts.until))
     report.findings_scope = window.note() if window is not None else None
     try:
-        report.findings, report.savings = _findings(ws, opts)
+        report.findings, report.savings = _findings(findings_ws)
     except AnalyzerMemoryError as ex:  # the spend, budgets and anomalies still go out
         report.findings_note = f"Findings were not computed: {ex}"
         opts.warnings.append(report.findings_note)
@@ -611,13 +611,13 @@ def _alerts(
     return out
 
 
-def _findings(ws: Workspace, opts: ReportOptions) -> tuple[list[dict[str, Any]], dict[str, Decimal]]:
-    """The analyzers' findings and their combined validated monthly savings (USD; combined on
-    the remaining cost, never summed: costlab.analyze.base.combine)."""
+def _findings(ws: Workspace) -> tuple[list[dict[str, Any]], dict[str, Decimal]]:
+    """The analyzers' findings over ``ws``'s period and their combined validated monthly savings
+    (USD; combined on the remaining cost, never summed: costlab.analyze.base.combine)."""
     from costlab.analyze import base
     from costlab.report.model import stable
 
-    findings, total = base.report_findings(ws, since=opts.since, until=opts.until)
+    findings, total = base.report_findings(ws)
     return [stable(f) for f in findings], total.to_dict()
 
 
