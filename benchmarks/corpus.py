@@ -192,7 +192,7 @@ VERSIONS = ("1.0.128", "2.0.5", "2.0.28", "2.0.37")
 
 def project_dir(name: str) -> str:
     """Claude Code's folder name for a cwd: '/' and '.' become '-'."""
-    return re.sub(r"[/.]", "-", f"/Users/dev/work/{name}")
+    return re.sub(r"[/.]", "-", f"/home/dev/src/{name}")
 
 
 class _Session:
@@ -202,7 +202,7 @@ class _Session:
         self.t, self.rng = t, rng
         self.sid = self.uuid()
         self.env = {
-            "cwd": _j(f"/Users/dev/work/{project}"),
+            "cwd": _j(f"/home/dev/src/{project}"),
             "sessionId": _j(self.sid),
             "version": _j(rng.choice(VERSIONS)),
             "gitBranch": _j(rng.choice(("main", "main", "feature/x", "fix/bug"))),

@@ -35,7 +35,7 @@ FIX = Path(__file__).parent / "fixtures"
 CC = FIX / "claude_code"
 REC = CC / "records"
 SID = "5f0c1e2a-7d3b-4c11-9a65-0e8f6b2d4c01"
-PROJECT = CC / "constructed" / "projects" / "-Users-dev-work-shop-app"
+PROJECT = CC / "constructed" / "projects" / "-home-dev-src-shop-app"
 SESSION = PROJECT / f"{SID}.jsonl"
 SUBAGENT = PROJECT / SID / "subagents" / "agent-feedbeef.jsonl"
 MALFORMED = CC / "constructed" / "malformed.jsonl"
@@ -377,7 +377,7 @@ def test_a_file_under_subagents_is_a_subagent_even_without_is_sidechain(tmp_path
 
 
 def test_workflow_rules() -> None:
-    # cwd basename, not the lossy encoded folder name "-Users-dev-work-shop-app"
+    # cwd basename, not the lossy encoded folder name "-home-dev-src-shop-app"
     assert {r["workflow"] for r in parse_file(SESSION).table("spans")} == {"shop.app"}
     alpha = (
         CC / "ccusage" / "claude" / "projects" / "project-alpha" / "session-alpha" / "chat.jsonl"
