@@ -547,3 +547,20 @@ def test_a_tool_use_repeated_by_streamed_lines_is_one_tool_span(tmp_path: Path) 
     assert (tool["name"], str(tool["start_time"]), tool["source_line"]) == ("Bash", "2025-10-20 10:00:00+00:00", 1)
     assert spans["msg_R"]["output_tokens"] == 9
     assert json.loads(spans["msg_R"]["attributes"])["tools"] == ["Bash", "Read"]
+
+
+def test_a_record_whose_type_is_not_text_is_quarantined_not_a_failed_file(tmp_path: Path) -> None:
+    """A line whose ``type`` is a list or object (a damaged or hostile file) failed the whole
+    file with "internal error: TypeError: unhashable type" (found by the fuzz test); it is one
+    quarantine row with its reason, and the session's three calls are still read: the totals of
+    test_constructed_session_totals."""
+    lines = SESSION.read_text().splitlines()
+    damaged = json.loads(lines[1])
+    damaged["type"] = []
+    path = tmp_path / f"{SID}.jsonl"
+    path.write_text("\n".join([*lines, json.dumps(damaged)]) + "\n")
+    parsed = parse_file(path)
+    assert sums(llm(parsed)) == (3, 65214, 63500, 1700, 439)
+    assert [(b.location, b.reason) for b in parsed.bad] == [
+        (str(len(lines) + 1), "type is not a text value ([])")
+    ]

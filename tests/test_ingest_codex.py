@@ -303,3 +303,24 @@ def test_repeats_without_cumulative_totals_are_counted(tmp_path: Path) -> None:
     parsed = parse_file(path)
     assert [r["input_tokens"] for r in parsed.table("spans")] == [10, 10]
     assert len({r["row_key"] for r in parsed.table("spans")}) == 2
+
+
+def test_a_line_whose_type_is_not_text_is_quarantined_not_a_failed_file(tmp_path: Path) -> None:
+    """The fuzz test's case: line 1 of the ccusage rollout with ``"type": []`` failed the whole
+    file with "internal error: TypeError: unhashable type". It is a line of no known type: the
+    same rows and the same reason as with a type this parser does not know."""
+    lines = CCUSAGE.read_text().splitlines()
+    first = json.loads(lines[0])
+
+    def with_type(value: Any) -> Parsed:
+        path = tmp_path / f"{type(value).__name__}.jsonl"
+        path.write_text("\n".join([json.dumps({**first, "type": value}), *lines[1:]]) + "\n")
+        return parse_file(path)
+
+    unknown = with_type("not_a_codex_type")
+    assert sums(unknown)[0] > 0
+    reasons = [("1", "not a Codex rollout line ({timestamp, type, payload})")]
+    assert [(b.location, b.reason) for b in unknown.bad] == reasons
+    for damaged in (with_type([]), with_type({"a": 1})):
+        assert sums(damaged) == sums(unknown)
+        assert [(b.location, b.reason) for b in damaged.bad] == reasons

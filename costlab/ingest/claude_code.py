@@ -106,7 +106,7 @@ def _head_objects(sniff: Sniff, limit: int = 50) -> Iterator[Any]:
 def _is_claude_record(obj: Any) -> bool:
     if not isinstance(obj, dict) or "payload" in obj or "resourceSpans" in obj:
         return False
-    if obj.get("type") in RECORD_TYPES:
+    if u.known(obj.get("type"), RECORD_TYPES):
         return bool(ID_KEYS & obj.keys()) or isinstance(obj.get("message"), dict)
     return "sessionId" in obj and isinstance(obj.get("message"), dict)
 
@@ -426,13 +426,17 @@ class ClaudeCodeSession(Source):
                     continue
             kind = obj.get("type")
             msg = obj.get("message")
-            if kind in RECORD_TYPES or (kind is None and isinstance(msg, dict)):
+            if u.known(kind, RECORD_TYPES) or (kind is None and isinstance(msg, dict)):
                 recognised += 1
-            elif ID_KEYS & obj.keys() and "payload" not in obj:
+            elif ID_KEYS & obj.keys() and "payload" not in obj and (kind is None or isinstance(kind, str)):
                 recognised += 1  # a record type newer than this parser: nothing billable
                 continue
             else:
-                reason = f"not a Claude Code record (type {kind!r}, no sessionId/uuid/message)"
+                reason = (
+                    f"not a Claude Code record (type {kind!r}, no sessionId/uuid/message)"
+                    if kind is None or isinstance(kind, str)
+                    else f"type is not a text value ({u.raw_text(kind, 80)})"
+                )
                 bad.append(Bad(str(n), reason, _raw(raw)))
                 continue
             assistant = kind == "assistant" or (

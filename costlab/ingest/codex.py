@@ -175,7 +175,7 @@ class CodexRollout(Source):
                 continue
             if (
                 isinstance(obj, dict)
-                and obj.get("type") in LINE_TYPES
+                and u.known(obj.get("type"), LINE_TYPES)
                 and isinstance(obj.get("payload"), dict)
             ):
                 return True
@@ -206,7 +206,7 @@ class CodexRollout(Source):
                     continue
                 kind = obj.get("type") if isinstance(obj, dict) else None
                 payload = obj.get("payload") if isinstance(obj, dict) else None
-                if kind not in LINE_TYPES or not isinstance(payload, dict):
+                if not u.known(kind, LINE_TYPES) or not isinstance(payload, dict):
                     yield Bad(
                         str(n),
                         "not a Codex rollout line ({timestamp, type, payload})",

@@ -35,6 +35,12 @@ _MAX_MONEY = Decimal(10) ** (38 - MONEY_SCALE)
 _EXACT = Context(prec=80)  # rounding to 12 places must not hit the default 28 digits
 
 
+def known(value: Any, names: frozenset[str]) -> bool:
+    """``value in names`` for a value read from a file: a list or object there (unhashable)
+    is not a known name, where ``in`` on a set would raise TypeError and fail the whole file."""
+    return isinstance(value, str) and value in names
+
+
 def nullish(value: Any) -> str | None:
     """Strip a text value; the literal strings NULL, null, nan, '' and friends become None."""
     if value is None:
