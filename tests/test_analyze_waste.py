@@ -18,6 +18,8 @@ import pytest
 from costlab import ingest
 from costlab.analyze import waste
 from costlab.analyze.base import Finding, combine
+from costlab.ingest.claude_code import ClaudeCodeSession
+from costlab.ingest.registry import session_formats
 from costlab.lake import Lake
 
 DAY = datetime(2025, 6, 2, tzinfo=UTC)
@@ -209,6 +211,8 @@ def test_constructed_runs_hand_computed(lake: Lake) -> None:
     assert (res.summary["wasted_calls"], res.summary["wasted_unpriced_calls"]) == (15, 1)
     # validated: the three errored-call findings on their own steps, 0.18 + 0.33 + 0.18
     assert combine(res.findings).high == Decimal("0.69") == res.summary["validated_monthly_savings_usd"]
+    # OTLP traces are application runs: none of their calls is in a session
+    assert res.summary["session_calls"] == 0 and "note" not in res.summary
 
 
 def test_settings_move_the_thresholds(lake: Lake) -> None:
@@ -244,3 +248,48 @@ def test_demo_retry_loop(demo_lake: Path) -> None:
     assert failed.potential_savings_usd is not None and failed.potential_savings_usd.high == Decimal("1.69")  # 1.6874...
     # nightly-digest's 20 summaries a run and eval-harness's 40 cases do not grow: not loops
     assert {f.workflow for f in res.findings} == {"ticket-triage"}
+
+
+AGENT_SESSION = Path(__file__).parent / "fixtures" / "claude_code" / "constructed" / "agent_session"
+
+
+@pytest.fixture(scope="module")
+def session_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    root = tmp_path_factory.mktemp("session")
+    ingest([AGENT_SESSION], lake=root / "lake")
+    return Lake(root / "lake")
+
+
+def test_a_coding_agent_session_is_not_a_run(session_lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The constructed Claude Code session (its _comment): a person's prompt, then 7 agent turns
+    of 1,000 x k input and 100 output tokens on claude-sonnet-4-5 ($3 / $15 per MTok), each
+    resending the conversation and running Bash once. That is how a coding agent works, not a
+    loop: before sessions were told apart, a generated Claude Code month read 63,174 of its
+    65,363 calls as waste."""
+    assert session_formats() == ("claude_code", "codex")
+    res = waste.analyze(session_lake, config={})
+    assert res.findings == []
+    assert (res.summary["calls"], res.summary["session_calls"], res.summary["wasted_calls"]) == (7, 7, 0)
+    assert res.summary["note"].startswith("7 calls are in interactive sessions (claude_code, codex)")
+    # Read as one application run (the flag off), turns 2..7 grow past the threshold of 5: a loop,
+    # and Bash ran 7 times: a tool loop over the same turns. (2 + ... + 7) x 1,000 x 3e-6 +
+    # 6 x 100 x 15e-6 = 0.081 + 0.009 = $0.090 each
+    monkeypatch.setattr(ClaudeCodeSession, "sessions", False)
+    off = waste.analyze(session_lake, config={})
+    got = _by(off.findings)
+    assert sorted(got) == [("loop", "main"), ("tool_loop", "main")]
+    for f in got.values():
+        assert (f.evidence["calls"], f.evidence["cost_window_usd"]) == (6, Decimal("0.090"))
+    assert (off.summary["session_calls"], off.summary["wasted_calls"]) == (0, 6)
+
+
+def test_the_table_says_why_a_session_has_no_waste_findings(session_lake: Lake) -> None:
+    from typer.testing import CliRunner
+
+    from costlab.cli import app
+
+    r = CliRunner().invoke(app, ["analyze", "waste", "--lake", str(session_lake.path)])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0] == "No findings: nothing to recommend for the calls in this period."
+    assert "waste: 7 calls are in interactive sessions (claude_code, codex): a session is not a run" in lines[2]

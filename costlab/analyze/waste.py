@@ -10,6 +10,13 @@ Rules (per call of the period; queries/analyze/waste_runs.sql, docs/analyzers.md
   a tool loop; its money is the run's LLM calls from the tool's second use to its last;
 * failed run: the run's root span, or its last call, failed: all the run's call cost.
 
+A trace of a session source (`Source.sessions`: Claude Code and Codex transcripts) is the whole
+conversation a person drives, not a run: every turn resends the history and tools run hundreds of
+times by design (on the benchmarks' generated Claude Code month, treating sessions as runs
+called 63,174 of 65,363 calls waste: loops and tool loops). Loops,
+tool loops and failed runs skip those calls (the summary's ``session_calls`` counts them); errors
+and retries still apply.
+
 Each finding is one rule on one workflow step (failed runs: the whole workflow), with the runs
 (up to ``max_runs_listed`` trace ids, costliest first) and counts. Money is the measured cost of the
 flagged calls (Decimal, USD calls only), scaled to 30 days as the other analyzers do; calls without
@@ -102,8 +109,11 @@ def _grade(rule: str, days: int, all_failed: bool, cfg: dict[str, Any]) -> tuple
 @analyzer("waste", DEFAULTS)
 def analyze(start: Start) -> AnalyzerResult:
     """Findings for errored calls, retries, loops and failed runs (module docstring)."""
+    from costlab.ingest.registry import session_formats
+
     _, cfg, lo_t, hi_t, con = start
-    scopes = stats.frame(con, "analyze/waste_scopes", lo_t, hi_t)
+    sessions = list(session_formats())
+    scopes = stats.frame(con, "analyze/waste_scopes", lo_t, hi_t, session_formats=sessions)
     result = AnalyzerResult("waste")
     win = stats.observed(scopes, lo_t, hi_t)
     if win is None:
@@ -112,6 +122,7 @@ def analyze(start: Start) -> AnalyzerResult:
     rows = stats.frame(
         con, "analyze/waste_runs", lo_t, hi_t,
         retry_window_seconds=float(cfg["retry_window_seconds"]), loop_threshold=int(cfg["loop_threshold"]),
+        session_formats=sessions,
     )  # fmt: skip
     step_cost: dict[tuple[str, str], Decimal] = {}
     wf_cost: dict[str, Decimal] = {}
@@ -176,8 +187,10 @@ def analyze(start: Start) -> AnalyzerResult:
             )
         )
     anyt = totals.get("any", {"calls": 0, "runs": 0, "cost": Decimal(0), "unpriced_calls": 0})
+    in_sessions = int(scopes["session_calls"].sum())
     result.summary = {
         "calls": int(scopes["calls"].sum()),
+        "session_calls": in_sessions,
         "wasted_calls": anyt["calls"],
         "wasted_runs": anyt["runs"],
         "wasted_window_usd": anyt["cost"],
@@ -190,4 +203,10 @@ def analyze(start: Start) -> AnalyzerResult:
         **win.evidence(),
         "validated_monthly_savings_usd": combine(result.findings).high,
     }
+    if in_sessions:
+        result.summary["note"] = (
+            f"{in_sessions} calls are in interactive sessions ({', '.join(sessions)}): a session is not a run "
+            "(every turn resends the conversation, tools repeat by design), so loops, tool loops and failed "
+            "runs are not looked for there; errors and retries are"
+        )
     return result

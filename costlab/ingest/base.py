@@ -282,6 +282,10 @@ class Source:
     distinct_duplicates: ClassVar[bool] = True
     #: detection tie-break: when several sources accept a file, the highest priority wins
     priority: ClassVar[int] = 0
+    #: True when a trace of this source is an interactive session a person drives (a coding
+    #: agent's transcript), not one application run: its input grows and its tools repeat by
+    #: design, so the waste analyzer's run rules (loops, tool loops, failed runs) skip it.
+    sessions: ClassVar[bool] = False
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:

@@ -45,6 +45,9 @@ Quirks:
   lake keeps the last row per key). Claude Code writes a reply's lines together.
 - ``speed`` ("fast", premium price), ``server_tool_use.web_search_requests`` and ``requestId`` go to
   ``tags``/``attributes`` for pricing.
+- A trace is the whole session a person drives (``sessions = True``), not one run: every turn
+  resends the conversation and tools run hundreds of times by design, so the waste analyzer
+  does not look for loops, tool loops or failed runs in it (errors and retries still count).
 """
 
 from __future__ import annotations
@@ -369,6 +372,7 @@ class ClaudeCodeSession(Source):
     row_key = "message.id (else requestId, else uuid) per reply; tool_use id per tool call"
     distinct_duplicates = False
     priority = 20
+    sessions = True  # a transcript is a person's session, not an application run
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:

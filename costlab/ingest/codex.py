@@ -45,6 +45,8 @@ Quirks:
   again under the parent's id. A file whose first line is another session's meta is adopted as
   before (a renamed rollout looks the same).
 - ``cached_input_tokens > input_tokens`` can only mean an exclusive count: input is the sum.
+- A trace is the whole session a person drives (``sessions = True``), not one run: the waste
+  analyzer does not look for loops, tool loops or failed runs in it (errors and retries count).
 """
 
 from __future__ import annotations
@@ -163,6 +165,7 @@ class CodexRollout(Source):
     row_key = "session id, event timestamp, cumulative token totals (else the call's usage)"
     distinct_duplicates = False
     priority = 20
+    sessions = True  # a transcript is a person's session, not an application run
 
     @classmethod
     def detect(cls, sniff: Sniff) -> bool:

@@ -64,6 +64,12 @@ def sources() -> dict[str, type[Source]]:
     return dict(sorted(_SOURCES.items()))
 
 
+def session_formats() -> tuple[str, ...]:
+    """The ``source_format`` of every source whose traces are interactive sessions
+    (`Source.sessions`), sorted."""
+    return tuple(name for name, cls in sources().items() if cls.sessions)
+
+
 def get_source(name: str) -> type[Source]:
     _load_builtin()
     try:

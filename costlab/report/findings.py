@@ -86,6 +86,8 @@ def render(results: list[AnalyzerResult], fmt: str) -> None:
         bits = [f"{k}={_fmt(r.summary[k])}" for k in keys if k in r.summary]
         if bits:
             sys.stdout.write(f"{r.analyzer}: " + ", ".join(bits) + "\n")
+        if r.summary.get("note"):  # what the numbers leave out (waste: sessions not read as runs)
+            sys.stdout.write(f"{r.analyzer}: {r.summary['note']}\n")
     total = combine(f for r in results for f in r.findings)
     sys.stdout.write(
         f"validated savings per month: {_money(total.low)} to {_money(total.high)} "

@@ -14,9 +14,13 @@
 --          tool_loop rows: a tool span name repeated more than $loop_threshold times in a run;
 --          its calls are the run's LLM calls from the tool's second use to its last (the turns
 --          that drove the repeats). Rule any: every flagged call once (for the summary total).
+--          A trace of a session source (a coding agent's transcript: the whole conversation a
+--          person drives, where every turn resends the history and tools repeat by design) is
+--          not a run: loop, tool_loop and failed_run skip its calls; error and retry still apply.
 -- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive), on
 --   start_time; $retry_window_seconds DOUBLE (seconds from a failed call's end to its retry);
---   $loop_threshold INTEGER (repeats of a step in one run before it is a loop).
+--   $loop_threshold INTEGER (repeats of a step in one run before it is a loop);
+--   $session_formats VARCHAR[] (the source_format of session sources, `Source.sessions`).
 -- grain: rule, workflow, step, run (trace_id; a call without one is its own run, 'call:' ||
 --   row_key). NULL workflow/step as '(none)'; failed_run and any rows have step '(all)';
 --   tool_loop rows name the tool as step.
@@ -35,7 +39,8 @@ WITH c AS (
         input_tokens,
         CASE WHEN cost_currency = 'USD' THEN cost END AS usd,
         coalesce(lower(trim(status)) NOT IN ('ok', 'unset', 'success', ''), false) AS failed,
-        coalesce(prompt_hash, concat_ws('|', provider, model, CAST(input_tokens AS VARCHAR))) AS shape
+        coalesce(prompt_hash, concat_ws('|', provider, model, CAST(input_tokens AS VARCHAR))) AS shape,
+        coalesce(list_contains(CAST($session_formats AS VARCHAR[]), source_format), false) AS in_session
     FROM analyze_base
     WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR start_time >= CAST($since AS TIMESTAMPTZ))
       AND (CAST($until AS TIMESTAMPTZ) IS NULL OR start_time < CAST($until AS TIMESTAMPTZ))
@@ -53,7 +58,7 @@ seq AS (
 loops AS (
     SELECT run, workflow, step
     FROM seq
-    WHERE trace_id IS NOT NULL AND step_calls > $loop_threshold
+    WHERE trace_id IS NOT NULL AND NOT in_session AND step_calls > $loop_threshold
     GROUP BY run, workflow, step
     HAVING count(*) FILTER (WHERE turn > 1 AND (input_tokens IS NULL OR prev_input IS NULL
                                                 OR input_tokens <= prev_input)) = 0
@@ -64,11 +69,11 @@ roots AS (
                     THEN 1 ELSE 0 END) AS root_failed
     FROM spans
     WHERE (parent_span_id IS NULL OR parent_span_id = '')
-      AND trace_id IN (SELECT trace_id FROM c WHERE trace_id IS NOT NULL)
+      AND trace_id IN (SELECT trace_id FROM c WHERE trace_id IS NOT NULL AND NOT in_session)
     GROUP BY trace_id
 ),
 last_call AS (
-    SELECT run, max_by(failed, start_time) AS last_failed FROM c GROUP BY run
+    SELECT run, max_by(failed, start_time) AS last_failed FROM c WHERE NOT in_session GROUP BY run
 ),
 failed_runs AS (
     SELECT l.run
@@ -81,7 +86,7 @@ tools AS (
            count(*) OVER (PARTITION BY trace_id, coalesce(step, name, '(none)')) AS uses
     FROM spans
     WHERE span_kind = 'tool'
-      AND trace_id IN (SELECT trace_id FROM c WHERE trace_id IS NOT NULL)
+      AND trace_id IN (SELECT trace_id FROM c WHERE trace_id IS NOT NULL AND NOT in_session)
 ),
 tool_loops AS (
     SELECT run, tool, max(uses) AS uses,
