@@ -48,7 +48,7 @@ from costlab.lake import (
     Manifest,
     generated_run,
 )
-from costlab.sql import sql_list
+from costlab.sql import new_connection, sql_list
 
 if TYPE_CHECKING:
     import duckdb
@@ -278,7 +278,6 @@ def repair(lake: Lake, dry_run: bool = False) -> Repair:
 
 def plan_repair(lake: Lake, dry_run: bool) -> Repair:
     """The manifest the data files support, and what is left out and why."""
-    import duckdb
 
     previous, state = _open(lake)
     files = list(lake.scan())
@@ -297,10 +296,8 @@ def plan_repair(lake: Lake, dry_run: bool) -> Repair:
         else:
             candidates.setdefault(f.table, []).append(f)
     readable = _readable(lake.path, [*runs, *(f for fs in candidates.values() for f in fs)], plan)
-    con = duckdb.connect(":memory:")
+    con = new_connection()
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET enable_progress_bar = false")
         order = _run_order(con, lake.path, [f for f in runs if f.rel in readable], committed)
         plan.runs = sorted(order, key=order.__getitem__)
         _load_lineage(con, lake.path, {t: [f for f in fs if f.rel in readable] for t, fs in candidates.items()}, order)

@@ -337,6 +337,27 @@ def _explained(text: str) -> str:
     return text[tokens[i][0] :] if i < len(tokens) else ""
 
 
+def new_connection() -> duckdb.DuckDBPyConnection:
+    """A new in-memory DuckDB connection with costlab's session settings: UTC, no progress bar
+    (noise in cron mail), and spills to a folder of its own directly under the system temp folder.
+
+    Why the spill folder: DuckDB's default is ``.tmp`` in the current folder, so a report or an
+    analyzer run past its memory cap wrote hundreds of MB into whatever folder the user ran costlab
+    from (a repository, a read-only cron folder), left there if the process was killed. DuckDB
+    creates the folder when it first spills and removes it on close; every connection costlab
+    opens starts here (ingest then points its spills at its own staging folder)."""
+    import os
+    import secrets
+
+    import duckdb
+
+    spill = Path(tempfile.gettempdir()) / f"costlab-spill-{os.getpid()}-{secrets.token_hex(4)}"
+    con = duckdb.connect(":memory:", config={"temp_directory": str(spill)})
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def lock_down(con: duckdb.DuckDBPyConnection, lake_dir: Path, scratch: Path) -> None:
     """After the views exist: no file access outside the lake (and a scratch folder for spills),
     no extension installs or loads, no network, and no way to change that back.

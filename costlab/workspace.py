@@ -116,16 +116,13 @@ class Workspace:
         lake has only `prices`."""
         if not self.lake.exists():
             return self.prices(overrides)
-        import duckdb
-
         from costlab.lake import lake_file_errors
-        from costlab.sql import load_sql
+        from costlab.sql import load_sql, new_connection
         from costlab.views import bill_rates, create_views, table_select
 
         manifest = self.lake.manifest()
         book = self.prices(overrides)
-        with duckdb.connect(":memory:") as con, lake_file_errors():
-            con.execute("SET TimeZone = 'UTC'")
+        with new_connection() as con, lake_file_errors():
             if book.volumes:  # volume tiers count the lake's calls: the views `connect` makes
                 return create_views(con, self.lake.path, manifest, book, fast=True)
             files = [str(self.lake.path / rel) for rel in manifest.tables.get("charges", [])]
@@ -171,15 +168,12 @@ class Workspace:
         return con
 
     def _duckdb(self, book: PriceBook, fast: bool) -> duckdb.DuckDBPyConnection:
-        import duckdb
-
         from costlab.lake import lake_file_errors
+        from costlab.sql import new_connection
         from costlab.views import create_views
 
         manifest = self.lake.manifest()
-        con = duckdb.connect(":memory:")
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET enable_progress_bar = false")  # DuckDB's own bar: noise in cron mail
+        con = new_connection()
         with lake_file_errors():
             create_views(con, self.lake.path, manifest, book, fast=fast)
         return con

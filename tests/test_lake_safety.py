@@ -461,3 +461,33 @@ def test_the_library_reads_one_path_given_alone_and_nothing_beside_it(
     result = costlab.ingest(given, lake="lake")
     assert [(Path(f.path).name, f.status) for f in result.files] == [("a.csv", "ingested")]
     assert Workspace(tmp_path / "lake").rows("SELECT count(*), sum(billed_cost) FROM charges")[0] == (2, Decimal("3.25"))
+
+
+SPILL = "SELECT count(*) FROM (SELECT range AS a, md5(CAST(range AS VARCHAR)) AS b FROM range(3000000) ORDER BY b)"
+
+
+def test_duckdb_spills_go_to_a_folder_of_their_own_not_the_current_one(
+    tmp_path: Path, demo_lake: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB's default spill folder is ``.tmp`` in the current folder: a report or an analyzer
+    past its memory cap wrote there (seen: 27 MB under a 150 MB analyzer cap), and a killed run
+    left it. Every connection costlab opens spills under the system temp folder instead, in a
+    folder DuckDB removes on close."""
+    cwd, system_tmp = tmp_path / "user-repo", tmp_path / "system-tmp"
+    cwd.mkdir()
+    system_tmp.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr("tempfile.tempdir", str(system_tmp))
+    ws = Workspace(demo_lake)
+    for con in (ws.connect(engine="duckdb"), ws.analysis_connection()):
+        folder = Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0])
+        assert folder.parent == system_tmp and folder.name.startswith("costlab-spill-")
+        con.execute("SET memory_limit = '30MB'")
+        con.execute("SET threads = 1")
+        assert con.execute(SPILL).fetchone() == (3_000_000,)
+        assert folder.is_dir() and any(folder.iterdir()), "the sort did not spill: the test proves nothing"
+        assert list(cwd.iterdir()) == []
+        con.close()
+        assert not folder.exists()
+    ws.release()
+    assert list(cwd.iterdir()) == [] and list(system_tmp.iterdir()) == []

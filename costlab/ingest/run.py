@@ -35,7 +35,7 @@ from costlab.config import file_problem
 from costlab.errors import CostlabError, EmptyFileError, SourceError, UnknownFormatError
 from costlab.lake import STAGING, Lake, Manifest, file_sha256
 from costlab.limits import EARLIEST, LATEST, Limits
-from costlab.sql import sql_list, sql_literal
+from costlab.sql import new_connection, sql_list, sql_literal
 
 if TYPE_CHECKING:
     import duckdb
@@ -489,13 +489,11 @@ class _Run:
         from costlab import calls_store, rollups
 
         spans_before = set(manifest.tables.get("spans", []))
-        con = duckdb.connect(":memory:")
+        con = new_connection()
         # bounded: merging a multi-GB file's rows spills to the staging folder instead of
         # growing with the file (COSTLAB_INGEST_MEMORY, e.g. "4GB", to give it more)
         limit = os.environ.get("COSTLAB_INGEST_MEMORY", "1GB")
         try:
-            con.execute("SET TimeZone = 'UTC'")
-            con.execute("SET enable_progress_bar = false")
             try:
                 con.execute("SET memory_limit = ?", [limit])
             except duckdb.Error:
