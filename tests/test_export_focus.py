@@ -237,3 +237,34 @@ def test_list_cost_from_a_unit_price_and_a_quantity_past_14_digits(tmp_path: Pat
         (Decimal("987654312114007.002753196160"), Decimal("-20000000000.308641972530")),
         (Decimal("0.000000000001"), Decimal("-0.000000000001")),
     ]
+
+
+def test_a_list_cost_past_focus_money_names_its_line_and_keeps_the_old_file(tmp_path: Path) -> None:
+    """Each factor passes ingest's limit (below 1e15), but 999999999999999 x 999999999999999 =
+    9.99999999999998e29 is past the 26 digits before the point that FOCUS money,
+    DECIMAL(38,12), holds. The export failed with DuckDB's own cast message, which names no
+    charge; it now names the file and line (line 3: the header, a good row, then this one)."""
+    src = FOCUS / "aws_focus_1.2_bedrock_constructed.csv"
+    with open(src, newline="", encoding="utf-8") as fh:
+        first = next(csv.DictReader(fh))
+    huge = {**first, "ListCost": "", "ContractedCost": "", "ListUnitPrice": "999999999999999",
+            "PricingQuantity": "999999999999999", "ChargePeriodStart": "2025-06-03T10:00:00.000Z"}  # fmt: skip
+    path = tmp_path / "huge_focus.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(first))
+        writer.writeheader()
+        writer.writerows([first, huge])
+    lake = tmp_path / "lake"
+    assert not costlab.ingest([path], lake=lake, source="focus").failed
+    old = tmp_path / "f.csv"
+    old.write_text("previous export\n")
+    with pytest.raises(CostlabError) as err:
+        export_focus(lake, old)
+    assert str(err.value) == (
+        f"{old}: export failed: {path} line 3: unit price 999999999999999.000000000000 x quantity "
+        "999999999999999.000000000000 = 1e+30, more than FOCUS money (DECIMAL(38,12), 26 digits before "
+        "the point) holds; check that line's unit price and quantity, or export a period without it "
+        "(--since/--until)"
+    )
+    assert old.read_text() == "previous export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.csv", "huge_focus.csv", "lake"]

@@ -128,13 +128,39 @@ def export_focus(
                 columns = [d[0] for d in con.execute("SELECT * FROM focus_export LIMIT 0").description or []]
                 con.execute(_copy_sql(con, fmt, str(tmp)))
             except duckdb.Error as ex:
-                raise CostlabError(f"{out}: export failed: {str(ex).splitlines()[0]}") from None
+                too_big = _too_big(con) if isinstance(ex, duckdb.ConversionException | duckdb.OutOfRangeException) else None
+                raise CostlabError(f"{out}: export failed: {too_big or str(ex).splitlines()[0]}") from None
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return ExportResult(rows=int(rows), path=out, columns=columns)
+
+
+#: FOCUS money is DECIMAL(38,12): at most 26 digits before the point.
+_MONEY_MAX = 10**26
+
+
+def _too_big(con: Any) -> str | None:
+    """What a failed cast means when a charge's unit price x quantity cannot be written as FOCUS
+    money: the first such charge, by file and line (None: no such charge, the error is another)."""
+    row = con.execute(
+        "SELECT source_file, source_line, unit, quantity FROM ("
+        " SELECT source_file, source_line, list_unit_price AS unit, pricing_quantity AS quantity FROM charges"
+        " UNION ALL SELECT source_file, source_line, contracted_unit_price, pricing_quantity FROM charges)"
+        " WHERE abs(CAST(unit AS DOUBLE) * CAST(quantity AS DOUBLE)) >= $max"
+        " ORDER BY source_file, source_line LIMIT 1",
+        {"max": float(_MONEY_MAX)},
+    ).fetchone()
+    if row is None:
+        return None
+    file, line, unit, quantity = row
+    return (
+        f"{file} line {line}: unit price {unit} x quantity {quantity} = {float(unit) * float(quantity):.3g}, "
+        "more than FOCUS money (DECIMAL(38,12), 26 digits before the point) holds; check that line's "
+        "unit price and quantity, or export a period without it (--since/--until)"
+    )
 
 
 _ACCOUNT_KEYS = {"billing_account_id": "id", "billing_account_name": "name"}
