@@ -342,8 +342,8 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     (noise in cron mail), and spills to a folder of its own directly under the system temp folder.
 
     Why the spill folder: DuckDB's default is ``.tmp`` in the current folder, so a report or an
-    analyzer run past its memory cap wrote hundreds of MB into whatever folder the user ran costlab
-    from (a repository, a read-only cron folder), left there if the process was killed. DuckDB
+    analyzer run past its memory cap wrote its spill files (27 MB for one analyzer under a 150 MB
+    cap) into whatever folder the user ran costlab from, left there if the process was killed. DuckDB
     creates the folder when it first spills and removes it on close; every connection costlab
     opens starts here (ingest then points its spills at its own staging folder)."""
     import os

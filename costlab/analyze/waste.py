@@ -12,10 +12,9 @@ Rules (per call of the period; queries/analyze/waste_runs.sql, docs/analyzers.md
 
 A trace of a session source (`Source.sessions`: Claude Code and Codex transcripts) is the whole
 conversation a person drives, not a run: every turn resends the history and tools run hundreds of
-times by design (on the benchmarks' generated Claude Code month, treating sessions as runs
-called 63,174 of 65,363 calls waste: loops and tool loops). Loops,
-tool loops and failed runs skip those calls (the summary's ``session_calls`` counts them); errors
-and retries still apply.
+times by design. Read as runs, the benchmarks' generated Claude Code month had 63,174 of its 65,363
+calls flagged as loops or tool loops. So loops, tool loops and failed runs skip those calls (the
+summary's ``session_calls`` counts them); errors and retries still apply.
 
 Each finding is one rule on one workflow step (failed runs: the whole workflow), with the runs
 (up to ``max_runs_listed`` trace ids, costliest first) and counts. Money is the measured cost of the
