@@ -210,28 +210,37 @@ def test_focus_validator_accepts_the_export(focus_lake: Lake, tmp_path: Path) ->
     assert presence and not set(presence) & set(report.failed)
 
 
+def _first_focus_row() -> dict[str, str]:
+    """The first row of the constructed AWS FOCUS 1.2 file, to vary one column at a time."""
+    with open(FOCUS / "aws_focus_1.2_bedrock_constructed.csv", newline="", encoding="utf-8") as fh:
+        return next(csv.DictReader(fh))
+
+
+def _focus_lake(path: Path, rows: list[dict[str, str]]) -> Path:
+    """``rows`` written as the FOCUS CSV ``path`` and ingested into a lake beside it."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    lake = path.parent / "lake"
+    assert not costlab.ingest([path], lake=lake, source="focus").failed
+    return lake
+
+
 def test_list_cost_from_a_unit_price_and_a_quantity_past_14_digits(tmp_path: Path) -> None:
     """ListCost = ListUnitPrice x PricingQuantity when the file has no ListCost. Both factors
     pass ingest's limits (below 1e15), but their product, $9.9e14, overflowed DECIMAL(38,24)
     and failed the export. Hand-computed: 123456.789012345678 x 8000000000.123456789012 =
     987654312114007.002753196160232056090136, to 12 places ...160; 0.000001 x 0.0000005 =
     5e-13 exactly, half a unit of the 12th place, rounded away from zero as before."""
-    src = FOCUS / "aws_focus_1.2_bedrock_constructed.csv"
-    with open(src, newline="", encoding="utf-8") as fh:
-        first = next(csv.DictReader(fh))
+    first = _first_focus_row()
     big = {**first, "BilledCost": "987654312114007", "EffectiveCost": "987654312114007", "ListCost": "",
            "ContractedCost": "", "ListUnitPrice": "123456.789012345678", "ContractedUnitPrice": "-2.5",
            "PricingQuantity": "8000000000.123456789012", "ChargePeriodStart": "2025-06-03T10:00:00.000Z"}
     tie = {**first, "BilledCost": "0", "EffectiveCost": "0", "ListCost": "", "ContractedCost": "",
            "ListUnitPrice": "0.000001", "ContractedUnitPrice": "-0.000001", "PricingQuantity": "0.0000005",
            "SkuPriceId": "tie", "ChargePeriodStart": "2025-06-03T11:00:00.000Z", "ChargePeriodEnd": "2025-06-03T12:00:00.000Z"}
-    path = tmp_path / "big_focus.csv"
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(first))
-        writer.writeheader()
-        writer.writerows([big, tie])
-    lake = tmp_path / "lake"
-    assert not costlab.ingest([path], lake=lake, source="focus").failed
+    lake = _focus_lake(tmp_path / "big_focus.csv", [big, tie])
     rows = sorted(read_csv(export_focus(lake, tmp_path / "f.csv").path), key=lambda r: r["ChargePeriodStart"])
     assert [(Decimal(r["ListCost"]), Decimal(r["ContractedCost"])) for r in rows] == [
         (Decimal("987654312114007.002753196160"), Decimal("-20000000000.308641972530")),
@@ -244,18 +253,11 @@ def test_a_list_cost_past_focus_money_names_its_line_and_keeps_the_old_file(tmp_
     9.99999999999998e29 is past the 26 digits before the point that FOCUS money,
     DECIMAL(38,12), holds. The export failed with DuckDB's own cast message, which names no
     charge; it now names the file and line (line 3: the header, a good row, then this one)."""
-    src = FOCUS / "aws_focus_1.2_bedrock_constructed.csv"
-    with open(src, newline="", encoding="utf-8") as fh:
-        first = next(csv.DictReader(fh))
+    first = _first_focus_row()
     huge = {**first, "ListCost": "", "ContractedCost": "", "ListUnitPrice": "999999999999999",
             "PricingQuantity": "999999999999999", "ChargePeriodStart": "2025-06-03T10:00:00.000Z"}  # fmt: skip
     path = tmp_path / "huge_focus.csv"
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(first))
-        writer.writeheader()
-        writer.writerows([first, huge])
-    lake = tmp_path / "lake"
-    assert not costlab.ingest([path], lake=lake, source="focus").failed
+    lake = _focus_lake(path, [first, huge])
     old = tmp_path / "f.csv"
     old.write_text("previous export\n")
     with pytest.raises(CostlabError) as err:
