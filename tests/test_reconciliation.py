@@ -182,6 +182,23 @@ def test_daily_anthropic_and_bedrock(lake: Lake) -> None:
     assert r["billed"] == D("0.3375") and r["traced_calls"] == 0 and r["coverage"] == 0
 
 
+def test_the_headline_coverage_counts_only_traces_of_billed_models(lake: Lake) -> None:
+    """The report's headline coverage is the share of the bill's LLM lines the traces explain,
+    per currency. USD bill lines (test_summary_verdicts' rows): 37.5 + 9.50519375 + 3.005 +
+    0.3375 + 0.1665 + 0.125 + 0.045 + 1.5 + 1.312345678901 + 0.04 + 0.003 + 0.00002 =
+    53.539559428901; traced on those models 9.45 + 0.18315 + 0.45 = 10.08315, so 0.188333...
+    The USD gpt-4o traces (3.50) are billed in EUR, not USD: counting them, as the headline did
+    before, read 13.58315 / 53.539559428901 = 25.4% covered."""
+    from typer.testing import CliRunner
+
+    from costlab.cli import app
+
+    r = CliRunner().invoke(app, ["report", "--lake", str(lake.path), "--format", "json", "--no-findings"])
+    assert r.exit_code == 0, r.output
+    usd = [h for h in json.loads(r.stdout)["headline"] if h["currency"] == "USD"][0]
+    assert usd["coverage"] == 0.1883 and usd["traced_cost"] == 13.58315  # all traced money is still shown
+
+
 def test_full_outer_join_keeps_every_key(lake: Lake) -> None:
     df = reconcile(lake)
     # o3 appears only in usage (2024-11-02: 700 x 10/M = 0.007 + 70 x 40/M = 0.0028; flex

@@ -545,15 +545,16 @@ def _movers(con: duckdb.DuckDBPyConnection, since: datetime | None, until: datet
 
 def _headline(report: Report) -> list[Headline]:
     """Totals per currency, derived from the sections already computed."""
-    def col(section: str, key: str, value: str) -> dict[str, Any]:
+    def col(section: str, key: str, value: str, billed_only: bool = False) -> dict[str, Any]:
         sec = report.section(section)
         out: dict[str, Any] = {}
         if sec is None or not sec.rows:
             return out
         i, j = sec.columns.index(key), sec.columns.index(value)
+        k = sec.columns.index("billed") if billed_only else None
         with localcontext(prec=80):  # exact: DECIMAL(38,12) sums pass Python's default 28 digits
             for r in sec.rows:
-                if r[i] is not None and r[j] is not None:
+                if r[i] is not None and r[j] is not None and (k is None or r[k] is not None):
                     out[r[i]] = out.get(r[i], Decimal(0)) + r[j]
         return out
 
@@ -563,7 +564,10 @@ def _headline(report: Report) -> list[Headline]:
     traced = col("traced_by_day", "currency", "cost")
     calls = col("traced_by_day", "currency", "calls")
     llm_billed = col("reconciliation", "currency", "billed")
-    llm_traced = col("reconciliation", "currency", "traced")
+    # coverage is the share of the bill the traces explain: traced money of a model the lake has
+    # no bill for is not part of it (it is the gap's traced_not_billed); counting it showed a
+    # lake with one provider's bill and two providers' traces as 1,414% covered
+    llm_traced = col("reconciliation", "currency", "traced", billed_only=True)
     # unpriced calls have no currency: counted over every traced_by_day row, shown once
     by_day = report.section("traced_by_day")
     unpriced_n = 0
