@@ -387,3 +387,34 @@ def test_template_ships_inside_the_package() -> None:
 
     assert files("costlab.report").joinpath("templates").joinpath("report.html.j2").is_file()
     assert files("costlab.report").joinpath("templates").joinpath("report.css").is_file()
+
+
+def test_a_finding_without_a_saving_is_not_called_potential(tmp_path: Path) -> None:
+    """"What to change" once called the caching analyzer's "already well cached: nothing to
+    change" (kind info, no band) "potential, needs validation (medium confidence)". Each tier
+    from the three kinds of finding, through markdown, the terminal's lines and HTML; the Codex
+    fixtures (two sessions, no caching to add) give such a finding end to end."""
+    from typer.testing import CliRunner
+
+    from costlab import ingest
+    from costlab.cli import app
+    from costlab.report.html import _saves
+    from costlab.report.markdown import change_lines
+
+    band = {"low": D("1.00"), "high": D("2.00")}
+    zero = {"low": D("0"), "high": D("0")}
+    base = {"analyzer": "caching", "workflow": "wf", "step": "s", "action": "act", "confidence": "medium"}
+    validated = {**base, "validated": True, "monthly_savings_usd": band}
+    potential = {**base, "validated": False, "monthly_savings_usd": zero, "potential_savings_usd": band}
+    info = {**base, "validated": False, "monthly_savings_usd": zero, "potential_savings_usd": None, "kind": "info"}
+    assert [c["tier"] for c in change_lines([validated, potential, info])] == [
+        "validated, medium confidence", "potential, needs validation (medium confidence)", "no saving claimed",
+    ]
+    assert [_saves(f)["tier"] for f in (validated, potential, info)] == [
+        "validated, medium confidence", "potential, needs validation", "no saving claimed",
+    ]
+    ingest([Path(__file__).parent / "fixtures" / "codex"], lake=tmp_path / "lake")
+    r = CliRunner().invoke(app, ["report", "--lake", str(tmp_path / "lake"), "--format", "markdown"])
+    assert r.exit_code == 0, r.output
+    line = next(x for x in r.stdout.splitlines() if "Nothing to change for prompt caching" in x)
+    assert "(no saving claimed)" in line and "potential" not in line

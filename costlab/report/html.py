@@ -138,7 +138,7 @@ def _where(f: dict[str, Any]) -> str:
 
 def _saves(f: dict[str, Any]) -> dict[str, Any]:
     """One line of 'what to change': the validated band when there is one, else the potential."""
-    from costlab.report.model import validated_saving
+    from costlab.report.model import tier_text, validated_saving
 
     monthly = f.get("monthly_savings_usd")
     validated = validated_saving(f)
@@ -148,7 +148,7 @@ def _saves(f: dict[str, Any]) -> dict[str, Any]:
         "where": _where(f),
         "savings": savings_text(band),
         "validated": validated,
-        "tier": f"validated, {f.get('confidence') or DASH} confidence" if validated else "potential, needs validation",
+        "tier": tier_text(f, confidence=False),
     }
 
 

@@ -157,20 +157,19 @@ def previous_text(report: Report) -> str:
 def change_lines(findings: Sequence[dict[str, Any]], top: int = TOP_CHANGES) -> list[dict[str, str]]:
     """The first ``top`` findings (already ranked: validated by dollars, then potential) as what
     a lead reads: the monthly saving, its evidence tier, where, and the action."""
-    from costlab.report.model import validated_saving
+    from costlab.report.model import tier_text, validated_saving
 
     out = []
     for f in findings[:top]:
         validated = validated_saving(f)
         band = f.get("monthly_savings_usd") if validated else f.get("potential_savings_usd")
-        confidence = str(f.get("confidence") or DASH)
         evidence = f.get("evidence")
         ev: dict[str, Any] = evidence if isinstance(evidence, dict) else {}
         model = f.get("model") or ev.get("current_model") or ev.get("model")
         where = finding_scope(f) + (f" ({model})" if model else "")
         out.append({
             "saving": f"${savings_text(band)}/month" if band else DASH,
-            "tier": f"validated, {confidence} confidence" if validated else f"potential, needs validation ({confidence} confidence)",
+            "tier": tier_text(f),
             "where": where,
             "action": str(f.get("action") or f.get("title") or DASH),
             "analyzer": str(f.get("analyzer", "?")),

@@ -170,6 +170,18 @@ def validated_saving(f: dict[str, Any]) -> bool:
     return bool(f.get("validated")) and _band(f, "monthly_savings_usd") > 0
 
 
+def tier_text(f: dict[str, Any], confidence: bool = True) -> str:
+    """The evidence tier a "what to change" line shows: validated, potential, or no saving at all
+    (an ``info`` finding such as "already well cached: nothing to change" has none, and calling it
+    "potential, needs validation" promised one). ``confidence``: name it for potential ones too."""
+    level = str(f.get("confidence") or "—")
+    if validated_saving(f):
+        return f"validated, {level} confidence"
+    if _band(f, "potential_savings_usd") > 0:
+        return f"potential, needs validation ({level} confidence)" if confidence else "potential, needs validation"
+    return "no saving claimed"
+
+
 def rank_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What to change first: validated findings by their monthly saving (high end of the band,
     then low), then the potential ones by their potential saving; ties keep the analyzers' order."""
