@@ -82,6 +82,9 @@ PARAMS: dict[str, Any] = {
     "limit": 1000,
     "retry_window_seconds": 120.0,
     "loop_threshold": 5,
+    # waste: the session sources, plus langsmith (the generated lake's score files) so that both
+    # the session and the run paths of waste_runs / waste_scopes run on both engines
+    "session_formats": ["claude_code", "codex", "langsmith"],
     "prev_start": datetime(2026, 10, 18, tzinfo=UTC),
     "cur_start": datetime(2026, 10, 25, tzinfo=UTC),
     "cur_end": datetime(2026, 11, 1, tzinfo=UTC),
