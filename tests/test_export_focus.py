@@ -270,3 +270,20 @@ def test_a_list_cost_past_focus_money_names_its_line_and_keeps_the_old_file(tmp_
     )
     assert old.read_text() == "previous export\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.csv", "huge_focus.csv", "lake"]
+
+
+def test_the_line_named_for_an_overflow_is_one_the_period_exports(tmp_path: Path) -> None:
+    """Two lines past FOCUS money: line 3 charged in May, line 4 in June. Exporting June fails
+    on line 4 only, so the error names line 4, not the first such line of the lake."""
+    first = _first_focus_row()
+    huge = {**first, "ListCost": "", "ContractedCost": "", "ListUnitPrice": "999999999999999",
+            "PricingQuantity": "999999999999999"}  # fmt: skip
+    may = {**huge, "BillingPeriodStart": "2025-05-01T00:00:00.000Z", "BillingPeriodEnd": "2025-06-01T00:00:00.000Z",
+           "ChargePeriodStart": "2025-05-10T10:00:00.000Z", "ChargePeriodEnd": "2025-05-10T11:00:00.000Z"}  # fmt: skip
+    june = {**huge, "ChargePeriodStart": "2025-06-03T10:00:00.000Z"}
+    path = tmp_path / "huge_focus.csv"
+    lake = _focus_lake(path, [first, may, june])
+    with pytest.raises(CostlabError, match=f"export failed: {re.escape(str(path))} line 4: unit price"):
+        export_focus(lake, tmp_path / "f.csv", since="2025-06-01")
+    with pytest.raises(CostlabError, match=f"export failed: {re.escape(str(path))} line 3: unit price"):
+        export_focus(lake, tmp_path / "f.csv", until="2025-06-01")

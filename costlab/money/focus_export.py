@@ -128,7 +128,8 @@ def export_focus(
                 columns = [d[0] for d in con.execute("SELECT * FROM focus_export LIMIT 0").description or []]
                 con.execute(_copy_sql(con, fmt, str(tmp)))
             except duckdb.Error as ex:
-                too_big = _too_big(con) if isinstance(ex, duckdb.ConversionException | duckdb.OutOfRangeException) else None
+                overflow = isinstance(ex, duckdb.ConversionException | duckdb.OutOfRangeException)
+                too_big = _too_big(con, period.since, period.until) if overflow else None
                 raise CostlabError(f"{out}: export failed: {too_big or str(ex).splitlines()[0]}") from None
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
@@ -142,16 +143,20 @@ def export_focus(
 _MONEY_MAX = 10**26
 
 
-def _too_big(con: Any) -> str | None:
+def _too_big(con: Any, since: datetime | None, until: datetime | None) -> str | None:
     """What a failed cast means when a charge's unit price x quantity cannot be written as FOCUS
-    money: the first such charge, by file and line (None: no such charge, the error is another)."""
+    money: the first such charge of the exported period (charge_period_start in [since, until),
+    as queries/export_focus.sql selects), by file and line (None: no such charge, the error is
+    another)."""
     row = con.execute(
         "SELECT source_file, source_line, unit, quantity FROM ("
-        " SELECT source_file, source_line, list_unit_price AS unit, pricing_quantity AS quantity FROM charges"
-        " UNION ALL SELECT source_file, source_line, contracted_unit_price, pricing_quantity FROM charges)"
+        " SELECT source_file, source_line, charge_period_start, list_unit_price AS unit, pricing_quantity AS quantity FROM charges"
+        " UNION ALL SELECT source_file, source_line, charge_period_start, contracted_unit_price, pricing_quantity FROM charges)"
         " WHERE abs(CAST(unit AS DOUBLE) * CAST(quantity AS DOUBLE)) >= $max"
+        "   AND (CAST($since AS TIMESTAMPTZ) IS NULL OR charge_period_start >= CAST($since AS TIMESTAMPTZ))"
+        "   AND (CAST($until AS TIMESTAMPTZ) IS NULL OR charge_period_start < CAST($until AS TIMESTAMPTZ))"
         " ORDER BY source_file, source_line LIMIT 1",
-        {"max": float(_MONEY_MAX)},
+        {"max": float(_MONEY_MAX), "since": since, "until": until},
     ).fetchone()
     if row is None:
         return None
