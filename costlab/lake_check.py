@@ -278,7 +278,6 @@ def repair(lake: Lake, dry_run: bool = False) -> Repair:
 
 def plan_repair(lake: Lake, dry_run: bool) -> Repair:
     """The manifest the data files support, and what is left out and why."""
-
     previous, state = _open(lake)
     files = list(lake.scan())
     plan = Repair(str(lake.path), state, Manifest(version=previous.version if previous else 0), dry_run)
