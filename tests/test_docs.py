@@ -144,6 +144,7 @@ OUTSIDE = re.compile(
     "|".join(
         [
             re.escape(_DOT2 + "/shared"),  # a sibling checkout
+            r"(?<![\w/.])" + "shared" + r"/data/",  # the same folder named without its ../
             r"(?<![\w.])/" + "work/",  # an absolute machine path
             r"(?<![\w.])/" + "root/",
             r"(?<![\w])" + "research" + "/",  # notes kept outside the repository
@@ -189,6 +190,8 @@ def test_no_tracked_file_refers_outside_the_repository() -> None:
     ("text", "bad"),
     [
         ("see " + _DOT2 + "/shared/data", True),
+        ("copied from `" + "shared" + "/data/traces/x/`", True),
+        ("packages/shared" + "/data/x.json", False),
         ("cp /" + "work/shared/x .", True),
         ("PY=/" + "root/.pyenv/bin/python", True),
         ("research" + "/notes.md", True),
