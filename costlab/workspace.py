@@ -290,9 +290,22 @@ class Workspace:
             con = self.connect(engine="duckdb")
             con.execute(f"SET memory_limit = '{_size(str(limit))}'")
             con.execute("SET preserve_insertion_order = false")
-            con.execute(f"CREATE OR REPLACE VIEW analyze_spans AS {load_sql('views/analyze_spans')}")
-            _period_calls(con, self.lake.path, manifest, self.period)
-            con.execute(f"CREATE TEMP TABLE analyze_base AS {load_sql('views/analyze_base')}")
+            # the calls are matched on 64-bit hashes of their keys, whose hash tables fit the cap
+            # at 10M calls where the keys' text does not; a collision shows in the counts, and
+            # then the calls are built again matching the text (`_base_rows_exact`); should even
+            # that not add up (a row_key stored twice), by the one window of views/call_facts.sql
+            for match in MATCH_KEYS:
+                con.execute(f"CREATE OR REPLACE VIEW analyze_spans AS {load_sql('views/analyze_spans')}")
+                period_keys = _period_calls(con, self.lake.path, manifest, self.period, match)
+                winners = _winning_calls(con, match)
+                con.execute(f"CREATE OR REPLACE TEMP TABLE analyze_base AS {load_sql('views/analyze_base')}")
+                if _base_rows_exact(con, period_keys, winners):
+                    break
+            else:
+                con.execute(f"CREATE OR REPLACE VIEW analyze_spans AS {load_sql('views/analyze_spans')}")
+                _period_calls(con, self.lake.path, manifest, self.period, "{}")
+                con.execute(f"CREATE OR REPLACE VIEW call_facts AS {load_sql('views/call_facts')}")
+                con.execute(f"CREATE OR REPLACE TEMP TABLE analyze_base AS {load_sql('views/analyze_base')}")
             con.execute(f"CREATE TEMP VIEW analyze_calls AS {load_sql('views/analyze_calls')}")
             box.update(con=con, key=key)
         return box["con"]  # type: ignore[no-any-return]
@@ -305,11 +318,20 @@ class Workspace:
         self._analysis.clear()
 
 
-def _period_calls(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest, period: Period) -> None:
+#: How the analyzers' build matches call and row keys: their 64-bit hashes, then, when the
+#: counts show a collision (`_base_rows_exact`), the keys themselves.
+MATCH_KEYS = ("hash({})", "{}")
+
+
+def _period_calls(
+    con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest, period: Period, key: str
+) -> int | None:
     """Restrict ``call_keys`` (so ``call_facts`` and ``calls``) on ``con`` to the calls whose
     winning span starts inside ``period``, reading only the period's ``day=`` files: the keys
     come from the stored call_facts of those days, their spans from the spans of those days,
-    which also become ``analyze_spans`` (queries/views/analyze_spans.sql).
+    which also become ``analyze_spans`` (queries/views/analyze_spans.sql). ``key`` wraps a
+    call_key for matching (``hash({})`` or ``{}``). Returns how many stored calls the period
+    holds, or None when nothing was restricted.
 
     Exact, not a cut by span time: a call's stored row is the winner of all its copies, and
     that winner lies in its own day's span files (spans and call_facts are partitioned by the
@@ -323,7 +345,7 @@ def _period_calls(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest
     from costlab.views import table_select
 
     if (period.since is None and period.until is None) or "call_facts" not in manifest.tables:
-        return
+        return None
     lo = period.since.astimezone(UTC).date() if period.since is not None else None
     hi = period.until.astimezone(UTC).date() if period.until is not None else None
 
@@ -334,19 +356,49 @@ def _period_calls(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest
         ]  # fmt: skip
 
     facts = days("call_facts")
-    keys = "SELECT CAST(NULL AS VARCHAR) AS call_key WHERE false"
-    if facts:
+    keys = f"SELECT {key.format('CAST(NULL AS VARCHAR)')} AS k WHERE false"
+    if facts:  # one stored row per call: not DISTINCT, so a key stored twice shows in the count
         keys = expand_includes(
-            f"SELECT DISTINCT call_key FROM read_parquet({sql_list(facts)}, hive_partitioning = false)\n"
+            f"SELECT {key.format('call_key')} AS k FROM read_parquet({sql_list(facts)}, hive_partitioning = false)\n"
             "WHERE\n-- include: fragments/in_period | at = start_time\n",
             "period call keys",
         )
-    con.execute(f"CREATE TEMP TABLE _period_keys AS {keys}", {"since": period.since, "until": period.until} if facts else None)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _period_keys AS {keys}", {"since": period.since, "until": period.until} if facts else None)
     con.execute(f"CREATE OR REPLACE VIEW analyze_spans AS {table_select(con, 'spans', days('spans'))}")
     con.execute(
         "CREATE OR REPLACE VIEW call_keys AS WITH spans AS (SELECT * FROM analyze_spans) "
-        f"SELECT * FROM ({load_sql('views/call_keys')}) WHERE call_key IN (SELECT call_key FROM _period_keys)"
+        f"SELECT * FROM ({load_sql('views/call_keys')}) WHERE {key.format('call_key')} IN (SELECT k FROM _period_keys)"
     )
+    return int(con.execute("SELECT count(*) FROM _period_keys").fetchone()[0])  # type: ignore[index]
+
+
+def _winning_calls(con: duckdb.DuckDBPyConnection, key: str) -> int:
+    """Make ``call_facts`` on ``con`` the winning spans of ``call_keys``, chosen in two steps
+    whose memory the analyzers' cap bounds: the winners' row_keys first
+    (queries/views/call_winners.sql: the de-duplication window over five columns), then the
+    spans of ``analyze_spans`` those keys name, a semi-join that streams the spans. ``key``
+    wraps a row_key for matching, as in `_period_calls`. Returns the number of winners.
+
+    The rows are those of views/call_facts.sql (the same window, the same order). That one
+    window carries every column of every span, about 5 GB over a month of 10M calls, which no
+    1 GB cap holds: the analyzers failed at that size. This costs about 5% more at 1M calls."""
+    from costlab.sql import load_sql
+
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _call_winners AS SELECT {key.format('row_key')} AS k FROM ({load_sql('views/call_winners')})")
+    con.execute(
+        "CREATE OR REPLACE VIEW call_facts AS WITH spans AS (SELECT * FROM analyze_spans) "
+        f"SELECT * FROM ({load_sql('views/call_keys')}) WHERE {key.format('row_key')} IN (SELECT k FROM _call_winners)"
+    )
+    return int(con.execute("SELECT count(*) FROM _call_winners").fetchone()[0])  # type: ignore[index]
+
+
+def _base_rows_exact(con: duckdb.DuckDBPyConnection, period_keys: int | None, winners: int) -> bool:
+    """Whether ``analyze_base`` holds exactly the winners, each once. Every call of the period
+    has its winner among the period's spans and every winner its own row, so the counts are
+    equal unless matching on hashes let in a call (two keys sharing a hash, about one lake in
+    10^5 at 10M calls) or the stored keys are not one row per call; then they differ."""
+    base = int(con.execute("SELECT count(*) FROM analyze_base").fetchone()[0])  # type: ignore[index]
+    return base == winners and (period_keys is None or winners == period_keys)
 
 
 def workspace(

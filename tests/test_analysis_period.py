@@ -147,3 +147,79 @@ def test_the_prompt_features_of_a_period_come_from_its_own_span_files(
             assert [r.to_dict() for r in run(Workspace(lake), **kw)] == got, (since, until)
     caching = next(r for r in got if r["analyzer"] == "caching")
     assert caching["findings"], "the fixture's prompts give caching findings: the comparison is not empty"
+
+
+def _base_rows(ws: Workspace) -> list[tuple[object, ...]]:
+    return ws.analysis_connection().execute("SELECT * FROM analyze_base ORDER BY row_key").fetchall()
+
+
+def _one_window_base(ws: Workspace) -> list[tuple[object, ...]]:
+    """``analyze_base`` as it was built before the two-step build: views/call_facts.sql (one
+    window over every column of every span) under the period's own restriction."""
+    from costlab.sql import load_sql
+
+    con = ws.analysis_connection()
+    con.execute(f"CREATE OR REPLACE VIEW call_facts AS {load_sql('views/call_facts')}")
+    return con.execute(f"SELECT * FROM ({load_sql('views/analyze_base')}) ORDER BY row_key").fetchall()
+
+
+@pytest.mark.parametrize("build", ["claude_code", "litellm_steps"])
+def test_the_two_step_build_keeps_the_rows_of_the_one_window(tmp_path: Path, build: str) -> None:
+    """The winners chosen on five columns, then their spans fetched by key
+    (costlab.workspace._winning_calls), are the rows views/call_facts.sql keeps, column for
+    column: the copies of msg_X across midnight, and 100 calls a day with prompts kept."""
+    lake = _lake(tmp_path) if build == "claude_code" else _two_days_of_steps(tmp_path)
+    days = (
+        [("2026-10-01", "2026-10-02"), ("2026-10-02", "2026-10-03"), (None, None)]
+        if build == "claude_code" else [("2025-06-05", "2025-06-06"), (None, None)]
+    )  # fmt: skip
+    for since, until in days:
+        ws = Workspace(lake, since=since, until=until)
+        got = _base_rows(ws)
+        assert got, (since, until)
+        assert got == _one_window_base(ws), (since, until)
+        ws.release()
+    assert len(_base_rows(Workspace(lake))) == (3 if build == "claude_code" else 200)
+
+
+def test_keys_that_share_a_hash_are_caught_and_matched_on_their_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Matching on a hash that collides (here: times 0, so every key shares one value) lets
+    other calls in; the counts show it, and the calls are built again on the keys' text, or,
+    when no way of matching adds up, by the one window of views/call_facts.sql: the rows are
+    those matched on text from the start."""
+    from costlab import workspace
+    from costlab.sql import load_sql
+
+    lake = _lake(tmp_path)
+    periods = (("2026-10-01", "2026-10-02"), (None, None))
+    want = {p: _base_rows(Workspace(lake, since=p[0], until=p[1])) for p in periods}
+    assert [len(v) for v in want.values()] == [1, 3]
+    # day 1 holds msg_A1 alone; matched on the colliding hash, every call of the span files
+    # read (days 1 and 2: the day of `until` is read, its calls filtered) comes in
+    day1 = Workspace(lake, since="2026-10-01", until="2026-10-02")
+    con = day1.connect(engine="duckdb")
+    con.execute(f"CREATE OR REPLACE VIEW analyze_spans AS {load_sql('views/analyze_spans')}")
+    keys = workspace._period_calls(con, lake, day1.lake.manifest(), day1.period, "(hash({}) * 0)")
+    winners = workspace._winning_calls(con, "(hash({}) * 0)")
+    con.execute(f"CREATE TEMP TABLE analyze_base AS {load_sql('views/analyze_base')}")
+    assert (keys, winners) == (1, 3)
+    assert not workspace._base_rows_exact(con, keys, winners)
+    con.close()
+    passes: list[str] = []
+    real = workspace._winning_calls
+
+    def counted(con: object, match: str) -> int:
+        passes.append(match)
+        return real(con, match)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(workspace, "_winning_calls", counted)
+    for matches in (("(hash({}) * 0)", "{}"), ("(hash({}) * 0)",)):
+        monkeypatch.setattr(workspace, "MATCH_KEYS", matches)
+        for (since, until), rows in want.items():
+            passes.clear()
+            assert _base_rows(Workspace(lake, since=since, until=until)) == rows, (matches, since)
+            # day 1 needs every way of matching; the whole lake holds one row per call, so the
+            # collisions let nothing in and the hashes suffice
+            assert passes == (list(matches) if since else [matches[0]]), (matches, since)

@@ -1,7 +1,7 @@
 -- call_facts: the billable calls, each counted once (unpriced; `calls` prices them).
 -- purpose: one row per call_key (views/call_keys.sql). Of a key's spans the one with the highest
---          output count wins (a streamed reply's last line), then the latest ingested, then the
---          last line of its file. Ingest keeps a copy of these rows in the lake (table
+--          output count wins (fragments/call_winner: a streamed reply's last line, then the latest
+--          ingested, then the last line of its file). Ingest keeps a copy of these rows in the lake (table
 --          call_facts, without text, per-block detail, span ids and lineage: schema.CALL_FACTS_DROPPED), so
 --          reports need not redo this window over every span; the lake reads that copy when
 --          asked for the fast path (Lake.connect(fast=True)).
@@ -9,7 +9,5 @@
 -- grain: one row per billable call.
 SELECT *
 FROM call_keys
-QUALIFY row_number() OVER (
-    PARTITION BY call_key
-    ORDER BY output_tokens DESC NULLS LAST, ingested_at DESC, source_line DESC
-) = 1
+QUALIFY
+-- include: fragments/call_winner
