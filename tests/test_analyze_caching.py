@@ -333,3 +333,21 @@ def test_block_zero_differs_without_message_sizes_is_an_upper_bound(tmp_path: Pa
     assert f.evidence["estimate"].startswith("upper bound")
     assert not f.validated and f.confidence == "low" and f.potential_savings_usd is None
     assert res.summary["shareable_prefix_tokens"] == 0  # chained: nothing after block 0 matches
+
+
+@pytest.mark.parametrize("name", ["steps", "mooncake"])
+def test_the_calls_come_in_replay_order(name: str, request: pytest.FixtureRequest) -> None:
+    """analyze/caching_calls.sql sorts the calls (start_time, then workflow, step and rk) where
+    the sort spills under the memory cap; the replay takes that order as it comes, so it must be
+    the order polars would give. Both fixtures have calls sharing a start_time."""
+    from costlab.analyze.caching import load_calls
+
+    lake: Lake = request.getfixturevalue(name)
+    ws = Workspace(lake)
+    df = load_calls(ws.analysis_connection(), None, None)
+    ws.release()
+    assert df.height >= 100
+    assert df["start_time"].is_duplicated().any(), "ties in start_time: the later keys decide"
+    want = df.sort("start_time", "wf", "st", "rk", nulls_last=False)
+    assert df.drop("idx").equals(want.drop("idx"))
+    assert df["idx"].to_list() == list(range(df.height))

@@ -79,9 +79,9 @@ def load_calls(con: Any, since: datetime | None, until: datetime | None) -> pl.D
     from costlab.sql import load_sql
 
     df = con.sql(load_sql("analyze/caching_calls"), params={"since": since, "until": until}).pl()
-    df = df.with_columns(
+    df = df.with_columns(  # in replay order already (the query sorts)
         wf=pl.col("workflow").fill_null("(none)"), st=pl.col("step").fill_null("(none)")
-    ).sort("start_time", "wf", "st", "rk")
+    )
     return df.with_row_index("idx").with_columns(
         pl.col("idx").cast(pl.Int64),
         t=pl.col("start_time").dt.epoch("us").cast(pl.Float64) / 1e6,
@@ -307,8 +307,11 @@ def _money_by_step(sim: pl.DataFrame, cols: list[str]) -> dict[tuple[str, str], 
     """(workflow, step) -> {col: units x uncached price} over USD-priced calls, in Decimal."""
     import polars as pl
 
-    usd = sim.filter((pl.col("price_currency") == "USD") & pl.col("p_uncached").is_not_null())
-    agg = usd.group_by("wf", "st", "p_uncached").agg([pl.col(c).sum() for c in cols])
+    # lazy: only the columns summed are filtered (an eager filter copies every column of `sim`)
+    agg = (
+        sim.lazy().filter((pl.col("price_currency") == "USD") & pl.col("p_uncached").is_not_null())
+        .group_by("wf", "st", "p_uncached").agg([pl.col(c).sum() for c in cols]).collect()
+    )  # fmt: skip
     out: dict[tuple[str, str], dict[str, Decimal]] = {}
     for row in agg.iter_rows(named=True):
         d = out.setdefault((row["wf"], row["st"]), {c: ZERO for c in cols})
@@ -321,7 +324,7 @@ def _money_by_step(sim: pl.DataFrame, cols: list[str]) -> dict[tuple[str, str], 
 def _steps(sim: pl.DataFrame) -> list[dict[str, Any]]:
     import polars as pl
 
-    gaps = sim.with_columns(  # sim is in idx (time) order
+    gaps = sim.lazy().with_columns(  # sim is in idx (time) order
         gap=(pl.col("t") - pl.col("t").shift(1)).over("scope_id", "step_id")
     )
     usd = pl.col("cost_currency") == "USD"
@@ -353,7 +356,7 @@ def _steps(sim: pl.DataFrame) -> list[dict[str, Any]]:
         reasons=pl.col("reason_pess").filter(pl.col("nb") > 0).value_counts(),
         reasons_typ=pl.col("reason_typ").filter(pl.col("nb") > 0).value_counts(),
         provider=pl.col("provider").first(),
-    )
+    ).collect()
     out = []
     for row in agg.sort("wf", "st").iter_rows(named=True):
         for k in ("reasons", "reasons_typ"):
@@ -708,7 +711,10 @@ def _history_findings(sim: pl.DataFrame, ctx: Context) -> list[Finding]:
     (written at its end) if it came within the longest TTL; compare with the logged reads."""
     import polars as pl
 
-    rows = sim.filter((pl.col("nb") == 0) & pl.col("cache_reported"))
+    rows = sim.lazy().filter((pl.col("nb") == 0) & pl.col("cache_reported")).select(
+        "idx", "t", "session_id", "wf", "st", "scope_id", "I", "R", "W", "ttl_long", "min_tok", "rho",
+        "cost", "cost_currency", "price_currency", "p_uncached",
+    ).collect()  # the columns used below: an eager filter copies every column of `sim`
     if rows.is_empty():
         return []
     key = [pl.coalesce("session_id", pl.col("wf") + "/" + pl.col("st")), "scope_id"]
@@ -777,7 +783,9 @@ def summarize(sim: pl.DataFrame, findings: list[Finding], ctx: Context) -> dict[
     from costlab.analyze.base import combine
 
     total = int(sim["I"].sum() or 0)
-    hashed = sim.filter(pl.col("nb") > 0)
+    hashed = sim.lazy().filter(pl.col("nb") > 0).select(
+        "I", "cached_pess", "cached_typ", "cached_long", "units_pess", "units_typ", "units_long"
+    ).collect()  # the columns summed below, not a copy of all of `sim`
     hashed_in = int(hashed["I"].sum() or 0)
     share = int(sim["shareable"].sum() or 0)
 
@@ -820,7 +828,8 @@ def summarize(sim: pl.DataFrame, findings: list[Finding], ctx: Context) -> dict[
             "typical_ttl": _reasons(sim, "reason_typ"),
         },
         "min_size_eligibility": {
-            str(m): round(float(sim.filter(pl.col("I") >= m)["I"].sum()) / total, 4) if total else None
+            str(m): round(float(sim.select(pl.col("I").filter(pl.col("I") >= m).sum()).item()) / total, 4)
+            if total else None
             for m in ELIGIBILITY
         },
         "monthly_savings_usd": comb.to_dict(),
@@ -829,7 +838,7 @@ def summarize(sim: pl.DataFrame, findings: list[Finding], ctx: Context) -> dict[
             "high": money(sum((p.high for p in potential), ZERO)),
         },
         "unpriced_calls": int(
-            sim.filter(pl.col("p_uncached").is_null() | (pl.col("price_currency") != "USD")).height
+            sim.select((pl.col("p_uncached").is_null() | (pl.col("price_currency") != "USD")).sum()).item()
         ),
         "days_observed": round(ctx.days, 4),
         "monthly_factor": float(ctx.factor),

@@ -6,8 +6,11 @@
 --          has (the queries also run on Spark); it costs about 1 s of CPU per 1M calls. The
 --          analyzer numbers the calls in time order itself (idx).
 -- parameters: $since TIMESTAMPTZ or NULL (inclusive), $until TIMESTAMPTZ or NULL (exclusive)
--- grain: one row per billable LLM call with input tokens (the materialized `analyze_base`), in no
---        particular order; rk = hash(row_key) breaks start_time ties deterministically.
+-- grain: one row per billable LLM call with input tokens (the materialized `analyze_base`), in
+--        replay order: start_time, then workflow and step ('(none)' for NULL), then rk =
+--        hash(row_key), which breaks ties deterministically. Sorted here, where the sort spills
+--        under the analyzers' memory cap: sorting the frame in polars held a second copy of it
+--        (7 GB more at 10M calls).
 -- notes:
 --   prices: the call's price_grid cell (analyze_base joins it exactly as queries/views/calls.sql
 --     does), so the simulation prices a call with the same effective-dated cell its cost came from.
@@ -54,3 +57,4 @@ WHERE c.span_kind = 'llm'
   AND c.input_tokens IS NOT NULL
   AND (CAST($since AS TIMESTAMPTZ) IS NULL OR c.start_time >= CAST($since AS TIMESTAMPTZ))
   AND (CAST($until AS TIMESTAMPTZ) IS NULL OR c.start_time < CAST($until AS TIMESTAMPTZ))
+ORDER BY c.start_time NULLS FIRST, coalesce(c.workflow, '(none)'), coalesce(c.step, '(none)'), rk
