@@ -369,7 +369,7 @@ def _period_calls(
         "CREATE OR REPLACE VIEW call_keys AS WITH spans AS (SELECT * FROM analyze_spans) "
         f"SELECT * FROM ({load_sql('views/call_keys')}) WHERE {key.format('call_key')} IN (SELECT k FROM _period_keys)"
     )
-    return int(con.execute("SELECT count(*) FROM _period_keys").fetchone()[0])  # type: ignore[index]
+    return int(con.execute("SELECT count(*) FROM _period_keys").fetchall()[0][0])
 
 
 def _winning_calls(con: duckdb.DuckDBPyConnection, key: str) -> int:
@@ -389,7 +389,7 @@ def _winning_calls(con: duckdb.DuckDBPyConnection, key: str) -> int:
         "CREATE OR REPLACE VIEW call_facts AS WITH spans AS (SELECT * FROM analyze_spans) "
         f"SELECT * FROM ({load_sql('views/call_keys')}) WHERE {key.format('row_key')} IN (SELECT k FROM _call_winners)"
     )
-    return int(con.execute("SELECT count(*) FROM _call_winners").fetchone()[0])  # type: ignore[index]
+    return int(con.execute("SELECT count(*) FROM _call_winners").fetchall()[0][0])
 
 
 def _base_rows_exact(con: duckdb.DuckDBPyConnection, period_keys: int | None, winners: int) -> bool:
@@ -397,7 +397,7 @@ def _base_rows_exact(con: duckdb.DuckDBPyConnection, period_keys: int | None, wi
     has its winner among the period's spans and every winner its own row, so the counts are
     equal unless matching on hashes let in a call (two keys sharing a hash, about one lake in
     10^5 at 10M calls) or the stored keys are not one row per call; then they differ."""
-    base = int(con.execute("SELECT count(*) FROM analyze_base").fetchone()[0])  # type: ignore[index]
+    base = int(con.execute("SELECT count(*) FROM analyze_base").fetchall()[0][0])
     return base == winners and (period_keys is None or winners == period_keys)
 
 

@@ -351,3 +351,32 @@ def test_the_calls_come_in_replay_order(name: str, request: pytest.FixtureReques
     want = df.sort("start_time", "wf", "st", "rk", nulls_last=False)
     assert df.drop("idx").equals(want.drop("idx"))
     assert df["idx"].to_list() == list(range(df.height))
+
+
+def test_a_log_without_prefix_hashes_skips_the_block_query(
+    tmp_path: Path, steps: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a prefix hash in the period the block query (which numbers every call) is not
+    run, and the replay gets the same empty blocks, typed as the query's rows are: Claude Code
+    logs carry none, the LiteLLM steps fixture 100 calls' worth."""
+    from costlab.analyze import caching
+
+    claude = _lake(tmp_path, FIX / "claude_code" / "records")
+    from costlab import sql
+
+    queried: list[str] = []  # the queries loaded (caching imports load_sql inside its functions)
+
+    real_load = sql.load_sql
+    monkeypatch.setattr(sql, "load_sql", lambda name: (queried.append(name), real_load(name))[1])
+    got = {}
+    for name, lake in (("claude", claude), ("steps", steps)):
+        ws = Workspace(lake)
+        con = ws.analysis_connection()
+        queried.clear()
+        df = caching.load_calls(con, None, None)
+        got[name] = (caching.load_blocks(con, df, None, None), "analyze/caching_hashes" in queried)
+        ws.release()
+    blocks, ran = got["claude"]
+    assert (blocks.height, ran) == (0, False)
+    assert got["steps"][1] and got["steps"][0].height > 100
+    assert blocks.schema == got["steps"][0].schema == {"idx": pl.Int64, "key": pl.UInt64, "pos": pl.Int32}
