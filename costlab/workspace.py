@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 TABLES = ("charges", "usage", "spans", "calls", "prices", "quarantine", "runs", "usage_priced", "charges_llm")
 #: DuckDB memory cap of the analyzers' connection (``[analyze] memory_limit`` overrides it).
 ANALYSIS_MEMORY_LIMIT = "1GB"
+#: What the analyzers' connection may spill to disk (``[analyze] spill_limit``). A month of 10M
+#: calls spills about 4 GB; past the cap the analyzers stop with the memory error rather than
+#: fill the temp folder's disk (DuckDB's own default is 90% of its free space).
+ANALYSIS_SPILL_LIMIT = "10GB"
 _WRITE_HINT = "; pass write=True to run SQL you wrote yourself"
 
 
@@ -278,7 +282,8 @@ class Workspace:
         period, only the period's calls are built (`_period_calls`), so a nightly report's
         findings cost what its day holds, not the history. Rebuilt when the lake's manifest or
         the period changes; `release` frees it. Memory is capped (`ANALYSIS_MEMORY_LIMIT`,
-        ``[analyze] memory_limit``)."""
+        ``[analyze] memory_limit``), and so is what it spills (`ANALYSIS_SPILL_LIMIT`,
+        ``[analyze] spill_limit``)."""
         from costlab.sql import load_sql
 
         manifest = self.lake.manifest()
@@ -287,8 +292,10 @@ class Workspace:
         if box.get("key") != key:
             self.release()
             limit = self.section("analyze").get("memory_limit") or ANALYSIS_MEMORY_LIMIT
+            spill = self.section("analyze").get("spill_limit") or ANALYSIS_SPILL_LIMIT
             con = self.connect(engine="duckdb")
             con.execute(f"SET memory_limit = '{_size(str(limit))}'")
+            con.execute(f"SET max_temp_directory_size = '{_size(str(spill), 'spill_limit')}'")
             con.execute("SET preserve_insertion_order = false")
             # the calls are matched on 64-bit hashes of their keys, whose hash tables fit the cap
             # at 10M calls where the keys' text does not; a collision shows in the counts, and
@@ -309,6 +316,29 @@ class Workspace:
             con.execute(f"CREATE TEMP VIEW analyze_calls AS {load_sql('views/analyze_calls')}")
             box.update(con=con, key=key)
         return box["con"]  # type: ignore[no-any-return]
+
+    def period_call_count(self) -> int | None:
+        """How many calls start in this workspace's period, counted from the stored call_facts of
+        the period's day files (one column read, nothing built): what the analyzers' memory is
+        checked against before they build anything. None on a lake without stored call_facts."""
+        from costlab.sql import expand_includes, new_connection, sql_list
+
+        manifest = self.lake.manifest()
+        if "call_facts" not in manifest.tables:
+            return None
+        files = _period_files(self.lake.path, manifest, self.period, "call_facts")
+        if not files:
+            return 0
+        sql = expand_includes(
+            f"SELECT count(*) FROM read_parquet({sql_list(files)}, hive_partitioning = false)\n"
+            "WHERE\n-- include: fragments/in_period | at = start_time\n",
+            "period call count",
+        )
+        con = new_connection()
+        try:
+            return int(con.execute(sql, {"since": self.period.since, "until": self.period.until}).fetchall()[0][0])
+        finally:
+            con.close()
 
     def release(self) -> None:
         """Close the analyzers' connection (frees the materialized calls)."""
@@ -340,20 +370,13 @@ def _period_calls(
     the same span, and no call outside the period enters. The cost follows the period, not the
     history. Without a period, or on a lake written before stored call_facts, nothing changes
     (every call is built and the analyzers filter)."""
-    from costlab.rollups import day_of
     from costlab.sql import expand_includes, load_sql, sql_list
     from costlab.views import table_select
 
     if (period.since is None and period.until is None) or "call_facts" not in manifest.tables:
         return None
-    lo = period.since.astimezone(UTC).date() if period.since is not None else None
-    hi = period.until.astimezone(UTC).date() if period.until is not None else None
-
     def days(table: str) -> list[str]:
-        return [
-            str(root / rel) for rel in manifest.tables.get(table, [])
-            if (d := day_of(rel)) is None or ((lo is None or d >= lo) and (hi is None or d <= hi))
-        ]  # fmt: skip
+        return _period_files(root, manifest, period, table)
 
     facts = days("call_facts")
     keys = f"SELECT {key.format('CAST(NULL AS VARCHAR)')} AS k WHERE false"
@@ -370,6 +393,19 @@ def _period_calls(
         f"SELECT * FROM ({load_sql('views/call_keys')}) WHERE {key.format('call_key')} IN (SELECT k FROM _period_keys)"
     )
     return int(con.execute("SELECT count(*) FROM _period_keys").fetchall()[0][0])
+
+
+def _period_files(root: Path, manifest: Manifest, period: Period, table: str) -> list[str]:
+    """The absolute paths of ``table``'s files whose ``day=`` lies in ``period`` (a file without
+    a day partition always), the days of both ends included."""
+    from costlab.rollups import day_of
+
+    lo = period.since.astimezone(UTC).date() if period.since is not None else None
+    hi = period.until.astimezone(UTC).date() if period.until is not None else None
+    return [
+        str(root / rel) for rel in manifest.tables.get(table, [])
+        if (d := day_of(rel)) is None or ((lo is None or d >= lo) and (hi is None or d <= hi))
+    ]  # fmt: skip
 
 
 def _winning_calls(con: duckdb.DuckDBPyConnection, key: str) -> int:
@@ -425,10 +461,10 @@ def run_query(lake: Workspace | Lake | str | os.PathLike[str] | None, name: str,
     return workspace(lake).query(name, params)
 
 
-def _size(text: str) -> str:
-    """A DuckDB memory size like ``1GB`` / ``512MB`` (checked: it is pasted into SQL)."""
+def _size(text: str, key: str = "memory_limit") -> str:
+    """A DuckDB size like ``1GB`` / ``512MB`` for ``[analyze] key`` (checked: it is pasted into SQL)."""
     import re
 
-    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)", text.strip(), re.IGNORECASE):
-        raise CostlabError(f"costlab.toml [analyze] memory_limit: {text!r} is not a size; use e.g. '1GB'")
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text.strip(), re.IGNORECASE):
+        raise CostlabError(f"costlab.toml [analyze] {key}: {text!r} is not a size; use e.g. '1GB'")
     return text.strip()

@@ -223,3 +223,39 @@ def test_keys_that_share_a_hash_are_caught_and_matched_on_their_text(
             # day 1 needs every way of matching; the whole lake holds one row per call, so the
             # collisions let nothing in and the hashes suffice
             assert passes == (list(matches) if since else [matches[0]]), (matches, since)
+
+
+def test_the_period_call_count_reads_the_stored_calls(tmp_path: Path) -> None:
+    """What the analyzers' memory is checked against before they build anything: the stored
+    calls starting in the period (msg_X counts on day 2, the day its winning copy starts)."""
+    lake = _lake(tmp_path)
+    counts = {
+        (since, until): Workspace(lake, since=since, until=until).period_call_count()
+        for since, until in (
+            ("2026-10-01", "2026-10-02"), ("2026-10-02", "2026-10-03"), (None, None), ("2026-10-03", None),
+            (datetime(2026, 10, 1, 12, 0, 1, tzinfo=UTC), "2026-10-03"),
+        )
+    }  # fmt: skip
+    assert list(counts.values()) == [1, 2, 3, 0, 2]
+    for (since, until), n in counts.items():  # the same calls the analyzers build
+        assert len(_base(Workspace(lake, since=since, until=until))) == n
+
+
+def test_the_analyzers_spill_is_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB's own spill cap is 90% of the temp folder's free disk; the analyzers' is
+    ``[analyze] spill_limit`` (10 GB unless set), and a bad size is refused by name."""
+    from costlab.errors import CostlabError
+
+    lake = _lake(tmp_path)
+
+    def setting(config: dict[str, object]) -> str:
+        ws = Workspace(lake, config=config)
+        try:
+            return str(ws.analysis_connection().execute("SELECT current_setting('max_temp_directory_size')").fetchall()[0][0])
+        finally:
+            ws.release()
+
+    assert setting({}) == "9.3 GiB"  # 10 GB
+    assert setting({"analyze": {"spill_limit": "1GiB"}}) == "1.0 GiB"
+    with pytest.raises(CostlabError, match=r"\[analyze\] spill_limit: 'lots' is not a size"):
+        setting({"analyze": {"spill_limit": "lots"}})

@@ -431,3 +431,21 @@ def test_a_replay_that_cannot_fit_stops_with_one_line_and_the_report_still_rende
     r = CliRunner().invoke(app, ["analyze", "caching", "--lake", lake, "-f", "json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["summary"]["calls"] == 100
+
+
+def test_the_replay_is_checked_before_the_calls_are_built(
+    steps: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`analyze.base.run` checks the caching replay against the memory available from the
+    stored call count, before building the calls: a month too large fails in seconds, not after
+    the build has spilled gigabytes."""
+    from costlab.analyze import caching
+    from costlab.analyze.base import run
+    from costlab.errors import AnalyzerMemoryError
+
+    built: list[object] = []
+    monkeypatch.setattr(Workspace, "analysis_connection", lambda self: built.append(self))
+    monkeypatch.setattr(caching, "available_memory", lambda: 100_000)
+    with pytest.raises(AnalyzerMemoryError, match="the caching replay of 100 calls"):
+        run(Workspace(steps), ["caching", "waste"], config={})
+    assert built == []

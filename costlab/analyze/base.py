@@ -306,6 +306,10 @@ def run(
     )
     order = [n for n in ORDER if n in wanted] + [n for n in wanted if n not in ORDER]
     try:
+        if "caching" in order:  # before anything is built: a month of 100M calls fails in seconds
+            from costlab.analyze.caching import check_memory
+
+            check_memory(ws, ws.period_call_count())
         results = []
         for i, name in enumerate(order):
             if on_start is not None:
@@ -313,13 +317,15 @@ def run(
             results.append(ANALYZERS[name](ws, **kwargs))
         return results
     except duckdb.OutOfMemoryException:  # at the analyzers' cap
-        from costlab.workspace import ANALYSIS_MEMORY_LIMIT
+        from costlab.workspace import ANALYSIS_MEMORY_LIMIT, ANALYSIS_SPILL_LIMIT
 
         limit = ws.section("analyze").get("memory_limit") or ANALYSIS_MEMORY_LIMIT
+        spill = ws.section("analyze").get("spill_limit") or ANALYSIS_SPILL_LIMIT
         raise AnalyzerMemoryError(
             f"{ws.lake.path}: the analyzers need more memory for this period than [analyze] memory_limit "
-            f"= {limit!r} allows; raise it in costlab.toml (e.g. memory_limit = \"4GB\"), choose a shorter "
-            "--since, or leave the findings out (costlab report --no-findings)"
+            f"= {limit!r} allows, spilling at most spill_limit = {spill!r} to disk; raise them in "
+            "costlab.toml (e.g. memory_limit = \"4GB\"), choose a shorter --since, or leave the findings "
+            "out (costlab report --no-findings)"
         ) from None
     finally:
         ws.release()

@@ -806,12 +806,14 @@ def available_memory() -> int | None:
     return min(found) if found else None
 
 
-def _check_memory(ws: Any, calls: int) -> None:
-    """A replay that cannot fit stops with the analyzers' memory error (the report then renders
-    without findings and says why) instead of the process being killed half-way."""
+def check_memory(ws: Any, calls: int | None) -> None:
+    """A replay of ``calls`` (None: unknown, not checked) that cannot fit stops with the
+    analyzers' memory error (the report then renders without findings and says why) instead of
+    the process being killed half-way. `costlab.analyze.base.run` checks before the calls are
+    built, from the stored call count; the analyzer again on what was built."""
     from costlab.errors import AnalyzerMemoryError
 
-    need, avail = calls * REPLAY_BYTES_PER_CALL, available_memory()
+    need, avail = (calls or 0) * REPLAY_BYTES_PER_CALL, available_memory()
     if avail is not None and need > avail:
         raise AnalyzerMemoryError(
             f"{ws.lake.path}: the caching replay of {calls:,} calls needs about {need / 2**30:.1f} GiB "
@@ -934,7 +936,7 @@ def analyze(
     rules = load_rules(cfg.get("rules"))
     lo, hi = ws.period.since, ws.period.until
     con = ws.analysis_connection()  # the shared analyzer connection (materialized calls)
-    _check_memory(ws, con.execute("SELECT count(*) FROM analyze_base").fetchall()[0][0])
+    check_memory(ws, con.execute("SELECT count(*) FROM analyze_base").fetchall()[0][0])
     df = load_calls(con, lo, hi)
     tdf = con.sql(
         load_sql("analyze/caching_texts"),
