@@ -40,10 +40,20 @@ if TYPE_CHECKING:
 TABLES = ("charges", "usage", "spans", "calls", "prices", "quarantine", "runs", "usage_priced", "charges_llm")
 #: DuckDB memory cap of the analyzers' connection (``[analyze] memory_limit`` overrides it).
 ANALYSIS_MEMORY_LIMIT = "1GB"
-#: What the analyzers' connection may spill to disk (``[analyze] spill_limit``). A month of 10M
-#: calls spills about 4 GB; past the cap the analyzers stop with the memory error rather than
-#: fill the temp folder's disk (DuckDB's own default is 90% of its free space).
-ANALYSIS_SPILL_LIMIT = "10GB"
+#: What the analyzers' connection may spill to disk unless ``[analyze] spill_limit`` says: this,
+#: or half the temp folder's free space if that is less (`spill_default`). A month of 10M calls
+#: spills up to 8.8 GB; past the cap the analyzers stop with the memory error rather than fill
+#: the disk (DuckDB's own cap is 90% of the free space).
+ANALYSIS_SPILL_LIMIT = "20GB"
+
+
+def spill_default() -> str:
+    """`ANALYSIS_SPILL_LIMIT`, or half the system temp folder's free space when less."""
+    import shutil
+    import tempfile
+
+    half = shutil.disk_usage(tempfile.gettempdir()).free // 2
+    return ANALYSIS_SPILL_LIMIT if half >= 20 * 10**9 else f"{half // 2**20}MiB"
 _WRITE_HINT = "; pass write=True to run SQL you wrote yourself"
 
 
@@ -282,8 +292,8 @@ class Workspace:
         period, only the period's calls are built (`_period_calls`), so a nightly report's
         findings cost what its day holds, not the history. Rebuilt when the lake's manifest or
         the period changes; `release` frees it. Memory is capped (`ANALYSIS_MEMORY_LIMIT`,
-        ``[analyze] memory_limit``), and so is what it spills (`ANALYSIS_SPILL_LIMIT`,
-        ``[analyze] spill_limit``)."""
+        ``[analyze] memory_limit``), and so is what it spills (``[analyze] spill_limit``, else
+        `spill_default`)."""
         from costlab.sql import load_sql
 
         manifest = self.lake.manifest()
@@ -292,7 +302,7 @@ class Workspace:
         if box.get("key") != key:
             self.release()
             limit = self.section("analyze").get("memory_limit") or ANALYSIS_MEMORY_LIMIT
-            spill = self.section("analyze").get("spill_limit") or ANALYSIS_SPILL_LIMIT
+            spill = self.section("analyze").get("spill_limit") or spill_default()
             con = self.connect(engine="duckdb")
             con.execute(f"SET memory_limit = '{_size(str(limit))}'")
             con.execute(f"SET max_temp_directory_size = '{_size(str(spill), 'spill_limit')}'")

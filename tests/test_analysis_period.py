@@ -243,10 +243,14 @@ def test_the_period_call_count_reads_the_stored_calls(tmp_path: Path) -> None:
 
 def test_the_analyzers_spill_is_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """DuckDB's own spill cap is 90% of the temp folder's free disk; the analyzers' is
-    ``[analyze] spill_limit`` (10 GB unless set), and a bad size is refused by name."""
+    ``[analyze] spill_limit``, else 20 GB or half the free space when that is less, and a bad
+    size is refused by name."""
+    import shutil
+
     from costlab.errors import CostlabError
 
     lake = _lake(tmp_path)
+    usage = shutil.disk_usage(tmp_path)
 
     def setting(config: dict[str, object]) -> str:
         ws = Workspace(lake, config=config)
@@ -255,7 +259,10 @@ def test_the_analyzers_spill_is_capped(tmp_path: Path, monkeypatch: pytest.Monke
         finally:
             ws.release()
 
-    assert setting({}) == "9.3 GiB"  # 10 GB
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=100 * 10**9))
+    assert setting({}) == "18.6 GiB"  # 20 GB
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=8 * 2**30))
+    assert setting({}) == "4.0 GiB"  # half of 8 GiB free
     assert setting({"analyze": {"spill_limit": "1GiB"}}) == "1.0 GiB"
     with pytest.raises(CostlabError, match=r"\[analyze\] spill_limit: 'lots' is not a size"):
         setting({"analyze": {"spill_limit": "lots"}})

@@ -317,10 +317,10 @@ def run(
             results.append(ANALYZERS[name](ws, **kwargs))
         return results
     except duckdb.OutOfMemoryException:  # at the analyzers' cap
-        from costlab.workspace import ANALYSIS_MEMORY_LIMIT, ANALYSIS_SPILL_LIMIT
+        from costlab.workspace import ANALYSIS_MEMORY_LIMIT, spill_default
 
         limit = ws.section("analyze").get("memory_limit") or ANALYSIS_MEMORY_LIMIT
-        spill = ws.section("analyze").get("spill_limit") or ANALYSIS_SPILL_LIMIT
+        spill = ws.section("analyze").get("spill_limit") or spill_default()
         raise AnalyzerMemoryError(
             f"{ws.lake.path}: the analyzers need more memory for this period than [analyze] memory_limit "
             f"= {limit!r} allows, spilling at most spill_limit = {spill!r} to disk; raise them in "
