@@ -45,6 +45,7 @@ ANALYSIS_MEMORY_LIMIT = "1GB"
 #: spills up to 8.8 GB; past the cap the analyzers stop with the memory error rather than fill
 #: the disk (DuckDB's own cap is 90% of the free space).
 ANALYSIS_SPILL_LIMIT = "20GB"
+_WRITE_HINT = "; pass write=True to run SQL you wrote yourself"
 
 
 def spill_default() -> str:
@@ -54,7 +55,6 @@ def spill_default() -> str:
 
     half = shutil.disk_usage(tempfile.gettempdir()).free // 2
     return ANALYSIS_SPILL_LIMIT if half >= 20 * 10**9 else f"{half // 2**20}MiB"
-_WRITE_HINT = "; pass write=True to run SQL you wrote yourself"
 
 
 class Workspace:
@@ -385,10 +385,7 @@ def _period_calls(
 
     if (period.since is None and period.until is None) or "call_facts" not in manifest.tables:
         return None
-    def days(table: str) -> list[str]:
-        return _period_files(root, manifest, period, table)
-
-    facts = days("call_facts")
+    facts = _period_files(root, manifest, period, "call_facts")
     keys = f"SELECT {key.format('CAST(NULL AS VARCHAR)')} AS k WHERE false"
     if facts:  # one stored row per call: not DISTINCT, so a key stored twice shows in the count
         keys = expand_includes(
@@ -397,7 +394,7 @@ def _period_calls(
             "period call keys",
         )
     con.execute(f"CREATE OR REPLACE TEMP TABLE _period_keys AS {keys}", {"since": period.since, "until": period.until} if facts else None)
-    con.execute(f"CREATE OR REPLACE VIEW analyze_spans AS {table_select(con, 'spans', days('spans'))}")
+    con.execute(f"CREATE OR REPLACE VIEW analyze_spans AS {table_select(con, 'spans', _period_files(root, manifest, period, 'spans'))}")
     con.execute(
         "CREATE OR REPLACE VIEW call_keys AS WITH spans AS (SELECT * FROM analyze_spans) "
         f"SELECT * FROM ({load_sql('views/call_keys')}) WHERE {key.format('call_key')} IN (SELECT k FROM _period_keys)"
@@ -441,8 +438,8 @@ def _winning_calls(con: duckdb.DuckDBPyConnection, key: str) -> int:
 def _base_rows_exact(con: duckdb.DuckDBPyConnection, period_keys: int | None, winners: int) -> bool:
     """Whether ``analyze_base`` holds exactly the winners, each once. Every call of the period
     has its winner among the period's spans and every winner its own row, so the counts are
-    equal unless matching on hashes let in a call (two keys sharing a hash, about one lake in
-    10^5 at 10M calls) or the stored keys are not one row per call; then they differ."""
+    equal unless matching on hashes let in a call (two keys sharing a hash: a few lakes in a
+    million at 10M calls) or the stored keys are not one row per call; then they differ."""
     base = int(con.execute("SELECT count(*) FROM analyze_base").fetchall()[0][0])
     return base == winners and (period_keys is None or winners == period_keys)
 
