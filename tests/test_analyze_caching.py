@@ -385,26 +385,26 @@ def test_a_log_without_prefix_hashes_skips_the_block_query(
 def test_available_memory_is_the_lower_of_the_machine_and_its_cgroup(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from costlab.analyze import caching
+    from costlab.analyze import memory
 
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal:       2048 kB\nMemFree:         100 kB\nMemAvailable:    1000 kB\n")
     cgroup = tmp_path / "cgroup"
     cgroup.mkdir()
-    monkeypatch.setattr(caching, "MEMINFO", str(meminfo))
-    monkeypatch.setattr(caching, "CGROUP", str(cgroup))
-    assert caching.available_memory() == 1_024_000  # no cgroup files: the machine's figure
+    monkeypatch.setattr(memory, "MEMINFO", str(meminfo))
+    monkeypatch.setattr(memory, "CGROUP", str(cgroup))
+    assert memory.available_memory() == 1_024_000  # no cgroup files: the machine's figure
     (cgroup / "memory.max").write_text("max\n")
-    assert caching.available_memory() == 1_024_000
+    assert memory.available_memory() == 1_024_000
     (cgroup / "memory.max").write_text("524288\n")
     (cgroup / "memory.current").write_text("24288\n")
-    assert caching.available_memory() == 500_000  # the cgroup leaves less
+    assert memory.available_memory() == 500_000  # the cgroup leaves less
     (cgroup / "memory.max").write_text("4096000\n")
-    assert caching.available_memory() == 1_024_000
-    monkeypatch.setattr(caching, "MEMINFO", str(tmp_path / "absent"))
-    assert caching.available_memory() == 4_071_712  # the cgroup alone
-    monkeypatch.setattr(caching, "CGROUP", str(tmp_path / "absent"))
-    assert caching.available_memory() is None
+    assert memory.available_memory() == 1_024_000
+    monkeypatch.setattr(memory, "MEMINFO", str(tmp_path / "absent"))
+    assert memory.available_memory() == 4_071_712  # the cgroup alone
+    monkeypatch.setattr(memory, "CGROUP", str(tmp_path / "absent"))
+    assert memory.available_memory() is None
 
 
 def test_a_replay_that_cannot_fit_stops_with_one_line_and_the_report_still_renders(
@@ -413,10 +413,10 @@ def test_a_replay_that_cannot_fit_stops_with_one_line_and_the_report_still_rende
     """The steps fixture's 100 calls need 100 x 1,200 bytes of replay frames: with 100,000 bytes
     available the caching analyzer stops before loading them (a process killed half-way gives
     no report at all); with 120,000 it runs."""
-    from costlab.analyze import caching
+    from costlab.analyze import memory
 
     lake = str(steps.path)
-    monkeypatch.setattr(caching, "available_memory", lambda: 100_000)
+    monkeypatch.setattr(memory, "available_memory", lambda: 100_000)
     r = CliRunner().invoke(app, ["analyze", "caching", "--lake", lake])
     assert r.exit_code == 1
     assert r.stderr.count("\n") == 1, r.stderr
@@ -427,7 +427,7 @@ def test_a_replay_that_cannot_fit_stops_with_one_line_and_the_report_still_rende
     doc = json.loads(r.stdout)
     assert doc["findings"] == [] and doc["findings_note"].startswith("Findings were not computed: ")
     assert doc["headline"][0]["traced_calls"] == 100
-    monkeypatch.setattr(caching, "available_memory", lambda: 120_000)
+    monkeypatch.setattr(memory, "available_memory", lambda: 120_000)
     r = CliRunner().invoke(app, ["analyze", "caching", "--lake", lake, "-f", "json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["summary"]["calls"] == 100
@@ -439,13 +439,13 @@ def test_the_replay_is_checked_before_the_calls_are_built(
     """`analyze.base.run` checks the caching replay against the memory available from the
     stored call count, before building the calls: a month too large fails in seconds, not after
     the build has spilled gigabytes."""
-    from costlab.analyze import caching
+    from costlab.analyze import memory
     from costlab.analyze.base import run
     from costlab.errors import AnalyzerMemoryError
 
     built: list[object] = []
     monkeypatch.setattr(Workspace, "analysis_connection", lambda self: built.append(self))
-    monkeypatch.setattr(caching, "available_memory", lambda: 100_000)
+    monkeypatch.setattr(memory, "available_memory", lambda: 100_000)
     with pytest.raises(AnalyzerMemoryError, match="the caching replay of 100 calls"):
         run(Workspace(steps), ["caching", "waste"], config={})
     assert built == []

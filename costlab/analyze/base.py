@@ -307,9 +307,9 @@ def run(
     order = [n for n in ORDER if n in wanted] + [n for n in wanted if n not in ORDER]
     try:
         if "caching" in order:  # before anything is built: a month of 100M calls fails in seconds
-            from costlab.analyze.caching import check_memory
+            from costlab.analyze.memory import check_replay
 
-            check_memory(ws, ws.period_call_count())
+            check_replay(ws, ws.period_call_count())
         results = []
         for i, name in enumerate(order):
             if on_start is not None:

@@ -42,6 +42,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from costlab.analyze import memory
 from costlab.analyze.base import AnalyzerResult, Finding, Savings, analyzer, money
 from costlab.analyze.response_cache import near_dup_findings, repeat_findings
 from costlab.analyze.rules import Rule, load_rules, lookup
@@ -779,49 +780,6 @@ def _history_findings(sim: pl.DataFrame, ctx: Context) -> list[Finding]:
 
 # -- the analyzer --------------------------------------------------------------------------------
 
-#: Peak memory of the replay's polars frames per call loaded, outside DuckDB's cap: measured
-#: 1.0-1.2 KB at 1M and 10M calls (docs/performance.md).
-REPLAY_BYTES_PER_CALL = 1200
-MEMINFO = "/proc/meminfo"
-CGROUP = "/sys/fs/cgroup"  # cgroup v2: memory.max ("max" or bytes) and memory.current
-
-
-def available_memory() -> int | None:
-    """Bytes this process can still take: Linux's MemAvailable, lowered to what the cgroup v2
-    limit leaves (a container, a CI job); None where neither can be read."""
-    found = []
-    try:
-        with open(MEMINFO) as f:
-            found += [int(ln.split()[1]) * 1024 for ln in f if ln.startswith("MemAvailable:")]
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        with open(f"{CGROUP}/memory.max") as f:
-            cap = f.read().strip()
-        if cap != "max":
-            with open(f"{CGROUP}/memory.current") as f:
-                found.append(int(cap) - int(f.read().strip()))
-    except (OSError, ValueError):
-        pass
-    return min(found) if found else None
-
-
-def check_memory(ws: Any, calls: int | None) -> None:
-    """A replay of ``calls`` (None: unknown, not checked) that cannot fit stops with the
-    analyzers' memory error (the report then renders without findings and says why) instead of
-    the process being killed half-way. `costlab.analyze.base.run` checks before the calls are
-    built, from the stored call count; the analyzer again on what was built."""
-    from costlab.errors import AnalyzerMemoryError
-
-    need, avail = (calls or 0) * REPLAY_BYTES_PER_CALL, available_memory()
-    if avail is not None and need > avail:
-        raise AnalyzerMemoryError(
-            f"{ws.lake.path}: the caching replay of {calls:,} calls needs about {need / 2**30:.1f} GiB "
-            f"of memory and {avail / 2**30:.1f} GiB is available; choose a shorter --since, or leave "
-            "the findings out (costlab report --no-findings)"
-        )
-
-
 TEXT_LIMIT = 20_000
 ELIGIBILITY = (1024, 2048, 4096)
 
@@ -936,7 +894,7 @@ def analyze(
     rules = load_rules(cfg.get("rules"))
     lo, hi = ws.period.since, ws.period.until
     con = ws.analysis_connection()  # the shared analyzer connection (materialized calls)
-    check_memory(ws, con.execute("SELECT count(*) FROM analyze_base").fetchall()[0][0])
+    memory.check_replay(ws, con.execute("SELECT count(*) FROM analyze_base").fetchall()[0][0])
     df = load_calls(con, lo, hi)
     tdf = con.sql(
         load_sql("analyze/caching_texts"),

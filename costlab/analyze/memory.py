@@ -1,0 +1,54 @@
+"""Whether the caching replay fits the memory this machine has left.
+
+The replay's polars frames live outside DuckDB's ``[analyze] memory_limit``: a month of 10M calls
+holds about 10 GiB of them. A replay that cannot fit stops with `AnalyzerMemoryError` before it
+starts, so ``costlab report`` renders without findings and says why, instead of the process being
+killed half-way with no report at all. Its own module so `costlab.analyze.base` can check before
+any analyzer runs without importing the caching analyzer (which imports base).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Peak memory of the replay's polars frames per call loaded, outside DuckDB's cap: measured
+#: 1.0-1.2 KB at 1M and 10M calls (docs/performance.md).
+REPLAY_BYTES_PER_CALL = 1200
+MEMINFO = "/proc/meminfo"
+CGROUP = "/sys/fs/cgroup"  # cgroup v2: memory.max ("max" or bytes) and memory.current
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still take: Linux's MemAvailable, lowered to what the cgroup v2
+    limit leaves (a container, a CI job); None where neither can be read."""
+    found = []
+    try:
+        with open(MEMINFO) as f:
+            found += [int(ln.split()[1]) * 1024 for ln in f if ln.startswith("MemAvailable:")]
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open(f"{CGROUP}/memory.max") as f:
+            cap = f.read().strip()
+        if cap != "max":
+            with open(f"{CGROUP}/memory.current") as f:
+                found.append(int(cap) - int(f.read().strip()))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def check_replay(ws: Any, calls: int | None) -> None:
+    """A replay of ``calls`` (None: unknown, not checked) that cannot fit stops with the
+    analyzers' memory error (the report then renders without findings and says why) instead of
+    the process being killed half-way. `costlab.analyze.base.run` checks before the calls are
+    built, from the stored call count; the caching analyzer again on what was built."""
+    from costlab.errors import AnalyzerMemoryError
+
+    need, avail = (calls or 0) * REPLAY_BYTES_PER_CALL, available_memory()
+    if avail is not None and need > avail:
+        raise AnalyzerMemoryError(
+            f"{ws.lake.path}: the caching replay of {calls:,} calls needs about {need / 2**30:.1f} GiB "
+            f"of memory and {avail / 2**30:.1f} GiB is available; choose a shorter --since, or leave "
+            "the findings out (costlab report --no-findings)"
+        )
