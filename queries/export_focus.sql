@@ -122,8 +122,8 @@ base AS (
       ON c.sub_account_name IS NULL
      AND n.service_provider_name IS NOT DISTINCT FROM c.service_provider_name
      AND n.sub_account_id = c.sub_account_id
-    WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR c.charge_period_start >= CAST($since AS TIMESTAMPTZ))
-      AND (CAST($until AS TIMESTAMPTZ) IS NULL OR c.charge_period_start < CAST($until AS TIMESTAMPTZ))
+    WHERE
+    -- include: fragments/in_period | at = c.charge_period_start
 ),
 accounts AS (
     SELECT

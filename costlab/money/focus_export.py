@@ -148,16 +148,18 @@ def _too_big(con: Any, since: datetime | None, until: datetime | None) -> str | 
     money: the first such charge of the exported period (charge_period_start in [since, until),
     as queries/export_focus.sql selects), by file and line (None: no such charge, the error is
     another)."""
-    row = con.execute(
+    from costlab.sql import expand_includes
+
+    sql = expand_includes(
         "SELECT source_file, source_line, unit, quantity FROM ("
         " SELECT source_file, source_line, charge_period_start, list_unit_price AS unit, pricing_quantity AS quantity FROM charges"
         " UNION ALL SELECT source_file, source_line, charge_period_start, contracted_unit_price, pricing_quantity FROM charges)"
-        " WHERE abs(CAST(unit AS DOUBLE) * CAST(quantity AS DOUBLE)) >= $max"
-        "   AND (CAST($since AS TIMESTAMPTZ) IS NULL OR charge_period_start >= CAST($since AS TIMESTAMPTZ))"
-        "   AND (CAST($until AS TIMESTAMPTZ) IS NULL OR charge_period_start < CAST($until AS TIMESTAMPTZ))"
-        " ORDER BY source_file, source_line LIMIT 1",
-        {"max": float(_MONEY_MAX), "since": since, "until": until},
-    ).fetchone()
+        " WHERE abs(CAST(unit AS DOUBLE) * CAST(quantity AS DOUBLE)) >= $max AND\n"
+        "-- include: fragments/in_period | at = charge_period_start\n"
+        "ORDER BY source_file, source_line LIMIT 1",
+        "focus export overflow",
+    )
+    row = con.execute(sql, {"max": float(_MONEY_MAX), "since": since, "until": until}).fetchone()
     if row is None:
         return None
     file, line, unit, quantity = row
