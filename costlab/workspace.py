@@ -40,21 +40,21 @@ if TYPE_CHECKING:
 TABLES = ("charges", "usage", "spans", "calls", "prices", "quarantine", "runs", "usage_priced", "charges_llm")
 #: DuckDB memory cap of the analyzers' connection (``[analyze] memory_limit`` overrides it).
 ANALYSIS_MEMORY_LIMIT = "1GB"
-#: What the analyzers' connection may spill to disk unless ``[analyze] spill_limit`` says: this,
-#: or half the temp folder's free space if that is less (`spill_default`). A month of 10M calls
-#: spills up to 8.8 GB; past the cap the analyzers stop with the memory error rather than fill
-#: the disk (DuckDB's own cap is 90% of the free space).
-ANALYSIS_SPILL_LIMIT = "20GB"
+#: What the analyzers' connection may spill to disk unless ``[analyze] spill_limit`` says, in
+#: GB: this, or half the temp folder's free space if that is less (`spill_default`). A month of
+#: 10M calls spills up to 8.8 GB; past the cap the analyzers stop with the memory error rather
+#: than fill the disk (DuckDB's own cap is 90% of the free space).
+ANALYSIS_SPILL_GB = 20
 _WRITE_HINT = "; pass write=True to run SQL you wrote yourself"
 
 
 def spill_default() -> str:
-    """`ANALYSIS_SPILL_LIMIT`, or half the system temp folder's free space when less."""
+    """`ANALYSIS_SPILL_GB`, or half the system temp folder's free space when less."""
     import shutil
     import tempfile
 
     half = shutil.disk_usage(tempfile.gettempdir()).free // 2
-    return ANALYSIS_SPILL_LIMIT if half >= 20 * 10**9 else f"{half // 2**20}MiB"
+    return f"{ANALYSIS_SPILL_GB}GB" if half >= ANALYSIS_SPILL_GB * 10**9 else f"{half // 2**20}MiB"
 
 
 class Workspace:
@@ -293,7 +293,7 @@ class Workspace:
         findings cost what its day holds, not the history. Rebuilt when the lake's manifest or
         the period changes; `release` frees it. Memory is capped (`ANALYSIS_MEMORY_LIMIT`,
         ``[analyze] memory_limit``), and so is what it spills (``[analyze] spill_limit``, else
-        `spill_default`)."""
+        `spill_default`): `analysis_limits`."""
         from costlab.sql import load_sql
 
         manifest = self.lake.manifest()
@@ -301,11 +301,10 @@ class Workspace:
         box = self._analysis
         if box.get("key") != key:
             self.release()
-            limit = self.section("analyze").get("memory_limit") or ANALYSIS_MEMORY_LIMIT
-            spill = self.section("analyze").get("spill_limit") or spill_default()
+            limit, spill = self.analysis_limits()
             con = self.connect(engine="duckdb")
-            con.execute(f"SET memory_limit = '{_size(str(limit))}'")
-            con.execute(f"SET max_temp_directory_size = '{_size(str(spill), 'spill_limit')}'")
+            con.execute(f"SET memory_limit = '{limit}'")
+            con.execute(f"SET max_temp_directory_size = '{spill}'")
             con.execute("SET preserve_insertion_order = false")
             # the calls are matched on 64-bit hashes of their keys, whose hash tables fit the cap
             # at 10M calls where the keys' text does not; a collision shows in the counts, and
@@ -326,6 +325,20 @@ class Workspace:
             con.execute(f"CREATE TEMP VIEW analyze_calls AS {load_sql('views/analyze_calls')}")
             box.update(con=con, key=key)
         return box["con"]  # type: ignore[no-any-return]
+
+    def analysis_limits(self) -> tuple[str, str]:
+        """The analyzers' DuckDB memory and spill caps, checked sizes: ``[analyze] memory_limit``
+        and ``spill_limit``, else `ANALYSIS_MEMORY_LIMIT` and `spill_default`. Decided once per
+        analyzers' connection, so the memory error names the caps that connection ran under (the
+        free space a default follows changes as the connection spills)."""
+        box = self._analysis
+        if "limits" not in box:
+            sec = self.section("analyze")
+            box["limits"] = (
+                _size(str(sec.get("memory_limit") or ANALYSIS_MEMORY_LIMIT)),
+                _size(str(sec.get("spill_limit") or spill_default()), "spill_limit"),
+            )
+        return box["limits"]  # type: ignore[no-any-return]
 
     def period_call_count(self) -> int | None:
         """How many calls start in this workspace's period, counted from the stored call_facts of

@@ -436,9 +436,9 @@ def test_a_replay_that_cannot_fit_stops_with_one_line_and_the_report_still_rende
 def test_the_replay_is_checked_before_the_calls_are_built(
     steps: Lake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`analyze.base.run` checks the caching replay against the memory available from the
-    stored call count, before building the calls: a month too large fails in seconds, not after
-    the build has spilled gigabytes."""
+    """The caching analyzer (first of `analyze.base.run`'s, which builds the calls they share)
+    checks its replay against the memory available from the stored call count, before the calls
+    are built: a month too large fails in seconds, not after the build has spilled gigabytes."""
     from costlab.analyze import memory
     from costlab.analyze.base import run
     from costlab.errors import AnalyzerMemoryError
@@ -449,3 +449,19 @@ def test_the_replay_is_checked_before_the_calls_are_built(
     with pytest.raises(AnalyzerMemoryError, match="the caching replay of 100 calls"):
         run(Workspace(steps), ["caching", "waste"], config={})
     assert built == []
+
+
+def test_a_lake_without_a_stored_count_is_checked_on_the_calls_built(
+    steps: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lake written before stored call_facts has no count to check first: the replay is
+    checked on the calls once built (the steps fixture's 100), and stops the same way."""
+    from costlab.analyze import memory
+    from costlab.errors import AnalyzerMemoryError
+
+    monkeypatch.setattr(Workspace, "period_call_count", lambda self: None)
+    monkeypatch.setattr(memory, "available_memory", lambda: 100_000)
+    with pytest.raises(AnalyzerMemoryError, match="the caching replay of 100 calls"):
+        analyze(steps, config={})
+    monkeypatch.setattr(memory, "available_memory", lambda: 120_000)
+    assert analyze(steps, config={}).summary["calls"] == 100

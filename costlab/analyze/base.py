@@ -306,10 +306,6 @@ def run(
     )
     order = [n for n in ORDER if n in wanted] + [n for n in wanted if n not in ORDER]
     try:
-        if "caching" in order:  # before anything is built: a month of 100M calls fails in seconds
-            from costlab.analyze.memory import check_replay
-
-            check_replay(ws, ws.period_call_count())
         results = []
         for i, name in enumerate(order):
             if on_start is not None:
@@ -317,10 +313,7 @@ def run(
             results.append(ANALYZERS[name](ws, **kwargs))
         return results
     except duckdb.OutOfMemoryException:  # at the analyzers' cap
-        from costlab.workspace import ANALYSIS_MEMORY_LIMIT, spill_default
-
-        limit = ws.section("analyze").get("memory_limit") or ANALYSIS_MEMORY_LIMIT
-        spill = ws.section("analyze").get("spill_limit") or spill_default()
+        limit, spill = ws.analysis_limits()
         raise AnalyzerMemoryError(
             f"{ws.lake.path}: the analyzers need more memory for this period than [analyze] memory_limit "
             f"= {limit!r} allows, spilling at most spill_limit = {spill!r} to disk; raise them in "

@@ -893,8 +893,13 @@ def analyze(
     cfg = dict((ws.settings.get("analyze") or {}).get("caching") or {})
     rules = load_rules(cfg.get("rules"))
     lo, hi = ws.period.since, ws.period.until
+    # before the calls are built (a month of 100M calls stops in seconds), from the stored count;
+    # on a lake without one, from the calls built
+    stored = ws.period_call_count()
+    memory.check_replay(ws, stored)
     con = ws.analysis_connection()  # the shared analyzer connection (materialized calls)
-    memory.check_replay(ws, con.execute("SELECT count(*) FROM analyze_base").fetchall()[0][0])
+    if stored is None:
+        memory.check_replay(ws, con.execute("SELECT count(*) FROM analyze_base").fetchall()[0][0])
     df = load_calls(con, lo, hi)
     tdf = con.sql(
         load_sql("analyze/caching_texts"),

@@ -3,8 +3,7 @@
 The replay's polars frames live outside DuckDB's ``[analyze] memory_limit``: a month of 10M calls
 holds about 10 GiB of them. A replay that cannot fit stops with `AnalyzerMemoryError` before it
 starts, so ``costlab report`` renders without findings and says why, instead of the process being
-killed half-way with no report at all. Its own module so `costlab.analyze.base` can check before
-any analyzer runs without importing the caching analyzer (which imports base).
+killed half-way with no report at all.
 """
 
 from __future__ import annotations
@@ -41,8 +40,8 @@ def available_memory() -> int | None:
 def check_replay(ws: Any, calls: int | None) -> None:
     """A replay of ``calls`` (None: unknown, not checked) that cannot fit stops with the
     analyzers' memory error (the report then renders without findings and says why) instead of
-    the process being killed half-way. `costlab.analyze.base.run` checks before the calls are
-    built, from the stored call count; the caching analyzer again on what was built."""
+    the process being killed half-way. The caching analyzer checks before the calls are built,
+    from the stored call count (on a lake without one, after, from the calls built)."""
     from costlab.errors import AnalyzerMemoryError
 
     need, avail = (calls or 0) * REPLAY_BYTES_PER_CALL, available_memory()
