@@ -344,7 +344,7 @@ class Workspace:
         """How many calls start in this workspace's period, counted from the stored call_facts of
         the period's day files (one column read, nothing built): what the analyzers' memory is
         checked against before they build anything. None on a lake without stored call_facts."""
-        from costlab.sql import expand_includes, new_connection, sql_list
+        from costlab.sql import new_connection
 
         manifest = self.lake.manifest()
         if "call_facts" not in manifest.tables:
@@ -352,11 +352,7 @@ class Workspace:
         files = _period_files(self.lake.path, manifest, self.period, "call_facts")
         if not files:
             return 0
-        sql = expand_includes(
-            f"SELECT count(*) FROM read_parquet({sql_list(files)}, hive_partitioning = false)\n"
-            "WHERE\n-- include: fragments/in_period | at = start_time\n",
-            "period call count",
-        )
+        sql = _stored_calls_in_period(files, "count(*)")
         con = new_connection()
         try:
             return int(con.execute(sql, {"since": self.period.since, "until": self.period.until}).fetchall()[0][0])
@@ -393,7 +389,7 @@ def _period_calls(
     the same span, and no call outside the period enters. The cost follows the period, not the
     history. Without a period, or on a lake written before stored call_facts, nothing changes
     (every call is built and the analyzers filter)."""
-    from costlab.sql import expand_includes, load_sql, sql_list
+    from costlab.sql import load_sql
     from costlab.views import table_select
 
     if (period.since is None and period.until is None) or "call_facts" not in manifest.tables:
@@ -401,11 +397,7 @@ def _period_calls(
     facts = _period_files(root, manifest, period, "call_facts")
     keys = f"SELECT {key.format('CAST(NULL AS VARCHAR)')} AS k WHERE false"
     if facts:  # one stored row per call: not DISTINCT, so a key stored twice shows in the count
-        keys = expand_includes(
-            f"SELECT {key.format('call_key')} AS k FROM read_parquet({sql_list(facts)}, hive_partitioning = false)\n"
-            "WHERE\n-- include: fragments/in_period | at = start_time\n",
-            "period call keys",
-        )
+        keys = _stored_calls_in_period(facts, f"{key.format('call_key')} AS k")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _period_keys AS {keys}", {"since": period.since, "until": period.until} if facts else None)
     con.execute(f"CREATE OR REPLACE VIEW analyze_spans AS {table_select(con, 'spans', _period_files(root, manifest, period, 'spans'))}")
     con.execute(
@@ -413,6 +405,18 @@ def _period_calls(
         f"SELECT * FROM ({load_sql('views/call_keys')}) WHERE {key.format('call_key')} IN (SELECT k FROM _period_keys)"
     )
     return int(con.execute("SELECT count(*) FROM _period_keys").fetchall()[0][0])
+
+
+def _stored_calls_in_period(files: list[str], select: str) -> str:
+    """``SELECT select`` over the stored call_facts ``files`` whose start_time lies in the
+    period ($since, $until: fragments/in_period)."""
+    from costlab.sql import expand_includes, sql_list
+
+    return expand_includes(
+        f"SELECT {select} FROM read_parquet({sql_list(files)}, hive_partitioning = false)\n"
+        "WHERE\n-- include: fragments/in_period | at = start_time\n",
+        "the period's stored calls",
+    )
 
 
 def _period_files(root: Path, manifest: Manifest, period: Period, table: str) -> list[str]:
