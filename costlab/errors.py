@@ -35,6 +35,12 @@ class AnalyzerMemoryError(CostlabError):
     report still renders, without findings, and says so (``Report.findings_note``)."""
 
 
+class ReplayMemoryError(AnalyzerMemoryError):
+    """The caching replay alone cannot fit in the memory left (`costlab.analyze.memory`): when
+    several analyzers run, caching is skipped and says why (``summary["skipped"]``) and the
+    others, which fit under DuckDB's cap, still give their findings."""
+
+
 class LakeLockedError(CostlabError):
     """Another ingest holds the lake's write lock."""
 

@@ -58,13 +58,14 @@ def test_report_findings_accepts_date_text_and_returns_the_combined_total(tmp_pa
     """`costlab report` passes --since/--until as text; the total is `combine`, not a sum."""
     from costlab.analyze.base import combine, report_findings
     lake = _steps_lake(tmp_path, keep_text=True)
-    found, total = report_findings(lake, since="2025-06-04", until="2025-06-05", config={})
+    found, total, skipped = report_findings(lake, since="2025-06-04", until="2025-06-05", config={})
     assert found and all({"analyzer", "title", "monthly_savings_usd"} <= set(f) for f in found)
-    same, _ = report_findings(lake, config={})  # the fixture lies inside that day
+    assert skipped == {}
+    same, _, _ = report_findings(lake, config={})  # the fixture lies inside that day
     assert [f["title"] for f in found] == [f["title"] for f in same]
     # the caching findings alone: 13.13 (block 0 moved) + 0.12 (exact repeats), combined per step
     assert total.low >= Decimal("13.25")
-    empty, none = report_findings(lake, since="2025-07-01", until="2025-07-02", config={})
+    empty, none, _ = report_findings(lake, since="2025-07-01", until="2025-07-02", config={})
     assert empty == [] and none == combine([])
 
 

@@ -4,6 +4,7 @@ findings on constructed and real logs (docs/analyzers.md: provider rules and val
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -412,10 +413,14 @@ def test_a_replay_that_cannot_fit_stops_with_one_line_and_the_report_still_rende
 ) -> None:
     """The steps fixture's 100 calls need 100 x 1,200 bytes of replay frames: with 100,000 bytes
     available the caching analyzer stops before loading them (a process killed half-way gives
-    no report at all); with 120,000 it runs."""
+    no report at all); with 120,000 it runs. The report and `analyze all` skip caching alone:
+    the other analyzers' findings (downgrade's 3 and batch's 3 on this fixture) are still given,
+    with a note naming what is missing, not an all-clear."""
     from costlab.analyze import memory
 
     lake = str(steps.path)
+    full = json.loads(CliRunner().invoke(app, ["report", "--lake", lake, "--format", "json"]).stdout)
+    assert Counter(f["analyzer"] for f in full["findings"]) == {"caching": 4, "downgrade": 3, "batch": 3}
     monkeypatch.setattr(memory, "available_memory", lambda: 100_000)
     r = CliRunner().invoke(app, ["analyze", "caching", "--lake", lake])
     assert r.exit_code == 1
@@ -425,8 +430,22 @@ def test_a_replay_that_cannot_fit_stops_with_one_line_and_the_report_still_rende
     r = CliRunner().invoke(app, ["report", "--lake", lake, "--format", "json"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
-    assert doc["findings"] == [] and doc["findings_note"].startswith("Findings were not computed: ")
+    assert doc["findings"] == [f for f in full["findings"] if f["analyzer"] != "caching"]
+    assert doc["findings_note"].startswith("The caching analyzer did not run, so its findings are missing: ")
+    assert "the caching replay of 100 calls" in doc["findings_note"]
+    assert "caching analyzer did not run" in r.stderr
     assert doc["headline"][0]["traced_calls"] == 100
+    r = CliRunner().invoke(app, ["report", "--lake", lake, "--format", "markdown"])
+    assert r.exit_code == 0 and "The caching analyzer did not run" in r.stdout
+    r = CliRunner().invoke(app, ["analyze", "all", "--lake", lake, "-f", "json"])
+    assert r.exit_code == 0, r.output
+    parts = {p["analyzer"]: p for p in json.loads(r.stdout)}
+    assert parts["caching"]["findings"] == [] and "100 calls" in parts["caching"]["summary"]["skipped"]
+    assert parts["combined"]["summary"]["skipped"] == ["caching"]
+    assert len(parts["downgrade"]["findings"]) == 3 and "skipped" not in parts["downgrade"]["summary"]
+    r = CliRunner().invoke(app, ["analyze", "all", "--lake", lake])
+    assert r.exit_code == 0, r.output
+    assert "caching: not run, its findings are missing: " in r.stdout
     monkeypatch.setattr(memory, "available_memory", lambda: 120_000)
     r = CliRunner().invoke(app, ["analyze", "caching", "--lake", lake, "-f", "json"])
     assert r.exit_code == 0, r.output
@@ -438,17 +457,24 @@ def test_the_replay_is_checked_before_the_calls_are_built(
 ) -> None:
     """The caching analyzer (first of `analyze.base.run`'s, which builds the calls they share)
     checks its replay against the memory available from the stored call count, before the calls
-    are built: a month too large fails in seconds, not after the build has spilled gigabytes."""
+    are built: run alone, a month too large fails in seconds, not after the build has spilled
+    gigabytes; run with others, it is skipped and they build the calls once."""
     from costlab.analyze import memory
     from costlab.analyze.base import run
-    from costlab.errors import AnalyzerMemoryError
+    from costlab.errors import ReplayMemoryError
 
     built: list[object] = []
-    monkeypatch.setattr(Workspace, "analysis_connection", lambda self: built.append(self))
+    real = Workspace.analysis_connection
+    monkeypatch.setattr(Workspace, "analysis_connection", lambda self: built.append(self) or real(self))
     monkeypatch.setattr(memory, "available_memory", lambda: 100_000)
-    with pytest.raises(AnalyzerMemoryError, match="the caching replay of 100 calls"):
-        run(Workspace(steps), ["caching", "waste"], config={})
+    with pytest.raises(ReplayMemoryError, match="the caching replay of 100 calls"):
+        run(Workspace(steps), ["caching"], config={})
     assert built == []
+    skipped, waste = run(Workspace(steps), ["caching", "waste"], config={})
+    assert skipped.analyzer == "caching" and skipped.findings == []
+    assert "the caching replay of 100 calls" in skipped.summary["skipped"]
+    assert waste.analyzer == "waste" and waste.summary["calls"] == 100
+    assert len(built) == 1
 
 
 def test_a_lake_without_a_stored_count_is_checked_on_the_calls_built(

@@ -283,12 +283,14 @@ def run(
     ``names`` may be one name (``"caching"``, or ``"all"``) as well as a list; an unknown name is
     a `CostlabError` listing the known ones. ``on_start(i, n, name)`` is called before each
     analyzer (a progress bar): run them all in one call, not one call each, or the calls are
-    built again for every analyzer."""
+    built again for every analyzer. When several run, one whose own working set cannot fit (the
+    caching replay, `ReplayMemoryError`) is skipped with ``summary["skipped"]`` saying why, and
+    the others still run; run alone, it raises."""
     import importlib
 
     import duckdb  # the analyzers' engine (already loaded by them; needed here for its errors)
 
-    from costlab.errors import AnalyzerMemoryError, CostlabError
+    from costlab.errors import AnalyzerMemoryError, CostlabError, ReplayMemoryError
     from costlab.workspace import workspace
 
     if isinstance(names, str):
@@ -310,7 +312,12 @@ def run(
         for i, name in enumerate(order):
             if on_start is not None:
                 on_start(i, len(order), name)
-            results.append(ANALYZERS[name](ws, **kwargs))
+            try:
+                results.append(ANALYZERS[name](ws, **kwargs))
+            except ReplayMemoryError as ex:
+                if len(order) == 1:
+                    raise
+                results.append(AnalyzerResult(name, summary={"skipped": str(ex)}))
         return results
     except duckdb.OutOfMemoryException:  # at the analyzers' cap
         limit, spill = ws.analysis_limits()
@@ -326,10 +333,12 @@ def run(
 
 def report_findings(
     lake: Workspace | Lake, since: Any = None, until: Any = None, config: dict[str, Any] | None = None
-) -> tuple[list[dict[str, Any]], Savings]:
-    """Every analyzer's findings as plain dicts (`Finding.to_dict`) and their combined validated
-    monthly total (`combine`: on the remaining cost, never a plain sum), for ``costlab report``.
-    ``since``/``until`` may be datetimes or text ('2026-10-01', '7d'; `costlab.periods`)."""
+) -> tuple[list[dict[str, Any]], Savings, dict[str, str]]:
+    """Every analyzer's findings as plain dicts (`Finding.to_dict`), their combined validated
+    monthly total (`combine`: on the remaining cost, never a plain sum) and the analyzers that
+    were skipped with why (`run`), for ``costlab report``. ``since``/``until`` may be datetimes
+    or text ('2026-10-01', '7d'; `costlab.periods`)."""
     results = run(lake, since=since, until=until, config=config)
     findings = [f for r in results for f in r.findings]
-    return [f.to_dict() for f in findings], combine(findings)
+    skipped = {r.analyzer: r.summary["skipped"] for r in results if "skipped" in r.summary}
+    return [f.to_dict() for f in findings], combine(findings), skipped

@@ -1,9 +1,9 @@
 """Whether the caching replay fits the memory this machine has left.
 
 The replay's polars frames live outside DuckDB's ``[analyze] memory_limit``: a month of 10M calls
-holds about 10 GiB of them. A replay that cannot fit stops with `AnalyzerMemoryError` before it
-starts, so ``costlab report`` renders without findings and says why, instead of the process being
-killed half-way with no report at all.
+holds about 10 GiB of them. A replay that cannot fit stops with `ReplayMemoryError` before it
+starts instead of the process being killed half-way with no report at all: ``costlab report`` and
+``costlab analyze all`` then give the other analyzers' findings and say why caching's are missing.
 """
 
 from __future__ import annotations
@@ -38,15 +38,15 @@ def available_memory() -> int | None:
 
 
 def check_replay(ws: Any, calls: int | None) -> None:
-    """A replay of ``calls`` (None: unknown, not checked) that cannot fit stops with the
-    analyzers' memory error (the report then renders without findings and says why) instead of
-    the process being killed half-way. The caching analyzer checks before the calls are built,
+    """A replay of ``calls`` (None: unknown, not checked) that cannot fit stops with
+    `ReplayMemoryError` (the other analyzers still run) instead of the process being killed
+    half-way. The caching analyzer checks before the calls are built,
     from the stored call count (on a lake without one, after, from the calls built)."""
-    from costlab.errors import AnalyzerMemoryError
+    from costlab.errors import ReplayMemoryError
 
     need, avail = (calls or 0) * REPLAY_BYTES_PER_CALL, available_memory()
     if avail is not None and need > avail:
-        raise AnalyzerMemoryError(
+        raise ReplayMemoryError(
             f"{ws.lake.path}: the caching replay of {calls:,} calls needs about {need / 2**30:.1f} GiB "
             f"of memory and {avail / 2**30:.1f} GiB is available; choose a shorter --since, or leave "
             "the findings out (costlab report --no-findings)"

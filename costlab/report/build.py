@@ -227,11 +227,16 @@ def build_report(source: Workspace | Lake | str | None, options: ReportOptions |
     findings_ws, window = with_recent(workspace(ws, since=opts.since, until=opts.until))
     report.findings_scope = window.note() if window is not None else None
     try:
-        report.findings, report.savings = _findings(findings_ws)
+        report.findings, report.savings, skipped = _findings(findings_ws)
     except AnalyzerMemoryError as ex:  # the spend, budgets and anomalies still go out
         report.findings_note = f"Findings were not computed: {ex}"
         opts.warnings.append(report.findings_note)
         return report
+    if skipped:  # the others' findings are here; the missing ones are not "none found"
+        report.findings_note = " ".join(
+            f"The {name} analyzer did not run, so its findings are missing: {why}" for name, why in skipped.items()
+        )
+        opts.warnings.append(report.findings_note)
     report.findings = rank_findings(report.findings)
     return report
 
@@ -615,14 +620,15 @@ def _alerts(
     return out
 
 
-def _findings(ws: Workspace) -> tuple[list[dict[str, Any]], dict[str, Decimal]]:
-    """The analyzers' findings over ``ws``'s period and their combined validated monthly savings
-    (USD; combined on the remaining cost, never summed: costlab.analyze.base.combine)."""
+def _findings(ws: Workspace) -> tuple[list[dict[str, Any]], dict[str, Decimal], dict[str, str]]:
+    """The analyzers' findings over ``ws``'s period, their combined validated monthly savings
+    (USD; combined on the remaining cost, never summed: costlab.analyze.base.combine) and the
+    analyzers skipped with why."""
     from costlab.analyze import base
     from costlab.report.model import stable
 
-    findings, total = base.report_findings(ws)
-    return [stable(f) for f in findings], total.to_dict()
+    findings, total, skipped = base.report_findings(ws)
+    return [stable(f) for f in findings], total.to_dict(), skipped
 
 
 def _gap(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> dict[str, Section]:

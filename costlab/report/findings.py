@@ -3,7 +3,9 @@
 JSON: one analyzer gives ``{"analyzer", "summary", "findings"}`` (docs/schema.md); several give a list
 of those plus a last element ``{"analyzer": "combined", "summary": {"monthly_savings_usd": ...},
 "findings": []}`` with the total from `costlab.analyze.base.combine` (savings on the remaining
-cost, never a plain sum), so a consumer can treat every element alike.
+cost, never a plain sum), so a consumer can treat every element alike. An analyzer skipped because
+its own working set would not fit (the caching replay) has no findings and ``summary.skipped``
+saying why; the combined element lists it under ``skipped``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def payload(results: list[AnalyzerResult]) -> Any:
         "summary": {
             "monthly_savings_usd": total.to_dict(),
             "analyzers": [r.analyzer for r in results],
+            "skipped": [r.analyzer for r in results if "skipped" in r.summary],
             "method": "validated savings findings combined per (workflow, step) on the cost "
             "left after earlier levers (caching, trimming, downgrade, batch, waste)",
         },
@@ -77,10 +80,15 @@ def render(results: list[AnalyzerResult], fmt: str) -> None:
         sys.stdout.write(out.to_json(payload(results)) + "\n")
         return
     names, data = rows(results)
+    skipped = [r for r in results if "skipped" in r.summary]
     if data:
         out.rows(names, data, "table", title="findings (savings are per 30 days)")
+    elif skipped:  # not an all-clear: an analyzer did not run
+        sys.stdout.write("No findings from the analyzers that ran.\n")
     else:
         sys.stdout.write("No findings: nothing to recommend for the calls in this period.\n")
+    for r in skipped:
+        sys.stdout.write(f"{r.analyzer}: not run, its findings are missing: {r.summary['skipped']}\n")
     for r in results:
         keys = _HEADLINE.get(r.analyzer, ())
         bits = [f"{k}={_fmt(r.summary[k])}" for k in keys if k in r.summary]

@@ -289,6 +289,8 @@ def _changes(report: Report) -> list[str]:
     more = len(report.findings) - TOP_CHANGES
     if more > 0:
         out += ["", f"{more} more findings with their evidence under Details."]
+    if report.findings_note:  # an analyzer was skipped: its findings are missing
+        out += ["", md_escape(report.findings_note)]
     return [*out, *scope, ""]
 
 

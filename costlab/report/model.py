@@ -94,8 +94,9 @@ class Report:
     #: why the report priced every call instead of reading the lake's rollups (None: rollups,
     #: or the period has no calls); costlab.rollups
     rollups_note: str | None = None
-    #: why there are no findings to show although there may be some: the analyzers were not run
-    #: (--no-findings) or ran out of memory (None: they ran, and ``findings`` is all they found)
+    #: why findings may be missing: the analyzers were not run (--no-findings) or ran out of
+    #: memory (no findings), or one was skipped (the caching replay would not fit: the others'
+    #: findings are listed); None: every analyzer ran, and ``findings`` is all they found
     findings_note: str | None = None
     #: the analyzers read fewer days than the report: without --since, the lake's last
     #: ``[analyze] default_days`` days with calls (`costlab.analyze.base.recent`); None: the report's period

@@ -153,6 +153,8 @@ def _changes(report: Report, console: Console) -> None:
     if report.findings and report.savings:
         console.print(_text(f"validated savings per month (USD), all findings: {md.savings_text(report.savings)}, "
                             "combined on the remaining cost", style="dim"))  # fmt: skip
+    if report.findings and report.findings_note:  # an analyzer was skipped: its findings are missing
+        console.print(_text(report.findings_note, style="dim"))
     if report.findings_scope:
         console.print(_text(report.findings_scope, style="dim"))
 
