@@ -344,18 +344,38 @@ class Workspace:
         """How many calls start in this workspace's period, counted from the stored call_facts of
         the period's day files (one column read, nothing built): what the analyzers' memory is
         checked against before they build anything. None on a lake without stored call_facts."""
-        from costlab.sql import new_connection
-
         manifest = self.lake.manifest()
         if "call_facts" not in manifest.tables:
             return None
         files = _period_files(self.lake.path, manifest, self.period, "call_facts")
         if not files:
             return 0
-        sql = _stored_calls_in_period(files, "count(*)")
+        return int(self._period_scalar(files, "count(*)"))
+
+    def period_prefix_blocks(self) -> int | None:
+        """How many prefix-block hashes the spans starting in this period carry (one list column
+        of the period's day files read): the caching replay holds a row per block, so its memory
+        grows with them as well as with the calls. 0 when the spans carry none (most logs); None
+        where the spans have no such column (a lake written before it existed)."""
+        import duckdb
+
+        files = _period_files(self.lake.path, self.lake.manifest(), self.period, "spans")
+        if not files:
+            return 0
+        try:
+            return int(self._period_scalar(files, "coalesce(sum(len(prefix_hashes)), 0)", union=True))
+        except duckdb.BinderException:
+            return None
+
+    def _period_scalar(self, files: list[str], select: str, union: bool = False) -> Any:
+        """``select`` (one aggregate) over the rows of ``files`` that start in this period
+        (``union``: files whose columns may differ, as spans' formats' may)."""
+        from costlab.sql import new_connection
+
         con = new_connection()
         try:
-            return int(con.execute(sql, {"since": self.period.since, "until": self.period.until}).fetchall()[0][0])
+            params = {"since": self.period.since, "until": self.period.until}
+            return con.execute(_rows_in_period(files, select, union), params).fetchall()[0][0]
         finally:
             con.close()
 
@@ -397,7 +417,7 @@ def _period_calls(
     facts = _period_files(root, manifest, period, "call_facts")
     keys = f"SELECT {key.format('CAST(NULL AS VARCHAR)')} AS k WHERE false"
     if facts:  # one stored row per call: not DISTINCT, so a key stored twice shows in the count
-        keys = _stored_calls_in_period(facts, f"{key.format('call_key')} AS k")
+        keys = _rows_in_period(facts, f"{key.format('call_key')} AS k")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _period_keys AS {keys}", {"since": period.since, "until": period.until} if facts else None)
     con.execute(f"CREATE OR REPLACE VIEW analyze_spans AS {table_select(con, 'spans', _period_files(root, manifest, period, 'spans'))}")
     con.execute(
@@ -407,15 +427,16 @@ def _period_calls(
     return int(con.execute("SELECT count(*) FROM _period_keys").fetchall()[0][0])
 
 
-def _stored_calls_in_period(files: list[str], select: str) -> str:
-    """``SELECT select`` over the stored call_facts ``files`` whose start_time lies in the
-    period ($since, $until: fragments/in_period)."""
+def _rows_in_period(files: list[str], select: str, union: bool = False) -> str:
+    """``SELECT select`` over the rows of the lake ``files`` (call_facts or spans) whose
+    start_time lies in the period ($since, $until: fragments/in_period)."""
     from costlab.sql import expand_includes, sql_list
 
+    by_name = ", union_by_name = true" if union else ""
     return expand_includes(
-        f"SELECT {select} FROM read_parquet({sql_list(files)}, hive_partitioning = false)\n"
+        f"SELECT {select} FROM read_parquet({sql_list(files)}, hive_partitioning = false{by_name})\n"
         "WHERE\n-- include: fragments/in_period | at = start_time\n",
-        "the period's stored calls",
+        "the period's rows",
     )
 
 

@@ -411,9 +411,10 @@ def test_available_memory_is_the_lower_of_the_machine_and_its_cgroup(
 def test_a_replay_that_cannot_fit_stops_with_one_line_and_the_report_still_renders(
     steps: Lake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The steps fixture's 100 calls need 100 x 1,200 bytes of replay frames: with 100,000 bytes
-    available the caching analyzer stops before loading them (a process killed half-way gives
-    no report at all); with 120,000 it runs. The report and `analyze all` skip caching alone:
+    """The steps fixture's 100 calls and 1,560 prefix blocks need 100 x 1,200 + 1,560 x 56 =
+    207,360 bytes of replay frames (`test_the_replay_check_counts_the_prefix_blocks`): with
+    100,000 bytes available the caching analyzer stops before loading them (a process killed
+    half-way gives no report at all); with 207,360 it runs. The report and `analyze all` skip caching alone:
     the other analyzers' findings (downgrade's 3 and batch's 3 on this fixture) are still given,
     with a note naming what is missing, not an all-clear."""
     from costlab.analyze import memory
@@ -425,7 +426,10 @@ def test_a_replay_that_cannot_fit_stops_with_one_line_and_the_report_still_rende
     r = CliRunner().invoke(app, ["analyze", "caching", "--lake", lake])
     assert r.exit_code == 1
     assert r.stderr.count("\n") == 1, r.stderr
-    assert "the caching replay of 100 calls needs about 0.0 GiB of memory and 0.0 GiB is available" in r.stderr
+    assert (
+        "the caching replay of 100 calls and 1,560 prefix blocks needs about 0.0 GiB of memory and 0.0 GiB "
+        "is available" in r.stderr
+    )
     assert "--no-findings" in r.stderr
     r = CliRunner().invoke(app, ["report", "--lake", lake, "--format", "json"])
     assert r.exit_code == 0, r.output
@@ -446,7 +450,7 @@ def test_a_replay_that_cannot_fit_stops_with_one_line_and_the_report_still_rende
     r = CliRunner().invoke(app, ["analyze", "all", "--lake", lake])
     assert r.exit_code == 0, r.output
     assert "caching: not run, its findings are missing: " in r.stdout
-    monkeypatch.setattr(memory, "available_memory", lambda: 120_000)
+    monkeypatch.setattr(memory, "available_memory", lambda: 207_360)
     r = CliRunner().invoke(app, ["analyze", "caching", "--lake", lake, "-f", "json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["summary"]["calls"] == 100
@@ -481,13 +485,41 @@ def test_a_lake_without_a_stored_count_is_checked_on_the_calls_built(
     steps: Lake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A lake written before stored call_facts has no count to check first: the replay is
-    checked on the calls once built (the steps fixture's 100), and stops the same way."""
+    checked on the calls once built (the steps fixture's 100 and their 1,560 prefix blocks),
+    and stops the same way."""
     from costlab.analyze import memory
     from costlab.errors import AnalyzerMemoryError
 
     monkeypatch.setattr(Workspace, "period_call_count", lambda self: None)
     monkeypatch.setattr(memory, "available_memory", lambda: 100_000)
-    with pytest.raises(AnalyzerMemoryError, match="the caching replay of 100 calls"):
+    with pytest.raises(AnalyzerMemoryError, match="the caching replay of 100 calls and 1,560 prefix blocks"):
         analyze(steps, config={})
-    monkeypatch.setattr(memory, "available_memory", lambda: 120_000)
+    monkeypatch.setattr(memory, "available_memory", lambda: 207_359)
+    with pytest.raises(AnalyzerMemoryError, match="needs about"):
+        analyze(steps, config={})
+    monkeypatch.setattr(memory, "available_memory", lambda: 207_360)
+    assert analyze(steps, config={}).summary["calls"] == 100
+
+
+def test_the_replay_check_counts_the_prefix_blocks(
+    tmp_path: Path, steps: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each prefix block is a row of the replay's block frame, so the check counts them with the
+    calls. By hand from the fixture: 30 classify calls of 1,403 tokens hold 10 whole 128-token
+    blocks each, 60 answer calls of 2,801 tokens 21 each, 10 faq calls of 21-24 tokens none:
+    1,560 blocks; 100 x 1,200 + 1,560 x 56 = 207,360 bytes. Claude Code logs carry no hashes:
+    0 blocks, the calls alone count. A period without spans holds none."""
+    from costlab.analyze import memory
+    from costlab.errors import ReplayMemoryError
+
+    ws = Workspace(steps)
+    assert (ws.period_call_count(), ws.period_prefix_blocks()) == (100, 1560)
+    assert Workspace(steps, since="2025-07-01", until="2025-07-02").period_prefix_blocks() == 0
+    claude = Workspace(_lake(tmp_path, FIX / "claude_code" / "records"))
+    assert claude.period_prefix_blocks() == 0
+    assert (memory.REPLAY_BYTES_PER_CALL, memory.REPLAY_BYTES_PER_BLOCK) == (1200, 56)
+    monkeypatch.setattr(memory, "available_memory", lambda: 207_359)
+    with pytest.raises(ReplayMemoryError, match="100 calls and 1,560 prefix blocks needs about"):
+        analyze(steps, config={})
+    monkeypatch.setattr(memory, "available_memory", lambda: 207_360)
     assert analyze(steps, config={}).summary["calls"] == 100

@@ -893,13 +893,18 @@ def analyze(
     cfg = dict((ws.settings.get("analyze") or {}).get("caching") or {})
     rules = load_rules(cfg.get("rules"))
     lo, hi = ws.period.since, ws.period.until
-    # before the calls are built (a month of 100M calls stops in seconds), from the stored count;
-    # on a lake without one, from the calls built
+    # before the calls are built (a month of 100M calls stops in seconds), from the stored count
+    # and the period's prefix blocks; on a lake without a stored count, from the calls built
     stored = ws.period_call_count()
-    memory.check_replay(ws, stored)
+    blocks = ws.period_prefix_blocks() if stored else 0
+    memory.check_replay(ws, stored, blocks)
     con = ws.analysis_connection()  # the shared analyzer connection (materialized calls)
     if stored is None:
-        memory.check_replay(ws, con.execute("SELECT count(*) FROM analyze_base").fetchall()[0][0])
+        calls, blocks = con.execute(
+            "SELECT (SELECT count(*) FROM analyze_base), "
+            "(SELECT coalesce(sum(len(prefix_hashes)), 0) FROM analyze_spans)"
+        ).fetchall()[0]
+        memory.check_replay(ws, calls, blocks)
     df = load_calls(con, lo, hi)
     tdf = con.sql(
         load_sql("analyze/caching_texts"),

@@ -13,6 +13,10 @@ from typing import Any
 #: Peak memory of the replay's polars frames per call loaded, outside DuckDB's cap: measured
 #: 1.0-1.2 KB at 1M and 10M calls (docs/performance.md).
 REPLAY_BYTES_PER_CALL = 1200
+#: ... and per prefix-block hash of those calls (a row each in the block frame): the peak of
+#: `costlab analyze caching` on generated lakes with and without prompts (18 blocks a call) grew
+#: by 56 bytes a block at 1M calls and 38 at 3M; the higher is taken (docs/performance.md).
+REPLAY_BYTES_PER_BLOCK = 56
 MEMINFO = "/proc/meminfo"
 CGROUP = "/sys/fs/cgroup"  # cgroup v2: memory.max ("max" or bytes) and memory.current
 
@@ -37,17 +41,19 @@ def available_memory() -> int | None:
     return min(found) if found else None
 
 
-def check_replay(ws: Any, calls: int | None) -> None:
-    """A replay of ``calls`` (None: unknown, not checked) that cannot fit stops with
-    `ReplayMemoryError` (the other analyzers still run) instead of the process being killed
-    half-way. The caching analyzer checks before the calls are built,
-    from the stored call count (on a lake without one, after, from the calls built)."""
+def check_replay(ws: Any, calls: int | None, blocks: int | None = 0) -> None:
+    """A replay of ``calls`` with ``blocks`` prefix-block hashes among them (None: unknown, not
+    counted) that cannot fit stops with `ReplayMemoryError` (the other analyzers still run)
+    instead of the process being killed half-way. The caching analyzer checks before the calls
+    are built, from the stored call count (on a lake without one, after, from the calls built)."""
     from costlab.errors import ReplayMemoryError
 
-    need, avail = (calls or 0) * REPLAY_BYTES_PER_CALL, available_memory()
+    need = (calls or 0) * REPLAY_BYTES_PER_CALL + (blocks or 0) * REPLAY_BYTES_PER_BLOCK
+    avail = available_memory()
     if avail is not None and need > avail:
+        with_blocks = f" and {blocks:,} prefix blocks" if blocks else ""
         raise ReplayMemoryError(
-            f"{ws.lake.path}: the caching replay of {calls:,} calls needs about {need / 2**30:.1f} GiB "
+            f"{ws.lake.path}: the caching replay of {calls:,} calls{with_blocks} needs about {need / 2**30:.1f} GiB "
             f"of memory and {avail / 2**30:.1f} GiB is available; choose a shorter --since, or leave "
             "the findings out (costlab report --no-findings)"
         )
