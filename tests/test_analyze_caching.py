@@ -447,6 +447,7 @@ def test_a_replay_that_cannot_fit_stops_with_one_line_and_the_report_still_rende
     assert parts["caching"]["findings"] == [] and "100 calls" in parts["caching"]["summary"]["skipped"]
     assert parts["combined"]["summary"]["skipped"] == ["caching"]
     assert len(parts["downgrade"]["findings"]) == 3 and "skipped" not in parts["downgrade"]["summary"]
+    assert r.stderr.startswith("Warning: the caching analyzer did not run, so its findings are missing: ")
     r = CliRunner().invoke(app, ["analyze", "all", "--lake", lake])
     assert r.exit_code == 0, r.output
     assert "caching: not run, its findings are missing: " in r.stdout
