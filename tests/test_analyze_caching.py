@@ -439,8 +439,9 @@ def test_a_replay_that_cannot_fit_stops_with_one_line_and_the_report_still_rende
     assert "the caching replay of 100 calls" in doc["findings_note"]
     assert "caching analyzer did not run" in r.stderr
     assert doc["headline"][0]["traced_calls"] == 100
-    r = CliRunner().invoke(app, ["report", "--lake", lake, "--format", "markdown"])
-    assert r.exit_code == 0 and "The caching analyzer did not run" in r.stdout
+    for fmt in ("markdown", "html", "table"):  # beside the findings it lists, in every format
+        r = CliRunner().invoke(app, ["report", "--lake", lake, "--format", fmt])
+        assert r.exit_code == 0 and "The caching analyzer did not run" in " ".join(r.stdout.split()), fmt
     r = CliRunner().invoke(app, ["analyze", "all", "--lake", lake, "-f", "json"])
     assert r.exit_code == 0, r.output
     parts = {p["analyzer"]: p for p in json.loads(r.stdout)}
