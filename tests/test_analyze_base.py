@@ -102,6 +102,10 @@ def test_analyzers_out_of_memory_is_one_line_naming_the_setting(tmp_path: Path, 
     monkeypatch.setitem(base.ANALYZERS, "waste", full)
     with pytest.raises(CostlabError, match=r"more memory for this period than \[analyze\] memory_limit = '1GB'"):
         base.run(lake, "waste", config={})
+    # the suggestion is the next step up, never the limit that just ran out
+    with pytest.raises(CostlabError, match=r"memory_limit = '4GB' allows.*e\.g\. memory_limit = '8GB'"):
+        base.run(lake, "waste", config={"analyze": {"memory_limit": "4GB"}})
+    assert [base._doubled(s) for s in ("1GB", "1.5 GiB", "512MB")] == ["2GB", "3GiB", "1024MB"]
     r = CliRunner().invoke(app, ["analyze", "waste", "--lake", str(tmp_path / "lake"), "--format", "json"])
     assert r.exit_code == 1
     assert r.stderr.count("\n") == 1 and "costlab report --no-findings" in r.stderr, r.stderr
@@ -127,7 +131,8 @@ def test_a_report_whose_analyzers_run_out_of_memory_still_renders_and_says_so(
     doc = json.loads(r.stdout)
     assert doc["findings"] == [] and doc["savings_usd"] is None
     assert doc["findings_note"].startswith("Findings were not computed: ")
-    assert "memory_limit = '1MB'" in doc["findings_note"]
+    assert "memory_limit = '1MB' allows" in doc["findings_note"]
+    assert "e.g. memory_limit = '2MB'" in doc["findings_note"]
     assert doc["headline"][0]["traced_calls"] == 100  # the rest of the report is all there
     assert r.stderr.count("\n") == 1 and "memory_limit = '1MB'" in r.stderr, r.stderr
     for fmt in ("markdown", "table"):

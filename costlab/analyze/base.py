@@ -324,11 +324,23 @@ def run(
         raise AnalyzerMemoryError(
             f"{ws.lake.path}: the analyzers need more memory for this period than [analyze] memory_limit "
             f"= {limit!r} allows, spilling at most spill_limit = {spill!r} to disk; raise them in "
-            "costlab.toml (e.g. memory_limit = \"4GB\"), choose a shorter --since, or leave the findings "
-            "out (costlab report --no-findings)"
+            f"costlab.toml (e.g. memory_limit = {_doubled(limit)!r}), choose a shorter --since, or leave the "
+            "findings out (costlab report --no-findings)"
         ) from None
     finally:
         ws.release()
+
+
+def _doubled(size: str) -> str:
+    """Twice a DuckDB size such as ``1GB`` or ``1.5 GiB`` (checked by the workspace): the next
+    limit to suggest, never the one that just ran out."""
+    import re
+
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(\w+)", size.strip())
+    if m is None:
+        return "4GB"
+    n = float(m.group(1)) * 2
+    return f"{n:g}{m.group(2)}"
 
 
 def report_findings(
