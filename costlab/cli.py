@@ -968,9 +968,8 @@ def analyze(
     with progress_bar(enabled=_interactive(), label="analyzing") as progress:
         results = base.run(ws, names, on_start=progress)  # one run: the calls are built once
     render(results, fmt)
-    for r in results:  # on stderr too, where cron mails it: missing findings are not an all-clear
-        if "skipped" in r.summary:
-            _warn(f"the {r.analyzer} analyzer did not run, so its findings are missing: {r.summary['skipped']}")
+    for name, why in base.skipped_analyzers(results).items():  # on stderr too, where cron mails it
+        _warn(f"the {name} analyzer did not run, so its findings are missing: {why}")
     if window is not None:
         typer.echo(window.note(), err=True)
 

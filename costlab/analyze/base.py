@@ -352,5 +352,9 @@ def report_findings(
     or text ('2026-10-01', '7d'; `costlab.periods`)."""
     results = run(lake, since=since, until=until, config=config)
     findings = [f for r in results for f in r.findings]
-    skipped = {r.analyzer: r.summary["skipped"] for r in results if "skipped" in r.summary}
-    return [f.to_dict() for f in findings], combine(findings), skipped
+    return [f.to_dict() for f in findings], combine(findings), skipped_analyzers(results)
+
+
+def skipped_analyzers(results: Iterable[AnalyzerResult]) -> dict[str, str]:
+    """The analyzers `run` skipped, each with why (``summary["skipped"]``), in run order."""
+    return {r.analyzer: r.summary["skipped"] for r in results if "skipped" in r.summary}

@@ -14,7 +14,7 @@ import sys
 from decimal import Decimal
 from typing import Any
 
-from costlab.analyze.base import AnalyzerResult, Finding, combine
+from costlab.analyze.base import AnalyzerResult, Finding, combine, skipped_analyzers
 from costlab.errors import CostlabError
 
 FORMATS = ("table", "json")
@@ -35,7 +35,7 @@ def payload(results: list[AnalyzerResult]) -> Any:
         "summary": {
             "monthly_savings_usd": total.to_dict(),
             "analyzers": [r.analyzer for r in results],
-            "skipped": [r.analyzer for r in results if "skipped" in r.summary],
+            "skipped": list(skipped_analyzers(results)),
             "method": "validated savings findings combined per (workflow, step) on the cost "
             "left after earlier levers (caching, trimming, downgrade, batch, waste)",
         },
@@ -80,15 +80,15 @@ def render(results: list[AnalyzerResult], fmt: str) -> None:
         sys.stdout.write(out.to_json(payload(results)) + "\n")
         return
     names, data = rows(results)
-    skipped = [r for r in results if "skipped" in r.summary]
+    skipped = skipped_analyzers(results)
     if data:
         out.rows(names, data, "table", title="findings (savings are per 30 days)")
     elif skipped:  # not an all-clear: an analyzer did not run
         sys.stdout.write("No findings from the analyzers that ran.\n")
     else:
         sys.stdout.write("No findings: nothing to recommend for the calls in this period.\n")
-    for r in skipped:
-        sys.stdout.write(f"{r.analyzer}: not run, its findings are missing: {r.summary['skipped']}\n")
+    for name, why in skipped.items():
+        sys.stdout.write(f"{name}: not run, its findings are missing: {why}\n")
     for r in results:
         keys = _HEADLINE.get(r.analyzer, ())
         bits = [f"{k}={_fmt(r.summary[k])}" for k in keys if k in r.summary]
