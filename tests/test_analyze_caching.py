@@ -501,6 +501,15 @@ def test_a_lake_without_a_stored_count_is_checked_on_the_calls_built(
         analyze(steps, config={})
     monkeypatch.setattr(memory, "available_memory", lambda: 207_360)
     assert analyze(steps, config={}).summary["calls"] == 100
+    # the connection holds every call then; only the period's count: 07:00-08:00 holds 30
+    # classify calls (10 blocks each), 30 answer calls (21 each) and 1 faq call (none), so
+    # 61 x 1,200 + 930 x 56 = 125,280 bytes
+    hour = {"since": datetime(2025, 6, 4, 7, tzinfo=UTC), "until": datetime(2025, 6, 4, 8, tzinfo=UTC)}
+    monkeypatch.setattr(memory, "available_memory", lambda: 125_279)
+    with pytest.raises(AnalyzerMemoryError, match="61 calls and 930 prefix blocks"):
+        analyze(steps, config={}, **hour)
+    monkeypatch.setattr(memory, "available_memory", lambda: 125_280)
+    assert analyze(steps, config={}, **hour).summary["calls"] == 61
 
 
 def test_the_replay_check_counts_the_prefix_blocks(

@@ -886,7 +886,7 @@ def analyze(
 ) -> AnalyzerResult:
     """Prompt-cache and response-cache findings for the calls in [since, until)."""
 
-    from costlab.sql import load_sql
+    from costlab.sql import expand_includes, load_sql
     from costlab.workspace import workspace
 
     ws = workspace(lake, config=config, since=since, until=until)
@@ -899,10 +899,15 @@ def analyze(
     blocks = ws.period_prefix_blocks() if stored else 0
     memory.check_replay(ws, stored, blocks)
     con = ws.analysis_connection()  # the shared analyzer connection (materialized calls)
-    if stored is None:
+    if stored is None:  # the connection then holds every call: count the period's, as loaded
         calls, blocks = con.execute(
-            "SELECT (SELECT count(*) FROM analyze_base), "
-            "(SELECT coalesce(sum(len(prefix_hashes)), 0) FROM analyze_spans)"
+            expand_includes(
+                "SELECT (SELECT count(*) FROM analyze_base WHERE\n-- include: fragments/in_period | at = start_time\n),"
+                " (SELECT coalesce(sum(len(prefix_hashes)), 0) FROM analyze_spans WHERE\n"
+                "-- include: fragments/in_period | at = start_time\n)",
+                "the replay's size",
+            ),
+            {"since": lo, "until": hi},
         ).fetchall()[0]
         memory.check_replay(ws, calls, blocks)
     df = load_calls(con, lo, hi)
