@@ -182,3 +182,17 @@ def test_analyze_all_builds_the_calls_once(tmp_path: Path, monkeypatch: pytest.M
     got = [a["analyzer"] for a in json.loads(r.stdout)]
     assert got == ["caching", "trimming", "downgrade", "batch", "waste", "combined"]
     assert len(builds) == 1
+
+
+def test_a_skipped_analyzer_in_the_table_is_one_inert_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """Why an analyzer was skipped names the lake's path, which may hold any character: the
+    table writes it on one line with control characters escaped, and says the empty table is
+    not an all-clear."""
+    from costlab.analyze.base import AnalyzerResult
+    from costlab.report.findings import render
+
+    why = "/tmp/lake\x1b[31m\nfake: line: needs about 9.0 GiB"
+    render([AnalyzerResult("caching", summary={"skipped": why}), AnalyzerResult("waste")], "table")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "No findings from the analyzers that ran."
+    assert out[1] == "caching: not run, its findings are missing: /tmp/lake\\x1b[31m\\nfake: line: needs about 9.0 GiB"

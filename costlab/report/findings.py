@@ -87,8 +87,8 @@ def render(results: list[AnalyzerResult], fmt: str) -> None:
         sys.stdout.write("No findings from the analyzers that ran.\n")
     else:
         sys.stdout.write("No findings: nothing to recommend for the calls in this period.\n")
-    for name, why in skipped.items():
-        sys.stdout.write(f"{name}: not run, its findings are missing: {why}\n")
+    for name, why in skipped.items():  # why names the lake's path: control characters escaped
+        sys.stdout.write(out.printable(f"{name}: not run, its findings are missing: {why}") + "\n")
     for r in results:
         keys = _HEADLINE.get(r.analyzer, ())
         bits = [f"{k}={_fmt(r.summary[k])}" for k in keys if k in r.summary]
