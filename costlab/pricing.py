@@ -57,6 +57,8 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
+    from costlab.price_cache import CachedPrices
+
 GENAI_PRICES_VERSION = _pkg_version("genai-prices")
 SOURCE = f"genai-prices {GENAI_PRICES_VERSION}"
 #: A bill line's token type -> the price type it sets (`PriceBook.with_bill_rates`).
@@ -658,9 +660,9 @@ class PriceBook:
         self.overrides = overrides
         self._snapshot: Any = None
         self._table: pa.Table | None = None  # prices_table(), once built or read from the cache
-        #: (provider, model) -> row numbers of ``_table`` while the book is read from the cache:
-        #: rows become PriceRows only for the models a report needs
-        self._index: dict[tuple[str, str], list[int]] | None = None
+        #: the cache file's rows while the book is read from it: rows become PriceRows only for
+        #: the models a report needs (`costlab.price_cache`)
+        self._cached: CachedPrices | None = None
         self._cache_file: Path | None = None
         self._new_matches = False
         self._build()
@@ -673,7 +675,7 @@ class PriceBook:
         self._by_key: dict[tuple[str, str], list[PriceRow]] = {}
         self._custom: list[tuple[CustomModel, tuple[str, str]]] = []
         self._match_cache: dict[tuple[str | None, str], PriceMatch | None] = {}
-        self._table, self._index = None, None
+        self._table, self._cached = None, None
         for r in rows:
             self._by_key.setdefault((r.provider, r.model), []).append(r)
         if self.overrides:
@@ -689,16 +691,18 @@ class PriceBook:
 
     @classmethod
     def _from_cache(
-        cls, overrides: Overrides | None, table: pa.Table, matches: dict[tuple[str | None, str], PriceMatch | None]
+        cls, overrides: Overrides | None, cached: CachedPrices, matches: dict[tuple[str | None, str], PriceMatch | None]
     ) -> PriceBook:
         book = cls.__new__(cls)
         book.overrides, book._snapshot, book._cache_file, book._new_matches = overrides, None, None, False
         book._by_key, book._custom, book._match_cache = {}, [], matches
-        book._table, book._index = table, {}
-        keys = zip(table.column("provider").to_pylist(), table.column("model").to_pylist(), strict=True)
-        for i, key in enumerate(keys):
-            book._index.setdefault(key, []).append(i)
+        book._table, book._cached = None, cached
         return book
+
+    @property
+    def from_cache(self) -> bool:
+        """True while the book's rows are read from its cache file (not built from genai-prices)."""
+        return self._cached is not None
 
     def _hydrate(self) -> None:
         """Build the whole book from genai-prices (a match the cache has not seen needs it); the
@@ -708,13 +712,12 @@ class PriceBook:
         self._match_cache.update(known)
 
     def _rows_of(self, key: tuple[str, str]) -> list[PriceRow]:
-        if self._index is not None and self._table is not None and key not in self._by_key:
-            at = self._index.get(key)
-            self._by_key[key] = _price_rows(self._table.take(at)) if at else []
+        if self._cached is not None and key not in self._by_key:
+            self._by_key[key] = _price_rows(self._cached.rows(key)) if key in self._cached.keys else []
         return self._by_key.get(key, [])
 
     def _keys(self) -> Iterable[tuple[str, str]]:
-        return self._index.keys() if self._index is not None else self._by_key.keys()
+        return self._cached.keys.keys() if self._cached is not None else self._by_key.keys()
 
     @classmethod
     def load(
@@ -741,9 +744,9 @@ class PriceBook:
         return SOURCE
 
     def rows(self) -> Iterator[PriceRow]:
-        if self._index is not None and self._table is not None and any(k not in self._by_key for k in self._index):
+        if self._cached is not None and any(k not in self._by_key for k in self._cached.keys):
             by_key: dict[tuple[str, str], list[PriceRow]] = {}
-            for r in _price_rows(self._table):  # every row in one conversion, not one per model
+            for r in _price_rows(self._cached.rows()):  # every row in one query, not one per model
                 by_key.setdefault((r.provider, r.model), []).append(r)
             self._by_key = by_key
         for key in list(self._keys()):
@@ -795,13 +798,13 @@ class PriceBook:
         depend on a lake's bill or calls, not only on the override file) are never saved under
         this book's cache key nor read from it. A book read from the cache is built first: the
         copy must match new models as the built book would (the overrides' custom models)."""
-        if self._index is not None:
+        if self._cached is not None:
             self._hydrate()
         book = copy.copy(self)
         book._by_key = {key: list(rows) for key, rows in self._by_key.items()}
         book._custom = list(self._custom)
         book._match_cache = dict(self._match_cache)
-        book._table, book._index, book._cache_file, book._new_matches = None, None, None, False
+        book._table, book._cached, book._cache_file, book._new_matches = None, None, None, False
         return book
 
     @property
@@ -983,7 +986,7 @@ class PriceBook:
             return None
         key = (provider.lower() if provider else None, model)
         if key not in self._match_cache:
-            if self._index is not None:
+            if self._cached is not None:
                 self._hydrate()
             if key not in self._match_cache:
                 self._match_cache[key] = self._match(*key)
@@ -1023,22 +1026,48 @@ class PriceBook:
         return tuple(t for t in TIERS if t in have) or ("standard",)
 
     # -- tables
+    @property
+    def cache_path(self) -> Path | None:
+        """The Parquet file holding exactly this book's ``prices`` table, while it is read from
+        its cache (DuckDB copies it from there); None for a built or changed book."""
+        return self._cached.path if self._cached is not None else None
+
+    def price_columns(self) -> dict[str, list[Any]]:
+        """The ``prices`` table as one Python list per column (`PRICE_COLUMNS`)."""
+        cols: dict[str, list[Any]] = {name: [] for name, _ in PRICE_COLUMNS}
+        for r in self.rows():
+            for name, _ in PRICE_COLUMNS:
+                cols[name].append(getattr(r, name))
+        return cols
+
     def prices_table(self) -> pa.Table:
         import pyarrow as pa
 
         if self._table is None:
-            cols: dict[str, list[Any]] = {name: [] for name, _ in PRICE_COLUMNS}
-            for r in self.rows():
-                for name, _ in PRICE_COLUMNS:
-                    cols[name].append(getattr(r, name))
-            self._table = pa.table({n: pa.array(cols[n], type=t) for n, t in _arrow(PRICE_COLUMNS)})
+            schema = pa.schema(list(_arrow(PRICE_COLUMNS)))
+            if self._cached is not None:
+                self._table = self._cached.arrow(schema)
+            else:
+                cols = self.price_columns()
+                self._table = pa.table({n: pa.array(cols[n], type=t) for n, t in _arrow(PRICE_COLUMNS)})
         return self._table
 
-    def grid_table(self, keys: Iterable[tuple[str, str]]) -> pa.Table:
+    def distinct_values(self, names: tuple[str, ...]) -> dict[str, list[Any]]:
+        """The distinct non-NULL values of each ``prices`` column in ``names`` (the price bounds
+        the rollups split at), without a PriceRow per row when the book is read from its cache."""
+        if self._cached is not None:
+            return self._cached.distinct(names)
+        seen: dict[str, dict[Any, None]] = {n: {} for n in names}
+        for r in self.rows():
+            for n in names:
+                v = getattr(r, n)
+                if v is not None:
+                    seen[n][v] = None
+        return {n: list(vs) for n, vs in seen.items()}
+
+    def grid_rows(self, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
         """The ``price_grid``: per price model and tier, disjoint cells (time x time of day x
         input band) with one resolved price per token part, ready for a single equality join."""
-        import pyarrow as pa
-
         out: list[dict[str, Any]] = []
         for key in sorted(set(keys)):
             by_tier: dict[str, list[PriceRow]] = {}
@@ -1046,13 +1075,19 @@ class PriceBook:
                 by_tier.setdefault(r.service_tier, []).append(r)
             for tier, rows in sorted(by_tier.items()):
                 out.extend(_grid_cells(key, tier, rows))
-        return pa.table(
-            {n: pa.array([c[n] for c in out], type=t) for n, t in _arrow(GRID_COLUMNS)}
-        )
+        return out
+
+    def grid_table(self, keys: Iterable[tuple[str, str]]) -> pa.Table:
+        """`grid_rows` as an Arrow table."""
+        return _arrow_table(self.grid_rows(keys), GRID_COLUMNS)
 
     def mapping_table(self, pairs: Iterable[tuple[str | None, str | None]]) -> pa.Table:
-        import pyarrow as pa
+        """`mapping_rows` as an Arrow table."""
+        return _arrow_table(self.mapping_rows(pairs), MAP_COLUMNS)
 
+    def mapping_rows(self, pairs: Iterable[tuple[str | None, str | None]]) -> list[dict[str, Any]]:
+        """The ``model_prices`` rows: where each (provider, model) of ``pairs`` gets its prices
+        (NULL price model: unpriced). Saves the cache when new matches were made."""
         rows = []
         for provider, model in sorted(set(pairs), key=lambda p: (p[0] or "", p[1] or "")):
             hit = self.match(provider, model)
@@ -1068,9 +1103,7 @@ class PriceBook:
             )
         if self._new_matches:
             _save(self)
-        return pa.table(
-            {n: pa.array([r[n] for r in rows], type=t) for n, t in _arrow(MAP_COLUMNS)}
-        )
+        return rows
 
 
 def _grid_cells(key: tuple[str, str], tier: str, rows: list[PriceRow]) -> list[dict[str, Any]]:
@@ -1172,6 +1205,12 @@ MAP_COLUMNS: list[tuple[str, str]] = [
 ]
 
 
+def _arrow_table(rows: list[dict[str, Any]], cols: list[tuple[str, str]]) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.table({n: pa.array([r[n] for r in rows], type=t) for n, t in _arrow(cols)})
+
+
 def _arrow(cols: list[tuple[str, str]]) -> Iterator[tuple[str, pa.DataType]]:
     import pyarrow as pa
 
@@ -1213,12 +1252,12 @@ def _cached_book(path: str | None, mtime_ns: int, size: int) -> PriceBook:
 # Why: building the book (importing genai-prices' data, flattening every model, applying the
 # overrides) is a fixed ~0.3 s that every report paid, more than a nightly report's own queries.
 # The book depends only on the genai-prices version, this module's code and the override file, so
-# it is built once per (version, code, overrides) and kept as an Arrow IPC file: the ``prices``
-# table plus, in the file's metadata, every (provider, model) match made so far. A report whose
-# models were all matched before never imports genai-prices. A file that cannot be read or written
-# is ignored (the book is built as before): the cache is never a reason to fail.
+# it is built once per (version, code, overrides) and kept as a Parquet file: the ``prices``
+# table plus, in the file's metadata, every (provider, model) match made so far
+# (`costlab.price_cache`). A report whose models were all matched before imports neither
+# genai-prices nor pyarrow. A file that cannot be read or written is ignored (the book is built
+# as before): the cache is never a reason to fail.
 CACHE_ENV = "COSTLAB_CACHE_DIR"
-_CACHE_FORMAT = "costlab-prices-1"
 
 
 def cache_dir() -> Path:
@@ -1234,67 +1273,47 @@ def _cache_file(path: str | None) -> Path | None:
     a digest of everything the book is built from; None when that cannot be read."""
     import hashlib
 
-    h = hashlib.sha256(f"{_CACHE_FORMAT}\0{GENAI_PRICES_VERSION}\0{path}\0".encode())
+    from costlab import price_cache
+
+    h = hashlib.sha256(f"{price_cache.FORMAT}\0{GENAI_PRICES_VERSION}\0{path}\0".encode())
     try:
         h.update(Path(__file__).read_bytes())  # the flattening rules are this module's code
         if path:
             h.update(Path(path).read_bytes())
-        return cache_dir() / f"prices-{h.hexdigest()[:32]}.arrow"
+        return cache_dir() / f"prices-{h.hexdigest()[:32]}{price_cache.SUFFIX}"
     except (OSError, RuntimeError):  # RuntimeError: no home folder to find ~/.cache in
         return None
 
 
 def _read_cache(file: Path, overrides: Overrides | None) -> PriceBook | None:
-    import json
+    from costlab import price_cache
 
-    import pyarrow as pa
-    import pyarrow.ipc as ipc
-
-    try:
-        with pa.memory_map(str(file)) as src:
-            table = ipc.open_file(src).read_all()
-        meta = table.schema.metadata or {}
-        if meta.get(b"format") != _CACHE_FORMAT.encode():
-            return None
-        matches: dict[tuple[str | None, str], PriceMatch | None] = {}
-        for provider, model, hit in json.loads(meta[b"matches"]):
-            matches[(provider, model)] = PriceMatch(hit[0], hit[1], tuple(hit[2]), hit[3]) if hit else None
-        table = table.replace_schema_metadata(None)
-        if table.schema != pa.schema(list(_arrow(PRICE_COLUMNS))):
-            return None
-        return PriceBook._from_cache(overrides, table, matches)
-    except Exception:  # any unreadable file is a miss, never an error
+    cached = price_cache.read(file, PRICE_COLUMNS)
+    if cached is None:
         return None
+    try:
+        matches: dict[tuple[str | None, str], PriceMatch | None] = {}
+        for provider, model, hit in cached.matches:
+            matches[(provider, model)] = PriceMatch(hit[0], hit[1], tuple(hit[2]), hit[3]) if hit else None
+    except (TypeError, ValueError, IndexError):  # a file of another shape is a miss
+        return None
+    return PriceBook._from_cache(overrides, cached, matches)
 
 
 def _save(book: PriceBook) -> None:
     """Write ``book`` (its prices and matches) to its cache file, atomically; errors are ignored."""
-    import json
-
-    import pyarrow.ipc as ipc
+    from costlab import price_cache
 
     book._new_matches = False
     if book._cache_file is None:
         return
     matches = [[p, m, list(hit[:2]) + [list(hit.tiers), hit.rule] if hit else None] for (p, m), hit in book._match_cache.items()]
-    table = book.prices_table()
-    table = table.replace_schema_metadata({"format": _CACHE_FORMAT, "matches": json.dumps(matches)})
-    tmp = book._cache_file.with_name(f".{book._cache_file.name}.{os.getpid()}.tmp")
-    try:
-        book._cache_file.parent.mkdir(parents=True, exist_ok=True)
-        with ipc.new_file(str(tmp), table.schema) as out:
-            out.write_table(table)
-        os.replace(tmp, book._cache_file)
-    except Exception:  # a read-only or full disk only costs the next run the build
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
+    price_cache.write(book._cache_file, book.prices_table(), matches)
 
 
-def _price_rows(table: pa.Table) -> list[PriceRow]:
+def _price_rows(rows: list[dict[str, Any]]) -> list[PriceRow]:
     """PriceRows from rows of the ``prices`` table (``tier_condition`` is derived, not stored)."""
-    return [PriceRow(**{k: v for k, v in r.items() if k != "tier_condition"}) for r in table.to_pylist()]
+    return [PriceRow(**{k: v for k, v in r.items() if k != "tier_condition"}) for r in rows]
 
 
 # -- DuckDB ---------------------------------------------------------------------------------------
@@ -1302,20 +1321,13 @@ def price_tables(
     book: PriceBook, pairs: Iterable[tuple[str | None, str | None]]
 ) -> list[tuple[str, pa.Table, tuple[tuple[str, str], ...]]]:
     """(name, Arrow table, columns) of ``prices``, ``model_prices`` for the (provider, model)
-    ``pairs`` and the ``price_grid`` cells their price models need (both engines load these)."""
-    mapping = book.mapping_table(pairs)
-    keys = {
-        (p, m)
-        for p, m in zip(
-            mapping.column("price_provider").to_pylist(),
-            mapping.column("price_model").to_pylist(),
-            strict=True,
-        )
-        if m is not None
-    }
+    ``pairs`` and the ``price_grid`` cells their price models need: what Spark loads (DuckDB
+    makes the same tables in `add_price_tables`)."""
+    mapping = book.mapping_rows(pairs)
+    keys = {(r["price_provider"], r["price_model"]) for r in mapping if r["price_model"] is not None}
     return [
         ("prices", book.prices_table(), tuple(PRICE_COLUMNS)),
-        ("model_prices", mapping, tuple(MAP_COLUMNS)),
+        ("model_prices", _arrow_table(mapping, MAP_COLUMNS), tuple(MAP_COLUMNS)),
         ("price_grid", book.grid_table(keys), tuple(GRID_COLUMNS)),
     ]
 
@@ -1341,11 +1353,22 @@ def add_price_tables(con: duckdb.DuckDBPyConnection, book: PriceBook | None = No
         "WHERE span_kind IN ('llm', 'embedding') AND usage_scope = 'self' AND model IS NOT NULL"
         + usage
     ).fetchall()
-    for name, table, cols in price_tables(book, pairs):
-        con.register("_costlab_arrow", table)
-        select = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in cols)
-        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {select} FROM _costlab_arrow")
-        con.unregister("_costlab_arrow")
+    from costlab.sql import create_table_of_columns, sql_literal
+
+    # Python lists bound as parameters, or the cache file read by DuckDB: no pyarrow (Spark loads
+    # `price_tables`, the same tables as Arrow)
+    mapping = book.mapping_rows(pairs)
+    keys = {(r["price_provider"], r["price_model"]) for r in mapping if r["price_model"] is not None}
+    if book.cache_path is not None:
+        select = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in PRICE_COLUMNS)
+        con.execute(
+            f"CREATE OR REPLACE TABLE prices AS SELECT {select} "
+            f"FROM read_parquet('{sql_literal(str(book.cache_path))}')"
+        )
+    else:
+        create_table_of_columns(con, "prices", PRICE_COLUMNS, book.price_columns())
+    for name, rows, cols in (("model_prices", mapping, MAP_COLUMNS), ("price_grid", book.grid_rows(keys), GRID_COLUMNS)):
+        create_table_of_columns(con, name, cols, {n: [r[n] for r in rows] for n, _ in cols})
 
 
 # -- costlab prices MODEL [--at DATE] --------------------------------------------------------------

@@ -58,10 +58,9 @@ class RollupKeys:
         """The splits ``book``'s prices and the attribution's team tags need."""
         bands: set[int] = set()
         cuts: set[time] = set()
-        prices = book.prices_table()  # distinct column values, not 9k PriceRows: every ingest asks
-        values = {name: [v for v in prices.column(name).unique().to_pylist() if v is not None]
-                  for name in ("input_tokens_above", "input_tokens_upto", "time_of_day_from", "time_of_day_to",
-                               "valid_from", "valid_to")}  # fmt: skip
+        values = book.distinct_values(  # not 9k PriceRows: every ingest and report asks
+            ("input_tokens_above", "input_tokens_upto", "time_of_day_from", "time_of_day_to", "valid_from", "valid_to")
+        )
         bands.update(values["input_tokens_above"] + values["input_tokens_upto"])
         cuts.update(values["time_of_day_from"] + values["time_of_day_to"])
         cuts.update(m.astimezone(UTC).time().replace(tzinfo=None) for m in values["valid_from"] + values["valid_to"])
@@ -181,11 +180,10 @@ def _facts_view(con: duckdb.DuckDBPyConnection, root: Path, files: list[str], na
     if not files:
         select = "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in cols) + " WHERE false"
     else:
-        scan = (
-            f"read_parquet({sql_list([str(root / f) for f in files])}, hive_partitioning = true, "
-            "union_by_name = true, hive_types = {'day': DATE})"
-        )
-        present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+        from costlab.views import parquet_scan
+
+        paths = [str(root / f) for f in files]
+        scan, present = parquet_scan(con, paths, "hive_partitioning = true, hive_types = {'day': DATE}")
         select = "SELECT " + ", ".join(
             f"CAST({n if n in present else 'NULL'} AS {t}) AS {n}" for n, t in cols
         ) + f" FROM {scan}"

@@ -358,6 +358,39 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def create_table_of_columns(
+    con: duckdb.DuckDBPyConnection, name: str, columns: list[tuple[str, str]], values: Mapping[str, list[Any]]
+) -> None:
+    """``CREATE OR REPLACE TABLE name`` of ``columns`` ((name, SQL type)) from Python lists of
+    equal length, one per column, without pyarrow.
+
+    Why: binding rows one by one costs about 1 ms a row (executemany) and a VALUES list 0.15 ms;
+    each column bound as one list parameter and unnested (positionally, so rows stay aligned)
+    costs about 12 us a row. Decimals, timestamps and times are bound as exact text and cast, so
+    nothing passes through a float."""
+    select, params = [], {}
+    for i, (col, typ) in enumerate(columns):
+        items = values[col]
+        if typ in ("BIGINT", "VARCHAR") or typ.endswith("[]"):
+            select.append(f"CAST(unnest($c{i}::{typ}[]) AS {typ}) AS {col}")
+            params[f"c{i}"] = list(items)
+        else:
+            select.append(f"CAST(unnest($c{i}::VARCHAR[]) AS {typ}) AS {col}")
+            params[f"c{i}"] = [None if v is None else _exact_text(v) for v in items]
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {', '.join(select)}", params)
+
+
+def _exact_text(v: Any) -> str:
+    from datetime import date, time
+    from decimal import Decimal
+
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    if isinstance(v, (date, time)):
+        return v.isoformat()
+    return str(v)
+
+
 def lock_down(con: duckdb.DuckDBPyConnection, lake_dir: Path, scratch: Path) -> None:
     """After the views exist: no file access outside the lake (and a scratch folder for spills),
     no extension installs or loads, no network, and no way to change that back.

@@ -262,13 +262,11 @@ def test_the_copies_never_write_the_plain_books_cache(setup: tuple[Path, Path], 
     ws = Workspace(lake, config=config)
     tiered = ws.billed_prices()
     assert tiered is not plain and tiered._cache_file is None
-    import pyarrow as pa
-    import pyarrow.ipc as ipc
+    import pyarrow.parquet as pq
 
     assert plain._cache_file is not None
-    with pa.memory_map(str(plain._cache_file)) as src:
-        saved = ipc.open_file(src).read_all()
-    assert not any("volume tiers" in s for s in saved.column("source").to_pylist())
+    saved = pq.read_table(str(plain._cache_file))
+    assert saved.num_rows > 0 and not any("volume tiers" in s for s in saved.column("source").to_pylist())
 
 
 @pytest.mark.parametrize(
