@@ -58,7 +58,7 @@ def update(
     )
     if not con.execute("SELECT count(*) FROM _changed_keys").fetchone()[0]:  # type: ignore[index]
         return [], False
-    _spans_view(con, live_spans)
+    _spans_view(con, _files_with_changed_keys(con, live_spans))
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW call_keys AS SELECT * FROM ({load_sql('views/call_keys')}) "
         "WHERE call_key IN (SELECT call_key FROM _changed_keys)"
@@ -66,6 +66,24 @@ def update(
     replaced = _drop_keys(con, root, manifest, run_id)
     _write(con, root, manifest, run_id, f"SELECT * FROM ({load_sql('views/call_facts')})")
     return replaced, True
+
+
+def _files_with_changed_keys(con: duckdb.DuckDBPyConnection, live_spans: list[str]) -> list[str]:
+    """The live span files holding a span of a changed key (`_changed_keys`), found reading only
+    the columns the key and its filter need.
+
+    Why: the winners read every column of the spans they compare, and a scan cannot skip a file
+    before it has computed the keys of its rows, so winning over all live spans read the whole
+    history each night. Every span of a changed key is in one of these files, and the rest are
+    dropped by the key filter anyway: the winners, and the rows written, are the same."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW spans AS {table_select(con, 'spans', live_spans, file_column='_span_file')}"
+    )
+    hits = con.execute(
+        f"SELECT DISTINCT _span_file FROM ({load_sql('views/call_keys')}) "
+        "WHERE call_key IN (SELECT call_key FROM _changed_keys) ORDER BY 1"
+    ).fetchall()
+    return [f for (f,) in hits]
 
 
 def _spans_view(con: duckdb.DuckDBPyConnection, files: list[str]) -> None:

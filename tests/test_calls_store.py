@@ -162,3 +162,48 @@ def test_out_of_memory_is_one_line_and_commits_nothing(tmp_path: Path, monkeypat
     r = CliRunner().invoke(app, ["ingest", str(empty), "--lake", str(lake), "-q"])
     assert r.exit_code == 0, r.stderr
     assert _check(lake) == 200_000
+
+
+def test_a_changed_call_reads_only_the_history_files_holding_its_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One request seen twice: an SDK span (output 100, 2026-10-05) and, in a later file, a
+    gateway span of the same response id with another span id (output 40, 2026-10-07). Both rows
+    stay (different row keys); the call is one, and the span with more output wins. The update
+    reads in full only the span files holding that key: the first day's, not the other day's."""
+    from datetime import UTC, datetime
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from otlpspan import chat_span, write_traces
+
+    from costlab import calls_store
+
+    def span(n: int, day: int, out: int, response: str | None) -> dict[str, Any]:
+        s = chat_span(n, datetime(2026, 10, day, 9, tzinfo=UTC), 1000, out)
+        if response:
+            s["attributes"].append({"key": "gen_ai.response.id", "value": {"stringValue": response}})  # type: ignore[attr-defined]
+        return s
+
+    src, lake = tmp_path / "logs", tmp_path / "lake"
+    src.mkdir()
+    write_traces(src / "sdk.json", [span(1, 5, 100, "resp_1"), span(2, 5, 7, "resp_2")])
+    write_traces(src / "other-day.json", [span(3, 6, 9, "resp_3")])
+    ingest([src], lake=lake)
+    assert _check(lake) == 3
+
+    seen: list[tuple[list[str], list[str]]] = []
+    find = calls_store._files_with_changed_keys
+
+    def spy(con: Any, live: list[str]) -> list[str]:
+        hits = find(con, live)
+        seen.append((live, hits))
+        return hits
+
+    monkeypatch.setattr(calls_store, "_files_with_changed_keys", spy)
+    write_traces(src / "gateway.json", [span(4, 7, 40, "resp_1")])
+    ingest([src], lake=lake)
+    assert _check(lake) == 3  # still three calls: resp_1 once
+    with Workspace(lake).connect(fast=True) as con:
+        got = con.execute("SELECT output_tokens FROM calls WHERE call_key = 'openai' || chr(31) || 'resp_1'").fetchall()
+    assert got == [(100,)]
+    ((live, hits),) = seen
+    assert len(live) == 3
+    assert sorted(h.split("/day=")[1][:10] for h in hits) == ["2026-10-05", "2026-10-07"]
