@@ -189,7 +189,7 @@ def build_report(source: Workspace | Lake | str | None, options: ReportOptions |
         tempfile.TemporaryDirectory(prefix="costlab-report-") as scratch,
         ws.connect(prices=book, fast=True, engine=opts.engine) as con,
     ):
-        report.rollups_note = _prepare(con, opts, since, until, Path(scratch), ws.rollup_keys(opts.prices))
+        report.rollups_note = _prepare(con, opts, since, until, Path(scratch), ws.rollup_keys(opts.prices), ws)
         params: dict[str, Any] = {
             "since": since,
             "until": until,
@@ -217,8 +217,8 @@ def build_report(source: Workspace | Lake | str | None, options: ReportOptions |
         report.headline = _headline(report)
         _gap_note(report)
         _commitment_note(con, ws, report, book, since, until)
-        _compare(con, report, since, until)
-        report.notice = _notice(con, report, since, until)
+        _compare(con, ws, report, since, until)
+        report.notice = _notice(con, ws, report)
     if not opts.findings:
         report.findings_note = NOT_RUN
         return report
@@ -319,6 +319,7 @@ def _prepare(
     until: datetime | None,
     scratch: Path,
     needed: RollupKeys,
+    ws: Workspace,
 ) -> str | None:
     """Tables the queries join: the report's calls, attribution rules, metrics; the same steps
     on both engines. ``scratch``: a folder for DuckDB's copy of the calls, deleted after.
@@ -358,6 +359,8 @@ def _prepare(
     # calls_attributed reads `calls`: the report's calls replace it (the priced calls inlined,
     # since views bind by name)
     con.execute(f"CREATE OR REPLACE VIEW _report_calls AS SELECT * FROM ({source}) AS r{where}")
+    if not spark:
+        _bill_days(con, ws, since, until, lo)
     if rates is not None and opts.currency:  # every amount in one currency, each day at its own rate
         from costlab.money.currency import convert_views
 
@@ -387,6 +390,67 @@ def _prepare(
     else:
         metrics.add_metrics_table(con, rows)
     return why
+
+
+def _bill_days(con: duckdb.DuckDBPyConnection, ws: Workspace, since: datetime | None, until: datetime | None,
+               lo: datetime | None) -> None:  # fmt: skip
+    """``charges`` and ``usage`` over only the day files the report's bill queries read: from the
+    anomaly look-back or the previous period, whichever starts first (``lo``), to the end of
+    ``until``'s month (the commitments' whole months).
+
+    Why: each statement over a view of every day file opens them all to plan, and a report runs
+    dozens over the bill: a one-day report on a year of daily bills spent 1.5 s of its 3 s there.
+    The lake files a row by the UTC day of charge_period_start (period_start for usage), the
+    column every bill query bounds, so the files outside these days hold no row any of them
+    reads. A period open at either end reads every file, as before. What needs the whole
+    history asks `_bill_edges`."""
+    from costlab.money.commitments import _next_month
+    from costlab.rollups import day_of
+    from costlab.views import table_select
+
+    if since is None or until is None or lo is None:
+        return
+    first = lo
+    try:
+        prev = _previous(con, since, until)
+    except (OverflowError, ValueError):  # at the edge of the calendar: no previous period (_compare)
+        prev = None
+    if prev is not None:
+        first = min(first, prev[0])
+    u = until.astimezone(UTC)
+    first_day, last_day = first.astimezone(UTC).date(), _next_month(u.date().replace(day=1))
+    manifest = ws.lake.manifest()
+    for table in ("charges", "usage"):
+        rels = manifest.tables.get(table, [])
+        keep = [str(ws.lake.path / rel) for rel in rels if (d := day_of(rel)) is None or first_day <= d <= last_day]
+        if len(keep) < len(rels):
+            con.execute(f"CREATE OR REPLACE VIEW {table} AS {table_select(con, table, keep)}")
+
+
+def _bill_edges(con: Any, ws: Workspace) -> tuple[datetime | None, datetime | None]:
+    """The first and last charge_period_start of the whole lake, read from only the earliest and
+    latest day's files (a row's day partition is that column's UTC day), whatever days the
+    report's ``charges`` view holds (`_bill_days`). On Spark, from the view."""
+    from costlab import engines
+    from costlab.rollups import day_of
+    from costlab.sql import sql_list
+
+    if engines.is_spark(con):
+        row = con.execute("SELECT min(charge_period_start), max(charge_period_start) FROM charges").fetchone()
+        return (row[0], row[1]) if row else (None, None)
+    rels = ws.lake.manifest().tables.get("charges", [])
+    days = [d for d in (day_of(rel) for rel in rels) if d is not None]
+    undated = [rel for rel in rels if day_of(rel) is None]
+    if not rels:
+        return None, None
+    edges = []
+    for agg, day in (("min", min(days, default=None)), ("max", max(days, default=None))):
+        files = [str(ws.lake.path / rel) for rel in rels if day_of(rel) == day or rel in undated]
+        got = con.execute(
+            f"SELECT {agg}(charge_period_start) FROM read_parquet({sql_list(files)}, union_by_name = true)"
+        ).fetchall()
+        edges.append(got[0][0])
+    return edges[0], edges[1]
 
 
 def _day_bounds(lo: datetime | None, until: datetime | None) -> str:
@@ -820,7 +884,8 @@ def _previous(con: duckdb.DuckDBPyConnection, since: datetime | None,
     return since - (end - since), since
 
 
-def _compare(con: duckdb.DuckDBPyConnection, report: Report, since: datetime | None, until: datetime | None) -> None:
+def _compare(con: duckdb.DuckDBPyConnection, ws: Workspace, report: Report, since: datetime | None,
+             until: datetime | None) -> None:  # fmt: skip
     """Fill each headline's billed change against the previous period, when the lake's bills
     cover all of it (the earliest charge starts no later than the previous period)."""
     try:
@@ -830,8 +895,8 @@ def _compare(con: duckdb.DuckDBPyConnection, report: Report, since: datetime | N
     if prev is None:
         return
     report.previous_since, report.previous_until = prev
-    first = con.execute("SELECT min(charge_period_start) FROM charges").fetchone()
-    if first is None or first[0] is None or first[0] > prev[0]:
+    first, _ = _bill_edges(con, ws)
+    if first is None or first > prev[0]:
         return  # the bills start inside the previous period: no honest comparison
     _, rows = _fetch(con, "spend_by_day", {"since": prev[0], "until": prev[1]})
     totals: dict[str, Decimal] = {}
@@ -847,19 +912,15 @@ def _compare(con: duckdb.DuckDBPyConnection, report: Report, since: datetime | N
                     h.change_pct = (h.change / h.previous_billed * 100).quantize(Decimal("0.1"))
 
 
-def _notice(con: duckdb.DuckDBPyConnection, report: Report, since: datetime | None,
-            until: datetime | None) -> str | None:  # fmt: skip
+def _notice(con: duckdb.DuckDBPyConnection, ws: Workspace, report: Report) -> str | None:
     """One line when the period holds no charge and no call, naming the period and what the lake
     does hold (an empty report is never an all-clear)."""
     from costlab.report.markdown import period_text
 
     if report.headline:
         return None
-    row = con.execute(
-        "SELECT (SELECT min(charge_period_start) FROM charges), (SELECT max(charge_period_start) FROM charges),"
-        " (SELECT min(start_time) FROM spans), (SELECT max(start_time) FROM spans)"
-    ).fetchone()
-    times = [t for t in (row or ()) if t is not None]
+    row = con.execute("SELECT min(start_time), max(start_time) FROM spans").fetchone()
+    times = [t for t in (*_bill_edges(con, ws), *(row or ())) if t is not None]
     held = (
         f"the lake holds data from {min(times).astimezone(UTC).date()} to {max(times).astimezone(UTC).date()}"
         if times
