@@ -123,27 +123,43 @@ def discover(
 
 
 def _walk(top: Path, exclude: Path | None, patterns: list[str]) -> list[Path]:
-    """Data files under ``top`` in path order (os.walk: a nightly run lists thousands of files,
-    and pathlib's per-file objects cost more than the listing)."""
+    """Data files under ``top`` in path order (os.scandir: a nightly run lists thousands of files,
+    and pathlib's per-file objects and a stat per name cost more than the listing; the entries'
+    own file types answer for regular files, so only symlinks are stat'ed)."""
     root = str(top.absolute())
     skip = str(exclude.absolute()) if exclude is not None else None
     if skip is not None and (root == skip or root.startswith(skip + os.sep)):
         return []  # inside the lake
     out: list[tuple[list[str], str]] = []
-    for here, dirs, names in os.walk(root):  # symlinked folders are not followed (as rglob)
-        dirs[:] = [d for d in dirs if not d.startswith(".") and os.path.join(here, d) != skip]
-        rel_dir = os.path.relpath(here, root)
-        for name in names:
-            low = name.lower()
-            base = low[:-3] if low.endswith(".gz") else low
-            if name.startswith(".") or not base.endswith(DATA_SUFFIXES):
+    stack: list[tuple[str, list[str]]] = [(root, [])]
+    while stack:
+        here, rel_parts = stack.pop()
+        try:
+            entries = list(os.scandir(here))
+        except OSError:  # unreadable folder: skipped, as os.walk does
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
                 continue
-            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            if any(fnmatch.fnmatch(name, pat) or fnmatch.fnmatch(rel, pat) for pat in patterns):
+            try:
+                if entry.is_dir(follow_symlinks=False):  # symlinked folders are not followed (as rglob)
+                    if entry.path != skip:
+                        stack.append((entry.path, [*rel_parts, name]))
+                    continue
+                low = name.lower()
+                base = low[:-3] if low.endswith(".gz") else low
+                if not base.endswith(DATA_SUFFIXES):
+                    continue
+                parts = [*rel_parts, name]
+                if patterns:
+                    rel = "/".join(parts)
+                    if any(fnmatch.fnmatch(name, pat) or fnmatch.fnmatch(rel, pat) for pat in patterns):
+                        continue
+                if entry.is_file():
+                    out.append((parts, entry.path))
+            except OSError:
                 continue
-            full = os.path.join(here, name)
-            if os.path.isfile(full):
-                out.append((rel.split("/"), full))
     out.sort(key=lambda t: t[0])
     return [Path(full) for _, full in out]
 
