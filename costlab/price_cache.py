@@ -18,11 +18,13 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import duckdb
     import pyarrow as pa
 
 FORMAT = "costlab-prices-2"
@@ -35,8 +37,6 @@ class CachedPrices:
 
     def __init__(self, path: Path, columns: list[tuple[str, str]]) -> None:
         import duckdb
-
-        from costlab.sql import sql_literal
 
         self.path = path
         self._names = [n for n, _ in columns]
@@ -51,7 +51,7 @@ class CachedPrices:
         if meta.get("format") != FORMAT:
             raise ValueError("another cache layout")
         self.matches: list[Any] = json.loads(meta["matches"])
-        self._con.execute(f"CREATE TABLE p AS SELECT * FROM read_parquet('{sql_literal(str(path))}')")
+        self._con.execute(f"CREATE TABLE p AS SELECT * FROM read_parquet('{quoted(path)}')")
         want = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in columns)
         have, expected = (
             [tuple(r[:2]) for r in self._con.execute(f"DESCRIBE {sql}").fetchall()]
@@ -86,6 +86,11 @@ class CachedPrices:
         return pq.read_table(str(self.path)).replace_schema_metadata(None).cast(schema)
 
 
+def quoted(path: Path) -> str:
+    """``path`` inside a SQL string literal (quotes doubled)."""
+    return str(path).replace("'", "''")
+
+
 def _utc(v: Any) -> Any:
     """DuckDB's aware datetimes (zoneinfo UTC) as datetime.UTC ones, as the built book has them."""
     return v.astimezone(UTC) if isinstance(v, datetime) and v.tzinfo is not None else v
@@ -115,3 +120,36 @@ def write(path: Path, table: pa.Table, matches: list[Any]) -> None:
             tmp.unlink(missing_ok=True)
         except OSError:
             pass
+
+
+def create_table_of_columns(
+    con: duckdb.DuckDBPyConnection, name: str, columns: list[tuple[str, str]], values: Mapping[str, list[Any]]
+) -> None:
+    """``CREATE OR REPLACE TABLE name`` of ``columns`` ((name, SQL type)) from Python lists of
+    equal length, one per column, without pyarrow.
+
+    Why: binding rows one by one costs about 1 ms a row (executemany) and a VALUES list 0.15 ms;
+    each column bound as one list parameter and unnested (positionally, so rows stay aligned)
+    costs about 12 us a row. Decimals, timestamps and times are bound as exact text and cast, so
+    nothing passes through a float."""
+    select, params = [], {}
+    for i, (col, typ) in enumerate(columns):
+        items = values[col]
+        if typ in ("BIGINT", "VARCHAR") or typ.endswith("[]"):
+            select.append(f"CAST(unnest($c{i}::{typ}[]) AS {typ}) AS {col}")
+            params[f"c{i}"] = list(items)
+        else:
+            select.append(f"CAST(unnest($c{i}::VARCHAR[]) AS {typ}) AS {col}")
+            params[f"c{i}"] = [None if v is None else _exact_text(v) for v in items]
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {', '.join(select)}", params)
+
+
+def _exact_text(v: Any) -> str:
+    from datetime import date, time
+    from decimal import Decimal
+
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    if isinstance(v, (date, time)):
+        return v.isoformat()
+    return str(v)

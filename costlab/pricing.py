@@ -1353,7 +1353,7 @@ def add_price_tables(con: duckdb.DuckDBPyConnection, book: PriceBook | None = No
         "WHERE span_kind IN ('llm', 'embedding') AND usage_scope = 'self' AND model IS NOT NULL"
         + usage
     ).fetchall()
-    from costlab.sql import create_table_of_columns, sql_literal
+    from costlab.price_cache import create_table_of_columns, quoted
 
     # Python lists bound as parameters, or the cache file read by DuckDB: no pyarrow (Spark loads
     # `price_tables`, the same tables as Arrow)
@@ -1363,7 +1363,7 @@ def add_price_tables(con: duckdb.DuckDBPyConnection, book: PriceBook | None = No
         select = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in PRICE_COLUMNS)
         con.execute(
             f"CREATE OR REPLACE TABLE prices AS SELECT {select} "
-            f"FROM read_parquet('{sql_literal(str(book.cache_path))}')"
+            f"FROM read_parquet('{quoted(book.cache_path)}')"
         )
     else:
         create_table_of_columns(con, "prices", PRICE_COLUMNS, book.price_columns())

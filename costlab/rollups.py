@@ -180,7 +180,7 @@ def _facts_view(con: duckdb.DuckDBPyConnection, root: Path, files: list[str], na
     if not files:
         select = "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in cols) + " WHERE false"
     else:
-        from costlab.views import parquet_scan
+        from costlab.sql import parquet_scan
 
         paths = [str(root / f) for f in files]
         scan, present = parquet_scan(con, paths, "hive_partitioning = true, hive_types = {'day': DATE}")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from costlab import schema
-from costlab.sql import load_sql, sql_list
+from costlab.sql import load_sql, parquet_scan
 
 if TYPE_CHECKING:
     import duckdb
@@ -44,23 +44,6 @@ def stored_select(con: Any, root: Path, manifest: Manifest, table: str) -> str:
     scan, present = parquet_scan(con, files, "hive_partitioning = true, hive_types = {'day': DATE}")
     typed = ", ".join(f"CAST({n if n in present else 'NULL'} AS {t}) AS {n}" for n, t in cols)
     return f"SELECT {typed} FROM {scan}"
-
-
-def parquet_scan(con: Any, files: list[str], options: str) -> tuple[str, set[str]]:
-    """``read_parquet(files, options)`` and the names of the columns it gives.
-
-    Why: with ``union_by_name`` DuckDB reads the footer of every file each time a statement
-    over the scan is bound, and a report binds its views a hundred times: 10.7 ms a bind over
-    61 day files against 1.7 ms without it, growing with the days the lake holds. Files written
-    by one costlab share one schema, so it is asked for only when their schemas differ (a lake
-    written by an older costlab, whose files lack a newer column: those read as NULL)."""
-    groups = con.execute(
-        "SELECT count(DISTINCT s) FROM (SELECT file_name, string_agg(name || ' ' || coalesce(duckdb_type, type, '') "
-        f"|| ' ' || repetition_type, ',' ORDER BY column_id) AS s FROM parquet_schema({sql_list(files)}) GROUP BY 1)"
-    ).fetchall()[0][0]
-    by_name = ", union_by_name = true" if groups != 1 else ""
-    scan = f"read_parquet({sql_list(files)}, {options}{by_name})"
-    return scan, {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
 
 
 def create_rollup_views(con: Any, manifest: Manifest) -> None:

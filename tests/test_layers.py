@@ -23,7 +23,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "costlab"
 #: layer -> module name prefixes (dotted, under ``costlab``); the longest prefix wins
 LAYERS: dict[str, tuple[str, ...]] = {
     "core": ("errors", "version", "config", "periods", "schema", "names", "redact", "limits", "tokens", "money_text"),
-    "pricing": ("pricing",),
+    "pricing": ("pricing", "price_cache"),
     "lake": ("lake", "sql", "views", "attribution", "calls_store", "rollups", "lake_check"),
     "ingest": ("ingest",),
     "engines": ("engines",),

@@ -190,7 +190,7 @@ def test_duckdb_tables_equal_the_arrow_tables_for_a_cached_a_built_and_a_billed_
 def test_create_table_of_columns_is_exact(tmp_path: Path) -> None:
     import duckdb
 
-    from costlab.sql import create_table_of_columns
+    from costlab.price_cache import create_table_of_columns
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")

@@ -1,4 +1,4 @@
-"""costlab.views.parquet_scan: union_by_name only when a table's files differ in schema (a lake
+"""costlab.sql.parquet_scan: union_by_name only when a table's files differ in schema (a lake
 written partly by an older costlab), and the same rows either way."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from costlab.views import parquet_scan
+from costlab.sql import parquet_scan
 
 
 def _write(path: Path, cols: dict[str, list[object]]) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -404,7 +404,6 @@ def _bill_days(con: duckdb.DuckDBPyConnection, ws: Workspace, since: datetime | 
     column every bill query bounds, so the files outside these days hold no row any of them
     reads. A period open at either end reads every file, as before. What needs the whole
     history asks `_bill_edges`."""
-    from costlab.money.commitments import _next_month
     from costlab.rollups import day_of
     from costlab.views import table_select
 
@@ -417,8 +416,12 @@ def _bill_days(con: duckdb.DuckDBPyConnection, ws: Workspace, since: datetime | 
         prev = None
     if prev is not None:
         first = min(first, prev[0])
-    u = until.astimezone(UTC)
-    first_day, last_day = first.astimezone(UTC).date(), _next_month(u.date().replace(day=1))
+    u = until.astimezone(UTC).date()
+    try:  # the first day of the month after until's
+        last_day = date(u.year + u.month // 12, u.month % 12 + 1, 1)
+    except ValueError:  # --until in December 9999: no later day to leave out
+        last_day = date.max
+    first_day = first.astimezone(UTC).date()
     manifest = ws.lake.manifest()
     for table in ("charges", "usage"):
         rels = manifest.tables.get(table, [])
