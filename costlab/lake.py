@@ -97,6 +97,9 @@ class Manifest:
     trash: list[tuple[str, float]] = field(default_factory=list)
     #: what the stored rollups are split by (costlab.rollups.RollupKeys as JSON); {} = unknown
     rollup_keys: dict[str, Any] = field(default_factory=dict)
+    #: the bill's learned per-token rates and the digest of what they derive from
+    #: (costlab.learned_rates); {} = not kept
+    learned_rates: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -107,6 +110,7 @@ class Manifest:
                 "files": self.files,
                 "trash": self.trash,
                 **({"rollup_keys": self.rollup_keys} if self.rollup_keys else {}),
+                **({"learned_rates": self.learned_rates} if self.learned_rates else {}),
             },
             sort_keys=True,
             separators=(",", ":"),  # no indent: the C encoder (thousands of file entries)
@@ -141,6 +145,7 @@ class Manifest:
             files=_files(_field(data, "files", dict)),
             trash=_trash(_field(data, "trash", list, default=[])),
             rollup_keys=_field(data, "rollup_keys", dict, default={}),
+            learned_rates=_field(data, "learned_rates", dict, default={}),
         )
 
 

@@ -84,10 +84,13 @@ def _typed_select(table: str, present: set[str] | None) -> str:
     return ", ".join(parts)
 
 
-def bill_rates(con: Any, book: PriceBook) -> PriceBook:
-    """``book`` plus the bill's own rates for the models it does not know (needs ``charges_llm``)."""
-    rows = con.execute(load_sql("learned_rates"), {"since": None, "until": None}).fetchall()
-    return book.with_bill_rates(rows)
+def bill_rates(con: Any, book: PriceBook, manifest: Manifest | None = None) -> PriceBook:
+    """``book`` plus the bill's own rates for the models it does not know: the rows ingest kept in
+    ``manifest`` for its charges (`costlab.learned_rates`), else queried (needs ``charges_llm``)."""
+    from costlab import learned_rates
+
+    rows = learned_rates.stored(manifest)
+    return book.with_bill_rates(learned_rates.query(con) if rows is None else rows)
 
 
 def volume_prices(con: Any, book: PriceBook) -> PriceBook:
@@ -122,7 +125,7 @@ def create_views(
 
     # models no catalogue knows take the rates their own bill charged (pricing.with_bill_rates)
     con.execute(f"CREATE OR REPLACE VIEW charges_llm AS {load_sql('views/charges_llm')}")
-    prices = bill_rates(con, prices or PriceBook.load())
+    prices = bill_rates(con, prices or PriceBook.load(), manifest)
     stored = fast and "call_facts" in manifest.tables
     facts = None
     if stored:  # the prices read the calls' models from it

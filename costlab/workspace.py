@@ -142,7 +142,7 @@ class Workspace:
             files = [str(self.lake.path / rel) for rel in manifest.tables.get("charges", [])]
             con.execute(f"CREATE VIEW charges AS {table_select(con, 'charges', files)}")
             con.execute(f"CREATE VIEW charges_llm AS {load_sql('views/charges_llm')}")
-            return bill_rates(con, book)
+            return bill_rates(con, book, manifest)
 
     def rollup_keys(self, overrides: str | os.PathLike[str] | None = None) -> RollupKeys:
         """The splits this workspace's prices and attribution need of the lake's rollups."""

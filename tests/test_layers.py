@@ -24,7 +24,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "costlab"
 LAYERS: dict[str, tuple[str, ...]] = {
     "core": ("errors", "version", "config", "periods", "schema", "names", "redact", "limits", "tokens", "money_text"),
     "pricing": ("pricing", "price_cache"),
-    "lake": ("lake", "sql", "views", "attribution", "calls_store", "rollups", "lake_check"),
+    "lake": ("lake", "sql", "views", "attribution", "calls_store", "rollups", "lake_check", "learned_rates"),
     "ingest": ("ingest",),
     "engines": ("engines",),
     "workspace": ("workspace",),

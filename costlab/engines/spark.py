@@ -169,7 +169,7 @@ class SparkConnection:
         from costlab.views import bill_rates, create_call_views, create_rollup_views, volume_prices
 
         self.execute(f"CREATE OR REPLACE VIEW charges_llm AS {load_sql('views/charges_llm')}")
-        prices = bill_rates(self, prices or PriceBook.load())  # as costlab.views.create_views
+        prices = bill_rates(self, prices or PriceBook.load(), manifest)  # as costlab.views.create_views
         self._register_prices(prices, "_stored_call_facts" if stored else "spans")
 
         create_call_views(self, "SELECT * FROM _stored_call_facts" if stored else None)

@@ -35,7 +35,7 @@ from costlab.config import file_problem
 from costlab.errors import CostlabError, EmptyFileError, SourceError, UnknownFormatError
 from costlab.lake import STAGING, Lake, Manifest, file_sha256
 from costlab.limits import EARLIEST, LATEST, Limits
-from costlab.sql import new_connection, sql_list, sql_literal
+from costlab.sql import load_sql, new_connection, sql_list, sql_literal
 
 if TYPE_CHECKING:
     import duckdb
@@ -495,6 +495,22 @@ class _Run:
             self._stage("quarantine", ordinal, rows[start : start + CHUNK_ROWS], [])
 
     # -- finishing ----------------------------------------------------------------------------
+    def _learn_rates(self, con: duckdb.DuckDBPyConnection) -> bool:
+        """Keep the bill's learned rates in the manifest when its charges (or the SQL deriving
+        them) changed: readers then skip a query over every charges file
+        (`costlab.learned_rates`). Returns whether the manifest changed."""
+        from costlab import learned_rates
+        from costlab.views import table_select
+
+        manifest = self.manifest
+        if manifest.learned_rates.get("key") == learned_rates.key(manifest):
+            return False
+        files = [str(self.lake.path / rel) for rel in manifest.tables.get("charges", [])]
+        con.execute(f"CREATE OR REPLACE TEMP VIEW charges AS {table_select(con, 'charges', files)}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW charges_llm AS {load_sql('views/charges_llm')}")
+        manifest.learned_rates = learned_rates.entry(manifest, learned_rates.query(con))
+        return True
+
     def _finish(self) -> None:
         import duckdb
 
@@ -537,6 +553,7 @@ class _Run:
                 con, self.lake.path, manifest, self.run_id, touched, self.rollup_keys()
             )
             replaced += rolled_replaced
+            learned = self._learn_rates(con)
             self._write_runs(con)
         except duckdb.OutOfMemoryException:
             raise CostlabError(
@@ -548,7 +565,7 @@ class _Run:
         manifest.files.update(self.index_updates)
         # a run that wrote its runs row commits it (even when every file failed): a runs row
         # on disk then means a committed run, which `costlab lake repair` relies on
-        if self.index_updates or self.staged or facts_changed or rolled or self.per_format:
+        if self.index_updates or self.staged or facts_changed or rolled or learned or self.per_format:
             now = time.time()
             manifest.trash.extend((rel, now) for rel in replaced)
             self.lake.commit(manifest)
