@@ -162,12 +162,15 @@ class Workspace:
         fast: bool = False,
         engine: str | None = None,
         rules: AttributionRules | None = None,
+        manifest: Manifest | None = None,
     ) -> Any:
         """A connection with the lake's views, the price tables (``prices``, default `prices`)
         and the attributed views (``rules``, default `attribution_rules`), on ``engine``
         (default: this workspace's). ``fast``: ``calls`` over the lake's stored call_facts
-        (`costlab.views.create_views`). Not restricted: for costlab's own SQL and SQL you wrote;
-        user SQL goes through `sql` / `run_read_only`."""
+        (`costlab.views.create_views`). ``manifest``: the committed state to read on DuckDB
+        (default: read now); a caller that reads more lake files itself passes the one it read,
+        so everything it reads is one snapshot. Not restricted: for costlab's own SQL and SQL
+        you wrote; user SQL goes through `sql` / `run_read_only`."""
         from costlab import attribution
 
         name = self.engine if engine is None else engine
@@ -177,16 +180,16 @@ class Workspace:
 
             con: Any = SparkConnection(self.lake, self.engine_settings, book, fast=fast)
         else:
-            con = self._duckdb(book, fast)
+            con = self._duckdb(book, fast, manifest)
         attribution.add_attributed_views(con, rules or self.attribution_rules())
         return con
 
-    def _duckdb(self, book: PriceBook, fast: bool) -> duckdb.DuckDBPyConnection:
+    def _duckdb(self, book: PriceBook, fast: bool, manifest: Manifest | None = None) -> duckdb.DuckDBPyConnection:
         from costlab.lake import lake_file_errors
         from costlab.sql import new_connection
         from costlab.views import create_views
 
-        manifest = self.lake.manifest()
+        manifest = manifest or self.lake.manifest()
         con = new_connection()
         with lake_file_errors():
             create_views(con, self.lake.path, manifest, book, fast=fast)

@@ -132,3 +132,21 @@ def test_the_demo_gives_the_whole_historys_answers(
     if since.startswith("2026-11"):
         assert windowed["notice"].startswith("No charges or calls in 2026-11-01 to 2026-11-02")
         assert windowed["notice"].endswith("to 2026-10-31.")  # the bills and traces end in October
+
+
+def test_the_report_reads_one_snapshot_of_the_lake(monkeypatch: pytest.MonkeyPatch, generated: tuple[Path, Path]) -> None:
+    """The views, the bill's day files and its first and last charge come from one read of the
+    manifest: an ingest committing mid-report cannot mix two states of the lake in one answer."""
+    from costlab.lake import Lake
+
+    lake, config = generated
+    reads: list[int] = []
+    manifest = Lake.manifest
+
+    def counted(self: Lake) -> Any:
+        reads.append(1)
+        return manifest(self)
+
+    monkeypatch.setattr(Lake, "manifest", counted)
+    _json(lake, config, "2026-12-10", "2026-12-11")  # the day window and the previous-period edge
+    assert len(reads) == 1

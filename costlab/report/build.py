@@ -29,7 +29,7 @@ from costlab.workspace import Workspace, workspace
 if TYPE_CHECKING:
     import duckdb
 
-    from costlab.lake import Lake
+    from costlab.lake import Lake, Manifest
     from costlab.money.alerts import Budget
     from costlab.money.currency import Rates
     from costlab.pricing import PriceBook
@@ -185,11 +185,13 @@ def build_report(source: Workspace | Lake | str | None, options: ReportOptions |
         options=opts.describe(),
         version=__version__,
     )
+    # one snapshot: the bill's day files and edges come from the manifest the views are made from
+    lake = (ws.lake.path, ws.lake.manifest())
     with (
         tempfile.TemporaryDirectory(prefix="costlab-report-") as scratch,
-        ws.connect(prices=book, fast=True, engine=opts.engine) as con,
+        ws.connect(prices=book, fast=True, engine=opts.engine, manifest=lake[1]) as con,
     ):
-        report.rollups_note = _prepare(con, opts, since, until, Path(scratch), ws.rollup_keys(opts.prices), ws)
+        report.rollups_note = _prepare(con, opts, since, until, Path(scratch), ws.rollup_keys(opts.prices), lake)
         params: dict[str, Any] = {
             "since": since,
             "until": until,
@@ -217,8 +219,8 @@ def build_report(source: Workspace | Lake | str | None, options: ReportOptions |
         report.headline = _headline(report)
         _gap_note(report)
         _commitment_note(con, ws, report, book, since, until)
-        _compare(con, ws, report, since, until)
-        report.notice = _notice(con, ws, report)
+        _compare(con, lake, report, since, until)
+        report.notice = _notice(con, lake, report)
     if not opts.findings:
         report.findings_note = NOT_RUN
         return report
@@ -319,7 +321,7 @@ def _prepare(
     until: datetime | None,
     scratch: Path,
     needed: RollupKeys,
-    ws: Workspace,
+    lake: tuple[Path, Manifest],
 ) -> str | None:
     """Tables the queries join: the report's calls, attribution rules, metrics; the same steps
     on both engines. ``scratch``: a folder for DuckDB's copy of the calls, deleted after.
@@ -360,7 +362,7 @@ def _prepare(
     # since views bind by name)
     con.execute(f"CREATE OR REPLACE VIEW _report_calls AS SELECT * FROM ({source}) AS r{where}")
     if not spark:
-        _bill_days(con, ws, since, until, lo)
+        _bill_days(con, lake, since, until, lo)
     if rates is not None and opts.currency:  # every amount in one currency, each day at its own rate
         from costlab.money.currency import convert_views
 
@@ -392,8 +394,8 @@ def _prepare(
     return why
 
 
-def _bill_days(con: duckdb.DuckDBPyConnection, ws: Workspace, since: datetime | None, until: datetime | None,
-               lo: datetime | None) -> None:  # fmt: skip
+def _bill_days(con: duckdb.DuckDBPyConnection, lake: tuple[Path, Manifest], since: datetime | None,
+               until: datetime | None, lo: datetime | None) -> None:  # fmt: skip
     """``charges`` and ``usage`` over only the day files the report's bill queries read: from the
     anomaly look-back or the previous period, whichever starts first (``lo``), to the end of
     ``until``'s month (the commitments' whole months).
@@ -422,18 +424,19 @@ def _bill_days(con: duckdb.DuckDBPyConnection, ws: Workspace, since: datetime | 
     except ValueError:  # --until in December 9999: no later day to leave out
         last_day = date.max
     first_day = first.astimezone(UTC).date()
-    manifest = ws.lake.manifest()
+    root, manifest = lake
     for table in ("charges", "usage"):
         rels = manifest.tables.get(table, [])
-        keep = [str(ws.lake.path / rel) for rel in rels if (d := day_of(rel)) is None or first_day <= d <= last_day]
+        keep = [str(root / rel) for rel in rels if (d := day_of(rel)) is None or first_day <= d <= last_day]
         if len(keep) < len(rels):
             con.execute(f"CREATE OR REPLACE VIEW {table} AS {table_select(con, table, keep)}")
 
 
-def _bill_edges(con: Any, ws: Workspace) -> tuple[datetime | None, datetime | None]:
+def _bill_edges(con: Any, lake: tuple[Path, Manifest]) -> tuple[datetime | None, datetime | None]:
     """The first and last charge_period_start of the whole lake, read from only the earliest and
-    latest day's files (a row's day partition is that column's UTC day), whatever days the
-    report's ``charges`` view holds (`_bill_days`). On Spark, from the view."""
+    latest day's files (a row's day partition is that column's UTC day; a file without one is
+    read for both), whatever days the report's ``charges`` view holds (`_bill_days`). On Spark,
+    from the view."""
     from costlab import engines
     from costlab.rollups import day_of
     from costlab.sql import sql_list
@@ -441,14 +444,14 @@ def _bill_edges(con: Any, ws: Workspace) -> tuple[datetime | None, datetime | No
     if engines.is_spark(con):
         row = con.execute("SELECT min(charge_period_start), max(charge_period_start) FROM charges").fetchone()
         return (row[0], row[1]) if row else (None, None)
-    rels = ws.lake.manifest().tables.get("charges", [])
-    days = [d for d in (day_of(rel) for rel in rels) if d is not None]
-    undated = [rel for rel in rels if day_of(rel) is None]
-    if not rels:
+    root, manifest = lake
+    day = {rel: day_of(rel) for rel in manifest.tables.get("charges", [])}
+    if not day:
         return None, None
+    known = [d for d in day.values() if d is not None]
     edges = []
-    for agg, day in (("min", min(days, default=None)), ("max", max(days, default=None))):
-        files = [str(ws.lake.path / rel) for rel in rels if day_of(rel) == day or rel in undated]
+    for agg, edge in (("min", min(known, default=None)), ("max", max(known, default=None))):
+        files = [str(root / rel) for rel, d in day.items() if d is None or d == edge]
         got = con.execute(
             f"SELECT {agg}(charge_period_start) FROM read_parquet({sql_list(files)}, union_by_name = true)"
         ).fetchall()
@@ -887,7 +890,7 @@ def _previous(con: duckdb.DuckDBPyConnection, since: datetime | None,
     return since - (end - since), since
 
 
-def _compare(con: duckdb.DuckDBPyConnection, ws: Workspace, report: Report, since: datetime | None,
+def _compare(con: duckdb.DuckDBPyConnection, lake: tuple[Path, Manifest], report: Report, since: datetime | None,
              until: datetime | None) -> None:  # fmt: skip
     """Fill each headline's billed change against the previous period, when the lake's bills
     cover all of it (the earliest charge starts no later than the previous period)."""
@@ -898,7 +901,7 @@ def _compare(con: duckdb.DuckDBPyConnection, ws: Workspace, report: Report, sinc
     if prev is None:
         return
     report.previous_since, report.previous_until = prev
-    first, _ = _bill_edges(con, ws)
+    first, _ = _bill_edges(con, lake)
     if first is None or first > prev[0]:
         return  # the bills start inside the previous period: no honest comparison
     _, rows = _fetch(con, "spend_by_day", {"since": prev[0], "until": prev[1]})
@@ -915,7 +918,7 @@ def _compare(con: duckdb.DuckDBPyConnection, ws: Workspace, report: Report, sinc
                     h.change_pct = (h.change / h.previous_billed * 100).quantize(Decimal("0.1"))
 
 
-def _notice(con: duckdb.DuckDBPyConnection, ws: Workspace, report: Report) -> str | None:
+def _notice(con: duckdb.DuckDBPyConnection, lake: tuple[Path, Manifest], report: Report) -> str | None:
     """One line when the period holds no charge and no call, naming the period and what the lake
     does hold (an empty report is never an all-clear)."""
     from costlab.report.markdown import period_text
@@ -923,7 +926,7 @@ def _notice(con: duckdb.DuckDBPyConnection, ws: Workspace, report: Report) -> st
     if report.headline:
         return None
     row = con.execute("SELECT min(start_time), max(start_time) FROM spans").fetchone()
-    times = [t for t in (*_bill_edges(con, ws), *(row or ())) if t is not None]
+    times = [t for t in (*_bill_edges(con, lake), *(row or ())) if t is not None]
     held = (
         f"the lake holds data from {min(times).astimezone(UTC).date()} to {max(times).astimezone(UTC).date()}"
         if times
