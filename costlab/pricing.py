@@ -1081,10 +1081,6 @@ class PriceBook:
         """`grid_rows` as an Arrow table."""
         return _arrow_table(self.grid_rows(keys), GRID_COLUMNS)
 
-    def mapping_table(self, pairs: Iterable[tuple[str | None, str | None]]) -> pa.Table:
-        """`mapping_rows` as an Arrow table."""
-        return _arrow_table(self.mapping_rows(pairs), MAP_COLUMNS)
-
     def mapping_rows(self, pairs: Iterable[tuple[str | None, str | None]]) -> list[dict[str, Any]]:
         """The ``model_prices`` rows: where each (provider, model) of ``pairs`` gets its prices
         (NULL price model: unpriced). Saves the cache when new matches were made."""
@@ -1323,13 +1319,22 @@ def price_tables(
     """(name, Arrow table, columns) of ``prices``, ``model_prices`` for the (provider, model)
     ``pairs`` and the ``price_grid`` cells their price models need: what Spark loads (DuckDB
     makes the same tables in `add_price_tables`)."""
-    mapping = book.mapping_rows(pairs)
-    keys = {(r["price_provider"], r["price_model"]) for r in mapping if r["price_model"] is not None}
+    mapping, grid = _pair_rows(book, pairs)
     return [
         ("prices", book.prices_table(), tuple(PRICE_COLUMNS)),
         ("model_prices", _arrow_table(mapping, MAP_COLUMNS), tuple(MAP_COLUMNS)),
-        ("price_grid", book.grid_table(keys), tuple(GRID_COLUMNS)),
+        ("price_grid", _arrow_table(grid, GRID_COLUMNS), tuple(GRID_COLUMNS)),
     ]
+
+
+def _pair_rows(
+    book: PriceBook, pairs: Iterable[tuple[str | None, str | None]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The ``model_prices`` rows of ``pairs`` and the ``price_grid`` rows of the price models
+    they match: both engines' tables, whatever form each loads them in."""
+    mapping = book.mapping_rows(pairs)
+    keys = {(r["price_provider"], r["price_model"]) for r in mapping if r["price_model"] is not None}
+    return mapping, book.grid_rows(keys)
 
 
 def add_price_tables(con: duckdb.DuckDBPyConnection, book: PriceBook | None = None, calls_from: str = "spans") -> None:
@@ -1357,8 +1362,7 @@ def add_price_tables(con: duckdb.DuckDBPyConnection, book: PriceBook | None = No
 
     # Python lists bound as parameters, or the cache file read by DuckDB: no pyarrow (Spark loads
     # `price_tables`, the same tables as Arrow)
-    mapping = book.mapping_rows(pairs)
-    keys = {(r["price_provider"], r["price_model"]) for r in mapping if r["price_model"] is not None}
+    mapping, grid = _pair_rows(book, pairs)
     if book.cache_path is not None:
         select = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in PRICE_COLUMNS)
         con.execute(
@@ -1367,7 +1371,7 @@ def add_price_tables(con: duckdb.DuckDBPyConnection, book: PriceBook | None = No
         )
     else:
         create_table_of_columns(con, "prices", PRICE_COLUMNS, book.price_columns())
-    for name, rows, cols in (("model_prices", mapping, MAP_COLUMNS), ("price_grid", book.grid_rows(keys), GRID_COLUMNS)):
+    for name, rows, cols in (("model_prices", mapping, MAP_COLUMNS), ("price_grid", grid, GRID_COLUMNS)):
         create_table_of_columns(con, name, cols, {n: [r[n] for r in rows] for n, _ in cols})
 
 

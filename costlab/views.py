@@ -63,8 +63,8 @@ def create_rollup_views(con: Any, manifest: Manifest) -> None:
 def table_select(con: duckdb.DuckDBPyConnection, table: str, files: list[str], file_column: str | None = None) -> str:
     """A typed SELECT of ``table``'s columns over ``files`` (absolute paths; columns a file lacks
     read as NULL; no files: no rows), plus each row's file path as ``file_column`` if given."""
-    extra = f", CAST(NULL AS VARCHAR) AS {file_column}" if file_column else ""
     if not files:
+        extra = f", CAST(NULL AS VARCHAR) AS {file_column}" if file_column else ""
         return f"SELECT {_typed_select(table, None)}{extra} WHERE false"
     hive = ", ".join(f"'{n}': {t}" for n, t in schema.TABLE_PARTITIONS[table])
     options = f"hive_partitioning = true, hive_types = {{{hive}}}{', filename = true' if file_column else ''}"
