@@ -102,19 +102,27 @@ class Manifest:
     learned_rates: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "format": FORMAT_VERSION,
-                "version": self.version,
-                "tables": self.tables,
-                "files": self.files,
-                "trash": self.trash,
-                **({"rollup_keys": self.rollup_keys} if self.rollup_keys else {}),
-                **({"learned_rates": self.learned_rates} if self.learned_rates else {}),
-            },
-            sort_keys=True,
-            separators=(",", ":"),  # no indent: the C encoder (thousands of file entries)
-        )
+        return self.to_bytes().decode("utf-8")
+
+    def to_bytes(self) -> bytes:
+        """The manifest as compact JSON, keys sorted. msgspec writes a 17k-file index in half
+        json's time; a path that is not valid Unicode (undecodable bytes in a file name, kept
+        by Python as lone surrogates) cannot be UTF-8, so it goes through json's ASCII escapes."""
+        data = {
+            "format": FORMAT_VERSION,
+            "version": self.version,
+            "tables": self.tables,
+            "files": self.files,
+            "trash": self.trash,
+            **({"rollup_keys": self.rollup_keys} if self.rollup_keys else {}),
+            **({"learned_rates": self.learned_rates} if self.learned_rates else {}),
+        }
+        import msgspec
+
+        try:
+            return msgspec.json.encode(data, order="sorted")
+        except (msgspec.EncodeError, UnicodeEncodeError, TypeError, OverflowError):
+            return json.dumps(data, sort_keys=True, separators=(",", ":")).encode("ascii")
 
     def live(self) -> set[str]:
         """Every data file the manifest lists, lake-relative."""
@@ -125,7 +133,7 @@ class Manifest:
         """Parse and check every field's type; `ManifestError` says what is wrong, and a newer
         format is a `LakeDamagedError` (upgrade costlab)."""
         try:
-            data = json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
+            data = _decode(text)
         except UnicodeDecodeError:
             raise ManifestError("not UTF-8 text") from None
         except (ValueError, RecursionError) as ex:
@@ -150,6 +158,19 @@ class Manifest:
 
 
 _MISSING = object()
+
+
+def _decode(text: str | bytes) -> Any:
+    """JSON text as Python objects: msgspec (twice json's speed on a 5 MB manifest), else json,
+    which also accepts what msgspec refuses (escaped lone surrogates from `Manifest.to_bytes`'
+    fallback, integers beyond 64 bits) and words the error for text that is not JSON."""
+    import msgspec
+
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return json.loads(raw.decode("utf-8") if isinstance(text, bytes) else text)
 
 
 def _kind(value: Any) -> str:
@@ -195,6 +216,17 @@ _FILE_FIELDS: dict[str, tuple[type, bool]] = {  # name -> (type, required)
 
 def _files(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for path, entry in raw.items():
+        # the common case in one expression (a nightly run reads 17k entries); JSON gives no
+        # subclasses, so `type(v) is int` is the check below (an int, not a bool)
+        if type(entry) is dict and type(entry.get("size")) is int and type(entry.get("mtime_ns")) is int:
+            fmt, run, rows = entry.get("source_format"), entry.get("run_id"), entry.get("rows")
+            if (
+                type(entry.get("sha256")) is str
+                and (fmt is None or type(fmt) is str)
+                and (run is None or type(run) is str)
+                and (rows is None or type(rows) is int)
+            ):
+                continue
         if not isinstance(entry, dict):
             raise ManifestError(f"'files' entry {path[:60]!r} is a {_kind(entry)}, not an object")
         for key, (typ, required) in _FILE_FIELDS.items():
@@ -356,13 +388,13 @@ class Lake:
         """Atomically publish ``manifest`` (write, fsync, rename, fsync the directory); a lake
         without its identity file gets it now."""
         manifest.version += 1
-        self._write_atomic(MANIFEST, manifest.to_json())
+        self._write_atomic(MANIFEST, manifest.to_bytes())
         self._ensure_identity()
 
-    def _write_atomic(self, name: str, text: str) -> None:
+    def _write_atomic(self, name: str, text: str | bytes) -> None:
         tmp = self.path / f"{name}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with open(tmp, "wb") as fh:
+            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path / name)
