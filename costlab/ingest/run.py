@@ -103,10 +103,21 @@ def discover(
     One path given alone (a ``str`` or ``PathLike``) is that path, not the characters of its
     name: iterating ``"exports/"`` would walk ``/`` first, the whole file system.
     """
+    names, missing = _discover(paths, exclude, ignore)
+    return [Path(n) for n in names], missing
+
+
+def _discover(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    exclude: Path | None = None,
+    ignore: Iterable[str] = (),
+) -> tuple[list[str], list[FileResult]]:
+    """`discover` with the files as absolute path strings: a nightly run lists 17k files and
+    skips nearly all of them, and a Path object each (made, hashed, stat'ed) cost 0.1 s."""
     patterns = [ignore] if isinstance(ignore, str) else list(ignore)
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
-    found: list[Path] = []
+    found: list[str] = []
     missing: list[FileResult] = []
     for raw in paths:
         p = Path(raw).expanduser()
@@ -114,15 +125,15 @@ def discover(
         if problem == "directory":
             found += _walk(p, exclude, patterns)
         elif problem is None:
-            found.append(p.absolute())
+            found.append(str(p.absolute()))
         else:
             missing.append(FileResult(str(p), "failed", error=f"{p}: {problem}"))
-    seen: set[Path] = set()
+    seen: set[str] = set()
     unique = [f for f in found if not (f in seen or seen.add(f))]  # type: ignore[func-returns-value]
     return unique, missing
 
 
-def _walk(top: Path, exclude: Path | None, patterns: list[str]) -> list[Path]:
+def _walk(top: Path, exclude: Path | None, patterns: list[str]) -> list[str]:
     """Data files under ``top`` in path order (os.scandir: a nightly run lists thousands of files,
     and pathlib's per-file objects and a stat per name cost more than the listing; the entries'
     own file types answer for regular files, so only symlinks are stat'ed)."""
@@ -161,7 +172,7 @@ def _walk(top: Path, exclude: Path | None, patterns: list[str]) -> list[Path]:
             except OSError:
                 continue
     out.sort(key=lambda t: t[0])
-    return [Path(full) for _, full in out]
+    return [full for _, full in out]
 
 
 def ingest(
@@ -204,7 +215,7 @@ def ingest(
     if isinstance(paths, str | os.PathLike):
         paths = [paths]  # one path, not the characters of its name (see `discover`)
     paths = list(paths)
-    files, missing = discover(paths, exclude=lk.path, ignore=[str(p) for p in ignore])
+    files, missing = _discover(paths, exclude=lk.path, ignore=[str(p) for p in ignore])
     result.files.extend(missing)
     with lk.write_lock(wait=wait, on_wait=on_wait), line_limit(ctx.limits.max_line_bytes):
         manifest = lk.collect_garbage(lk.open_for_write())
@@ -260,7 +271,7 @@ class _Run:
         return self.source is None and path.absolute() not in self.named
 
     # -- orchestration ----------------------------------------------------------------------
-    def execute(self, files: list[Path]) -> None:
+    def execute(self, files: list[str]) -> None:
         todo = self._changed(files)
         remote = self._remote_results(todo)
         try:
@@ -277,25 +288,29 @@ class _Run:
             self.progress(len(todo), len(todo), "")
         self._finish()
 
-    def _changed(self, files: list[Path]) -> list[Path]:
+    def _changed(self, files: list[str]) -> list[Path]:
+        """The files to read: new ones, and known ones whose size and mtime changed unless their
+        content hash did not (then only the index's mtime moves)."""
         todo = []
-        for path in files:
+        index, results = self.manifest.files, self.result.files
+        for name in files:
             try:
-                st = path.stat()
+                st = os.stat(name)
             except OSError as ex:
-                self.result.files.append(FileResult(str(path), "failed", error=f"{path}: {ex.strerror}"))
+                results.append(FileResult(name, "failed", error=f"{name}: {ex.strerror}"))
                 continue
-            known = self.manifest.files.get(self._name(path))
+            key = self._name(name)
+            known = index.get(key)
             if known and not self.force:
                 if known["size"] == st.st_size and known["mtime_ns"] == st.st_mtime_ns:
-                    self.result.files.append(FileResult(str(path), "skipped", known.get("source_format")))
+                    results.append(FileResult(name, "skipped", known.get("source_format")))
                     continue
-                digest = file_sha256(path)
+                digest = file_sha256(Path(name))
                 if known["size"] == st.st_size and digest == known["sha256"]:
-                    self.index_updates[self._name(path)] = {**known, "mtime_ns": st.st_mtime_ns}
-                    self.result.files.append(FileResult(str(path), "skipped", known.get("source_format")))
+                    self.index_updates[key] = {**known, "mtime_ns": st.st_mtime_ns}
+                    results.append(FileResult(name, "skipped", known.get("source_format")))
                     continue
-            todo.append(path)
+            todo.append(Path(name))
         return todo
 
     def _ingest_file(self, ordinal: int, path: Path) -> None:
@@ -412,7 +427,7 @@ class _Run:
             self._stage_quarantine(ordinal, path, out.source, out.bad)
         self._ingested(fr, path, out.source, out.ident, out.rows, len(out.bad))
 
-    def _name(self, path: Path) -> str:
+    def _name(self, path: Path | str) -> str:
         return source_name(path, self.ctx.redact)
 
     def _stats(self, fmt: str | None) -> dict[str, Any]:
@@ -1052,15 +1067,20 @@ def _raw(row: dict[str, Any]) -> str:
     return raw_text({k: v for k, v in row.items() if not k.startswith("_")})
 
 
-def source_name(path: Path, redact: bool) -> str:
+def source_name(path: Path | str, redact: bool) -> str:
     """How the lake names a source file: in ``source_file``, ``runs.files`` and the manifest's
     file index (the key that lets the next run skip it). ``--redact`` hashes the e-mail addresses
     in it (`costlab.redact.redact_path`: the same path gives the same name, so skipping works)."""
+    name = str(path)
+    if not name.isprintable() and any("\udc80" <= ch <= "\udcff" for ch in name):
+        # bytes that are not UTF-8 (Python keeps them as lone surrogates, which no Parquet or
+        # JSON writer takes): shown escaped, e.g. ``spend-\xff.csv``, the same each run
+        name = os.fsencode(name).decode("utf-8", "backslashreplace")
     if not redact:
-        return str(path)
+        return name
     from costlab.redact import redact_path
 
-    return redact_path(str(path))
+    return redact_path(name)
 
 
 def _redact(row: dict[str, Any]) -> None:
