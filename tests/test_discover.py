@@ -8,11 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
-from toysource import write
 
-from costlab.ingest.run import discover, ingest
-from costlab.lake import Lake
-from costlab.workspace import Workspace
+from costlab.ingest.run import discover
 
 
 @pytest.fixture
@@ -58,18 +55,3 @@ def test_an_unreadable_subfolder_is_skipped(tree: Path) -> None:
     finally:
         (tree / "z").chmod(0o755)
     assert "b.jsonl" in rel and not any(r.startswith("z/") for r in rel)
-
-
-def test_a_file_name_that_is_not_utf8_is_stored_escaped_and_skipped_next_time(tmp_path: Path) -> None:
-    """Python keeps the byte 0xff of a file name as the lone surrogate U+DCFF, which neither Parquet
-    nor UTF-8 JSON can hold: the lake names the file with the byte escaped (it crashed ingest)."""
-    src = tmp_path / "src"
-    src.mkdir()
-    write(src / os.fsdecode(b"spend-\xff.csv"), [(1, "1.50", "2026-01-01")])
-    first = ingest([src], lake=tmp_path / "lake")
-    assert [f.status for f in first.files] == ["ingested"], first.files
-    stored = str(src / "spend-") + "\\xff.csv"
-    assert list(Lake(tmp_path / "lake").manifest().files) == [stored]
-    assert Workspace(tmp_path / "lake").rows("SELECT DISTINCT source_file FROM charges") == [(stored,)]
-    again = ingest([src], lake=tmp_path / "lake")
-    assert [f.status for f in again.files] == ["skipped"]

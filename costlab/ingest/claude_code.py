@@ -129,7 +129,7 @@ def _project_folder(path: Path) -> str | None:
     parts = path.parts
     for i in range(len(parts) - 2, -1, -1):
         if parts[i] == "projects":
-            return parts[i + 1]
+            return u.storable(parts[i + 1])
     return None
 
 
@@ -407,7 +407,7 @@ class ClaudeCodeSession(Source):
         recognised = 0
         in_subagents = "subagents" in path.parts
         fast = _fast_decoder(ctx.keep_text)
-        fallback_session = path.stem
+        fallback_session = u.storable(path.stem)
         window = self.WINDOW
         for n, raw in _lines(path, fast is not None):
             if n % window == 0:
@@ -638,7 +638,7 @@ class ClaudeCodeSession(Source):
         branch = u.nullish(obj.get("gitBranch"))  # "" outside a git repository
         agent_id = u.nullish(obj.get("agentId"))
         if agent_id is None and sidechain and path.stem.startswith("agent-"):
-            agent_id = path.stem[len("agent-") :]
+            agent_id = u.storable(path.stem[len("agent-") :])
         error = reply.error
         tags = {
             k: v

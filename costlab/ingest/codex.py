@@ -275,7 +275,7 @@ class CodexRollout(Source):
         fork_ts: datetime | None,
         events: list[_Event],
     ) -> Iterator[Row | Bad]:
-        session = u.nullish(meta.get("id")) or own_id or path.stem
+        session = u.nullish(meta.get("id")) or own_id or u.storable(path.stem)
         provider = (u.nullish(meta.get("model_provider")) or "openai").lower()
         step = _step(meta.get("source"))
         copied_until = fork_ts + FORK_WINDOW if fork_ts else None

@@ -486,6 +486,8 @@ class _Run:
         self.staged[table].append(Path(_stage_file(self.stage_dir, table, name, tbl)))
 
     def _stage_quarantine(self, ordinal: int, path: Path, fmt: str, bad: list[Bad]) -> None:
+        from costlab.ingest.util import storable  # a reason can quote text no Parquet file holds
+
         if self.ctx.redact:  # raw lines and reasons quote values: no identities there either
             from costlab.ingest.base import Bad as _Bad
             from costlab.redact import redact_text
@@ -495,9 +497,9 @@ class _Run:
             {
                 "run_id": self.run_id,
                 "source_file": self._name(path),
-                "location": b.location,
-                "reason": b.reason[:1000],
-                "raw": (b.raw or "")[:2000],
+                "location": storable(b.location),
+                "reason": storable(b.reason[:1000]),
+                "raw": storable((b.raw or "")[:2000]),
                 "ingested_at": self.started,
                 "source_format": fmt,
                 "_file": ordinal,
@@ -1071,11 +1073,9 @@ def source_name(path: Path | str, redact: bool) -> str:
     """How the lake names a source file: in ``source_file``, ``runs.files`` and the manifest's
     file index (the key that lets the next run skip it). ``--redact`` hashes the e-mail addresses
     in it (`costlab.redact.redact_path`: the same path gives the same name, so skipping works)."""
-    name = str(path)
-    if not name.isprintable() and any("\udc80" <= ch <= "\udcff" for ch in name):
-        # bytes that are not UTF-8 (Python keeps them as lone surrogates, which no Parquet or
-        # JSON writer takes): shown escaped, e.g. ``spend-\xff.csv``, the same each run
-        name = os.fsencode(name).decode("utf-8", "backslashreplace")
+    from costlab.ingest.util import storable
+
+    name = storable(str(path))  # bytes that are not UTF-8 escaped: ``spend-\xff.csv``
     if not redact:
         return name
     from costlab.redact import redact_path

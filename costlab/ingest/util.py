@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import re
 from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -487,7 +488,23 @@ def parquet_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 def raw_text(obj: Any, limit: int = 2000) -> str:
     """A row as text for quarantine, truncated."""
     text = obj if isinstance(obj, str) else json.dumps(obj, default=str, ensure_ascii=False)
-    return text[:limit]
+    return storable(text[:limit])
+
+
+def storable(text: str) -> str:
+    """``text`` as valid Unicode, which Parquet and UTF-8 JSON require. Python keeps the bytes
+    of a file name that are not UTF-8 as lone surrogates (U+DC80-U+DCFF), and JSON may escape
+    a lone surrogate ("\\ud800"): those come back escaped, a name's bytes as ``\\xff``, others
+    as ``\\ud800``, the same text each time. Valid text is returned as it is."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that is no file-name byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def lower_keys(row: dict[str, Any]) -> dict[str, Any]:
