@@ -601,8 +601,8 @@ def _delivery(path: Path) -> str:
             if found:
                 return found
     if _ASSEMBLY_DIR.search(parent.name):
-        return parent.name
-    return str(parent)
+        return u.storable(parent.name)
+    return u.storable(str(parent))  # a folder named in bytes that are not UTF-8: escaped
 
 
 def _manifest_id(manifest: Path, file_name: str) -> str | None:

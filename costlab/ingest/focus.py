@@ -213,7 +213,7 @@ class FocusExport(Source):
                 if scope == "sub_account_day":
                     parts.append(row["sub_account_id"])
                 row["replace_scope"] = "|".join(str(p) for p in [*parts, day])
-                row["delivery"] = str(path.resolve().parent)
+                row["delivery"] = u.storable(str(path.resolve().parent))
             yield "charges", row
 
 
