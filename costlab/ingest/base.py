@@ -26,6 +26,9 @@ from costlab.ingest.util import LongLine, lines_of, raw_text
 from costlab.limits import Limits
 
 HEAD_BYTES = 256 * 1024
+#: the ASCII bytes `str.isspace` counts as whitespace (str.lstrip strips them, bytes.lstrip not all)
+_ASCII_SPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+_BOM = b"\xef\xbb\xbf"
 
 Row = tuple[str, dict[str, Any]]
 
@@ -147,6 +150,29 @@ class Sniff:
         return self.head_bytes.decode("utf-8-sig", errors="replace")
 
     @cached_property
+    def body_bytes(self) -> bytes | None:
+        """The head's bytes from its first non-blank character when that character is ASCII:
+        ``head.lstrip()`` then starts at the same character, and a line of it decodes to the same
+        text, so `kind` and `first_line` need not decode the whole 256 KiB head (a fifth of
+        detecting a folder of session logs). None when the first non-blank byte is not ASCII."""
+        raw = self.head_bytes
+        body = (raw[len(_BOM) :] if raw.startswith(_BOM) else raw).lstrip(_ASCII_SPACE)
+        return None if body and body[0] >= 0x80 else body
+
+    def lines(self, limit: int) -> Iterator[str]:
+        """``head.split("\n")[:limit]`` decoded a line at a time (the same text: UTF-8 resumes
+        at every newline byte), so a detector reading the first line decodes only that."""
+        raw = self.head_bytes
+        start = len(_BOM) if raw.startswith(_BOM) else 0
+        for _ in range(limit):
+            end = raw.find(b"\n", start)
+            if end == -1:
+                yield raw[start:].decode("utf-8", errors="replace")
+                return
+            yield raw[start:end].decode("utf-8", errors="replace")
+            start = end + 1
+
+    @cached_property
     def kind(self) -> str:
         """parquet, json (one document), jsonl (one document per line), csv, empty (nothing
         but whitespace, or 0 bytes) or unknown."""
@@ -155,7 +181,11 @@ class Sniff:
                 return "parquet" if self.path.stat().st_size else "empty"
             except OSError:
                 return "parquet"  # the reader says what is wrong
-        text = self.head.lstrip()
+        body = self.body_bytes
+        if body is not None and body[:1] in (b"{", b"["):
+            text = body[:1].decode()  # JSON: the first line is all this reads (`first_line`)
+        else:
+            text = self.head.lstrip()
         if not text:
             return "empty"
         if text[0] in "{[":
@@ -180,6 +210,9 @@ class Sniff:
         """The first non-blank line, read in full even when it is longer than the head (a
         Claude Code record with a pasted image can be megabytes), up to the line limit: a longer
         line is passed over (the parser quarantines it) and the next one is the first."""
+        body = self.body_bytes
+        if body is not None and (nl := body.find(b"\n")) != -1:
+            return body[:nl].decode("utf-8", errors="replace")
         text = self.head.lstrip()
         nl = text.find("\n")
         if nl != -1:

@@ -83,21 +83,8 @@ _KEPT = (
 )
 
 
-def _head_lines(head: str, limit: int) -> Iterator[str]:
-    """``head.split("\n", limit)[:limit]``, lazily: detection mostly stops at the first line, and
-    splitting copies the whole 256 KiB head (not splitlines(): the same lines as before)."""
-    start = 0
-    for _ in range(limit):
-        end = head.find("\n", start)
-        if end == -1:
-            yield head[start:]
-            return
-        yield head[start:end]
-        start = end + 1
-
-
 def _head_objects(sniff: Sniff, limit: int = 50) -> Iterator[Any]:
-    for line in _head_lines(sniff.head, limit):
+    for line in sniff.lines(limit):  # lazily: detection mostly stops at the first line
         line = line.strip()
         if line:
             try:
