@@ -51,7 +51,7 @@ class CachedPrices:
         if meta.get("format") != FORMAT:
             raise ValueError("another cache layout")
         self.matches: list[Any] = json.loads(meta["matches"])
-        self._con.execute(f"CREATE TABLE p AS SELECT * FROM read_parquet('{quoted(path)}')")
+        self._con.execute("CREATE TABLE p AS SELECT * FROM read_parquet($path)", {"path": str(path)})
         want = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in columns)
         have, expected = (
             [tuple(r[:2]) for r in self._con.execute(f"DESCRIBE {sql}").fetchall()]
@@ -84,11 +84,6 @@ class CachedPrices:
         import pyarrow.parquet as pq
 
         return pq.read_table(str(self.path)).replace_schema_metadata(None).cast(schema)
-
-
-def quoted(path: Path) -> str:
-    """``path`` inside a SQL string literal (quotes doubled)."""
-    return str(path).replace("'", "''")
 
 
 def _utc(v: Any) -> Any:

@@ -1358,7 +1358,7 @@ def add_price_tables(con: duckdb.DuckDBPyConnection, book: PriceBook | None = No
         "WHERE span_kind IN ('llm', 'embedding') AND usage_scope = 'self' AND model IS NOT NULL"
         + usage
     ).fetchall()
-    from costlab.price_cache import create_table_of_columns, quoted
+    from costlab.price_cache import create_table_of_columns
 
     # Python lists bound as parameters, or the cache file read by DuckDB: no pyarrow (Spark loads
     # `price_tables`, the same tables as Arrow)
@@ -1366,8 +1366,8 @@ def add_price_tables(con: duckdb.DuckDBPyConnection, book: PriceBook | None = No
     if book.cache_path is not None:
         select = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in PRICE_COLUMNS)
         con.execute(
-            f"CREATE OR REPLACE TABLE prices AS SELECT {select} "
-            f"FROM read_parquet('{quoted(book.cache_path)}')"
+            f"CREATE OR REPLACE TABLE prices AS SELECT {select} FROM read_parquet($path)",
+            {"path": str(book.cache_path)},
         )
     else:
         create_table_of_columns(con, "prices", PRICE_COLUMNS, book.price_columns())
