@@ -9,6 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 from costlab.errors import UsageError
 
 
+def next_month(d: date) -> date:
+    """The first day of the month after ``d``'s (ValueError after December 9999)."""
+    return date(d.year + d.month // 12, d.month % 12 + 1, 1)
+
+
 def parse_date(text: str | None, today: date | None = None) -> datetime | None:
     """``YYYY-MM-DD``, ``YYYY-MM`` (the month's first day), ``today``, ``yesterday`` or ``<N>d`` /
     ``<N>w`` (days/weeks before today), as midnight UTC. None stays None. An unreadable date, or a span reaching before year 1, is a
@@ -95,7 +100,7 @@ class Period:
             raise UsageError(f"cannot read month {text!r}: use YYYY-MM, last or this")
         if start.year == 9999 and start.month == 12:  # its end is past the last representable day
             raise UsageError(f"cannot read month {text!r}: its end is after year 9999")
-        end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        end = next_month(start)
         return cls(datetime(start.year, start.month, 1, tzinfo=UTC), datetime(end.year, end.month, end.day, tzinfo=UTC))
 
     def params(self) -> dict[str, datetime | None]:

@@ -56,6 +56,7 @@ from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record
 from costlab.ingest.registry import register_source
 from costlab.ingest.token_lines import text_kind, token_block, tokens_of, unit_kind
+from costlab.periods import next_month
 
 _PACIFIC = ZoneInfo("America/Los_Angeles")
 #: nested records and their fields, for CSV columns flattened as ``record_field``
@@ -179,7 +180,8 @@ def _invoice_period(month: str | None) -> tuple[datetime | None, datetime | None
         raise ValueError(f"invoice.month is not YYYYMM: {month!r}")
     y, mo = int(m.group(1)), int(m.group(2))
     start = datetime(y, mo, 1, tzinfo=_PACIFIC)
-    end = datetime(y + mo // 12, mo % 12 + 1, 1, tzinfo=_PACIFIC)
+    nxt = next_month(start.date())
+    end = datetime(nxt.year, nxt.month, 1, tzinfo=_PACIFIC)
     return start.astimezone(UTC), end.astimezone(UTC)
 
 

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from costlab import periods
 from costlab.errors import SourceError
 from costlab.ingest import util as u
 from costlab.ingest.base import Bad, ParseContext, Row, Sniff, Source, each_record
@@ -104,7 +105,8 @@ def _row(rec: dict[str, Any], original: dict[str, Any]) -> dict[str, Any]:
     correction = (text("lineitem/iscorrection") or "").lower() == "true"
     tenant = text("lineitem/tenantid")
     month = datetime(start.year, start.month, 1, tzinfo=UTC)
-    next_month = datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
+    nxt = periods.next_month(month.date())
+    next_month = datetime(nxt.year, nxt.month, 1, tzinfo=UTC)
     tags = {
         key[len("tags/") :]: value
         for key, raw in original.items()

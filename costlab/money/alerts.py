@@ -42,6 +42,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcont
 from typing import TYPE_CHECKING, Any
 
 from costlab.errors import CostlabError
+from costlab.periods import next_month
 
 if TYPE_CHECKING:
     import polars as pl
@@ -285,7 +286,7 @@ def check_budgets(
             continue
         month = start.replace(day=1)
         while month < end:
-            nxt = _next_month(month)
+            nxt = next_month(month)
             stop = min(nxt, end)
             with localcontext(prec=80):  # exact: past the default 28 significant digits
                 spend = sum((v for d, v in costs.items() if month <= d < stop), Decimal(0))
@@ -435,8 +436,6 @@ def _median(values: Sequence[Decimal]) -> Decimal:
     return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
 
 
-def _next_month(d: date) -> date:
-    return date(d.year + (d.month == 12), d.month % 12 + 1, 1)
 
 
 def _as_day(v: date | datetime) -> date:

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from costlab.periods import When
+from costlab.periods import When, next_month
 from costlab.workspace import Workspace, workspace
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def status(
         return []
     period = ws.period_of(since, until)
     lo = _month_start(period.since) if period.since is not None else None
-    hi = _next_month(_month_start(period.until - _TICK)) if period.until is not None else None
+    hi = next_month(_month_start(period.until - _TICK)) if period.until is not None else None
     params = {"since": _instant(lo), "until": _instant(hi)}
     from costlab.sql import load_sql
 
@@ -152,7 +152,7 @@ def _months(c: Commitment, lo: date | None, hi: date | None, seen: list[date]) -
         stop = c.valid_to.date()
         end = stop if end is None or stop < end else end
     if end is None:
-        end = _next_month(max(seen)) if seen else None
+        end = next_month(max(seen)) if seen else None
     months: list[date] = []
     if start is None or end is None:
         return months
@@ -160,7 +160,7 @@ def _months(c: Commitment, lo: date | None, hi: date | None, seen: list[date]) -
     while month < end:
         if c.covers(month):
             months.append(month)
-        month = _next_month(month)
+        month = next_month(month)
     return months
 
 
@@ -169,8 +169,6 @@ def _month_start(at: datetime) -> date:
     return d.replace(day=1)
 
 
-def _next_month(d: date) -> date:
-    return date(d.year + d.month // 12, d.month % 12 + 1, 1)
 
 
 def _instant(d: date | None) -> datetime | None:

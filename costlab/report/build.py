@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from costlab.errors import AnalyzerMemoryError, CostlabError
 from costlab.money.alerts import Alert
 from costlab.money.reconcile import CORE_COLUMNS as RECONCILIATION_COLUMNS
-from costlab.periods import Period
+from costlab.periods import Period, next_month
 from costlab.report.model import Headline, Report, Section
 from costlab.sql import load_sql
 from costlab.workspace import Workspace, workspace
@@ -419,8 +419,8 @@ def _bill_days(con: duckdb.DuckDBPyConnection, lake: tuple[Path, Manifest], sinc
     if prev is not None:
         first = min(first, prev[0])
     u = until.astimezone(UTC).date()
-    try:  # the first day of the month after until's
-        last_day = date(u.year + u.month // 12, u.month % 12 + 1, 1)
+    try:
+        last_day = next_month(u)
     except ValueError:  # --until in December 9999: no later day to leave out
         last_day = date.max
     first_day = first.astimezone(UTC).date()
