@@ -84,13 +84,26 @@ def _typed_select(table: str, present: set[str] | None) -> str:
     return ", ".join(parts)
 
 
-def bill_rates(con: Any, book: PriceBook, manifest: Manifest | None = None) -> PriceBook:
+def bill_rates(con: Any, book: PriceBook, manifest: Manifest | None = None, root: Path | None = None) -> PriceBook:
     """``book`` plus the bill's own rates for the models it does not know: the rows ingest kept in
-    ``manifest`` for its charges (`costlab.learned_rates`), else queried (needs ``charges_llm``)."""
+    ``manifest`` for its charges (`costlab.learned_rates`), else queried from ``charges_llm``,
+    which ``root`` (the lake's folder) asks to be made here (`create_charges_views`) only then."""
     from costlab import learned_rates
 
     rows = learned_rates.stored(manifest)
-    return book.with_bill_rates(learned_rates.query(con) if rows is None else rows)
+    if rows is None:
+        if root is not None and manifest is not None:
+            create_charges_views(con, root, manifest)
+        rows = learned_rates.query(con)
+    return book.with_bill_rates(rows)
+
+
+def create_charges_views(con: Any, root: Path, manifest: Manifest) -> None:
+    """``charges`` over ``manifest``'s charges files and ``charges_llm`` over it: what the bill's
+    learned rates are queried from (`costlab.learned_rates.query`)."""
+    files = [str(root / rel) for rel in manifest.tables.get("charges", [])]
+    con.execute(f"CREATE OR REPLACE TEMP VIEW charges AS {table_select(con, 'charges', files)}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW charges_llm AS {load_sql('views/charges_llm')}")
 
 
 def volume_prices(con: Any, book: PriceBook) -> PriceBook:

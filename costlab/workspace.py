@@ -131,18 +131,15 @@ class Workspace:
         if not self.lake.exists():
             return self.prices(overrides)
         from costlab.lake import lake_file_errors
-        from costlab.sql import load_sql, new_connection
-        from costlab.views import bill_rates, create_views, table_select
+        from costlab.sql import new_connection
+        from costlab.views import bill_rates, create_views
 
         manifest = self.lake.manifest()
         book = self.prices(overrides)
         with new_connection() as con, lake_file_errors():
             if book.volumes:  # volume tiers count the lake's calls: the views `connect` makes
                 return create_views(con, self.lake.path, manifest, book, fast=True)
-            files = [str(self.lake.path / rel) for rel in manifest.tables.get("charges", [])]
-            con.execute(f"CREATE VIEW charges AS {table_select(con, 'charges', files)}")
-            con.execute(f"CREATE VIEW charges_llm AS {load_sql('views/charges_llm')}")
-            return bill_rates(con, book, manifest)
+            return bill_rates(con, book, manifest, self.lake.path)
 
     def rollup_keys(self, overrides: str | os.PathLike[str] | None = None) -> RollupKeys:
         """The splits this workspace's prices and attribution need of the lake's rollups."""

@@ -35,7 +35,7 @@ from costlab.config import file_problem
 from costlab.errors import CostlabError, EmptyFileError, SourceError, UnknownFormatError
 from costlab.lake import STAGING, Lake, Manifest, file_sha256
 from costlab.limits import EARLIEST, LATEST, Limits
-from costlab.sql import load_sql, new_connection, sql_list, sql_literal
+from costlab.sql import new_connection, sql_list, sql_literal
 
 if TYPE_CHECKING:
     import duckdb
@@ -517,14 +517,12 @@ class _Run:
         them) changed: readers then skip a query over every charges file
         (`costlab.learned_rates`). Returns whether the manifest changed."""
         from costlab import learned_rates
-        from costlab.views import table_select
+        from costlab.views import create_charges_views
 
         manifest = self.manifest
         if manifest.learned_rates.get("key") == learned_rates.key(manifest):
             return False
-        files = [str(self.lake.path / rel) for rel in manifest.tables.get("charges", [])]
-        con.execute(f"CREATE OR REPLACE TEMP VIEW charges AS {table_select(con, 'charges', files)}")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW charges_llm AS {load_sql('views/charges_llm')}")
+        create_charges_views(con, self.lake.path, manifest)
         manifest.learned_rates = learned_rates.entry(manifest, learned_rates.query(con))
         return True
 
