@@ -488,7 +488,7 @@ def parquet_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 def raw_text(obj: Any, limit: int = 2000) -> str:
     """A row as text for quarantine, truncated."""
     text = obj if isinstance(obj, str) else json.dumps(obj, default=str, ensure_ascii=False)
-    return storable(text[:limit])
+    return text[:limit]
 
 
 def storable(text: str) -> str:
