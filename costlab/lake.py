@@ -101,9 +101,6 @@ class Manifest:
     #: (costlab.learned_rates); {} = not kept
     learned_rates: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> str:
-        return self.to_bytes().decode("utf-8")
-
     def to_bytes(self) -> bytes:
         """The manifest as compact JSON, keys sorted. msgspec writes a 17k-file index in half
         json's time; a path that is not valid Unicode (undecodable bytes in a file name, kept
