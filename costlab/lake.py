@@ -211,19 +211,29 @@ _FILE_FIELDS: dict[str, tuple[type, bool]] = {  # name -> (type, required)
 }  # fmt: skip
 
 
+_REQUIRED = tuple((key, typ) for key, (typ, required) in _FILE_FIELDS.items() if required)
+_OPTIONAL = tuple((key, typ) for key, (typ, required) in _FILE_FIELDS.items() if not required)
+
+
+def _well_formed(entry: Any) -> bool:
+    """Whether ``entry`` passes `_files`' checks, quickly (a nightly run reads 17k entries): JSON
+    gives no subclasses, so ``type(v) is int`` is the check's isinstance, a bool excluded."""
+    if type(entry) is not dict:
+        return False
+    for key, typ in _REQUIRED:
+        if type(entry.get(key)) is not typ:
+            return False
+    for key, typ in _OPTIONAL:
+        value = entry.get(key)
+        if value is not None and type(value) is not typ:
+            return False
+    return True
+
+
 def _files(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for path, entry in raw.items():
-        # the common case in one expression (a nightly run reads 17k entries); JSON gives no
-        # subclasses, so `type(v) is int` is the check below (an int, not a bool)
-        if type(entry) is dict and type(entry.get("size")) is int and type(entry.get("mtime_ns")) is int:
-            fmt, run, rows = entry.get("source_format"), entry.get("run_id"), entry.get("rows")
-            if (
-                type(entry.get("sha256")) is str
-                and (fmt is None or type(fmt) is str)
-                and (run is None or type(run) is str)
-                and (rows is None or type(rows) is int)
-            ):
-                continue
+        if _well_formed(entry):
+            continue  # else the checks below name what is wrong
         if not isinstance(entry, dict):
             raise ManifestError(f"'files' entry {path[:60]!r} is a {_kind(entry)}, not an object")
         for key, (typ, required) in _FILE_FIELDS.items():
