@@ -173,9 +173,15 @@ def _decode(text: str | bytes) -> Any:
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
-    return {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}.get(
+    return {bool: "boolean", int: "whole number", float: "fractional number", str: "string", list: "array", dict: "object"}.get(
         type(value), type(value).__name__
     )
+
+
+def _a(value: Any) -> str:
+    """``value``'s kind with its article: "an array", "a string", "null"."""
+    kind = _kind(value)
+    return kind if kind == "null" else ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
 def _field(data: dict[str, Any], key: str, typ: type, default: Any = _MISSING, where: str = "") -> Any:
@@ -183,14 +189,14 @@ def _field(data: dict[str, Any], key: str, typ: type, default: Any = _MISSING, w
     if value is _MISSING:
         raise ManifestError(f"{where}'{key}' is missing")
     if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-        raise ManifestError(f"{where}'{key}' is a {_kind(value)}, not a {_kind(typ())}")
+        raise ManifestError(f"{where}'{key}' is {_a(value)}, not {_a(typ())}")
     return value
 
 
 def _rel(value: Any, where: str) -> str:
     """A lake-relative POSIX path (no absolute path, no ``..``: a manifest never points outside)."""
     if not isinstance(value, str) or not value:
-        raise ManifestError(f"{where} holds a {_kind(value)}, not a file path")
+        raise ManifestError(f"{where} holds {_a(value)}, not a file path")
     if value.startswith("/") or "\\" in value or any(p in ("", ".", "..") for p in value.split("/")):
         raise ManifestError(f"{where} holds {value[:60]!r}, not a path inside the lake")
     return value
@@ -200,7 +206,7 @@ def _tables(raw: dict[str, Any]) -> dict[str, list[str]]:
     out = {}
     for name, files in raw.items():
         if not isinstance(files, list):
-            raise ManifestError(f"'tables.{name}' is a {_kind(files)}, not an array")
+            raise ManifestError(f"'tables.{name}' is {_a(files)}, not an array")
         out[name] = [_rel(f, f"'tables.{name}'") for f in files]
     return out
 
@@ -235,7 +241,7 @@ def _files(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if _well_formed(entry):
             continue  # else the checks below name what is wrong
         if not isinstance(entry, dict):
-            raise ManifestError(f"'files' entry {path[:60]!r} is a {_kind(entry)}, not an object")
+            raise ManifestError(f"'files' entry {path[:60]!r} is {_a(entry)}, not an object")
         for key, (typ, required) in _FILE_FIELDS.items():
             if required or entry.get(key) is not None:
                 _field(entry, key, typ, where=f"'files' entry {path[:60]!r}: ")
